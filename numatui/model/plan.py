@@ -1,0 +1,239 @@
+"""A NUMA plan: nodes, distances and the node of every CPU slot.
+
+The plan file (JSON)::
+
+    {"version": 1,
+     "nodes": [{"id": 0, "memdev": "m0", "size": 1073741824}, {"id": 1}],
+     "distances": [{"src": 0, "dst": 1, "val": 20}],
+     "cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]}
+
+``nodes`` and ``distances`` are optional; each ``cpus`` item is exactly the
+arguments of ``set-numa-node`` type cpu.  A text file of QEMU ``-numa``
+options loads too (see :mod:`numatui.model.qemu_args`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from numatui.model.compact import CpuOption, compact
+from numatui.model.errors import NumaError
+from numatui.model.topology import PROP_ORDER, SlotKey, Topology, format_key, order_props
+from numatui.model.units import parse_size
+
+PLAN_VERSION = 1
+MAX_NODES = 128  # QEMU's MAX_NODES
+
+
+@dataclass(frozen=True)
+class Node:
+    """A guest NUMA node; ``size`` in bytes when known."""
+
+    id: int
+    memdev: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Distance:
+    """``-numa dist,src=,dst=,val=``."""
+
+    src: int
+    dst: int
+    val: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    nodes: tuple[Node, ...] = ()
+    distances: tuple[Distance, ...] = ()
+    cpus: tuple[CpuOption, ...] = field(default_factory=tuple)
+
+    # -- building -------------------------------------------------------------
+    @classmethod
+    def from_topology(
+        cls,
+        topology: Topology,
+        nodes: Iterable[Node] = (),
+        distances: Iterable[Distance] = (),
+    ) -> Plan:
+        """The plan of what the slots carry now, compacted."""
+        return cls(nodes=tuple(nodes), distances=tuple(distances), cpus=tuple(compact(topology)))
+
+    def with_nodes(self, nodes: Iterable[Node]) -> Plan:
+        return replace(self, nodes=tuple(sorted(nodes, key=lambda n: n.id)))
+
+    def node_ids(self) -> list[int]:
+        """Nodes named anywhere in the plan, sorted."""
+        ids = {n.id for n in self.nodes} | {c["node-id"] for c in self.cpus}
+        ids |= {d.src for d in self.distances} | {d.dst for d in self.distances}
+        return sorted(ids)
+
+    def node(self, node_id: int) -> Node | None:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        return None
+
+    # -- applying -------------------------------------------------------------
+    def resolve(self, topology: Topology) -> dict[SlotKey, int]:
+        """The node of every slot the plan assigns, checked against ``topology``.
+
+        Raises :class:`NumaError` naming the entry for props this board does
+        not have, entries that match no slot, and entries that put a slot on
+        two nodes (QEMU would refuse the second: ``CPU is already assigned``).
+        """
+        known = {n.id for n in self.nodes}
+        out: dict[SlotKey, int] = {}
+        origin: dict[SlotKey, int] = {}
+        for i, opt in enumerate(self.cpus):
+            where = f"cpus[{i}] ({_describe(opt)})"
+            node = opt["node-id"]
+            if known and node not in known:
+                raise NumaError(f"{where}: node {node} is not among the plan's nodes {sorted(known)}")
+            for p in opt:
+                if p != "node-id" and p not in topology.levels:
+                    raise NumaError(
+                        f"{where}: {p} is not supported by this board "
+                        f"(it has {', '.join(topology.levels)})"
+                    )
+            hits = topology.matching(opt)
+            if not hits:
+                raise NumaError(f"{where}: no CPU slot matches")
+            for s in hits:
+                if s.key in out and out[s.key] != node:
+                    raise NumaError(
+                        f"{where}: slot {format_key(s.key)} is already on node {out[s.key]} "
+                        f"by cpus[{origin[s.key]}]"
+                    )
+                out[s.key] = node
+                origin.setdefault(s.key, i)
+        return out
+
+    # -- the plan file ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        nodes: list[dict[str, Any]] = []
+        for n in self.nodes:
+            d: dict[str, Any] = {"id": n.id}
+            if n.memdev is not None:
+                d["memdev"] = n.memdev
+            if n.size is not None:
+                d["size"] = n.size
+            nodes.append(d)
+        return {
+            "version": PLAN_VERSION,
+            "nodes": nodes,
+            "distances": [{"src": d.src, "dst": d.dst, "val": d.val} for d in self.distances],
+            "cpus": [dict(c) for c in self.cpus],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Plan:
+        if not isinstance(data, Mapping):
+            raise NumaError("plan: the top level must be a JSON object")
+        unknown = set(data) - {"version", "nodes", "distances", "cpus", "comment"}
+        if unknown:
+            raise NumaError(f"plan: unknown key {sorted(unknown)[0]!r}")
+        version = data.get("version", PLAN_VERSION)
+        if version != PLAN_VERSION:
+            raise NumaError(f"plan: version {version!r} is not supported (this numatui reads 1)")
+        nodes = tuple(_node(i, n) for i, n in enumerate(_list(data, "nodes")))
+        seen: set[int] = set()
+        for i, n in enumerate(nodes):
+            if n.id in seen:
+                raise NumaError(f"plan: nodes[{i}]: node {n.id} is listed twice")
+            seen.add(n.id)
+        distances = tuple(_distance(i, d) for i, d in enumerate(_list(data, "distances")))
+        cpus = tuple(_cpu(i, c) for i, c in enumerate(_list(data, "cpus")))
+        return cls(nodes=nodes, distances=distances, cpus=cpus)
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NumaError(f"plan: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        return cls.from_dict(data)
+
+
+def _describe(opt: Mapping[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in opt.items())
+
+
+def _list(data: Mapping[str, Any], key: str) -> Sequence[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise NumaError(f"plan: {key!r} must be a list")
+    return value
+
+
+def _int(where: str, value: Any, low: int = 0, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NumaError(f"{where} must be a whole number, not {json.dumps(value)}")
+    if value < low or (high is not None and value > high):
+        bound = f"{low}..{high}" if high is not None else f">= {low}"
+        raise NumaError(f"{where} = {value} is out of range ({bound})")
+    return value
+
+
+def _node(i: int, raw: Any) -> Node:
+    where = f"plan: nodes[{i}]"
+    if not isinstance(raw, Mapping):
+        raise NumaError(f"{where} must be an object like {{\"id\": 0}}")
+    unknown = set(raw) - {"id", "memdev", "size"}
+    if unknown:
+        raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    if "id" not in raw:
+        raise NumaError(f"{where}: \"id\" is missing")
+    node_id = _int(f"{where}.id", raw["id"], 0, MAX_NODES - 1)
+    memdev = raw.get("memdev")
+    if memdev is not None and (not isinstance(memdev, str) or not memdev):
+        raise NumaError(f"{where}.memdev must be a non-empty string")
+    size = raw.get("size")
+    if size is not None:
+        size = parse_size(size, what=f"{where}.size")
+    return Node(id=node_id, memdev=memdev, size=size)
+
+
+def _distance(i: int, raw: Any) -> Distance:
+    where = f"plan: distances[{i}]"
+    if not isinstance(raw, Mapping):
+        raise NumaError(f"{where} must be an object like {{\"src\": 0, \"dst\": 1, \"val\": 20}}")
+    for key in ("src", "dst", "val"):
+        if key not in raw:
+            raise NumaError(f"{where}: {key!r} is missing")
+    unknown = set(raw) - {"src", "dst", "val"}
+    if unknown:
+        raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    return Distance(
+        src=_int(f"{where}.src", raw["src"], 0, MAX_NODES - 1),
+        dst=_int(f"{where}.dst", raw["dst"], 0, MAX_NODES - 1),
+        val=_int(f"{where}.val", raw["val"], 0, 255),
+    )
+
+
+def _cpu(i: int, raw: Any) -> CpuOption:
+    where = f"plan: cpus[{i}]"
+    if not isinstance(raw, Mapping):
+        raise NumaError(f"{where} must be an object like {{\"node-id\": 0, \"socket-id\": 0}}")
+    if "node-id" not in raw:
+        raise NumaError(f"{where}: \"node-id\" is missing")
+    out: CpuOption = {}
+    for key, value in raw.items():
+        if key == "type":  # accept the literal set-numa-node arguments
+            if value != "cpu":
+                raise NumaError(f"{where}: type must be \"cpu\", not {json.dumps(value)}")
+            continue
+        if key != "node-id" and key not in PROP_ORDER:
+            raise NumaError(f"{where}: unknown prop {key!r}; QEMU knows node-id, {', '.join(PROP_ORDER)}")
+        high = MAX_NODES - 1 if key == "node-id" else None
+        out[key] = _int(f"{where}.{key}", value, 0, high)
+    ordered: CpuOption = {"node-id": out["node-id"]}
+    ordered.update(dict(order_props(out)))
+    return ordered

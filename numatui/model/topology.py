@@ -1,0 +1,266 @@
+"""CPU slots and their topology, as QEMU describes them.
+
+A *slot* is one entry of QMP ``query-hotpluggable-cpus``: a possible CPU
+(x86: one thread; ppc64 pseries: one core carrying ``vcpus-count`` threads)
+named by its topology props (``socket-id``, ``core-id``, ...).  This module is
+pure: no Textual, no QMP, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from numatui.model.errors import NumaError
+
+#: Topology props in QEMU's order, outermost first (qapi/machine.json CpuInstanceProperties).
+PROP_ORDER: tuple[str, ...] = (
+    "drawer-id",
+    "book-id",
+    "socket-id",
+    "die-id",
+    "module-id",
+    "cluster-id",
+    "core-id",
+    "thread-id",
+)
+
+#: The word a person uses for each level.
+LEVEL_NAMES: dict[str, str] = {p: p.removesuffix("-id") for p in PROP_ORDER}
+
+#: ``-smp`` keys that size each level.
+SMP_KEYS: dict[str, str] = {
+    "drawer-id": "drawers",
+    "book-id": "books",
+    "socket-id": "sockets",
+    "die-id": "dies",
+    "module-id": "modules",
+    "cluster-id": "clusters",
+    "core-id": "cores",
+    "thread-id": "threads",
+}
+
+#: A slot's identity: its topology props as ``(name, value)`` pairs in PROP_ORDER.
+SlotKey = tuple[tuple[str, int], ...]
+
+
+def order_props(props: Mapping[str, int]) -> SlotKey:
+    """The topology props of ``props`` (node-id dropped) as a key in QEMU's order."""
+    unknown = [k for k in props if k not in PROP_ORDER and k != "node-id"]
+    if unknown:
+        raise NumaError(f"unknown CPU prop {unknown[0]!r}; QEMU knows {', '.join(PROP_ORDER)}")
+    return tuple((p, int(props[p])) for p in PROP_ORDER if p in props)
+
+
+def format_key(key: SlotKey) -> str:
+    """``socket-id=1,core-id=0,thread-id=1``: how a person writes a slot."""
+    return ",".join(f"{p}={v}" for p, v in key)
+
+
+def parse_key(text: str) -> SlotKey:
+    """Parse ``socket-id=1,core-id=0`` (the inverse of :func:`format_key`)."""
+    props: dict[str, int] = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        if not sep or not value.strip().isdigit():
+            raise NumaError(f"bad slot {text!r}: expected PROP=NUMBER[,PROP=NUMBER...], got {part!r}")
+        if name in props:
+            raise NumaError(f"bad slot {text!r}: {name} given twice")
+        props[name] = int(value)
+    return order_props(props)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One possible CPU slot."""
+
+    key: SlotKey
+    node_id: int | None = None
+    vcpus_count: int = 1
+    type: str = ""
+    qom_path: str | None = None
+    derived: bool = False
+
+    @property
+    def props(self) -> dict[str, int]:
+        return dict(self.key)
+
+    @property
+    def present(self) -> bool:
+        """True after boot when a CPU is plugged in this slot (QEMU gives it a qom-path)."""
+        return self.qom_path is not None
+
+    def prop(self, name: str) -> int | None:
+        for p, v in self.key:
+            if p == name:
+                return v
+        return None
+
+    def matches(self, props: Mapping[str, int]) -> bool:
+        """set-numa-node matching: every prop given must equal; props left out match all."""
+        mine = dict(self.key)
+        return all(mine.get(p) == v for p, v in props.items() if p != "node-id")
+
+    def to_qmp(self) -> dict[str, Any]:
+        """The slot as an entry of query-hotpluggable-cpus."""
+        props: dict[str, int] = dict(self.key)
+        if self.node_id is not None:
+            props["node-id"] = self.node_id
+        out: dict[str, Any] = {"props": props, "vcpus-count": self.vcpus_count, "type": self.type}
+        if self.qom_path is not None:
+            out["qom-path"] = self.qom_path
+        return out
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Every possible slot of a machine, in topology order."""
+
+    slots: tuple[Slot, ...]
+    levels: tuple[str, ...]
+    derived: bool = False
+    _index: dict[SlotKey, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        index = {s.key: i for i, s in enumerate(self.slots)}
+        if len(index) != len(self.slots):
+            raise NumaError("two CPU slots have the same props")
+        self._index.update(index)
+
+    # -- constructors -------------------------------------------------------
+    @classmethod
+    def from_hotpluggable(cls, reply: Sequence[Mapping[str, Any]]) -> Topology:
+        """Build from the exact JSON reply of ``query-hotpluggable-cpus``."""
+        slots: list[Slot] = []
+        for i, entry in enumerate(reply):
+            try:
+                raw_props = entry["props"]
+                vcpus = int(entry.get("vcpus-count", 1))
+                props = {str(k): int(v) for k, v in raw_props.items()}
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise NumaError(f"query-hotpluggable-cpus entry {i} is malformed: {exc}") from exc
+            node = props.get("node-id")
+            slots.append(
+                Slot(
+                    key=order_props(props),
+                    node_id=node,
+                    vcpus_count=vcpus,
+                    type=str(entry.get("type", "")),
+                    qom_path=entry.get("qom-path"),
+                )
+            )
+        return cls.build(slots)
+
+    @classmethod
+    def from_smp(
+        cls, smp: Mapping[str, int], props: Iterable[str], cpu_type: str = ""
+    ) -> Topology:
+        """Derive the slots from ``qom-get /machine smp`` when the board refuses
+        query-hotpluggable-cpus (arm virt, riscv virt in QEMU 7.2).
+
+        ``props`` are the prop names the board accepts in set-numa-node, e.g.
+        ``("socket-id", "cluster-id", "core-id", "thread-id")`` for arm virt.
+        Ids are numbered within their parent level, as QEMU does; the first
+        ``cpus`` slots are marked present only after boot, so none here.
+        """
+        levels = tuple(p for p in PROP_ORDER if p in set(props))
+        unknown = set(props) - set(PROP_ORDER)
+        if unknown:
+            raise NumaError(f"unknown CPU prop {sorted(unknown)[0]!r}")
+        if not levels:
+            raise NumaError("the board accepts no topology props")
+        sizes = []
+        for p in levels:
+            n = int(smp.get(SMP_KEYS[p], 1) or 1)
+            if n < 1:
+                raise NumaError(f"smp {SMP_KEYS[p]}={n} is not a positive count")
+            sizes.append(n)
+        # Levels the board does not name multiply into the innermost named one
+        # (riscv virt: only core-id, numbered over sockets*cores*threads).
+        named = 1
+        for n in sizes:
+            named *= n
+        maxcpus = int(smp.get("maxcpus") or smp.get("cpus") or named)
+        if maxcpus != named and maxcpus % named == 0:
+            sizes[-1] *= maxcpus // named
+        slots = [
+            Slot(key=tuple(zip(levels, ids, strict=True)), type=cpu_type, derived=True)
+            for ids in _product(sizes)
+        ]
+        return cls(slots=tuple(slots), levels=levels, derived=True)
+
+    @classmethod
+    def build(cls, slots: Iterable[Slot], derived: bool = False) -> Topology:
+        """Sort slots into topology order (QEMU lists x86 slots in reverse)."""
+        ordered = sorted(slots, key=lambda s: tuple(v for _, v in s.key))
+        present = {p for s in ordered for p, _ in s.key}
+        levels = tuple(p for p in PROP_ORDER if p in present)
+        return cls(slots=tuple(ordered), levels=levels, derived=derived)
+
+    # -- queries -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __iter__(self) -> Iterator[Slot]:
+        return iter(self.slots)
+
+    def index(self, key: SlotKey) -> int:
+        try:
+            return self._index[key]
+        except KeyError:
+            raise NumaError(f"no CPU slot {format_key(key)}") from None
+
+    def slot(self, key: SlotKey) -> Slot:
+        return self.slots[self.index(key)]
+
+    def matching(self, props: Mapping[str, int]) -> list[Slot]:
+        """The slots a set-numa-node with these props would touch."""
+        for p in props:
+            if p != "node-id" and p not in self.levels:
+                raise NumaError(f"{p} is not supported by this board (it has {', '.join(self.levels)})")
+        return [s for s in self.slots if s.matches(props)]
+
+    @property
+    def vcpus(self) -> int:
+        return sum(s.vcpus_count for s in self.slots)
+
+    def mapping(self) -> dict[SlotKey, int | None]:
+        return {s.key: s.node_id for s in self.slots}
+
+    def with_mapping(self, mapping: Mapping[SlotKey, int | None]) -> Topology:
+        """A copy whose slots carry the nodes in ``mapping`` (others unchanged)."""
+        slots = tuple(
+            replace(s, node_id=mapping[s.key]) if s.key in mapping else s for s in self.slots
+        )
+        return Topology(slots=slots, levels=self.levels, derived=self.derived)
+
+    def cpu_indexes(self) -> dict[SlotKey, range]:
+        """The cpu-index range QEMU gives each slot: topology order, vcpus-count each."""
+        out: dict[SlotKey, range] = {}
+        start = 0
+        for s in self.slots:
+            out[s.key] = range(start, start + s.vcpus_count)
+            start += s.vcpus_count
+        return out
+
+    def group_key(self, slot: Slot, level: str) -> SlotKey:
+        """The prefix of ``slot.key`` down to and including ``level``."""
+        depth = self.levels.index(level) + 1
+        return slot.key[:depth]
+
+    def groups(self, depth: int) -> dict[SlotKey, list[Slot]]:
+        """Slots grouped by the first ``depth`` props, in topology order."""
+        out: dict[SlotKey, list[Slot]] = {}
+        for s in self.slots:
+            out.setdefault(s.key[:depth], []).append(s)
+        return out
+
+
+def _product(sizes: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    if not sizes:
+        yield ()
+        return
+    for i in range(sizes[0]):
+        for rest in _product(sizes[1:]):
+            yield (i, *rest)

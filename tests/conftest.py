@@ -1,0 +1,147 @@
+"""Shared fixtures: real QEMU processes in preconfig on private unix sockets.
+
+Every QEMU gets two monitors: ``sock`` for the code under test and ``check``
+for the test's own independent look (``await qemu.qmp(...)``), so assertions
+read what QEMU itself reports, not what numatui believes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qemu.qmp import QMPClient
+
+DATA = Path(__file__).parent / "data"
+
+#: The topology numatui launches by default, with two 1G nodes.
+DEFAULT_ARGS = [
+    "-machine", "q35", "-accel", "tcg", "-cpu", "max",
+    "-smp", "8,sockets=2,cores=2,threads=2", "-m", "2G",
+]
+
+
+def numa_node_args(count: int, ram_mib: int) -> list[str]:
+    """``-object memory-backend-ram`` + ``-numa node,memdev=`` for ``count`` equal nodes."""
+    args: list[str] = []
+    each = ram_mib // count
+    for i in range(count):
+        size = each if i < count - 1 else ram_mib - each * (count - 1)
+        args += ["-object", f"memory-backend-ram,id=m{i},size={size}M",
+                 "-numa", f"node,nodeid={i},memdev=m{i}"]
+    return args
+
+
+@dataclass
+class Qemu:
+    """A QEMU under test."""
+
+    proc: subprocess.Popen[bytes]
+    sock: str
+    check: str
+    argv: list[str]
+    stderr_path: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def qmp(self, command: str, args: dict[str, Any] | None = None) -> Any:
+        """Run one command on the test's own monitor (a fresh client each call)."""
+        client = QMPClient("check")
+        await asyncio.wait_for(client.connect(self.check), 5)
+        try:
+            return await asyncio.wait_for(client.execute(command, args), 10)
+        finally:
+            try:
+                await client.disconnect()
+            except Exception:
+                pass
+
+    async def nodes(self) -> dict[tuple[tuple[str, int], ...], int | None]:
+        """slot key -> node-id as QEMU's own query-hotpluggable-cpus says."""
+        from numatui.model.topology import Topology
+
+        topo = Topology.from_hotpluggable(await self.qmp("query-hotpluggable-cpus"))
+        return topo.mapping()
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+def _wait_for_socket(path: str, proc: subprocess.Popen[bytes], stderr: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"QEMU exited: {stderr.read_text(errors='replace')}")
+        time.sleep(0.01)
+    raise RuntimeError("QEMU did not create its QMP socket in 10 s")
+
+
+def start_qemu(
+    tmp: Path,
+    args: list[str],
+    binary: str = "qemu-system-x86_64",
+    preconfig: bool = True,
+    name: str = "vm",
+) -> Qemu:
+    if shutil.which(binary) is None:
+        pytest.fail(f"{binary} is not installed (scripts/dev test installs it)")
+    sock = str(tmp / f"{name}.qmp")
+    check = str(tmp / f"{name}.check")
+    stderr_path = tmp / f"{name}.stderr"
+    argv = [binary, *args, "-display", "none", "-nodefaults"]
+    if preconfig:
+        argv.append("--preconfig")
+    argv += ["-qmp", f"unix:{sock},server=on,wait=off", "-qmp", f"unix:{check},server=on,wait=off"]
+    with open(stderr_path, "wb") as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    _wait_for_socket(check, proc, stderr_path)
+    _wait_for_socket(sock, proc, stderr_path)
+    return Qemu(proc=proc, sock=sock, check=check, argv=argv, stderr_path=stderr_path)
+
+
+@pytest.fixture
+def qemu_factory() -> Iterator[Any]:
+    """``qemu_factory(args, binary=..., preconfig=...)`` starts a QEMU killed at teardown."""
+    started: list[Qemu] = []
+    # unix socket paths are limited to 107 bytes: keep them short
+    short = Path(os.environ.get("NUMATUI_TEST_SOCKDIR", "/tmp"))
+    counter = iter(range(1000))
+
+    def factory(args: list[str], binary: str = "qemu-system-x86_64", preconfig: bool = True) -> Qemu:
+        d = Path(short) / f"nt-{os.getpid()}-{id(started)}-{next(counter)}"
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        q = start_qemu(d, args, binary=binary, preconfig=preconfig)
+        q.extra["dir"] = d
+        started.append(q)
+        return q
+
+    yield factory
+    for q in started:
+        q.kill()
+        shutil.rmtree(q.extra["dir"], ignore_errors=True)
+
+
+@pytest.fixture
+def qemu(qemu_factory: Any) -> Qemu:
+    """The default q35 VM (2 sockets x 2 cores x 2 threads, 2 nodes of 1G) in preconfig."""
+    q: Qemu = qemu_factory([*DEFAULT_ARGS, *numa_node_args(2, 2048)])
+    return q
+
+
+def load_data(name: str) -> Any:
+    return json.loads((DATA / name).read_text())
