@@ -8,6 +8,7 @@ read what QEMU itself reports, not what numatui believes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -59,10 +60,8 @@ class Qemu:
         try:
             return await asyncio.wait_for(client.execute(command, args), 10)
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 await client.disconnect()
-            except Exception:
-                pass
 
     async def nodes(self) -> dict[tuple[tuple[str, int], ...], int | None]:
         """slot key -> node-id as QEMU's own query-hotpluggable-cpus says."""

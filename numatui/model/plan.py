@@ -158,7 +158,10 @@ class Plan:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise NumaError(f"plan: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            where = f"line {exc.lineno} column {exc.colno}"
+            raise NumaError(f"plan: not valid JSON at {where}: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:  # a 5000-digit number, [[[[...
+            raise NumaError(f"plan: not a JSON plan this numatui can read: {exc}") from None
         return cls.from_dict(data)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from numatui.model.errors import NumaError
 
+_SIZE = re.compile(r"([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([KMGTPE](?:iB|i|B)?|B)?\Z", re.IGNORECASE)
 _SUFFIX = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 
 
@@ -13,25 +16,21 @@ def parse_size(text: str | int, default_unit: str = "b", what: str = "size") -> 
     ``-m`` takes MiB by default (``default_unit="m"``); ``size=`` of a memory
     backend takes bytes.
     """
-    if isinstance(text, int) and not isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, (int, str)):
+        raise NumaError(f"{what} must be a number of bytes or a size like 2G, not {text!r}")
+    if isinstance(text, int):
         if text < 0:
             raise NumaError(f"{what} {text} is negative")
         return text
-    s = str(text).strip()
+    s = text.strip()
     if not s:
         raise NumaError(f"{what} is empty: give a number like 2G or 512M")
-    unit = default_unit
-    if s[-1].lower() in _SUFFIX and not s[-1].isdigit():
-        unit = s[-1].lower()
-        s = s[:-1]
-        if s[-1:].lower() == "i":  # accept 2Gi
-            s = s[:-1]
-    try:
-        value = float(s) if "." in s else int(s, 10)
-    except ValueError:
-        raise NumaError(f"{what} {text!r} is not a size: give a number like 2G or 512M") from None
-    if value < 0:
-        raise NumaError(f"{what} {text!r} is negative")
+    m = _SIZE.match(s)
+    if m is None:
+        raise NumaError(f"{what} {text!r} is not a size: give a number like 2G or 512M")
+    number, suffix = m.group(1), m.group(2)
+    unit = suffix[0].lower() if suffix else default_unit
+    value = float(number) if "." in number else int(number, 10)
     return int(value * (1024 ** _SUFFIX[unit]))
 
 
@@ -53,3 +52,58 @@ def human_size(size: int) -> str:
             text = f"{value:.1f}".rstrip("0").rstrip(".")
             return f"{text} {suffix}"
     return f"{size} B"
+
+
+_QEMU_SUFFIX = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+
+
+def qemu_strtosz(text: str, default_suffix: str = "B", what: str = "size") -> int:
+    """Bytes in a size exactly as QEMU's ``qemu_strtosz`` reads it.
+
+    Decimal or ``0x`` hex, an optional fraction (decimal only, and only with a
+    suffix other than bytes), then one of ``B K M G T P E`` (any case) or
+    nothing (``default_suffix``).  Nothing may follow.  ``2Gi``, ``1e3`` and
+    ``-1`` are refused as QEMU refuses them.
+    """
+    s = text.lstrip(" \t\n\r\f\v").removeprefix("+")
+    bad = NumaError(
+        f"{what} {text!r} is not a size: give a whole number with an optional "
+        "suffix B, K, M, G, T, P or E (like 2G or 512M)"
+    )
+    i = 0
+    while i < len(s) and s[i].isdigit() and s[i].isascii():
+        i += 1
+    if i == 0 or i > 40:
+        raise bad
+    whole = int(s[:i])
+    fraction = ""
+    if whole == 0 and s[i : i + 1] in ("x", "X"):
+        j = i + 1
+        while j < len(s) and s[j] in "0123456789abcdefABCDEF":
+            j += 1
+        if j == i + 1 or j > i + 40 or s[j : j + 1] == ".":
+            raise bad
+        whole = int(s[i + 1 : j], 16)
+        i = j
+    elif s[i : i + 1] == ".":
+        j = i + 1
+        while j < len(s) and s[j].isdigit() and s[j].isascii():
+            j += 1
+        fraction = s[i + 1 : j][:30]
+        i = j
+    rest = s[i:]
+    if rest:
+        if len(rest) != 1 or rest.upper() not in _QEMU_SUFFIX:
+            raise bad
+        power = _QEMU_SUFFIX[rest.upper()]
+    else:
+        power = _QEMU_SUFFIX[default_suffix.upper()]
+    unit = 1024**power
+    if unit == 1 and fraction.strip("0"):
+        raise bad
+    value: int = whole * unit
+    if fraction:
+        value += int(int(fraction) * unit // 10 ** len(fraction))
+    if value >= 2**64:
+        raise NumaError(f"{what} {text!r} is too large (QEMU takes sizes below 2^64)")
+    return value

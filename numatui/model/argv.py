@@ -1,0 +1,307 @@
+"""Reading a QEMU argv: ``-machine``, ``-smp``, ``-m``, ``-numa``, ``-object``.
+
+Public names are re-exported by :mod:`numatui.model.qemu_args`.  Every
+error is a :class:`NumaError` that starts with the offending option as the
+user wrote it (``-numa node,node-id=1: ...``) and says why.  The checks and
+messages follow QEMU 7.2 (hw/core/numa.c, softmmu/vl.c), run and compared.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from numatui.model.compact import CpuOption
+from numatui.model.errors import NumaError
+from numatui.model.plan import MAX_NODES, Distance, Node
+from numatui.model.smp import SmpConfig, parse_int, resolve_smp, smp_keys, split_opts
+from numatui.model.topology import PROP_ORDER
+from numatui.model.units import qemu_strtosz
+
+#: QEMU options that take no argument (qemu-options.hx of 7.2, all targets).
+FLAGS: frozenset[str] = frozenset({
+    "S", "s", "h", "help", "version", "preconfig", "nodefaults", "no-user-config",
+    "nographic", "snapshot", "enable-kvm", "no-reboot", "no-shutdown", "daemonize",
+    "mem-prealloc", "audio-help", "usb", "portrait", "full-screen", "no-fd-bootchk",
+    "no-acpi", "no-hpet", "singlestep", "xen-attach", "xen-domid-restrict",
+    "only-migratable", "old-param", "semihosting", "win2k-hack", "enable-sync-profile",
+    "async-teardown", "alt-grab", "ctrl-grab", "no-quit", "no-frame", "sdl", "curses",
+    "enable-fips", "nouserconfig",
+})
+#: Every option this module reads (others are kept verbatim in ``other``).
+KNOWN_WITH_ARG: frozenset[str] = frozenset({"machine", "M", "smp", "m", "numa", "object"})
+
+_MIB = 1024 * 1024
+_OPTION = re.compile(r"--?([A-Za-z][A-Za-z0-9_-]*)\Z")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of an argv: ``name`` without dashes (None for a bare argument)."""
+
+    name: str | None
+    value: str | None
+    tokens: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """How to name it in a message: ``-numa node,nodeid=0``."""
+        if self.name is None:
+            return self.value or ""
+        return f"-{self.name}" + (f" {self.value}" if self.value is not None else "")
+
+
+def iter_options(argv: Sequence[str]) -> Iterator[Option]:
+    """Split an argv (no program name) into options: ``-opt val``, ``--opt val``, ``-opt=val``."""
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        head, eq, tail = tok.partition("=")
+        m = _OPTION.match(head if eq else tok)
+        if not tok.startswith("-") or tok in ("-", "--") or m is None:
+            yield Option(None, tok, (tok,))
+            i += 1
+            continue
+        name = m.group(1)
+        if eq:
+            yield Option(name, tail, (tok,))
+            i += 1
+        elif name in FLAGS:
+            yield Option(name, None, (tok,))
+            i += 1
+        elif i + 1 < len(argv) and (name in KNOWN_WITH_ARG or not argv[i + 1].startswith("-")):
+            yield Option(name, argv[i + 1], (tok, argv[i + 1]))
+            i += 2
+        elif name in KNOWN_WITH_ARG:
+            raise NumaError(f"{tok}: requires an argument")
+        else:  # an option unknown here at the end, or followed by another option
+            yield Option(name, None, (tok,))
+            i += 1
+
+
+@dataclass
+class QemuConfig:
+    """What a QEMU argv says about the machine, its CPUs and its NUMA nodes."""
+
+    machine: str | None = None
+    smp: SmpConfig | None = None
+    ram_size: int | None = None
+    nodes: list[Node] = field(default_factory=list)
+    cpus: list[CpuOption] = field(default_factory=list)
+    distances: list[Distance] = field(default_factory=list)
+    memdevs: dict[str, int] = field(default_factory=dict)
+    other: list[str] = field(default_factory=list)
+    #: argv[0] when it is a program name (does not start with ``-``).
+    program: str | None = None
+    #: ``-numa node,nodeid=N,cpus=...`` (legacy cpu-index form): node -> cpu indexes.
+    legacy_cpus: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    #: ids of every ``-object memory-backend-*``, sized or not (a file backend may omit size).
+    memdev_ids: list[str] = field(default_factory=list)
+
+
+def parse_qemu_args(argv: Sequence[str], *, strict: bool = True) -> QemuConfig:
+    """Read a QEMU argv (with or without the program name).
+
+    ``strict`` (a command line): also what QEMU checks while it reads the
+    options in order: a node named by ``-numa cpu`` or ``-numa dist`` must be
+    declared before, memdevs must exist, distances must be valid, ``mem=``
+    and ``memdev=`` must not be mixed.  Not strict (a plan text): only the
+    syntax; :mod:`numatui.model.preflight` reports the rest.
+    """
+    cfg = QemuConfig()
+    args = list(argv)
+    if args and not args[0].startswith("-"):
+        cfg.program = args.pop(0)
+    smp: dict[str, int] = {}
+    smp_where = "-smp"
+    mem: dict[str, str] = {}
+    mem_where = "-m"
+    raw_nodes: list[tuple[Option, int, str | None, int | None]] = []
+    for opt in iter_options(args):
+        name, value, where = opt.name, opt.value or "", opt.text
+        if name in ("machine", "M"):
+            for k, v in split_opts(value, "type", where):
+                if k == "type" and v != "help":
+                    cfg.machine = v
+        elif name == "smp":
+            smp.update(smp_keys(value, where))
+            smp_where = where
+        elif name == "m":
+            for k, v in split_opts(value, "size", where):
+                if k not in ("size", "slots", "maxmem"):
+                    raise NumaError(f"{where}: Invalid parameter '{k}' (-m takes size, slots, maxmem)")
+                mem[k] = v
+            mem_where = where
+        elif name == "object":
+            _object(cfg, value, where)
+        elif name == "numa":
+            _numa(cfg, opt, raw_nodes, strict)
+        else:
+            cfg.other.extend(opt.tokens)
+    if smp:
+        cfg.smp = resolve_smp(smp, cfg.machine, smp_where)
+    if "size" in mem:
+        cfg.ram_size = _ram_size(mem["size"], mem_where)
+    _finish_nodes(cfg, raw_nodes, strict)
+    return cfg
+
+
+def _ram_size(text: str, where: str) -> int | None:
+    """``-m``: suffix-less means MiB (vl.c), 0 means the machine default, 8 KiB aligned."""
+    size = qemu_strtosz(text, "B", what=f"{where}: Parameter 'size'")
+    if text[-1:].isdigit():
+        size *= _MIB
+    if size == 0:
+        return None
+    return -(-size // 8192) * 8192
+
+
+def _object(cfg: QemuConfig, value: str, where: str) -> None:
+    props: dict[str, Any]
+    if value.lstrip().startswith("{"):
+        try:
+            loaded = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise NumaError(f"{where}: not valid JSON: {exc.msg}") from None
+        if not isinstance(loaded, dict):
+            raise NumaError(f"{where}: the JSON form must be an object")
+        props = loaded
+    else:
+        props = dict(split_opts(value, "qom-type", where))
+    qom_type = props.get("qom-type")
+    if not isinstance(qom_type, str) or not qom_type:
+        raise NumaError(f"{where}: Parameter 'qom-type' is missing")
+    if not qom_type.startswith("memory-backend-"):
+        cfg.other += ["-object", value]
+        return
+    oid = props.get("id")
+    if not isinstance(oid, str) or not oid:
+        raise NumaError(f"{where}: Parameter 'id' is missing")
+    if oid in cfg.memdev_ids:
+        raise NumaError(f"{where}: attempt to add duplicate property '{oid}' (id used twice)")
+    cfg.memdev_ids.append(oid)
+    size = props.get("size")
+    if size is None:
+        if qom_type != "memory-backend-file":
+            raise NumaError(f"{where}: Parameter 'size' is missing")
+        return  # a file backend takes the file's size: unknown here
+    if isinstance(size, bool) or not isinstance(size, (int, str)):
+        raise NumaError(f"{where}: Parameter 'size' expects a size")
+    n = size if isinstance(size, int) else qemu_strtosz(size, "B", what=f"{where}: size")
+    if n <= 0:
+        raise NumaError(f"{where}: property 'size' of {qom_type} doesn't take value '{size}'")
+    cfg.memdevs[oid] = n
+
+
+_NODE_KEYS = ("type", "nodeid", "cpus", "mem", "memdev", "initiator")
+_CPU_KEYS = ("type", "node-id", *PROP_ORDER)
+_DIST_KEYS = ("type", "src", "dst", "val")
+_HINT = {("node", "node-id"): " (-numa node spells it nodeid)",
+         ("cpu", "nodeid"): " (-numa cpu spells it node-id)"}
+
+
+def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> None:
+    where = opt.text
+    pairs = split_opts(opt.value or "", "type", where)
+    kind = next((v for k, v in pairs if k == "type"), None)
+    if kind is None:
+        raise NumaError(f"{where}: Parameter 'type' is missing (node, cpu or dist)")
+    if kind in ("hmat-lb", "hmat-cache"):
+        cfg.other.extend(opt.tokens)
+        return
+    allowed = {"node": _NODE_KEYS, "cpu": _CPU_KEYS, "dist": _DIST_KEYS}.get(kind)
+    if allowed is None:
+        raise NumaError(f"{where}: Parameter 'type' does not accept value '{kind}' (node, cpu or dist)")
+    values: dict[str, str] = {}
+    cpu_ranges: list[str] = []
+    for k, v in pairs:
+        if k not in allowed:
+            raise NumaError(f"{where}: Invalid parameter '{k}'{_HINT.get((kind, k), '')}")
+        if k == "cpus":
+            cpu_ranges.append(v)
+        values[k] = v
+    declared = {n[1] for n in raw_nodes}
+    if kind == "node":
+        nodeid = (parse_int(values["nodeid"], "nodeid", where, 0xFFFF) if "nodeid" in values
+                  else len(raw_nodes))
+        if nodeid >= MAX_NODES:
+            raise NumaError(f"{where}: Max number of NUMA nodes reached: {nodeid}")
+        if nodeid in declared:
+            raise NumaError(f"{where}: Duplicate NUMA nodeid: {nodeid}")
+        if "initiator" in values:
+            parse_int(values["initiator"], "initiator", where, 0xFFFF)
+        size = None
+        if "mem" in values:
+            size = qemu_strtosz(values["mem"], "M", what=f"{where}: mem")
+        if "mem" in values and "memdev" in values:
+            raise NumaError(f"{where}: numa configuration should use either mem= or memdev=, "
+                            "mixing both is not allowed")
+        if cpu_ranges:
+            cfg.legacy_cpus[nodeid] = _cpu_indexes(cpu_ranges, where)
+        raw_nodes.append((opt, nodeid, values.get("memdev"), size))
+    elif kind == "cpu":
+        if "node-id" not in values:
+            raise NumaError(f"{where}: Missing mandatory node-id property")
+        out: CpuOption = {}
+        for k in _CPU_KEYS[1:]:
+            if k in values:
+                out[k] = parse_int(values[k], k, where, MAX_NODES - 1 if k == "node-id" else None)
+        if strict and out["node-id"] not in declared:
+            raise NumaError(
+                f"{where}: Invalid node-id={out['node-id']}, NUMA node must be defined with "
+                "-numa node,nodeid=ID before it's used with -numa cpu,node-id=ID"
+            )
+        cfg.cpus.append(out)
+    else:
+        for k in ("src", "dst", "val"):
+            if k not in values:
+                raise NumaError(f"{where}: Parameter '{k}' is missing")
+        src = parse_int(values["src"], "src", where, MAX_NODES - 1)
+        dst = parse_int(values["dst"], "dst", where, MAX_NODES - 1)
+        val = parse_int(values["val"], "val", where, 255)
+        if strict:
+            if src not in declared or dst not in declared:
+                raise NumaError(f"{where}: Source/Destination NUMA node is missing. "
+                                "Please use '-numa node' option to declare it first.")
+            if val < 10:
+                raise NumaError(f"{where}: NUMA distance ({val}) is invalid, it shouldn't be less than 10.")
+            if src == dst and val != 10:
+                raise NumaError(f"{where}: Local distance of node {src} should be 10.")
+        cfg.distances.append(Distance(src=src, dst=dst, val=val))
+
+
+def _cpu_indexes(ranges: Sequence[str], where: str) -> tuple[int, ...]:
+    """``cpus=0-3,cpus=8`` of the legacy ``-numa node`` form."""
+    out: list[int] = []
+    for r in ranges:
+        lo, dash, hi = r.partition("-")
+        a = parse_int(lo, "cpus", where, 0xFFFF)
+        b = parse_int(hi, "cpus", where, 0xFFFF) if dash else a
+        if b < a:
+            raise NumaError(f"{where}: Parameter 'cpus' has a range {r!r} that runs backwards")
+        out.extend(range(a, b + 1))
+    return tuple(out)
+
+
+def _finish_nodes(cfg: QemuConfig, raw_nodes: Sequence[Any], strict: bool) -> None:
+    mixed: tuple[bool, bool] = (False, False)
+    for opt, nodeid, memdev, size in raw_nodes:
+        if memdev is not None:
+            if strict and memdev not in cfg.memdev_ids:
+                raise NumaError(f"{opt.text}: memdev={memdev} is ambiguous (no -object "
+                                f"memory-backend-*,id={memdev})")
+            size = cfg.memdevs.get(memdev)
+        mixed = (mixed[0] or memdev is not None, mixed[1] or (memdev is None and size is not None))
+        if strict and all(mixed):
+            raise NumaError(f"{opt.text}: numa configuration should use either mem= or memdev=, "
+                            "mixing both is not allowed")
+        cfg.nodes.append(Node(id=nodeid, memdev=memdev, size=size))
+    if strict and cfg.smp is not None:
+        for node, indexes in cfg.legacy_cpus.items():
+            for i in indexes:
+                if i >= cfg.smp.maxcpus:
+                    raise NumaError(f"-numa node,nodeid={node}: CPU index ({i}) should be smaller "
+                                    f"than maxcpus ({cfg.smp.maxcpus})")

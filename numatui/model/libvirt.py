@@ -1,0 +1,100 @@
+"""A plan as libvirt domain XML: the ``<cpu>`` element with ``<topology>`` and ``<numa>``.
+
+libvirt names a cell's CPUs by cpu-index (``cpus='0-3,8-11'``), so each
+slot's plan node is turned into the cpu-indexes QEMU will give it
+(:meth:`Topology.cpu_indexes`).  Memory is in KiB.  Distances are written
+complete, the way QEMU completes them (one direction given means both;
+a node to itself is 10).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+
+from numatui.model.plan import Plan
+from numatui.model.topology import Topology
+
+#: libvirt's <topology> attributes and the -smp counts they come from.
+_TOPOLOGY_ATTRS = ("sockets", "dies", "clusters", "cores", "threads")
+_LEVEL_OF = {"sockets": "socket-id", "dies": "die-id", "clusters": "cluster-id",
+             "cores": "core-id", "threads": "thread-id"}
+
+
+def cpu_ranges(indexes: Iterable[int]) -> str:
+    """``0-3,8-11``: sorted cpu-indexes as libvirt (and taskset) write them."""
+    items = sorted(set(indexes))
+    parts: list[str] = []
+    i = 0
+    while i < len(items):
+        j = i
+        while j + 1 < len(items) and items[j + 1] == items[j] + 1:
+            j += 1
+        parts.append(str(items[i]) if i == j else f"{items[i]}-{items[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def topology_counts(topology: Topology, smp: Mapping[str, int] | None = None) -> dict[str, int]:
+    """sockets/dies/clusters/cores/threads: from ``smp`` when given, else counted in the slots."""
+    if smp:
+        return {a: int(smp.get(a, 1) or 1) for a in _TOPOLOGY_ATTRS}
+    out: dict[str, int] = {}
+    levels = topology.levels
+    for attr in _TOPOLOGY_ATTRS:
+        prop = _LEVEL_OF[attr]
+        if prop not in levels:
+            out[attr] = 1
+            continue
+        depth = levels.index(prop) + 1
+        groups = len(topology.groups(depth))
+        parents = len(topology.groups(depth - 1))
+        out[attr] = max(1, groups // max(1, parents))
+    vcpus = max((s.vcpus_count for s in topology.slots), default=1)
+    out["threads"] *= vcpus  # ppc64 pseries: one slot is a core of vcpus-count threads
+    return out
+
+
+def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = None) -> str:
+    """``<cpu><topology .../><numa><cell .../>...</numa></cpu>`` for the plan on this machine.
+
+    A cell whose memory size is unknown gets no ``memory`` attribute (libvirt
+    needs one: fill it in); a cell without CPUs gets no ``cpus``.
+    """
+    mapping = plan.resolve(topology) if plan.cpus else {
+        s.key: s.node_id for s in topology.slots if s.node_id is not None
+    }
+    indexes = topology.cpu_indexes()
+    cpus: dict[int, list[int]] = {}
+    for key, node in mapping.items():
+        cpus.setdefault(node, []).extend(indexes[key])
+    nodes = {n.id: n for n in plan.nodes}
+    ids = sorted(set(nodes) | set(cpus))
+    table: dict[tuple[int, int], int] = {}
+    for d in plan.distances:
+        table[(d.src, d.dst)] = d.val
+
+    root = ET.Element("cpu")
+    ET.SubElement(root, "topology", {a: str(v) for a, v in topology_counts(topology, smp).items()})
+    if ids:
+        numa = ET.SubElement(root, "numa")
+        for node_id in ids:
+            attrs = {"id": str(node_id)}
+            if cpus.get(node_id):
+                attrs["cpus"] = cpu_ranges(cpus[node_id])
+            declared = nodes.get(node_id)
+            size = declared.size if declared is not None else None
+            if size is not None or (declared is not None and declared.memdev is None):
+                attrs["memory"] = str((size or 0) // 1024)
+                attrs["unit"] = "KiB"
+            cell = ET.SubElement(numa, "cell", attrs)
+            if table:
+                dist = ET.SubElement(cell, "distances")
+                for other in ids:
+                    val = table.get((node_id, other), table.get((other, node_id)))
+                    if node_id == other and val is None:
+                        val = 10
+                    if val is not None:
+                        ET.SubElement(dist, "sibling", {"id": str(other), "value": str(val)})
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,205 @@
+"""Preflight: what QEMU would say at ``x-exit-preconfig`` (or at start-up
+with the same options), before it says it.
+
+``check`` is pure.  Blocking findings are the cases where QEMU 7.2 exits
+(hw/core/numa.c ``numa_complete_configuration``, ``validate_numa_distance``,
+``parse_numa_distance``; hw/core/machine.c ``machine_set_cpu_numa_node``);
+warnings are where it boots but the guest or a future QEMU may not like it.
+
+The node list is the plan's ``nodes``.  When it is empty the nodes are
+unknown (QMP cannot list them in preconfig), so the checks that need the
+list (gaps, memory, distances, empty nodes, unknown nodes) are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from numatui.model.errors import NumaError
+from numatui.model.plan import MAX_NODES, Distance, Node, Plan
+from numatui.model.topology import SlotKey, Topology, format_key
+from numatui.model.units import human_size
+
+NUMA_DISTANCE_MIN = 10
+
+
+class Severity(StrEnum):
+    BLOCKING = "blocking"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing preflight found: ``message`` is one plain sentence."""
+
+    severity: Severity
+    code: str
+    message: str
+
+
+def _ids(ids: Iterable[int], limit: int = 8) -> str:
+    items = [str(i) for i in sorted(set(ids))]
+    if len(items) > limit:
+        items = [*items[:limit], f"and {len(items) - limit} more"]
+    return ", ".join(items)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def check(topology: Topology, plan: Plan, ram_size: int | None = None) -> list[Finding]:
+    """Every finding for this plan on this machine, blocking ones first."""
+    out: list[Finding] = []
+
+    def block(code: str, message: str) -> None:
+        out.append(Finding(Severity.BLOCKING, code, message))
+
+    def warn(code: str, message: str) -> None:
+        out.append(Finding(Severity.WARNING, code, message))
+
+    nodes = {n.id: n for n in plan.nodes}
+    known = bool(nodes)
+    # -- node ids ---------------------------------------------------------------
+    big = sorted(i for i in plan.node_ids() if i >= MAX_NODES)
+    if big:
+        block("node-id-range", f"Node {_ids(big)} is too high: QEMU allows node ids 0 to "
+                               f"{MAX_NODES - 1} and would refuse it.")
+    declared = sorted(i for i in nodes if i < MAX_NODES)
+    if declared:
+        gaps = sorted(set(range(declared[-1] + 1)) - set(declared))
+        if gaps:
+            block("node-id-gap", f"Node {_ids(gaps)} is missing: QEMU needs node ids without "
+                                 f"gaps and would exit with \u201cnuma: Node ID missing: {gaps[-1]}\u201d.")
+    exists = set(nodes) | {s.node_id for s in topology.slots if s.node_id is not None}
+    if known:
+        named = sorted({c["node-id"] for c in plan.cpus} - exists)
+        if named:
+            block("cpu-node-unknown", f"The CPU mapping names node {_ids(named)}, which is not "
+                                      "declared: QEMU would refuse it (declare it with -numa node first).")
+    # -- memory ------------------------------------------------------------------
+    if known and ram_size is not None:
+        sizes = [n.size if n.size is not None else (None if n.memdev else 0) for n in nodes.values()]
+        if all(s is not None for s in sizes):
+            total = sum(s for s in sizes if s is not None)
+            if total != ram_size:
+                block("memory-total", f"The nodes' memory adds up to {human_size(total)} but the "
+                                      f"guest has {human_size(ram_size)} of RAM: QEMU would exit with "
+                                      f"\u201ctotal memory for NUMA nodes ({total:#x}) should equal "
+                                      f"RAM size ({ram_size:#x})\u201d.")
+    # -- distances ---------------------------------------------------------------
+    out += _distances(plan.distances, sorted(nodes) if known else None)
+    # -- the CPU mapping ---------------------------------------------------------
+    mapping, conflicts = _mapping(topology, plan)
+    for message in conflicts:
+        block("cpu-mapping", message)
+    if exists or known:
+        out += _cpu_warnings(topology, mapping, len(nodes) if known else len(exists), known, nodes)
+    out.sort(key=lambda f: f.severity != Severity.BLOCKING)
+    return out
+
+
+def _distances(distances: Sequence[Distance], nodes: Sequence[int] | None) -> list[Finding]:
+    out: list[Finding] = []
+    table: dict[tuple[int, int], int] = {}
+    for d in distances:
+        if d.val < NUMA_DISTANCE_MIN:
+            out.append(Finding(Severity.BLOCKING, "distance-too-small",
+                               f"The distance {d.val} from node {d.src} to node {d.dst} is below 10: "
+                               f"QEMU would refuse it (\u201cNUMA distance ({d.val}) is invalid, "
+                               "it shouldn't be less than 10.\u201d)."))
+        elif d.src == d.dst and d.val != NUMA_DISTANCE_MIN:
+            out.append(Finding(Severity.BLOCKING, "distance-local",
+                               f"The distance of node {d.src} to itself is {d.val}: QEMU requires "
+                               f"10 and would refuse it (\u201cLocal distance of node {d.src} "
+                               "should be 10.\u201d)."))
+        table[(d.src, d.dst)] = d.val  # QEMU keeps the last value given for a pair
+    if nodes is None or not table:
+        return out
+    undeclared = sorted({i for pair in table for i in pair} - set(nodes))
+    if undeclared:
+        out.append(Finding(Severity.BLOCKING, "distance-node-unknown",
+                           f"A distance names node {_ids(undeclared)}, which is not declared: QEMU "
+                           "would refuse it (\u201cSource/Destination NUMA node is missing\u201d)."))
+    # validate_numa_distance over nodes 0..num_nodes-1 (gaps are reported above)
+    ids = sorted(nodes)  # 0..n-1 unless there are gaps (reported above)
+    missing = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
+               if (a, b) not in table and (b, a) not in table]
+    if missing:
+        pairs = ", ".join(f"{a}\u2013{b}" for a, b in missing[:6]) + (" \u2026" if len(missing) > 6 else "")
+        a, b = missing[0]
+        out.append(Finding(Severity.BLOCKING, "distance-missing",
+                           f"Once any distance is set QEMU needs one for every pair of nodes, and "
+                           f"these pairs have none: {pairs}; it would exit with \u201cThe distance "
+                           f"between node {a} and {b} is missing\u201d."))
+    asymmetric = any(table.get((b, a), v) != v for (a, b), v in table.items() if a != b)
+    if asymmetric:
+        one_way = [(a, b) for a in ids for b in ids if a != b and (a, b) not in table]
+        if one_way:
+            a, b = one_way[0]
+            out.append(Finding(Severity.BLOCKING, "distance-asymmetric",
+                               "Some pair of nodes has different distances each way, so QEMU needs "
+                               f"both directions of every pair, but node {a} to node {b} (and "
+                               f"{len(one_way) - 1} more) is given one way only or not at all."))
+    return out
+
+
+def _mapping(topology: Topology, plan: Plan) -> tuple[dict[SlotKey, int], list[str]]:
+    """Where each slot ends up: what QEMU holds now, then the plan's cpus replayed."""
+    mapping = {s.key: s.node_id for s in topology.slots if s.node_id is not None}
+    problems: list[str] = []
+    try:
+        planned = replace(plan, nodes=()).resolve(topology)
+    except NumaError as exc:
+        return mapping, [f"The CPU mapping cannot be applied: {exc}."]
+    moved = sorted((k for k, n in planned.items() if mapping.get(k, n) != n), key=topology.index)
+    if moved:
+        k = moved[0]
+        problems.append(f"Slot {format_key(k)} is already on node {mapping[k]} and the plan puts it "
+                        f"on node {planned[k]}: QEMU cannot move a CPU (\u201cCPU is already "
+                        f"assigned to node-id: {mapping[k]}\u201d); start a new QEMU with the plan.")
+    mapping.update(planned)
+    return mapping, problems
+
+
+def _cpu_warnings(topology: Topology, mapping: Mapping[SlotKey, int], count: int, known: bool,
+                  nodes: Mapping[int, Node]) -> list[Finding]:
+    out: list[Finding] = []
+    final = dict(mapping)
+    unassigned = [s for s in topology.slots if s.key not in mapping]
+    if unassigned and mapping:
+        indexes = topology.cpu_indexes()
+        cpus = [i for s in unassigned for i in indexes[s.key]]
+        out.append(Finding(Severity.WARNING, "cpus-unassigned",
+                           f"{_count(len(cpus), 'possible CPU is', 'possible CPUs are')} on no node "
+                           f"(cpu-index {_ids(cpus)}): QEMU would put them on node 0 and warns that "
+                           "starting with a partial NUMA mapping is obsolete."))
+        final.update({s.key: 0 for s in unassigned})
+    elif unassigned and count > 1 and len(unassigned) == len(topology.slots):
+        out.append(Finding(Severity.WARNING, "cpus-default",
+                           "No CPU is assigned to a node: QEMU would spread the sockets over the "
+                           "nodes by itself (socket-id modulo the node count)."))
+        final.update({s.key: (s.prop("socket-id") or 0) % count for s in unassigned})
+    for level, code, words in (("core-id", "core-split", "threads of one core"),
+                               ("cluster-id", "cluster-split", "cores of one cluster")):
+        if level not in topology.levels or level == topology.levels[-1]:
+            continue
+        split = [g for g, members in topology.groups(topology.levels.index(level) + 1).items()
+                 if len({final.get(s.key) for s in members}) > 1]
+        if split:
+            out.append(Finding(Severity.WARNING, code,
+                               f"The {words} are on different nodes ({format_key(split[0])}"
+                               + (f" and {len(split) - 1} more" if len(split) > 1 else "")
+                               + "): QEMU allows it but guest kernels expect them on one node and "
+                               "may misbehave."))
+    if known:
+        used = set(final.values())
+        empty = sorted(i for i, n in nodes.items()
+                       if i not in used and not n.size and not n.memdev)
+        for i in empty:
+            out.append(Finding(Severity.WARNING, "node-empty",
+                               f"Node {i} has neither CPUs nor memory: QEMU accepts it but the guest "
+                               "sees an empty node."))
+    return out

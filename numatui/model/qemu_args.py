@@ -1,0 +1,253 @@
+"""QEMU command lines: reading them, and writing a plan as ``-numa`` options.
+
+Reading lives in :mod:`numatui.model.argv` (``-machine``, ``-m``, ``-numa``,
+``-object``) and :mod:`numatui.model.smp` (``-smp``); this module re-exports
+it and adds the writers: the ``-numa`` options of a plan, the plan text file,
+the full command line, and shell quoting.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Collection, Mapping, Sequence
+
+from numatui.model.argv import FLAGS, Option, QemuConfig, iter_options, parse_qemu_args
+from numatui.model.compact import CpuOption
+from numatui.model.errors import NumaError
+from numatui.model.plan import Distance, Node, Plan
+from numatui.model.smp import SmpConfig, parse_smp, split_opts
+from numatui.model.units import format_size
+
+__all__ = [
+    "FLAGS",
+    "CpuOption",
+    "Option",
+    "QemuConfig",
+    "SmpConfig",
+    "full_command_line",
+    "iter_options",
+    "load_plan",
+    "numa_options",
+    "numa_text",
+    "parse_qemu_args",
+    "parse_smp",
+    "plan_from_numa_text",
+    "shell_join",
+]
+
+#: Monitors numatui's launcher adds live in a private ``numatui-XXXX`` directory.
+LAUNCHER_MARK = "/numatui-"
+_MONITOR_OPTIONS = frozenset({"qmp", "qmp-pretty", "monitor", "mon", "chardev"})
+
+
+def _esc(value: str) -> str:
+    """QemuOpts escaping: a literal comma is written twice."""
+    return value.replace(",", ",,")
+
+
+def _props(opt: Mapping[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in opt.items())
+
+
+def _node_value(node: Node, memdev: str | None) -> str:
+    return f"node,nodeid={node.id}" + (f",memdev={_esc(memdev)}" if memdev else "")
+
+
+def _dist_value(d: Distance) -> str:
+    return f"dist,src={d.src},dst={d.dst},val={d.val}"
+
+
+def numa_options(plan: Plan, with_nodes: bool = False) -> list[str]:
+    """The values of the plan's ``-numa`` options: ``["cpu,node-id=0,socket-id=0", ...]``.
+
+    ``with_nodes`` puts ``node,nodeid=N[,memdev=M]`` and ``dist,...`` first.
+    The cpu options are the plan's as they are (``Plan.from_topology`` gives
+    the compact ones).
+    """
+    out: list[str] = []
+    if with_nodes:
+        out += [_node_value(n, n.memdev) for n in sorted(plan.nodes, key=lambda n: n.id)]
+        out += [_dist_value(d) for d in plan.distances]
+    out += [f"cpu,{_props(c)}" for c in plan.cpus]
+    return out
+
+
+def _memdev_ids(nodes: Sequence[Node], taken: Collection[str]) -> dict[int, str]:
+    """A memdev id for every node that has a size but no memdev (``m<N>`` unless taken)."""
+    used = set(taken) | {n.memdev for n in nodes if n.memdev}
+    out: dict[int, str] = {}
+    for n in nodes:
+        if n.memdev is None and n.size:
+            name = f"m{n.id}"
+            while name in used:
+                name = f"numatui-{name}"
+            used.add(name)
+            out[n.id] = name
+    return out
+
+
+def numa_text(plan: Plan) -> str:
+    """The plan as a text file of QEMU options, one per line.
+
+    Nodes with a size get their ``-object memory-backend-ram`` (nodes sized
+    but without a memdev get one named ``m<N>``), then ``-numa node``,
+    ``-numa dist`` and ``-numa cpu``.  :func:`plan_from_numa_text` reads it.
+    """
+    nodes = sorted(plan.nodes, key=lambda n: n.id)
+    new = _memdev_ids(nodes, ())
+    lines: list[list[str]] = []
+    for n in nodes:
+        memdev = n.memdev or new.get(n.id)
+        if memdev and n.size:
+            lines.append(["-object", f"memory-backend-ram,id={_esc(memdev)},size={format_size(n.size)}"])
+    lines += [["-numa", _node_value(n, n.memdev or new.get(n.id))] for n in nodes]
+    lines += [["-numa", _dist_value(d)] for d in plan.distances]
+    lines += [["-numa", f"cpu,{_props(c)}"] for c in plan.cpus]
+    return "".join(f"{shlex.join(line)}\n" for line in lines)
+
+
+def plan_from_numa_text(text: str) -> Plan:
+    """A plan from QEMU options in text: ``-numa node|dist|cpu``, ``-object memory-backend-*``.
+
+    One option per line; ``#`` starts a comment; blank lines are fine; a line
+    may leave out ``-numa`` (``cpu,node-id=0,socket-id=0``); a pasted command
+    line (with ``\\`` continuations and the program name first) works too;
+    options other than ``-numa`` and ``-object`` are ignored.
+    """
+    text = text.replace("\\\r\n", " ").replace("\\\n", " ")
+    tokens: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as exc:
+            raise NumaError(f"plan line {lineno}: {exc}") from None
+        if not words:
+            continue
+        if not words[0].startswith("-"):
+            if len(words) == 1:
+                words = ["-numa", words[0]]
+            elif not tokens and words[1].startswith("-"):
+                words = words[1:]  # the program name of a pasted command line
+            else:
+                raise NumaError(
+                    f"plan line {lineno}: {line.strip()!r} is neither a QEMU option nor a -numa value"
+                )
+        tokens += words
+    cfg = parse_qemu_args(tokens, strict=False)
+    if cfg.legacy_cpus:
+        node = min(cfg.legacy_cpus)
+        raise NumaError(
+            f"-numa node,nodeid={node},cpus=...: a plan names CPU slots, not cpu indexes; "
+            f"write -numa cpu,node-id={node},socket-id=...,core-id=... instead"
+        )
+    return Plan(
+        nodes=tuple(sorted(cfg.nodes, key=lambda n: n.id)),
+        distances=tuple(cfg.distances),
+        cpus=tuple(cfg.cpus),
+    )
+
+
+def load_plan(text: str) -> Plan:
+    """A plan file's text, JSON (starts with ``{``) or QEMU ``-numa`` options."""
+    head = text.lstrip("\ufeff \t\r\n")
+    if head.startswith(("{", "[")):
+        return Plan.from_json(head)
+    return plan_from_numa_text(text)
+
+
+def _numa_kind(value: str) -> str | None:
+    try:
+        pairs = split_opts(value, "type", "-numa")
+    except NumaError:
+        return None
+    return next((v for k, v in pairs if k == "type"), None)
+
+
+def _monitor_options(options: Sequence[Option], marks: Collection[str]) -> set[int]:
+    """Indexes of the monitor options (and their chardevs) whose value names a mark."""
+    drop: set[int] = set()
+    chardevs: set[str] = set()
+    for i, opt in enumerate(options):
+        if opt.name in _MONITOR_OPTIONS and opt.value and any(m in opt.value for m in marks):
+            drop.add(i)
+            if opt.name == "chardev":
+                pairs = dict(split_opts(opt.value, "backend", "-chardev"))
+                if "id" in pairs:
+                    chardevs.add(pairs["id"])
+    for i, opt in enumerate(options):
+        if opt.name in ("mon", "monitor", "qmp", "qmp-pretty") and opt.value and any(
+            f"chardev={c}" in opt.value.split(",") or opt.value == f"chardev:{c}" for c in chardevs
+        ):
+            drop.add(i)
+    return drop
+
+
+def full_command_line(
+    user_argv: Sequence[str], plan: Plan, *, monitors: Collection[str] | None = None
+) -> list[str]:
+    """QEMU's argv that starts this plan without numatui.
+
+    ``user_argv`` (program name first or not) loses ``--preconfig``, the
+    monitors numatui added (by default those in a launcher's private
+    ``numatui-XXXX`` directory; ``monitors`` names other socket paths) and
+    its ``-numa cpu`` options, which the plan's replace; legacy
+    ``cpus=`` of ``-numa node`` go too.  Added at the end: for every plan node
+    the argv does not declare, ``-object memory-backend-ram,id=mN,size=``
+    (when the node has a size and no declared memdev) and ``-numa node``; the
+    distances (the plan's win over the argv's for the same pair); the
+    plan's ``-numa cpu`` options.
+    """
+    args = list(user_argv)
+    program = args.pop(0) if args and not args[0].startswith("-") else None
+    cfg = parse_qemu_args(args, strict=False)
+    options = list(iter_options(args))
+    marks = [LAUNCHER_MARK] if monitors is None else [m for m in monitors if m]
+    drop = _monitor_options(options, marks) if marks else set()
+    out: list[str] = [program] if program else []
+    argv_dists: dict[tuple[int, int], Distance] = {}
+    for i, opt in enumerate(options):
+        if i in drop or opt.name == "preconfig":
+            continue
+        if opt.name == "numa" and opt.value is not None:
+            kind = _numa_kind(opt.value)
+            if kind == "cpu":
+                continue
+            if kind == "dist":
+                continue  # re-emitted after every node is declared
+            if kind == "node" and "cpus=" in opt.value:
+                kept = [p for p in opt.value.split(",") if not p.startswith("cpus=")]
+                out += [f"-{opt.name}", ",".join(kept)]
+                continue
+        out.extend(opt.tokens)
+    for d in cfg.distances:
+        argv_dists[(d.src, d.dst)] = d
+    declared = {n.id for n in cfg.nodes}
+    new_nodes = [n for n in sorted(plan.nodes, key=lambda n: n.id) if n.id not in declared]
+    fresh = _memdev_ids([n for n in new_nodes if n.memdev not in cfg.memdev_ids],
+                        cfg.memdev_ids)
+    for n in new_nodes:
+        memdev = n.memdev
+        if n.size and (memdev is None or memdev not in cfg.memdev_ids):
+            memdev = memdev or fresh[n.id]
+            out += ["-object", f"memory-backend-ram,id={_esc(memdev)},size={format_size(n.size)}"]
+        out += ["-numa", _node_value(n, memdev)]
+    dists = dict(argv_dists)
+    for d in plan.distances:
+        dists[(d.src, d.dst)] = d
+    for d in dists.values():
+        out += ["-numa", _dist_value(d)]
+    out += [t for value in numa_options(Plan(cpus=plan.cpus)) for t in ("-numa", value)]
+    return out
+
+
+def shell_join(argv: Sequence[str]) -> str:
+    """``shlex`` quoting, one option per line (`` \\`` continuations) for display and copy."""
+    parts: list[str] = []
+    for i, token in enumerate(argv):
+        quoted = shlex.quote(token)
+        if i and token.startswith("-"):
+            parts.append(" \\\n  ")
+        elif i:
+            parts.append(" ")
+        parts.append(quoted)
+    return "".join(parts)

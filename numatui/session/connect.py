@@ -1,0 +1,92 @@
+"""Opening a QMP connection, with one-line errors that say what to do.
+
+For a unix socket numatui connects the socket itself, to learn the peer's
+pid (``SO_PEERCRED``) before handing it to ``QMPClient``: a QEMU monitor
+serves one client, so there is no second look.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+from qemu.qmp import ConnectError, QMPClient
+from qemu.qmp.qmp_client import GreetingError, NegotiationError
+
+from numatui.session.address import Address
+from numatui.session.errors import ConnectFailed
+from numatui.session.peer import Peer, peer_of
+
+
+async def open_client(
+    address: Address, timeout: float
+) -> tuple[QMPClient, Peer | None]:
+    """Connect and negotiate within ``timeout`` seconds.  Raises ConnectFailed.
+
+    The caller must keep reading ``client.events`` (they queue forever otherwise).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    client = QMPClient("numatui")
+    peer: Peer | None = None
+    target: str | tuple[str, int] | socket.socket = address.target()
+    sock: socket.socket | None = None
+    try:
+        if address.kind == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            await asyncio.wait_for(loop.sock_connect(sock, str(address.path)), timeout)
+            peer = peer_of(sock)
+            target = sock
+        await asyncio.wait_for(client.connect(target), max(0.01, deadline - loop.time()))
+    except TimeoutError:
+        _close(sock)
+        raise ConnectFailed(
+            f"{address}: no QMP greeting within {timeout:g} s; another client may hold this "
+            "monitor (a QEMU monitor serves one client at a time; QEMU accepts several -qmp "
+            "options, so give it another one for numatui)"
+        ) from None
+    except ConnectError as exc:
+        _close(sock)
+        raise ConnectFailed(_explain(address, exc.exc)) from None
+    except OSError as exc:
+        _close(sock)
+        raise ConnectFailed(_explain(address, exc)) from None
+    return client, peer
+
+
+def _close(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+def _explain(address: Address, exc: BaseException) -> str:
+    """One line for why the connection failed."""
+    if isinstance(exc, FileNotFoundError):
+        return (f"{address}: no such socket; is QEMU running with "
+                f"-qmp unix:{address.path},server=on,wait=off?")
+    if isinstance(exc, ConnectionRefusedError):
+        if address.kind == "unix":
+            return (f"{address}: connection refused: the socket file is stale (the QEMU that "
+                    "made it is gone); start QEMU again, or remove the file")
+        return f"{address}: connection refused: nothing listens there (QEMU gone, or a wrong port?)"
+    if isinstance(exc, PermissionError):
+        return f"{address}: permission denied: the socket belongs to another user"
+    if isinstance(exc, GreetingError | NegotiationError):
+        why = exc.exc if isinstance(exc.exc, BaseException) else exc
+        if isinstance(why, EOFError):
+            return f"{address}: the server hung up before the QMP greeting; is it a QMP monitor?"
+        return f"{address}: not a QMP server (it did not send a QMP greeting: {_summary(why)})"
+    if isinstance(exc, EOFError):
+        return (f"{address}: the server hung up without a QMP greeting; is it a QMP monitor? "
+                "(QEMU may also be exiting)")
+    if isinstance(exc, OSError):
+        return f"{address}: cannot connect: {exc.strerror or exc}"
+    return f"{address}: not a QMP server ({_summary(exc)})"
+
+
+def _summary(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text and text[0] else type(exc).__name__

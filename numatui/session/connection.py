@@ -1,0 +1,276 @@
+"""The QMP link under a session: commands with timeouts and a transcript,
+events consumed and offered to listeners, and losing QEMU noticed promptly.
+
+Losing QEMU (killed, quit, crashed at x-exit-preconfig) becomes the state
+``DISCONNECTED`` plus a synthetic ``NUMATUI_DISCONNECTED`` event, and a
+:class:`~numatui.session.errors.Disconnected` from the command in flight:
+never a traceback from a background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from qemu.qmp import ExecInterruptedError, ExecuteError, QMPClient, QMPError, Runstate, StateError
+
+from numatui.model.plan import Node
+from numatui.session.address import Address
+from numatui.session.connect import open_client
+from numatui.session.errors import CommandTimeout, Disconnected, QemuRefused
+from numatui.session.machine import RunState
+from numatui.session.peer import Peer
+from numatui.session.transcript import Transcript
+
+#: The synthetic event sent to listeners when QEMU goes away.
+DISCONNECTED_EVENT = "NUMATUI_DISCONNECTED"
+
+EventCallback = Callable[[dict[str, Any]], None]
+StateCallback = Callable[[RunState], None]
+
+
+class LauncherLike(Protocol):
+    """What the session uses of :class:`numatui.session.launcher.Launcher`."""
+
+    nodes: list[Node]
+    keep_running: bool
+
+    @property
+    def argv(self) -> list[str]: ...
+
+    def alive(self) -> bool: ...
+
+    def stderr_tail(self, lines: int = 10) -> str: ...
+
+    async def stop(self) -> None: ...
+
+
+def compact_json(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), default=str)
+
+
+class Connection:
+    """One QMPClient, its event pump and its disconnect watcher."""
+
+    address: Address
+    transcript: Transcript
+    state: RunState
+    status: str  # query-status "status" as QEMU spells it ("prelaunch", "running", ...)
+    launcher: LauncherLike | None
+    peer: Peer | None  # the process at the other end of a unix socket
+
+    def __init__(
+        self,
+        address: Address,
+        *,
+        timeout: float = 3.0,
+        launcher: LauncherLike | None = None,
+        transcript: Transcript | None = None,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.transcript = transcript if transcript is not None else Transcript()
+        self.launcher = launcher
+        self.state = RunState.DISCONNECTED
+        self.status = ""
+        self.peer = None
+        self._event_listeners: list[EventCallback] = []
+        self._state_listeners: list[StateCallback] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._client: QMPClient | None = None
+        self._forget_loss()
+
+    def _forget_loss(self) -> None:
+        self._lost_task: asyncio.Task[None] | None = None
+        self._lost_reason = "not connected to QEMU"
+        self._lost_tail: str | None = None
+        self._closing = False
+
+    # -- the link ------------------------------------------------------------------
+    async def _open(self) -> None:
+        """Connect (ConnectFailed on failure) and start consuming events."""
+        logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)
+        self._forget_loss()
+        if (warning := self.address.warning()) is not None:
+            self.transcript.note(warning)
+        client, peer = await open_client(self.address, self.timeout)
+        self._client = client
+        self.peer = peer
+        self.transcript.note(f"connected to {self.address}" + (f" (pid {peer.pid})" if peer else ""))
+        self._spawn(self._pump(client))
+        self._spawn(self._watch(client))
+
+    async def _drop_client(self) -> None:
+        """Stop the background tasks and disconnect quietly."""
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        client, self._client = self._client, None
+        if client is not None and client.runstate != Runstate.IDLE:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.disconnect(), 2)
+
+    @property
+    def connected(self) -> bool:
+        """True while the QMP connection is up."""
+        client = self._client
+        return client is not None and client.runstate == Runstate.RUNNING and self._lost_task is None
+
+    async def execute(self, command: str, args: dict[str, Any] | None = None,
+                      *, timeout: float | None = None) -> Any:
+        """Run one QMP command, recorded in the transcript.
+
+        Raises QemuRefused (QEMU's text verbatim), CommandTimeout, Disconnected.
+        """
+        client = self._client
+        if client is None or self._lost_task is not None or client.runstate != Runstate.RUNNING:
+            if client is not None and self._lost_task is None and not self._closing:
+                await asyncio.shield(self._lose("QEMU closed the QMP connection"))
+            raise Disconnected(self._lost_reason, self._lost_tail)
+        msg: dict[str, Any] = {"execute": command}
+        if args:
+            msg["arguments"] = args
+        self.transcript.append("cmd", compact_json(msg))
+        limit = timeout if timeout is not None else self.timeout
+        try:
+            reply = await asyncio.wait_for(client.execute(command, args), limit)
+        except ExecuteError as exc:
+            text = str(exc)
+            self.transcript.append("error", compact_json({"error": {"class": exc.error_class, "desc": text}}))
+            raise QemuRefused(command, text, exc.error_class) from None
+        except TimeoutError:
+            self.transcript.note(f"no answer to {command} within {limit:g} s")
+            raise CommandTimeout(command, limit) from None
+        except (ExecInterruptedError, StateError, QMPError, OSError, EOFError):
+            reason = f"QEMU closed the QMP connection during {command}"
+            await asyncio.shield(self._lose(reason))
+            raise Disconnected(reason, self._lost_tail) from None
+        self.transcript.append("reply", compact_json({"return": reply}))
+        return reply
+
+    async def _try(self, command: str, args: dict[str, Any] | None = None) -> Any:
+        """execute(), None when QEMU refuses."""
+        try:
+            return await self.execute(command, args)
+        except QemuRefused:
+            return None
+
+    # -- events and state -------------------------------------------------------------
+    def add_listener(self, cb: EventCallback) -> Callable[[], None]:
+        """Call ``cb(event)`` for every QMP event, and for the synthetic
+        ``{"event": "NUMATUI_DISCONNECTED", "data": {"reason", "stderr"}}``.
+        Returns a function removing it."""
+        self._event_listeners.append(cb)
+
+        def remove() -> None:
+            if cb in self._event_listeners:
+                self._event_listeners.remove(cb)
+
+        return remove
+
+    def add_state_listener(self, cb: StateCallback) -> Callable[[], None]:
+        """Call ``cb(state)`` whenever the run state changes.  Returns a remover."""
+        self._state_listeners.append(cb)
+
+        def remove() -> None:
+            if cb in self._state_listeners:
+                self._state_listeners.remove(cb)
+
+        return remove
+
+    def _set_state(self, state: RunState, force: bool = False) -> None:
+        if state is self.state and not force:
+            return
+        self.state = state
+        for cb in list(self._state_listeners):
+            try:
+                cb(state)
+            except Exception as exc:
+                self.transcript.note(f"a state listener failed: {exc!r}")
+
+    async def _pump(self, client: QMPClient) -> None:
+        """Consume every QMP event (unread events would queue forever);
+        cancelled when the client is dropped."""
+        async for message in client.events:
+            self._on_event(dict(message))
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        self.transcript.append("event", compact_json(event))
+        name = event.get("event")
+        if name == "STOP":
+            self.status = "paused"
+            self._set_state(RunState.PAUSED)
+        elif name == "RESUME":
+            self.status = "running"
+            self._set_state(RunState.RUNNING)
+        elif name == "SHUTDOWN":
+            self.status = "shutdown"
+            self._set_state(RunState.OTHER)
+        self._handle_event(event)
+        for cb in list(self._event_listeners):
+            try:
+                cb(event)
+            except Exception as exc:
+                self.transcript.note(f"an event listener failed: {exc!r}")
+
+    def _handle_event(self, event: dict[str, Any]) -> None:
+        """Subclasses react to events here, before the listeners."""
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- losing QEMU ------------------------------------------------------------------
+    async def _watch(self, client: QMPClient) -> None:
+        """Notice promptly when QEMU closes the connection."""
+        while client.runstate == Runstate.RUNNING:
+            await client.runstate_changed()
+        if not self._closing and client is self._client:
+            await asyncio.shield(self._lose("QEMU closed the QMP connection"))
+
+    def _lose(self, reason: str) -> asyncio.Task[None]:
+        """Handle losing QEMU once, however many callers notice it."""
+        if self._lost_task is None:
+            self._lost_reason = reason
+            self._lost_task = asyncio.get_running_loop().create_task(self._do_lose(reason))
+        return self._lost_task
+
+    async def _do_lose(self, reason: str) -> None:
+        client = self._client
+        if client is not None and client.runstate != Runstate.IDLE:
+            with contextlib.suppress(Exception):  # re-raises the cause, e.g. EOFError
+                await asyncio.wait_for(client.disconnect(), 2)
+        tail = await self._stderr_tail()
+        self._lost_tail = tail
+        self.status = "disconnected"
+        self.transcript.note(reason + (f"; QEMU's last words: {tail.strip()}" if tail else ""))
+        self._set_state(RunState.DISCONNECTED)
+        now = time.time()
+        self._on_event({
+            "event": DISCONNECTED_EVENT,
+            "data": {"reason": reason, "stderr": tail},
+            "timestamp": {"seconds": int(now), "microseconds": int((now % 1) * 1e6)},
+        })
+
+    async def _stderr_tail(self) -> str | None:
+        """QEMU's last stderr lines, once its process has exited (launched QEMU only)."""
+        launcher = self.launcher
+        if launcher is None:
+            return None
+        with contextlib.suppress(Exception):
+            for _ in range(40):
+                if not launcher.alive():
+                    break
+                await asyncio.sleep(0.05)
+            return launcher.stderr_tail() or None
+        return None

@@ -1,0 +1,144 @@
+"""Where the NUMA nodes come from: QMP cannot list them in preconfig.
+
+Sources, best first: the launcher's declared nodes; QEMU's argv (given, or
+read from ``/proc/PID/cmdline`` of the unix socket's peer); a count the user
+gave; QEMU's own answers (``info numa`` after boot, or probing node ids with
+a set-numa-node that matches no slot in preconfig).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from numatui.model.errors import NumaError
+from numatui.model.plan import MAX_NODES, Distance, Node
+from numatui.model.topology import Topology
+from numatui.session.errors import QemuRefused
+
+Execute = Callable[[str, "dict[str, Any] | None"], Awaitable[Any]]
+
+
+@dataclass
+class NodeFacts:
+    """Nodes and distances with the source named in plain words."""
+
+    nodes: list[Node]
+    source: str
+    distances: list[Distance] = field(default_factory=list)
+    argv: list[str] | None = None
+    #: ``-numa cpu`` options of the command line (seed slots derived from smp)
+    cpus: list[dict[str, int]] = field(default_factory=list)
+
+
+def from_argv(argv: Sequence[str], source: str) -> NodeFacts:
+    """The nodes and distances QEMU's argv declares (argv[0] is the binary).
+
+    Raises NumaError when the argv cannot be parsed.
+    """
+    from numatui.model.qemu_args import parse_qemu_args
+
+    try:
+        config = parse_qemu_args(list(argv[1:]), strict=False)  # QEMU has checked it already
+    except TypeError:  # a parse_qemu_args without the strict flag
+        config = parse_qemu_args(list(argv[1:]))
+    nodes = [_sized(n, config.memdevs) for n in config.nodes]
+    return NodeFacts(
+        nodes=sorted(nodes, key=lambda n: n.id),
+        source=source,
+        distances=list(config.distances),
+        argv=list(argv),
+        cpus=[dict(c) for c in config.cpus],
+    )
+
+
+def _sized(node: Node, memdevs: dict[str, int]) -> Node:
+    if node.size is None and node.memdev is not None and node.memdev in memdevs:
+        return Node(id=node.id, memdev=node.memdev, size=memdevs[node.memdev])
+    return node
+
+
+def from_count(count: int) -> NodeFacts:
+    if not 0 <= count <= 128:
+        raise NumaError(f"--nodes {count} is out of range (0..128)")
+    return NodeFacts(nodes=[Node(id=i) for i in range(count)], source=f"--nodes {count}")
+
+
+_INFO_NUMA_SIZE = re.compile(r"^node (\d+) size: (\d+) MB", re.MULTILINE)
+_INFO_NUMA_COUNT = re.compile(r"^(\d+) nodes", re.MULTILINE)
+
+
+def from_info_numa(text: str) -> list[Node]:
+    """Nodes from HMP ``info numa`` (booted QEMU only), with their sizes."""
+    nodes = [Node(id=int(m[1]), size=int(m[2]) * 1024 * 1024) for m in _INFO_NUMA_SIZE.finditer(text)]
+    if not nodes:
+        count = _INFO_NUMA_COUNT.search(text)
+        if count:
+            nodes = [Node(id=i) for i in range(int(count[1]))]
+    return sorted(nodes, key=lambda n: n.id)
+
+
+def fill_sizes(nodes: Iterable[Node], memdevs: Sequence[dict[str, object]]) -> list[Node]:
+    """Give nodes with a memdev but no size the size query-memdev reports."""
+    sizes = {m.get("id"): m.get("size") for m in memdevs}
+    out = []
+    for n in nodes:
+        size = sizes.get(n.memdev) if n.memdev is not None else None
+        if n.size is None and isinstance(size, int):
+            n = Node(id=n.id, memdev=n.memdev, size=size)
+        out.append(n)
+    return out
+
+
+def with_slot_nodes(nodes: Iterable[Node], topology: Topology) -> list[Node]:
+    """``nodes`` plus every node a slot is assigned to (QEMU accepted it, so it exists)."""
+    by_id = {n.id: n for n in nodes}
+    for s in topology.slots:
+        if s.node_id is not None and s.node_id not in by_id:
+            by_id[s.node_id] = Node(id=s.node_id)
+    return [by_id[i] for i in sorted(by_id)]
+
+
+async def from_qemu_info_numa(execute: Execute) -> NodeFacts | None:
+    """After boot: HMP ``info numa`` lists the nodes and their sizes."""
+    try:
+        text = await execute("human-monitor-command", {"command-line": "info numa"})
+    except QemuRefused:
+        return None
+    if not isinstance(text, str):
+        return None
+    return NodeFacts(nodes=from_info_numa(text), source="QEMU's info numa")
+
+
+async def probe_nodes(execute: Execute, topology: Topology, give_up: int = 4) -> NodeFacts | None:
+    """In preconfig: which node ids exist, asked without changing anything.
+
+    set-numa-node type cpu checks that the node exists (``Invalid node-id=N``)
+    before matching slots; props that match no slot then fail with ``no match
+    found`` and change nothing.  Stops after ``give_up`` missing ids in a row.
+    None when QEMU answers otherwise (then do not guess).
+    """
+    if not topology.levels:
+        return None
+    level = topology.levels[0]
+    beyond = max((v for s in topology.slots for p, v in s.key if p == level), default=0) + 1
+    found: list[Node] = []
+    misses = 0
+    for node_id in range(MAX_NODES):
+        try:
+            await execute("set-numa-node", {"type": "cpu", "node-id": node_id, level: beyond})
+        except QemuRefused as exc:
+            if "Invalid node-id" in exc.qemu_message:
+                misses += 1
+                if misses >= give_up:
+                    break
+                continue
+            if "no match found" not in exc.qemu_message:
+                return None
+        else:  # matched a slot: cannot happen; do not go on
+            return None
+        misses = 0
+        found.append(Node(id=node_id))
+    return NodeFacts(nodes=found, source="probing QEMU in preconfig")

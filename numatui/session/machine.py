@@ -1,0 +1,136 @@
+"""What the session knows about the machine: run state, facts read over QMP,
+and the CPU props of boards that refuse query-hotpluggable-cpus."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from numatui.model.topology import Topology
+from numatui.session.errors import QemuRefused
+
+#: ``Session.execute``: run one QMP command, raise QemuRefused on QEMU's error.
+Execute = Callable[[str, "dict[str, Any] | None"], Awaitable[Any]]
+
+
+class RunState(StrEnum):
+    """QEMU's run state as numatui cares about it."""
+
+    PRECONFIG = "preconfig"  # query-status "prelaunch" under --preconfig
+    RUNNING = "running"
+    PAUSED = "paused"
+    OTHER = "other"  # shutdown, internal-error, inmigrate, ...
+    DISCONNECTED = "disconnected"
+
+    @classmethod
+    def from_status(cls, status: str) -> RunState:
+        """Map query-status ``status`` to a RunState."""
+        if status == "prelaunch":
+            return cls.PRECONFIG
+        if status == "running":
+            return cls.RUNNING
+        if status in ("paused", "suspended", "debug"):
+            return cls.PAUSED
+        return cls.OTHER
+
+
+@dataclass
+class MachineInfo:
+    """Facts read once at connect."""
+
+    qemu_version: str = ""  # "7.2.22"
+    machine_type: str = ""  # qom-get /machine type: "pc-q35-7.2-machine"
+    smp: dict[str, int] = field(default_factory=dict)  # qom-get /machine smp
+    ram_size: int | None = None  # qom-get /machine memory -> {"size": bytes}
+    memdevs: list[dict[str, Any]] = field(default_factory=list)  # query-memdev
+    exit_command: str | None = None  # "x-exit-preconfig" when query-commands lists it
+    qemu_package: str = ""  # query-version package, e.g. "Debian 1:7.2+dfsg-7"
+    commands: frozenset[str] = field(default=frozenset(), repr=False)  # query-commands names
+    hotpluggable_cpus: bool = True  # False when the board refuses query-hotpluggable-cpus
+    slots_note: str = ""  # why the slots are derived from smp (QEMU's refusal text)
+
+    @property
+    def machine(self) -> str:
+        """The machine type as ``-machine`` spells it: ``pc-q35-7.2``."""
+        return self.machine_type.removesuffix("-machine")
+
+    def memdev_size(self, memdev: str | None) -> int | None:
+        for m in self.memdevs:
+            if m.get("id") == memdev and isinstance(m.get("size"), int):
+                return int(m["size"])
+        return None
+
+
+#: set-numa-node props of boards that refuse query-hotpluggable-cpus, by
+#: machine type (qom-get /machine type).  Checked in QEMU 7.2: arm virt takes
+#: socket/cluster/core/thread; riscv virt ("virt-machine", unversioned)
+#: takes core-id only.
+_DERIVED_PROPS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"^virt-\d+\.\d+-machine$"), ("socket-id", "cluster-id", "core-id", "thread-id")),
+    (re.compile(r"^sbsa-ref"), ("socket-id", "cluster-id", "core-id", "thread-id")),
+    (re.compile(r"^(virt-machine|spike|sifive|microchip|shakti)"), ("core-id",)),
+)
+_FALLBACK_PROPS = ("socket-id", "core-id", "thread-id")
+
+
+def derived_props(machine_type: str) -> tuple[str, ...]:
+    """The props set-numa-node accepts on a board that cannot list its slots."""
+    for pattern, props in _DERIVED_PROPS:
+        if pattern.search(machine_type):
+            return props
+    return _FALLBACK_PROPS
+
+
+async def read_info(execute: Execute) -> MachineInfo:
+    """Version, commands, machine type, smp, RAM and memdevs (all allowed in preconfig)."""
+
+    async def maybe(command: str, args: dict[str, Any] | None = None) -> Any:
+        try:
+            return await execute(command, args)
+        except QemuRefused:
+            return None
+
+    commands = await execute("query-commands", None)
+    names = frozenset(str(c.get("name")) for c in commands if isinstance(c, dict))
+    version = await execute("query-version", None)
+    q = version.get("qemu", {})
+    info = MachineInfo(
+        qemu_version=f"{q.get('major', '?')}.{q.get('minor', '?')}.{q.get('micro', '?')}",
+        qemu_package=str(version.get("package", "")).strip(),
+        commands=names,
+    )
+    for name in ("x-exit-preconfig", "exit-preconfig"):
+        if name in names:
+            info.exit_command = name
+            break
+    mtype = await maybe("qom-get", {"path": "/machine", "property": "type"})
+    info.machine_type = mtype if isinstance(mtype, str) else ""
+    smp = await maybe("qom-get", {"path": "/machine", "property": "smp"})
+    if isinstance(smp, dict):
+        info.smp = {str(k): int(v) for k, v in smp.items() if isinstance(v, int)}
+    memory = await maybe("qom-get", {"path": "/machine", "property": "memory"})
+    if isinstance(memory, dict) and isinstance(memory.get("size"), int):
+        info.ram_size = memory["size"]
+    elif isinstance(memory, int):
+        info.ram_size = memory
+    if "query-memdev" in names:
+        memdevs = await maybe("query-memdev")
+        info.memdevs = list(memdevs) if isinstance(memdevs, list) else []
+    return info
+
+
+def mark_present(topo: Topology, cpus: Sequence[dict[str, Any]]) -> Topology:
+    """Slots derived from smp, after boot: the node and qom-path query-cpus-fast
+    reports for each present CPU."""
+    by_key = {s.key: s for s in topo.slots}
+    for cpu in cpus:
+        raw = cpu.get("props", {})
+        props = {k: v for k, v in raw.items() if k in topo.levels}
+        hits = [s for s in by_key.values() if s.matches(props)] if props else []
+        if len(hits) == 1:
+            node = raw.get("node-id", hits[0].node_id)
+            by_key[hits[0].key] = replace(hits[0], node_id=node, qom_path=cpu.get("qom-path"))
+    return Topology(slots=tuple(by_key[s.key] for s in topo.slots), levels=topo.levels, derived=True)

@@ -1,0 +1,416 @@
+"""A live QMP session with one QEMU: read its CPU slots, map them to NUMA
+nodes in preconfig, leave preconfig, hot-plug after boot.
+
+Async, on the caller's event loop, through qemu.qmp's ``QMPClient`` only.
+``topology`` is always what QEMU last reported: every change is followed by a
+re-read, errors included (a failing set-numa-node can be half-applied).
+Errors are :class:`~numatui.session.errors.SessionError` with one-line
+messages; losing QEMU is a state (``DISCONNECTED``) plus a synthetic
+``NUMATUI_DISCONNECTED`` event, never a traceback from a background task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+from numatui.model.compact import assign_commands
+from numatui.model.errors import NumaError
+from numatui.model.plan import MAX_NODES, Distance, Node, Plan
+from numatui.model.topology import Slot, SlotKey, Topology, format_key
+from numatui.session import discovery
+from numatui.session.address import Address
+from numatui.session.connection import DISCONNECTED_EVENT, Connection, LauncherLike
+from numatui.session.errors import (
+    BadRequest,
+    ConnectFailed,
+    Disconnected,
+    PreflightBlocked,
+    QemuRefused,
+    SessionError,
+)
+from numatui.session.machine import MachineInfo, RunState, derived_props, mark_present, read_info
+from numatui.session.peer import looks_like_qemu, read_cmdline
+from numatui.session.transcript import Transcript
+
+if TYPE_CHECKING:
+    from numatui.model.preflight import Finding
+
+__all__ = ["DISCONNECTED_EVENT", "LauncherLike", "MachineInfo", "RunState", "Session"]
+
+#: x-exit-preconfig builds the whole machine: give it longer than a query.
+EXIT_TIMEOUT = 60.0
+
+
+class Session(Connection):
+    """A QMP session with one QEMU.  Create it with :meth:`connect`."""
+
+    info: MachineInfo
+    topology: Topology  # always what QEMU last reported
+    nodes: list[Node]  # sorted by id
+    nodes_source: str  # in plain words: "launch arguments", "command line of pid 1234", ...
+    distances: list[Distance]
+    qemu_argv: list[str] | None  # QEMU's full argv when known (launched, given, or /proc)
+    pending_unplug: set[SlotKey]  # device_del sent, DEVICE_DELETED not seen yet
+
+    def __init__(
+        self,
+        address: Address,
+        *,
+        timeout: float = 3.0,
+        nodes: int | None = None,
+        launcher: LauncherLike | None = None,
+        qemu_argv: Sequence[str] | None = None,
+        transcript: Transcript | None = None,
+    ) -> None:
+        super().__init__(address, timeout=timeout, launcher=launcher, transcript=transcript)
+        self._given_nodes = nodes
+        self._given_argv = list(qemu_argv) if qemu_argv is not None else None
+        self._derived_mapping: dict[SlotKey, int] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget everything learnt from a QEMU (before connecting again)."""
+        self.info = MachineInfo()
+        self.topology = Topology(slots=(), levels=())
+        self.nodes = []
+        self.nodes_source = "unknown"
+        self.distances = []
+        self.qemu_argv = None
+        self.pending_unplug = set()
+        self._unplug_paths: dict[str, SlotKey] = {}
+
+    # -- connecting -------------------------------------------------------------
+    @classmethod
+    async def connect(
+        cls,
+        address: Address | str,
+        *,
+        timeout: float = 3.0,
+        nodes: int | None = None,
+        launcher: LauncherLike | None = None,
+        qemu_argv: Sequence[str] | None = None,
+        transcript: Transcript | None = None,
+    ) -> Session:
+        """Connect, read everything, learn the nodes.  Raises ConnectFailed
+        (BadAddress when the address does not parse)."""
+        addr = address if isinstance(address, Address) else Address.parse(address)
+        session = cls(addr, timeout=timeout, nodes=nodes, launcher=launcher,
+                      qemu_argv=qemu_argv, transcript=transcript)
+        await session._start()
+        return session
+
+    async def _start(self) -> None:
+        previous_pid = self.peer.pid if self.peer else None
+        self._reset()
+        await self._open()
+        if self.peer is None or self.peer.pid != previous_pid:
+            self._derived_mapping = {}  # another QEMU: what numatui sent is gone
+        try:
+            self.info = await read_info(self.execute)
+            await self._read_status()
+            await self._read_slots()
+            await self._learn_nodes()
+        except SessionError as exc:
+            await self._drop_client()
+            self._set_state(RunState.DISCONNECTED)
+            raise ConnectFailed(f"{self.address}: connected, but reading the machine failed: {exc}") from None
+
+    async def reconnect(self, address: Address | str | None = None) -> None:
+        """Drop the connection (if any) and connect again, to ``address`` when
+        given (e.g. a new QEMU), reading everything afresh.  Raises ConnectFailed."""
+        await self._drop_client()
+        if address is not None:
+            self.address = address if isinstance(address, Address) else Address.parse(address)
+            self._given_argv = None
+        if self.launcher is not None and not self.launcher.alive():
+            self.launcher = None  # its argv no longer describes the QEMU there
+        await self._start()
+
+    async def close(self) -> None:
+        """Disconnect; stop QEMU if numatui launched it without --keep-running."""
+        self._closing = True
+        await self._drop_client()
+        self._set_state(RunState.DISCONNECTED)
+        self.transcript.note("session closed")
+        launcher = self.launcher
+        if launcher is not None and not getattr(launcher, "keep_running", False):
+            try:
+                await launcher.stop()
+            except Exception as exc:
+                self.transcript.note(f"stopping QEMU failed: {exc}")
+
+    # -- reading ----------------------------------------------------------------
+    async def _read_status(self) -> None:
+        status = await self.execute("query-status")
+        self.status = str(status.get("status", ""))
+        self._set_state(RunState.from_status(self.status))
+
+    async def _read_slots(self) -> None:
+        if self.info.hotpluggable_cpus:
+            try:
+                reply = await self.execute("query-hotpluggable-cpus")
+            except QemuRefused as exc:
+                self.info.hotpluggable_cpus = False
+                self.info.slots_note = exc.qemu_message
+                self.transcript.note(
+                    "the board does not list its CPU slots; deriving them from qom-get /machine smp"
+                )
+            else:
+                self.topology = Topology.from_hotpluggable(reply)
+                return
+        topo = Topology.from_smp(self.info.smp, derived_props(self.info.machine_type))
+        topo = topo.with_mapping(self._derived_mapping)
+        if self.state in (RunState.RUNNING, RunState.PAUSED) and "query-cpus-fast" in self.info.commands:
+            topo = mark_present(topo, await self._try("query-cpus-fast") or [])
+        self.topology = topo
+
+    async def refresh(self) -> Topology:
+        """Re-read the run state and the slots (QEMU's word, not numatui's)."""
+        await self._read_status()
+        await self._read_slots()
+        self.nodes = discovery.with_slot_nodes(self.nodes, self.topology)
+        return self.topology
+
+    async def _refresh_quietly(self) -> None:
+        with contextlib.suppress(SessionError):
+            await self.refresh()
+
+    # -- nodes ------------------------------------------------------------------
+    async def _learn_nodes(self) -> None:
+        facts = self._nodes_from_command_line()
+        if facts is None and self._given_nodes is not None:
+            facts = discovery.from_count(self._given_nodes)
+        if facts is None:
+            facts = await self._nodes_from_qemu()
+        if facts is None:
+            facts = discovery.NodeFacts(nodes=[], source="unknown")
+        self.nodes = discovery.with_slot_nodes(
+            discovery.fill_sizes(facts.nodes, self.info.memdevs), self.topology
+        )
+        self.distances = sorted(facts.distances, key=lambda d: (d.src, d.dst))
+        self.nodes_source = facts.source
+        if self.qemu_argv is None:
+            self.qemu_argv = facts.argv
+        if self.topology.derived and facts.cpus and not self._derived_mapping:
+            # QEMU cannot tell; its command line's -numa cpu options can
+            for option in facts.cpus:
+                with contextlib.suppress(NumaError):
+                    self._derived_apply(option, option["node-id"], None)
+            self.topology = self.topology.with_mapping(self._derived_mapping)
+        self.transcript.note(
+            f"NUMA nodes {[n.id for n in self.nodes]} from {self.nodes_source}"
+        )
+
+    def _nodes_from_command_line(self) -> discovery.NodeFacts | None:
+        if self.launcher is not None:
+            with contextlib.suppress(Exception):
+                self.qemu_argv = list(self.launcher.argv)
+            parsed = self._parse_argv(self.qemu_argv)
+            return discovery.NodeFacts(
+                nodes=list(self.launcher.nodes), source="launch arguments",
+                distances=parsed.distances if parsed else [], argv=self.qemu_argv,
+                cpus=parsed.cpus if parsed else [],
+            )
+        candidates: list[tuple[list[str], str]] = []
+        if self._given_argv:
+            candidates.append((self._given_argv, "the given QEMU command line"))
+        if self.peer is not None:
+            argv = read_cmdline(self.peer.pid)
+            if argv is None:
+                self.transcript.note(f"cannot read /proc/{self.peer.pid}/cmdline")
+            elif not looks_like_qemu(argv):
+                self.transcript.note(
+                    f"pid {self.peer.pid} ({argv[0]}) is not QEMU: its command line is not used"
+                )
+            else:
+                candidates.append((argv, f"command line of pid {self.peer.pid}"))
+        for argv, source in candidates:
+            try:
+                return discovery.from_argv(argv, source)
+            except (NumaError, ImportError) as exc:
+                self.transcript.note(f"cannot read the nodes from the {source}: {exc}")
+        return None
+
+    @staticmethod
+    def _parse_argv(argv: Sequence[str] | None) -> discovery.NodeFacts | None:
+        if not argv:
+            return None
+        try:
+            return discovery.from_argv(argv, "")
+        except (NumaError, ImportError):
+            return None
+
+    async def _nodes_from_qemu(self) -> discovery.NodeFacts | None:
+        if self.state in (RunState.RUNNING, RunState.PAUSED):
+            return await discovery.from_qemu_info_numa(self.execute)
+        if self.state is RunState.PRECONFIG:
+            self.transcript.note("probing node ids with set-numa-node matching no slot")
+            return await discovery.probe_nodes(self.execute, self.topology)
+        return None
+
+    # -- preconfig: mapping -----------------------------------------------------
+    def _check_node_id(self, node: int) -> None:
+        if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < MAX_NODES:
+            raise BadRequest(
+                f"node-id {node!r} is out of range: QEMU has at most {MAX_NODES} nodes "
+                f"(0..{MAX_NODES - 1})"
+            )
+
+    async def assign(self, keys: Collection[SlotKey], node: int) -> list[dict[str, Any]]:
+        """Put the slots ``keys`` on ``node`` with the fewest set-numa-node
+        commands, then re-read.  Returns the arguments sent.  On QEMU's refusal:
+        re-read (a refused call may be half-applied) and raise QemuRefused."""
+        self._check_node_id(node)
+        wanted = list(dict.fromkeys(keys))
+        for key in wanted:
+            self._slot(key)
+        sent: list[dict[str, Any]] = []
+        for option in assign_commands(self.topology, wanted, node):
+            args = {"type": "cpu", **option}
+            try:
+                await self.execute("set-numa-node", args)
+            except QemuRefused as exc:
+                self._derived_apply(option, node, exc.qemu_message)
+                await self._refresh_quietly()
+                raise
+            self._derived_apply(option, node, None)
+            sent.append(args)
+        await self.refresh()
+        return sent
+
+    def _derived_apply(self, option: dict[str, int], node: int, error: str | None) -> None:
+        """Boards that cannot list slots: replay QEMU's matching loop locally
+        (in slot order, stopping at the first slot on another node)."""
+        if not self.topology.derived:
+            return
+        if error is not None and "already assigned" not in error:
+            return
+        for slot in self.topology.matching(option):
+            current = self._derived_mapping.get(slot.key)
+            if current is not None and current != node:
+                break
+            self._derived_mapping[slot.key] = node
+
+    async def add_node(self, node_id: int | None = None) -> Node:
+        """Declare a memoryless node (default: the next free id)."""
+        if node_id is None:
+            node_id = max((n.id for n in self.nodes), default=-1) + 1
+        self._check_node_id(node_id)
+        try:
+            await self.execute("set-numa-node", {"type": "node", "nodeid": node_id})
+        except QemuRefused as exc:
+            if "Duplicate" in exc.qemu_message and all(n.id != node_id for n in self.nodes):
+                self.nodes = sorted([*self.nodes, Node(id=node_id)], key=lambda n: n.id)
+            raise
+        node = Node(id=node_id)
+        self.nodes = sorted([*(n for n in self.nodes if n.id != node_id), node], key=lambda n: n.id)
+        return node
+
+    async def set_distance(self, src: int, dst: int, val: int) -> None:
+        """``set-numa-node type dist``; QEMU checks the values."""
+        self._check_node_id(src)
+        self._check_node_id(dst)
+        await self.execute("set-numa-node", {"type": "dist", "src": src, "dst": dst, "val": val})
+        kept = [d for d in self.distances if (d.src, d.dst) != (src, dst)]
+        self.distances = sorted([*kept, Distance(src, dst, val)], key=lambda d: (d.src, d.dst))
+
+    def plan(self) -> Plan:
+        """The current mapping as a plan (compact cpus, nodes, distances)."""
+        return Plan.from_topology(self.topology, self.nodes, self.distances)
+
+    def preflight(self) -> list[Finding]:
+        """The model's checks of the current plan (blocking first)."""
+        from numatui.model.preflight import check
+
+        # Node sizes are known only from a command line; probed or counted nodes
+        # would look memoryless and fail the RAM total check falsely.
+        sized = self.nodes_source == "launch arguments" or "command line" in self.nodes_source
+        ram = self.info.ram_size if sized else None
+        findings: list[Finding] = check(self.topology, self.plan(), ram)
+        return findings
+
+    async def exit_preconfig(self, force: bool = False) -> None:
+        """Preflight, then build and start the machine.  Raises PreflightBlocked
+        (unless ``force``), Disconnected (QEMU exited; its stderr tail when
+        numatui launched it), QemuRefused."""
+        if self.state is not RunState.PRECONFIG:
+            raise BadRequest(f"QEMU is not in preconfig (it is {self.status or self.state.value})")
+        command = self.info.exit_command
+        if command is None:
+            raise BadRequest("this QEMU lists no x-exit-preconfig in query-commands")
+        findings = self.preflight()
+        if not force and any(_blocking(f) for f in findings):
+            raise PreflightBlocked(findings)
+        try:
+            await self.execute(command, timeout=max(self.timeout, EXIT_TIMEOUT))
+        except Disconnected as exc:
+            raise Disconnected(f"QEMU exited at {command}", exc.stderr_tail) from None
+        await self.refresh()
+        if not self.nodes and self.nodes_source == "unknown":
+            facts = await self._nodes_from_qemu()
+            if facts is not None:
+                self.nodes, self.nodes_source = facts.nodes, facts.source
+
+    # -- after boot ---------------------------------------------------------------
+    async def query_cpus_fast(self) -> list[dict[str, Any]]:
+        """Present CPUs: cpu-index, props (with node-id), qom-path, ..."""
+        reply = await self.execute("query-cpus-fast")
+        return list(reply)
+
+    @staticmethod
+    def device_id(key: SlotKey) -> str:
+        """The stable device id numatui gives a CPU it hot-plugs."""
+        return "numatui-cpu-" + "-".join(str(v) for _, v in key)
+
+    async def hotplug(self, key: SlotKey) -> str:
+        """device_add a CPU into an empty slot; returns its device id."""
+        slot = self._slot(key)
+        if slot.present:
+            raise BadRequest(f"slot {format_key(key)} already holds a CPU ({slot.qom_path})")
+        if not slot.type:
+            raise BadRequest(f"slot {format_key(key)}: the board names no CPU type to plug")
+        dev_id = self.device_id(key)
+        try:
+            await self.execute("device_add", {"driver": slot.type, **slot.props, "id": dev_id})
+        except QemuRefused:
+            await self._refresh_quietly()
+            raise
+        await self.refresh()
+        return dev_id
+
+    async def unplug(self, key: SlotKey) -> None:
+        """device_del a present CPU; the slot stays in ``pending_unplug`` until
+        QEMU sends DEVICE_DELETED (the guest must agree)."""
+        slot = self._slot(key)
+        if slot.qom_path is None:
+            raise BadRequest(f"slot {format_key(key)} holds no CPU")
+        self.pending_unplug.add(key)
+        self._unplug_paths[slot.qom_path] = key
+        try:
+            await self.execute("device_del", {"id": slot.qom_path})
+        except SessionError:
+            self.pending_unplug.discard(key)
+            self._unplug_paths.pop(slot.qom_path, None)
+            raise
+
+    def _slot(self, key: SlotKey) -> Slot:
+        try:
+            return self.topology.slot(key)
+        except NumaError:
+            raise BadRequest(f"no CPU slot {format_key(key)} on this machine") from None
+
+    def _handle_event(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "DEVICE_DELETED":
+            data = event.get("data") or {}
+            key = self._unplug_paths.pop(str(data.get("path", "")), None)
+            if key is not None:
+                self.pending_unplug.discard(key)
+            if self.state in (RunState.RUNNING, RunState.PAUSED):
+                self._spawn(self._refresh_quietly())
+
+
+def _blocking(finding: Any) -> bool:
+    severity = getattr(finding, "severity", None)
+    return str(getattr(severity, "value", severity)) == "blocking"

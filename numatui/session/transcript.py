@@ -1,0 +1,126 @@
+"""The QMP transcript: every command, reply, error and event, bounded.
+
+The TUI's log panel reads it and listens for new entries; ``--log FILE``
+appends each entry as a line while it comes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+EntryKind = Literal["cmd", "reply", "error", "event", "note"]
+
+#: How each kind is marked in a log line.
+_MARK: dict[str, str] = {"cmd": "->", "reply": "<-", "error": "<-", "event": "<-", "note": "--"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the transcript; ``text`` is compact JSON, or plain words for a note."""
+
+    time: float
+    kind: EntryKind
+    text: str
+
+    def line(self) -> str:
+        """``12:03:04.123 -> {"execute": ...}``: the form written to --log FILE."""
+        stamp = time.strftime("%H:%M:%S", time.localtime(self.time))
+        millis = int((self.time % 1) * 1000)
+        return f"{stamp}.{millis:03d} {_MARK[self.kind]} {self.text}"
+
+
+class Transcript:
+    """A bounded record of the QMP conversation with listeners."""
+
+    def __init__(self, maxlen: int = 5000) -> None:
+        self._entries: deque[Entry] = deque(maxlen=maxlen)
+        self._listeners: list[Callable[[Entry], None]] = []
+        self._counts: Counter[str] = Counter()
+        self._files: list[IO[str]] = []
+
+    @property
+    def maxlen(self) -> int:
+        return self._entries.maxlen or 0
+
+    @property
+    def entries(self) -> list[Entry]:
+        """A copy of the kept entries, oldest first."""
+        return list(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def append(self, kind: EntryKind, text: str) -> Entry:
+        """Record one entry and tell every listener; a failing listener is dropped."""
+        entry = Entry(time=time.time(), kind=kind, text=text)
+        self._entries.append(entry)
+        self._counts[kind] += 1
+        for cb in list(self._listeners):
+            try:
+                cb(entry)
+            except Exception:
+                self._listeners.remove(cb)
+        return entry
+
+    def note(self, text: str) -> Entry:
+        return self.append("note", text)
+
+    def count(self, kind: str | None = None) -> int:
+        """How many entries of ``kind`` were ever appended (all kinds when None),
+        including those the bound has dropped since."""
+        if kind is None:
+            return sum(self._counts.values())
+        return self._counts[kind]
+
+    def since(self, index: int) -> list[Entry]:
+        """Entries appended after ``count()`` was ``index`` (those still kept)."""
+        total = self.count()
+        new = total - index
+        if new <= 0:
+            return []
+        return list(self._entries)[-new:]
+
+    def add_listener(self, cb: Callable[[Entry], None]) -> Callable[[], None]:
+        """Call ``cb(entry)`` for each new entry; returns a function removing it."""
+        self._listeners.append(cb)
+
+        def remove() -> None:
+            if cb in self._listeners:
+                self._listeners.remove(cb)
+
+        return remove
+
+    def write_to(self, path: str | Path) -> Callable[[], None]:
+        """Append every entry (those kept so far, then each new one) to ``path``
+        as a line, flushed at once.  Returns a function that stops and closes.
+        Raises OSError when the file cannot be opened."""
+        handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by the returned stopper
+        self._files.append(handle)
+        for entry in self._entries:
+            handle.write(entry.line() + "\n")
+        handle.flush()
+
+        def write(entry: Entry) -> None:
+            handle.write(entry.line() + "\n")
+            handle.flush()
+
+        remove = self.add_listener(write)
+
+        def stop() -> None:
+            remove()
+            if handle in self._files:
+                self._files.remove(handle)
+            handle.close()
+
+        return stop
+
+    def close(self) -> None:
+        """Close every --log file."""
+        for handle in list(self._files):
+            handle.close()
+        self._files.clear()

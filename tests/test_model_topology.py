@@ -1,0 +1,117 @@
+"""Slots and topology from real recorded QEMU 7.2 replies (tests/data/*.json)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import load_data
+
+from numatui.model.errors import NumaError
+from numatui.model.qemu_args import parse_qemu_args
+from numatui.model.topology import PROP_ORDER, Slot, Topology, format_key, order_props, parse_key
+
+
+def test_q35_dies_threads_with_maxcpus_above_cpus() -> None:
+    data = load_data("q35-dies-threads.json")
+    topo = Topology.from_hotpluggable(data["query-hotpluggable-cpus"])
+    assert len(topo) == 16 == data["smp"]["maxcpus"]
+    assert topo.levels == ("socket-id", "die-id", "core-id", "thread-id")
+    # QEMU lists the slots in reverse; the model keeps topology order
+    assert topo.slots[0].key == (("socket-id", 0), ("die-id", 0), ("core-id", 0), ("thread-id", 0))
+    assert topo.slots[-1].key == (("socket-id", 1), ("die-id", 1), ("core-id", 1), ("thread-id", 1))
+    keys = [tuple(v for _, v in s.key) for s in topo.slots]
+    assert keys == sorted(keys)
+    assert all(s.vcpus_count == 1 and s.type == "qemu64-x86_64-cpu" for s in topo)
+    assert all(s.node_id is None and not s.present and not s.derived for s in topo)
+    assert topo.vcpus == 16
+    indexes = topo.cpu_indexes()
+    assert [indexes[s.key].start for s in topo] == list(range(16))
+    # back to QMP: the same entries QEMU gave, in another order
+    def canon(entries: list[dict[str, object]]) -> list[str]:
+        return sorted(json.dumps(e, sort_keys=True) for e in entries)
+
+    assert canon([s.to_qmp() for s in topo]) == canon(data["query-hotpluggable-cpus"])
+
+
+def test_q35_default_has_no_die_id() -> None:
+    topo = Topology.from_hotpluggable(load_data("q35-default.json")["query-hotpluggable-cpus"])
+    assert topo.levels == ("socket-id", "core-id", "thread-id")
+    assert len(topo) == 8
+    assert len(topo.groups(1)) == 2 and len(topo.groups(2)) == 4
+
+
+def test_pseries_one_slot_per_core_carrying_threads() -> None:
+    data = load_data("pseries.json")
+    topo = Topology.from_hotpluggable(data["query-hotpluggable-cpus"])
+    assert topo.levels == ("core-id",)
+    assert [s.prop("core-id") for s in topo] == [0, 2, 4, 6]
+    assert all(s.vcpus_count == 2 for s in topo)
+    assert topo.vcpus == data["smp"]["maxcpus"] == 8
+    assert [list(r) for r in topo.cpu_indexes().values()] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert all(s.type.endswith("-spapr-cpu-core") for s in topo)
+
+
+def test_arm_virt_slots_derived_from_smp() -> None:
+    data = load_data("arm-virt.json")
+    assert "not enabled" in data["error"]
+    topo = Topology.from_smp(data["smp"], ("socket-id", "cluster-id", "core-id", "thread-id"))
+    assert topo.derived and all(s.derived for s in topo)
+    assert topo.levels == ("socket-id", "cluster-id", "core-id", "thread-id")
+    assert len(topo) == 8
+    # ids numbered within their parent, like virt_possible_cpu_arch_ids
+    assert topo.slots[5].props == {"socket-id": 1, "cluster-id": 0, "core-id": 1, "thread-id": 0}
+    # the argv parser resolves the same smp QEMU reported
+    smp = parse_qemu_args(data["argv"]).smp
+    assert smp is not None and smp.to_qom() == {**data["smp"]}
+
+
+def test_riscv_like_core_only_numbered_over_everything() -> None:
+    smp = {"cpus": 4, "maxcpus": 8, "sockets": 2, "cores": 2, "threads": 2}
+    topo = Topology.from_smp(smp, ("core-id",))
+    assert [s.prop("core-id") for s in topo] == list(range(8))
+
+
+def test_node_ids_from_reply_and_matching() -> None:
+    reply = load_data("q35-default.json")["query-hotpluggable-cpus"]
+    reply = [{**e, "props": {**e["props"], "node-id": e["props"]["socket-id"]}} for e in reply]
+    topo = Topology.from_hotpluggable(reply)
+    assert {s.node_id for s in topo} == {0, 1}
+    assert len(topo.matching({"node-id": 5, "socket-id": 1})) == 4
+    assert len(topo.matching({"core-id": 0})) == 4  # a prop left out matches everything
+    with pytest.raises(NumaError, match="die-id is not supported"):
+        topo.matching({"die-id": 0})
+
+
+def test_with_mapping_and_index_errors() -> None:
+    topo = Topology.from_hotpluggable(load_data("q35-default.json")["query-hotpluggable-cpus"])
+    key = topo.slots[3].key
+    moved = topo.with_mapping({key: 1})
+    assert moved.slot(key).node_id == 1 and topo.slot(key).node_id is None
+    with pytest.raises(NumaError, match="no CPU slot socket-id=9"):
+        topo.index((("socket-id", 9),))
+
+
+@pytest.mark.parametrize(
+    "reply, message",
+    [
+        ([{"vcpus-count": 1}], "malformed"),
+        ([{"props": {"socket-id": "x"}}], "malformed"),
+        ([{"props": {"bogus-id": 1}}], "unknown CPU prop 'bogus-id'"),
+        ([{"props": {"core-id": 1}}, {"props": {"core-id": 1}}], "same props"),
+    ],
+)
+def test_bad_replies_are_numa_errors(reply: list[dict[str, object]], message: str) -> None:
+    with pytest.raises(NumaError, match=message):
+        Topology.from_hotpluggable(reply)
+
+
+def test_keys_round_trip() -> None:
+    key = order_props({"thread-id": 1, "socket-id": 0, "node-id": 3})
+    assert key == (("socket-id", 0), ("thread-id", 1))
+    assert parse_key(format_key(key)) == key
+    for bad in ("socket-id", "socket-id=x", "socket-id=1,socket-id=2", "foo-id=1"):
+        with pytest.raises(NumaError):
+            parse_key(bad)
+    assert len(PROP_ORDER) == 8
+    assert Slot(key=key).matches({"socket-id": 0, "node-id": 9})
