@@ -1,0 +1,7 @@
+"""``python -m numatui``."""
+
+import sys
+
+from numatui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,344 @@
+"""``numatui``: launch or connect (the TUI) and the headless commands.
+
+Exit codes: 0 ok, 2 bad usage or input, 3 cannot connect, 1 QEMU refused (or
+failed, or went away).  A failure is ONE line on stderr, never a traceback
+(``NUMATUI_DEBUG=1`` shows it); every error is turned into that line in
+:func:`main` only.
+
+The TUI seam: ``launch`` and ``connect`` call ``numatui.tui.app.run_tui(session)``
+(``async``, returns the exit code) when that module exists; the TUI prints the
+``-numa`` options on quit itself.  Without it they print ``show`` and the
+``-numa`` options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from numatui.model.errors import NumaError
+from numatui.model.plan import Plan
+from numatui.model.qemu_args import load_plan
+from numatui.session.address import Address
+from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, SessionError
+from numatui.session.launcher import Launcher
+
+if TYPE_CHECKING:
+    from numatui.session.session import Session
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_CONNECT = 3
+
+TUI_MODULE = "numatui.tui.app"
+#: The first of these the TUI module defines is called with the session.
+TUI_ENTRIES = ("run_tui", "run_app", "run")
+
+
+class UsageError(Exception):
+    """Bad command line: exit 2 with one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (argparse prints two and exits itself)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from numatui.cli_commands import EXPORT_FORMATS
+
+    parser = _Parser(prog="numatui", description="Map QEMU guest vCPUs to NUMA nodes, live, over QMP.")
+    parser.add_argument("--version", action="version", version=f"numatui {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    common = _Parser(add_help=False)
+    common.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
+                        help="how long to wait for QMP to answer (default 3)")
+    common.add_argument("--log", metavar="FILE", help="append the QMP transcript to FILE")
+    nodes = _Parser(add_help=False)
+    nodes.add_argument("--nodes", type=int, metavar="N",
+                       help="how many NUMA nodes QEMU has, when numatui cannot read its command line")
+    address = _Parser(add_help=False)
+    address.add_argument("address", metavar="ADDRESS",
+                         help="QMP monitor: unix:PATH, a socket path, tcp:HOST:PORT or HOST:PORT")
+
+    p = sub.add_parser("launch", parents=[common],
+                       help="start QEMU in preconfig and open the TUI",
+                       usage="numatui launch [options] [-- QEMU ARGS...]")
+    p.add_argument("--qemu", default="qemu-system-x86_64", metavar="BINARY",
+                   help="the QEMU to run (default qemu-system-x86_64)")
+    p.add_argument("--nodes", type=int, default=2, metavar="N",
+                   help="NUMA nodes to declare when the QEMU args declare none (default 2)")
+    p.add_argument("--smp", metavar="SPEC", help="-smp for QEMU (default 8,sockets=2,cores=2,threads=2)")
+    p.add_argument("-m", dest="memory", metavar="SIZE", help="-m for QEMU (default 2G)")
+    p.add_argument("--keep-running", action="store_true",
+                   help="leave QEMU running on exit and print its address")
+    p.add_argument("--no-tui", action="store_true",
+                   help="print the topology and the -numa options instead of opening the TUI")
+
+    p = sub.add_parser("connect", parents=[address, nodes, common],
+                       help="open the TUI on a QEMU someone else started")
+    p.add_argument("--no-tui", action="store_true",
+                   help="print the topology and the -numa options instead of opening the TUI")
+
+    sub.add_parser("show", parents=[address, nodes, common],
+                   help="print the topology as a text tree")
+
+    p = sub.add_parser("apply", parents=[address, nodes, common],
+                       help="apply a plan file (JSON or -numa text) live")
+    p.add_argument("plan", metavar="PLAN", help="plan file, or - for stdin")
+    p.add_argument("--exit-preconfig", action="store_true", help="then boot the VM (after preflight)")
+    p.add_argument("--force", action="store_true", help="boot despite blocking preflight findings")
+
+    p = sub.add_parser("export", parents=[address, nodes, common],
+                       help="print the mapping QEMU has now")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="numa",
+                   help="-numa options (default), full command line, JSON plan, libvirt XML")
+
+    for name, what in (("hotplug", "plug CPUs into empty slots (after boot)"),
+                       ("unplug", "ask the guest to eject CPUs (after boot)")):
+        p = sub.add_parser(name, parents=[address, nodes, common], help=what)
+        p.add_argument("slots", nargs="+", metavar="SLOT",
+                       help="slot props, e.g. socket-id=1,core-id=0,thread-id=1")
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("numatui")
+    except Exception:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Run numatui; returns the exit code.  The ONE place errors become a line."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with contextlib.redirect_stdout(out):  # --help, --version
+            args = _parse(args_in)
+        return asyncio.run(_main(args, out, err))
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # `numatui show ... | head`: the reader left, nothing to say
+        if out is sys.stdout:
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        err.write("numatui: interrupted\n")
+        return 130
+    except Terminated as exc:
+        err.write(f"numatui: stopped by {exc.signal.name}\n")
+        return 128 + exc.signal.value
+    except BaseException as exc:
+        code, message = describe_error(exc)
+        err.write(f"numatui: {message}\n")
+        if os.environ.get("NUMATUI_DEBUG"):
+            traceback.print_exception(exc, file=err)
+        return code
+
+
+def describe_error(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the one line for any failure."""
+    if isinstance(exc, UsageError | NumaError | BadAddress | BadRequest):
+        code = EXIT_USAGE
+    elif isinstance(exc, ConnectFailed):
+        code = EXIT_CONNECT
+    elif isinstance(exc, SessionError):
+        code = EXIT_REFUSED  # QemuRefused, Disconnected, PreflightBlocked, LaunchFailed, ...
+    elif isinstance(exc, OSError):
+        name = f"{exc.filename}: " if exc.filename else ""
+        return EXIT_USAGE, f"{name}{exc.strerror or exc}"
+    else:
+        return EXIT_REFUSED, (f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
+                              "(NUMATUI_DEBUG=1 shows the traceback)")
+    return code, one_line(str(exc))
+
+
+def one_line(text: str) -> str:
+    parts = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return " | ".join(parts) if parts else "failed"
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    qemu_args: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, qemu_args = argv[:at], argv[at + 1:]
+    args = build_parser().parse_args(argv)
+    if qemu_args and args.command != "launch":
+        raise UsageError(f"only launch takes QEMU args after --, not {args.command}")
+    args.qemu_args = qemu_args
+    if getattr(args, "nodes", None) is not None and not 1 <= args.nodes <= 128:
+        raise UsageError(f"--nodes {args.nodes} is out of range (1..128)")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    return args
+
+
+class Terminated(Exception):
+    """SIGTERM or SIGHUP (the terminal closed) arrived; cleanup has run."""
+
+    def __init__(self, sig: signal.Signals) -> None:
+        super().__init__(sig.name)
+        self.signal = sig
+
+
+async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """:func:`_dispatch`, cancelled by SIGTERM/SIGHUP so that ``finally`` blocks
+    still stop a launched QEMU and remove its socket directory."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        task.cancel()
+
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+    try:
+        return await _dispatch(args, out, err)
+    except asyncio.CancelledError:
+        if received:
+            raise Terminated(received[0]) from None
+        raise
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "launch":
+        return await _launch(args, out, err)
+    plan = _read_plan(args.plan) if args.command == "apply" else None  # before connecting
+    session = await _connect(args, err)
+    try:
+        return await _run_command(session, args, out, err, plan)
+    finally:
+        await session.close()
+
+
+async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, err: TextIO,
+                       plan: Plan | None) -> int:
+    from numatui import cli_commands as cmd
+
+    if args.command == "connect":
+        return await open_tui(session, out, tui=not args.no_tui)
+    if args.command == "show":
+        out.write(cmd.render_show(session))
+    elif args.command == "apply":
+        assert plan is not None
+        await cmd.apply_plan(session, plan, out, exit_preconfig=args.exit_preconfig,
+                             force=args.force, err=err)
+    elif args.command == "export":
+        out.write(cmd.export_text(session, args.format))
+    elif args.command == "hotplug":
+        await cmd.hotplug(session, args.slots, out)
+    elif args.command == "unplug":
+        await cmd.unplug(session, args.slots, out)
+    return EXIT_OK
+
+
+def _read_plan(path: str) -> Plan:
+    """A plan file (JSON or ``-numa`` text), ``-`` for stdin; NumaError/OSError when bad."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    return load_plan(text)
+
+
+async def _connect(args: argparse.Namespace, err: TextIO, address: Address | None = None,
+                   launcher: Launcher | None = None) -> Session:
+    """A session on ``args.address`` (or the launcher's), with ``--log`` attached."""
+    from numatui.session.session import Session
+
+    if address is None:
+        address = Address.parse(args.address)
+    if launcher is not None:
+        session = await Session.connect(address, timeout=args.timeout, launcher=launcher,
+                                        qemu_argv=launcher.user_argv)
+    else:
+        session = await Session.connect(address, timeout=args.timeout, nodes=args.nodes)
+    warning = address.warning()  # after connecting, so that a failure stays one line
+    if warning:
+        err.write(f"numatui: warning: {warning}\n")
+    if args.log:
+        try:
+            session.transcript.write_to(args.log)
+        except BaseException:
+            await session.close()
+            raise
+    return session
+
+
+async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    launcher = Launcher(qemu=args.qemu, nodes=args.nodes, smp=args.smp, memory=args.memory,
+                        extra_args=args.qemu_args, keep_running=args.keep_running)
+    await launcher.start()
+    try:
+        session = await _connect(args, err, launcher.address, launcher)
+    except BaseException:
+        await launcher.stop()
+        raise
+    try:
+        return await open_tui(session, out, tui=not args.no_tui)
+    finally:
+        await session.close()
+        if args.keep_running and launcher.alive():
+            err.write(f"numatui: QEMU keeps running (pid {launcher.pid}); "
+                      f"reconnect with: numatui connect {launcher.address}\n")
+        else:
+            await launcher.stop()
+
+
+async def open_tui(session: Session, out: TextIO, tui: bool = True) -> int:
+    """The seam: ``numatui.tui.app.run_tui(session) -> int`` when the TUI exists.
+
+    Without the TUI (or with ``--no-tui``): print ``show`` and the ``-numa`` options.
+    """
+    spec = None
+    if tui:
+        try:
+            spec = importlib.util.find_spec(TUI_MODULE)
+        except ModuleNotFoundError:  # no numatui.tui package yet
+            spec = None
+    if spec is not None:
+        module = importlib.import_module(TUI_MODULE)
+        entry = next(getattr(module, n) for n in TUI_ENTRIES if hasattr(module, n))
+        result = entry(session)
+        if inspect.isawaitable(result):
+            result = await result
+        return int(result or 0)
+    from numatui import cli_commands as cmd
+
+    out.write(cmd.render_show(session))
+    out.write("\n")
+    out.write(cmd.export_text(session, "numa"))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
