@@ -79,10 +79,29 @@ class Qemu:
         self.proc.wait(10)
 
 
+def _listening(path: str) -> bool:
+    """True once QEMU listens on the unix socket ``path``.
+
+    The file appears at bind(), a moment before listen(): a client that
+    connects in between gets ECONNREFUSED.  /proc/net/unix shows the
+    listening flag (__SO_ACCEPTCON, 0x10000) without taking the monitor's one
+    client slot.
+    """
+    try:
+        with open("/proc/net/unix") as table:
+            for line in table:
+                fields = line.split()
+                if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
+                    return True
+        return False
+    except (OSError, ValueError):  # no procfs: fall back to the file
+        return os.path.exists(path)
+
+
 def _wait_for_socket(path: str, proc: subprocess.Popen[bytes], stderr: Path) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if os.path.exists(path):
+        if os.path.exists(path) and _listening(path):
             return
         if proc.poll() is not None:
             raise RuntimeError(f"QEMU exited: {stderr.read_text(errors='replace')}")

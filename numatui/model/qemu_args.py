@@ -210,10 +210,8 @@ def full_command_line(
             continue
         if opt.name == "numa" and opt.value is not None:
             kind = _numa_kind(opt.value)
-            if kind == "cpu":
-                continue
-            if kind == "dist":
-                continue  # re-emitted after every node is declared
+            if kind in ("cpu", "dist"):
+                continue  # the plan's cpus replace these; distances come after every node
             if kind == "node" and "cpus=" in opt.value:
                 kept = [p for p in opt.value.split(",") if not p.startswith("cpus=")]
                 out += [f"-{opt.name}", ",".join(kept)]

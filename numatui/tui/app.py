@@ -1,0 +1,263 @@
+"""The numatui app: the CPU grid over a live QEMU session.
+
+The app receives a connected :class:`~numatui.session.session.Session` and
+talks only to it.  Every QMP call runs as an async worker on the app's own
+event loop, one at a time (a lock), with the status bar saying what is going
+on; afterwards every panel is redrawn from what QEMU reports.
+
+The CLI runs it with ``await run_tui(session)``, which prints the ``-numa``
+options once the screen is restored (``run_async`` returns them instead).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from numatui.session.errors import SessionError
+from numatui.tui import exports
+from numatui.tui.cmdline import CommandPanel
+from numatui.tui.commands import numatui_commands
+from numatui.tui.exit_dialog import ExitDialog
+from numatui.tui.grid import CpuGrid
+from numatui.tui.help import HelpScreen
+from numatui.tui.legend import Legend
+from numatui.tui.log_panel import QmpLog
+from numatui.tui.messages import SessionChanged, TranscriptAppended
+from numatui.tui.nodes import NodesPanel
+from numatui.tui.operations import Operations
+from numatui.tui.status import StatusBar, cursor_text, is_booted
+
+if TYPE_CHECKING:
+    from numatui.session.session import Session
+
+
+class NumaApp(App[str]):
+    """Map QEMU guest vCPUs to NUMA nodes, live."""
+
+    TITLE = "numatui"
+    CSS = """
+    #main { height: 1fr; }
+    #grid-box { width: 1fr; }
+    #cursor-info { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
+    #side { width: 30; border-left: solid $primary; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *[Binding(str(n), f"assign({n})", "Assign", show=n == 1, key_display="0-9")
+          for n in range(10)],
+        Binding("n", "add_node", "+Node", tooltip="Add a memoryless NUMA node"),
+        Binding("y", "copy", "Copy", show=False),  # the Copy (y) button shows it
+        Binding("v", "next_view", "View", show=False),
+        Binding("X", "exit_preconfig", "Boot", key_display="X"),
+        Binding("l", "toggle_log", "Log", show=False),  # help, palette and the log title say it
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None) -> None:
+        """``mask`` replaces strings (socket paths, pids) wherever they are shown:
+        for screenshots and snapshot tests."""
+        super().__init__()
+        self.session = session
+        self._masks = dict(mask or {})
+        self.ops = Operations(self)
+        self._removers: list[Callable[[], None]] = []
+
+    def mask(self, text: str) -> str:
+        for old, new in self._masks.items():
+            text = text.replace(old, new)
+        return text
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="grid-box"):
+                yield CpuGrid(self.session.topology, id="grid")
+                yield Static("", id="cursor-info")
+            with VerticalScroll(id="side"):
+                yield NodesPanel(id="nodes")
+                yield Legend(id="legend")
+        yield CommandPanel(id="cmdline")
+        yield QmpLog(self.mask, id="log")
+        yield Footer()
+
+    @property
+    def grid(self) -> CpuGrid:
+        return self.query_one(CpuGrid)
+
+    def on_mount(self) -> None:
+        log = self.query_one(QmpLog)
+        log.add_entries(self.session.transcript.entries)
+        self._removers = [
+            self.session.transcript.add_listener(self._on_entry),
+            self.session.add_listener(self._on_event),
+            self.session.add_state_listener(self._on_state),
+        ]
+        self.grid.focus()
+        self.sync()
+
+    # session callbacks run on this loop; messages keep widget work in handlers
+    def _on_entry(self, entry: Any) -> None:
+        self.post_message(TranscriptAppended(entry))
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        self.post_message(SessionChanged(event))
+
+    def _on_state(self, state: Any) -> None:
+        self.post_message(SessionChanged(None))
+
+    def on_unmount(self) -> None:
+        for remove in self._removers:
+            remove()
+
+    # -- redrawing from the session -------------------------------------------------
+    def sync(self) -> None:
+        """Redraw every panel from what the session (QEMU) says now."""
+        s = self.session
+        booted = is_booted(s)
+        self.grid.set_topology(s.topology, booted=booted, pending=s.pending_unplug)
+        self.query_one(StatusBar).show(s, self.ops.busy, self.mask)
+        self.query_one(NodesPanel).show(s, booted)
+        self.query_one(Legend).show(booted)
+        panel = self.query_one(CommandPanel)
+        panel.show(exports.render(panel.view, s), self.mask)
+        self.on_cpu_grid_cursor_moved()
+        self.refresh_bindings()
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        event = message.event or {}
+        if event.get("event") == "NUMATUI_DISCONNECTED" and not self.ops.told_disconnected:
+            data = event.get("data") or {}
+            words = str(data.get("reason") or "QEMU went away")
+            if data.get("stderr"):
+                words += f"\nQEMU said: {str(data['stderr']).strip()}"
+            self.notify(self.mask(words), title="Disconnected", severity="error",
+                        timeout=30, markup=False)
+        self.sync()
+
+    def on_transcript_appended(self, message: TranscriptAppended) -> None:
+        self.query_one(QmpLog).add_entries([message.entry])
+
+    def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
+        grid = self.grid
+        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), is_booted(self.session))
+        self.query_one("#cursor-info", Static).update(text)
+
+    # -- actions ------------------------------------------------------------------------
+    def action_assign(self, node: int) -> None:
+        if is_booted(self.session):
+            self.notify("The VM is running: QEMU fixed every CPU's node at boot.",
+                        severity="warning")
+            return
+        known = {n.id for n in self.session.nodes}
+        if known and node not in known:
+            self.notify(f"Node {node} does not exist (nodes: {', '.join(map(str, sorted(known)))})."
+                        " Press n to add a node.", severity="warning")
+            return
+        self.run_worker(self.ops.assign(self.grid.target_keys(), node), group="qmp")
+
+    def action_add_node(self) -> None:
+        self.run_worker(self.ops.add_node(), group="qmp")
+
+    def action_copy(self) -> None:
+        panel = self.query_one(CommandPanel)
+        text = exports.compact_text(self.session) if panel.view == "compact" else panel.text
+        self.run_worker(self.ops.copy(self.mask(text)), group="copy")
+
+    def on_command_panel_copy_requested(self) -> None:
+        self.action_copy()
+
+    def on_command_panel_view_requested(self) -> None:
+        self.action_next_view()
+
+    def action_next_view(self) -> None:
+        self.query_one(CommandPanel).next_view()
+        self.sync()
+
+    def action_exit_preconfig(self) -> None:
+        if is_booted(self.session):
+            self.notify("The VM is already running.", severity="warning")
+            return
+        try:
+            findings = self.session.preflight()
+        except (ImportError, SessionError) as exc:
+            self.notify(f"Preflight checks unavailable: {exc}", severity="warning", markup=False)
+            findings = []
+        self.push_screen(ExitDialog(findings), self._boot_chosen)
+
+    def _boot_chosen(self, force: bool | None) -> None:
+        if force is not None:
+            self.run_worker(self.ops.boot(force), group="qmp")
+
+    def action_toggle_log(self) -> None:
+        """The log takes the command-line panel's place (room at 80x24)."""
+        shown = self.query_one(QmpLog).toggle_class("shown").has_class("shown")
+        self.query_one(CommandPanel).display = not shown
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Under a dialog only help and quit; after boot, hide what only preconfig
+        allows (the digits stay, to explain why)."""
+        if len(self.screen_stack) > 1 and action not in ("quit", "help", "command_palette"):
+            return False
+        return not (action in ("add_node", "exit_preconfig") and is_booted(self.session))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        self.exit(exports.compact_text(self.session))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from numatui_commands(self)
+        yield from super().get_system_commands(screen)
+
+
+async def run_async(
+    session: Session, *, mask: Mapping[str, str] | None = None, **options: Any
+) -> str:
+    """Run the app on the running event loop (the session's); return the
+    compact ``-numa`` options for the caller to print once the screen is back.
+    ``options`` go to ``App.run_async`` (``headless``, ``size``, ``auto_pilot``)."""
+    app = NumaApp(session, mask=mask)
+    await app.run_async(**options)
+    result = app.return_value
+    return result if result is not None else exports.compact_text(session)
+
+
+@contextlib.contextmanager
+def _terminal_as_stdout() -> Iterator[None]:
+    """``numatui launch > numa.args``: Textual draws on stderr but measures the
+    terminal through stdout (shutil.get_terminal_size), so a redirected stdout
+    means a fixed 80x24.  Point fd 1 at the terminal while the app runs."""
+    if os.isatty(1) or not os.isatty(2):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+async def run_tui(session: Session, **options: Any) -> int:
+    """The CLI seam (``numatui launch`` / ``connect``): run the app, then print
+    the ``-numa`` options to stdout after the screen is restored.  Returns 0."""
+    with _terminal_as_stdout():
+        text = await run_async(session, **options)
+    if text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0

@@ -1,0 +1,39 @@
+"""Every action of the app as a command-palette entry (ctrl+p)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+
+if TYPE_CHECKING:
+    from numatui.tui.app import NumaApp
+
+
+def numatui_commands(app: NumaApp) -> Iterable[SystemCommand]:
+    grid = app.grid
+    node_ids = sorted({n.id for n in app.session.nodes}
+                      | {s.node_id for s in app.session.topology.slots if s.node_id is not None})
+    for node in node_ids:
+        yield SystemCommand(
+            f"Assign to node {node}",
+            f"Put the selection (or the cursor slot) on node {node}, live",
+            lambda node=node: app.action_assign(node),
+        )
+    yield SystemCommand("Add a node", "Declare a new memoryless NUMA node in QEMU (n)",
+                        app.action_add_node)
+    yield SystemCommand("Select the cursor's socket", "s", lambda: grid.action_select_group("socket-id"))
+    yield SystemCommand("Select the cursor's core", "c", lambda: grid.action_select_group("core-id"))
+    yield SystemCommand("Select every unassigned slot", "a", grid.action_select_unassigned)
+    yield SystemCommand("Clear the selection", "escape", grid.action_clear)
+    yield SystemCommand("Copy the command line", "Copy what the command-line panel shows (y)",
+                        app.action_copy)
+    yield SystemCommand("Switch the command-line view",
+                        "-numa options, full command line, JSON plan, libvirt XML (v)",
+                        app.action_next_view)
+    yield SystemCommand("Exit preconfig and boot", "List the preflight findings, then boot (X)",
+                        app.action_exit_preconfig)
+    yield SystemCommand("Toggle the QMP log", "Commands, replies and events (l)", app.action_toggle_log)
+    yield SystemCommand("Help", "Keys and what QEMU allows (?)", app.action_help)
+    yield SystemCommand("Quit", "Quit and print the -numa options (q)", app.action_quit)

@@ -1,0 +1,110 @@
+"""The exit-preconfig dialog: preflight findings, blocking ones first, then boot.
+
+Dismisses with the ``force`` flag to boot with (False normally, True when the
+user forced past blocking findings), or None when cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Static
+
+
+def severity(finding: Any) -> str:
+    value = getattr(finding.severity, "value", finding.severity)
+    return str(value)
+
+
+def findings_text(findings: Sequence[Any]) -> Text:
+    out = Text()
+    ordered = sorted(findings, key=lambda f: severity(f) != "blocking")
+    if not ordered:
+        out.append("✔ No findings: QEMU should boot with this mapping.\n", style="bold #10b981")
+    for f in ordered:
+        if severity(f) == "blocking":
+            out.append("✖ blocking ", style="bold #ef4444")
+        else:
+            out.append("⚠ warning  ", style="bold #f59e0b")
+        out.append(f"{f.message}\n")
+    return out
+
+
+class ExitDialog(ModalScreen[bool | None]):
+    DEFAULT_CSS = """
+    ExitDialog { align: center middle; }
+    ExitDialog > Vertical {
+        width: 84; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $warning; background: $surface; padding: 0 1;
+    }
+    ExitDialog #findings { height: auto; max-height: 12; }
+    ExitDialog #force { margin: 1 0 0 0; }
+    ExitDialog #buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    ExitDialog Button { margin-left: 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "confirm", "Boot", priority=True),
+        Binding("f", "force", "Force"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, findings: Sequence[Any]) -> None:
+        super().__init__()
+        self.findings = list(findings)
+        self.blocking = [f for f in self.findings if severity(f) == "blocking"]
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Exit preconfig: build the machine and boot it"
+            yield Static(
+                "QEMU builds the machine with the current mapping; after that the node of "
+                "every CPU is fixed. Preflight findings:"
+            )
+            with VerticalScroll(id="findings"):
+                yield Static(findings_text(self.findings))
+            if self.blocking:
+                yield Checkbox("Force: boot despite the blocking findings (f)", id="force", compact=True)
+            with Horizontal(id="buttons"):
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+                yield Button(
+                    "Boot (enter)", id="confirm", variant="warning", disabled=bool(self.blocking),
+                    compact=True,
+                )
+
+    @property
+    def forced(self) -> bool:
+        boxes = self.query("#force").results(Checkbox)
+        return any(b.value for b in boxes)
+
+    @on(Checkbox.Changed, "#force")
+    def _forced(self, event: Checkbox.Changed) -> None:
+        self.query_one("#confirm", Button).disabled = not event.value
+
+    def action_force(self) -> None:
+        for box in self.query("#force").results(Checkbox):
+            box.value = not box.value
+
+    def action_confirm(self) -> None:
+        if self.blocking and not self.forced:
+            self.notify("Blocking findings: fix them, or tick Force (f) to boot anyway.",
+                        severity="warning")
+            return
+        self.dismiss(bool(self.blocking))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.action_cancel()

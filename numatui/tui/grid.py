@@ -1,0 +1,294 @@
+"""The CPU grid: every possible slot in one Line-API widget.
+
+Like Textual's DataTable, the grid draws itself line by line
+(``render_line`` -> ``Strip``).  The layout comes from the pure, cached
+:func:`numatui.tui.grid_layout.compute_layout`; each row's strip is cached
+under the look of its cells (node, present, selected, cursor, pending), so a
+key press re-renders only the rows whose look changed.  Every cell carries
+``{"slot": index}`` and every label ``{"group": key}`` in its style meta, so
+mouse handlers can hit-test with ``event.style.meta``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.events import Resize
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from numatui.model.topology import SlotKey, Topology
+from numatui.tui import colours
+from numatui.tui.grid_layout import GridLayout, Row, cell_width_for, compute_layout
+
+#: (node-id, present, selected, cursor, pending) of one slot.
+Look = tuple[int | None, bool, bool, bool, bool]
+
+
+class CpuGrid(ScrollView, can_focus=True):
+    """Slots grouped socket > die > cluster > core > thread, with cursor and selection."""
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"cpugrid--header", "cpugrid--label"}
+    DEFAULT_CSS = """
+    CpuGrid { scrollbar-gutter: stable; background: $surface; }
+    CpuGrid > .cpugrid--header { text-style: bold; color: $text; }
+    CpuGrid > .cpugrid--label { color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(0, -1)", "Up", show=False),
+        Binding("down,j", "move(0, 1)", "Down", show=False),
+        Binding("left,h", "move(-1, 0)", "Left", show=False),
+        Binding("right", "move(1, 0)", "Right", show=False),
+        Binding("shift+up", "move(0, -1, True)", "Extend up", show=False),
+        Binding("shift+down", "move(0, 1, True)", "Extend down", show=False),
+        Binding("shift+left", "move(-1, 0, True)", "Extend left", show=False),
+        Binding("shift+right", "move(1, 0, True)", "Extend right", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First slot", show=False),
+        Binding("end", "jump(-1)", "Last slot", show=False),
+        Binding("space", "toggle_slot", "Select", id="toggle"),
+        Binding("s", "select_group('socket-id')", "Socket", id="socket"),
+        Binding("c", "select_group('core-id')", "Core", id="core", show=False),
+        Binding("a", "select_unassigned", "Unassigned", id="unassigned", show=False),
+        Binding("escape", "clear", "Clear", show=False),
+    ]
+
+    class CursorMoved(Message):
+        """The cursor or the selection changed (for the status line)."""
+
+        def __init__(self, grid: CpuGrid) -> None:
+            super().__init__()
+            self.grid = grid
+
+    def __init__(self, topology: Topology, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.topology = topology
+        self.booted = False
+        self.pending: frozenset[SlotKey] = frozenset()
+        self.cursor = 0
+        self.selection: set[int] = set()
+        self._anchor: int | None = None
+        self._base: set[int] = set()
+        self._max_node = 0
+        self._layout: GridLayout | None = None
+        self._cpu_index: list[int] = []
+        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
+        self._relayout()
+
+    # -- state from the session ---------------------------------------------------
+    def set_topology(
+        self, topology: Topology, *, booted: bool = False, pending: Iterable[SlotKey] = ()
+    ) -> None:
+        """Show ``topology`` (QEMU's truth); keeps cursor and selection by slot key."""
+        keep_cursor = self.topology.slots[self.cursor].key if self.topology.slots else None
+        keep_sel = {self.topology.slots[i].key for i in self.selection}
+        same_shape = [s.key for s in topology.slots] == [s.key for s in self.topology.slots]
+        self.topology = topology
+        self.booted = booted
+        self.pending = frozenset(pending)
+        if not same_shape:
+            index = {s.key: i for i, s in enumerate(topology.slots)}
+            self.cursor = index.get(keep_cursor, 0) if keep_cursor else 0
+            self.selection = {index[k] for k in keep_sel if k in index}
+            self._anchor = None
+        self._relayout()
+        self.refresh()
+
+    def _relayout(self) -> None:
+        slots = self.topology.slots
+        nodes = [s.node_id for s in slots if s.node_id is not None]
+        self._max_node = max([self._max_node, *nodes])
+        width = self.scrollable_content_region.width if self.is_mounted else 80
+        cell_width = cell_width_for(len(slots), self._max_node)
+        layout = compute_layout(tuple(s.key for s in slots), max(width, 20), cell_width)
+        if layout is not self._layout:  # cached strips are keyed on row numbers
+            self._strips.clear()
+            self._layout = layout
+        self._cpu_index = [r.start for r in self.topology.cpu_indexes().values()]
+        self.virtual_size = Size(self._layout.width, self._layout.height)
+
+    @property
+    def grid_layout(self) -> GridLayout:
+        assert self._layout is not None
+        return self._layout
+
+    def on_resize(self, event: Resize) -> None:
+        self._relayout()
+        self.scroll_to_cursor()
+
+    # -- what the app asks ----------------------------------------------------------
+    def target_indexes(self) -> list[int]:
+        """The selection, or the cursor slot when nothing is selected."""
+        if self.selection:
+            return sorted(self.selection)
+        return [self.cursor] if self.topology.slots else []
+
+    def target_keys(self) -> list[SlotKey]:
+        return [self.topology.slots[i].key for i in self.target_indexes()]
+
+    def clear_selection(self) -> None:
+        self.selection.clear()
+        self._anchor = None
+        self._changed()
+
+    # -- actions --------------------------------------------------------------------------
+    def action_move(self, dx: int, dy: int, extend: bool = False) -> None:
+        if not self.topology.slots:
+            return
+        if dy:
+            target = self.grid_layout.vertical(self.cursor, dy)
+        else:
+            target = min(max(self.cursor + dx, 0), len(self.topology.slots) - 1)
+        self._go(target, extend)
+
+    def action_page(self, direction: int) -> None:
+        if self.topology.slots:
+            rows = max(self.scrollable_content_region.height - 1, 1) * direction
+            self._go(self.grid_layout.vertical(self.cursor, rows), False)
+
+    def action_jump(self, where: int) -> None:
+        if self.topology.slots:
+            self._go(where % len(self.topology.slots), False)
+
+    def action_toggle_slot(self) -> None:
+        self.selection ^= {self.cursor}
+        self._anchor = None
+        self._changed()
+
+    def action_select_group(self, level: str) -> None:
+        """Add the cursor's socket (or core, ...) to the selection."""
+        if level not in self.topology.levels:
+            name = level.removesuffix("-id")
+            self.notify(f"This board has no {name}-id; its slots are {', '.join(self.topology.levels)}")
+            return
+        self.selection |= set(self.group_indexes(self.cursor, level))
+        self._anchor = None
+        self._changed()
+
+    def group_indexes(self, index: int, level: str) -> list[int]:
+        depth = self.topology.levels.index(level) + 1
+        prefix = self.topology.slots[index].key[:depth]
+        return [i for i, s in enumerate(self.topology.slots) if s.key[:depth] == prefix]
+
+    def action_select_unassigned(self) -> None:
+        self.selection = {i for i, s in enumerate(self.topology.slots) if s.node_id is None}
+        self._anchor = None
+        self._changed()
+
+    def action_clear(self) -> None:
+        self.clear_selection()
+
+    def _go(self, target: int, extend: bool) -> None:
+        if extend:
+            if self._anchor is None:
+                self._anchor, self._base = self.cursor, set(self.selection)
+            low, high = sorted((self._anchor, target))
+            self.selection = self._base | set(range(low, high + 1))
+        else:
+            self._anchor = None
+        self.cursor = target
+        self.scroll_to_cursor()
+        self._changed()
+
+    def scroll_to_cursor(self) -> None:
+        if not self.topology.slots or self._layout is None:
+            return
+        row, x = self._layout.position[self.cursor]
+        self.scroll_to_region(Region(x, row, self._layout.cell_width, 1), animate=False)
+
+    def _changed(self) -> None:
+        self.refresh()
+        self.post_message(self.CursorMoved(self))
+
+    # -- drawing --------------------------------------------------------------------------
+    def look(self, index: int) -> Look:
+        slot = self.topology.slots[index]
+        return (
+            slot.node_id,
+            slot.present,
+            index in self.selection,
+            index == self.cursor,
+            slot.key in self.pending,
+        )
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        layout = self.grid_layout
+        index = scroll_y + y
+        if index >= layout.height:
+            return Strip.blank(width, self.rich_style)
+        row = layout.rows[index]
+        looks = tuple(self.look(c.slot) for c in row.cells)
+        key = (index, self.booted, self.has_focus, self.app.theme, looks)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._render_row(row, looks)
+            self._strips[key] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _render_row(self, row: Row, looks: tuple[Look, ...]) -> Strip:
+        base = self.rich_style
+        if row.kind == "header":
+            style = base + self.get_component_rich_style("cpugrid--header")
+            pad = " " * (row.depth * 2)
+            meta = Style.from_meta({"group": row.group})
+            return Strip([Segment(pad, base), Segment(row.text, style + meta)])
+        segments: list[Segment] = []
+        x = 0
+        label_style = base + self.get_component_rich_style("cpugrid--label")
+        items: list[tuple[int, Segment, bool]] = [
+            (lab.x, Segment(lab.text, label_style + Style.from_meta({"group": lab.group})), False)
+            for lab in row.labels
+        ]
+        items += [
+            (c.x, self._cell(c.slot, look), True)
+            for c, look in zip(row.cells, looks, strict=True)
+        ]
+        items.sort(key=lambda item: item[0])
+        for at, segment, is_cell in items:
+            if at > x:
+                segments.append(Segment(" " * (at - x), base))
+            segments.append(segment)
+            x = at + segment.cell_length
+            if is_cell:  # the last column of a cell is a gap in the grid's colour
+                segments.append(Segment(" ", base))
+                x += 1
+        return Strip(segments, x)
+
+    def _cell(self, index: int, look: Look) -> Segment:
+        node, present, selected, cursor, pending = look
+        inner = self.grid_layout.cell_width - 3
+        if self.booted:
+            if present:
+                text, mark, style = str(self._cpu_index[index]), " ", colours.node_style(node)
+            else:
+                text, mark, style = colours.EMPTY_TEXT, " ", colours.empty_style(node)
+            if pending:
+                mark = colours.PENDING_MARK
+        elif node is None:
+            text, mark, style = colours.UNASSIGNED_TEXT, " ", colours.node_style(None)
+        else:
+            text, mark, style = str(node), colours.LOCK_MARK, colours.node_style(node)
+        lead = colours.SELECTED_MARK if selected else " "
+        if selected:
+            style += Style(underline=True)
+        if cursor:
+            style += Style(reverse=True) if self.has_focus else Style(underline=True, bold=True)
+        meta = Style.from_meta({"slot": index})
+        return Segment(f"{lead}{text:>{inner}}{mark}", style + meta)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()

@@ -1,0 +1,54 @@
+"""The help screen (``?``): every key, and what QEMU allows."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP = """\
+[b]numatui[/b] maps the guest's CPU slots to NUMA nodes in a QEMU waiting in preconfig.
+
+[b]Move[/b]        arrows or h j k, PageUp PageDown Home End   (→ moves right)
+[b]Select[/b]      space toggles the cursor slot; shift+arrows extend
+            s its socket, c its core, a every unassigned slot; escape clears
+[b]Assign[/b]      0-9 puts the selection (or the cursor slot) on that node, live
+            n adds a node (memoryless), live
+[b]Command line[/b]  v switches view (-numa options, full command line, JSON plan,
+            libvirt XML); y copies what is shown
+[b]Boot[/b]        X lists the preflight findings, then enter boots the VM
+[b]Other[/b]       l shows the QMP log, ctrl+p every command, ? this help, q quits
+            (the -numa options are printed when you quit)
+
+[b]What QEMU allows[/b]
+• Each assignment is sent to QEMU at once; the grid always shows what QEMU reports.
+• There is no undo: a slot already on a node cannot move to another one (marked •).
+  To start over, quit and start QEMU again.
+• Slots left unassigned go to node 0 at boot, with a warning from QEMU.
+• After boot the nodes are fixed; present CPUs show their cpu-index.
+
+Press escape or ? to close."""
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "dismiss", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(HELP)
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(None)

@@ -1,0 +1,84 @@
+"""The app's QMP operations: one at a time, shown while they run, then a redraw.
+
+Each method is a coroutine the app runs as an async worker on its own event
+loop (the session's).  Failures become notifications here, in one place:
+QEMU's text verbatim (never parsed as markup) plus what it means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection
+from typing import TYPE_CHECKING
+
+from numatui.model.topology import SlotKey
+from numatui.session.errors import Disconnected, QemuRefused, SessionError
+from numatui.tui.clipboard import copy_text
+from numatui.tui.messages import refusal_reason
+
+if TYPE_CHECKING:
+    from numatui.tui.app import NumaApp
+
+
+class Operations:
+    def __init__(self, app: NumaApp) -> None:
+        self.app = app
+        self._lock = asyncio.Lock()
+        self.busy: str | None = None
+        self.told_disconnected = False  # a step already showed QEMU going away
+
+    @contextlib.asynccontextmanager
+    async def step(self, what: str) -> AsyncIterator[None]:
+        """Run one QMP step under the lock with ``what`` in the status bar."""
+        app = self.app
+        async with self._lock:
+            self.busy = what
+            app.sync()
+            try:
+                yield
+            except Disconnected as exc:
+                self.told_disconnected = True
+                app.notify(app.mask(str(exc)), title="QEMU went away", severity="error",
+                           timeout=30, markup=False)
+            except SessionError as exc:
+                app.notify(app.mask(str(exc)), title="QEMU", severity="error", timeout=10,
+                           markup=False)
+            finally:
+                self.busy = None
+                app.sync()
+
+    async def assign(self, keys: Collection[SlotKey], node: int) -> None:
+        app = self.app
+        async with self.step(f"assigning {len(keys)} slot(s) to node {node}"):
+            try:
+                await app.session.assign(keys, node)
+            except QemuRefused as exc:
+                app.notify(f"{exc.qemu_message}\n{refusal_reason(exc.qemu_message, node)}",
+                           title="QEMU refused", severity="error", timeout=10, markup=False)
+            else:
+                app.grid.clear_selection()
+
+    async def add_node(self) -> None:
+        app = self.app
+        async with self.step("adding a node"):
+            node = await app.session.add_node()
+            if node.id < 10:
+                hint = f"Press {node.id} to put CPUs on it."
+            else:
+                hint = "Assign to it from the command palette (ctrl+p)."
+            app.notify(f"Node {node.id} added (memoryless). {hint}")
+
+    async def boot(self, force: bool) -> None:
+        app = self.app
+        app.grid.loading = True
+        try:
+            async with self.step("booting the VM (x-exit-preconfig)"):
+                await app.session.exit_preconfig(force=force)
+                app.notify("QEMU is running. The node of every CPU is fixed now.", title="Booted")
+        finally:
+            app.grid.loading = False
+            app.grid.focus()
+
+    async def copy(self, text: str) -> None:
+        self.app.notify(await copy_text(self.app, text), title="Copy", markup=False)

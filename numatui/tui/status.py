@@ -1,0 +1,97 @@
+"""The status bar: where QEMU is, what it is, and what state it is in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from numatui.model.topology import Topology, format_key
+
+if TYPE_CHECKING:
+    from numatui.session.session import Session
+
+STATE_STYLES: dict[str, str] = {
+    "preconfig": "bold black on #f59e0b",
+    "running": "bold black on #10b981",
+    "paused": "bold black on #94a3b8",
+    "disconnected": "bold white on #ef4444",
+    "other": "bold black on #94a3b8",
+}
+
+
+def run_state(session: Session) -> str:
+    """"preconfig", "running", "paused", "other" or "disconnected"."""
+    state: Any = session.state
+    return str(getattr(state, "value", state))
+
+
+def is_booted(session: Session) -> bool:
+    """True once the machine is built (x-exit-preconfig done)."""
+    if run_state(session) in ("running", "paused", "other"):
+        return True
+    return any(s.present for s in session.topology.slots)
+
+
+def shape(session: Session) -> str:
+    """"8 slots: 2 sockets x 2 cores x 2 threads" from qom-get /machine smp."""
+    smp: dict[str, int] = dict(getattr(session.info, "smp", None) or {})
+    parts = [
+        f"{smp[k]} {k}"
+        for k in ("drawers", "books", "sockets", "dies", "modules", "clusters", "cores", "threads")
+        if smp.get(k, 1) > 1 or (k in ("sockets", "cores", "threads") and k in smp)
+    ]
+    text = f"{len(session.topology.slots)} slots"
+    if parts:
+        text += ": " + " × ".join(parts)
+    if session.topology.derived:
+        text += " (derived from -smp: the board does not list its slots)"
+    return text
+
+
+def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool) -> str:
+    """The line under the grid: the cursor slot's props, node, state; the selection size."""
+    if not topology.slots:
+        return "QEMU reports no CPU slots"
+    slot = topology.slots[cursor]
+    text = format_key(slot.key)
+    if slot.node_id is None:
+        text += " · unassigned"
+    else:
+        text += f" · node {slot.node_id}" + ("" if booted else " (fixed)")
+    if slot.present:
+        text += f" · cpu-index {topology.cpu_indexes()[slot.key].start}"
+    elif booted:
+        text += " · empty"
+    if selected:
+        text += f" · {selected} selected"
+    return text
+
+
+class StatusBar(Static):
+    """Two lines: address, QEMU version, machine, run state; origin, nodes, shape."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: auto; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def show(self, session: Session, busy: str | None, mask: Callable[[str], str]) -> None:
+        state = run_state(session)
+        info: Any = session.info
+        line = Text()
+        line.append("numatui ", style="bold")
+        line.append(mask(str(session.address)), style="underline")
+        line.append(f"  QEMU {info.qemu_version}  {info.machine_type}  ")
+        line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
+        warning = session.address.warning()
+        if warning:
+            line.append("  ⚠ ", style="bold #ef4444")
+            line.append(mask(warning))
+        line.append("\n")
+        origin = "launched by numatui" if session.launcher is not None else "attached"
+        line.append(f"{origin} · nodes from {mask(session.nodes_source)} · {shape(session)}")
+        if busy:
+            line.append("  ⟳ " + busy, style="bold #f59e0b")
+        self.update(line)

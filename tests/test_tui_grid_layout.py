@@ -1,0 +1,83 @@
+"""Layout math of the CPU grid (pure, no Textual, no QEMU)."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import load_data
+
+from numatui.model.topology import Topology
+from numatui.tui.grid_layout import cell_width_for, compute_layout, header_label, unit_label
+
+
+def keys_of(topology: Topology) -> tuple:
+    return tuple(s.key for s in topology.slots)
+
+
+def test_q35_default_rows() -> None:
+    topo = Topology.from_hotpluggable(load_data("q35-default.json")["query-hotpluggable-cpus"])
+    layout = compute_layout(keys_of(topo), 60, cell_width_for(len(topo)))
+    kinds = [r.kind for r in layout.rows]
+    assert kinds == ["header", "cells", "blank", "header", "cells"]
+    assert [r.text for r in layout.rows if r.kind == "header"] == ["socket 0", "socket 1"]
+    assert [lab.text.strip() for lab in layout.rows[1].labels] == ["c0", "c1"]
+    assert [c.slot for c in layout.rows[1].cells] == [0, 1, 2, 3]
+    # every slot is drawn once, at the position recorded for it
+    for index, (row, x) in enumerate(layout.position):
+        assert layout.slot_at(row, x) == index
+        assert layout.slot_at(row, x + layout.cell_width - 1) == index
+    assert layout.slot_at(0, 0) is None
+
+
+def test_vertical_moves_keep_the_column() -> None:
+    topo = Topology.from_hotpluggable(load_data("q35-default.json")["query-hotpluggable-cpus"])
+    layout = compute_layout(keys_of(topo), 60, cell_width_for(len(topo)))
+    assert layout.vertical(1, 1) == 5
+    assert layout.vertical(5, -1) == 1
+    assert layout.vertical(5, 1) == 5  # clamps at the last row
+    assert layout.vertical(2, -1) == 2
+    assert layout.vertical(0, 100) == 4
+
+
+def test_dies_get_their_own_headers() -> None:
+    data = load_data("q35-dies-threads.json")
+    topo = Topology.from_hotpluggable(data["query-hotpluggable-cpus"])
+    layout = compute_layout(keys_of(topo), 80, cell_width_for(len(topo)))
+    headers = [(r.depth, r.text) for r in layout.rows if r.kind == "header"]
+    assert headers[0] == (0, "socket 0")
+    assert headers[1] == (1, "die 0")
+    assert all(r.depth == 2 for r in layout.rows if r.kind == "cells")
+
+
+def test_single_level_board_draws_each_slot_as_a_unit() -> None:
+    topo = Topology.from_hotpluggable(load_data("pseries.json")["query-hotpluggable-cpus"])
+    layout = compute_layout(keys_of(topo), 80, cell_width_for(len(topo)))
+    labels = [lab.text.strip() for r in layout.rows for lab in r.labels]
+    assert labels == [unit_label(s.key) for s in topo.slots]
+    assert all(r.kind == "cells" for r in layout.rows)
+
+
+def test_4096_slots_layout_is_fast_complete_and_fits() -> None:
+    smp = {"sockets": 16, "cores": 128, "threads": 2, "maxcpus": 4096}
+    topo = Topology.from_smp(smp, ("socket-id", "core-id", "thread-id"))
+    keys = keys_of(topo)
+    width = 78
+    start = time.perf_counter()
+    layout = compute_layout(keys, width, cell_width_for(len(keys)))
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.5
+    assert len(layout.position) == 4096
+    assert layout.cell_width == 4 + 3  # "4095" is the widest cpu-index
+    assert layout.width <= width
+    assert len({p for p in layout.position}) == 4096  # no two slots share a place
+    assert sum(r.kind == "header" for r in layout.rows) == 16
+    assert header_label(keys[-1][:1]) == "socket 15"
+    # rows are in topology order: reading the grid left-right, top-down is slot order
+    drawn = [c.slot for r in layout.rows for c in r.cells]
+    assert drawn == list(range(4096))
+    # moving down from the first slot and back up returns to it; a page moves ~a page
+    down = layout.vertical(0, 1)
+    assert layout.row_of(down) > layout.row_of(0)
+    assert layout.vertical(down, -1) == 0
+    assert layout.row_of(layout.vertical(0, 20)) >= 19
+    assert compute_layout(keys, width, layout.cell_width) is layout  # cached
