@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[address, nodes, common], help=what)
         p.add_argument("slots", nargs="+", metavar="SLOT",
                        help="slot props, e.g. socket-id=1,core-id=0,thread-id=1")
+        if name == "unplug":
+            p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                           help="wait for the guest to eject the CPUs (DEVICE_DELETED); "
+                                "exit 1 if it refuses or does not answer in time")
     return parser
 
 
@@ -260,7 +264,7 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     elif args.command == "hotplug":
         await cmd.hotplug(session, args.slots, out)
     elif args.command == "unplug":
-        await cmd.unplug(session, args.slots, out)
+        await cmd.unplug(session, args.slots, out, wait=args.wait)
     return EXIT_OK
 
 

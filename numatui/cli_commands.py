@@ -7,15 +7,26 @@ into one line and an exit code by :mod:`numatui.cli`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import shlex
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from numatui.model.devices import (
+    PERIPHERAL,
+    device_args,
+    eject_refusal,
+    is_plugged_device,
+    plugged_cpus,
+    unplug_refusal_reason,
+)
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import full_command_line, numa_options, shell_join
 from numatui.model.topology import LEVEL_NAMES, SMP_KEYS, Slot, SlotKey, Topology, format_key, parse_key
 from numatui.model.units import human_size
-from numatui.session.errors import BadRequest
+from numatui.session.errors import BadRequest, QemuRefused, SessionError
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -218,8 +229,11 @@ def export_text(session: Session, fmt: str) -> str:
     """The mapping QEMU reports: the compact ``-numa cpu`` options (the nodes are
     QEMU's own already), the full command line, the JSON plan or libvirt XML."""
     plan = session.plan()
+    devices = device_args(plugged_cpus(session.topology), session.qemu_argv or ())
     if fmt == "numa":  # the same lines the TUI shows and prints on quit
         text = "".join(f"-numa {value}\n" for value in numa_options(plan))
+        text += "".join(f"{opt} {shlex.quote(value)}\n"
+                        for opt, value in zip(devices[::2], devices[1::2], strict=True))
     elif fmt == "json":
         text = plan.to_json()
     elif fmt == "cmdline":
@@ -228,7 +242,7 @@ def export_text(session: Session, fmt: str) -> str:
                 "the full command line needs QEMU's own, which numatui knows only for a QEMU it "
                 "launched or a local one it can read /proc for; use --format numa"
             )
-        text = shell_join(full_command_line(session.qemu_argv, plan))
+        text = shell_join(full_command_line(session.qemu_argv, plan) + devices)
     elif fmt == "libvirt":
         from numatui.model.libvirt import libvirt_xml
 
@@ -250,22 +264,87 @@ def parse_slots(session: Session, texts: Iterable[str]) -> list[SlotKey]:
 
 
 async def hotplug(session: Session, slots: Sequence[str], out: TextIO) -> None:
+    """device_add each slot; a refusal does not stop the others, and the error
+    (raised at the end) names every refused slot with QEMU's words."""
     keys = parse_slots(session, slots)
     for key in keys:
         if session.topology.slot(key).present:
-            raise BadRequest(f"slot {format_key(key)} already holds a CPU")
+            raise BadRequest(f"slot {format_key(key)} already holds a CPU: nothing was plugged")
+    refused: list[str] = []
     for key in keys:
-        dev_id = await session.hotplug(key)
+        try:
+            dev_id = await session.hotplug(key)
+        except QemuRefused as exc:
+            refused.append(f"{format_key(key)}: {exc.qemu_message}")
+            continue
         slot = session.topology.slot(key)
         node = f"node {slot.node_id}" if slot.node_id is not None else "no node"
         out.write(f"plugged {dev_id} into {format_key(key)} ({node})\n")
+    if refused:
+        raise QemuRefused("device_add", "; ".join(refused))
 
 
-async def unplug(session: Session, slots: Sequence[str], out: TextIO) -> None:
+async def unplug(session: Session, slots: Sequence[str], out: TextIO, wait: float = 0.0) -> None:
+    """device_del each hot-plugged CPU: a request the guest must answer.  With
+    ``wait`` seconds, wait for QEMU's DEVICE_DELETED of each; raise when the
+    guest refuses (ACPI_DEVICE_OST) or does not answer in time."""
     keys = parse_slots(session, slots)
     for key in keys:
-        if not session.topology.slot(key).present:
+        slot = session.topology.slot(key)
+        if not slot.present:
             raise BadRequest(f"slot {format_key(key)} holds no CPU")
+        if not is_plugged_device(slot.qom_path):
+            raise BadRequest(f"slot {format_key(key)} holds a boot CPU (from -smp): on x86 only "
+                             "hot-plugged CPUs can be unplugged")
     for key in keys:
-        await session.unplug(key)
+        try:
+            await session.unplug(key)
+        except QemuRefused as exc:
+            raise SessionError(f"QEMU refused device_del of {format_key(key)}: {exc.qemu_message} "
+                               f"({unplug_refusal_reason(exc.qemu_message)})") from None
         out.write(f"unplug requested for {format_key(key)}: the guest must eject it\n")
+    if wait > 0:
+        await _wait_for_eject(session, keys, out, wait)
+
+
+async def _wait_for_eject(session: Session, keys: Sequence[SlotKey], out: TextIO,
+                          wait: float) -> None:
+    """Until every key has left ``pending_unplug`` (DEVICE_DELETED), the guest
+    refused one, or ``wait`` seconds passed."""
+    order = {s.key: i for i, s in enumerate(session.topology.slots)}
+    paths = {session.topology.slot(k).qom_path: k for k in keys}
+    refused: dict[SlotKey, str] = {}
+    changed = asyncio.Event()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "ACPI_DEVICE_OST":
+            refusal = eject_refusal((event.get("data") or {}).get("info") or {})
+            if refusal is not None:
+                for path, key in paths.items():
+                    if (refusal.device and path == f"{PERIPHERAL}{refusal.device}") or (
+                            not refusal.device and refusal.slot == order[key]):
+                        refused[key] = refusal.words()
+                        session.pending_unplug.discard(key)
+        changed.set()
+
+    remove = session.add_listener(on_event)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    try:
+        while any(k in session.pending_unplug for k in keys) and loop.time() < deadline:
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), deadline - loop.time())
+    finally:
+        remove()
+    problems = []
+    for key in keys:
+        if key in refused:
+            problems.append(f"{format_key(key)}: the guest refused ({refused[key]})")
+        elif key in session.pending_unplug:
+            problems.append(f"{format_key(key)}: the guest did not answer in {wait:g} s")
+        else:
+            out.write(f"unplugged {format_key(key)}\n")
+    if problems:
+        raise SessionError("; ".join(problems) + "; the CPU stays present")
+

@@ -21,6 +21,8 @@ from typing import Any
 from numatui.session.launcher import Launcher
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
+from numatui.tui.grid import CpuGrid
+from numatui.tui.nodes import NodesPanel
 
 SIZE = (100, 30)
 SMP = "4,maxcpus=8,sockets=2,cores=2,threads=2"
@@ -34,6 +36,27 @@ async def shoot(app: NumaApp, pilot: Any, outdir: Path, name: str) -> Path:
     svg = app.export_screenshot(title="numatui").replace("<svg ", '<svg xml:space="preserve" ', 1)
     path.write_text(svg, encoding="utf-8")
     print(f"wrote {path}")
+    return path
+
+
+async def drag_shot(app: NumaApp, pilot: Any, outdir: Path) -> Path:
+    """Two unassigned slots dragged over node 1 (then cancelled: the mapping stays)."""
+    grid, nodes = app.query_one(CpuGrid), app.query_one(NodesPanel)
+
+    def cell(slot: int) -> tuple[int, int]:
+        row, x = grid.grid_layout.position[slot]
+        return (x + 1 - grid.scroll_offset.x, row - grid.scroll_offset.y)
+
+    await pilot.click(grid, offset=cell(7), control=True)  # slots 6 and 7 selected
+    await pilot.mouse_down(grid, offset=cell(7))
+    await pilot.hover(grid, offset=(cell(7)[0] + 6, cell(7)[1] + 2))
+    line = nodes.line_of(1)
+    assert line is not None
+    await pilot.hover(nodes, offset=(6, line))
+    path = await shoot(app, pilot, outdir, "drag")
+    await pilot.press("escape")  # cancel: nothing is sent
+    await pilot.mouse_up(nodes, offset=(6, line))
+    await pilot.press("escape", "end", "left", "space")  # the selection as it was
     return path
 
 
@@ -56,6 +79,7 @@ async def main(outdir: Path) -> list[Path]:
             await app.workers.wait_for_complete()
             await pilot.press("end", "left", "space")  # cursor and a selection left over
             shots.append(await shoot(app, pilot, outdir, "preconfig"))
+            shots.append(await drag_shot(app, pilot, outdir))
             await pilot.press("question_mark")
             shots.append(await shoot(app, pilot, outdir, "help"))
             await pilot.press("escape", "l")
@@ -64,11 +88,46 @@ async def main(outdir: Path) -> list[Path]:
             shots.append(await shoot(app, pilot, outdir, "exit-dialog"))
             await pilot.press("enter")
             await pilot.press("escape")
+            await app.workers.wait_for_complete()
+            await pilot.press("home", *["right"] * 4, "p")  # hot-plug socket 1 core 0 thread 0
+            await app.workers.wait_for_complete()
+            await pilot.press("right", "right")  # the cursor on an empty slot
+            app.clear_notifications()
             shots.append(await shoot(app, pilot, outdir, "running"))
     finally:
         await session.close()
         await launcher.stop()
     return shots
+
+
+async def distances(outdir: Path) -> Path:
+    """The distance editor on a QEMU of its own with 3 nodes (the other shots keep 2)."""
+    launcher = Launcher(smp=SMP, nodes=3)
+    await launcher.start()
+    session = await Session.connect(launcher.address, launcher=launcher)
+    masks = {str(launcher.address): "unix:/run/user/1000/numatui/qmp.sock"}
+    if launcher.pid is not None:
+        masks[f"pid {launcher.pid}"] = "pid 4242"
+    app = NumaApp(session, mask=masks)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("s", "0", "j", "s", "1")  # socket 0 -> node 0, socket 1 -> node 1
+            await app.workers.wait_for_complete()
+            await pilot.press("d", "right", "1", "5", "enter")  # 0 <-> 1 = 15
+            await app.workers.wait_for_complete()
+            await pilot.press("f")  # every unset pair: 20 (one way; QEMU mirrors it)
+            await app.workers.wait_for_complete()
+            await pilot.press("down", "down", "u", "2", "5", "enter")  # 2 -> 1 = 25, one way
+            await app.workers.wait_for_complete()
+            await pilot.press("f")  # asymmetric now: QEMU needs every direction
+            await app.workers.wait_for_complete()
+            # open it again: the screen below repaints without the busy text of the last step
+            await pilot.press("escape", "d", "down", "down", "right")  # the cursor on 2 -> 1
+            app.clear_notifications()
+            return await shoot(app, pilot, outdir, "distances")
+    finally:
+        await session.close()
+        await launcher.stop()
 
 
 def to_png(svg: Path) -> None:
@@ -82,5 +141,5 @@ def to_png(svg: Path) -> None:
 
 if __name__ == "__main__":
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent.parent / "screenshots"
-    for svg in asyncio.run(main(out)):
+    for svg in [*asyncio.run(main(out)), asyncio.run(distances(out))]:
         to_png(svg)

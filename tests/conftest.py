@@ -132,6 +132,14 @@ def start_qemu(
     return Qemu(proc=proc, sock=sock, check=check, argv=argv, stderr_path=stderr_path)
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """numatui autosaves to $XDG_STATE_HOME/numatui: never the real one in tests."""
+    state = tmp_path_factory.mktemp("xdg-state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state
+
+
 @pytest.fixture
 def qemu_factory() -> Iterator[Any]:
     """``qemu_factory(args, binary=..., preconfig=...)`` starts a QEMU killed at teardown."""

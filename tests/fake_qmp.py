@@ -2,13 +2,15 @@
 
 It exists only for the connect errors a real QEMU cannot be made to show on
 demand: a server that sends garbage instead of the QMP greeting, one that
-accepts and never says anything, and one that hangs up at once.  Everything
+accepts and never says anything, and one that hangs up at once; and a proxy
+in front of a real QEMU that turns its error texts and events hostile.  Everything
 else in the session tests talks to a real QEMU.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +43,83 @@ class FaultyServer:
     async def __aexit__(self, *exc: object) -> None:
         for w in self._writers:
             w.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+class HostileProxy:
+    """A fault-injecting proxy in front of a REAL QEMU monitor.
+
+    Everything passes through unchanged, except: the ``desc`` of every error
+    reply is replaced by ``text``, and before the reply to the first command
+    whose name contains ``event_after`` an event named ``text`` with ``text``
+    in its data is sent.  It shows how numatui copes with hostile strings
+    (markup, terminal escapes, huge messages) without emulating QMP.
+    """
+
+    def __init__(self, path: str | Path, upstream: str, text: str,
+                 event_after: str = "set-numa-node") -> None:
+        self.path = str(path)
+        self.upstream = upstream
+        self.text = text
+        self.event_after = event_after
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_unix_connection(self.upstream, limit=1 << 24)
+        self._writers += [writer, up_writer]
+        pending: list[str] = []
+
+        async def to_qemu() -> None:
+            # qemu.qmp sends JSON objects with no newline: decode a stream
+            decoder = json.JSONDecoder()
+            buf = ""
+            while chunk := await reader.read(65536):
+                buf += chunk.decode()
+                while buf.strip():
+                    try:
+                        msg, end = decoder.raw_decode(buf.lstrip())
+                    except ValueError:
+                        break
+                    buf = buf.lstrip()[end:]
+                    if isinstance(msg, dict):
+                        pending.append(str(msg.get("execute", "")))
+                up_writer.write(chunk)
+                await up_writer.drain()
+            up_writer.close()
+
+        async def to_client() -> None:
+            sent_event = False
+            while line := await up_reader.readline():
+                msg = json.loads(line)
+                if "return" in msg or "error" in msg:
+                    command = pending.pop(0) if pending else ""
+                    if not sent_event and self.event_after in command:
+                        sent_event = True
+                        event = {"event": self.text, "data": {"text": self.text},
+                                 "timestamp": {"seconds": 0, "microseconds": 0}}
+                        writer.write(json.dumps(event).encode() + b"\r\n")
+                if "error" in msg:
+                    msg["error"]["desc"] = self.text
+                    line = json.dumps(msg).encode() + b"\r\n"
+                writer.write(line)
+                await writer.drain()
+            writer.close()
+
+        self._tasks += [asyncio.ensure_future(to_qemu()), asyncio.ensure_future(to_client())]
+
+    async def __aenter__(self) -> HostileProxy:
+        self._server = await asyncio.start_unix_server(self._client, path=self.path, limit=1 << 24)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for w in self._writers:
+            w.close()
+        for t in self._tasks:
+            t.cancel()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

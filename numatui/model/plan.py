@@ -135,8 +135,12 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: Any) -> Plan:
+        """A plan file's data; an autosaved state (``{"version": 1, "argv": [...],
+        "plan": {...}, ...}``, see :mod:`numatui.autosave`) gives its ``plan``."""
         if not isinstance(data, Mapping):
             raise NumaError("plan: the top level must be a JSON object")
+        if "plan" in data and "cpus" not in data:
+            return cls.from_dict(saved_state_plan(data))
         unknown = set(data) - {"version", "nodes", "distances", "cpus", "comment"}
         if unknown:
             raise NumaError(f"plan: unknown key {sorted(unknown)[0]!r}")
@@ -163,6 +167,24 @@ class Plan:
         except (ValueError, RecursionError) as exc:  # a 5000-digit number, [[[[...
             raise NumaError(f"plan: not a JSON plan this numatui can read: {exc}") from None
         return cls.from_dict(data)
+
+
+#: The keys of an autosaved state file (numatui.autosave writes it).
+SAVED_STATE_KEYS = frozenset({"version", "name", "argv", "plan", "saved", "launched", "address"})
+
+
+def saved_state_plan(data: Mapping[str, Any]) -> Any:
+    """The ``plan`` of an autosaved state, its wrapper checked."""
+    unknown = set(data) - SAVED_STATE_KEYS
+    if unknown:
+        raise NumaError(f"saved state: unknown key {sorted(unknown)[0]!r}")
+    version = data.get("version", PLAN_VERSION)
+    if version != PLAN_VERSION:
+        raise NumaError(f"saved state: version {version!r} is not supported (this numatui reads 1)")
+    plan = data["plan"]
+    if not isinstance(plan, Mapping) or "plan" in plan:
+        raise NumaError("saved state: \"plan\" must be a plan object")
+    return plan
 
 
 def _describe(opt: Mapping[str, int]) -> str:

@@ -132,13 +132,15 @@ class Topology:
     @classmethod
     def from_hotpluggable(cls, reply: Sequence[Mapping[str, Any]]) -> Topology:
         """Build from the exact JSON reply of ``query-hotpluggable-cpus``."""
+        if not isinstance(reply, Sequence) or isinstance(reply, str | bytes):
+            raise NumaError(f"query-hotpluggable-cpus: expected a list, got {type(reply).__name__}")
         slots: list[Slot] = []
         for i, entry in enumerate(reply):
             try:
                 raw_props = entry["props"]
                 vcpus = int(entry.get("vcpus-count", 1))
                 props = {str(k): int(v) for k, v in raw_props.items()}
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                 raise NumaError(f"query-hotpluggable-cpus entry {i} is malformed: {exc}") from exc
             node = props.get("node-id")
             slots.append(

@@ -12,7 +12,7 @@ messages; losing QEMU is a state (``DISCONNECTED``) plus a synthetic
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from numatui.model.compact import assign_commands
@@ -68,6 +68,9 @@ class Session(Connection):
         self._given_nodes = nodes
         self._given_argv = list(qemu_argv) if qemu_argv is not None else None
         self._derived_mapping: dict[SlotKey, int] = {}
+        self._change_listeners: list[Callable[[str], None]] = []
+        self._batch_depth = 0
+        self._batch_changes: list[str] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -250,6 +253,43 @@ class Session(Connection):
             return await discovery.probe_nodes(self.execute, self.topology)
         return None
 
+    # -- change listeners (autosave, undo history) -----------------------------
+    def add_change_listener(self, cb: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``cb(description)`` after every change of the plan numatui made
+        (assign, add_node, set_distance; a refused assign too, as it may be
+        half-applied), e.g. ``"socket 1 -> node 1"``.  Returns a remover."""
+        self._change_listeners.append(cb)
+
+        def remove() -> None:
+            if cb in self._change_listeners:
+                self._change_listeners.remove(cb)
+
+        return remove
+
+    @contextlib.contextmanager
+    def batch_changes(self, description: str) -> Iterator[None]:
+        """Changes inside are announced once, as ``description``, at the end
+        (e.g. replaying a whole plan: listeners never see a half-replayed plan)."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                changed, self._batch_changes = bool(self._batch_changes), []
+                if changed:
+                    self._changed(description)
+
+    def _changed(self, description: str) -> None:
+        if self._batch_depth:
+            self._batch_changes.append(description)
+            return
+        for cb in list(self._change_listeners):
+            try:
+                cb(description)
+            except Exception as exc:
+                self.transcript.note(f"a change listener failed: {exc!r}")
+
     # -- preconfig: mapping -----------------------------------------------------
     def _check_node_id(self, node: int) -> None:
         if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < MAX_NODES:
@@ -266,6 +306,9 @@ class Session(Connection):
         wanted = list(dict.fromkeys(keys))
         for key in wanted:
             self._slot(key)
+        from numatui.model.history import describe_assign
+
+        description = describe_assign(self.topology, wanted, node)
         sent: list[dict[str, Any]] = []
         for option in assign_commands(self.topology, wanted, node):
             args = {"type": "cpu", **option}
@@ -274,10 +317,14 @@ class Session(Connection):
             except QemuRefused as exc:
                 self._derived_apply(option, node, exc.qemu_message)
                 await self._refresh_quietly()
+                if sent:
+                    self._changed(description + " (in part)")
                 raise
             self._derived_apply(option, node, None)
             sent.append(args)
         await self.refresh()
+        if sent:
+            self._changed(description)
         return sent
 
     def _derived_apply(self, option: dict[str, int], node: int, error: str | None) -> None:
@@ -306,6 +353,7 @@ class Session(Connection):
             raise
         node = Node(id=node_id)
         self.nodes = sorted([*(n for n in self.nodes if n.id != node_id), node], key=lambda n: n.id)
+        self._changed(f"add node {node_id}")
         return node
 
     async def set_distance(self, src: int, dst: int, val: int) -> None:
@@ -315,6 +363,7 @@ class Session(Connection):
         await self.execute("set-numa-node", {"type": "dist", "src": src, "dst": dst, "val": val})
         kept = [d for d in self.distances if (d.src, d.dst) != (src, dst)]
         self.distances = sorted([*kept, Distance(src, dst, val)], key=lambda d: (d.src, d.dst))
+        self._changed(f"distance {src} -> {dst} = {val}")
 
     def plan(self) -> Plan:
         """The current mapping as a plan (compact cpus, nodes, distances)."""

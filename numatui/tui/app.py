@@ -27,15 +27,19 @@ from numatui.session.errors import SessionError
 from numatui.tui import exports
 from numatui.tui.cmdline import CommandPanel
 from numatui.tui.commands import numatui_commands
+from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.exit_dialog import ExitDialog
+from numatui.tui.gestures import NEW_NODE
 from numatui.tui.grid import CpuGrid
 from numatui.tui.help import HelpScreen
+from numatui.tui.hotplug import Hotplug
 from numatui.tui.legend import Legend
 from numatui.tui.log_panel import QmpLog
+from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.operations import Operations
-from numatui.tui.status import StatusBar, cursor_text, is_booted
+from numatui.tui.status import StatusBar, cursor_text, hover_text, is_booted
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -55,9 +59,14 @@ class NumaApp(App[str]):
         *[Binding(str(n), f"assign({n})", "Assign", show=n == 1, key_display="0-9")
           for n in range(10)],
         Binding("n", "add_node", "+Node", tooltip="Add a memoryless NUMA node"),
+        Binding("d", "distances", "Distances", show=False),  # help and palette say it
+        Binding("m", "memory", "Memory", show=False),  # help and palette say it
         Binding("y", "copy", "Copy", show=False),  # the Copy (y) button shows it
         Binding("v", "next_view", "View", show=False),
         Binding("X", "exit_preconfig", "Boot", key_display="X"),
+        Binding("p", "hotplug", "Plug", tooltip="Hot-plug CPUs into the selected empty slots"),
+        Binding("u", "unplug", "Unplug", show=False,  # no room at 80 columns: help, palette
+                tooltip="Ask the guest to eject hot-plugged CPUs"),
         Binding("l", "toggle_log", "Log", show=False),  # help, palette and the log title say it
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
@@ -70,6 +79,7 @@ class NumaApp(App[str]):
         self.session = session
         self._masks = dict(mask or {})
         self.ops = Operations(self)
+        self.hotplug = Hotplug(self)
         self._removers: list[Callable[[], None]] = []
 
     def mask(self, text: str) -> str:
@@ -116,6 +126,7 @@ class NumaApp(App[str]):
         self.post_message(SessionChanged(None))
 
     def on_unmount(self) -> None:
+        self.hotplug.stop()
         for remove in self._removers:
             remove()
 
@@ -135,6 +146,7 @@ class NumaApp(App[str]):
 
     def on_session_changed(self, message: SessionChanged) -> None:
         event = message.event or {}
+        self.hotplug.on_event(event)
         if event.get("event") == "NUMATUI_DISCONNECTED" and not self.ops.told_disconnected:
             data = event.get("data") or {}
             words = str(data.get("reason") or "QEMU went away")
@@ -150,7 +162,16 @@ class NumaApp(App[str]):
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
         grid = self.grid
         text = cursor_text(grid.topology, grid.cursor, len(grid.selection), is_booted(self.session))
+        if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
+            text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
         self.query_one("#cursor-info", Static).update(text)
+
+    def on_cpu_grid_dropped(self, message: CpuGrid.Dropped) -> None:
+        """Slots dragged onto a node: the digit key's path (or + node, then it)."""
+        if message.target == NEW_NODE:
+            self.run_worker(self.ops.assign_to_new_node(self.grid.target_keys()), group="qmp")
+        else:
+            self.action_assign(message.target)
 
     # -- actions ------------------------------------------------------------------------
     def action_assign(self, node: int) -> None:
@@ -164,6 +185,20 @@ class NumaApp(App[str]):
                         " Press n to add a node.", severity="warning")
             return
         self.run_worker(self.ops.assign(self.grid.target_keys(), node), group="qmp")
+
+    def action_hotplug(self) -> None:
+        self.hotplug.plug(self.grid.target_keys())
+
+    def action_unplug(self) -> None:
+        self.hotplug.unplug(self.grid.target_keys())
+
+    def action_distances(self) -> None:
+        self.push_screen(DistanceEditor(self.session, step=self.ops.step, on_change=self.sync))
+
+    def action_memory(self) -> None:
+        # an undo keeper (if the app has one) must learn the new launcher too
+        self.push_screen(MemoryEditor(self.session, step=self.ops.step, on_change=self.sync,
+                                      holder=getattr(self, "keeper", None)))
 
     def action_add_node(self) -> None:
         self.run_worker(self.ops.add_node(), group="qmp")
@@ -208,6 +243,8 @@ class NumaApp(App[str]):
         allows (the digits stay, to explain why)."""
         if len(self.screen_stack) > 1 and action not in ("quit", "help", "command_palette"):
             return False
+        if action in ("hotplug", "unplug"):
+            return is_booted(self.session)
         return not (action in ("add_node", "exit_preconfig") and is_booted(self.session))
 
     def action_help(self) -> None:

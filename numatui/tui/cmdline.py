@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.message import Message
 from textual.widgets import Button, Label, Static
 
@@ -23,7 +23,8 @@ class CommandPanel(Vertical):
     CommandPanel #cmd-bar { height: 1; }
     CommandPanel #cmd-title { width: 1fr; text-style: bold; padding: 0 1; }
     CommandPanel Button { margin-left: 1; }
-    CommandPanel VerticalScroll { height: 1fr; padding: 0 1; }
+    CommandPanel ScrollableContainer { height: 1fr; padding: 0 1; }
+    CommandPanel #cmd-text { width: auto; }  /* long options scroll sideways, never wrap */
     """
 
     class CopyRequested(Message):
@@ -42,7 +43,7 @@ class CommandPanel(Vertical):
             yield Label("", id="cmd-title")
             yield Button("View (v)", id="cmd-view", compact=True)
             yield Button("Copy (y)", id="cmd-copy", compact=True, variant="primary")
-        with VerticalScroll():
+        with ScrollableContainer():
             yield Static("", id="cmd-text")
 
     def show(self, text: str, mask: Callable[[str], str] = str) -> None:

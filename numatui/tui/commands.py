@@ -23,6 +23,10 @@ def numatui_commands(app: NumaApp) -> Iterable[SystemCommand]:
         )
     yield SystemCommand("Add a node", "Declare a new memoryless NUMA node in QEMU (n)",
                         app.action_add_node)
+    yield SystemCommand("Edit distances", "The node x node distance matrix, sent live (d)",
+                        app.action_distances)
+    yield SystemCommand("Edit node memory", "Split the RAM across nodes; relaunches a QEMU numatui "
+                        "started (m)", app.action_memory)
     yield SystemCommand("Select the cursor's socket", "s", lambda: grid.action_select_group("socket-id"))
     yield SystemCommand("Select the cursor's core", "c", lambda: grid.action_select_group("core-id"))
     yield SystemCommand("Select every unassigned slot", "a", grid.action_select_unassigned)
@@ -34,6 +38,10 @@ def numatui_commands(app: NumaApp) -> Iterable[SystemCommand]:
                         app.action_next_view)
     yield SystemCommand("Exit preconfig and boot", "List the preflight findings, then boot (X)",
                         app.action_exit_preconfig)
+    yield SystemCommand("Hot-plug CPUs", "device_add into the selected empty slots, after boot (p)",
+                        app.action_hotplug)
+    yield SystemCommand("Unplug CPUs", "Ask the guest to eject the selected hot-plugged CPUs (u)",
+                        app.action_unplug)
     yield SystemCommand("Toggle the QMP log", "Commands, replies and events (l)", app.action_toggle_log)
     yield SystemCommand("Help", "Keys and what QEMU allows (?)", app.action_help)
     yield SystemCommand("Quit", "Quit and print the -numa options (q)", app.action_quit)

@@ -9,10 +9,12 @@ whose module is missing says so instead of failing.
 from __future__ import annotations
 
 import importlib
+import shlex
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from numatui.model.devices import device_args, plugged_cpus
 from numatui.model.plan import Plan
 
 if TYPE_CHECKING:
@@ -43,9 +45,17 @@ def numa_lines(plan: Plan) -> list[str]:
 
 
 def compact_text(session: Session) -> str:
-    """What ``q`` prints: the compact ``-numa cpu`` options, one per line ("" if none)."""
-    lines = numa_lines(session.plan())
+    """What ``q`` prints: the compact ``-numa cpu`` options, one per line ("" if none),
+    then after boot a ``-device`` option per hot-plugged CPU (so a restart keeps it)."""
+    lines = numa_lines(session.plan()) + device_lines(session)
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def device_lines(session: Session) -> list[str]:
+    """``["-device max-x86_64-cpu,id=...,socket-id=1,...,node-id=1", ...]``: the
+    hot-plugged CPUs that QEMU's own command line does not declare."""
+    args = device_args(plugged_cpus(session.topology), _user_argv(session) or ())
+    return [f"{opt} {shlex.quote(value)}" for opt, value in zip(args[::2], args[1::2], strict=True)]
 
 
 def _user_argv(session: Session) -> Sequence[str] | None:
@@ -75,9 +85,12 @@ def render(view: str, session: Session) -> str:
             options = qemu_args.numa_options(plan, with_nodes=True)
             return (
                 "# QEMU's own command line is unknown (attached over TCP?); "
-                "add these to it:\n" + "\n".join(f"-numa {o}" for o in options)
+                "add these to it:\n"
+                + "\n".join([*(f"-numa {o}" for o in options), *device_lines(session)])
             )
-        return str(qemu_args.shell_join(qemu_args.full_command_line(argv, plan)))
+        full = qemu_args.full_command_line(argv, plan)
+        full += device_args(plugged_cpus(session.topology), argv)
+        return str(qemu_args.shell_join(full))
     if view == "libvirt":
         libvirt = _model("libvirt")
         if libvirt is None:

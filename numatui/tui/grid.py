@@ -6,7 +6,9 @@ Like Textual's DataTable, the grid draws itself line by line
 under the look of its cells (node, present, selected, cursor, pending), so a
 key press re-renders only the rows whose look changed.  Every cell carries
 ``{"slot": index}`` and every label ``{"group": key}`` in its style meta, so
-mouse handlers can hit-test with ``event.style.meta``.
+mouse handlers can hit-test with ``event.style.meta``.  The mouse gestures
+(click, rubber band, drag onto a node, hover) live in
+:mod:`numatui.tui.grid_mouse`; the grid forwards its mouse events there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.events import Resize
@@ -26,7 +29,10 @@ from textual.strip import Strip
 
 from numatui.model.topology import SlotKey, Topology
 from numatui.tui import colours
+from numatui.tui.drag import overlay_band
+from numatui.tui.gestures import DropTarget
 from numatui.tui.grid_layout import GridLayout, Row, cell_width_for, compute_layout
+from numatui.tui.grid_mouse import GridMouse
 
 #: (node-id, present, selected, cursor, pending) of one slot.
 Look = tuple[int | None, bool, bool, bool, bool]
@@ -69,6 +75,14 @@ class CpuGrid(ScrollView, can_focus=True):
             super().__init__()
             self.grid = grid
 
+    class Dropped(Message):
+        """The selection was dropped on ``target`` (a node-id, or NEW_NODE): assign it."""
+
+        def __init__(self, grid: CpuGrid, target: DropTarget) -> None:
+            super().__init__()
+            self.grid = grid
+            self.target = target
+
     def __init__(self, topology: Topology, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.topology = topology
@@ -82,6 +96,9 @@ class CpuGrid(ScrollView, can_focus=True):
         self._layout: GridLayout | None = None
         self._cpu_index: list[int] = []
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
+        self.hovered: int | None = None
+        """The slot under the mouse pointer (its props go to the status line)."""
+        self.mouse = GridMouse(self)
         self._relayout()
 
     # -- state from the session ---------------------------------------------------
@@ -100,6 +117,7 @@ class CpuGrid(ScrollView, can_focus=True):
             self.cursor = index.get(keep_cursor, 0) if keep_cursor else 0
             self.selection = {index[k] for k in keep_sel if k in index}
             self._anchor = None
+            self.hovered = None
         self._relayout()
         self.refresh()
 
@@ -138,6 +156,26 @@ class CpuGrid(ScrollView, can_focus=True):
     def clear_selection(self) -> None:
         self.selection.clear()
         self._anchor = None
+        self._changed()
+
+    @property
+    def range_anchor(self) -> int | None:
+        """Where a shift range starts (None: at the cursor)."""
+        return self._anchor
+
+    @property
+    def range_base(self) -> frozenset[int]:
+        """The selection a shift range is added to."""
+        return frozenset(self._base)
+
+    def pick(self, selection: Iterable[int], cursor: int, *, anchor: int | None = None,
+             base: Iterable[int] = ()) -> None:
+        """Set selection and cursor at once (the mouse's way)."""
+        self.selection = set(selection)
+        self._anchor, self._base = anchor, set(base)
+        if cursor != self.cursor:
+            self.cursor = cursor
+            self.scroll_to_cursor()
         self._changed()
 
     # -- actions --------------------------------------------------------------------------
@@ -185,6 +223,9 @@ class CpuGrid(ScrollView, can_focus=True):
         self._changed()
 
     def action_clear(self) -> None:
+        if self.mouse.dragging:  # escape during a drag or band cancels only that
+            self.mouse.cancel()
+            return
         self.clear_selection()
 
     def _go(self, target: int, extend: bool) -> None:
@@ -196,6 +237,7 @@ class CpuGrid(ScrollView, can_focus=True):
         else:
             self._anchor = None
         self.cursor = target
+        self.hovered = None  # the status line follows the keys again
         self.scroll_to_cursor()
         self._changed()
 
@@ -234,6 +276,8 @@ class CpuGrid(ScrollView, can_focus=True):
         if strip is None:
             strip = self._render_row(row, looks)
             self._strips[key] = strip
+        if self.mouse.band is not None:
+            strip = overlay_band(strip, index, self.mouse.band)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
     def _render_row(self, row: Row, looks: tuple[Look, ...]) -> Strip:
@@ -286,6 +330,25 @@ class CpuGrid(ScrollView, can_focus=True):
             style += Style(reverse=True) if self.has_focus else Style(underline=True, bold=True)
         meta = Style.from_meta({"slot": index})
         return Segment(f"{lead}{text:>{inner}}{mark}", style + meta)
+
+    # -- mouse (numatui.tui.grid_mouse) ------------------------------------------------
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        self.mouse.down(event)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self.mouse.move(event)
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        self.mouse.up(event)
+
+    def on_mouse_release(self, event: events.MouseRelease) -> None:
+        """The capture was taken away (another widget captured the mouse)."""
+        if self.mouse.gesture is not None:
+            self.mouse.cancel()
+
+    def on_leave(self, event: events.Leave) -> None:
+        if self.mouse.gesture is None:
+            self.mouse.hover(None)
 
     def on_focus(self) -> None:
         self.refresh()

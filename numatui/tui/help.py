@@ -18,9 +18,20 @@ HELP = """\
             s its socket, c its core, a every unassigned slot; escape clears
 [b]Assign[/b]      0-9 puts the selection (or the cursor slot) on that node, live
             n adds a node (memoryless), live
+            d edits the distances (live), m the node memory (relaunches QEMU)
+[b]Mouse[/b]       click a slot: it alone; ctrl+click: add or remove it
+            shift+click: every slot from the cursor to it, in
+            topology order (socket, die, core, thread)
+            click a socket or core label: its slots
+            drag across empty space: a band selects what it touches
+            drag slots onto a node (or + new node): assigned, live;
+            let go elsewhere or press escape: nothing is sent
+            hover: a slot's props; wheel: scroll; after boot: select only
 [b]Command line[/b]  v switches view (-numa options, full command line, JSON plan,
             libvirt XML); y copies what is shown
 [b]Boot[/b]        X lists the preflight findings, then enter boots the VM
+[b]Running[/b]     p plugs CPUs into the selected empty slots (on their node)
+            u asks the guest to eject hot-plugged CPUs (~ until done)
 [b]Other[/b]       l shows the QMP log, ctrl+p every command, ? this help, q quits
             (the -numa options are printed when you quit)
 

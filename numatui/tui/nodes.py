@@ -1,5 +1,9 @@
 """The nodes panel: each NUMA node with its colour, CPUs, memory and, after
-boot, how many of its CPUs are present."""
+boot, how many of its CPUs are present.
+
+During a drag from the CPU grid the panel is a drop zone: the node under the
+pointer is highlighted and a "new node" line appears (preconfig only).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,18 @@ from textual.widgets import Static
 
 from numatui.model.units import human_size
 from numatui.tui import colours
+from numatui.tui.gestures import NEW_NODE, DropTarget
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
 
+DROP_STYLE = "reverse bold"
 
-def nodes_text(session: Session, booted: bool) -> Text:
+
+def node_lines(
+    session: Session, booted: bool, *, dragging: bool = False, drop: DropTarget | None = None
+) -> list[tuple[Text, DropTarget | None]]:
+    """The panel's lines, each with the drop target it is (a node-id, NEW_NODE or None)."""
     slots = session.topology.slots
     cpus: Counter[int | None] = Counter()
     present: Counter[int | None] = Counter()
@@ -26,11 +36,11 @@ def nodes_text(session: Session, booted: bool) -> Text:
             present[s.node_id] += s.vcpus_count
     known = {n.id: n for n in session.nodes}
     ids = sorted(set(known) | {n for n in cpus if n is not None})
-    out = Text()
-    out.append("Nodes\n", style="bold")
+    lines: list[tuple[Text, DropTarget | None]] = [(Text("Nodes", style="bold"), None)]
     if not ids:
-        out.append("(none known: press n to add one)\n", style="italic")
+        lines.append((Text("(none known: press n to add one)", style="italic"), None))
     for node_id in ids:
+        out = Text()
         out.append("██", style=colours.swatch(node_id))
         out.append(f" {node_id:<3}")
         if booted:
@@ -42,15 +52,67 @@ def nodes_text(session: Session, booted: bool) -> Text:
             out.append(f"  {human_size(node.size)}")
         elif node is not None and not booted:
             out.append("  no memory", style="italic")
-        out.append("\n")
+        if dragging and drop == node_id:
+            out.stylize(DROP_STYLE, 2)
+            out.append(" ◀", style="bold")
+        lines.append((out, node_id))
     if cpus[None]:
+        out = Text()
         out.append("░░", style=colours.swatch(None))
-        out.append(f" unassigned {cpus[None]}\n")
-    return out
+        out.append(f" unassigned {cpus[None]}")
+        lines.append((out, None))
+    if dragging and not booted:
+        out = Text("+ new node", style="bold" if drop == NEW_NODE else "italic")
+        if drop == NEW_NODE:
+            out.stylize(DROP_STYLE)
+            out.append(" ◀", style="bold")
+        lines.append((out, NEW_NODE))
+    return lines
+
+
+def nodes_text(session: Session, booted: bool) -> Text:
+    return Text("\n").join(text for text, _ in node_lines(session, booted)) + "\n"
 
 
 class NodesPanel(Static):
+    """The nodes, and a drop zone for slots dragged from the CPU grid."""
+
     DEFAULT_CSS = "NodesPanel { height: auto; padding: 0 1; }"
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._session: Session | None = None
+        self._booted = False
+        self._dragging = False
+        self._drop: DropTarget | None = None
+        self._targets: list[DropTarget | None] = []
+
     def show(self, session: Session, booted: bool) -> None:
-        self.update(nodes_text(session, booted))
+        self._session, self._booted = session, booted
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._session is None:
+            return
+        lines = node_lines(self._session, self._booted, dragging=self._dragging, drop=self._drop)
+        self._targets = [target for _, target in lines]
+        self.update(Text("\n").join(text for text, _ in lines) + "\n")
+
+    # -- drop zone (numatui.tui.drag.DropZone) -----------------------------------------
+    def drop_target_at(self, x: int, y: int) -> DropTarget | None:
+        """The node (or NEW_NODE) on the panel line at screen ``(x, y)``."""
+        region = self.content_region
+        line = y - region.y
+        if x not in range(region.x, region.right) or not 0 <= line < len(self._targets):
+            return None
+        return self._targets[line]
+
+    def line_of(self, target: DropTarget) -> int | None:
+        """The panel line (from the top of its content) that is ``target``'s drop target."""
+        return self._targets.index(target) if target in self._targets else None
+
+    def show_drop(self, dragging: bool, target: DropTarget | None) -> None:
+        """Show (or stop showing) a drag in progress, ``target`` highlighted."""
+        if (dragging, target) != (self._dragging, self._drop):
+            self._dragging, self._drop = dragging, target
+            self._draw()

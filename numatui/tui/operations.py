@@ -69,6 +69,14 @@ class Operations:
                 hint = "Assign to it from the command palette (ctrl+p)."
             app.notify(f"Node {node.id} added (memoryless). {hint}")
 
+    async def assign_to_new_node(self, keys: Collection[SlotKey]) -> None:
+        """A drop on the "new node" target: add a node live, then assign to it."""
+        before = {n.id for n in self.app.session.nodes}
+        await self.add_node()
+        added = sorted(n.id for n in self.app.session.nodes if n.id not in before)
+        if added:
+            await self.assign(keys, added[0])
+
     async def boot(self, force: bool) -> None:
         app = self.app
         app.grid.loading = True

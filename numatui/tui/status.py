@@ -70,6 +70,17 @@ def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool) ->
     return text
 
 
+def hover_text(topology: Topology, index: int, booted: bool) -> str:
+    """The slot under the mouse pointer: every prop QEMU lists for it."""
+    slot = topology.slots[index]
+    text = "↖ " + cursor_text(topology, index, 0, booted)
+    if slot.vcpus_count != 1:
+        text += f" · vcpus-count {slot.vcpus_count}"
+    if slot.type:
+        text += f" · {slot.type}"
+    return text
+
+
 class StatusBar(Static):
     """Two lines: address, QEMU version, machine, run state; origin, nodes, shape."""
 

@@ -1,0 +1,240 @@
+"""Autosave and resume: the plan and QEMU's arguments, on disk after every change.
+
+One JSON file per VM in ``$XDG_STATE_HOME/numatui/`` (default
+``~/.local/state/numatui/``), a private 0700 directory::
+
+    {"version": 1, "name": "web1", "argv": ["qemu-system-x86_64", ...],
+     "launched": true, "address": "unix:/tmp/numatui-x/qmp.sock",
+     "plan": {<the plan file>}, "saved": "2026-11-26T08:00:00+00:00"}
+
+``argv`` is QEMU's command line without numatui's monitor and --preconfig
+(what ``numatui launch --resume`` starts again) when numatui launched QEMU,
+QEMU's own argv when it could read it, else null.  Files are written to a
+temporary file in the same directory and renamed over the old one
+(``os.replace``), so a crash leaves the old or the new file, never half of
+one.  The file name is ``<-name>-<hash>.json`` (or ``vm-<hash>.json``), the
+hash over the argv (or the QMP address), so two VMs never share a file.
+``numatui apply ADDRESS FILE`` reads these files too (the plan is under
+``"plan"``; see :func:`numatui.model.plan.saved_state_plan`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from numatui.model.errors import NumaError
+from numatui.model.plan import PLAN_VERSION, Plan
+from numatui.model.qemu_args import LAUNCHER_MARK, iter_options
+from numatui.model.smp import split_opts
+
+if TYPE_CHECKING:
+    from numatui.session.session import Session
+
+SUFFIX = ".json"
+
+
+class SavedStateError(NumaError):
+    """No such saved state, or a file that is not one (one line, exit 2 in the CLI)."""
+
+
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/numatui`` (``~/.local/state/numatui`` by default)."""
+    base = os.environ.get("XDG_STATE_HOME") or ""
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "numatui"
+
+
+def vm_name(argv: Sequence[str] | None) -> str | None:
+    """The guest name of ``-name NAME`` / ``-name guest=NAME,...``."""
+    if not argv:
+        return None
+    name = None
+    with contextlib.suppress(NumaError):
+        for opt in iter_options(list(argv[1:])):
+            if opt.name == "name" and opt.value:
+                pairs = dict(split_opts(opt.value, "guest", "-name"))
+                name = pairs.get("guest") or name
+    return name
+
+
+def _stable_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` without what changes from run to run: numatui's monitor
+    (its private directory), --preconfig, and ``-numa cpu``/``dist`` (the plan's)."""
+    out: list[str] = []
+    with contextlib.suppress(NumaError):
+        for opt in iter_options(list(argv[1:])):
+            value = opt.value or ""
+            if opt.name == "preconfig" or LAUNCHER_MARK in value:
+                continue
+            if opt.name == "numa" and value.split(",")[0] in ("cpu", "dist", "type=cpu", "type=dist"):
+                continue
+            out.extend(opt.tokens)
+        return [argv[0], *out]
+    return list(argv)
+
+
+def state_key(argv: Sequence[str] | None, address: str | None = None) -> str:
+    """The file stem for a VM: ``web1-1a2b3c4d`` from ``-name web1``, else ``vm-1a2b3c4d``."""
+    basis = "\0".join(_stable_argv(argv)) if argv else f"address\0{address or ''}"
+    digest = hashlib.sha256(basis.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    name = vm_name(argv)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:40] if name else ""
+    return f"{slug or 'vm'}-{digest}"
+
+
+@dataclass(frozen=True)
+class SavedState:
+    """One saved state file."""
+
+    path: Path
+    name: str | None
+    argv: list[str] | None
+    plan: Plan
+    saved: str
+    launched: bool = False
+    address: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.path.name.removesuffix(SUFFIX)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": PLAN_VERSION, "name": self.name, "argv": self.argv,
+                "launched": self.launched, "address": self.address,
+                "plan": self.plan.to_dict(), "saved": self.saved}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync, rename over ``path``."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def save(path: Path, plan: Plan, *, argv: Sequence[str] | None, name: str | None = None,
+         launched: bool = False, address: str | None = None) -> SavedState:
+    """Save atomically; returns what was saved."""
+    state = SavedState(path=path, name=name if name is not None else vm_name(argv),
+                       argv=list(argv) if argv is not None else None, plan=plan, saved=_now(),
+                       launched=launched, address=address)
+    write_atomic(path, json.dumps(state.to_dict(), indent=2) + "\n")
+    return state
+
+
+def load(path: str | Path) -> SavedState:
+    """Read a saved state file.  SavedStateError (a NumaError) when it is not one."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SavedStateError(f"{p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SavedStateError(f"{p}: not a numatui saved state (not UTF-8 text)") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise SavedStateError(f"{p}: not a numatui saved state (not JSON: {exc})") from None
+    if not isinstance(data, dict) or "plan" not in data:
+        raise SavedStateError(f"{p}: not a numatui saved state (no \"plan\")")
+    try:
+        plan = Plan.from_dict(data)
+    except NumaError as exc:
+        raise SavedStateError(f"{p}: {exc}") from None
+    argv = data.get("argv")
+    if argv is not None and (not isinstance(argv, list) or not all(isinstance(a, str) for a in argv)
+                             or not argv):
+        raise SavedStateError(f"{p}: \"argv\" must be a list of strings")
+    name = data.get("name")
+    address = data.get("address")
+    return SavedState(path=p, name=name if isinstance(name, str) else None, argv=argv, plan=plan,
+                      saved=str(data.get("saved", "")), launched=data.get("launched") is True,
+                      address=address if isinstance(address, str) else None)
+
+
+def list_saved(directory: Path | None = None) -> list[SavedState]:
+    """Every readable saved state, newest first (unreadable files are skipped)."""
+    d = directory or state_dir()
+    out = []
+    for p in sorted(d.glob(f"*{SUFFIX}")) if d.is_dir() else []:
+        with contextlib.suppress(SavedStateError):
+            out.append(load(p))
+    return sorted(out, key=lambda s: (s.saved, s.path.stat().st_mtime if s.path.exists() else 0),
+                  reverse=True)
+
+
+def find(name: str | None = None, directory: Path | None = None) -> SavedState:
+    """The state to resume: a file path, a file stem, a -name, or (None) the newest
+    one with QEMU arguments.  SavedStateError listing what there is otherwise."""
+    if name is not None and (os.sep in name or name.endswith(SUFFIX)) and Path(name).is_file():
+        return load(name)
+    states = [s for s in list_saved(directory) if s.argv]
+    where = directory or state_dir()
+    if name is None:
+        if not states:
+            raise SavedStateError(f"nothing to resume: no saved state with QEMU arguments in {where}")
+        return states[0]
+    for hits in ([s for s in states if s.key == name], [s for s in states if s.name == name],
+                 [s for s in states if s.key.startswith(name)]):
+        if hits:
+            return hits[0]
+    known = ", ".join(s.key for s in states[:8]) or "none"
+    raise SavedStateError(f"no saved state {name!r} in {where} (saved: {known})")
+
+
+class Autosaver:
+    """Saves one session's plan and QEMU argv to one file after every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def for_session(cls, session: Session, directory: Path | None = None) -> Autosaver:
+        """The file for this VM (name and hash from its arguments)."""
+        argv, _ = _argv_of(session)
+        return cls((directory or state_dir()) / (state_key(argv, str(session.address)) + SUFFIX))
+
+    def save_session(self, session: Session) -> SavedState:
+        """Save the session's plan now (the argv of its current QEMU)."""
+        argv, launched = _argv_of(session)
+        return save(self.path, session.plan(), argv=argv, launched=launched,
+                    address=str(session.address))
+
+    def attach(self, session: Session) -> Callable[[], None]:
+        """Save now and after every change; returns the listener remover."""
+        self.save_session(session)
+
+        def changed(_what: str) -> None:
+            self.save_session(session)
+
+        return session.add_change_listener(changed)
+
+
+def _argv_of(session: Session) -> tuple[list[str] | None, bool]:
+    launcher = session.launcher
+    user_argv = getattr(launcher, "user_argv", None)
+    if launcher is not None and user_argv:
+        return list(user_argv), True
+    return (list(session.qemu_argv) if session.qemu_argv else None), False

@@ -1,0 +1,32 @@
+"""``python -m numatui.bench [--quick] [--repeat N]``: see numatui.bench.runner."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from numatui.bench.report import machine
+from numatui.bench.runner import Config, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m numatui.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few samples: a smoke run, not a measurement")
+    parser.add_argument("--repeat", type=int, default=None, metavar="N",
+                        help="samples per side (default 10; --quick 2)")
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    report = asyncio.run(run(Config.make(args.quick, args.repeat)))
+    info = machine()
+    print(f"numatui benchmark: {info['nproc']} CPU(s), {info['cpu']}, Python {info['python']}, "
+          f"textual {info['textual']}, {info['qemu']}, load {info['loadavg']}")
+    print(report.table())
+    print(f"bench took {report.seconds:.1f} s")
+    print(report.json_line(info))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

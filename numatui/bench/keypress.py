@@ -1,0 +1,118 @@
+"""The TUI on the real 240-vCPU VM: one key press assigning a selected socket.
+
+numatui side: ``NumaApp(session)`` headless (``App.run_test``); for socket s
+the cursor is put on it and ``s`` selects it (not timed); then the clock
+runs from posting the digit key (``s`` -> node s) until the assign worker
+has finished (QEMU has it: the session re-read it) and the grid has
+repainted, i.e. drew lines after the app handed it the re-read topology
+(:class:`~numatui.bench.paint.GridPaints`).  Floor side, on its own
+identical VM, interleaved sample by sample: the raw client's same
+set-numa-node plus one query-hotpluggable-cpus.  Eight sockets give eight
+samples per pair of VMs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from textual import events
+from textual.worker import Worker
+
+from numatui.bench.measures import mapping_of_reply
+from numatui.bench.paint import PAINT_TIMEOUT, BenchError, GridPaints, settled
+from numatui.bench.qemu_vm import CORES, THREADS, fresh_vm, socket_path
+from numatui.bench.raw_qmp import RawQmp
+from numatui.session.session import Session
+from numatui.session.transcript import Entry
+from numatui.tui.app import NumaApp
+from numatui.tui.grid import CpuGrid
+
+#: The terminal the headless app runs in.
+SIZE = (120, 40)
+
+
+@dataclass
+class KeypressRun:
+    numatui: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    qmp: list[float] = field(default_factory=list)  # of numatui's: first command sent to last reply
+    connect_to_first_paint: float = 0.0
+
+
+async def _new_worker(app: NumaApp, known: set[Worker[object]]) -> Worker[object]:
+    """The worker the key press started (the key is dispatched a few loop turns later)."""
+    deadline = time.monotonic() + PAINT_TIMEOUT
+    while time.monotonic() < deadline:
+        for worker in app.workers:
+            if worker not in known:
+                return worker
+        await asyncio.sleep(0)
+    raise BenchError("the digit key started no QMP worker")
+
+
+async def keypress_pair(sockets: Sequence[int]) -> KeypressRun:
+    """One numatui VM and one floor VM; one sample each per socket, interleaved."""
+    run = KeypressRun()
+    async with fresh_vm() as vm_app, fresh_vm() as vm_floor:
+        with GridPaints() as paints:
+            start = time.perf_counter()
+            session = await Session.connect(vm_app.address, launcher=vm_app)
+            app = NumaApp(session)
+            raw = await RawQmp.connect(socket_path(vm_floor))
+            try:
+                async with app.run_test(size=SIZE) as pilot:
+                    await paints.first_paint(app)
+                    run.connect_to_first_paint = time.perf_counter() - start
+                    grid = app.query_one("#grid", CpuGrid)
+                    for s in sockets:
+                        grid.action_jump(s * CORES * THREADS)
+                        await pilot.press("s")
+                        await settled(grid)
+                        if len(grid.selection) != CORES * THREADS:
+                            raise BenchError(f"`s` selected {len(grid.selection)} slots, not socket {s}")
+                        await settled(app)
+                        mark = session.transcript.count()
+                        run.numatui.append(await _press_assign(app, grid, paints, s))
+                        run.qmp.append(_qmp_span(session.transcript.since(mark)))
+                        run.floor.append(await _floor_assign(raw, s))
+            finally:
+                await raw.close()
+                await session.close()
+    return run
+
+
+async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int) -> float:
+    known = set(app.workers)
+    start = time.perf_counter()
+    app.post_message(events.Key(str(s), str(s)))
+    worker = await _new_worker(app, known)
+    await worker.wait()
+    # the worker's last step handed QEMU's re-read topology to the grid: wait for its paint
+    await paints.painted_since(grid, paints.lines_at_topology)
+    seconds = time.perf_counter() - start
+    mine = {slot.node_id for slot in grid.topology.slots if slot.key[0] == ("socket-id", s)}
+    qemu = {slot.node_id for slot in app.session.topology.slots if slot.key[0] == ("socket-id", s)}
+    if mine != {s} or qemu != {s}:
+        raise BenchError(f"socket {s}: the grid shows nodes {mine}, QEMU has {qemu}, not {{{s}}}")
+    return seconds
+
+
+def _qmp_span(entries: Sequence[Entry]) -> float:
+    """Seconds from the first command sent to the last reply received."""
+    sent = [e.time for e in entries if e.kind == "cmd"]
+    got = [e.time for e in entries if e.kind in ("reply", "error")]
+    return max(got) - min(sent) if sent and got else 0.0
+
+
+async def _floor_assign(raw: RawQmp, s: int) -> float:
+    start = time.perf_counter()
+    await raw.execute("set-numa-node", {"type": "cpu", "node-id": s, "socket-id": s})
+    reply = await raw.execute("query-hotpluggable-cpus")
+    seconds = time.perf_counter() - start
+    nodes = {n for k, n in mapping_of_reply(reply).items() if k[0] == ("socket-id", s)}
+    if nodes != {s}:
+        raise BenchError(f"floor: socket {s} is on {nodes}")
+    return seconds

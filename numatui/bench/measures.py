@@ -1,0 +1,124 @@
+"""QMP-side measurements: applying a plan with numatui's session vs the raw floor.
+
+Each sample gets an identical fresh QEMU (set-numa-node has no undo).
+Connecting is outside the timed span on both sides: the clock runs from the
+first set-numa-node until the slots have been re-read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from numatui.bench.fewest import fewest_patterns, fewest_prefix
+from numatui.bench.paint import BenchError
+from numatui.bench.qemu_vm import fresh_vm, socket_path
+from numatui.bench.raw_qmp import RawQmp
+from numatui.model.compact import compact
+from numatui.model.topology import SlotKey
+from numatui.session.session import Session
+
+Plan = Mapping[SlotKey, int]
+
+
+@dataclass
+class ApplyRun:
+    seconds: float
+    mapping_commands: int  # set-numa-node sent
+    all_commands: int  # every QMP command sent in the timed span (re-reads included)
+
+
+def mapping_of_reply(reply: Sequence[Mapping[str, Any]]) -> dict[SlotKey, int | None]:
+    """slot key -> node-id from a raw query-hotpluggable-cpus reply (no numatui model)."""
+    out: dict[SlotKey, int | None] = {}
+    for entry in reply:
+        props = entry["props"]
+        key = tuple((p, int(props[p])) for p in ("socket-id", "core-id", "thread-id") if p in props)
+        out[key] = props.get("node-id")
+    return out
+
+
+def _by_node(plan: Plan) -> list[tuple[int, list[SlotKey]]]:
+    groups: dict[int, list[SlotKey]] = {}
+    for key, node in plan.items():
+        groups.setdefault(node, []).append(key)
+    return sorted(groups.items())
+
+
+async def numatui_apply(plan: Plan) -> ApplyRun:
+    """numatui's session maps ``plan`` (Session.assign per node: fewest
+    set-numa-node, then its own re-read) on a fresh QEMU."""
+    async with fresh_vm() as vm:
+        session = await Session.connect(vm.address, launcher=vm)
+        try:
+            groups = _by_node(plan)
+            mark = session.transcript.count()
+            start = time.perf_counter()
+            for node, keys in groups:
+                await session.assign(keys, node)
+            seconds = time.perf_counter() - start
+            sent = [e for e in session.transcript.since(mark) if e.kind == "cmd"]
+            if session.topology.mapping() != dict(plan):
+                raise BenchError("numatui's session did not end with the plan's mapping")
+        finally:
+            await session.close()
+    mapping = sum(1 for e in sent if '"execute":"set-numa-node"' in e.text)
+    return ApplyRun(seconds, mapping, len(sent))
+
+
+async def one_reread_apply(plan: Plan) -> ApplyRun:
+    """What-if (context, not a goal): the same session and compaction, but all
+    set-numa-node first (``Session.execute``) and ONE ``Session.refresh()``,
+    as a session-level apply would do."""
+    async with fresh_vm() as vm:
+        session = await Session.connect(vm.address, launcher=vm)
+        try:
+            mark = session.transcript.count()
+            start = time.perf_counter()
+            for option in compact(session.topology, dict(plan)):
+                await session.execute("set-numa-node", {"type": "cpu", **option})
+            await session.refresh()
+            seconds = time.perf_counter() - start
+            sent = [e for e in session.transcript.since(mark) if e.kind == "cmd"]
+            if session.topology.mapping() != dict(plan):
+                raise BenchError("the one-re-read apply did not end with the plan's mapping")
+        finally:
+            await session.close()
+    mapping = sum(1 for e in sent if '"execute":"set-numa-node"' in e.text)
+    return ApplyRun(seconds, mapping, len(sent))
+
+
+async def floor_apply(plan: Plan, commands: Sequence[Mapping[str, Any]]) -> ApplyRun:
+    """The raw client sends ``commands`` then one query-hotpluggable-cpus."""
+    async with fresh_vm() as vm:
+        client = await RawQmp.connect(socket_path(vm))
+        try:
+            start = time.perf_counter()
+            for args in commands:
+                await client.execute("set-numa-node", dict(args))
+            reply = await client.execute("query-hotpluggable-cpus")
+            seconds = time.perf_counter() - start
+            sent = client.sent
+        finally:
+            await client.close()
+    if mapping_of_reply(reply) != dict(plan):
+        raise BenchError("the floor's commands did not produce the plan's mapping")
+    return ApplyRun(seconds, len(commands), sent)
+
+
+@dataclass
+class CommandCounts:
+    numatui: int  # set-numa-node numatui sent
+    numatui_all: int  # all QMP commands numatui sent while applying (re-reads included)
+    fewest: int  # fewest found (any prop pattern), verified on QEMU
+    fewest_prefix: int  # fewest when every command names a prefix (socket / socket+core / ...)
+
+
+async def count_commands(plan: Plan) -> CommandCounts:
+    """numatui's commands for ``plan`` against the fewest, each checked on its own fresh QEMU."""
+    fewest = fewest_patterns(plan)
+    ours = await numatui_apply(plan)
+    await floor_apply(plan, fewest)  # proves the fewest list really maps the plan
+    return CommandCounts(ours.mapping_commands, ours.all_commands, len(fewest), fewest_prefix(plan))

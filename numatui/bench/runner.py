@@ -1,0 +1,184 @@
+"""Runs every measurement, numerator and denominator interleaved, and builds
+the :class:`~numatui.bench.report.Report`.
+
+1. ``apply_ratio``: numatui's Session maps the socket-per-node plan of the
+   240-vCPU VM (``Session.assign`` per node, its own re-read included) vs
+   the raw floor (the same 8 set-numa-node + one query-hotpluggable-cpus),
+   each on an identical fresh QEMU, pairs A,B,A,B...
+2. ``commands_ratio``: set-numa-node numatui sent for that plan / the
+   fewest (8); ``commands_ratio_per_core``: the same for core-id % 8 against
+   the fewest any client can send (:mod:`numatui.bench.fewest`, verified on
+   QEMU), and ``..._prefix`` against the fewest prefix-only commands.
+3. ``keypress_ratio``: :mod:`numatui.bench.keypress`.
+4-6. ``render_scaling``, ``first_paint_scaling``, ``memory_scaling``:
+   :mod:`numatui.bench.render`, 4096 slots vs 16, interleaved.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, fields
+
+from numatui.bench import keypress, measures, render
+from numatui.bench.fewest import fewest_patterns
+from numatui.bench.qemu_vm import SOCKETS, per_core_plan, socket_plan
+from numatui.bench.report import Report
+
+BIG, SMALL = 4096, 16
+
+
+@dataclass
+class Config:
+    repeat: int  # samples per side for apply, first paint and memory; rounds for render
+    keypress_pairs: int  # VM pairs for the key press (8 sockets = 8 samples each)
+    sockets: int  # sockets assigned per keypress VM
+    moves: int  # cursor moves and assignments per render round
+
+    @classmethod
+    def make(cls, quick: bool, repeat: int | None) -> Config:
+        if quick:
+            n = repeat or 2
+            return cls(repeat=n, keypress_pairs=1, sockets=4, moves=4)
+        n = repeat or 10
+        return cls(repeat=n, keypress_pairs=max(1, math.ceil(n / 2)), sockets=SOCKETS, moves=20)
+
+
+def _say(text: str) -> None:
+    print(f"numatui.bench: {text}", file=sys.stderr, flush=True)
+
+
+async def run(config: Config) -> Report:
+    report = Report()
+    start = time.perf_counter()
+    await _apply(report, config)
+    await _per_core(report)
+    await _keypress(report, config)
+    await _render(report, config)
+    _children(report, config)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+async def _apply(report: Report, config: Config) -> None:
+    _say(f"apply: {config.repeat} pairs of fresh 240-vCPU QEMUs (plus one warm-up pair)")
+    plan = socket_plan()
+    fewest = fewest_patterns(plan)
+    ours: list[measures.ApplyRun] = []
+    floor: list[measures.ApplyRun] = []
+    what_if: list[measures.ApplyRun] = []
+    for i in range(config.repeat + 1):
+        a = await measures.numatui_apply(plan)
+        b = await measures.floor_apply(plan, fewest)
+        c = await measures.one_reread_apply(plan)
+        if i:  # the first round warms up imports and caches on every side
+            ours.append(a)
+            floor.append(b)
+            what_if.append(c)
+    report.add("apply_ratio", "apply socket-per-node plan + re-read: numatui Session / raw asyncio floor",
+               [r.seconds for r in ours], [r.seconds for r in floor], "ms")
+    report.add("apply_ratio_one_reread",
+               "what-if: same Session, all set-numa-node then ONE refresh() / raw floor (no goal)",
+               [r.seconds for r in what_if], [r.seconds for r in floor], "ms")
+    report.add("commands_ratio", "set-numa-node for that plan: numatui / fewest possible",
+               [r.mapping_commands for r in ours], [len(fewest)], "")
+    all_ours = sorted({r.all_commands for r in ours})
+    report.notes.append(
+        f"apply: numatui sent {'/'.join(map(str, all_ours))} QMP commands in all (each assign re-reads "
+        f"with query-status + query-hotpluggable-cpus); the floor sent {floor[0].all_commands} "
+        f"({len(fewest)} set-numa-node + 1 query-hotpluggable-cpus)."
+    )
+
+
+async def _per_core(report: Report) -> None:
+    _say("commands: per-core plan (core-id % 8) on two fresh QEMUs")
+    counts = await measures.count_commands(per_core_plan())
+    report.add("commands_ratio_per_core",
+               "set-numa-node for core-id % 8: numatui / fewest any client can send (checked on QEMU)",
+               [counts.numatui], [counts.fewest], "")
+    report.add("commands_ratio_per_core_prefix",
+               "set-numa-node for core-id % 8: numatui / fewest naming prefixes only (socket+core)",
+               [counts.numatui], [counts.fewest_prefix], "")
+    report.notes.append(
+        f"per-core plan: numatui sent {counts.numatui} set-numa-node ({counts.numatui_all} QMP commands "
+        f"in all); {counts.fewest} suffice: {{\"node-id\": c % 8, \"core-id\": c}} leaves socket-id out, "
+        f"so one command maps core c of every socket (QEMU's matching; checked on QEMU)."
+    )
+
+
+async def _keypress(report: Report, config: Config) -> None:
+    _say(f"keypress: {config.keypress_pairs} pair(s) of VMs, {config.sockets} sockets each")
+    ours: list[float] = []
+    floor: list[float] = []
+    paint: list[float] = []
+    qmp: list[float] = []
+    for _ in range(config.keypress_pairs):
+        run = await keypress.keypress_pair(range(config.sockets))
+        ours += run.numatui
+        floor += run.floor
+        qmp += run.qmp
+        paint.append(run.connect_to_first_paint)
+    report.add("keypress_ratio", "digit key -> QEMU has the socket + grid repainted: TUI / raw floor",
+               ours, floor, "ms")
+    report.absolute["keypress_ms"] = report.rows[-1].top.median * 1000
+    share = Report()
+    share.add("q", "", qmp, floor, "ms")
+    report.notes.append(
+        f"keypress: of numatui's {report.rows[-1].top.median * 1000:.1f} ms, its QMP exchange (first command "
+        f"sent to last reply, set-numa-node + query-status + query-hotpluggable-cpus) took "
+        f"{share.rows[0].top.text('ms')}; the rest is the app handling the key and repainting."
+    )
+    report.absolute["connect_to_first_paint_ms"] = sorted(paint)[len(paint) // 2] * 1000
+
+
+async def _render(report: Report, config: Config) -> None:
+    _say(f"render: {config.repeat} rounds x {config.moves} moves/assignments, {BIG} vs {SMALL} slots")
+    runs: dict[int, render.RenderRun] = {BIG: render.RenderRun(), SMALL: render.RenderRun()}
+    for _ in range(config.repeat):
+        for slots in (BIG, SMALL):
+            one = await render.render_round(slots, config.moves)
+            for name in fields(render.RenderRun):
+                getattr(runs[slots], name.name).extend(getattr(one, name.name))
+    big, small = runs[BIG], runs[SMALL]
+    report.add("render_scaling_cursor", "cursor move -> repaint, grid alone, CPU time: 4096 / 16 slots",
+               big.cursor_cpu, small.cursor_cpu, "ms")
+    report.add("render_scaling_assign",
+               "assign the cursor's core -> repaint, grid alone, CPU time: 4096 / 16 slots",
+               big.assign_cpu, small.assign_cpu, "ms")
+    report.add("render_scaling_socket",
+               "context: assign socket 0 (256 vs 8 slots, screenful vs 2 rows) -> repaint, CPU: 4096 / 16",
+               big.socket_cpu, small.socket_cpu, "ms")
+    med = Report()
+    med.add("w", "", big.cursor_wall, small.cursor_wall, "ms")
+    med.add("w", "", big.assign_wall, small.assign_wall, "ms")
+    report.notes.append(
+        f"render wall time (includes waiting for Textual's 60 Hz frame): cursor "
+        f"{med.rows[0].top.text('ms')} vs {med.rows[0].bottom.text('ms')}; core assignment "
+        f"{med.rows[1].top.text('ms')} vs {med.rows[1].bottom.text('ms')}."
+    )
+
+
+def _children(report: Report, config: Config) -> None:
+    _say(f"first paint + memory: {config.repeat} child processes per size")
+    runs: dict[int, list[render.ChildRun]] = {BIG: [], SMALL: []}
+    for _ in range(config.repeat):
+        for slots in (BIG, SMALL):
+            runs[slots].append(render.child_run(slots))
+    big, small = runs[BIG], runs[SMALL]
+    report.add("first_paint_scaling", "NumaApp constructed -> first full paint (stand-in session): 4096 / 16",
+               [r.first_paint for r in big], [r.first_paint for r in small], "ms")
+    report.add("memory_scaling", "peak RSS (VmHWM) of a child running NumaApp: 4096 / 16",
+               [r.peak_rss_kib for r in big], [r.peak_rss_kib for r in small], "MiB")
+    cpu = Report()
+    cpu.add("c", "", [r.first_paint_cpu for r in big], [r.first_paint_cpu for r in small], "ms")
+    report.notes.append(
+        f"first paint CPU time: {cpu.rows[0].top.text('ms')} vs {cpu.rows[0].bottom.text('ms')} "
+        f"(ratio {cpu.rows[0].ratio:.2f})."
+    )
+    rss = Report()
+    rss.add("r", "", [r.max_rss_kib for r in big], [r.max_rss_kib for r in small], "MiB")
+    report.notes.append(
+        f"ru_maxrss of the same children: {rss.rows[0].top.text('MiB')} vs {rss.rows[0].bottom.text('MiB')}: "
+        f"Linux carries the forking benchmark's own RSS over exec into it, so the ratio uses VmHWM."
+    )

@@ -1,0 +1,140 @@
+"""Undo/redo history of plan states.
+
+QEMU has no undo: a slot assigned with ``set-numa-node`` stays on its node.
+numatui undoes by relaunching QEMU and replaying an earlier plan, so the
+history keeps whole :class:`~numatui.model.plan.Plan` snapshots (a few
+hundred bytes each), each with the short description of the change that led
+to it (``"socket 1 -> node 1"``).  Pure: the caller decides when a state is
+reached (after QEMU confirmed it) and calls :meth:`History.push`; undo and
+redo are two steps, :meth:`History.undo_target` to learn where to go and
+:meth:`History.undo` once QEMU is there, so a failed relaunch changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from numatui.model.errors import NumaError
+from numatui.model.plan import Plan
+from numatui.model.topology import LEVEL_NAMES, SlotKey, Topology
+
+#: How many states the history keeps by default (the oldest go first).
+DEFAULT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class State:
+    """One plan state and the change that produced it."""
+
+    plan: Plan
+    description: str
+
+
+class History:
+    """A bounded list of plan states with a position (the current state)."""
+
+    def __init__(self, initial: Plan, description: str = "start", limit: int = DEFAULT_LIMIT) -> None:
+        if limit < 2:
+            raise NumaError(f"history limit {limit} is too small (at least 2)")
+        self.limit = limit
+        self._states: list[State] = [State(initial, description)]
+        self._pos = 0
+
+    # -- reading --------------------------------------------------------------------
+    @property
+    def current(self) -> Plan:
+        return self._states[self._pos].plan
+
+    @property
+    def states(self) -> list[State]:
+        """Every state, oldest first (a copy)."""
+        return list(self._states)
+
+    @property
+    def position(self) -> int:
+        """The index of the current state in :attr:`states`."""
+        return self._pos
+
+    def can_undo(self) -> bool:
+        return self._pos > 0
+
+    def can_redo(self) -> bool:
+        return self._pos < len(self._states) - 1
+
+    def undo_description(self) -> str | None:
+        """What undo would take back (the current state's change)."""
+        return self._states[self._pos].description if self.can_undo() else None
+
+    def redo_description(self) -> str | None:
+        """What redo would do again."""
+        return self._states[self._pos + 1].description if self.can_redo() else None
+
+    def undo_target(self) -> Plan:
+        """The plan undo goes to (nothing moves yet).  NumaError when there is none."""
+        if not self.can_undo():
+            raise NumaError("nothing to undo")
+        return self._states[self._pos - 1].plan
+
+    def redo_target(self) -> Plan:
+        """The plan redo goes to (nothing moves yet).  NumaError when there is none."""
+        if not self.can_redo():
+            raise NumaError("nothing to redo")
+        return self._states[self._pos + 1].plan
+
+    def describe(self) -> str:
+        """One line for a status bar: ``undo: socket 1 -> node 1 · redo: ...``."""
+        parts = []
+        if (u := self.undo_description()) is not None:
+            parts.append(f"undo: {u}")
+        if (r := self.redo_description()) is not None:
+            parts.append(f"redo: {r}")
+        return " · ".join(parts) if parts else "nothing to undo"
+
+    # -- changing -------------------------------------------------------------------
+    def push(self, plan: Plan, description: str) -> bool:
+        """Record a new state reached by a change; drops the redo states.
+
+        A plan equal to the current one is not recorded (returns False): a
+        refused or empty change leaves the history as it was.
+        """
+        if plan == self.current:
+            return False
+        del self._states[self._pos + 1:]
+        self._states.append(State(plan, description))
+        if len(self._states) > self.limit:
+            del self._states[: len(self._states) - self.limit]
+        self._pos = len(self._states) - 1
+        return True
+
+    def undo(self) -> Plan:
+        """Step back (call once QEMU has the :meth:`undo_target` plan)."""
+        plan = self.undo_target()
+        self._pos -= 1
+        return plan
+
+    def redo(self) -> Plan:
+        """Step forward (call once QEMU has the :meth:`redo_target` plan)."""
+        plan = self.redo_target()
+        self._pos += 1
+        return plan
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
+def describe_assign(topology: Topology, keys: Collection[SlotKey], node: int) -> str:
+    """``socket 1 -> node 1``, ``socket 0 core 1, socket 1 -> node 0``: the
+    fewest whole groups naming ``keys``; ``5 slots -> node 2`` when long."""
+    from numatui.model.compact import cover
+
+    want = set(keys)
+    if not want:
+        return f"nothing -> node {node}"
+    groups = cover(topology, want, want)
+    if len(groups) > 3:
+        return f"{len(want)} slots -> node {node}"
+    names = []
+    for prefix in groups:
+        names.append(" ".join(f"{LEVEL_NAMES.get(p, p)} {v}" for p, v in prefix) or "all CPUs")
+    return f"{', '.join(names)} -> node {node}"

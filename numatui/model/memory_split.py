@@ -1,0 +1,211 @@
+"""How the guest's RAM is split across NUMA nodes, and the argv that says so.
+
+QEMU fixes each node's memory when it starts: a node's memory is its
+``-object memory-backend-*,size=`` (``-numa node,memdev=``), and at
+``x-exit-preconfig`` the nodes' sizes must add up to ``-m`` exactly
+(``total memory for NUMA nodes (0x..) should equal RAM size (0x..)``).  A
+node of size 0 is memoryless (no memdev).  Changing the split therefore
+means a new QEMU with a rewritten command line: :func:`argv_with_split`.
+Pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from numatui.model.argv import iter_options, parse_qemu_args
+from numatui.model.errors import NumaError
+from numatui.model.plan import Node
+from numatui.model.smp import parse_int, split_opts
+from numatui.model.units import format_size, human_size, parse_size
+
+MIB = 1024 * 1024
+
+
+def parse_node_size(text: str, what: str = "size") -> int:
+    """A node size typed by a user: ``1G``, ``512M``, ``512`` (MiB, as ``-m``), ``0``."""
+    size = parse_size(text, default_unit="m", what=what)
+    if size % MIB:
+        raise NumaError(f"{what} {text.strip()!r} is not a whole number of MiB: "
+                        "give node memory in MiB or GiB (like 512M or 1.5G)")
+    return size
+
+
+def even_split(ram: int, node_ids: Sequence[int]) -> dict[int, int]:
+    """``ram`` over ``node_ids`` in whole MiB, the rest on the last node."""
+    if not node_ids:
+        raise NumaError("there are no nodes to split the memory over")
+    each = (ram // len(node_ids)) // MIB * MIB
+    out = {n: each for n in node_ids}
+    out[node_ids[-1]] = ram - each * (len(node_ids) - 1)
+    return out
+
+
+@dataclass(frozen=True)
+class MemorySplit:
+    """Node id -> bytes (0: memoryless) against the guest's RAM."""
+
+    ram: int
+    sizes: Mapping[int, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.sizes.values())
+
+    @property
+    def remainder(self) -> int:
+        """RAM not on any node yet (negative: the nodes ask for too much)."""
+        return self.ram - self.total
+
+    def remainder_text(self) -> str:
+        r = self.remainder
+        if r == 0:
+            return "all RAM is on a node"
+        if r > 0:
+            return f"{human_size(r)} of {human_size(self.ram)} on no node yet"
+        return f"{human_size(-r)} more than the {human_size(self.ram)} of RAM"
+
+    def problems(self) -> list[str]:
+        """Why QEMU would not start with this split (empty: it would)."""
+        out: list[str] = []
+        for node, size in sorted(self.sizes.items()):
+            if size < 0:
+                out.append(f"node {node}: a size cannot be negative")
+            elif size % MIB:
+                out.append(f"node {node}: {size} bytes is not a whole number of MiB")
+        if self.remainder:
+            out.append(f"the nodes add up to {human_size(self.total)} but -m is "
+                       f"{human_size(self.ram)} ({self.remainder_text()}); QEMU would exit with "
+                       f"\u201ctotal memory for NUMA nodes ({self.total:#x}) should equal RAM size "
+                       f"({self.ram:#x})\u201d")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems()
+
+
+def _free_id(node: int, taken: set[str]) -> str:
+    name = f"m{node}"
+    while name in taken:
+        name = f"numatui-{name}"
+    taken.add(name)
+    return name
+
+
+def split_nodes(nodes: Iterable[Node], sizes: Mapping[int, int], taken: Iterable[str] = ()) -> list[Node]:
+    """``nodes`` (plus any only in ``sizes``) with the new sizes: a sized node
+    keeps its memdev or gets ``m<N>``; a node of size 0 has none."""
+    by_id = {n.id: n for n in nodes}
+    used = set(taken) | {n.memdev for n in by_id.values() if n.memdev}
+    out: list[Node] = []
+    for node_id in sorted(set(by_id) | set(sizes)):
+        old = by_id.get(node_id, Node(node_id))
+        size = sizes.get(node_id, old.size or 0)
+        if size <= 0:
+            out.append(Node(node_id))
+        else:
+            out.append(Node(node_id, old.memdev or _free_id(node_id, used), size))
+    return out
+
+
+def _esc(value: str) -> str:
+    return value.replace(",", ",,")
+
+
+def _numa_pairs(value: str) -> list[tuple[str, str]] | None:
+    try:
+        return split_opts(value, "type", "-numa")
+    except NumaError:
+        return None
+
+
+def _resize_object(value: str, size: int) -> str:
+    """``memory-backend-*,id=..,size=..`` (or its JSON form) with a new size."""
+    if value.lstrip().startswith("{"):
+        props = json.loads(value)
+        props["size"] = size
+        return json.dumps(props, separators=(",", ":"))
+    pairs = split_opts(value, "qom-type", "-object")
+    kept = [f"{k}={_esc(v)}" for k, v in pairs if k not in ("qom-type", "size")]
+    qtype = next(v for k, v in pairs if k == "qom-type")
+    return ",".join([qtype, *kept, f"size={format_size(size)}"])
+
+
+def _object_id(value: str) -> tuple[str | None, str | None]:
+    """(qom-type, id) of an ``-object`` value, either form."""
+    if value.lstrip().startswith("{"):
+        try:
+            props = json.loads(value)
+        except json.JSONDecodeError:
+            return None, None
+        if not isinstance(props, dict):
+            return None, None
+        qtype, oid = props.get("qom-type"), props.get("id")
+        return (qtype if isinstance(qtype, str) else None, oid if isinstance(oid, str) else None)
+    try:
+        pairs = dict(split_opts(value, "qom-type", "-object"))
+    except NumaError:
+        return None, None
+    return pairs.get("qom-type"), pairs.get("id")
+
+
+def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
+    """``argv`` (program name first or not) with node memory as ``sizes`` says.
+
+    A node's existing backend keeps its type and options (a hugepage file
+    backend stays one) with ``size=`` changed; a node without one gets
+    ``-object memory-backend-ram,id=m<N>``; a node of size 0 loses its
+    memdev and its backend.  Nodes in ``sizes`` the argv does not declare
+    are declared at the end.  ``-m`` is left alone: check the split with
+    :class:`MemorySplit` first.
+    """
+    args = list(argv)
+    program = args.pop(0) if args and not args[0].startswith("-") else None
+    cfg = parse_qemu_args(args, strict=False)
+    nodes = split_nodes(cfg.nodes, sizes, cfg.memdev_ids)
+    want = {n.id: n for n in nodes}
+    old_memdev = {n.id: n.memdev for n in cfg.nodes}
+    dropped = {m for i, m in old_memdev.items() if m and i in sizes and want[i].memdev is None}
+    resized = {want[i].memdev: want[i].size for i in sizes if want[i].memdev in cfg.memdev_ids}
+    out: list[str] = [program] if program else []
+    declared: set[int] = set()
+    for opt in iter_options(args):
+        if opt.name == "object" and opt.value is not None:
+            qtype, oid = _object_id(opt.value)
+            if qtype and qtype.startswith("memory-backend-") and oid in dropped:
+                continue
+            if qtype and qtype.startswith("memory-backend-") and oid in resized:
+                out += [f"-{opt.name}", _resize_object(opt.value, resized[oid] or 0)]
+                continue
+        if opt.name == "numa" and opt.value is not None:
+            pairs = _numa_pairs(opt.value)
+            kind = next((v for k, v in pairs or [] if k == "type"), None)
+            if pairs is not None and kind == "node":
+                node_id = parse_int(next((v for k, v in pairs if k == "nodeid"), str(len(declared))),
+                                    "nodeid", opt.text)
+                declared.add(node_id)
+                if node_id in sizes:
+                    node = want[node_id]
+                    kept = [f"{k}={_esc(v)}" for k, v in pairs
+                            if k not in ("type", "memdev", "mem", "nodeid")]
+                    value = ",".join(["node", f"nodeid={node_id}", *kept])
+                    if node.memdev:
+                        value += f",memdev={_esc(node.memdev)}"
+                    out += [f"-{opt.name}", value]
+                    if node.memdev and node.memdev not in cfg.memdev_ids:
+                        out += ["-object", f"memory-backend-ram,id={_esc(node.memdev)},"
+                                           f"size={format_size(node.size or 0)}"]
+                    continue
+        out.extend(opt.tokens)
+    for node_id in sorted(set(sizes) - declared):
+        node = want[node_id]
+        if node.memdev:
+            memdev = _esc(node.memdev)
+            out += ["-object", f"memory-backend-ram,id={memdev},size={format_size(node.size or 0)}",
+                    "-numa", f"node,nodeid={node_id},memdev={memdev}"]
+        else:
+            out += ["-numa", f"node,nodeid={node_id}"]
+    return out

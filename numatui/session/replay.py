@@ -1,0 +1,353 @@
+"""Relaunch-and-replay: moving an assigned slot, undo and redo.
+
+QEMU cannot move or unassign a CPU slot once ``set-numa-node`` assigned it.
+When numatui started QEMU itself it can do what a person would: start a new
+QEMU with the same arguments in preconfig, replay the nodes, the distances
+and the wanted mapping with the fewest commands, and continue there.
+
+The swap is safe at every step.  The new QEMU is started and replayed while
+the old one keeps running untouched; only when the new one holds the whole
+plan is the old one stopped.  Any failure before that (QEMU does not start,
+refuses a command, dies) stops the new QEMU and reconnects the session to the
+old one, so the user is exactly where they were.
+
+The same :class:`~numatui.session.session.Session` object is kept (its
+listeners, transcript and the TUI's reference survive); it is reconnected to
+the new QEMU with :meth:`Session.reconnect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
+
+from numatui.model.errors import NumaError
+from numatui.model.history import History, describe_assign
+from numatui.model.plan import Plan
+from numatui.model.qemu_args import iter_options
+from numatui.model.smp import split_opts
+from numatui.model.topology import SlotKey, format_key
+from numatui.session.errors import SessionError
+from numatui.session.launcher import Launcher
+from numatui.session.machine import RunState
+
+if TYPE_CHECKING:
+    from numatui.session.session import Session
+
+#: What to tell a user who wants to move a slot of a QEMU numatui did not start.
+ATTACHED_EXPLANATION = (
+    "QEMU cannot move a CPU that is already assigned to a node, and numatui did not start "
+    "this QEMU so it cannot restart it: export the plan, restart QEMU with --preconfig and "
+    "apply it (numatui apply ADDRESS PLAN)"
+)
+
+
+class ReplayRefused(SessionError):
+    """A relaunch numatui will not do (attached QEMU, booted VM, a plan that
+    does not fit).  Nothing was changed."""
+
+
+class ReplayFailed(SessionError):
+    """The new QEMU did not take the plan; the session is back on the old QEMU
+    (``.restored``) or disconnected when even that failed."""
+
+    def __init__(self, message: str, restored: bool) -> None:
+        self.restored = restored
+        super().__init__(message)
+
+
+def can_relaunch(session: Session, launcher: Launcher | None = None) -> bool:
+    """True when a move/undo by relaunch is possible right now."""
+    try:
+        _check(session, launcher or _launcher_of(session))
+    except ReplayRefused:
+        return False
+    return True
+
+
+def move_refusal(qemu_message: str | None = None) -> str:
+    """The one-line refusal of a move on an attached QEMU (QEMU's words first)."""
+    return f"{qemu_message}: {ATTACHED_EXPLANATION}" if qemu_message else ATTACHED_EXPLANATION
+
+
+def _launcher_of(session: Session) -> Launcher | None:
+    launcher = session.launcher
+    return launcher if isinstance(launcher, Launcher) else None
+
+
+def _check(session: Session, launcher: Launcher | None) -> Launcher:
+    if launcher is None:
+        raise ReplayRefused(move_refusal())
+    if session.state in (RunState.RUNNING, RunState.PAUSED, RunState.OTHER):
+        raise ReplayRefused(
+            "the VM has booted: a relaunch would restart the guest; QEMU fixed every CPU's node at boot"
+        )
+    return launcher
+
+
+def without_numa_cpu_dist(argv: Sequence[str]) -> list[str]:
+    """``argv`` without its ``-numa cpu`` and ``-numa dist`` options (the plan
+    replayed over QMP carries them; a relaunched QEMU must not pre-assign)."""
+    out: list[str] = []
+    for opt in iter_options(argv):
+        if opt.name == "numa" and opt.value is not None:
+            try:
+                pairs = split_opts(opt.value, "type", "-numa")
+            except NumaError:
+                pairs = []
+            kind = next((v for k, v in pairs if k == "type"), None)
+            if kind in ("cpu", "dist"):
+                continue
+        out.extend(opt.tokens)
+    return out
+
+
+def fresh_launcher(old: Launcher) -> Launcher:
+    """An unstarted Launcher with ``old``'s arguments minus ``-numa cpu``/``dist``."""
+    return Launcher(
+        qemu=old.qemu,
+        nodes=old.node_count,
+        smp=old.smp,
+        memory=old.memory,
+        extra_args=without_numa_cpu_dist(old.extra_args),
+        keep_running=old.keep_running,
+    )
+
+
+def check_plan(session: Session, plan: Plan, launcher: Launcher) -> dict[SlotKey, int]:
+    """Everything that can be checked before any QEMU is touched: the plan
+    fits the board, and nodes the launch arguments lack can be added
+    memoryless.  Returns the slot -> node mapping.  Raises ReplayRefused."""
+    try:
+        mapping = plan.resolve(session.topology)
+    except NumaError as exc:
+        raise ReplayRefused(f"the plan does not fit this machine: {exc}") from None
+    declared = {n.id for n in launcher.nodes}
+    for node in plan.nodes:
+        if node.id not in declared and (node.memdev is not None or node.size is not None):
+            raise ReplayRefused(
+                f"node {node.id} has memory in the plan but not in QEMU's arguments; "
+                "numatui can add memoryless nodes only"
+            )
+    return mapping
+
+
+async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | None = None) -> int:
+    """Send ``plan`` to a QEMU in preconfig whose slots are unassigned: the
+    nodes its arguments lack (memoryless), the distances, then the mapping
+    with the fewest set-numa-node commands.  Returns the commands sent.
+    Raises SessionError (QEMU's words) or ReplayFailed when QEMU ends up
+    with another mapping."""
+    if mapping is None:
+        try:
+            mapping = plan.resolve(session.topology)
+        except NumaError as exc:
+            raise ReplayRefused(f"the plan does not fit this machine: {exc}") from None
+    sent = 0
+    have = {n.id for n in session.nodes}
+    wanted_nodes = sorted({n.id for n in plan.nodes} | set(mapping.values())
+                          | {d.src for d in plan.distances} | {d.dst for d in plan.distances})
+    for node_id in wanted_nodes:
+        if node_id not in have:
+            await session.add_node(node_id)
+            sent += 1
+    current = {(d.src, d.dst): d.val for d in session.distances}
+    for d in plan.distances:
+        if current.get((d.src, d.dst)) != d.val:
+            await session.set_distance(d.src, d.dst, d.val)
+            sent += 1
+    by_node: dict[int, list[SlotKey]] = {}
+    for key, node in mapping.items():
+        by_node.setdefault(node, []).append(key)
+    for node, keys in sorted(by_node.items()):
+        # on a fresh QEMU the per-node cover is exactly model.compact's options
+        sent += len(await session.assign(keys, node))
+    live = {k: v for k, v in session.topology.mapping().items() if v is not None}
+    if live != mapping:
+        diff = sorted(set(live.items()) ^ set(mapping.items()))
+        key, _ = diff[0]
+        raise ReplayFailed(
+            f"after the replay QEMU has slot {format_key(key)} on node {live.get(key)}, "
+            f"the plan says {mapping.get(key)}", restored=False)
+    return sent
+
+
+async def relaunch_with_plan(session: Session, plan: Plan, *, why: str = "",
+                             launcher: Launcher | None = None) -> Launcher:
+    """Swap the session's QEMU for a new one holding ``plan`` (see the module
+    docstring).  Returns the new launcher (also ``session.launcher``).
+
+    Raises ReplayRefused (attached, booted, plan does not fit: nothing
+    touched) or ReplayFailed (the new QEMU failed; ``restored`` says whether
+    the session is back on the old QEMU, unchanged).
+    """
+    old = _check(session, launcher or _launcher_of(session))
+    mapping = check_plan(session, plan, old)
+    note = session.transcript.note
+    note(f"relaunching QEMU{f' for {why}' if why else ''}: QEMU cannot move an assigned CPU, "
+         "so a new QEMU in preconfig gets the whole plan replayed")
+    new = fresh_launcher(old)
+    try:
+        await new.start()
+    except SessionError as exc:
+        note(f"relaunch failed, still on the old QEMU: {exc}")
+        raise ReplayFailed(f"the new QEMU did not start: {exc}; nothing changed", restored=True) from None
+    except BaseException:  # cancelled (numatui quits): no QEMU left behind
+        await new.stop()
+        raise
+    session.launcher = new
+    try:
+        await session.reconnect(new.address)
+        with session.batch_changes(why or "relaunch"):
+            sent = await replay(session, plan, mapping)
+    except (SessionError, NumaError) as exc:
+        note(f"replay on the new QEMU failed: {exc}; going back to the old QEMU")
+        await new.stop()
+        restored = await _back_to(session, old)
+        where = "nothing changed" if restored else "the old QEMU is gone too"
+        raise ReplayFailed(f"relaunch failed: {exc}; {where}", restored=restored) from None
+    except BaseException:  # cancelled: the old QEMU is still the session's to stop
+        session.launcher = old
+        await new.stop()
+        raise
+    await old.stop()
+    note(f"relaunched QEMU (pid {new.pid}) with the plan replayed in {sent} command(s); "
+         f"the old QEMU (pid {old.pid}) was stopped")
+    return new
+
+
+async def _back_to(session: Session, old: Launcher) -> bool:
+    """Reconnect ``session`` to the old QEMU; False when that fails too."""
+    if not old.alive():
+        session.launcher = old
+        return False
+    session.launcher = old
+    try:
+        await session.reconnect(old.address)
+    except SessionError as exc:
+        session.transcript.note(f"cannot reconnect to the old QEMU: {exc}")
+        return False
+    return True
+
+
+def moved_plan(session: Session, keys: Collection[SlotKey], node: int) -> Plan:
+    """The current plan with ``keys`` on ``node``."""
+    topo = session.topology.with_mapping({k: node for k in keys})
+    nodes = list(session.nodes)
+    if all(n.id != node for n in nodes):
+        raise ReplayRefused(f"node {node} does not exist (nodes: {[n.id for n in nodes]})")
+    return Plan.from_topology(topo, nodes, session.distances)
+
+
+SaveHook = Callable[["Session"], object]
+
+
+class Keeper:
+    """Undo history, move-by-relaunch and autosave around one session.
+
+    It listens to the session's changes: each one is pushed on the history
+    and saved (``save(session)``, e.g. :meth:`numatui.autosave.Autosaver.save_session`).
+    ``move``/``undo``/``redo``/``relaunch`` swap QEMU via
+    :func:`relaunch_with_plan`; the history survives (it lives here).
+    """
+
+    def __init__(self, session: Session, *, save: SaveHook | None = None,
+                 history: History | None = None) -> None:
+        self.session = session
+        self.save = save
+        self.history = history or History(session.plan(), "start")
+        self.launcher: Launcher | None = _launcher_of(session)
+        self.last_save_error: str | None = None
+        #: where the last autosave went (when ``save`` returns something with a ``path``)
+        self.saved_path: str | None = None
+        self._replaying = False
+        self._remove = session.add_change_listener(self._on_change)
+
+    def close(self) -> None:
+        self._remove()
+
+    @property
+    def can_relaunch(self) -> bool:
+        return can_relaunch(self.session, self.launcher)
+
+    def _on_change(self, description: str) -> None:
+        if not self._replaying:
+            self.history.push(self.session.plan(), description)
+        self.autosave()
+
+    def autosave(self) -> None:
+        """Save now; a failure is noted (``last_save_error``), never raised."""
+        if self.save is None:
+            return
+        try:
+            result = self.save(self.session)
+        except Exception as exc:  # a full disk must not stop the mapping
+            self.last_save_error = f"autosave failed: {exc}"
+            self.session.transcript.note(self.last_save_error)
+        else:
+            self.last_save_error = None
+            path = getattr(result, "path", None)
+            if path is not None:
+                self.saved_path = str(path)
+
+    async def _go(self, plan: Plan, why: str) -> None:
+        self._replaying = True
+        try:
+            self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=self.launcher)
+        finally:
+            self._replaying = False
+        self.autosave()
+
+    async def move(self, keys: Collection[SlotKey], node: int) -> None:
+        """Put ``keys`` on ``node`` even when some are assigned elsewhere."""
+        _check(self.session, self.launcher)
+        description = describe_assign(self.session.topology, keys, node)
+        await self._go(moved_plan(self.session, keys, node), description)
+        self.history.push(self.session.plan(), description)
+
+    async def undo(self) -> str:
+        """Go back one change (relaunch); returns what was undone."""
+        what = self.history.undo_description() or ""
+        await self._go(self.history.undo_target(), f"undo {what}")
+        self.history.undo()
+        return what
+
+    async def redo(self) -> str:
+        what = self.history.redo_description() or ""
+        await self._go(self.history.redo_target(), f"redo {what}")
+        self.history.redo()
+        return what
+
+    async def relaunch(self) -> None:
+        """After QEMU died: a new QEMU with the current plan."""
+        await self._go(self.history.current, "restoring the plan after QEMU went away")
+
+
+
+async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 3.0,
+                           keep_running: bool = False) -> Session:
+    """Start QEMU from a saved ``argv`` (program first; ``-numa cpu``/``dist``
+    dropped, the plan carries them) in preconfig and replay ``plan``: what
+    ``numatui launch --resume`` does.  On any failure QEMU is stopped and the
+    error raised (LaunchFailed / ReplayRefused / QEMU's refusal)."""
+    from numatui.session.session import Session
+
+    if not argv:
+        raise ReplayRefused("the saved state has no QEMU command line to start")
+    launcher = Launcher(qemu=argv[0], extra_args=without_numa_cpu_dist(argv[1:]),
+                        keep_running=keep_running)
+    await launcher.start()
+    session: Session | None = None
+    try:
+        session = await Session.connect(launcher.address, timeout=timeout, launcher=launcher,
+                                        qemu_argv=launcher.user_argv)
+        mapping = check_plan(session, plan, launcher)
+        with session.batch_changes("resume"):
+            sent = await replay(session, plan, mapping)
+        session.transcript.note(f"resumed: the saved plan replayed in {sent} command(s)")
+    except BaseException:
+        if session is not None:
+            await session.close()
+        await launcher.stop()
+        raise
+    return session

@@ -1,0 +1,243 @@
+"""The node-memory editor: how the guest's RAM is split across NUMA nodes.
+
+Memory backends are fixed when QEMU starts, so a new split is applied by
+starting a new QEMU with the new sizes and replaying the mapping and the
+distances (:func:`numatui.session.memory.relaunch_with_memory`); only when
+numatui launched QEMU and before boot.  Otherwise the sizes are shown
+read-only with the reason.  The sizes must add up to ``-m``: the editor
+shows the remainder as you type.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from numatui.model.errors import NumaError
+from numatui.model.memory_split import MemorySplit, even_split, parse_node_size
+from numatui.model.units import human_size
+from numatui.session.errors import SessionError
+from numatui.session.memory import LauncherHolder, current_sizes, read_only_reason, relaunch_with_memory
+from numatui.session.replay import ReplayFailed
+from numatui.tui.editing import MessageLine, Step, error_words, local_step
+
+if TYPE_CHECKING:
+    from numatui.session.session import Session
+
+COLUMNS = ("memdev", "CPUs", "now", "new")
+
+
+class MemoryEditor(ModalScreen[None]):
+    """Edit the node memory split of ``session`` (see the module docstring)."""
+
+    DEFAULT_CSS = """
+    MemoryEditor { align: center middle; }
+    MemoryEditor > Vertical {
+        width: 72; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    MemoryEditor #mem-table { height: auto; max-height: 16; margin: 1 0 0 0; }
+    MemoryEditor #mem-total { height: auto; padding: 0 1; }
+    MemoryEditor #mem-input { display: none; width: 40; }
+    MemoryEditor #mem-input.shown { display: block; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "edit", "Edit size"),
+        Binding("e", "even", "Even split"),
+        Binding("r", "reset", "Reset"),
+        Binding("a", "apply", "Apply (relaunch)"),
+        Binding("escape", "close", "Close"),
+    ]
+
+    def __init__(self, session: Session, *, step: Step | None = None,
+                 on_change: Callable[[], None] | None = None, holder: LauncherHolder | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.step = step or local_step()
+        self.on_change = on_change
+        self.holder = holder
+        self.draft: dict[int, int] = current_sizes(session)
+        self.editing: int | None = None
+
+    @property
+    def read_only(self) -> str | None:
+        return read_only_reason(self.session, self.holder)
+
+    @property
+    def split(self) -> MemorySplit:
+        return MemorySplit(self.session.info.ram_size or 0, self.draft)
+
+    def remainder_text(self) -> str:
+        return self.split.remainder_text()
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one("#mem-table", DataTable)
+
+    @property
+    def message(self) -> MessageLine:
+        return self.query_one("#mem-message", MessageLine)
+
+    def cursor_node(self) -> int | None:
+        ids = sorted(self.draft)
+        row = self.table.cursor_row
+        return ids[row] if ids and 0 <= row < len(ids) else None
+
+    # -- drawing ------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Node memory (-object memory-backend-ram,size=)"
+            yield Static("Type a size or press enter on a node (1G, 512M, 0 = memoryless). The sizes "
+                         "must add up to -m. Applying starts a new QEMU with them and replays the "
+                         "mapping and distances.", id="mem-help")
+            table: DataTable[Text] = DataTable(id="mem-table", cursor_type="row")
+            table.show_row_labels = True
+            yield table
+            yield Static("", id="mem-total")
+            yield Input(placeholder="size like 1G, 512M or 0 (memoryless); enter, esc", id="mem-input",
+                        select_on_focus=False)
+            yield MessageLine("", id="mem-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.table
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+        self.redraw()
+        table.focus()
+        if self.read_only:
+            self.message.say(f"Read-only: {self.read_only}.")
+
+    def redraw(self) -> None:
+        table = self.table
+        row = table.cursor_row
+        table.clear()
+        cpus: Counter[int | None] = Counter()
+        for s in self.session.topology.slots:
+            cpus[s.node_id] += s.vcpus_count
+        known = {n.id: n for n in self.session.nodes}
+        for node_id, size in sorted(self.draft.items()):
+            node = known.get(node_id)
+            now = node.size if node is not None and node.size else 0
+            changed = size != now
+            table.add_row(
+                Text(node.memdev if node is not None and node.memdev else "-"),
+                Text(str(cpus[node_id])),
+                Text(human_size(now) if now else "none", style="dim" if not now else ""),
+                Text(human_size(size) if size else "none", style="bold" if changed else ""),
+                key=str(node_id), label=Text(f"node {node_id}", style="bold"),
+            )
+        if self.draft:
+            table.move_cursor(row=min(row, len(self.draft) - 1))
+        split = self.split
+        total = Text()
+        total.append(f"-m {human_size(split.ram)} \u00b7 nodes {human_size(split.total)} \u00b7 ")
+        total.append(split.remainder_text(), style="bold" if split.remainder == 0 else "bold red")
+        self.query_one("#mem-total", Static).update(total)
+
+    # -- editing ------------------------------------------------------------------
+    def _refuse_if_read_only(self) -> bool:
+        if self.read_only:
+            self.message.say(f"Read-only: {self.read_only}.", "error")
+            return True
+        return False
+
+    def action_edit(self, first: str = "") -> None:
+        field = self.query_one("#mem-input", Input)
+        node = self.cursor_node()
+        if field.has_class("shown") or node is None or self._refuse_if_read_only():
+            return
+        self.editing = node
+        size = self.draft[node]
+        field.value = first or (human_size(size).replace(" GiB", "G").replace(" MiB", "M") if size else "0")
+        field.border_title = f"node {node} memory"
+        field.add_class("shown")
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_edit()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.character and event.character.isdigit() and self.table.has_focus:
+            event.stop()
+            self.action_edit(event.character)
+
+    def close_input(self) -> None:
+        field = self.query_one("#mem-input", Input)
+        field.remove_class("shown")
+        self.editing = None
+        self.table.focus()
+
+    @on(Input.Submitted, "#mem-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self.editing is None:
+            return
+        try:
+            size = parse_node_size(event.value, what=f"node {self.editing} size")
+        except NumaError as exc:
+            self.message.say(f"Refused: {exc}", "error")
+            return
+        self.draft[self.editing] = size
+        self.close_input()
+        words = self.remainder_text()
+        self.message.say(f"{words[:1].upper()}{words[1:]}. Press a to apply.")
+        self.redraw()
+
+    def action_even(self) -> None:
+        if self._refuse_if_read_only() or not self.draft:
+            return
+        self.draft = even_split(self.split.ram, sorted(self.draft))
+        self.redraw()
+
+    def action_reset(self) -> None:
+        self.draft = current_sizes(self.session)
+        self.redraw()
+
+    def action_close(self) -> None:
+        if self.query_one("#mem-input", Input).has_class("shown"):
+            self.close_input()
+            return
+        self.dismiss(None)
+
+    def action_apply(self) -> None:
+        if self._refuse_if_read_only():
+            return
+        problems = self.split.problems()
+        if problems:
+            self.message.say(f"Not applied: {problems[0]}.", "error")
+            return
+        if self.draft == current_sizes(self.session):
+            self.message.say("Nothing to apply: QEMU already has these sizes.")
+            return
+        self.apply()
+
+    @work(group="memory", exclusive=True)
+    async def apply(self) -> None:
+        self.message.say("Starting a new QEMU with the new split and replaying the plan\u2026")
+        async with self.step("relaunching QEMU with the new memory split"):
+            try:
+                new = await relaunch_with_memory(self.session, self.draft, holder=self.holder)
+            except ReplayFailed as exc:
+                where = "still on the old QEMU" if exc.restored else "QEMU is gone"
+                self.message.say(f"{error_words(exc)} ({where})", "error")
+            except SessionError as exc:
+                self.message.say(error_words(exc), "error")
+            else:
+                self.message.say(f"Applied: a new QEMU (pid {new.pid}) holds the new split and the "
+                                 "replayed plan.", "ok")
+        self.draft = current_sizes(self.session)
+        if self.is_attached:
+            self.redraw()
+        if self.on_change is not None:
+            self.on_change()

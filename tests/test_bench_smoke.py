@@ -1,0 +1,36 @@
+"""`python -m numatui.bench --quick` runs end to end and ends with its JSON line.
+
+A smoke run only: no timing is asserted (shared machines drift); the numbers
+themselves come from a full run (`python -m numatui.bench`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from numatui.bench.qemu_vm import QEMU
+from numatui.bench.report import ABSOLUTE_KEYS, GOALS, RATIO_KEYS
+
+pytestmark = pytest.mark.skipif(shutil.which(QEMU) is None, reason=f"{QEMU} is not installed")
+
+
+def test_quick_bench_prints_every_ratio() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "numatui.bench", "--quick"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    data = json.loads(lines[-1])
+    for key in (*RATIO_KEYS, *ABSOLUTE_KEYS):
+        assert key in data, key
+        value = data[key]
+        assert isinstance(value, int | float) and math.isfinite(value) and value > 0, (key, value)
+    assert set(data["goals_met"]) == set(GOALS)
+    assert "| apply_ratio" in proc.stdout  # the table came before the JSON line

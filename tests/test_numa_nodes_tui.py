@@ -1,0 +1,178 @@
+"""Nodes, memory and distances through the whole app, keys only, on real QEMU;
+and a snapshot of the distance editor beside what QEMU and the session hold.
+Update the snapshot with ``pytest tests/test_numa_nodes_tui.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from numatui.model.memory_split import MIB
+from numatui.session.address import Address
+from numatui.session.launcher import Launcher
+from numatui.session.machine import RunState
+from numatui.session.session import Session
+from numatui.tui import exports
+from numatui.tui.app import NumaApp
+from numatui.tui.distance_editor import DistanceEditor
+from numatui.tui.exit_dialog import ExitDialog
+from numatui.tui.memory_editor import MemoryEditor
+from numatui.tui.nodes import nodes_text
+
+ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",
+        "-m", "2G"]
+
+
+class Notes:
+    """What the app notifies (still shown)."""
+
+    def __init__(self, app: NumaApp) -> None:
+        self.messages: list[tuple[str, str, str]] = []
+        original = app.notify
+
+        def notify(message: str, *, title: str = "", severity: Any = "information",
+                   timeout: float | None = None, markup: bool = True) -> None:
+            self.messages.append((str(severity), title, message))
+            original(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+        app.notify = notify  # type: ignore[method-assign]
+
+    def text(self) -> str:
+        return "\n".join(f"{t}: {m}" for _, t, m in self.messages)
+
+
+async def press(app: NumaApp, pilot: Any, *keys: str) -> None:
+    await pilot.press(*keys)
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def info_numa(text: str) -> dict[int, tuple[str, int]]:
+    cpus = {int(m[1]): m[2].strip() for m in re.finditer(r"^node (\d+) cpus:(.*)$", text, re.M)}
+    sizes = {int(m[1]): int(m[2]) for m in re.finditer(r"^node (\d+) size: (\d+) MB", text, re.M)}
+    return {n: (cpus.get(n, ""), sizes[n]) for n in sizes}
+
+
+@pytest.fixture
+async def session(qemu: Any) -> AsyncIterator[Session]:
+    s = await Session.connect(qemu.sock)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def launched() -> AsyncIterator[Session]:
+    launcher = Launcher(extra_args=ARGS)
+    await launcher.start()
+    s = await Session.connect(launcher.address, launcher=launcher)
+    yield s
+    await s.close()
+    for x in {id(x): x for x in (s.launcher, launcher)}.values():
+        if isinstance(x, Launcher):
+            await x.stop()
+
+
+async def test_node_socket_distances_boot_through_the_app(qemu: Any, session: Session) -> None:
+    app = NumaApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press(app, pilot, "n")  # node 2, memoryless
+        await press(app, pilot, "j", "s", "2")  # socket 1 -> node 2
+        assert {v for k, v in (await qemu.nodes()).items() if k[0] == ("socket-id", 1)} == {2}
+        await press(app, pilot, "d")
+        assert isinstance(app.screen, DistanceEditor)
+        await press(app, pilot, "right", "1", "5", "enter", "f", "escape")
+        assert not isinstance(app.screen, DistanceEditor)
+        full = exports.render("full", session)
+        for pair in ("src=0,dst=1,val=15", "src=1,dst=0,val=15", "src=0,dst=2,val=20", "src=1,dst=2,val=20"):
+            assert f"-numa dist,{pair}" in full
+        assert "2      0 CPUs  1 GiB" not in str(nodes_text(session, False))
+        await press(app, pilot, "X")
+        assert isinstance(app.screen, ExitDialog) and not app.screen.blocking
+        await press(app, pilot, "enter")
+        assert session.state is RunState.RUNNING
+    text = await qemu.qmp("human-monitor-command", {"command-line": "info numa"})
+    assert info_numa(text) == {0: ("0 1 2 3", 1024), 1: ("", 1024), 2: ("4 5 6 7", 0)}
+
+
+async def test_forced_incomplete_matrix_reports_qemus_exit_and_the_app_stays(launched: Session) -> None:
+    app = NumaApp(launched)
+    notes = Notes(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press(app, pilot, "n", "d", "right", "2", "0", "enter", "escape", "X")
+        dialog = app.screen
+        assert isinstance(dialog, ExitDialog)
+        assert [f.code for f in dialog.blocking] == ["distance-missing"]
+        await press(app, pilot, "enter")  # blocked: nothing is sent
+        assert launched.state is RunState.PRECONFIG
+        await press(app, pilot, "f", "enter")  # forced
+        await pilot.pause(0.2)
+        assert launched.state is RunState.DISCONNECTED
+        assert "The distance between node 0 and 2 is missing" in notes.text()
+        assert any(sev == "error" and title == "QEMU went away" for sev, title, _ in notes.messages)
+        assert app.is_running
+        await press(app, pilot, "d")  # the editor still opens, read-only
+        assert isinstance(app.screen, DistanceEditor) and "gone" in app.screen.message.text
+
+
+async def test_memory_split_through_the_app_survives_relaunch(launched: Session) -> None:
+    app = NumaApp(launched)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press(app, pilot, "s", "1")  # socket 0 -> node 1
+        await press(app, pilot, "m")
+        editor = app.screen
+        assert isinstance(editor, MemoryEditor)
+        await press(app, pilot, "enter", "ctrl+u", *"1536M", "enter", "down", "enter", "ctrl+u",
+                    *"512M", "enter", "a")
+        assert editor.message.has_class("ok"), editor.message.text
+        await press(app, pilot, "escape")
+        panel = str(nodes_text(launched, False))
+        assert "1.5 GiB" in panel and "512 MiB" in panel
+        memdevs = {m["id"]: m["size"] for m in await launched.execute("query-memdev")}
+        assert memdevs == {"m0": 1536 * MIB, "m1": 512 * MIB}
+        assert {s.node_id for s in launched.topology.slots if s.key[0] == ("socket-id", 0)} == {1}
+        assert "memory-backend-ram,id=m0,size=1536M" in exports.render("full", launched)
+
+
+async def test_attached_memory_editor_is_read_only_in_the_app(session: Session) -> None:
+    app = NumaApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press(app, pilot, "m", "a")
+        assert isinstance(app.screen, MemoryEditor)
+        assert "did not start this QEMU" in app.screen.message.text
+
+
+# -- snapshot ------------------------------------------------------------------------
+def test_distance_editor_snapshot(qemu: Any, snap_compare: Any) -> None:
+    session = Session(Address.parse(qemu.sock), nodes=2)
+    app = NumaApp(session, mask={qemu.sock: "/run/numatui/vm.qmp", f"pid {qemu.proc.pid}": "pid 4242"})
+    seen: dict[str, Any] = {}
+
+    async def run_before(pilot: Any) -> None:
+        await session.reconnect()
+        app.sync()
+        await press(app, pilot, "s", "0")  # socket 0 on node 0
+        await session.add_node()  # node 2 (n would leave a toast in the picture)
+        app.sync()
+        app.clear_notifications()
+        await press(app, pilot, "d", "right", "1", "5", "enter")  # 0 <-> 1 = 15
+        # close and open again: the screen below repaints without the busy text of the step
+        # (a screen under a modal repaints on its own timer: a race with the picture)
+        await press(app, pilot, "escape", "d")
+        await press(app, pilot, "down", "right", "right", "u", "left", "left")  # unlink 1-2; on 1 -> 0
+        app.clear_notifications()
+        editor = app.screen
+        assert isinstance(editor, DistanceEditor)
+        seen.update(unset=editor.matrix.unset_pairs(), unlinked=set(editor.unlinked),
+                    cursor=editor.cursor_pair(), status=editor.status_text(editor.matrix))
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    assert {(d.src, d.dst, d.val) for d in session.distances} == {(0, 1, 15), (1, 0, 15)}
+    assert seen["unset"] == [(0, 2), (1, 2)] and seen["unlinked"] == {(1, 2)}
+    assert seen["cursor"] == (1, 0) and seen["status"].startswith("Incomplete")
+    assert asyncio.run(qemu.qmp("query-status"))["status"] == "prelaunch"

@@ -1,0 +1,206 @@
+"""Relaunch-and-replay against real QEMU: move an assigned slot, undo, redo.
+
+The new QEMU has one monitor (the session's), so what QEMU holds is read with
+a raw ``query-hotpluggable-cpus`` through ``session.execute`` and parsed
+here, not taken from the session's own idea of the topology.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from numatui.model.plan import Plan
+from numatui.model.topology import SlotKey, Topology
+from numatui.session.errors import QemuRefused
+from numatui.session.launcher import Launcher
+from numatui.session.replay import (
+    Keeper,
+    ReplayFailed,
+    ReplayRefused,
+    relaunch_with_plan,
+    without_numa_cpu_dist,
+)
+from numatui.session.session import Session
+
+ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",
+        "-m", "2G"]
+S0 = (("socket-id", 0),)
+S1 = (("socket-id", 1),)
+
+
+def socket(topo: Topology, n: int) -> list[SlotKey]:
+    return [s.key for s in topo.slots if s.key[0] == ("socket-id", n)]
+
+
+async def qemu_mapping(session: Session) -> dict[SlotKey, int | None]:
+    """What QEMU itself reports now."""
+    return Topology.from_hotpluggable(await session.execute("query-hotpluggable-cpus")).mapping()
+
+
+@pytest.fixture
+async def launched() -> AsyncIterator[Session]:
+    launcher = Launcher(extra_args=ARGS)
+    await launcher.start()
+    session = await Session.connect(launcher.address, launcher=launcher)
+    yield session
+    await session.close()
+    current = session.launcher
+    if isinstance(current, Launcher):
+        await current.stop()
+    await launcher.stop()
+
+
+def pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie counts as gone
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split()[2] != "Z"
+
+
+async def test_move_undo_redo_through_relaunch(launched: Session) -> None:
+    session = launched
+    keeper = Keeper(session)
+    events: list[dict[str, Any]] = []
+    session.add_listener(events.append)
+    topo = session.topology
+    await session.assign(socket(topo, 0), 0)
+    await session.assign(socket(topo, 1), 1)
+    after_assign = await qemu_mapping(session)
+    assert keeper.history.undo_description() == "socket 1 -> node 1"
+
+    # QEMU refuses the move itself ...
+    first = socket(topo, 1)[0]
+    with pytest.raises(QemuRefused, match="already assigned"):
+        await session.assign([first], 0)
+    # ... the keeper moves it by relaunching
+    old_pid = session.peer.pid if session.peer else None
+    old_launcher = session.launcher
+    assert isinstance(old_launcher, Launcher) and old_launcher.directory is not None
+    await keeper.move([first], 0)
+    new_pid = session.peer.pid if session.peer else None
+    assert new_pid != old_pid and not pid_alive(old_pid)
+    assert not old_launcher.directory.exists()  # its private socket directory is gone
+    assert session.launcher is keeper.launcher and session.launcher is not old_launcher
+    moved = await qemu_mapping(session)
+    assert moved[first] == 0
+    assert {k: v for k, v in moved.items() if k != first} == {
+        k: v for k, v in after_assign.items() if k != first}
+    assert session.state.value == "preconfig"
+    assert not any(e.get("event") == "NUMATUI_DISCONNECTED" for e in events)
+    notes = [e.text for e in session.transcript.entries if e.kind == "note"]
+    assert any(n.startswith("relaunching QEMU for socket 1 core 0 thread 0 -> node 0") for n in notes)
+
+    # undo: back to both sockets whole, in yet another QEMU
+    assert await keeper.undo() == "socket 1 core 0 thread 0 -> node 0"
+    assert await qemu_mapping(session) == after_assign
+    # undo again: socket 1 unassigned
+    await keeper.undo()
+    undone = await qemu_mapping(session)
+    assert all(undone[k] is None for k in socket(topo, 1))
+    assert all(undone[k] == 0 for k in socket(topo, 0))
+    # redo twice: the move is back
+    await keeper.redo()
+    await keeper.redo()
+    assert await qemu_mapping(session) == moved
+    assert not keeper.history.can_redo()
+    # the relaunched QEMU is still a working preconfig QEMU: it boots
+    await session.exit_preconfig(force=True)
+    assert session.state.value == "running"
+
+
+async def test_replay_uses_the_fewest_commands(launched: Session) -> None:
+    session = launched
+    plan = Plan.from_dict({"cpus": [{"node-id": 1, "socket-id": 0}, {"node-id": 0, "socket-id": 1}]})
+    await relaunch_with_plan(session, plan, why="test")
+    sent = [e.text for e in session.transcript.entries if e.kind == "cmd" and "set-numa-node" in e.text]
+    assert len(sent) == 2
+    mapping = await qemu_mapping(session)
+    assert {mapping[k] for k in socket(session.topology, 0)} == {1}
+
+
+async def test_a_plan_qemu_refuses_leaves_the_old_qemu_untouched(launched: Session) -> None:
+    session = launched
+    await session.assign(socket(session.topology, 0), 1)
+    before = await qemu_mapping(session)
+    old_pid = session.peer.pid if session.peer else None
+    bad = Plan.from_dict({"distances": [{"src": 0, "dst": 0, "val": 20}],
+                          "cpus": [{"node-id": 0, "socket-id": 0}]})
+    with pytest.raises(ReplayFailed, match="Local distance of node 0 should be 10") as info:
+        await relaunch_with_plan(session, bad)
+    assert info.value.restored
+    assert session.peer is not None and session.peer.pid == old_pid
+    assert await qemu_mapping(session) == before
+    # and a plan that does not fit is refused before any QEMU is touched
+    with pytest.raises(ReplayRefused, match="die-id"):
+        await relaunch_with_plan(session, Plan.from_dict({"cpus": [{"node-id": 0, "die-id": 0}]}))
+    assert session.peer is not None and session.peer.pid == old_pid
+
+
+async def test_attached_sessions_are_refused_with_an_explanation(qemu: Any) -> None:
+    session = await Session.connect(qemu.sock)
+    try:
+        keeper = Keeper(session)
+        assert not keeper.can_relaunch
+        with pytest.raises(ReplayRefused, match="restart QEMU with --preconfig and apply it"):
+            await keeper.move([session.topology.slots[0].key], 1)
+        with pytest.raises(ReplayRefused, match="numatui did not start this QEMU"):
+            await relaunch_with_plan(session, session.plan())
+    finally:
+        await session.close()
+
+
+def test_relaunch_args_drop_numa_cpu_and_dist_only() -> None:
+    argv = ["-m", "2G", "-numa", "node,nodeid=0,memdev=m0", "-numa", "cpu,node-id=0,socket-id=0",
+            "--numa=dist,src=0,dst=0,val=10", "-numa", "type=cpu,node-id=0", "-name", "vm"]
+    assert without_numa_cpu_dist(argv) == ["-m", "2G", "-numa", "node,nodeid=0,memdev=m0", "-name", "vm"]
+
+
+async def test_move_on_a_board_without_query_hotpluggable_cpus() -> None:
+    """aarch64 virt refuses query-hotpluggable-cpus: after the move and a boot,
+    QEMU's own query-cpus-fast shows the moved vCPU on its new node."""
+    launcher = Launcher(qemu="qemu-system-aarch64")
+    await launcher.start()
+    session = await Session.connect(launcher.address, launcher=launcher)
+    try:
+        assert session.topology.derived
+        keeper = Keeper(session)
+        keys = [s.key for s in session.topology.slots]
+        await session.assign(keys[:4], 0)
+        await session.assign(keys[4:], 1)
+        await keeper.move(keys[:1], 1)
+        await session.exit_preconfig(force=True)
+        cpus = sorted(await session.query_cpus_fast(), key=lambda c: c["cpu-index"])
+        assert [c["props"]["node-id"] for c in cpus] == [1, 0, 0, 0, 1, 1, 1, 1]
+    finally:
+        await session.close()
+        if isinstance(session.launcher, Launcher):
+            await session.launcher.stop()
+        await launcher.stop()
+
+
+async def test_a_new_qemu_that_does_not_start_changes_nothing(
+        launched: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numatui.session.replay as replay
+
+    session = launched
+    await session.assign(socket(session.topology, 0), 1)
+    before = await qemu_mapping(session)
+    old_pid = session.peer.pid if session.peer else None
+    monkeypatch.setattr(replay, "fresh_launcher",
+                        lambda old: Launcher(qemu="/nonexistent/qemu-system-x86_64", extra_args=ARGS))
+    keeper = Keeper(session)
+    with pytest.raises(ReplayFailed, match=r"did not start.*nothing changed") as info:
+        await keeper.move(socket(session.topology, 0)[:1], 0)
+    assert info.value.restored
+    assert session.peer is not None and session.peer.pid == old_pid
+    assert await qemu_mapping(session) == before
+    assert not keeper.history.can_undo()  # a failed move is not in the history
