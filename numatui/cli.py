@@ -35,6 +35,7 @@ from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, Sessio
 from numatui.session.launcher import Launcher
 
 if TYPE_CHECKING:
+    from numatui.session.replay import Keeper
     from numatui.session.session import Session
 
 EXIT_OK = 0
@@ -88,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", dest="memory", metavar="SIZE", help="-m for QEMU (default 2G)")
     p.add_argument("--keep-running", action="store_true",
                    help="leave QEMU running on exit and print its address")
+    p.add_argument("--resume", nargs="?", const="", default=None, metavar="NAME",
+                   help="start QEMU again with the arguments autosaved in $XDG_STATE_HOME/numatui "
+                        "and replay the saved plan (NAME: the VM's -name, a saved file's name or "
+                        "path; default the newest)")
     p.add_argument("--no-tui", action="store_true",
                    help="print the topology and the -numa options instead of opening the TUI")
 
@@ -252,11 +257,12 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     from numatui import cli_commands as cmd
 
     if args.command == "connect":
-        return await open_tui(session, out, tui=not args.no_tui)
+        return await open_tui(session, out, tui=not args.no_tui, keeper=_keeper(session))
     if args.command == "show":
         out.write(cmd.render_show(session))
     elif args.command == "apply":
         assert plan is not None
+        _keeper(session)  # autosaved after every change
         await cmd.apply_plan(session, plan, out, exit_preconfig=args.exit_preconfig,
                              force=args.force, err=err)
     elif args.command == "export":
@@ -298,27 +304,74 @@ async def _connect(args: argparse.Namespace, err: TextIO, address: Address | Non
     return session
 
 
+def _keeper(session: Session, path: Path | None = None) -> Keeper:
+    """Undo history + autosave (after every change) of ``session``; a failing
+    save is noted in the QMP log, never fatal."""
+    from numatui.autosave import Autosaver
+    from numatui.session.replay import Keeper
+
+    saver = Autosaver(path) if path is not None else Autosaver.for_session(session)
+    keeper = Keeper(session, save=saver.save_session)
+    keeper.autosave()
+    return keeper
+
+
 async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    launcher = Launcher(qemu=args.qemu, nodes=args.nodes, smp=args.smp, memory=args.memory,
-                        extra_args=args.qemu_args, keep_running=args.keep_running)
-    await launcher.start()
+    saved_path: Path | None = None
+    if args.resume is not None:
+        session, launcher, saved_path = await _resume(args, err)
+    else:
+        launcher = Launcher(qemu=args.qemu, nodes=args.nodes, smp=args.smp, memory=args.memory,
+                            extra_args=args.qemu_args, keep_running=args.keep_running)
+        await launcher.start()
+        try:
+            session = await _connect(args, err, launcher.address, launcher)
+        except BaseException:
+            await launcher.stop()
+            raise
+    keeper: Keeper | None = None
     try:
-        session = await _connect(args, err, launcher.address, launcher)
-    except BaseException:
-        await launcher.stop()
-        raise
-    try:
-        return await open_tui(session, out, tui=not args.no_tui)
+        keeper = _keeper(session, saved_path)
+        return await open_tui(session, out, tui=not args.no_tui, keeper=keeper)
     finally:
+        # moves and undo relaunch QEMU: the one running now may not be the first
+        current = keeper.launcher if keeper is not None and keeper.launcher is not None else launcher
         await session.close()
-        if args.keep_running and launcher.alive():
-            err.write(f"numatui: QEMU keeps running (pid {launcher.pid}); "
-                      f"reconnect with: numatui connect {launcher.address}\n")
+        if args.keep_running and current.alive():
+            err.write(f"numatui: QEMU keeps running (pid {current.pid}); "
+                      f"reconnect with: numatui connect {current.address}\n")
         else:
+            await current.stop()
+        if current is not launcher:
             await launcher.stop()
 
 
-async def open_tui(session: Session, out: TextIO, tui: bool = True) -> int:
+async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launcher, Path]:
+    """``launch --resume [NAME]``: QEMU again with the saved arguments, the plan replayed."""
+    from numatui import autosave
+    from numatui.session.replay import launch_with_plan
+
+    if args.qemu_args or args.smp or args.memory:
+        raise UsageError("--resume starts QEMU with the saved arguments: give no QEMU args, --smp or -m")
+    state = autosave.find(args.resume or None)
+    if not state.argv:
+        raise UsageError(f"{state.path} holds no QEMU command line to start (numatui attached to that QEMU)")
+    err.write(f"numatui: resuming {state.key} (saved {state.saved}) from {state.path}\n")
+    session = await launch_with_plan(state.argv, state.plan, timeout=args.timeout,
+                                     keep_running=args.keep_running)
+    launcher = session.launcher
+    assert isinstance(launcher, Launcher)
+    if args.log:
+        try:
+            session.transcript.write_to(args.log)
+        except BaseException:
+            await session.close()
+            await launcher.stop()
+            raise
+    return session, launcher, state.path
+
+
+async def open_tui(session: Session, out: TextIO, tui: bool = True, keeper: Keeper | None = None) -> int:
     """The seam: ``numatui.tui.app.run_tui(session) -> int`` when the TUI exists.
 
     Without the TUI (or with ``--no-tui``): print ``show`` and the ``-numa`` options.
@@ -332,7 +385,8 @@ async def open_tui(session: Session, out: TextIO, tui: bool = True) -> int:
     if spec is not None:
         module = importlib.import_module(TUI_MODULE)
         entry = next(getattr(module, n) for n in TUI_ENTRIES if hasattr(module, n))
-        result = entry(session)
+        takes_keeper = keeper is not None and "keeper" in inspect.signature(entry).parameters
+        result = entry(session, keeper=keeper) if takes_keeper else entry(session)
         if inspect.isawaitable(result):
             result = await result
         return int(result or 0)

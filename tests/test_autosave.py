@@ -194,3 +194,29 @@ def test_numatui_apply_takes_the_saved_file(qemu: Any, tmp_path: Path) -> None:
     nodes = asyncio.run(qemu.nodes())
     assert {v for k, v in nodes.items() if k[0] == ("socket-id", 0)} == {1}
     assert {v for k, v in nodes.items() if k[0] == ("socket-id", 1)} == {0}
+
+
+def test_launch_resume_restores_the_saved_plan_in_a_fresh_qemu() -> None:
+    import io
+
+    from numatui.cli import main
+
+    argv = ["qemu-system-x86_64", *ARGS, "-display", "none"]
+    plan = Plan.from_dict({"nodes": [{"id": 0}, {"id": 1}, {"id": 2}],
+                           "cpus": [{"node-id": 1, "socket-id": 0}, {"node-id": 2, "socket-id": 1}]})
+    save(state_dir() / f"{state_key(argv)}.json", plan, argv=argv, launched=True)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["launch", "--resume", "web1", "--no-tui"], stdout=out, stderr=err) == 0, err.getvalue()
+    assert "numatui: resuming web1-" in err.getvalue()
+    text = out.getvalue()
+    # printed from what the resumed QEMU reports (query-hotpluggable-cpus)
+    assert "-numa cpu,node-id=1,socket-id=0\n-numa cpu,node-id=2,socket-id=1\n" in text
+    # the resumed session keeps saving to the same file
+    assert load(find("web1").path).plan.cpus == plan.cpus
+    # nothing to resume by that name: one line, exit 2
+    err = io.StringIO()
+    assert main(["launch", "--resume", "db2", "--no-tui"], stdout=io.StringIO(), stderr=err) == 2
+    assert err.getvalue().startswith("numatui: no saved state 'db2'")
+    err = io.StringIO()
+    assert main(["launch", "--resume", "--smp", "4", "--no-tui"], stdout=io.StringIO(), stderr=err) == 2
+    assert "give no QEMU args" in err.getvalue()

@@ -24,7 +24,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from numatui.session.errors import SessionError
-from numatui.tui import exports
+from numatui.session.replay import Keeper
+from numatui.tui import exports, resilience
 from numatui.tui.cmdline import CommandPanel
 from numatui.tui.commands import numatui_commands
 from numatui.tui.distance_editor import DistanceEditor
@@ -39,9 +40,11 @@ from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.operations import Operations
+from numatui.tui.resilience import DisconnectedBanner, clip
 from numatui.tui.status import StatusBar, cursor_text, hover_text, is_booted
 
 if TYPE_CHECKING:
+    from numatui.model.plan import Plan
     from numatui.session.session import Session
 
 
@@ -68,15 +71,24 @@ class NumaApp(App[str]):
         Binding("u", "unplug", "Unplug", show=False,  # no room at 80 columns: help, palette
                 tooltip="Ask the guest to eject hot-plugged CPUs"),
         Binding("l", "toggle_log", "Log", show=False),  # help, palette and the log title say it
+        Binding("ctrl+z", "undo", "Undo", show=False, tooltip="Undo the last change (relaunches QEMU)"),
+        Binding("ctrl+y", "redo", "Redo", show=False, tooltip="Redo (relaunches QEMU)"),
+        Binding("R", "relaunch", "Relaunch", show=False, key_display="R",
+                tooltip="After QEMU went away: relaunch it with the plan, or reconnect"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None) -> None:
+    def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
+                 keeper: Keeper | None = None) -> None:
         """``mask`` replaces strings (socket paths, pids) wherever they are shown:
-        for screenshots and snapshot tests."""
+        for screenshots and snapshot tests.  ``keeper`` holds the undo history
+        and autosave (the CLI gives one that saves; default: history only)."""
         super().__init__()
         self.session = session
+        self.keeper = keeper if keeper is not None else Keeper(session)
+        #: the plan a refused move on an attached QEMU would need (palette: copy it)
+        self.needed_plan: Plan | None = None
         self._masks = dict(mask or {})
         self.ops = Operations(self)
         self.hotplug = Hotplug(self)
@@ -89,6 +101,7 @@ class NumaApp(App[str]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
+        yield DisconnectedBanner(id="disconnected")
         with Horizontal(id="main"):
             with Vertical(id="grid-box"):
                 yield CpuGrid(self.session.topology, id="grid")
@@ -137,6 +150,7 @@ class NumaApp(App[str]):
         booted = is_booted(s)
         self.grid.set_topology(s.topology, booted=booted, pending=s.pending_unplug)
         self.query_one(StatusBar).show(s, self.ops.busy, self.mask)
+        self.query_one(DisconnectedBanner).show(s, self.keeper, self.mask)
         self.query_one(NodesPanel).show(s, booted)
         self.query_one(Legend).show(booted)
         panel = self.query_one(CommandPanel)
@@ -147,12 +161,17 @@ class NumaApp(App[str]):
     def on_session_changed(self, message: SessionChanged) -> None:
         event = message.event or {}
         self.hotplug.on_event(event)
-        if event.get("event") == "NUMATUI_DISCONNECTED" and not self.ops.told_disconnected:
+        if event.get("event") == "NUMATUI_DISCONNECTED":
             data = event.get("data") or {}
+            stderr = str(data["stderr"]) if data.get("stderr") else None
+            self.query_one(DisconnectedBanner).lost(str(data.get("reason") or "QEMU went away"), stderr)
+        if event.get("event") == "NUMATUI_DISCONNECTED" and not self.ops.told_disconnected:
             words = str(data.get("reason") or "QEMU went away")
-            if data.get("stderr"):
-                words += f"\nQEMU said: {str(data['stderr']).strip()}"
-            self.notify(self.mask(words), title="Disconnected", severity="error",
+            if stderr:
+                words += f"\nQEMU said: {stderr.strip()}"
+            if self.keeper.saved_path:
+                words += f"\nThe plan is saved in {self.keeper.saved_path}."
+            self.notify(clip(self.mask(words)), title="Disconnected", severity="error",
                         timeout=30, markup=False)
         self.sync()
 
@@ -184,7 +203,28 @@ class NumaApp(App[str]):
             self.notify(f"Node {node} does not exist (nodes: {', '.join(map(str, sorted(known)))})."
                         " Press n to add a node.", severity="warning")
             return
-        self.run_worker(self.ops.assign(self.grid.target_keys(), node), group="qmp")
+        if not self.session.connected:
+            what = "relaunch it with the plan" if self.keeper.can_relaunch else "reconnect"
+            self.notify(f"QEMU is disconnected: press R to {what}.", severity="warning")
+            return
+        keys = self.grid.target_keys()
+        if resilience.needs_move(self.session, keys, node):  # QEMU cannot: relaunch or explain
+            self.run_worker(resilience.move(self, keys, node), group="qmp")
+            return
+        self.run_worker(self.ops.assign(keys, node), group="qmp")
+
+    def action_undo(self) -> None:
+        self.run_worker(resilience.undo(self), group="qmp")
+
+    def action_redo(self) -> None:
+        self.run_worker(resilience.undo(self, redo=True), group="qmp")
+
+    def action_relaunch(self) -> None:
+        self.run_worker(resilience.relaunch_or_reconnect(self), group="qmp")
+
+    def action_copy_needed_plan(self) -> None:
+        plan = self.needed_plan or self.keeper.history.current
+        self.run_worker(self.ops.copy(plan.to_json()), group="copy")
 
     def action_hotplug(self) -> None:
         self.hotplug.plug(self.grid.target_keys())
@@ -259,12 +299,13 @@ class NumaApp(App[str]):
 
 
 async def run_async(
-    session: Session, *, mask: Mapping[str, str] | None = None, **options: Any
+    session: Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
+    **options: Any
 ) -> str:
     """Run the app on the running event loop (the session's); return the
     compact ``-numa`` options for the caller to print once the screen is back.
     ``options`` go to ``App.run_async`` (``headless``, ``size``, ``auto_pilot``)."""
-    app = NumaApp(session, mask=mask)
+    app = NumaApp(session, mask=mask, keeper=keeper)
     await app.run_async(**options)
     result = app.return_value
     return result if result is not None else exports.compact_text(session)
@@ -289,11 +330,11 @@ def _terminal_as_stdout() -> Iterator[None]:
         os.close(saved)
 
 
-async def run_tui(session: Session, **options: Any) -> int:
+async def run_tui(session: Session, *, keeper: Keeper | None = None, **options: Any) -> int:
     """The CLI seam (``numatui launch`` / ``connect``): run the app, then print
     the ``-numa`` options to stdout after the screen is restored.  Returns 0."""
     with _terminal_as_stdout():
-        text = await run_async(session, **options)
+        text = await run_async(session, keeper=keeper, **options)
     if text:
         sys.stdout.write(text)
         sys.stdout.flush()

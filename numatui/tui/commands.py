@@ -27,6 +27,15 @@ def numatui_commands(app: NumaApp) -> Iterable[SystemCommand]:
                         app.action_distances)
     yield SystemCommand("Edit node memory", "Split the RAM across nodes; relaunches a QEMU numatui "
                         "started (m)", app.action_memory)
+    history = app.keeper.history
+    yield SystemCommand(f"Undo ({history.undo_description() or 'nothing to undo'})",
+                        "Relaunch QEMU with the plan before the last change (ctrl+z)", app.action_undo)
+    yield SystemCommand(f"Redo ({history.redo_description() or 'nothing to redo'})",
+                        "Relaunch QEMU with the change again (ctrl+y)", app.action_redo)
+    yield SystemCommand("Relaunch or reconnect", "After QEMU went away: a new QEMU with the plan "
+                        "(numatui started it), or connect again (R)", app.action_relaunch)
+    yield SystemCommand("Copy the plan this move needs", "JSON plan to apply to a QEMU restarted "
+                        "with --preconfig (QEMU cannot move an assigned CPU)", app.action_copy_needed_plan)
     yield SystemCommand("Select the cursor's socket", "s", lambda: grid.action_select_group("socket-id"))
     yield SystemCommand("Select the cursor's core", "c", lambda: grid.action_select_group("core-id"))
     yield SystemCommand("Select every unassigned slot", "a", grid.action_select_unassigned)

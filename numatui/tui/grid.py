@@ -36,6 +36,8 @@ from numatui.tui.grid_mouse import GridMouse
 
 #: (node-id, present, selected, cursor, pending) of one slot.
 Look = tuple[int | None, bool, bool, bool, bool]
+#: (row, booted, focused, theme, looks of its cells): what a drawn row depends on.
+RowKey = tuple[int, bool, bool, str, tuple[Look, ...]]
 
 
 class CpuGrid(ScrollView, can_focus=True):
@@ -96,6 +98,9 @@ class CpuGrid(ScrollView, can_focus=True):
         self._layout: GridLayout | None = None
         self._cpu_index: list[int] = []
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
+        self._drawn: dict[int, RowKey] = {}  # row -> strip key last drawn
+        self._layout_args: tuple[int, int] | None = None  # (width, cell width) of _layout
+        self._keys: tuple[SlotKey, ...] = tuple(s.key for s in topology.slots)
         self.hovered: int | None = None
         """The slot under the mouse pointer (its props go to the status line)."""
         self.mouse = GridMouse(self)
@@ -108,8 +113,10 @@ class CpuGrid(ScrollView, can_focus=True):
         """Show ``topology`` (QEMU's truth); keeps cursor and selection by slot key."""
         keep_cursor = self.topology.slots[self.cursor].key if self.topology.slots else None
         keep_sel = {self.topology.slots[i].key for i in self.selection}
-        same_shape = [s.key for s in topology.slots] == [s.key for s in self.topology.slots]
+        keys = tuple(s.key for s in topology.slots)
+        same_shape = keys == self._keys
         self.topology = topology
+        self._keys = keys
         self.booted = booted
         self.pending = frozenset(pending)
         if not same_shape:
@@ -118,24 +125,45 @@ class CpuGrid(ScrollView, can_focus=True):
             self.selection = {index[k] for k in keep_sel if k in index}
             self._anchor = None
             self.hovered = None
-        self._relayout()
-        self.refresh()
+        layout = self._layout
+        self._relayout(same_shape)
+        if same_shape and self._layout is layout:
+            self._refresh_changed_rows()  # an assignment: cost follows the rows on screen
+        else:
+            self.refresh()
 
-    def _relayout(self) -> None:
+    def _relayout(self, same_shape: bool = False) -> None:
+        """Lay the slots out at the grid's width.  Not before the grid has a
+        size (on_resize does it then: one layout, not three, at first paint);
+        not again for the same shape, width and cell width."""
         slots = self.topology.slots
-        nodes = [s.node_id for s in slots if s.node_id is not None]
-        self._max_node = max([self._max_node, *nodes])
-        width = self.scrollable_content_region.width if self.is_mounted else 80
-        cell_width = cell_width_for(len(slots), self._max_node)
-        layout = compute_layout(tuple(s.key for s in slots), max(width, 20), cell_width)
+        self._max_node = max(
+            self._max_node, max((s.node_id for s in slots if s.node_id is not None), default=0)
+        )
+        self._cpu_index = []  # cpu-index per slot: computed when first drawn (after boot)
+        width = self.scrollable_content_region.width if self.is_mounted else 0
+        if not width:
+            self._layout_args = None  # grid_layout lays out (at 80 columns if unsized) if asked before
+            return
+        args = (max(width, 20), cell_width_for(len(slots), self._max_node))
+        if same_shape and args == self._layout_args and self._layout is not None:
+            return
+        self._use_layout(compute_layout(self._keys, *args), args)
+
+    def _use_layout(self, layout: GridLayout, args: tuple[int, int]) -> None:
         if layout is not self._layout:  # cached strips are keyed on row numbers
             self._strips.clear()
+            self._drawn.clear()
             self._layout = layout
-        self._cpu_index = [r.start for r in self.topology.cpu_indexes().values()]
-        self.virtual_size = Size(self._layout.width, self._layout.height)
+        self._layout_args = args
+        self.virtual_size = Size(layout.width, layout.height)
 
     @property
     def grid_layout(self) -> GridLayout:
+        if self._layout is None or self._layout_args is None:
+            width = self.scrollable_content_region.width if self.is_mounted else 0
+            args = (max(width or 80, 20), cell_width_for(len(self.topology.slots), self._max_node))
+            self._use_layout(compute_layout(self._keys, *args), args)
         assert self._layout is not None
         return self._layout
 
@@ -248,7 +276,7 @@ class CpuGrid(ScrollView, can_focus=True):
         self.scroll_to_region(Region(x, row, self._layout.cell_width, 1), animate=False)
 
     def _changed(self) -> None:
-        self.refresh()
+        self._refresh_changed_rows()
         self.post_message(self.CursorMoved(self))
 
     # -- drawing --------------------------------------------------------------------------
@@ -270,15 +298,34 @@ class CpuGrid(ScrollView, can_focus=True):
         if index >= layout.height:
             return Strip.blank(width, self.rich_style)
         row = layout.rows[index]
-        looks = tuple(self.look(c.slot) for c in row.cells)
-        key = (index, self.booted, self.has_focus, self.app.theme, looks)
+        key = self._row_key(index, row, (self.booted, self.has_focus, self.app.theme))
+        self._drawn[index] = key
         strip = self._strips.get(key)
         if strip is None:
-            strip = self._render_row(row, looks)
+            strip = self._render_row(row, key[-1])
             self._strips[key] = strip
         if self.mouse.band is not None:
             strip = overlay_band(strip, index, self.mouse.band)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _row_key(self, index: int, row: Row, state: tuple[bool, bool, str]) -> RowKey:
+        """Everything row ``index`` looks like: the strip cache key (looks last).
+        ``state`` is (booted, has_focus, theme), the same for every row."""
+        look = self.look
+        return (index, *state, tuple(look(c.slot) for c in row.cells))
+
+    def _refresh_changed_rows(self) -> None:
+        """Repaint the rows on screen whose look differs from what they show
+        (like DataTable, only changed lines are refreshed)."""
+        layout = self._layout
+        if layout is None or not self.is_mounted or self.mouse.band is not None:
+            self.refresh()  # a rubber band is drawn over rows whatever they hold
+            return
+        state = (self.booted, self.has_focus, self.app.theme)
+        top = self.scroll_offset.y
+        for index in range(top, min(top + self.scrollable_content_region.height, layout.height)):
+            if self._drawn.get(index) != self._row_key(index, layout.rows[index], state):
+                self.refresh_line(index)
 
     def _render_row(self, row: Row, looks: tuple[Look, ...]) -> Strip:
         base = self.rich_style
@@ -314,6 +361,8 @@ class CpuGrid(ScrollView, can_focus=True):
         inner = self.grid_layout.cell_width - 3
         if self.booted:
             if present:
+                if not self._cpu_index:
+                    self._cpu_index = [r.start for r in self.topology.cpu_indexes().values()]
                 text, mark, style = str(self._cpu_index[index]), " ", colours.node_style(node)
             else:
                 text, mark, style = colours.EMPTY_TEXT, " ", colours.empty_style(node)

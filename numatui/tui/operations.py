@@ -16,6 +16,7 @@ from numatui.model.topology import SlotKey
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
 from numatui.tui.clipboard import copy_text
 from numatui.tui.messages import refusal_reason
+from numatui.tui.resilience import clip
 
 if TYPE_CHECKING:
     from numatui.tui.app import NumaApp
@@ -39,10 +40,12 @@ class Operations:
                 yield
             except Disconnected as exc:
                 self.told_disconnected = True
-                app.notify(app.mask(str(exc)), title="QEMU went away", severity="error",
+                saved = getattr(getattr(app, "keeper", None), "saved_path", None)
+                where = f"\nThe plan is saved in {saved}." if saved else ""
+                app.notify(clip(app.mask(str(exc))) + where, title="QEMU went away", severity="error",
                            timeout=30, markup=False)
             except SessionError as exc:
-                app.notify(app.mask(str(exc)), title="QEMU", severity="error", timeout=10,
+                app.notify(clip(app.mask(str(exc))), title="QEMU", severity="error", timeout=10,
                            markup=False)
             finally:
                 self.busy = None
@@ -54,7 +57,7 @@ class Operations:
             try:
                 await app.session.assign(keys, node)
             except QemuRefused as exc:
-                app.notify(f"{exc.qemu_message}\n{refusal_reason(exc.qemu_message, node)}",
+                app.notify(f"{clip(exc.qemu_message)}\n{refusal_reason(exc.qemu_message, node)}",
                            title="QEMU refused", severity="error", timeout=10, markup=False)
             else:
                 app.grid.clear_selection()
