@@ -19,6 +19,8 @@ HELP = """\
 [b]Assign[/b]      0-9 puts the selection (or the cursor slot) on that node, live
             n adds a node (memoryless), live
             d edits the distances (live), m the node memory (relaunches QEMU)
+[b]Undo[/b]        ctrl+z / ctrl+y undo and redo (relaunch + replay); R relaunches or
+            reconnects after QEMU went away
 [b]Mouse[/b]       click a slot: it alone; ctrl+click: add or remove it
             shift+click: every slot from the cursor to it, in
             topology order (socket, die, core, thread)
@@ -37,8 +39,9 @@ HELP = """\
 
 [b]What QEMU allows[/b]
 • Each assignment is sent to QEMU at once; the grid always shows what QEMU reports.
-• There is no undo: a slot already on a node cannot move to another one (marked •).
-  To start over, quit and start QEMU again.
+• QEMU has no undo: a slot already on a node (marked •) cannot move. When numatui
+  launched QEMU, a move or ctrl+z / ctrl+y relaunches it and replays the plan;
+  attached, export the plan, restart QEMU with --preconfig and apply it.
 • Slots left unassigned go to node 0 at boot, with a warning from QEMU.
 • After boot the nodes are fixed; present CPUs show their cpu-index.
 
