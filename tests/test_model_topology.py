@@ -115,3 +115,9 @@ def test_keys_round_trip() -> None:
             parse_key(bad)
     assert len(PROP_ORDER) == 8
     assert Slot(key=key).matches({"socket-id": 0, "node-id": 9})
+
+
+def test_parse_key_refuses_a_key_without_topology_props() -> None:
+    with pytest.raises(NumaError, match="topology props"):
+        parse_key("node-id=0")
+    assert parse_key("node-id=1,socket-id=1,core-id=0") == (("socket-id", 1), ("core-id", 0))

@@ -44,8 +44,8 @@ def test_parse_key_raises_only_numa_errors(text: str) -> None:
         key = parse_key(text)
     except NumaError:
         return
-    if key:  # ("node-id=0" gives the empty key: not a slot, but no crash either)
-        assert parse_key(format_key(key)) == key
+    assert key, "an empty slot key must be refused"
+    assert parse_key(format_key(key)) == key
 
 
 @settings(max_examples=300, deadline=None)

@@ -68,7 +68,10 @@ def parse_key(text: str) -> SlotKey:
         if name in props:
             raise NumaError(f"bad slot {text!r}: {name} given twice")
         props[name] = int(value)
-    return order_props(props)
+    key = order_props(props)
+    if not key:
+        raise NumaError(f"bad slot {text!r}: name it by its topology props, e.g. socket-id=1,core-id=0")
+    return key
 
 
 @dataclass(frozen=True)
