@@ -90,7 +90,6 @@ class NumaApp(App[str]):
         #: the plan a refused move on an attached QEMU would need (palette: copy it)
         self.needed_plan: Plan | None = None
         self._masks = dict(mask or {})
-        self._bindings_booted: bool | None = None  # run state the footer last showed
         self.ops = Operations(self)
         self.hotplug = Hotplug(self)
         self._removers: list[Callable[[], None]] = []
@@ -157,9 +156,7 @@ class NumaApp(App[str]):
         panel = self.query_one(CommandPanel)
         panel.show(exports.render(panel.view, s), self.mask)
         self.on_cpu_grid_cursor_moved()
-        if booted != self._bindings_booted:  # check_action depends on it; the Footer
-            self._bindings_booted = booted  # rebuilds every key on refresh_bindings()
-            self.refresh_bindings()
+        self.refresh_bindings()
 
     def on_session_changed(self, message: SessionChanged) -> None:
         event = message.event or {}
