@@ -11,16 +11,24 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from qemu.qmp import QMPClient
+
+from numatui.autosave import Autosaver
+from numatui.model.topology import SlotKey, Topology
+from numatui.session.launcher import Launcher
+from numatui.session.replay import Keeper
+from numatui.session.session import Session
 
 DATA = Path(__file__).parent / "data"
 
@@ -171,3 +179,54 @@ def qemu(qemu_factory: Any) -> Qemu:
 
 def load_data(name: str) -> Any:
     return json.loads((DATA / name).read_text())
+
+
+@pytest.fixture
+async def session(qemu: Qemu) -> AsyncIterator[Session]:
+    """A Session on the ``qemu`` fixture's monitor."""
+    s = await Session.connect(qemu.sock)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def launched() -> AsyncIterator[Session]:
+    """A Session on a QEMU numatui launched itself (``DEFAULT_ARGS``); stops
+    every QEMU it ended up with, the first and any relaunched one."""
+    launcher = Launcher(extra_args=DEFAULT_ARGS)
+    await launcher.start()
+    s = await Session.connect(launcher.address, launcher=launcher)
+    yield s
+    await s.close()
+    for x in {id(x): x for x in (s.launcher, launcher)}.values():
+        if isinstance(x, Launcher):
+            await x.stop()
+
+
+@asynccontextmanager
+async def launched_with_keeper(tmp_path: Path) -> AsyncIterator[tuple[Session, Keeper, Autosaver]]:
+    """A Session on a QEMU numatui launched (``DEFAULT_ARGS``) with a Keeper
+    autosaving to ``tmp_path / "vm.json"``; stops every QEMU it ended up with."""
+    launcher = Launcher(extra_args=DEFAULT_ARGS)
+    await launcher.start()
+    session = await Session.connect(launcher.address, launcher=launcher)
+    saver = Autosaver(tmp_path / "vm.json")
+    keeper = Keeper(session, save=saver.save_session)
+    keeper.autosave()
+    yield session, keeper, saver
+    await session.close()
+    for lch in {launcher, session.launcher, keeper.launcher}:
+        if isinstance(lch, Launcher):
+            await lch.stop()
+
+
+def socket(topo: Topology, n: int) -> list[SlotKey]:
+    """The slots of socket ``n``."""
+    return [s.key for s in topo.slots if s.key[0] == ("socket-id", n)]
+
+
+def info_numa(text: str) -> dict[int, tuple[str, int]]:
+    """node -> (cpus, size MB) from HMP ``info numa``."""
+    cpus = {int(m[1]): m[2].strip() for m in re.finditer(r"^node (\d+) cpus:(.*)$", text, re.M)}
+    sizes = {int(m[1]): int(m[2]) for m in re.finditer(r"^node (\d+) size: (\d+) MB", text, re.M)}
+    return {n: (cpus.get(n, ""), sizes[n]) for n in sizes}

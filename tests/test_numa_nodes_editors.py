@@ -4,10 +4,8 @@ test's second monitor (attached QEMU) or raw commands (launched QEMU)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
@@ -18,9 +16,6 @@ from numatui.session.launcher import Launcher
 from numatui.session.session import Session
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.memory_editor import MemoryEditor
-
-ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",
-        "-m", "2G"]
 
 
 class Host(App[None]):
@@ -45,25 +40,6 @@ async def settle(app: App[Any], pilot: Any) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
-
-
-@pytest.fixture
-async def session(qemu: Any) -> AsyncIterator[Session]:
-    s = await Session.connect(qemu.sock)
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-async def launched() -> AsyncIterator[Session]:
-    launcher = Launcher(extra_args=ARGS)
-    await launcher.start()
-    s = await Session.connect(launcher.address, launcher=launcher)
-    yield s
-    await s.close()
-    for x in {id(x): x for x in (s.launcher, launcher)}.values():
-        if isinstance(x, Launcher):
-            await x.stop()
 
 
 def given(session: Session) -> dict[tuple[int, int], int]:

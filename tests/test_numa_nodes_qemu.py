@@ -7,16 +7,15 @@ for QEMUs numatui launched (one monitor), with raw commands through
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from conftest import info_numa, socket
 
 from numatui.model.distances import DistanceMatrix
 from numatui.model.memory_split import MIB
 from numatui.model.qemu_args import full_command_line
-from numatui.model.topology import SlotKey, Topology
+from numatui.model.topology import Topology
 from numatui.session.errors import Disconnected, PreflightBlocked
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
@@ -24,42 +23,9 @@ from numatui.session.memory import ATTACHED_READ_ONLY, read_only_reason, relaunc
 from numatui.session.replay import ReplayRefused
 from numatui.session.session import Session
 
-ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",
-        "-m", "2G"]
-
-
-def socket(topo: Topology, n: int) -> list[SlotKey]:
-    return [s.key for s in topo.slots if s.key[0] == ("socket-id", n)]
-
-
-def info_numa(text: str) -> dict[int, tuple[str, int]]:
-    """node -> (cpus, size MB) from HMP ``info numa``."""
-    cpus = {int(m[1]): m[2].strip() for m in re.finditer(r"^node (\d+) cpus:(.*)$", text, re.M)}
-    sizes = {int(m[1]): int(m[2]) for m in re.finditer(r"^node (\d+) size: (\d+) MB", text, re.M)}
-    return {n: (cpus.get(n, ""), sizes[n]) for n in sizes}
-
 
 async def hmp(qemu: Any, line: str) -> str:
     return str(await qemu.qmp("human-monitor-command", {"command-line": line}))
-
-
-@pytest.fixture
-async def session(qemu: Any) -> AsyncIterator[Session]:
-    s = await Session.connect(qemu.sock)
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-async def launched() -> AsyncIterator[Session]:
-    launcher = Launcher(extra_args=ARGS)
-    await launcher.start()
-    session = await Session.connect(launcher.address, launcher=launcher)
-    yield session
-    await session.close()
-    for launcher_ in {id(x): x for x in (session.launcher, launcher)}.values():
-        if isinstance(launcher_, Launcher):
-            await launcher_.stop()
 
 
 async def fill_distances(session: Session) -> None:

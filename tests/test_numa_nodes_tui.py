@@ -6,15 +6,12 @@ Update the snapshot with ``pytest tests/test_numa_nodes_tui.py --snapshot-update
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
+from conftest import info_numa
 
 from numatui.model.memory_split import MIB
 from numatui.session.address import Address
-from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
 from numatui.session.session import Session
 from numatui.tui import exports
@@ -23,9 +20,6 @@ from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.nodes import nodes_text
-
-ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",
-        "-m", "2G"]
 
 
 class Notes:
@@ -51,31 +45,6 @@ async def press(app: NumaApp, pilot: Any, *keys: str) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
-
-
-def info_numa(text: str) -> dict[int, tuple[str, int]]:
-    cpus = {int(m[1]): m[2].strip() for m in re.finditer(r"^node (\d+) cpus:(.*)$", text, re.M)}
-    sizes = {int(m[1]): int(m[2]) for m in re.finditer(r"^node (\d+) size: (\d+) MB", text, re.M)}
-    return {n: (cpus.get(n, ""), sizes[n]) for n in sizes}
-
-
-@pytest.fixture
-async def session(qemu: Any) -> AsyncIterator[Session]:
-    s = await Session.connect(qemu.sock)
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-async def launched() -> AsyncIterator[Session]:
-    launcher = Launcher(extra_args=ARGS)
-    await launcher.start()
-    s = await Session.connect(launcher.address, launcher=launcher)
-    yield s
-    await s.close()
-    for x in {id(x): x for x in (s.launcher, launcher)}.values():
-        if isinstance(x, Launcher):
-            await x.stop()
 
 
 async def test_node_socket_distances_boot_through_the_app(qemu: Any, session: Session) -> None:

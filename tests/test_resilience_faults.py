@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import launched_with_keeper
 
 from numatui.autosave import Autosaver, load
 from numatui.model.topology import SlotKey, Topology
@@ -22,9 +23,6 @@ from numatui.session.machine import RunState
 from numatui.session.replay import Keeper
 from numatui.session.session import Session
 from numatui.session.transcript import Entry
-
-ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",
-        "-m", "2G"]
 
 
 class Rig:
@@ -61,17 +59,8 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    launcher = Launcher(extra_args=ARGS)
-    await launcher.start()
-    session = await Session.connect(launcher.address, launcher=launcher)
-    saver = Autosaver(tmp_path / "vm.json")
-    keeper = Keeper(session, save=saver.save_session)
-    keeper.autosave()
-    yield Rig(session, keeper, saver)
-    await session.close()
-    for lch in {launcher, session.launcher, keeper.launcher}:
-        if isinstance(lch, Launcher):
-            await lch.stop()
+    async with launched_with_keeper(tmp_path) as (session, keeper, saver):
+        yield Rig(session, keeper, saver)
 
 
 async def recovered(rig: Rig, expected: dict[SlotKey, int | None]) -> None:

@@ -8,10 +8,10 @@ here, not taken from the session's own idea of the topology.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from conftest import socket
 
 from numatui.model.plan import Plan
 from numatui.model.topology import SlotKey, Topology
@@ -32,26 +32,9 @@ S0 = (("socket-id", 0),)
 S1 = (("socket-id", 1),)
 
 
-def socket(topo: Topology, n: int) -> list[SlotKey]:
-    return [s.key for s in topo.slots if s.key[0] == ("socket-id", n)]
-
-
 async def qemu_mapping(session: Session) -> dict[SlotKey, int | None]:
     """What QEMU itself reports now."""
     return Topology.from_hotpluggable(await session.execute("query-hotpluggable-cpus")).mapping()
-
-
-@pytest.fixture
-async def launched() -> AsyncIterator[Session]:
-    launcher = Launcher(extra_args=ARGS)
-    await launcher.start()
-    session = await Session.connect(launcher.address, launcher=launcher)
-    yield session
-    await session.close()
-    current = session.launcher
-    if isinstance(current, Launcher):
-        await current.stop()
-    await launcher.stop()
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -11,44 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import launched_with_keeper
 from fake_qmp import HostileProxy
+from tui_helpers import Notes, settle
 
 from numatui.autosave import Autosaver, load
 from numatui.model.topology import SlotKey, Topology
-from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
 from numatui.session.replay import Keeper
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 from numatui.tui.cmdline import CommandPanel
 from numatui.tui.log_panel import entry_text
-
-ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",
-        "-m", "2G"]
-
-
-class Notes:
-    """Records what the app notifies (and still shows it)."""
-
-    def __init__(self, app: NumaApp) -> None:
-        self.messages: list[tuple[str, str]] = []
-        original = app.notify
-
-        def notify(message: str, *, title: str = "", severity: Any = "information",
-                   timeout: float | None = None, markup: bool = True) -> None:
-            assert not (markup and ("[" in message or "\x1b" in message)), f"markup: {message[:80]!r}"
-            self.messages.append((str(severity), message))
-            original(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
-        app.notify = notify  # type: ignore[method-assign]
-
-    def text(self) -> str:
-        return "\n".join(m for _, m in self.messages)
-
-
-async def settle(app: NumaApp, pilot: Any) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def qemu_mapping(session: Session) -> dict[SlotKey, int | None]:
@@ -57,23 +31,14 @@ async def qemu_mapping(session: Session) -> dict[SlotKey, int | None]:
 
 @pytest.fixture
 async def launched(tmp_path: Path) -> AsyncIterator[tuple[Session, Keeper, Autosaver]]:
-    launcher = Launcher(extra_args=ARGS)
-    await launcher.start()
-    session = await Session.connect(launcher.address, launcher=launcher)
-    saver = Autosaver(tmp_path / "vm.json")
-    keeper = Keeper(session, save=saver.save_session)
-    keeper.autosave()
-    yield session, keeper, saver
-    await session.close()
-    for lch in {launcher, keeper.launcher}:
-        if lch is not None:
-            await lch.stop()
+    async with launched_with_keeper(tmp_path) as rig:
+        yield rig
 
 
 async def test_move_then_ctrl_z_and_ctrl_y(launched: tuple[Session, Keeper, Autosaver]) -> None:
     session, keeper, saver = launched
     app = NumaApp(session, keeper=keeper)
-    notes = Notes(app)
+    notes = Notes(app, inert=True)
     slot0 = session.topology.slots[0].key
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("s", "0")  # socket 0 -> node 0
@@ -102,7 +67,7 @@ async def test_move_then_ctrl_z_and_ctrl_y(launched: tuple[Session, Keeper, Auto
 async def test_disconnected_screen_then_relaunch(launched: tuple[Session, Keeper, Autosaver]) -> None:
     session, keeper, saver = launched
     app = NumaApp(session, keeper=keeper)
-    notes = Notes(app)
+    notes = Notes(app, inert=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("s", "1")
         await settle(app, pilot)
@@ -143,7 +108,7 @@ async def test_hostile_strings_are_shown_inertly(qemu: Any, text: str) -> None:
     async with HostileProxy(path, qemu.sock, text):
         session = await Session.connect(str(path), nodes=2)
         app = NumaApp(session)
-        notes = Notes(app)
+        notes = Notes(app, inert=True)
         try:
             async with app.run_test(size=(100, 30)) as pilot:
                 await pilot.press("0")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tui_helpers import Notes, settle
 
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp, run_async, run_tui
@@ -17,29 +18,6 @@ from numatui.tui.grid import CpuGrid
 from numatui.tui.log_panel import QmpLog
 
 SOCKET0 = "-numa cpu,node-id=1,socket-id=0\n"
-
-
-class Notes:
-    """Records what the app notifies (and still shows it)."""
-
-    def __init__(self, app: NumaApp) -> None:
-        self.messages: list[tuple[str, str]] = []
-        original = app.notify
-
-        def notify(message: str, *, title: str = "", severity: Any = "information",
-                   timeout: float | None = None, markup: bool = True) -> None:
-            self.messages.append((str(severity), message))
-            original(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
-        app.notify = notify  # type: ignore[method-assign]
-
-    def text(self) -> str:
-        return "\n".join(m for _, m in self.messages)
-
-
-async def settle(app: NumaApp, pilot: Any) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import numa_node_args
+from tui_helpers import settle
 
 from numatui.model.topology import SlotKey
 from numatui.session.address import Address
@@ -60,11 +61,6 @@ class Notes:
     def last(self) -> tuple[str, str, str]:
         assert self.markup[-1] is False  # QEMU's words are never parsed as markup
         return self.messages[-1]
-
-
-async def settle(app: NumaApp, pilot: Any) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def boot(app: NumaApp, pilot: Any) -> None:

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from tui_helpers import settle
+
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 from numatui.tui.grid import CpuGrid
 
 S0 = [(("socket-id", 0), ("core-id", c), ("thread-id", t)) for c in (0, 1) for t in (0, 1)]
 S1 = [(("socket-id", 1), ("core-id", c), ("thread-id", t)) for c in (0, 1) for t in (0, 1)]
-
-
-async def settle(app: NumaApp, pilot: Any) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def test_cursor_moves_and_selects(qemu: Any) -> None:

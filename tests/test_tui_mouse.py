@@ -14,6 +14,7 @@ import pytest
 from conftest import numa_node_args
 from textual import events
 from textual.widgets import Static
+from tui_helpers import settle
 
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
@@ -49,11 +50,6 @@ async def session(qemu: Any) -> Any:
     s = await Session.connect(qemu.sock, nodes=2)
     yield s
     await s.close()
-
-
-async def settle(app: NumaApp, pilot: Any) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def numa_commands(session: Session) -> int:

@@ -29,7 +29,7 @@ from numatui.model.errors import NumaError
 from numatui.model.plan import Distance
 from numatui.session.errors import Disconnected, SessionError
 from numatui.session.machine import RunState
-from numatui.tui.editing import MessageLine, Step, error_words, local_step
+from numatui.tui.editing import MessageLine, Step, error_words, local_step, open_input, typed_digit
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -210,13 +210,9 @@ class DistanceEditor(ModalScreen[None]):
                              "error")
             return
         self.editing = pair
-        field = self.query_one("#dist-input", Input)
         value = self.matrix.value(a, b)
-        field.value = first or ("" if value is None else str(value))
-        field.border_title = f"node {a} \u2192 node {b}"
-        field.add_class("shown")
-        field.focus()
-        field.cursor_position = len(field.value)
+        open_input(self.query_one("#dist-input", Input), first or ("" if value is None else str(value)),
+                   f"node {a} \u2192 node {b}")
 
     @on(DataTable.CellSelected)
     def _selected(self) -> None:
@@ -224,9 +220,8 @@ class DistanceEditor(ModalScreen[None]):
 
     def on_key(self, event: events.Key) -> None:
         """A digit on the table starts an edit with it."""
-        if event.character and event.character.isdigit() and self.table.has_focus:
-            event.stop()
-            self.action_edit(event.character)
+        if (digit := typed_digit(event, self.table)) is not None:
+            self.action_edit(digit)
 
     def close_input(self) -> None:
         field = self.query_one("#dist-input", Input)

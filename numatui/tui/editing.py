@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
 from rich.text import Text
-from textual.widgets import Static
+from textual import events
+from textual.widget import Widget
+from textual.widgets import Input, Static
 
 from numatui.session.errors import QemuRefused, SessionError
 
@@ -62,3 +64,22 @@ class MessageLine(Static):
         self.set_class(kind == "error", "error")
         self.set_class(kind == "ok", "ok")
         self.update(Text(text))
+
+
+def open_input(field: Input, value: str, title: str) -> None:
+    """Show an editor's input holding ``value`` under ``title``, focused, the
+    cursor at the end."""
+    field.value = value
+    field.border_title = title
+    field.add_class("shown")
+    field.focus()
+    field.cursor_position = len(field.value)
+
+
+def typed_digit(event: events.Key, table: Widget) -> str | None:
+    """The digit typed on the focused ``table`` (the key then goes no further),
+    which starts an edit with it; None for any other key."""
+    if event.character and event.character.isdigit() and table.has_focus:
+        event.stop()
+        return event.character
+    return None

@@ -28,7 +28,7 @@ from numatui.model.units import human_size
 from numatui.session.errors import SessionError
 from numatui.session.memory import LauncherHolder, current_sizes, read_only_reason, relaunch_with_memory
 from numatui.session.replay import ReplayFailed
-from numatui.tui.editing import MessageLine, Step, error_words, local_step
+from numatui.tui.editing import MessageLine, Step, error_words, local_step, open_input, typed_digit
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -158,20 +158,16 @@ class MemoryEditor(ModalScreen[None]):
             return
         self.editing = node
         size = self.draft[node]
-        field.value = first or (human_size(size).replace(" GiB", "G").replace(" MiB", "M") if size else "0")
-        field.border_title = f"node {node} memory"
-        field.add_class("shown")
-        field.focus()
-        field.cursor_position = len(field.value)
+        shown = human_size(size).replace(" GiB", "G").replace(" MiB", "M") if size else "0"
+        open_input(field, first or shown, f"node {node} memory")
 
     @on(DataTable.RowSelected)
     def _selected(self) -> None:
         self.action_edit()
 
     def on_key(self, event: events.Key) -> None:
-        if event.character and event.character.isdigit() and self.table.has_focus:
-            event.stop()
-            self.action_edit(event.character)
+        if (digit := typed_digit(event, self.table)) is not None:
+            self.action_edit(digit)
 
     def close_input(self) -> None:
         field = self.query_one("#mem-input", Input)

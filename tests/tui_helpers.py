@@ -1,0 +1,37 @@
+"""Helpers shared by the tests that drive the whole app with a pilot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from numatui.tui.app import NumaApp
+
+
+class Notes:
+    """Records what the app notifies (and still shows it).
+
+    With ``inert``, every notification that could be parsed as markup (it is
+    marked up and holds ``[`` or an escape) fails the test on the spot.
+    """
+
+    def __init__(self, app: NumaApp, *, inert: bool = False) -> None:
+        self.messages: list[tuple[str, str]] = []
+        original = app.notify
+
+        def notify(message: str, *, title: str = "", severity: Any = "information",
+                   timeout: float | None = None, markup: bool = True) -> None:
+            if inert:
+                assert not (markup and ("[" in message or "\x1b" in message)), f"markup: {message[:80]!r}"
+            self.messages.append((str(severity), message))
+            original(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+        app.notify = notify  # type: ignore[method-assign]
+
+    def text(self) -> str:
+        return "\n".join(m for _, m in self.messages)
+
+
+async def settle(app: NumaApp, pilot: Any) -> None:
+    """Let the app's workers finish and the screen catch up."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
