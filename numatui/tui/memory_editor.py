@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import MemorySplit, even_split, parse_node_size
-from numatui.model.units import human_size
+from numatui.model.units import format_size, human_size
 from numatui.session.errors import SessionError
 from numatui.session.memory import LauncherHolder, current_sizes, read_only_reason, relaunch_with_memory
 from numatui.session.replay import ReplayFailed
@@ -158,7 +158,7 @@ class MemoryEditor(ModalScreen[None]):
             return
         self.editing = node
         size = self.draft[node]
-        shown = human_size(size).replace(" GiB", "G").replace(" MiB", "M") if size else "0"
+        shown = format_size(size) if size else "0"  # exact, in QEMU's spelling
         open_input(field, first or shown, f"node {node} memory")
 
     @on(DataTable.RowSelected)
