@@ -162,12 +162,9 @@ async def apply_plan(session: Session, plan: Plan, out: TextIO, *, exit_preconfi
         await session.add_node(node_id)
         out.write(f"set-numa-node {json.dumps({'type': 'node', 'nodeid': node_id})}\n")
         sent += 1
-    by_node: dict[int, list[SlotKey]] = {}
-    for key, node in mapping.items():
-        if session.topology.slot(key).node_id is None:
-            by_node.setdefault(node, []).append(key)
-    for node, keys in sorted(by_node.items()):
-        for command in await session.assign(keys, node):
+    pending = {key: node for key, node in mapping.items() if session.topology.slot(key).node_id is None}
+    if pending:  # every node at once: the fewest commands, one re-read
+        for command in await session.apply_mapping(pending):
             out.write(f"set-numa-node {json.dumps(_cpu_args(command))}\n")
             sent += 1
     have = {(d.src, d.dst): d.val for d in session.distances}

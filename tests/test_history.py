@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numatui.model.errors import NumaError
-from numatui.model.history import History, describe_assign
+from numatui.model.history import History, describe_assign, describe_mapping
 from numatui.model.plan import Plan
 from numatui.model.topology import Topology
 
@@ -94,3 +94,13 @@ def test_describe_assign_names_whole_groups() -> None:
         "socket 0 core 0 thread 0, socket 1 core 0 thread 0 -> node 2")
     assert describe_assign(topo, keys, 0) == "all CPUs -> node 0"
     assert describe_assign(topo, keys[::2], 3) == "4 slots -> node 3"
+
+
+def test_describe_mapping_names_each_node_or_counts() -> None:
+    topo = Topology.from_smp({"sockets": 4, "cores": 1, "threads": 2}, ("socket-id", "core-id", "thread-id"))
+    keys = [s.key for s in topo.slots]
+    assert describe_mapping(topo, dict.fromkeys(keys[2:4], 1)) == describe_assign(topo, keys[2:4], 1)
+    two = {**dict.fromkeys(keys[:2], 0), **dict.fromkeys(keys[2:4], 1)}
+    assert describe_mapping(topo, two) == "socket 0 -> node 0; socket 1 -> node 1"
+    assert describe_mapping(topo, {k: i // 2 for i, k in enumerate(keys)}) == "8 slots -> 4 nodes"
+    assert describe_mapping(topo, {}) == "nothing"

@@ -1,15 +1,17 @@
-"""Compaction: the fewest whole-group -numa cpu options / set-numa-node commands."""
+"""Compaction: the fewest whole-group -numa cpu options / set-numa-node commands,
+and the fewest commands with any prop pattern (what the session sends)."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Collection, Iterable, Sequence
 
+import pytest
 from conftest import load_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from numatui.model.compact import CpuOption, assign_commands, compact, cover
+from numatui.model.compact import CpuOption, assign_commands, compact, cover, fewest_commands
 from numatui.model.errors import NumaError
 from numatui.model.topology import PROP_ORDER, Slot, SlotKey, Topology
 
@@ -216,3 +218,124 @@ def test_cover_returns_topology_order() -> None:
     topo = q35_dies()
     keys = [topo.slots[i].key for i in (15, 0, 7)]
     assert [topo.index(k) for k in cover(topo, keys, keys)] == [0, 7, 15]
+
+
+# -- fewest_commands: any prop pattern, what the session sends ---------------------------
+def x86(sockets: int, cores: int, threads: int) -> Topology:
+    """An x86 machine as QEMU lists it (every slot unassigned)."""
+    return Topology.build(
+        Slot(key=(("socket-id", s), ("core-id", c), ("thread-id", t)))
+        for s in range(sockets) for c in range(cores) for t in range(threads)
+    )
+
+
+def core(topo: Topology, socket: int, core_id: int) -> list[SlotKey]:
+    return [s.key for s in topo if s.key[:2] == (("socket-id", socket), ("core-id", core_id))]
+
+
+def first_touched(topo: Topology, command: CpuOption) -> int:
+    return min(topo.index(s.key) for s in topo.matching(command))
+
+
+def test_fewest_commands_maps_core_c_of_every_socket_at_once() -> None:
+    topo = x86(8, 15, 2)  # the benchmark's -smp 240,sockets=8,cores=15,threads=2
+    mapping = {s.key: (s.prop("core-id") or 0) % 8 for s in topo}
+    commands = fewest_commands(topo, mapping)
+    assert commands == [{"node-id": c % 8, "core-id": c} for c in range(15)]
+    assert apply(topo, commands) == mapping
+    # the displayed -numa cpu options stay whole groups: one per core
+    assert len(compact(topo, mapping)) == 120
+
+
+def test_fewest_commands_is_the_prefix_cover_when_that_is_one_per_node() -> None:
+    topo = x86(8, 15, 2)
+    mapping = {s.key: s.prop("socket-id") or 0 for s in topo}
+    assert fewest_commands(topo, mapping) == [{"node-id": n, "socket-id": n} for n in range(8)]
+    assert fewest_commands(topo, {}) == []
+
+
+def test_fewest_commands_may_touch_slots_already_on_the_same_node() -> None:
+    topo = x86(2, 2, 2)
+    topo = topo.with_mapping(dict.fromkeys(core(topo, 0, 0), 0))  # socket 0 core 0 on node 0
+    mapping = {**dict.fromkeys(core(topo, 1, 0), 0),
+               **dict.fromkeys(core(topo, 0, 1) + core(topo, 1, 1), 1)}
+    commands = fewest_commands(topo, mapping)
+    # core 0 of every socket re-assigns socket 0's to node 0: QEMU accepts that
+    assert commands == [{"node-id": 0, "core-id": 0}, {"node-id": 1, "core-id": 1}]
+    assert apply(topo, commands, topo.mapping()) == {**topo.mapping(), **mapping}
+
+
+def test_fewest_commands_never_touches_a_slot_on_another_node_or_unassigned() -> None:
+    topo = x86(2, 2, 2)
+    topo = topo.with_mapping(dict.fromkeys(core(topo, 0, 0), 2))  # socket 0 core 0 on node 2
+    mapping = {**dict.fromkeys(core(topo, 1, 0), 0),
+               **dict.fromkeys(core(topo, 0, 1) + core(topo, 1, 1), 1)}
+    commands = fewest_commands(topo, mapping)
+    assert commands == [{"node-id": 1, "core-id": 1}, {"node-id": 0, "socket-id": 1, "core-id": 0}]
+    assert apply(topo, commands, topo.mapping()) == {**topo.mapping(), **mapping}
+    # socket 1 core 1 left out of the mapping (unassigned): core-id 1 alone may not be said
+    del mapping[core(topo, 1, 1)[0]]
+    commands = fewest_commands(topo, mapping)
+    assert {"node-id": 1, "core-id": 1} not in commands
+    assert apply(topo, commands, topo.mapping()) == {**topo.mapping(), **mapping}
+
+
+def test_fewest_commands_still_sends_a_slot_qemu_has_on_another_node() -> None:
+    topo = x86(2, 2, 2)
+    first = topo.slots[0].key
+    topo = topo.with_mapping({first: 0})
+    mapping = dict.fromkeys(core(topo, 0, 0) + core(topo, 1, 0), 1)
+    commands = fewest_commands(topo, mapping)
+    assert commands == [{"node-id": 1, "core-id": 0}]  # QEMU refuses it in its own words
+    with pytest.raises(NumaError, match="already assigned to node-id: 0"):
+        apply(topo, commands, topo.mapping())
+    assert assign_commands(topo, mapping, 1)[0] == {"node-id": 1, **dict(first[:2])}  # as before
+
+
+def test_fewest_commands_refuses_a_slot_the_machine_lacks() -> None:
+    with pytest.raises(NumaError, match="no CPU slot socket-id=9"):
+        fewest_commands(x86(2, 2, 2), {(("socket-id", 9), ("core-id", 0), ("thread-id", 0)): 0})
+
+
+@st.composite
+def topo_now_and_wanted(draw: st.DrawFn, max_slots: int = 16) -> tuple[Topology, dict[SlotKey, int]]:
+    """A topology with some slots assigned, and a mapping QEMU can take: each
+    slot's node follows a random subset of the levels (so patterns that leave
+    a prop out can pay off), sometimes noise; slots on another node, and some
+    others, left out."""
+    topo, now = draw(topo_and_mapping(max_slots))
+    topo = topo.with_mapping(now)
+    levels = draw(st.lists(st.sampled_from(range(len(topo.levels))), unique=True))
+    by_values: dict[tuple[int, ...], int | None] = {}
+    wanted: dict[SlotKey, int] = {}
+    for s in topo:
+        values = tuple(s.key[i][1] for i in sorted(levels))
+        if values not in by_values:
+            by_values[values] = draw(st.sampled_from([None, 0, 1, 2]))
+        node = by_values[values]
+        if draw(st.integers(0, 7)) == 0:
+            node = draw(st.sampled_from([None, 0, 1, 2]))
+        if node is not None and s.node_id in (None, node):
+            wanted[s.key] = node
+    return topo, wanted
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(topo_now_and_wanted())
+def test_fewest_commands_is_an_exact_cover(case: tuple[Topology, dict[SlotKey, int]]) -> None:
+    topo, wanted = case
+    commands = fewest_commands(topo, wanted)
+    # QEMU's matching: every wanted slot ends on its node, no other slot changes,
+    # nothing is refused, in any order
+    expected = {**topo.mapping(), **wanted}
+    assert apply(topo, commands, topo.mapping()) == expected
+    assert apply(topo, list(reversed(commands)), topo.mapping()) == expected
+    # never more than the prefix cover, never fewer than one per node
+    by_node: dict[int, list[SlotKey]] = {}
+    for key, node in wanted.items():
+        by_node.setdefault(node, []).append(key)
+    prefix = sum(len(assign_commands(topo, keys, node)) for node, keys in by_node.items())
+    assert len(by_node) <= len(commands) <= prefix
+    # in topology order of the first slot each touches
+    firsts = [first_touched(topo, c) for c in commands]
+    assert firsts == sorted(firsts)

@@ -121,3 +121,20 @@ def test_parse_key_refuses_a_key_without_topology_props() -> None:
     with pytest.raises(NumaError, match="topology props"):
         parse_key("node-id=0")
     assert parse_key("node-id=1,socket-id=1,core-id=0") == (("socket-id", 1), ("core-id", 0))
+
+
+def test_topologies_of_one_shape_share_their_slot_keys() -> None:
+    reply = load_data("q35-default.json")["query-hotpluggable-cpus"]
+    topo = Topology.from_hotpluggable(reply)
+    assert topo.slot_keys == tuple(s.key for s in topo.slots)
+    assert topo.max_node is None  # nothing assigned yet
+    # QEMU's reply re-read after an assignment: parsed afresh, same shape
+    again = json.loads(json.dumps(reply))
+    again[0]["props"]["node-id"] = 3
+    reread = Topology.from_hotpluggable(again)
+    assert reread.slot_keys is topo.slot_keys  # "same shape" is an identity test
+    assert reread.max_node == 3
+    assert topo.with_mapping({topo.slots[1].key: 1}).slot_keys is topo.slot_keys
+    other = Topology.from_hotpluggable(load_data("q35-dies-threads.json")["query-hotpluggable-cpus"])
+    assert other.slot_keys != topo.slot_keys
+    assert reread == Topology.from_hotpluggable(again)  # still compared by slots, not by caches

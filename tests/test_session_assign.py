@@ -204,3 +204,78 @@ async def test_big_machine_assign_is_socket_wide(qemu_factory: Any) -> None:
         assert sorted(set(view.values())) == [0, 1]
     finally:
         await s.close()
+
+
+def executed(s: Session, since: int) -> list[str]:
+    """The QMP commands sent since ``since``, by name."""
+    return [json.loads(e.text)["execute"] for e in s.transcript.since(since) if e.kind == "cmd"]
+
+
+async def test_apply_mapping_core_of_every_socket_in_fifteen_commands(qemu_factory: Any) -> None:
+    q: Qemu = qemu_factory(["-machine", "q35", *TCG, "-smp", "240,sockets=8,cores=15,threads=2",
+                            "-m", "2G", *numa_node_args(8, 2048)])
+    s = await Session.connect(q.sock)
+    changes: list[str] = []
+    s.add_change_listener(changes.append)
+    try:
+        mapping = {sl.key: (sl.prop("core-id") or 0) % 8 for sl in s.topology}
+        mark = s.transcript.count()
+        sent = await s.apply_mapping(mapping)
+        # {"node-id": c % 8, "core-id": c}: core c of every socket in one command
+        assert sent == [{"type": "cpu", "node-id": c % 8, "core-id": c} for c in range(15)]
+        assert sent_set_numa_node(s, mark) == sent
+        # one re-read, and no query-status: QEMU accepting set-numa-node proved preconfig
+        assert executed(s, mark) == ["set-numa-node"] * 15 + ["query-hotpluggable-cpus"]
+        assert await q.nodes() == mapping == s.topology.mapping()
+        assert changes == ["240 slots -> 8 nodes"]  # one change for the whole mapping
+    finally:
+        await s.close()
+
+
+async def test_apply_mapping_checks_everything_before_sending(qemu: Qemu, session: Session) -> None:
+    mark = session.transcript.count()
+    with pytest.raises(BadRequest, match="no CPU slot socket-id=5"):
+        await session.apply_mapping({K(0, 0, 0): 0, K(5, 0, 0): 1})
+    with pytest.raises(BadRequest, match="out of range"):
+        await session.apply_mapping({K(0, 0, 0): 0, K(1, 0, 0): 128})
+    assert executed(session, mark) == []
+    assert set((await qemu.nodes()).values()) == {None}
+
+
+async def test_apply_mapping_refused_in_part_is_re_read_and_announced(qemu: Qemu, session: Session) -> None:
+    await session.assign([K(1, 0, 0)], 0)
+    changes: list[str] = []
+    session.add_change_listener(changes.append)
+    mapping = {**{K(0, c, t): 1 for c in (0, 1) for t in (0, 1)}, K(1, 0, 0): 1}
+    mark = session.transcript.count()
+    with pytest.raises(QemuRefused) as err:
+        await session.apply_mapping(mapping, "the plan")
+    assert err.value.qemu_message == "CPU is already assigned to node-id: 0"
+    # socket 0 went through before the refusal; the refused call is followed by a full re-read
+    assert executed(session, mark) == ["set-numa-node", "set-numa-node", "query-status",
+                                       "query-hotpluggable-cpus"]
+    assert changes == ["the plan (in part)"]
+    view = await qemu.nodes()
+    assert view == session.topology.mapping()
+    assert {k: v for k, v in view.items() if v is not None} == {
+        **{K(0, c, t): 1 for c in (0, 1) for t in (0, 1)}, K(1, 0, 0): 0}
+
+
+async def test_arm_virt_derived_mapping_follows_patterns(qemu_factory: Any) -> None:
+    """A board that cannot list its slots: numatui follows QEMU's matching of a
+    pattern leaving socket and cluster out; QEMU's own view after boot agrees."""
+    q: Qemu = qemu_factory(["-machine", "virt", "-accel", "tcg", "-cpu", "max",
+                            "-smp", "8,sockets=2,clusters=2,cores=2", "-m", "2G",
+                            *numa_node_args(2, 2048)], binary="qemu-system-aarch64")
+    s = await Session.connect(q.sock)
+    try:
+        assert s.topology.derived
+        sent = await s.apply_mapping({sl.key: sl.prop("core-id") or 0 for sl in s.topology})
+        assert sent == [{"type": "cpu", "node-id": 0, "core-id": 0},
+                        {"type": "cpu", "node-id": 1, "core-id": 1}]
+        assert [sl.node_id for sl in s.topology] == [0, 1] * 4
+        await s.exit_preconfig()
+        cpus = await q.qmp("query-cpus-fast")
+        assert [c["props"]["node-id"] for c in sorted(cpus, key=lambda c: c["cpu-index"])] == [0, 1] * 4
+    finally:
+        await s.close()

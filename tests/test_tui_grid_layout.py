@@ -81,3 +81,15 @@ def test_4096_slots_layout_is_fast_complete_and_fits() -> None:
     assert layout.vertical(down, -1) == 0
     assert layout.row_of(layout.vertical(0, 20)) >= 19
     assert compute_layout(keys, width, layout.cell_width) is layout  # cached
+
+
+def test_slots_on_rows_is_the_range_a_screenful_shows() -> None:
+    topo = Topology.from_hotpluggable(load_data("q35-default.json")["query-hotpluggable-cpus"])
+    layout = compute_layout(keys_of(topo), 60, cell_width_for(len(topo)))
+    # rows: header, cells 0-3, blank, header, cells 4-7
+    assert layout.slots_on_rows(0, 5) == range(8)
+    assert layout.slots_on_rows(0, 2) == range(4)
+    assert layout.slots_on_rows(1, 4) == range(4)
+    assert layout.slots_on_rows(3, 40) == range(4, 8)
+    assert layout.slots_on_rows(2, 4) == range(0)  # a blank and a header: no slot
+    assert layout.slots_on_rows(9, 12) == range(0)  # below the last row

@@ -11,9 +11,12 @@ import time
 from typing import Any
 
 from textual.app import App, ComposeResult
+from textual.strip import Strip
 
+from numatui.bench import synthetic
 from numatui.model.topology import Topology
 from numatui.session.session import Session
+from numatui.tui import colours
 from numatui.tui.app import NumaApp
 from numatui.tui.grid import CpuGrid
 
@@ -78,3 +81,108 @@ async def test_288_slots_on_a_real_qemu(qemu_factory: Any) -> None:
             assert elapsed < 5.0, elapsed
     finally:
         await session.close()
+
+
+class RowsPainted:
+    """Which grid rows (topology rows, not screen lines) the compositor repaints."""
+
+    def __init__(self, grid: CpuGrid) -> None:
+        self.rows: list[int] = []
+        paint = grid.render_line
+
+        def counted(y: int) -> Strip:
+            self.rows.append(grid.scroll_offset.y + y)
+            return paint(y)
+
+        grid.render_line = counted  # type: ignore[method-assign]
+
+    def take(self) -> set[int]:
+        rows, self.rows = set(self.rows), []
+        return rows
+
+
+CORE_0 = (("socket-id", 0), ("core-id", 0))
+LAST_CORE = (("socket-id", 15), ("core-id", 127))
+
+
+async def test_an_assignment_repaints_only_the_rows_it_changed() -> None:
+    topo = synthetic.topology(4096)
+    app = GridOnly(topo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        grid = app.query_one(CpuGrid)
+        grid.focus()
+        await pilot.press("right", "space")  # cursor and selection on slot 1
+        await pilot.pause()
+        painted = RowsPainted(grid)
+        # QEMU's reply after set-numa-node, parsed afresh as the session does
+        assigned = synthetic.with_group_on(topo, CORE_0, 1)
+        grid.set_topology(assigned)
+        await pilot.pause()
+        assert painted.take() == {grid.grid_layout.row_of(0)}
+        assert (grid.cursor, grid.selection) == (1, {1})
+        assert grid.look(0)[0] == grid.look(1)[0] == 1
+        # off screen: nothing to repaint until it scrolls into view
+        grid.set_topology(synthetic.with_group_on(assigned, LAST_CORE, 2))
+        await pilot.pause()
+        assert painted.take() == set()
+        await pilot.press("end")
+        await pilot.pause()
+        last = grid.grid_layout.row_of(4095)
+        assert last in painted.take()
+        line = grid.render_line(last - grid.scroll_offset.y).text
+        assert line.count(f"2{colours.LOCK_MARK}") == 2  # both threads of the last core
+
+
+async def test_boot_pending_and_new_shape_repaint_what_they_change() -> None:
+    topo = synthetic.topology(4096)
+    app = GridOnly(topo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        grid = app.query_one(CpuGrid)
+        grid.focus()
+        await pilot.press("right")
+        await pilot.pause()
+        painted = RowsPainted(grid)
+        grid.set_topology(topo, booted=True)  # every cell changes its text
+        await pilot.pause()
+        assert len(painted.take()) == 40
+        grid.set_topology(topo, booted=True, pending=[topo.slots[2000].key])
+        await pilot.pause()
+        assert painted.take() == set()  # slot 2000 is far below the screen
+        grid.set_topology(topo, booted=True, pending=[topo.slots[2].key])
+        await pilot.pause()
+        assert painted.take() == {grid.grid_layout.row_of(2)}  # (2000 left, off screen)
+        small = synthetic.topology(16)  # another machine: laid out and drawn anew
+        grid.set_topology(small, booted=True)
+        await pilot.pause()
+        assert grid.cursor == 1 and grid.topology is small  # kept by slot key
+        assert len(painted.take()) == 40  # the whole screen
+
+
+async def test_keys_repaint_the_rows_whose_marks_changed() -> None:
+    topo = synthetic.topology(4096)
+    app = GridOnly(topo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        grid = app.query_one(CpuGrid)
+        grid.focus()
+        await pilot.pause()
+        layout = grid.grid_layout
+        painted = RowsPainted(grid)
+        await pilot.press("right")  # within a row: that row only
+        await pilot.pause()
+        assert painted.take() == {layout.row_of(1)}
+        await pilot.press("down")  # leaves one row for the next
+        await pilot.pause()
+        assert layout.row_of(grid.cursor) != layout.row_of(1)
+        assert painted.take() == {layout.row_of(1), layout.row_of(grid.cursor)}
+        await pilot.press("c")  # the cursor's core: both threads marked
+        await pilot.pause()
+        assert grid.selection == {grid.cursor - 1, grid.cursor}
+        assert painted.take() == {layout.row_of(grid.cursor)}
+        await pilot.press("escape")
+        await pilot.pause()
+        assert painted.take() == {layout.row_of(grid.cursor)}
+        await pilot.press("s")  # socket 0: every row of it on screen
+        await pilot.pause()
+        assert len(grid.selection) == 256
+        rows = {layout.row_of(i) for i in grid.selection}
+        assert painted.take() == {r for r in rows if r < 40}

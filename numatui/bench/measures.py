@@ -16,7 +16,6 @@ from numatui.bench.fewest import fewest_patterns, fewest_prefix
 from numatui.bench.paint import BenchError
 from numatui.bench.qemu_vm import fresh_vm, socket_path
 from numatui.bench.raw_qmp import RawQmp
-from numatui.model.compact import compact
 from numatui.model.topology import SlotKey
 from numatui.session.session import Session
 
@@ -40,50 +39,19 @@ def mapping_of_reply(reply: Sequence[Mapping[str, Any]]) -> dict[SlotKey, int | 
     return out
 
 
-def _by_node(plan: Plan) -> list[tuple[int, list[SlotKey]]]:
-    groups: dict[int, list[SlotKey]] = {}
-    for key, node in plan.items():
-        groups.setdefault(node, []).append(key)
-    return sorted(groups.items())
-
-
 async def numatui_apply(plan: Plan) -> ApplyRun:
-    """numatui's session maps ``plan`` (Session.assign per node: fewest
-    set-numa-node, then its own re-read) on a fresh QEMU."""
+    """numatui's session maps ``plan`` (``Session.apply_mapping``: the fewest
+    set-numa-node for every node, then one re-read) on a fresh QEMU."""
     async with fresh_vm() as vm:
         session = await Session.connect(vm.address, launcher=vm)
         try:
-            groups = _by_node(plan)
             mark = session.transcript.count()
             start = time.perf_counter()
-            for node, keys in groups:
-                await session.assign(keys, node)
+            await session.apply_mapping(plan)
             seconds = time.perf_counter() - start
             sent = [e for e in session.transcript.since(mark) if e.kind == "cmd"]
             if session.topology.mapping() != dict(plan):
                 raise BenchError("numatui's session did not end with the plan's mapping")
-        finally:
-            await session.close()
-    mapping = sum(1 for e in sent if '"execute":"set-numa-node"' in e.text)
-    return ApplyRun(seconds, mapping, len(sent))
-
-
-async def one_reread_apply(plan: Plan) -> ApplyRun:
-    """What-if (context, not a goal): the same session and compaction, but all
-    set-numa-node first (``Session.execute``) and ONE ``Session.refresh()``,
-    as a session-level apply would do."""
-    async with fresh_vm() as vm:
-        session = await Session.connect(vm.address, launcher=vm)
-        try:
-            mark = session.transcript.count()
-            start = time.perf_counter()
-            for option in compact(session.topology, dict(plan)):
-                await session.execute("set-numa-node", {"type": "cpu", **option})
-            await session.refresh()
-            seconds = time.perf_counter() - start
-            sent = [e for e in session.transcript.since(mark) if e.kind == "cmd"]
-            if session.topology.mapping() != dict(plan):
-                raise BenchError("the one-re-read apply did not end with the plan's mapping")
         finally:
             await session.close()
     mapping = sum(1 for e in sent if '"execute":"set-numa-node"' in e.text)

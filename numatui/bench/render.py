@@ -7,6 +7,9 @@ grid has repainted (:class:`~numatui.bench.paint.GridPaints`): a cursor move
 assignment arriving (``CpuGrid.set_topology`` with QEMU's new mapping,
 alternately node 1 and node 2) of the core under the cursor: the same change
 on screen at both sizes (one row), so the ratio isolates the slot count.
+The new topology is parsed from a query-hotpluggable-cpus reply, as the
+session does after every set-numa-node (:func:`~numatui.bench.synthetic.with_group_on`),
+before the span starts: the span is the grid's part, as in ``app.sync()``.
 Assigning the whole socket 0 is measured too, as context: it changes 8 cells
 on 2 rows at 16 slots but 256 cells filling the screen at 4096.
 

@@ -33,7 +33,6 @@ GOALS: dict[str, float] = {
 #: Every ratio in the JSON line: the goals plus their parts and context.
 RATIO_KEYS: tuple[str, ...] = (
     *GOALS,
-    "apply_ratio_one_reread",
     "commands_ratio_per_core_prefix",
     "render_scaling_cursor",
     "render_scaling_assign",

@@ -2,9 +2,10 @@
 the :class:`~numatui.bench.report.Report`.
 
 1. ``apply_ratio``: numatui's Session maps the socket-per-node plan of the
-   240-vCPU VM (``Session.assign`` per node, its own re-read included) vs
-   the raw floor (the same 8 set-numa-node + one query-hotpluggable-cpus),
-   each on an identical fresh QEMU, pairs A,B,A,B...
+   240-vCPU VM (``Session.apply_mapping``: its fewest set-numa-node, then
+   its one re-read) vs the raw floor (the same 8 set-numa-node + one
+   query-hotpluggable-cpus), each on an identical fresh QEMU, pairs
+   A,B,A,B...
 2. ``commands_ratio``: set-numa-node numatui sent for that plan / the
    fewest (8); ``commands_ratio_per_core``: the same for core-id % 8 against
    the fewest any client can send (:mod:`numatui.bench.fewest`, verified on
@@ -67,26 +68,20 @@ async def _apply(report: Report, config: Config) -> None:
     fewest = fewest_patterns(plan)
     ours: list[measures.ApplyRun] = []
     floor: list[measures.ApplyRun] = []
-    what_if: list[measures.ApplyRun] = []
     for i in range(config.repeat + 1):
         a = await measures.numatui_apply(plan)
         b = await measures.floor_apply(plan, fewest)
-        c = await measures.one_reread_apply(plan)
         if i:  # the first round warms up imports and caches on every side
             ours.append(a)
             floor.append(b)
-            what_if.append(c)
     report.add("apply_ratio", "apply socket-per-node plan + re-read: numatui Session / raw asyncio floor",
                [r.seconds for r in ours], [r.seconds for r in floor], "ms")
-    report.add("apply_ratio_one_reread",
-               "what-if: same Session, all set-numa-node then ONE refresh() / raw floor (no goal)",
-               [r.seconds for r in what_if], [r.seconds for r in floor], "ms")
     report.add("commands_ratio", "set-numa-node for that plan: numatui / fewest possible",
                [r.mapping_commands for r in ours], [len(fewest)], "")
     all_ours = sorted({r.all_commands for r in ours})
     report.notes.append(
-        f"apply: numatui sent {'/'.join(map(str, all_ours))} QMP commands in all (each assign re-reads "
-        f"with query-status + query-hotpluggable-cpus); the floor sent {floor[0].all_commands} "
+        f"apply: numatui sent {'/'.join(map(str, all_ours))} QMP commands in all (its set-numa-node, "
+        f"then one query-hotpluggable-cpus); the floor sent {floor[0].all_commands} "
         f"({len(fewest)} set-numa-node + 1 query-hotpluggable-cpus)."
     )
 
@@ -126,7 +121,7 @@ async def _keypress(report: Report, config: Config) -> None:
     share.add("q", "", qmp, floor, "ms")
     report.notes.append(
         f"keypress: of numatui's {report.rows[-1].top.median * 1000:.1f} ms, its QMP exchange (first command "
-        f"sent to last reply, set-numa-node + query-status + query-hotpluggable-cpus) took "
+        f"sent to last reply, set-numa-node + query-hotpluggable-cpus) took "
         f"{share.rows[0].top.text('ms')}; the rest is the app handling the key and repainting."
     )
     report.absolute["connect_to_first_paint_ms"] = sorted(paint)[len(paint) // 2] * 1000

@@ -9,6 +9,8 @@ a live QEMU in preconfig.
 
 from __future__ import annotations
 
+import json
+
 from numatui.model.plan import Node
 from numatui.model.topology import Slot, SlotKey, Topology
 from numatui.session.address import Address
@@ -32,11 +34,18 @@ def topology(slots: int) -> Topology:
 
 def with_group_on(topo: Topology, prefix: SlotKey, node: int) -> Topology:
     """``topo`` after an assignment: every slot under ``prefix`` (a socket:
-    ``(("socket-id", 0),)``; a core: ``(("socket-id", 0), ("core-id", 0))``) on ``node``."""
-    mapping: dict[SlotKey, int | None] = {
-        s.key: node for s in topo.slots if s.key[: len(prefix)] == prefix
-    }
-    return topo.with_mapping(mapping)
+    ``(("socket-id", 0),)``; a core: ``(("socket-id", 0), ("core-id", 0))``) on ``node``.
+
+    Made as the app gets it: after a set-numa-node the session re-reads
+    query-hotpluggable-cpus and parses QEMU's JSON reply into a new
+    :class:`Topology` (:meth:`Topology.from_hotpluggable`), so it shares no
+    slot or key object with ``topo``.
+    """
+    reply = [s.to_qmp() for s in reversed(topo.slots)]  # x86 QEMU lists them in reverse
+    for entry, slot in zip(reply, reversed(topo.slots), strict=True):
+        if slot.key[: len(prefix)] == prefix:
+            entry["props"]["node-id"] = node
+    return Topology.from_hotpluggable(json.loads(json.dumps(reply)))
 
 
 def stand_in_session(slots: int) -> Session:

@@ -5,12 +5,23 @@ set-numa-node matches every slot whose props equal the ones given; a prop left
 out matches everything.  Naming a *prefix* of the hierarchy (``socket-id``,
 then ``socket-id,die-id``, ...) therefore names one whole group of the
 topology tree.  Groups form a tree, so the fewest groups covering a set of
-slots are the maximal subtrees that may be covered: one walk, top down.
+slots are the maximal subtrees that may be covered: one walk, top down
+(:func:`cover`).  The displayed ``-numa cpu`` options (:func:`compact`) are
+those prefix groups.
+
+What is *sent* (:func:`fewest_commands`) may also leave an outer prop out:
+``{"node-id": 3, "core-id": 3}`` maps core 3 of every socket in one command,
+which prefixes cannot say.  Such patterns no longer form a tree, so that
+search is a greedy set cover over every prop pattern, tried only when the
+prefix cover is not already optimal (one command per node).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import heapq
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
 
 from numatui.model.topology import Slot, SlotKey, Topology
 
@@ -52,37 +63,173 @@ def compact(topology: Topology, mapping: Mapping[SlotKey, int | None] | None = N
 
     Each option is ``{"node-id": N, <prefix props>}``; ordered by the first
     slot each covers, so a whole machine on one node is ``[{"node-id": N}]``.
+    Prefixes only: these are the ``-numa cpu`` options numatui displays, the
+    coarsest whole groups of the hierarchy.
     """
     if mapping is None:
         mapping = topology.mapping()
-    by_node: dict[int, set[SlotKey]] = {}
-    for key, node in mapping.items():
-        if node is not None:
-            by_node.setdefault(node, set()).add(key)
-    first = _first_indexes(topology)
-    found: list[tuple[int, int, CpuOption]] = []
-    for node, keys in by_node.items():
-        for prefix in cover(topology, keys, keys):
-            found.append((first[prefix], node, {"node-id": node, **dict(prefix)}))
-    found.sort(key=lambda t: (t[0], t[1]))
-    return [opt for _, _, opt in found]
+    target = [mapping.get(s.key) for s in topology.slots]
+    return _prefix_commands(topology, target, [None] * len(target))
 
 
 def assign_commands(topology: Topology, keys: Collection[SlotKey], node: int) -> list[CpuOption]:
-    """The fewest set-numa-node commands putting ``keys`` on ``node`` now.
+    """The fewest *prefix* set-numa-node commands putting ``keys`` on ``node`` now.
 
     A command may also touch slots already on ``node`` (QEMU accepts
     re-assigning to the same node) but never an unassigned slot outside
-    ``keys`` nor a slot on another node.
+    ``keys`` nor a slot on another node.  :func:`fewest_commands` may do
+    better by leaving outer props out.
     """
     already = {s.key for s in topology.slots if s.node_id == node}
     return [{"node-id": node, **dict(p)} for p in cover(topology, keys, already)]
 
 
-def _first_indexes(topology: Topology) -> dict[SlotKey, int]:
-    """For every group prefix, the index of its first slot."""
-    first: dict[SlotKey, int] = {}
-    for i, s in enumerate(topology.slots):
-        for n in range(len(s.key) + 1):
-            first.setdefault(s.key[:n], i)
-    return first
+def fewest_commands(topology: Topology, mapping: Mapping[SlotKey, int]) -> list[CpuOption]:
+    """The fewest set-numa-node commands putting every slot of ``mapping`` on
+    its node, given the nodes ``topology``'s slots carry now.
+
+    A command for node N may touch only slots ``mapping`` puts on N or slots
+    QEMU already has on N (re-assigning to the same node is accepted): never
+    an unassigned slot outside ``mapping`` nor a slot on another node.  A
+    slot of ``mapping`` that QEMU already has on another node is still
+    covered, so that QEMU refuses it in its own words.  Any prop pattern may
+    be used (``{"node-id": 1, "core-id": 1}``: core 1 of every socket).
+
+    The prefix cover comes first: with one command per node it is optimal
+    (the cheap, common case of one key press).  Otherwise the greedy cover
+    over every pattern (:func:`_pattern_cover`) is used when strictly
+    smaller.  Ordered by the first slot each command touches.
+    NumaError for a slot the topology lacks.
+    """
+    for key in mapping:
+        topology.index(key)  # NumaError: no such slot
+    target = [mapping.get(s.key) for s in topology.slots]
+    prefix = _prefix_commands(topology, target, [s.node_id for s in topology.slots])
+    if len(prefix) == len(set(mapping.values())):
+        return prefix
+    patterns = _pattern_cover(topology, mapping)
+    return patterns if patterns is not None and len(patterns) < len(prefix) else prefix
+
+
+def _pattern_cover(topology: Topology, mapping: Mapping[SlotKey, int]) -> list[CpuOption] | None:
+    """A greedy cover of ``mapping`` by any prop pattern, under the touching
+    rules of :func:`fewest_commands`; None when no cover exists (slots named
+    by different props, which QEMU never reports).
+
+    Every subset of the levels groups the slots by their values there (one
+    pass per subset); each group one node may take is a candidate.  Lazy
+    greedy on a heap: the candidate covering most uncovered slots wins, ties
+    to fewer props, then to the earlier first slot.
+    """
+    index = {s.key: i for i, s in enumerate(topology.slots)}
+    wanted_on: dict[int, int] = {}  # node -> bitmask of slot indexes mapping puts there
+    for key, node in mapping.items():
+        wanted_on[node] = wanted_on.get(node, 0) | 1 << index[key]
+    candidates = list(_candidates(topology, mapping, wanted_on))
+    heap = [(-c.mask.bit_count(), len(c.props), c.first, i) for i, c in enumerate(candidates)]
+    heapq.heapify(heap)
+    uncovered = 0
+    for mask in wanted_on.values():
+        uncovered |= mask
+    chosen: list[_Candidate] = []
+    while uncovered:
+        if not heap:
+            return None
+        neg_gain, props, first, i = heapq.heappop(heap)
+        gain = (candidates[i].mask & uncovered).bit_count()
+        if gain < -neg_gain:  # stale: others may now beat it
+            if gain:
+                heapq.heappush(heap, (-gain, props, first, i))
+            continue
+        chosen.append(candidates[i])
+        uncovered &= ~candidates[i].mask
+    chosen.sort(key=lambda c: (c.first, c.node))
+    return [{"node-id": c.node, **c.props} for c in chosen]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A pattern one node may take: the slots of ``mask`` it would map there."""
+
+    node: int
+    props: dict[str, int]
+    mask: int  # bits: indexes of slots mapping puts on ``node`` that the pattern matches
+    first: int  # index of the first slot the pattern matches
+
+
+def _candidates(topology: Topology, mapping: Mapping[SlotKey, int],
+                wanted_on: Mapping[int, int]) -> Iterator[_Candidate]:
+    """Every (pattern, node) whose matched slots all may carry the node and
+    that maps at least one slot of ``mapping`` there."""
+    levels = topology.levels
+    values = [tuple(dict(s.key).get(p) for p in levels) for s in topology.slots]
+    may = [_may_carry(s, mapping) for s in topology.slots]
+    for size in range(len(levels) + 1):
+        for subset in combinations(range(len(levels)), size):
+            groups: dict[tuple[int | None, ...], list[int]] = {}
+            for i, vals in enumerate(values):
+                groups.setdefault(tuple(vals[j] for j in subset), []).append(i)
+            for proj, members in groups.items():
+                if None in proj:
+                    continue  # a slot without one of these props: not a pattern QEMU can match
+                nodes = _common(may, members)
+                if not nodes:
+                    continue
+                bits = 0
+                for i in members:
+                    bits |= 1 << i
+                props = {levels[j]: v for j, v in zip(subset, proj, strict=True) if v is not None}
+                for node in sorted(nodes):
+                    mask = bits & wanted_on.get(node, 0)
+                    if mask:
+                        yield _Candidate(node, props, mask, members[0])
+
+
+def _may_carry(slot: Slot, mapping: Mapping[SlotKey, int]) -> frozenset[int]:
+    """The nodes a command touching ``slot`` may carry: the one ``mapping``
+    wants and the one QEMU already has (re-assigning the same node is fine)."""
+    nodes = {n for n in (mapping.get(slot.key), slot.node_id) if n is not None}
+    return frozenset(nodes)
+
+
+def _common(may: Sequence[frozenset[int]], members: Sequence[int]) -> frozenset[int]:
+    """The nodes every member may carry (empty as soon as two disagree)."""
+    nodes = may[members[0]]
+    for i in members[1:]:
+        if not nodes:
+            break
+        nodes = nodes & may[i]
+    return nodes
+
+
+def _prefix_commands(topology: Topology, target: Sequence[int | None],
+                     current: Sequence[int | None]) -> list[CpuOption]:
+    """Per node, the prefix :func:`cover` of the slots ``target`` (by slot
+    index) puts there, touching only those and the slots ``current`` has on
+    it; ordered by the first slot of each group, then node.
+
+    One walk for every node at once (what :func:`cover` per node gives, in
+    one pass over the tree instead of one per node).
+    """
+    slots = topology.slots
+    depth_max = len(topology.levels)
+    found: list[tuple[int, int, CpuOption]] = []
+
+    def walk(members: list[int], depth: int, nodes: set[int]) -> None:
+        need = nodes.intersection(target[i] for i in members)  # nodes wanted in this group
+        for node in sorted(need):
+            if all(target[i] == node or current[i] == node for i in members):
+                prefix = slots[members[0]].key[:depth]
+                found.append((members[0], node, {"node-id": node, **dict(prefix)}))
+                need.discard(node)
+        if not need or depth >= depth_max:
+            return
+        children: dict[SlotKey, list[int]] = {}
+        for i in members:
+            children.setdefault(slots[i].key[: depth + 1], []).append(i)
+        for child in children.values():
+            walk(child, depth + 1, need)
+
+    walk(list(range(len(slots))), 0, {n for n in target if n is not None})
+    found.sort(key=lambda t: (t[0], t[1]))
+    return [opt for _, _, opt in found]

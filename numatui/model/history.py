@@ -12,7 +12,7 @@ redo are two steps, :meth:`History.undo_target` to learn where to go and
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from numatui.model.errors import NumaError
@@ -138,3 +138,17 @@ def describe_assign(topology: Topology, keys: Collection[SlotKey], node: int) ->
     for prefix in groups:
         names.append(" ".join(f"{LEVEL_NAMES.get(p, p)} {v}" for p, v in prefix) or "all CPUs")
     return f"{', '.join(names)} -> node {node}"
+
+
+def describe_mapping(topology: Topology, mapping: Mapping[SlotKey, int]) -> str:
+    """One change putting slots on one or more nodes: :func:`describe_assign`'s
+    words for each node when there are at most 3 (``socket 0 -> node 0;
+    socket 1 -> node 1``), else ``240 slots -> 8 nodes``."""
+    by_node: dict[int, list[SlotKey]] = {}
+    for key, node in mapping.items():
+        by_node.setdefault(node, []).append(key)
+    if not by_node:
+        return "nothing"
+    if len(by_node) > 3:
+        return f"{len(mapping)} slots -> {len(by_node)} nodes"
+    return "; ".join(describe_assign(topology, keys, node) for node, keys in sorted(by_node.items()))

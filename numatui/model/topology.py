@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from numatui.model.errors import NumaError
@@ -124,12 +125,23 @@ class Topology:
     levels: tuple[str, ...]
     derived: bool = False
     _index: dict[SlotKey, int] = field(default_factory=dict, compare=False, repr=False)
+    slot_keys: tuple[SlotKey, ...] = field(init=False, compare=False, repr=False)
+    """The slot keys in order: the machine's shape.  Topologies of one shape
+    share this very object (see :func:`_shared_keys`), so ``a.slot_keys is b.slot_keys``
+    tells "same shape" in O(1) even for a topology parsed afresh."""
+    max_node: int | None = field(init=False, compare=False, repr=False)
+    """The highest node-id any slot is on (None: no slot is assigned)."""
 
     def __post_init__(self) -> None:
         index = {s.key: i for i, s in enumerate(self.slots)}
         if len(index) != len(self.slots):
             raise NumaError("two CPU slots have the same props")
         self._index.update(index)
+        # Built once, with the topology (its parse is O(slots) anyway), so that
+        # a screen showing a few rows of it need not look at every slot.
+        object.__setattr__(self, "slot_keys", _shared_keys(tuple(index)))
+        nodes = [s.node_id for s in self.slots if s.node_id is not None]
+        object.__setattr__(self, "max_node", max(nodes, default=None))
 
     # -- constructors -------------------------------------------------------
     @classmethod
@@ -260,6 +272,17 @@ class Topology:
         for s in self.slots:
             out.setdefault(s.key[:depth], []).append(s)
         return out
+
+
+@lru_cache(maxsize=8)
+def _shared_keys(keys: tuple[SlotKey, ...]) -> tuple[SlotKey, ...]:
+    """``keys``, or the equal tuple a recent topology already carries.
+
+    The cache hands back the first of equal arguments, which interns the
+    shape: a topology re-read from QEMU after an assignment shares its slot_keys
+    object with the one before.  Costs a hash and one compare per topology.
+    """
+    return keys
 
 
 def _product(sizes: Sequence[int]) -> Iterator[tuple[int, ...]]:

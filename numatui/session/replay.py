@@ -156,12 +156,8 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | Non
         if current.get((d.src, d.dst)) != d.val:
             await session.set_distance(d.src, d.dst, d.val)
             sent += 1
-    by_node: dict[int, list[SlotKey]] = {}
-    for key, node in mapping.items():
-        by_node.setdefault(node, []).append(key)
-    for node, keys in sorted(by_node.items()):
-        # on a fresh QEMU the per-node cover is exactly model.compact's options
-        sent += len(await session.assign(keys, node))
+    if mapping:  # every node at once: the fewest commands (any prop pattern), one re-read
+        sent += len(await session.apply_mapping(mapping))
     live = {k: v for k, v in session.topology.mapping().items() if v is not None}
     if live != mapping:
         diff = sorted(set(live.items()) ^ set(mapping.items()))

@@ -12,11 +12,12 @@ messages; losing QEMU is a state (``DISCONNECTED``) plus a synthetic
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from numatui.model.compact import assign_commands
+from numatui.model.compact import fewest_commands
 from numatui.model.errors import NumaError
+from numatui.model.history import describe_mapping
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
 from numatui.model.topology import Slot, SlotKey, Topology, format_key
 from numatui.session import discovery
@@ -83,6 +84,8 @@ class Session(Connection):
         self.qemu_argv = None
         self.pending_unplug = set()
         self._unplug_paths: dict[str, SlotKey] = {}
+        #: (topology, nodes, distances, their plan): see ``plan()``
+        self._plan_cache: tuple[Topology, tuple[Node, ...], tuple[Distance, ...], Plan] | None = None
 
     # -- connecting -------------------------------------------------------------
     @classmethod
@@ -172,6 +175,12 @@ class Session(Connection):
     async def refresh(self) -> Topology:
         """Re-read the run state and the slots (QEMU's word, not numatui's)."""
         await self._read_status()
+        return await self._reread_slots()
+
+    async def _reread_slots(self) -> Topology:
+        """Re-read the slots (and the nodes' CPUs) but not the run state: for
+        when QEMU just proved it, e.g. by accepting a set-numa-node, which it
+        does in preconfig only."""
         await self._read_slots()
         self.nodes = discovery.with_slot_nodes(self.nodes, self.topology)
         return self.topology
@@ -299,33 +308,57 @@ class Session(Connection):
             )
 
     async def assign(self, keys: Collection[SlotKey], node: int) -> list[dict[str, Any]]:
-        """Put the slots ``keys`` on ``node`` with the fewest set-numa-node
-        commands, then re-read.  Returns the arguments sent.  On QEMU's refusal:
-        re-read (a refused call may be half-applied) and raise QemuRefused."""
-        self._check_node_id(node)
-        wanted = list(dict.fromkeys(keys))
+        """Put the slots ``keys`` on ``node``: :meth:`apply_mapping` of one node,
+        announced as ``socket 1 -> node 1``.  Returns the arguments sent."""
+        return await self.apply_mapping(dict.fromkeys(keys, node))
+
+    async def apply_mapping(self, mapping: Mapping[SlotKey, int],
+                            description: str | None = None) -> list[dict[str, Any]]:
+        """Put every slot of ``mapping`` on its node with the fewest
+        set-numa-node commands (:func:`~numatui.model.compact.fewest_commands`),
+        then re-read the slots once.  Returns the arguments sent.
+
+        Node ids and slots are checked before anything is sent (BadRequest).
+        Listeners hear one change, ``description`` (default:
+        :func:`~numatui.model.history.describe_mapping`).  On QEMU's refusal:
+        re-read (a refused call may be half-applied), announce the change
+        ``(in part)`` when commands went through before it, raise QemuRefused.
+        """
+        wanted = dict(mapping)
+        for node in sorted(set(wanted.values())):
+            self._check_node_id(node)
         for key in wanted:
             self._slot(key)
-        from numatui.model.history import describe_assign
-
-        description = describe_assign(self.topology, wanted, node)
+        if description is None:
+            description = describe_mapping(self.topology, wanted)
         sent: list[dict[str, Any]] = []
-        for option in assign_commands(self.topology, wanted, node):
-            args = {"type": "cpu", **option}
+        for option in fewest_commands(self.topology, wanted):
             try:
-                await self.execute("set-numa-node", args)
-            except QemuRefused as exc:
-                self._derived_apply(option, node, exc.qemu_message)
+                sent.append(await self._set_cpu_node(option))
+            except QemuRefused:
                 await self._refresh_quietly()
                 if sent:
                     self._changed(description + " (in part)")
                 raise
-            self._derived_apply(option, node, None)
-            sent.append(args)
-        await self.refresh()
-        if sent:
-            self._changed(description)
+        if not sent:
+            await self.refresh()  # nothing proved the run state
+            return sent
+        await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        self._changed(description)
         return sent
+
+    async def _set_cpu_node(self, option: dict[str, int]) -> dict[str, Any]:
+        """Send one set-numa-node type cpu; returns its arguments.  Derived
+        boards follow it locally (see :meth:`_derived_apply`), refused or not."""
+        args: dict[str, Any] = {"type": "cpu", **option}
+        node = option["node-id"]
+        try:
+            await self.execute("set-numa-node", args)
+        except QemuRefused as exc:
+            self._derived_apply(option, node, exc.qemu_message)
+            raise
+        self._derived_apply(option, node, None)
+        return args
 
     def _derived_apply(self, option: dict[str, int], node: int, error: str | None) -> None:
         """Boards that cannot list slots: replay QEMU's matching loop locally
@@ -366,8 +399,15 @@ class Session(Connection):
         self._changed(f"distance {src} -> {dst} = {val}")
 
     def plan(self) -> Plan:
-        """The current mapping as a plan (compact cpus, nodes, distances)."""
-        return Plan.from_topology(self.topology, self.nodes, self.distances)
+        """The current mapping as a plan (compact cpus, nodes, distances).
+
+        Kept until the topology, nodes or distances change: after one key press
+        the undo history, the command-line panel and the autosave all ask."""
+        key = (self.topology, tuple(self.nodes), tuple(self.distances))
+        cached = self._plan_cache
+        if cached is None or cached[0] is not key[0] or cached[1:3] != key[1:]:
+            cached = self._plan_cache = (*key, Plan.from_topology(*key))
+        return cached[3]
 
     def preflight(self) -> list[Finding]:
         """The model's checks of the current plan (blocking first)."""

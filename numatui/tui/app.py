@@ -41,6 +41,7 @@ from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.operations import Operations
 from numatui.tui.resilience import DisconnectedBanner, clip
+from numatui.tui.show import update_static
 from numatui.tui.status import StatusBar, cursor_text, hover_text, is_booted
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class NumaApp(App[str]):
         #: the plan a refused move on an attached QEMU would need (palette: copy it)
         self.needed_plan: Plan | None = None
         self._masks = dict(mask or {})
+        self._bindings_key: tuple[bool, Screen[Any]] | None = None  # what the footer last showed
         self.ops = Operations(self)
         self.hotplug = Hotplug(self)
         self._removers: list[Callable[[], None]] = []
@@ -149,14 +151,27 @@ class NumaApp(App[str]):
         s = self.session
         booted = is_booted(s)
         self.grid.set_topology(s.topology, booted=booted, pending=s.pending_unplug)
-        self.query_one(StatusBar).show(s, self.ops.busy, self.mask)
+        self.show_status()
         self.query_one(DisconnectedBanner).show(s, self.keeper, self.mask)
         self.query_one(NodesPanel).show(s, booted)
         self.query_one(Legend).show(booted)
         panel = self.query_one(CommandPanel)
         panel.show(exports.render(panel.view, s), self.mask)
         self.on_cpu_grid_cursor_moved()
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed(booted)
+
+    def show_status(self) -> None:
+        """Redraw the status bar alone (an operation's busy text)."""
+        self.query_one(StatusBar).show(self.session, self.ops.busy, self.mask)
+
+    def _refresh_bindings_if_changed(self, booted: bool) -> None:
+        """``check_action`` depends on the run state and the screen on top; the
+        Footer rebuilds every key on ``refresh_bindings()``, so only then.
+        (Textual itself refreshes a screen's bindings when it is resumed.)"""
+        key = (booted, self.screen)
+        if key != self._bindings_key:
+            self._bindings_key = key
+            self.refresh_bindings()
 
     def on_session_changed(self, message: SessionChanged) -> None:
         event = message.event or {}
@@ -183,7 +198,7 @@ class NumaApp(App[str]):
         text = cursor_text(grid.topology, grid.cursor, len(grid.selection), is_booted(self.session))
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
-        self.query_one("#cursor-info", Static).update(text)
+        update_static(self.query_one("#cursor-info", Static), text)
 
     def on_cpu_grid_dropped(self, message: CpuGrid.Dropped) -> None:
         """Slots dragged onto a node: the digit key's path (or + node, then it)."""
@@ -275,7 +290,7 @@ class NumaApp(App[str]):
 
     def action_toggle_log(self) -> None:
         """The log takes the command-line panel's place (room at 80x24)."""
-        shown = self.query_one(QmpLog).toggle_class("shown").has_class("shown")
+        shown = self.query_one(QmpLog).toggle()
         self.query_one(CommandPanel).display = not shown
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

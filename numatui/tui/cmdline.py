@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import Button, Label, Static
 
 from numatui.tui.exports import VIEWS
+from numatui.tui.show import update_static
 
 
 class CommandPanel(Vertical):
@@ -49,8 +50,8 @@ class CommandPanel(Vertical):
     def show(self, text: str, mask: Callable[[str], str] = str) -> None:
         """Show ``text`` (QEMU strings inside: never parsed as markup)."""
         self.text = text
-        self.query_one("#cmd-title", Label).update(f"{VIEWS[self.view]}  ·  v: switch view")
-        self.query_one("#cmd-text", Static).update(Text(mask(text)))
+        update_static(self.query_one("#cmd-title", Label), f"{VIEWS[self.view]}  ·  v: switch view")
+        update_static(self.query_one("#cmd-text", Static), Text(mask(text)))
 
     def next_view(self) -> str:
         names = list(VIEWS)

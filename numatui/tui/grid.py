@@ -4,7 +4,8 @@ Like Textual's DataTable, the grid draws itself line by line
 (``render_line`` -> ``Strip``).  The layout comes from the pure, cached
 :func:`numatui.tui.grid_layout.compute_layout`; each row's strip is cached
 under the look of its cells (node, present, selected, cursor, pending), so a
-key press re-renders only the rows whose look changed.  Every cell carries
+key press re-renders only the rows whose look changed, and an assignment
+(``set_topology``, same shape) compares only the slots on screen.  Every cell carries
 ``{"slot": index}`` and every label ``{"group": key}`` in its style meta, so
 mouse handlers can hit-test with ``event.style.meta``.  The mouse gestures
 (click, rubber band, drag onto a node, hover) live in
@@ -13,7 +14,10 @@ mouse handlers can hit-test with ``event.style.meta``.  The mouse gestures
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from itertools import compress
+from operator import attrgetter, ne
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -27,7 +31,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from numatui.model.topology import SlotKey, Topology
+from numatui.model.errors import NumaError
+from numatui.model.topology import Slot, SlotKey, Topology
 from numatui.tui import colours
 from numatui.tui.drag import overlay_band
 from numatui.tui.gestures import DropTarget
@@ -38,6 +43,20 @@ from numatui.tui.grid_mouse import GridMouse
 Look = tuple[int | None, bool, bool, bool, bool]
 #: (row, booted, focused, theme, looks of its cells): what a drawn row depends on.
 RowKey = tuple[int, bool, bool, str, tuple[Look, ...]]
+
+#: What a slot's look takes from the slot itself (``present`` is ``qom_path is not None``).
+_SLOT_FACTS = attrgetter("node_id", "qom_path")
+
+
+def changed_slots(old: Sequence[Slot], new: Sequence[Slot], span: range) -> list[int]:
+    """The indexes in ``span`` whose slot moved to another node or was plugged
+    or unplugged between ``old`` and ``new`` (same shape).  C-speed passes over
+    ``span`` only: the grid asks about the slots on screen."""
+    if old is new:
+        return []
+    before = map(_SLOT_FACTS, old[span.start : span.stop])
+    after = map(_SLOT_FACTS, new[span.start : span.stop])
+    return list(compress(span, map(ne, before, after)))
 
 
 class CpuGrid(ScrollView, can_focus=True):
@@ -93,6 +112,7 @@ class CpuGrid(ScrollView, can_focus=True):
         self.cursor = 0
         self.selection: set[int] = set()
         self._anchor: int | None = None
+        self._marked: tuple[int, frozenset[int]] = (0, frozenset())  # (cursor, selection) repainted
         self._base: set[int] = set()
         self._max_node = 0
         self._layout: GridLayout | None = None
@@ -100,7 +120,6 @@ class CpuGrid(ScrollView, can_focus=True):
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
         self._drawn: dict[int, RowKey] = {}  # row -> strip key last drawn
         self._layout_args: tuple[int, int] | None = None  # (width, cell width) of _layout
-        self._keys: tuple[SlotKey, ...] = tuple(s.key for s in topology.slots)
         self.hovered: int | None = None
         """The slot under the mouse pointer (its props go to the status line)."""
         self.mouse = GridMouse(self)
@@ -110,36 +129,59 @@ class CpuGrid(ScrollView, can_focus=True):
     def set_topology(
         self, topology: Topology, *, booted: bool = False, pending: Iterable[SlotKey] = ()
     ) -> None:
-        """Show ``topology`` (QEMU's truth); keeps cursor and selection by slot key."""
-        keep_cursor = self.topology.slots[self.cursor].key if self.topology.slots else None
-        keep_sel = {self.topology.slots[i].key for i in self.selection}
-        keys = tuple(s.key for s in topology.slots)
-        same_shape = keys == self._keys
+        """Show ``topology`` (QEMU's truth); keeps cursor and selection by slot key.
+
+        The same shape again (an assignment, a hotplug: QEMU's reply parsed
+        afresh) repaints only the rows on screen whose slots changed, so the
+        cost follows the screen, not the slot count.  A new shape, or booting,
+        lays out and repaints everything.
+        """
+        old, old_pending = self.topology, self.pending
+        same_shape = topology.slot_keys is old.slot_keys or topology.slot_keys == old.slot_keys
+        repaint_all = not same_shape or booted != self.booted
         self.topology = topology
-        self._keys = keys
         self.booted = booted
         self.pending = frozenset(pending)
         if not same_shape:
-            index = {s.key: i for i, s in enumerate(topology.slots)}
-            self.cursor = index.get(keep_cursor, 0) if keep_cursor else 0
-            self.selection = {index[k] for k in keep_sel if k in index}
-            self._anchor = None
-            self.hovered = None
+            self._keep_by_key(old)
         layout = self._layout
         self._relayout(same_shape)
-        if same_shape and self._layout is layout:
-            self._refresh_changed_rows()  # an assignment: cost follows the rows on screen
-        else:
+        if repaint_all or self._layout is not layout:
             self.refresh()
+        else:
+            self._refresh_changed_rows(self._rows_changed_since(old, old_pending))
+
+    def _keep_by_key(self, old: Topology) -> None:
+        """After a change of shape: the cursor and selection back on their slot keys."""
+        keep_cursor = old.slots[self.cursor].key if old.slots else None
+        keep_sel = [old.slots[i].key for i in self.selection]
+        index = {s.key: i for i, s in enumerate(self.topology.slots)}
+        self.cursor = index.get(keep_cursor, 0) if keep_cursor else 0
+        self.selection = {index[k] for k in keep_sel if k in index}
+        self._marked = (self.cursor, frozenset(self.selection))  # all is repainted
+        self._anchor = None
+        self.hovered = None
+
+    def _rows_changed_since(self, old: Topology, old_pending: frozenset[SlotKey]) -> set[int]:
+        """Rows on screen that may look different from ``old`` (same shape): a
+        slot there changed node or presence, or a pending unplug came or went."""
+        layout = self._layout
+        if layout is None:
+            return set()
+        top = self.scroll_offset.y
+        span = layout.slots_on_rows(top, top + self.scrollable_content_region.height)
+        slots = changed_slots(old.slots, self.topology.slots, span)
+        for key in old_pending ^ self.pending:
+            with suppress(NumaError):  # a pending key QEMU no longer lists
+                slots.append(self.topology.index(key))
+        return {layout.row_of(i) for i in slots}
 
     def _relayout(self, same_shape: bool = False) -> None:
         """Lay the slots out at the grid's width.  Not before the grid has a
         size (on_resize does it then: one layout, not three, at first paint);
         not again for the same shape, width and cell width."""
         slots = self.topology.slots
-        self._max_node = max(
-            self._max_node, max((s.node_id for s in slots if s.node_id is not None), default=0)
-        )
+        self._max_node = max(self._max_node, self.topology.max_node or 0)
         self._cpu_index = []  # cpu-index per slot: computed when first drawn (after boot)
         width = self.scrollable_content_region.width if self.is_mounted else 0
         if not width:
@@ -148,7 +190,7 @@ class CpuGrid(ScrollView, can_focus=True):
         args = (max(width, 20), cell_width_for(len(slots), self._max_node))
         if same_shape and args == self._layout_args and self._layout is not None:
             return
-        self._use_layout(compute_layout(self._keys, *args), args)
+        self._use_layout(compute_layout(self.topology.slot_keys, *args), args)
 
     def _use_layout(self, layout: GridLayout, args: tuple[int, int]) -> None:
         if layout is not self._layout:  # cached strips are keyed on row numbers
@@ -163,7 +205,7 @@ class CpuGrid(ScrollView, can_focus=True):
         if self._layout is None or self._layout_args is None:
             width = self.scrollable_content_region.width if self.is_mounted else 0
             args = (max(width or 80, 20), cell_width_for(len(self.topology.slots), self._max_node))
-            self._use_layout(compute_layout(self._keys, *args), args)
+            self._use_layout(compute_layout(self.topology.slot_keys, *args), args)
         assert self._layout is not None
         return self._layout
 
@@ -276,8 +318,20 @@ class CpuGrid(ScrollView, can_focus=True):
         self.scroll_to_region(Region(x, row, self._layout.cell_width, 1), animate=False)
 
     def _changed(self) -> None:
-        self._refresh_changed_rows()
+        self._refresh_changed_rows(self._rows_marked_anew())
         self.post_message(self.CursorMoved(self))
+
+    def _rows_marked_anew(self) -> set[int] | None:
+        """Rows holding a slot whose cursor or selection mark changed since the
+        last call: a cursor move looks at two rows, not at the whole screen.
+        None before the first layout (then any row on screen may differ)."""
+        cursor, selection = self._marked
+        self._marked = (self.cursor, frozenset(self.selection))
+        layout = self._layout
+        if layout is None:
+            return None
+        slots = selection.symmetric_difference(self.selection) | {cursor, self.cursor}
+        return {layout.row_of(i) for i in slots if i < len(layout.position)}
 
     # -- drawing --------------------------------------------------------------------------
     def look(self, index: int) -> Look:
@@ -314,16 +368,19 @@ class CpuGrid(ScrollView, can_focus=True):
         look = self.look
         return (index, *state, tuple(look(c.slot) for c in row.cells))
 
-    def _refresh_changed_rows(self) -> None:
+    def _refresh_changed_rows(self, rows: Iterable[int] | None = None) -> None:
         """Repaint the rows on screen whose look differs from what they show
-        (like DataTable, only changed lines are refreshed)."""
+        (like DataTable, only changed lines are refreshed).  ``rows``: the only
+        ones that may have changed (None: any row on screen)."""
         layout = self._layout
         if layout is None or not self.is_mounted or self.mouse.band is not None:
             self.refresh()  # a rubber band is drawn over rows whatever they hold
             return
         state = (self.booted, self.has_focus, self.app.theme)
         top = self.scroll_offset.y
-        for index in range(top, min(top + self.scrollable_content_region.height, layout.height)):
+        on_screen = range(top, min(top + self.scrollable_content_region.height, layout.height))
+        candidates = on_screen if rows is None else sorted(r for r in set(rows) if r in on_screen)
+        for index in candidates:
             if self._drawn.get(index) != self._row_key(index, layout.rows[index], state):
                 self.refresh_line(index)
 

@@ -81,6 +81,19 @@ class GridLayout:
     def row_of(self, slot: int) -> int:
         return self.position[slot][0]
 
+    def slots_on_rows(self, top: int, bottom: int) -> range:
+        """The slots drawn on rows ``top`` to ``bottom - 1`` (a screenful).
+
+        Cell rows hold consecutive slots in order, so they form one range,
+        found in O(log rows) whatever the slot count.
+        """
+        first = bisect_left(self.cell_rows, top)
+        last = bisect_left(self.cell_rows, bottom) - 1
+        if first > last:
+            return range(0)
+        return range(self.rows[self.cell_rows[first]].cells[0].slot,
+                      self.rows[self.cell_rows[last]].cells[-1].slot + 1)
+
     def slot_at(self, row: int, x: int) -> int | None:
         """The slot drawn at ``(row, x)``, or None (hit-testing without Textual)."""
         if not 0 <= row < len(self.rows):

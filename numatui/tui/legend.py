@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from numatui.tui import colours
+from numatui.tui.show import update_static
 
 
 def legend_text(booted: bool) -> Text:
@@ -33,4 +34,4 @@ class Legend(Static):
     DEFAULT_CSS = "Legend { height: auto; padding: 0 1; margin-top: 1; }"
 
     def show(self, booted: bool) -> None:
-        self.update(legend_text(booted))
+        update_static(self, legend_text(booted))

@@ -8,6 +8,7 @@ every run.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +26,8 @@ KINDS: dict[str, tuple[str, str]] = {
 
 #: Longer entries (a query-hotpluggable-cpus reply of 4096 slots) are cut for the panel.
 MAX_SHOWN = 240
+#: Lines the panel keeps (older ones scroll away).
+MAX_LINES = 5000
 
 
 def entry_text(kind: str, text: str, mask: Callable[[str], str] = str) -> Text:
@@ -54,10 +57,28 @@ class QmpLog(RichLog):
     """
 
     def __init__(self, mask: Callable[[str], str] = str, *, id: str | None = None) -> None:
-        super().__init__(markup=False, highlight=False, wrap=True, max_lines=5000, id=id)
+        super().__init__(markup=False, highlight=False, wrap=True, max_lines=MAX_LINES, id=id)
         self._mask = mask
         self.border_title = "QMP log (l hides)"
+        #: entries that arrived while hidden: written when shown (writing to a
+        #: hidden log would still cost a layout pass per QMP message)
+        self._unwritten: deque[Any] = deque(maxlen=MAX_LINES)
+
+    @property
+    def shown(self) -> bool:
+        return self.has_class("shown")
+
+    def toggle(self) -> bool:
+        """Show or hide; returns whether it is shown now."""
+        self.toggle_class("shown")
+        if self.shown:
+            self.add_entries(())
+        return self.shown
 
     def add_entries(self, entries: Iterable[Any]) -> None:
-        for entry in entries:
+        self._unwritten.extend(entries)
+        if not self.shown:
+            return
+        while self._unwritten:
+            entry = self._unwritten.popleft()
             self.write(entry_text(entry.kind, entry.text, self._mask))

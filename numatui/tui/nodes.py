@@ -16,6 +16,7 @@ from textual.widgets import Static
 from numatui.model.units import human_size
 from numatui.tui import colours
 from numatui.tui.gestures import NEW_NODE, DropTarget
+from numatui.tui.show import update_static
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -96,7 +97,7 @@ class NodesPanel(Static):
             return
         lines = node_lines(self._session, self._booted, dragging=self._dragging, drop=self._drop)
         self._targets = [target for _, target in lines]
-        self.update(Text("\n").join(text for text, _ in lines) + "\n")
+        update_static(self, Text("\n").join(text for text, _ in lines) + "\n")
 
     # -- drop zone (numatui.tui.drag.DropZone) -----------------------------------------
     def drop_target_at(self, x: int, y: int) -> DropTarget | None:

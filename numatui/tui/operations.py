@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from numatui.tui.app import NumaApp
 
 
+#: A step quicker than this shows no busy text: no flash, and the result is the
+#: key press's only repaint (a second one would wait for Textual's next frame).
+BUSY_DELAY = 0.15
+
+
 class Operations:
     def __init__(self, app: NumaApp) -> None:
         self.app = app
@@ -31,11 +36,12 @@ class Operations:
 
     @contextlib.asynccontextmanager
     async def step(self, what: str) -> AsyncIterator[None]:
-        """Run one QMP step under the lock with ``what`` in the status bar."""
+        """Run one QMP step under the lock, then redraw from the session; ``what``
+        shows in the status bar if the step takes longer than BUSY_DELAY."""
         app = self.app
         async with self._lock:
             self.busy = what
-            app.sync()
+            busy_timer = app.set_timer(BUSY_DELAY, app.show_status)
             try:
                 yield
             except Disconnected as exc:
@@ -48,6 +54,7 @@ class Operations:
                 app.notify(clip(app.mask(str(exc))), title="QEMU", severity="error", timeout=10,
                            markup=False)
             finally:
+                busy_timer.stop()
                 self.busy = None
                 app.sync()
 
@@ -90,6 +97,9 @@ class Operations:
         finally:
             app.grid.loading = False
             app.grid.focus()
+            # the footer rebuilt its keys while the loading indicator had the
+            # focus; once the grid has it back, rebuild them with its keys
+            app.call_after_refresh(app.refresh_bindings)
 
     async def copy(self, text: str) -> None:
         self.app.notify(await copy_text(self.app, text), title="Copy", markup=False)

@@ -19,6 +19,7 @@ from numatui.model.topology import SlotKey
 from numatui.session.errors import QemuRefused
 from numatui.session.machine import RunState
 from numatui.session.replay import ATTACHED_EXPLANATION, moved_plan
+from numatui.tui.show import update_static
 
 if TYPE_CHECKING:
     from numatui.session.replay import Keeper
@@ -79,7 +80,7 @@ class DisconnectedBanner(Static):
         else:
             text.append("\nStart QEMU again, then press R to reconnect. ", style="bold")
         text.append("The grid and the command line stay readable; y copies.")
-        self.update(text)
+        update_static(self, text)
 
 
 async def undo(app: NumaApp, redo: bool = False) -> None:

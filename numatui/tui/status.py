@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from numatui.model.topology import Topology, format_key
+from numatui.tui.show import update_static
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -105,4 +106,4 @@ class StatusBar(Static):
         line.append(f"{origin} · nodes from {mask(session.nodes_source)} · {shape(session)}")
         if busy:
             line.append("  ⟳ " + busy, style="bold #f59e0b")
-        self.update(line)
+        update_static(self, line)
