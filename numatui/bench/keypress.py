@@ -7,22 +7,25 @@ has finished (QEMU has it: the session re-read it) and the grid has
 repainted, i.e. drew lines after the app handed it the re-read topology
 (:class:`~numatui.bench.paint.GridPaints`).  Floor side, on its own
 identical VM, interleaved sample by sample: the raw client's same
-set-numa-node plus one query-hotpluggable-cpus.  Eight sockets give eight
-samples per pair of VMs.
+set-numa-node plus one query-hotpluggable-cpus.  Context, on a third VM:
+the minimal Textual app on qemu.qmp (:mod:`numatui.bench.textual_floor`),
+the least any Textual app pays for the same key.  Eight sockets give eight
+samples per set of VMs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from qemu.qmp import QMPClient
 from textual import events
-from textual.worker import Worker
 
+from numatui.bench import textual_floor
 from numatui.bench.measures import mapping_of_reply
-from numatui.bench.paint import PAINT_TIMEOUT, BenchError, GridPaints, settled
+from numatui.bench.paint import BenchError, GridPaints, new_worker, settled
 from numatui.bench.qemu_vm import CORES, THREADS, fresh_vm, socket_path
 from numatui.bench.raw_qmp import RawQmp
 from numatui.session.session import Session
@@ -38,57 +41,59 @@ SIZE = (120, 40)
 class KeypressRun:
     numatui: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
+    textual: list[float] = field(default_factory=list)  # the minimal Textual + qemu.qmp app
     qmp: list[float] = field(default_factory=list)  # of numatui's: first command sent to last reply
     connect_to_first_paint: float = 0.0
 
 
-async def _new_worker(app: NumaApp, known: set[Worker[object]]) -> Worker[object]:
-    """The worker the key press started (the key is dispatched a few loop turns later)."""
-    deadline = time.monotonic() + PAINT_TIMEOUT
-    while time.monotonic() < deadline:
-        for worker in app.workers:
-            if worker not in known:
-                return worker
-        await asyncio.sleep(0)
-    raise BenchError("the digit key started no QMP worker")
-
-
 async def keypress_pair(sockets: Sequence[int]) -> KeypressRun:
-    """One numatui VM and one floor VM; one sample each per socket, interleaved."""
+    """Three identical VMs: numatui's, the raw floor's and the minimal Textual
+    app's; one sample each per socket, interleaved."""
     run = KeypressRun()
-    async with fresh_vm() as vm_app, fresh_vm() as vm_floor:
+    async with fresh_vm() as vm_app, fresh_vm() as vm_floor, fresh_vm() as vm_textual:
         with GridPaints() as paints:
             start = time.perf_counter()
             session = await Session.connect(vm_app.address, launcher=vm_app)
             app = NumaApp(session)
             raw = await RawQmp.connect(socket_path(vm_floor))
+            client = QMPClient("bench")
+            await client.connect(socket_path(vm_textual))
+            minimal = textual_floor.MinimalApp(client)
             try:
-                async with app.run_test(size=SIZE) as pilot:
+                async with app.run_test(size=SIZE) as pilot, minimal.run_test(size=SIZE):
                     await paints.first_paint(app)
                     run.connect_to_first_paint = time.perf_counter() - start
                     grid = app.query_one("#grid", CpuGrid)
                     for s in sockets:
-                        grid.action_jump(s * CORES * THREADS)
-                        await pilot.press("s")
-                        await settled(grid)
-                        if len(grid.selection) != CORES * THREADS:
-                            raise BenchError(f"`s` selected {len(grid.selection)} slots, not socket {s}")
-                        await settled(app)
+                        await _select_socket(app, pilot, grid, s)
                         mark = session.transcript.count()
                         run.numatui.append(await _press_assign(app, grid, paints, s))
                         run.qmp.append(_qmp_span(session.transcript.since(mark)))
                         run.floor.append(await _floor_assign(raw, s))
+                        await settled(minimal)
+                        run.textual.append(await textual_floor.press(minimal, s))
             finally:
+                await client.disconnect()
                 await raw.close()
                 await session.close()
     return run
+
+
+async def _select_socket(app: NumaApp, pilot: Any, grid: CpuGrid, s: int) -> None:
+    """Put the cursor on socket ``s`` and select it with ``s`` (not timed)."""
+    grid.action_jump(s * CORES * THREADS)
+    await pilot.press("s")
+    await settled(grid)
+    if len(grid.selection) != CORES * THREADS:
+        raise BenchError(f"`s` selected {len(grid.selection)} slots, not socket {s}")
+    await settled(app)
 
 
 async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int) -> float:
     known = set(app.workers)
     start = time.perf_counter()
     app.post_message(events.Key(str(s), str(s)))
-    worker = await _new_worker(app, known)
+    worker = await new_worker(app, known)
     await worker.wait()
     # the worker's last step handed QEMU's re-read topology to the grid: wait for its paint
     await paints.painted_since(grid, paints.lines_at_topology)

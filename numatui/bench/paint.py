@@ -19,8 +19,10 @@ import time
 from types import TracebackType
 from typing import Any
 
+from textual.app import App
 from textual.message_pump import MessagePump
 from textual.strip import Strip
+from textual.worker import Worker
 
 from numatui.model.topology import Topology
 from numatui.tui.grid import CpuGrid
@@ -83,3 +85,14 @@ class GridPaints:
     async def first_paint(self, app: MessagePump) -> None:
         """Wait until the grid has drawn its rows for the first time."""
         await self.painted_since(app, 0)
+
+
+async def new_worker(app: App[Any], known: set[Worker[Any]]) -> Worker[Any]:
+    """The worker a key press started (the key is dispatched a few loop turns later)."""
+    deadline = time.monotonic() + PAINT_TIMEOUT
+    while time.monotonic() < deadline:
+        for worker in app.workers:
+            if worker not in known:
+                return worker
+        await asyncio.sleep(0)
+    raise BenchError("the key press started no worker")

@@ -34,6 +34,8 @@ GOALS: dict[str, float] = {
 RATIO_KEYS: tuple[str, ...] = (
     *GOALS,
     "commands_ratio_per_core_prefix",
+    "keypress_textual_floor",
+    "keypress_over_textual_floor",
     "render_scaling_cursor",
     "render_scaling_assign",
     "render_scaling_socket",

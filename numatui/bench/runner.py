@@ -10,7 +10,8 @@ the :class:`~numatui.bench.report.Report`.
    fewest (8); ``commands_ratio_per_core``: the same for core-id % 8 against
    the fewest any client can send (:mod:`numatui.bench.fewest`, verified on
    QEMU), and ``..._prefix`` against the fewest prefix-only commands.
-3. ``keypress_ratio``: :mod:`numatui.bench.keypress`.
+3. ``keypress_ratio``: :mod:`numatui.bench.keypress` (context: the minimal
+   Textual app of :mod:`numatui.bench.textual_floor`).
 4-6. ``render_scaling``, ``first_paint_scaling``, ``memory_scaling``:
    :mod:`numatui.bench.render`, 4096 slots vs 16, interleaved.
 """
@@ -33,7 +34,7 @@ BIG, SMALL = 4096, 16
 @dataclass
 class Config:
     repeat: int  # samples per side for apply, first paint and memory; rounds for render
-    keypress_pairs: int  # VM pairs for the key press (8 sockets = 8 samples each)
+    keypress_pairs: int  # sets of VMs for the key press (8 sockets = 8 samples each)
     sockets: int  # sockets assigned per keypress VM
     moves: int  # cursor moves and assignments per render round
 
@@ -103,20 +104,27 @@ async def _per_core(report: Report) -> None:
 
 
 async def _keypress(report: Report, config: Config) -> None:
-    _say(f"keypress: {config.keypress_pairs} pair(s) of VMs, {config.sockets} sockets each")
+    _say(f"keypress: {config.keypress_pairs} set(s) of 3 VMs, {config.sockets} sockets each")
     ours: list[float] = []
     floor: list[float] = []
+    minimal: list[float] = []
     paint: list[float] = []
     qmp: list[float] = []
     for _ in range(config.keypress_pairs):
         run = await keypress.keypress_pair(range(config.sockets))
         ours += run.numatui
         floor += run.floor
+        minimal += run.textual
         qmp += run.qmp
         paint.append(run.connect_to_first_paint)
     report.add("keypress_ratio", "digit key -> QEMU has the socket + grid repainted: TUI / raw floor",
                ours, floor, "ms")
     report.absolute["keypress_ms"] = report.rows[-1].top.median * 1000
+    report.add("keypress_textual_floor",
+               "context: a minimal Textual app on qemu.qmp, same key, commands, one repaint / raw floor",
+               minimal, floor, "ms")
+    report.add("keypress_over_textual_floor", "context: numatui's key press / the minimal Textual app's",
+               ours, minimal, "ms")
     share = Report()
     share.add("q", "", qmp, floor, "ms")
     report.notes.append(

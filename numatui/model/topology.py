@@ -54,6 +54,21 @@ def order_props(props: Mapping[str, int]) -> SlotKey:
     return tuple((p, int(props[p])) for p in PROP_ORDER if p in props)
 
 
+@lru_cache(maxsize=8192)
+def _key_and_node(items: tuple[tuple[Any, Any], ...]) -> tuple[SlotKey, int | None]:
+    """The slot key and node-id of one entry's ``props`` items.  Cached: QEMU
+    sends the same props for a slot in every reply, and a key press re-reads
+    them all (hashing the items is several times cheaper than building the key;
+    unhashable values raise TypeError, as malformed as they are)."""
+    props = {str(k): int(v) for k, v in items}
+    return order_props(props), props.get("node-id")
+
+
+def _key_values(slot: Slot) -> list[int]:
+    """Sort key: the slot's prop values, outermost first."""
+    return [v for _, v in slot.key]
+
+
 def format_key(key: SlotKey) -> str:
     """``socket-id=1,core-id=0,thread-id=1``: how a person writes a slot."""
     return ",".join(f"{p}={v}" for p, v in key)
@@ -152,15 +167,13 @@ class Topology:
         slots: list[Slot] = []
         for i, entry in enumerate(reply):
             try:
-                raw_props = entry["props"]
+                key, node = _key_and_node(tuple(entry["props"].items()))
                 vcpus = int(entry.get("vcpus-count", 1))
-                props = {str(k): int(v) for k, v in raw_props.items()}
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                 raise NumaError(f"query-hotpluggable-cpus entry {i} is malformed: {exc}") from exc
-            node = props.get("node-id")
             slots.append(
                 Slot(
-                    key=order_props(props),
+                    key=key,
                     node_id=node,
                     vcpus_count=vcpus,
                     type=str(entry.get("type", "")),
@@ -210,7 +223,7 @@ class Topology:
     @classmethod
     def build(cls, slots: Iterable[Slot], derived: bool = False) -> Topology:
         """Sort slots into topology order (QEMU lists x86 slots in reverse)."""
-        ordered = sorted(slots, key=lambda s: tuple(v for _, v in s.key))
+        ordered = sorted(slots, key=_key_values)
         present = {p for s in ordered for p, _ in s.key}
         levels = tuple(p for p in PROP_ORDER if p in present)
         return cls(slots=tuple(ordered), levels=levels, derived=derived)

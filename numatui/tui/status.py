@@ -31,9 +31,12 @@ def run_state(session: Session) -> str:
 
 def is_booted(session: Session) -> bool:
     """True once the machine is built (x-exit-preconfig done)."""
-    if run_state(session) in ("running", "paused", "other"):
+    state = run_state(session)
+    if state in ("running", "paused", "other"):
         return True
-    return any(s.present for s in session.topology.slots)
+    if state == "preconfig":  # no CPU is plugged before the machine is built
+        return False
+    return any(s.present for s in session.topology.slots)  # disconnected: what QEMU last said
 
 
 def shape(session: Session) -> str:
