@@ -119,26 +119,41 @@ async def test_attached_memory_is_read_only(session: Session) -> None:
 
 
 async def test_memory_relaunch_keeps_the_undo_keeper_on_the_new_qemu(launched: Session) -> None:
-    """The Keeper learns the new launcher and saves; an undo afterwards goes back
-    to the older mapping on a QEMU that keeps the new split (replay.py rebuilds
-    a relaunched QEMU from the current launcher: memory is not undone), and
-    the session's node sizes stay what QEMU has."""
+    """The Keeper learns the new launcher and saves; undo of the memory change
+    relaunches QEMU with the split as it was (and the mapping of then), redo
+    brings the new split back; the session's node sizes are what QEMU has."""
     from numatui.session.replay import Keeper
+
+    async def memdevs() -> dict[str, int]:
+        return {m["id"]: m["size"] for m in await launched.execute("query-memdev")}
 
     keeper = Keeper(launched)
     saves: list[int] = []
     keeper.save = lambda s: saves.append(1)
+    before = await memdevs()
+    assert before == {"m0": 1024 * MIB, "m1": 1024 * MIB}
     await launched.assign(socket(launched.topology, 0), 1)
     new = await relaunch_with_memory(launched, {0: 512 * MIB, 1: 1536 * MIB}, holder=keeper)
     assert keeper.launcher is new is launched.launcher and saves
+    assert await memdevs() == {"m0": 512 * MIB, "m1": 1536 * MIB}
     assert keeper.history.undo_description() == "memory node 0 512 MiB, node 1 1.5 GiB"
-    await keeper.undo()  # back to the plan before the memory change
+
+    await keeper.undo()  # the memory change: a QEMU with the old split, socket 0 still on node 1
+    assert await memdevs() == before
+    assert {n.memdev: n.size for n in launched.nodes} == before
+    live = Topology.from_hotpluggable(await launched.execute("query-hotpluggable-cpus")).mapping()
+    assert {live[k] for k in socket(launched.topology, 0)} == {1}
+    assert "-object memory-backend-ram,id=m0,size=1G" in " ".join(keeper.launcher.user_argv)
+
     await keeper.undo()  # and before the assignment
     live = Topology.from_hotpluggable(await launched.execute("query-hotpluggable-cpus")).mapping()
     assert set(live.values()) == {None}
-    memdevs = {m["id"]: m["size"] for m in await launched.execute("query-memdev")}
-    assert memdevs == {"m0": 512 * MIB, "m1": 1536 * MIB}
-    assert {n.memdev: n.size for n in launched.nodes} == memdevs
+    assert await memdevs() == before
+
+    await keeper.redo()
+    await keeper.redo()  # the new split again
+    assert await memdevs() == {"m0": 512 * MIB, "m1": 1536 * MIB}
+    assert {n.memdev: n.size for n in launched.nodes} == await memdevs()
     keeper.close()
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import MemorySplit, argv_with_split
-from numatui.model.plan import Node
+from numatui.model.plan import Node, Plan
 from numatui.model.qemu_args import parse_qemu_args
 from numatui.model.units import human_size
 from numatui.session.launcher import Launcher
@@ -78,6 +78,41 @@ def _launch_arguments(launcher: Launcher, extra_args: list[str], nodes: list[Nod
         raise
 
 
+def plan_sizes(plan: Plan) -> dict[int, int]:
+    """Node id -> bytes the plan gives each node (0: memoryless)."""
+    return {n.id: n.size or 0 for n in plan.nodes}
+
+
+def split_differs(session: Session, plan: Plan) -> bool:
+    """Whether ``plan`` puts memory on other nodes, or other amounts, than
+    QEMU has now (memoryless nodes aside: replay adds those live)."""
+    def with_memory(sizes: Mapping[int, int]) -> dict[int, int]:
+        return {i: size for i, size in sizes.items() if size}
+
+    return with_memory(plan_sizes(plan)) != with_memory(current_sizes(session))
+
+
+def _sized_nodes(plan: Plan, sizes: Mapping[int, int]) -> list[Node]:
+    known = {n.id: n for n in plan.nodes}
+    return [replace(known.get(i, Node(i)), size=size or None) for i, size in sorted(sizes.items())]
+
+
+async def relaunch_with_split(session: Session, plan: Plan, *, why: str,
+                              launcher: Launcher) -> Launcher:
+    """:func:`relaunch_with_plan` onto a QEMU whose node memory is what
+    ``plan``'s nodes say (undo and redo of a memory change come here too).
+    Raises ReplayRefused when QEMU's arguments cannot carry that split."""
+    sizes = {**{i: 0 for i, size in current_sizes(session).items() if size}, **plan_sizes(plan)}
+    try:
+        argv = argv_with_split(launcher.user_argv, sizes)
+        nodes = sorted(parse_qemu_args(argv[1:], strict=True).nodes, key=lambda n: n.id)
+    except NumaError as exc:
+        raise ReplayRefused(f"cannot rewrite QEMU's arguments for the new split: {exc}") from None
+    with _launch_arguments(launcher, argv[1:], nodes):
+        return await relaunch_with_plan(session, replace(plan, nodes=tuple(nodes)), why=why,
+                                        launcher=launcher)
+
+
 async def relaunch_with_memory(session: Session, sizes: Mapping[int, int], *,
                                holder: LauncherHolder | None = None) -> Launcher:
     """A new QEMU whose nodes have ``sizes`` (bytes; 0 = memoryless), with
@@ -98,15 +133,10 @@ async def relaunch_with_memory(session: Session, sizes: Mapping[int, int], *,
     problems = MemorySplit(ram, wanted).problems()
     if problems:
         raise ReplayRefused(f"memory split refused: {problems[0]}")
-    try:
-        argv = argv_with_split(old.user_argv, wanted)
-        nodes = sorted(parse_qemu_args(argv[1:], strict=True).nodes, key=lambda n: n.id)
-    except NumaError as exc:
-        raise ReplayRefused(f"cannot rewrite QEMU's arguments for the new split: {exc}") from None
-    plan = replace(session.plan(), nodes=tuple(nodes))
-    words = ", ".join(f"node {n.id} {human_size(n.size) if n.size else 'none'}" for n in nodes)
-    with _launch_arguments(old, argv[1:], nodes):
-        new = await relaunch_with_plan(session, plan, why=f"memory {words}", launcher=old)
+    plan = replace(session.plan(), nodes=tuple(_sized_nodes(session.plan(), wanted)))
+    words = ", ".join(f"node {n} {human_size(size) if size else 'none'}"
+                      for n, size in sorted(wanted.items()))
+    new = await relaunch_with_split(session, plan, why=f"memory {words}", launcher=old)
     if holder is not None:
         holder.launcher = new
         save = getattr(holder, "autosave", None)

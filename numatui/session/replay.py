@@ -287,9 +287,16 @@ class Keeper:
                 self.saved_path = str(path)
 
     async def _go(self, plan: Plan, why: str) -> None:
+        from numatui.session import memory  # it builds on this module
+
         self._replaying = True
         try:
-            self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=self.launcher)
+            launcher = _check(self.session, self.launcher)
+            if memory.split_differs(self.session, plan):  # e.g. undo of a memory change
+                self.launcher = await memory.relaunch_with_split(self.session, plan, why=why,
+                                                                 launcher=launcher)
+            else:
+                self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=launcher)
         finally:
             self._replaying = False
         self.autosave()
