@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qemu.qmp import QMPClient
 from textual import events
 
 from numatui.bench import textual_floor
@@ -28,6 +27,7 @@ from numatui.bench.measures import mapping_of_reply
 from numatui.bench.paint import BenchError, GridPaints, new_worker, settled
 from numatui.bench.qemu_vm import CORES, THREADS, fresh_vm, socket_path
 from numatui.bench.raw_qmp import RawQmp
+from numatui.session.connect import Client
 from numatui.session.session import Session
 from numatui.session.transcript import Entry
 from numatui.tui.app import NumaApp
@@ -56,7 +56,7 @@ async def keypress_pair(sockets: Sequence[int]) -> KeypressRun:
             session = await Session.connect(vm_app.address, launcher=vm_app)
             app = NumaApp(session)
             raw = await RawQmp.connect(socket_path(vm_floor))
-            client = QMPClient("bench")
+            client = Client("bench")  # qemu.qmp's QMPClient as numatui runs it
             await client.connect(socket_path(vm_textual))
             minimal = textual_floor.MinimalApp(client)
             try:

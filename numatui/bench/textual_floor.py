@@ -3,7 +3,10 @@
 A minimal app with no numatui code: one ``Static`` at the same terminal
 size, on its own identical VM.  Its digit key runs a worker that sends the
 same ``set-numa-node`` and ``query-hotpluggable-cpus`` through qemu.qmp's
-``QMPClient``, then puts one line in the Static without a layout pass; the
+``QMPClient`` (as numatui runs it: :class:`numatui.session.connect.Client`,
+whose message hooks skip formatting for a debug log that is off; a stock
+client pays ~1 ms more per 240-slot reply), then puts one line in the
+Static without a layout pass; the
 clock stops when the Static has repainted.  No Textual app using qemu.qmp
 can answer the key faster: this over the raw floor is the part of
 ``keypress_ratio`` numatui cannot remove (key dispatch, a worker, qemu.qmp's

@@ -92,6 +92,7 @@ class NumaApp(App[str]):
         self.needed_plan: Plan | None = None
         self._masks = dict(mask or {})
         self._bindings_key: tuple[bool, Screen[Any]] | None = None  # what the footer last showed
+        self._log_shown = False
         self.ops = Operations(self)
         self.hotplug = Hotplug(self)
         self._removers: list[Callable[[], None]] = []
@@ -112,7 +113,7 @@ class NumaApp(App[str]):
                 yield NodesPanel(id="nodes")
                 yield Legend(id="legend")
         yield CommandPanel(id="cmdline")
-        yield QmpLog(self.mask, id="log")
+        yield QmpLog(self.session.transcript, self.mask, id="log")
         yield Footer()
 
     @property
@@ -120,8 +121,6 @@ class NumaApp(App[str]):
         return self.query_one(CpuGrid)
 
     def on_mount(self) -> None:
-        log = self.query_one(QmpLog)
-        log.add_entries(self.session.transcript.entries)
         self._removers = [
             self.session.transcript.add_listener(self._on_entry),
             self.session.add_listener(self._on_event),
@@ -132,7 +131,8 @@ class NumaApp(App[str]):
 
     # session callbacks run on this loop; messages keep widget work in handlers
     def _on_entry(self, entry: Any) -> None:
-        self.post_message(TranscriptAppended(entry))
+        if self._log_shown:  # a hidden log catches up when shown
+            self.post_message(TranscriptAppended(entry))
 
     def _on_event(self, event: dict[str, Any]) -> None:
         self.post_message(SessionChanged(event))
@@ -191,7 +191,7 @@ class NumaApp(App[str]):
         self.sync()
 
     def on_transcript_appended(self, message: TranscriptAppended) -> None:
-        self.query_one(QmpLog).add_entries([message.entry])
+        self.query_one(QmpLog).catch_up()
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
         grid = self.grid
@@ -290,7 +290,7 @@ class NumaApp(App[str]):
 
     def action_toggle_log(self) -> None:
         """The log takes the command-line panel's place (room at 80x24)."""
-        shown = self.query_one(QmpLog).toggle()
+        shown = self._log_shown = self.query_one(QmpLog).toggle()
         self.query_one(CommandPanel).display = not shown
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -8,12 +8,14 @@ every run.
 from __future__ import annotations
 
 import json
-from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import RichLog
+
+if TYPE_CHECKING:
+    from numatui.session.transcript import Transcript
 
 KINDS: dict[str, tuple[str, str]] = {
     "cmd": ("→", "bold #06b6d4"),
@@ -49,20 +51,20 @@ def entry_text(kind: str, text: str, mask: Callable[[str], str] = str) -> Text:
 
 
 class QmpLog(RichLog):
-    """Hidden until ``l``; fills from the transcript, then follows it."""
+    """Hidden until ``l``; shows the transcript, then follows it while shown."""
 
     DEFAULT_CSS = """
     QmpLog { height: 10; border-top: solid $primary; display: none; }
     QmpLog.shown { display: block; }
     """
 
-    def __init__(self, mask: Callable[[str], str] = str, *, id: str | None = None) -> None:
+    def __init__(self, transcript: Transcript, mask: Callable[[str], str] = str, *,
+                 id: str | None = None) -> None:
         super().__init__(markup=False, highlight=False, wrap=True, max_lines=MAX_LINES, id=id)
+        self._transcript = transcript
         self._mask = mask
+        self._written = 0  # transcript.count() when the log last caught up
         self.border_title = "QMP log (l hides)"
-        #: entries that arrived while hidden: written when shown (writing to a
-        #: hidden log would still cost a layout pass per QMP message)
-        self._unwritten: deque[Any] = deque(maxlen=MAX_LINES)
 
     @property
     def shown(self) -> bool:
@@ -71,14 +73,16 @@ class QmpLog(RichLog):
     def toggle(self) -> bool:
         """Show or hide; returns whether it is shown now."""
         self.toggle_class("shown")
-        if self.shown:
-            self.add_entries(())
+        self.catch_up()
         return self.shown
 
-    def add_entries(self, entries: Iterable[Any]) -> None:
-        self._unwritten.extend(entries)
+    def catch_up(self) -> None:
+        """Write the entries appended since the last call, while shown only:
+        writing to a hidden log would still cost a layout pass per QMP message
+        (the transcript keeps as many entries as the log keeps lines)."""
         if not self.shown:
             return
-        while self._unwritten:
-            entry = self._unwritten.popleft()
+        entries = self._transcript.since(self._written)
+        self._written = self._transcript.count()
+        for entry in entries:
             self.write(entry_text(entry.kind, entry.text, self._mask))
