@@ -1,4 +1,4 @@
-"""``python -m numatui.bench [--quick] [--repeat N]``: see numatui.bench.runner."""
+"""``python -m numatui.bench [--quick] [--repeat N] [--profile-keypress]``: see numatui.bench.runner."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from numatui.bench.keypress import profile_keypress
 from numatui.bench.report import machine
 from numatui.bench.runner import Config, run
 
@@ -15,9 +16,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few samples: a smoke run, not a measurement")
     parser.add_argument("--repeat", type=int, default=None, metavar="N",
                         help="samples per side (default 10; --quick 2)")
+    parser.add_argument("--profile-keypress", action="store_true",
+                        help="only profile numatui's key presses (cProfile over the timed spans)")
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.profile_keypress:
+        print(asyncio.run(profile_keypress()))
+        return 0
     report = asyncio.run(run(Config.make(args.quick, args.repeat)))
     info = machine()
     print(f"numatui benchmark: {info['nproc']} CPU(s), {info['cpu']}, Python {info['python']}, "

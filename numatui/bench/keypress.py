@@ -15,6 +15,10 @@ samples per set of VMs.
 
 from __future__ import annotations
 
+import cProfile
+import io
+import pstats
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +29,7 @@ from textual import events
 from numatui.bench import textual_floor
 from numatui.bench.measures import mapping_of_reply
 from numatui.bench.paint import BenchError, GridPaints, new_worker, settled
-from numatui.bench.qemu_vm import CORES, THREADS, fresh_vm, socket_path
+from numatui.bench.qemu_vm import CORES, SOCKETS, THREADS, fresh_vm, socket_path
 from numatui.bench.raw_qmp import RawQmp
 from numatui.session.connect import Client
 from numatui.session.session import Session
@@ -46,9 +50,10 @@ class KeypressRun:
     connect_to_first_paint: float = 0.0
 
 
-async def keypress_pair(sockets: Sequence[int]) -> KeypressRun:
+async def keypress_pair(sockets: Sequence[int], profiler: cProfile.Profile | None = None) -> KeypressRun:
     """Three identical VMs: numatui's, the raw floor's and the minimal Textual
-    app's; one sample each per socket, interleaved."""
+    app's; one sample each per socket, interleaved.  ``profiler`` (if given)
+    runs during numatui's timed spans only."""
     run = KeypressRun()
     async with fresh_vm() as vm_app, fresh_vm() as vm_floor, fresh_vm() as vm_textual:
         with GridPaints() as paints:
@@ -67,7 +72,7 @@ async def keypress_pair(sockets: Sequence[int]) -> KeypressRun:
                     for s in sockets:
                         await _select_socket(app, pilot, grid, s)
                         mark = session.transcript.count()
-                        run.numatui.append(await _press_assign(app, grid, paints, s))
+                        run.numatui.append(await _press_assign(app, grid, paints, s, profiler))
                         run.qmp.append(_qmp_span(session.transcript.since(mark)))
                         run.floor.append(await _floor_assign(raw, s))
                         await settled(minimal)
@@ -89,8 +94,11 @@ async def _select_socket(app: NumaApp, pilot: Any, grid: CpuGrid, s: int) -> Non
     await settled(app)
 
 
-async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int) -> float:
+async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int,
+                        profiler: cProfile.Profile | None = None) -> float:
     known = set(app.workers)
+    if profiler is not None:
+        profiler.enable()
     start = time.perf_counter()
     app.post_message(events.Key(str(s), str(s)))
     worker = await new_worker(app, known)
@@ -98,6 +106,8 @@ async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int)
     # the worker's last step handed QEMU's re-read topology to the grid: wait for its paint
     await paints.painted_since(grid, paints.lines_at_topology)
     seconds = time.perf_counter() - start
+    if profiler is not None:
+        profiler.disable()
     mine = {slot.node_id for slot in grid.topology.slots if slot.key[0] == ("socket-id", s)}
     qemu = {slot.node_id for slot in app.session.topology.slots if slot.key[0] == ("socket-id", s)}
     if mine != {s} or qemu != {s}:
@@ -121,3 +131,17 @@ async def _floor_assign(raw: RawQmp, s: int) -> float:
     if nodes != {s}:
         raise BenchError(f"floor: socket {s} is on {nodes}")
     return seconds
+
+
+async def profile_keypress(top: int = 30) -> str:
+    """A cProfile of numatui's eight key presses (one set of VMs), as text:
+    the functions by cumulative time, then by own time."""
+    profiler = cProfile.Profile()
+    run = await keypress_pair(range(SOCKETS), profiler)
+    out = io.StringIO()
+    out.write(f"numatui key press, median {statistics.median(run.numatui) * 1000:.2f} ms "
+              f"({len(run.numatui)} presses; profiled, so slower than unprofiled)\n")
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top // 2)
+    return out.getvalue()
