@@ -25,7 +25,9 @@ class CommandPanel(Vertical):
     CommandPanel #cmd-title { width: 1fr; text-style: bold; padding: 0 1; }
     CommandPanel Button { margin-left: 1; }
     CommandPanel ScrollableContainer { height: 1fr; padding: 0 1; }
-    CommandPanel #cmd-text { width: auto; }  /* long options scroll sideways, never wrap */
+    /* long options scroll sideways, never wrap; at least the visible area, so
+       a new line that fits needs no layout pass (numatui.tui.show) */
+    CommandPanel #cmd-text { width: auto; min-width: 100%; min-height: 100%; }
     """
 
     class CopyRequested(Message):

@@ -1,38 +1,54 @@
 """Updating a panel only when what it shows changes, and re-laying out the
-screen only when its height changes.
+screen only when the panel's box changes.
 
 ``Static.update`` always asks Textual for a layout pass (the panel may have
 grown), which re-arranges and repaints the whole screen.  After a key press
-most panels show the same text as before, or new text of the same height:
+most panels show the same text as before, or new text that fits the box:
 skipping those keeps a key press at one small repaint (the keypress row of
 ``python -m numatui.bench``).
 """
 
 from __future__ import annotations
 
+from textual.geometry import Size
 from textual.visual import VisualType
 from textual.widgets import Static
 
 
 def update_static(widget: Static, content: VisualType) -> bool:
-    """``widget.update(content)`` unless it shows equal content already
-    (rich ``Text`` compares text and styles); a layout pass only if the
-    widget's width follows its content or its content height changed.
+    """``widget.update(content)`` unless it shows equal content already (rich
+    ``Text`` compares text and styles), with a layout pass only when the
+    widget's box must change: its content grew beyond the laid-out region, or
+    shrank while the content alone set the region's size (not a min-height,
+    min-width or fixed size).  Width counts only for ``width: auto``.
     Returns whether it updated."""
     if type(widget.content) is type(content) and widget.content == content:
         return False
-    width = widget.content_region.width
-    auto_width = widget.styles.width is not None and widget.styles.width.is_auto
-    if not width or auto_width:
+    region = widget.content_region.size
+    if not region.width:  # not laid out yet: the first layout sizes it
         widget.update(content)
         return True
-    before = _height(widget, width)
+    auto_width = widget.styles.width is not None and widget.styles.width.is_auto
+    before = _content_size(widget, region, auto_width)
     widget.update(content, layout=False)
-    if _height(widget, width) != before:
+    after = _content_size(widget, region, auto_width)
+    same_box = _keeps(before.height, after.height, region.height) and (
+        not auto_width or _keeps(before.width, after.width, region.width))
+    if not same_box:
         widget.refresh(layout=True)
     return True
 
 
-def _height(widget: Static, width: int) -> int:
-    """The content height Textual would lay ``widget`` out with at ``width``."""
-    return widget.get_content_height(widget.size, widget.app.size, width)
+def _keeps(old: int, new: int, laid_out: int) -> bool:
+    """Whether a box laid out at ``laid_out`` for content ``old`` stays as it
+    is for content ``new``: the same content size, or both within a box that
+    something other than the content made larger."""
+    return old == new or (old < laid_out and new <= laid_out)
+
+
+def _content_size(widget: Static, region: Size, auto_width: bool) -> Size:
+    """The content size Textual would lay ``widget`` out with: its own width
+    when ``width: auto``, else the laid-out width; the height at that width."""
+    viewport = widget.app.size
+    width = widget.get_content_width(widget.size, viewport) if auto_width else region.width
+    return Size(width, widget.get_content_height(widget.size, viewport, max(width, region.width)))
