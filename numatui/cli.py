@@ -33,6 +33,7 @@ from numatui.model.qemu_args import load_plan
 from numatui.session.address import Address
 from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, SessionError
 from numatui.session.launcher import Launcher
+from numatui.session.transcript import Transcript
 
 if TYPE_CHECKING:
     from numatui.session.replay import Keeper
@@ -287,21 +288,30 @@ async def _connect(args: argparse.Namespace, err: TextIO, address: Address | Non
 
     if address is None:
         address = Address.parse(args.address)
-    if launcher is not None:
-        session = await Session.connect(address, timeout=args.timeout, launcher=launcher,
-                                        qemu_argv=launcher.user_argv)
-    else:
-        session = await Session.connect(address, timeout=args.timeout, nodes=args.nodes)
+    transcript = _transcript(args)
+    try:
+        if launcher is not None:
+            session = await Session.connect(address, timeout=args.timeout, launcher=launcher,
+                                            qemu_argv=launcher.user_argv, transcript=transcript)
+        else:
+            session = await Session.connect(address, timeout=args.timeout, nodes=args.nodes,
+                                            transcript=transcript)
+    except BaseException:
+        transcript.close()
+        raise
     warning = address.warning()  # after connecting, so that a failure stays one line
     if warning:
         err.write(f"numatui: warning: {warning}\n")
-    if args.log:
-        try:
-            session.transcript.write_to(args.log)
-        except BaseException:
-            await session.close()
-            raise
     return session
+
+
+def _transcript(args: argparse.Namespace) -> Transcript:
+    """The session's transcript, writing to ``--log`` from the first QMP line
+    (OSError when the file cannot be opened)."""
+    transcript = Transcript()
+    if args.log:
+        transcript.write_to(args.log)
+    return transcript
 
 
 def _keeper(session: Session, path: Path | None = None) -> Keeper:
@@ -357,17 +367,15 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
     if not state.argv:
         raise UsageError(f"{state.path} holds no QEMU command line to start (numatui attached to that QEMU)")
     err.write(f"numatui: resuming {state.key} (saved {state.saved}) from {state.path}\n")
-    session = await launch_with_plan(state.argv, state.plan, timeout=args.timeout,
-                                     keep_running=args.keep_running)
+    transcript = _transcript(args)
+    try:
+        session = await launch_with_plan(state.argv, state.plan, timeout=args.timeout,
+                                         keep_running=args.keep_running, transcript=transcript)
+    except BaseException:
+        transcript.close()
+        raise
     launcher = session.launcher
     assert isinstance(launcher, Launcher)
-    if args.log:
-        try:
-            session.transcript.write_to(args.log)
-        except BaseException:
-            await session.close()
-            await launcher.stop()
-            raise
     return session, launcher, state.path
 
 

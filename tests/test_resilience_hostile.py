@@ -63,3 +63,26 @@ async def test_a_one_megabyte_error_arrives_whole(qemu: Any, proxy_dir: Path) ->
     exc, _, _ = await refused_through(proxy_dir, qemu, HUGE)
     assert exc.qemu_message == HUGE
     assert len(str(exc)) > 1 << 20
+
+
+async def test_the_line_under_the_grid_shows_qemu_text_literally() -> None:
+    """Hovering a slot shows QEMU's CPU type there: never parsed as markup,
+    cut with an ellipsis when longer than the line."""
+    from textual.app import App, ComposeResult
+
+    from numatui.tui.info_line import InfoLine
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield InfoLine(id="info")
+
+    app = One()
+    async with app.run_test(size=(24, 3)) as pilot:
+        line = app.query_one(InfoLine)
+        line.show("[bold red]x[/] " + "y" * 40)
+        await pilot.pause()
+        strip = line.render_line(0)
+        assert strip.text.startswith("[bold red]x[/] yyy") and strip.text.endswith("…")
+        assert strip.cell_length == 24
+        line.show("short [b]")
+        assert line.render_line(0).text == "short [b]".ljust(24)

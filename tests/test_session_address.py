@@ -84,6 +84,28 @@ def test_transcript_log_file(tmp_path: Path) -> None:
     assert len(log.read_text().splitlines()) == 3
 
 
+def test_long_list_replies_are_kept_short_and_logged_whole(tmp_path: Path) -> None:
+    """The slots of a big machine are re-read on every key press: the
+    transcript (the QMP log panel) keeps the first items, --log FILE all."""
+    import json
+
+    from numatui.session.connection import compact_json
+    from numatui.session.transcript import LIST_KEPT, reply_text
+
+    t = Transcript()
+    stop = t.write_to(tmp_path / "qmp.log")
+    slots = [{"props": {"core-id": i}, "vcpus-count": 1} for i in range(100)]
+    t.append("reply", *reply_text(slots, compact_json))
+    t.append("reply", *reply_text(slots[:LIST_KEPT], compact_json))
+    long, short = t.entries[-2:]
+    assert long.text.endswith(f"… {100 - LIST_KEPT} more items (--log FILE has all)]}}")
+    assert long.text.startswith(compact_json({"return": slots[:LIST_KEPT]})[:-2])
+    assert json.loads(short.text) == {"return": slots[:LIST_KEPT]}
+    stop()
+    logged = [line.split(" <- ", 1)[1] for line in (tmp_path / "qmp.log").read_text().splitlines()]
+    assert [json.loads(text) for text in logged] == [{"return": slots}, {"return": slots[:LIST_KEPT]}]
+
+
 def test_session_layer_never_imports_textual() -> None:
     import subprocess
     import sys

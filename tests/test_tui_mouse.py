@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from conftest import numa_node_args
 from textual import events
-from textual.widgets import Static
 from tui_helpers import settle
 
 from numatui.session.session import Session
@@ -21,6 +20,7 @@ from numatui.tui.app import NumaApp
 from numatui.tui.drag import DragGhost
 from numatui.tui.gestures import NEW_NODE, DropTarget
 from numatui.tui.grid import CpuGrid
+from numatui.tui.info_line import InfoLine
 from numatui.tui.nodes import NodesPanel
 
 SIZE = (100, 30)
@@ -217,7 +217,7 @@ async def test_clicks_select_like_the_keys(qemu: Any, session: Session) -> None:
         assert grid.selection == set()
         # hovering a slot shows its props in the status line
         await pilot.hover(grid, offset=cell(grid, 6))
-        info = str(app.query_one("#cursor-info", Static).render())
+        info = app.query_one("#cursor-info", InfoLine).text
         assert "socket-id=1,core-id=1,thread-id=0" in info and "unassigned" in info
         assert numa_commands(session) == 0
 

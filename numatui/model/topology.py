@@ -55,13 +55,16 @@ def order_props(props: Mapping[str, int]) -> SlotKey:
 
 
 @lru_cache(maxsize=8192)
-def _key_and_node(items: tuple[tuple[Any, Any], ...]) -> tuple[SlotKey, int | None]:
-    """The slot key and node-id of one entry's ``props`` items.  Cached: QEMU
-    sends the same props for a slot in every reply, and a key press re-reads
-    them all (hashing the items is several times cheaper than building the key;
+def _slot_of(items: tuple[tuple[Any, Any], ...], vcpus: Any, cpu_type: Any, qom_path: Any) -> Slot:
+    """The slot one ``query-hotpluggable-cpus`` entry describes, from its
+    ``props`` items and fields.  Cached: QEMU sends the same entry for a slot
+    in every reply and a key press re-reads them all (hashing an entry is
+    several times cheaper than building its slot; Slot is immutable;
     unhashable values raise TypeError, as malformed as they are)."""
     props = {str(k): int(v) for k, v in items}
-    return order_props(props), props.get("node-id")
+    qom = None if qom_path is None else str(qom_path)
+    return Slot(key=order_props(props), node_id=props.get("node-id"), vcpus_count=int(vcpus),
+                type=str(cpu_type), qom_path=qom)
 
 
 def _key_values(slot: Slot) -> list[int]:
@@ -167,19 +170,10 @@ class Topology:
         slots: list[Slot] = []
         for i, entry in enumerate(reply):
             try:
-                key, node = _key_and_node(tuple(entry["props"].items()))
-                vcpus = int(entry.get("vcpus-count", 1))
+                slots.append(_slot_of(tuple(entry["props"].items()), entry.get("vcpus-count", 1),
+                                      entry.get("type", ""), entry.get("qom-path")))
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                 raise NumaError(f"query-hotpluggable-cpus entry {i} is malformed: {exc}") from exc
-            slots.append(
-                Slot(
-                    key=key,
-                    node_id=node,
-                    vcpus_count=vcpus,
-                    type=str(entry.get("type", "")),
-                    qom_path=entry.get("qom-path"),
-                )
-            )
         return cls.build(slots)
 
     @classmethod

@@ -25,7 +25,7 @@ from numatui.session.connect import open_client
 from numatui.session.errors import CommandTimeout, Disconnected, QemuRefused
 from numatui.session.machine import RunState
 from numatui.session.peer import Peer
-from numatui.session.transcript import Transcript
+from numatui.session.transcript import Transcript, reply_text
 
 #: The synthetic event sent to listeners when QEMU goes away.
 DISCONNECTED_EVENT = "NUMATUI_DISCONNECTED"
@@ -142,7 +142,8 @@ class Connection:
         self.transcript.append("cmd", compact_json(msg))
         limit = timeout if timeout is not None else self.timeout
         try:
-            reply = await asyncio.wait_for(client.execute(command, args), limit)
+            async with asyncio.timeout(limit):  # no extra task, unlike wait_for
+                reply = await client.execute(command, args)
         except ExecuteError as exc:
             text = str(exc)
             self.transcript.append("error", compact_json({"error": {"class": exc.error_class, "desc": text}}))
@@ -154,7 +155,7 @@ class Connection:
             reason = f"QEMU closed the QMP connection during {command}"
             await asyncio.shield(self._lose(reason))
             raise Disconnected(reason, self._lost_tail) from None
-        self.transcript.append("reply", compact_json({"return": reply}))
+        self.transcript.append("reply", *reply_text(reply, compact_json))
         return reply
 
     async def _try(self, command: str, args: dict[str, Any] | None = None) -> Any:

@@ -33,6 +33,7 @@ from numatui.session.machine import RunState
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
+    from numatui.session.transcript import Transcript
 
 #: What to tell a user who wants to move a slot of a QEMU numatui did not start.
 ATTACHED_EXPLANATION = (
@@ -328,7 +329,7 @@ class Keeper:
 
 
 async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 3.0,
-                           keep_running: bool = False) -> Session:
+                           keep_running: bool = False, transcript: Transcript | None = None) -> Session:
     """Start QEMU from a saved ``argv`` (program first; ``-numa cpu``/``dist``
     dropped, the plan carries them) in preconfig and replay ``plan``: what
     ``numatui launch --resume`` does.  On any failure QEMU is stopped and the
@@ -343,7 +344,7 @@ async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 
     session: Session | None = None
     try:
         session = await Session.connect(launcher.address, timeout=timeout, launcher=launcher,
-                                        qemu_argv=launcher.user_argv)
+                                        qemu_argv=launcher.user_argv, transcript=transcript)
         mapping = check_plan(session, plan, launcher)
         with session.batch_changes("resume"):
             sent = await replay(session, plan, mapping)

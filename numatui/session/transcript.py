@@ -1,7 +1,9 @@
 """The QMP transcript: every command, reply, error and event, bounded.
 
 The TUI's log panel reads it and listens for new entries; ``--log FILE``
-appends each entry as a line while it comes.
+appends each entry as a line while it comes.  A long list reply (the slots
+of a 4096-CPU machine: ~0.5 MB of JSON, re-read on every key press) is kept
+shortened; only --log files get it whole (:func:`reply_text`).
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ class Entry:
     kind: EntryKind
     text: str
 
-    def line(self) -> str:
-        """``12:03:04.123 -> {"execute": ...}``: the form written to --log FILE."""
+    def line(self, text: str | None = None) -> str:
+        """``12:03:04.123 -> {"execute": ...}``: the form written to --log FILE
+        (``text`` instead of the entry's own, e.g. the whole of a long reply)."""
         stamp = time.strftime("%H:%M:%S", time.localtime(self.time))
         millis = int((self.time % 1) * 1000)
-        return f"{stamp}.{millis:03d} {_MARK[self.kind]} {self.text}"
+        return f"{stamp}.{millis:03d} {_MARK[self.kind]} {self.text if text is None else text}"
 
 
 class Transcript:
@@ -42,6 +45,7 @@ class Transcript:
         self._listeners: list[Callable[[Entry], None]] = []
         self._counts: Counter[str] = Counter()
         self._files: list[IO[str]] = []
+        self._full: tuple[Entry, str] | None = None  # the entry being appended, its whole text
 
     @property
     def maxlen(self) -> int:
@@ -55,9 +59,13 @@ class Transcript:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def append(self, kind: EntryKind, text: str) -> Entry:
-        """Record one entry and tell every listener; a failing listener is dropped."""
+    def append(self, kind: EntryKind, text: str, full: Callable[[], str] | None = None) -> Entry:
+        """Record one entry and tell every listener; a failing listener is dropped.
+        ``full``: the whole text when ``text`` is shortened (a long reply), made
+        only for --log files while the entry is new, never kept."""
         entry = Entry(time=time.time(), kind=kind, text=text)
+        if full is not None and self._files:
+            self._full = (entry, full())
         self._entries.append(entry)
         self._counts[kind] += 1
         for cb in list(self._listeners):
@@ -65,7 +73,14 @@ class Transcript:
                 cb(entry)
             except Exception:
                 self._listeners.remove(cb)
+        self._full = None
         return entry
+
+    def _full_line(self, entry: Entry) -> str:
+        """``entry.line()`` with its whole text if it was shortened and is new."""
+        if self._full is not None and self._full[0] is entry:
+            return entry.line(self._full[1])
+        return entry.line()
 
     def note(self, text: str) -> Entry:
         return self.append("note", text)
@@ -106,7 +121,7 @@ class Transcript:
         handle.flush()
 
         def write(entry: Entry) -> None:
-            handle.write(entry.line() + "\n")
+            handle.write(self._full_line(entry) + "\n")
             handle.flush()
 
         remove = self.add_listener(write)
@@ -124,3 +139,19 @@ class Transcript:
         for handle in list(self._files):
             handle.close()
         self._files.clear()
+
+
+#: A list reply longer than this keeps only its first items in the transcript.
+LIST_KEPT = 16
+
+
+def reply_text(reply: object, encode: Callable[[object], str]) -> tuple[str, Callable[[], str] | None]:
+    """The transcript text of ``{"return": reply}`` (``encode``: compact JSON)
+    and, when that text is shortened, how to make the whole of it."""
+    whole = {"return": reply}
+    if not isinstance(reply, list) or len(reply) <= LIST_KEPT:
+        return encode(whole), None
+    head = encode({"return": reply[:LIST_KEPT]})
+    more = len(reply) - LIST_KEPT
+    text = f"{head[:-2]},… {more} more items (--log FILE has all)]}}"
+    return text, lambda: encode(whole)

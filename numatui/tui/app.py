@@ -21,7 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from numatui.session.errors import SessionError
 from numatui.session.replay import Keeper
@@ -34,6 +34,7 @@ from numatui.tui.gestures import NEW_NODE
 from numatui.tui.grid import CpuGrid
 from numatui.tui.help import HelpScreen
 from numatui.tui.hotplug import Hotplug
+from numatui.tui.info_line import InfoLine
 from numatui.tui.legend import Legend
 from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
@@ -41,7 +42,6 @@ from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.operations import Operations
 from numatui.tui.resilience import DisconnectedBanner, clip
-from numatui.tui.show import update_static
 from numatui.tui.status import StatusBar, cursor_text, hover_text, is_booted
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class NumaApp(App[str]):
         with Horizontal(id="main"):
             with Vertical(id="grid-box"):
                 yield CpuGrid(self.session.topology, id="grid")
-                yield Static("", id="cursor-info")
+                yield InfoLine(id="cursor-info")
             with VerticalScroll(id="side"):
                 yield NodesPanel(id="nodes")
                 yield Legend(id="legend")
@@ -198,7 +198,7 @@ class NumaApp(App[str]):
         text = cursor_text(grid.topology, grid.cursor, len(grid.selection), is_booted(self.session))
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
-        update_static(self.query_one("#cursor-info", Static), text)
+        self.query_one("#cursor-info", InfoLine).show(text)
 
     def on_cpu_grid_dropped(self, message: CpuGrid.Dropped) -> None:
         """Slots dragged onto a node: the digit key's path (or + node, then it)."""

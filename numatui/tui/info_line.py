@@ -1,0 +1,39 @@
+"""One line of plain text under the grid (the cursor's or the pointer's slot).
+
+A Line-API widget: the text is drawn as one segment, literally (QEMU's CPU
+type names are never parsed as markup), and a change repaints that one line
+without the Content formatting a Static goes through on every key press.
+"""
+
+from __future__ import annotations
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual.strip import Strip
+from textual.widget import Widget
+
+
+class InfoLine(Widget):
+    """A single line of text; ``show(text)`` replaces it; cut with "…" when too long."""
+
+    DEFAULT_CSS = "InfoLine { height: 1; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = ""
+
+    def show(self, text: str) -> None:
+        """Show ``text`` (one line; repaints only when it changed)."""
+        if text != self.text:
+            self.text = text
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_region.width
+        style = self.rich_style
+        if y or not self.text:
+            return Strip.blank(width, style)
+        text = self.text
+        if cell_len(text) > width > 1:  # cut: say so
+            text = set_cell_size(text, width - 1) + "…"
+        return Strip([Segment(text, style)]).crop_extend(0, width, style)
