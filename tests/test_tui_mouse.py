@@ -89,13 +89,13 @@ async def test_drag_one_slot_onto_node_1(qemu: Any, session: Session) -> None:
         # in flight: a ghost with count and target, node 1 highlighted, nothing sent
         ghost = app.screen.query_one(DragGhost)
         assert "1 slot → node 1" in str(ghost.render())
-        assert "◀" in str(nodes.render())
+        assert "◀" in nodes.text()
         assert grid.selection == {2}
         assert numa_commands(session) == 0
         await pilot.mouse_up(nodes, offset=node_line(app, 1))
         await settle(app, pilot)
         assert not app.screen.query(DragGhost)
-        assert "◀" not in str(nodes.render())
+        assert "◀" not in nodes.text()
         nodes_now = await qemu.nodes()
         assert nodes_now[S0[2]] == 1
         assert [v for k, v in nodes_now.items() if k != S0[2]] == [None] * 7

@@ -38,6 +38,7 @@ from numatui.tui.drag import overlay_band
 from numatui.tui.gestures import DropTarget
 from numatui.tui.grid_layout import GridLayout, Row, cell_width_for, compute_layout
 from numatui.tui.grid_mouse import GridMouse
+from numatui.tui.show import LinePainter
 
 #: (node-id, present, selected, cursor, pending) of one slot.
 Look = tuple[int | None, bool, bool, bool, bool]
@@ -59,7 +60,7 @@ def changed_slots(old: Sequence[Slot], new: Sequence[Slot], span: range) -> list
     return list(compress(span, map(ne, before, after)))
 
 
-class CpuGrid(ScrollView, can_focus=True):
+class CpuGrid(ScrollView, LinePainter, can_focus=True):
     """Slots grouped socket > die > cluster > core > thread, with cursor and selection."""
 
     ALLOW_SELECT = False
@@ -350,7 +351,7 @@ class CpuGrid(ScrollView, can_focus=True):
         layout = self.grid_layout
         index = scroll_y + y
         if index >= layout.height:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style)
         row = layout.rows[index]
         key = self._row_key(index, row, (self.booted, self.has_focus, self.app.theme))
         self._drawn[index] = key
@@ -360,7 +361,7 @@ class CpuGrid(ScrollView, can_focus=True):
             self._strips[key] = strip
         if self.mouse.band is not None:
             strip = overlay_band(strip, index, self.mouse.band)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.base_style)
 
     def _row_key(self, index: int, row: Row, state: tuple[bool, bool, str]) -> RowKey:
         """Everything row ``index`` looks like: the strip cache key (looks last).
@@ -385,7 +386,7 @@ class CpuGrid(ScrollView, can_focus=True):
                 self.refresh_line(index)
 
     def _render_row(self, row: Row, looks: tuple[Look, ...]) -> Strip:
-        base = self.rich_style
+        base = self.base_style
         if row.kind == "header":
             style = base + self.get_component_rich_style("cpugrid--header")
             pad = " " * (row.depth * 2)

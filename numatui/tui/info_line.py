@@ -10,10 +10,11 @@ from __future__ import annotations
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual.strip import Strip
-from textual.widget import Widget
+
+from numatui.tui.show import LinePainter
 
 
-class InfoLine(Widget):
+class InfoLine(LinePainter):
     """A single line of text; ``show(text)`` replaces it; cut with "…" when too long."""
 
     DEFAULT_CSS = "InfoLine { height: 1; }"
@@ -30,7 +31,7 @@ class InfoLine(Widget):
 
     def render_line(self, y: int) -> Strip:
         width = self.content_region.width
-        style = self.rich_style
+        style = self.base_style
         if y or not self.text:
             return Strip.blank(width, style)
         text = self.text

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.strip import Strip
 
 from numatui.model.units import human_size
 from numatui.tui import colours
 from numatui.tui.gestures import NEW_NODE, DropTarget
-from numatui.tui.show import update_static
+from numatui.tui.show import LinePainter
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -75,8 +78,14 @@ def nodes_text(session: Session, booted: bool) -> Text:
     return Text("\n").join(text for text, _ in node_lines(session, booted)) + "\n"
 
 
-class NodesPanel(Static):
-    """The nodes, and a drop zone for slots dragged from the CPU grid."""
+class NodesPanel(LinePainter):
+    """The nodes, and a drop zone for slots dragged from the CPU grid.
+
+    Line API: each line is drawn from its rich Text (wrapped at the panel's
+    width) and kept until that line changes, so a key press that changes one
+    node's count repaints that line; a layout pass only when the number of
+    lines changes.
+    """
 
     DEFAULT_CSS = "NodesPanel { height: auto; padding: 0 1; }"
 
@@ -86,7 +95,9 @@ class NodesPanel(Static):
         self._booted = False
         self._dragging = False
         self._drop: DropTarget | None = None
-        self._targets: list[DropTarget | None] = []
+        self._lines: list[tuple[Text, DropTarget | None]] = []
+        self._wrapped: tuple[int, list[tuple[Text, DropTarget | None]]] | None = None
+        self._strips: dict[int, tuple[Text, Style, int, Strip]] = {}  # y -> what was drawn there
 
     def show(self, session: Session, booted: bool) -> None:
         self._session, self._booted = session, booted
@@ -96,21 +107,61 @@ class NodesPanel(Static):
         if self._session is None:
             return
         lines = node_lines(self._session, self._booted, dragging=self._dragging, drop=self._drop)
-        self._targets = [target for _, target in lines]
-        update_static(self, Text("\n").join(text for text, _ in lines) + "\n")
+        if lines == self._lines:
+            return
+        before = len(self._lines_at(self.content_region.width))
+        self._lines, self._wrapped = lines, None
+        self.refresh(layout=len(self._lines_at(self.content_region.width)) != before)
+
+    def text(self) -> str:
+        """The panel's text, one line per node (what the screen shows, unwrapped)."""
+        return "\n".join(text.plain for text, _ in self._lines)
+
+    def _lines_at(self, width: int) -> list[tuple[Text, DropTarget | None]]:
+        """The lines wrapped at ``width``, each with its line's drop target."""
+        if self._wrapped is not None and self._wrapped[0] == width:
+            return self._wrapped[1]
+        wrapped: list[tuple[Text, DropTarget | None]] = []
+        for text, target in self._lines:
+            fits = width <= 0 or text.cell_len <= width
+            parts = [text] if fits else list(text.wrap(self.app.console, width))
+            wrapped += [(part, target) for part in parts]
+        self._wrapped = (width, wrapped)
+        return wrapped
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines_at(width))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_region.width
+        base = self.base_style
+        lines = self._lines_at(width)
+        if y >= len(lines):
+            return Strip.blank(width, base)
+        text = lines[y][0]
+        drawn = self._strips.get(y)
+        if drawn is None or drawn[0] != text or drawn[1] != base or drawn[2] != width:
+            console = self.app.console
+            style = base + console.get_style(text.style) if text.style else base  # render() leaves it out
+            segments = Segment.apply_style(text.render(console), style)
+            drawn = (text, base, width, Strip(segments).crop_extend(0, width, base))
+            self._strips[y] = drawn
+        return drawn[3]
 
     # -- drop zone (numatui.tui.drag.DropZone) -----------------------------------------
     def drop_target_at(self, x: int, y: int) -> DropTarget | None:
         """The node (or NEW_NODE) on the panel line at screen ``(x, y)``."""
         region = self.content_region
         line = y - region.y
-        if x not in range(region.x, region.right) or not 0 <= line < len(self._targets):
+        lines = self._lines_at(region.width)
+        if x not in range(region.x, region.right) or not 0 <= line < len(lines):
             return None
-        return self._targets[line]
+        return lines[line][1]
 
     def line_of(self, target: DropTarget) -> int | None:
         """The panel line (from the top of its content) that is ``target``'s drop target."""
-        return self._targets.index(target) if target in self._targets else None
+        targets = [t for _, t in self._lines_at(self.content_region.width)]
+        return targets.index(target) if target in targets else None
 
     def show_drop(self, dragging: bool, target: DropTarget | None) -> None:
         """Show (or stop showing) a drag in progress, ``target`` highlighted."""

@@ -10,8 +10,11 @@ skipping those keeps a key press at one small repaint (the keypress row of
 
 from __future__ import annotations
 
-from textual.geometry import Size
+from rich.style import Style
+from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.visual import VisualType
+from textual.widget import Widget
 from textual.widgets import Static
 
 
@@ -52,3 +55,23 @@ def _content_size(widget: Static, region: Size, auto_width: bool) -> Size:
     viewport = widget.app.size
     width = widget.get_content_width(widget.size, viewport) if auto_width else region.width
     return Size(width, widget.get_content_height(widget.size, viewport, max(width, region.width)))
+
+
+class LinePainter(Widget):
+    """Base of the Line-API widgets: ``base_style`` is the widget's rich style,
+    computed once per paint instead of once per line (``Widget.rich_style``
+    walks every ancestor's background each time it is read).  List it after
+    ``ScrollView`` (Textual inherits CSS along the first base only)."""
+
+    _paint_style: Style | None = None
+
+    @property
+    def base_style(self) -> Style:
+        return self._paint_style if self._paint_style is not None else self.rich_style
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._paint_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
