@@ -6,7 +6,7 @@ out matches everything.  Naming a *prefix* of the hierarchy (``socket-id``,
 then ``socket-id,die-id``, ...) therefore names one whole group of the
 topology tree.  Groups form a tree, so the fewest groups covering a set of
 slots are the maximal subtrees that may be covered: one walk, top down
-(:func:`cover`).  The displayed ``-numa cpu`` options (:func:`compact`) are
+(:func:`_prefix_groups`, behind :func:`cover`).  The displayed ``-numa cpu`` options (:func:`compact`) are
 those prefix groups.
 
 What is *sent* (:func:`fewest_commands`) may also leave an outer prop out:
@@ -37,24 +37,9 @@ def cover(topology: Topology, wanted: Collection[SlotKey], allowed: Collection[S
     """
     want = set(wanted)
     ok = set(allowed) | want
-    out: list[SlotKey] = []
-
-    def walk(prefix: SlotKey, slots: Sequence[Slot], depth: int) -> None:
-        if not any(s.key in want for s in slots):
-            return
-        if all(s.key in ok for s in slots):
-            out.append(prefix)
-            return
-        if depth >= len(topology.levels):  # a single slot not allowed: cannot happen
-            return
-        children: dict[SlotKey, list[Slot]] = {}
-        for s in slots:
-            children.setdefault(s.key[: depth + 1], []).append(s)
-        for child, members in children.items():
-            walk(child, members, depth + 1)
-
-    walk((), topology.slots, 0)
-    return out
+    target = [0 if s.key in want else None for s in topology.slots]
+    current = [0 if s.key in ok else None for s in topology.slots]
+    return [prefix for _, prefix in _prefix_groups(topology, target, current)]
 
 
 def compact(topology: Topology, mapping: Mapping[SlotKey, int | None] | None = None) -> list[CpuOption]:
@@ -204,23 +189,26 @@ def _common(may: Sequence[frozenset[int]], members: Sequence[int]) -> frozenset[
 
 def _prefix_commands(topology: Topology, target: Sequence[int | None],
                      current: Sequence[int | None]) -> list[CpuOption]:
-    """Per node, the prefix :func:`cover` of the slots ``target`` (by slot
-    index) puts there, touching only those and the slots ``current`` has on
-    it; ordered by the first slot of each group, then node.
+    """:func:`_prefix_groups` as set-numa-node arguments."""
+    return [{"node-id": node, **dict(prefix)} for node, prefix in _prefix_groups(topology, target, current)]
 
-    One walk for every node at once (what :func:`cover` per node gives, in
-    one pass over the tree instead of one per node).
+
+def _prefix_groups(topology: Topology, target: Sequence[int | None],
+                   current: Sequence[int | None]) -> list[tuple[int, SlotKey]]:
+    """Per node, the fewest group prefixes covering the slots ``target`` (by
+    slot index) puts there, touching only those and the slots ``current`` has
+    on it, as (node, prefix); ordered by the first slot of each group, then
+    node.  Groups form a tree: one walk, top down, for every node at once.
     """
     slots = topology.slots
     depth_max = len(topology.levels)
-    found: list[tuple[int, int, CpuOption]] = []
+    found: list[tuple[int, int, SlotKey]] = []
 
     def walk(members: list[int], depth: int, nodes: set[int]) -> None:
         need = nodes.intersection(target[i] for i in members)  # nodes wanted in this group
         for node in sorted(need):
             if all(target[i] == node or current[i] == node for i in members):
-                prefix = slots[members[0]].key[:depth]
-                found.append((members[0], node, {"node-id": node, **dict(prefix)}))
+                found.append((members[0], node, slots[members[0]].key[:depth]))
                 need.discard(node)
         if not need or depth >= depth_max:
             return
@@ -232,4 +220,4 @@ def _prefix_commands(topology: Topology, target: Sequence[int | None],
 
     walk(list(range(len(slots))), 0, {n for n in target if n is not None})
     found.sort(key=lambda t: (t[0], t[1]))
-    return [opt for _, _, opt in found]
+    return [(node, prefix) for _, node, prefix in found]
