@@ -92,17 +92,13 @@ def split_differs(session: Session, plan: Plan) -> bool:
     return with_memory(plan_sizes(plan)) != with_memory(current_sizes(session))
 
 
-def _sized_nodes(plan: Plan, sizes: Mapping[int, int]) -> list[Node]:
-    known = {n.id: n for n in plan.nodes}
-    return [replace(known.get(i, Node(i)), size=size or None) for i, size in sorted(sizes.items())]
-
-
-async def relaunch_with_split(session: Session, plan: Plan, *, why: str,
+async def relaunch_with_split(session: Session, plan: Plan, sizes: Mapping[int, int], *, why: str,
                               launcher: Launcher) -> Launcher:
-    """:func:`relaunch_with_plan` onto a QEMU whose node memory is what
-    ``plan``'s nodes say (undo and redo of a memory change come here too).
+    """:func:`relaunch_with_plan` onto a QEMU whose node memory is ``sizes``
+    (node id -> bytes, 0 = memoryless; a node with memory now but not in
+    ``sizes`` loses it): a memory change, and its undo and redo.
     Raises ReplayRefused when QEMU's arguments cannot carry that split."""
-    sizes = {**{i: 0 for i, size in current_sizes(session).items() if size}, **plan_sizes(plan)}
+    sizes = {**{i: 0 for i, size in current_sizes(session).items() if size}, **sizes}
     try:
         argv = argv_with_split(launcher.user_argv, sizes)
         nodes = sorted(parse_qemu_args(argv[1:], strict=True).nodes, key=lambda n: n.id)
@@ -133,10 +129,9 @@ async def relaunch_with_memory(session: Session, sizes: Mapping[int, int], *,
     problems = MemorySplit(ram, wanted).problems()
     if problems:
         raise ReplayRefused(f"memory split refused: {problems[0]}")
-    plan = replace(session.plan(), nodes=tuple(_sized_nodes(session.plan(), wanted)))
     words = ", ".join(f"node {n} {human_size(size) if size else 'none'}"
                       for n, size in sorted(wanted.items()))
-    new = await relaunch_with_split(session, plan, why=f"memory {words}", launcher=old)
+    new = await relaunch_with_split(session, session.plan(), wanted, why=f"memory {words}", launcher=old)
     if holder is not None:
         holder.launcher = new
         save = getattr(holder, "autosave", None)

@@ -294,8 +294,8 @@ class Keeper:
         try:
             launcher = _check(self.session, self.launcher)
             if memory.split_differs(self.session, plan):  # e.g. undo of a memory change
-                self.launcher = await memory.relaunch_with_split(self.session, plan, why=why,
-                                                                 launcher=launcher)
+                self.launcher = await memory.relaunch_with_split(
+                    self.session, plan, memory.plan_sizes(plan), why=why, launcher=launcher)
             else:
                 self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=launcher)
         finally:
