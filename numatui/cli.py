@@ -5,10 +5,10 @@ failed, or went away).  A failure is ONE line on stderr, never a traceback
 (``NUMATUI_DEBUG=1`` shows it); every error is turned into that line in
 :func:`main` only.
 
-The TUI seam: ``launch`` and ``connect`` call ``numatui.tui.app.run_tui(session)``
-(``async``, returns the exit code) when that module exists; the TUI prints the
-``-numa`` options on quit itself.  Without it they print ``show`` and the
-``-numa`` options.
+``launch`` and ``connect`` run the TUI (:func:`numatui.tui.app.run_tui`, which
+prints the ``-numa`` options on quit itself); with ``--no-tui`` they print
+``show`` and the ``-numa`` options.  Every action goes through
+:class:`numatui.core.vm.Vm`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import importlib.util
-import inspect
 import os
 import signal
 import sys
@@ -36,17 +33,13 @@ from numatui.session.launcher import Launcher
 from numatui.session.transcript import Transcript
 
 if TYPE_CHECKING:
-    from numatui.session.replay import Keeper
+    from numatui.core.vm import Vm
     from numatui.session.session import Session
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_CONNECT = 3
-
-TUI_MODULE = "numatui.tui.app"
-#: The first of these the TUI module defines is called with the session.
-TUI_ENTRIES = ("run_tui", "run_app", "run")
 
 
 class UsageError(Exception):
@@ -61,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from numatui.cli_commands import EXPORT_FORMATS
+    from numatui.core.export import EXPORT_FORMATS
 
     parser = _Parser(prog="numatui", description="Map QEMU guest vCPUs to NUMA nodes, live, over QMP.")
     parser.add_argument("--version", action="version", version=f"numatui {_version()}")
@@ -258,20 +251,20 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     from numatui import cli_commands as cmd
 
     if args.command == "connect":
-        return await open_tui(session, out, tui=not args.no_tui, keeper=_keeper(session))
+        return await open_tui(_vm(session), out, tui=not args.no_tui)
     if args.command == "show":
         out.write(cmd.render_show(session))
     elif args.command == "apply":
         assert plan is not None
-        _keeper(session)  # autosaved after every change
-        await cmd.apply_plan(session, plan, out, exit_preconfig=args.exit_preconfig,
+        vm = _vm(session)  # autosaved after every change
+        await cmd.apply_plan(vm, plan, out, exit_preconfig=args.exit_preconfig,
                              force=args.force, err=err)
     elif args.command == "export":
-        out.write(cmd.export_text(session, args.format))
+        out.write(_vm(session, save=False).export(args.format))
     elif args.command == "hotplug":
-        await cmd.hotplug(session, args.slots, out)
+        await cmd.hotplug(_vm(session, save=False), args.slots, out)
     elif args.command == "unplug":
-        await cmd.unplug(session, args.slots, out, wait=args.wait)
+        await cmd.unplug(_vm(session, save=False), args.slots, out, wait=args.wait)
     return EXIT_OK
 
 
@@ -314,16 +307,20 @@ def _transcript(args: argparse.Namespace) -> Transcript:
     return transcript
 
 
-def _keeper(session: Session, path: Path | None = None) -> Keeper:
-    """Undo history + autosave (after every change) of ``session``; a failing
-    save is noted in the QMP log, never fatal."""
+def _vm(session: Session, path: Path | None = None, *, save: bool = True) -> Vm:
+    """The application layer on ``session``: with ``save``, undo history +
+    autosave after every change (a failing save is noted in the QMP log,
+    never fatal)."""
     from numatui.autosave import Autosaver
-    from numatui.session.replay import Keeper
+    from numatui.core.keeper import Keeper
+    from numatui.core.vm import Vm
 
+    if not save:
+        return Vm(session)
     saver = Autosaver(path) if path is not None else Autosaver.for_session(session)
     keeper = Keeper(session, save=saver.save_session)
     keeper.autosave()
-    return keeper
+    return Vm(session, keeper)
 
 
 async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -339,13 +336,13 @@ async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except BaseException:
             await launcher.stop()
             raise
-    keeper: Keeper | None = None
+    vm: Vm | None = None
     try:
-        keeper = _keeper(session, saved_path)
-        return await open_tui(session, out, tui=not args.no_tui, keeper=keeper)
+        vm = _vm(session, saved_path)
+        return await open_tui(vm, out, tui=not args.no_tui)
     finally:
         # moves and undo relaunch QEMU: the one running now may not be the first
-        current = keeper.launcher if keeper is not None and keeper.launcher is not None else launcher
+        current = vm.launcher if vm is not None and vm.launcher is not None else launcher
         await session.close()
         if args.keep_running and current.alive():
             err.write(f"numatui: QEMU keeps running (pid {current.pid}); "
@@ -379,30 +376,17 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
     return session, launcher, state.path
 
 
-async def open_tui(session: Session, out: TextIO, tui: bool = True, keeper: Keeper | None = None) -> int:
-    """The seam: ``numatui.tui.app.run_tui(session) -> int`` when the TUI exists.
-
-    Without the TUI (or with ``--no-tui``): print ``show`` and the ``-numa`` options.
-    """
-    spec = None
+async def open_tui(vm: Vm, out: TextIO, tui: bool = True) -> int:
+    """The TUI on ``vm``; with ``--no-tui``: print ``show`` and the ``-numa`` options."""
     if tui:
-        try:
-            spec = importlib.util.find_spec(TUI_MODULE)
-        except ModuleNotFoundError:  # no numatui.tui package yet
-            spec = None
-    if spec is not None:
-        module = importlib.import_module(TUI_MODULE)
-        entry = next(getattr(module, n) for n in TUI_ENTRIES if hasattr(module, n))
-        takes_keeper = keeper is not None and "keeper" in inspect.signature(entry).parameters
-        result = entry(session, keeper=keeper) if takes_keeper else entry(session)
-        if inspect.isawaitable(result):
-            result = await result
-        return int(result or 0)
+        from numatui.tui.app import run_tui  # Textual loads only for the TUI
+
+        return await run_tui(vm.session, keeper=vm.keeper)
     from numatui import cli_commands as cmd
 
-    out.write(cmd.render_show(session))
+    out.write(cmd.render_show(vm.session))
     out.write("\n")
-    out.write(cmd.export_text(session, "numa"))
+    out.write(vm.export("numa"))
     return EXIT_OK
 
 

@@ -1,37 +1,26 @@
-"""The headless commands: show, apply, export, hotplug, unplug.
+"""The headless commands' output: show, apply, hotplug, unplug (export is
+:func:`numatui.core.export.export_text`).
 
-Each takes a connected :class:`~numatui.session.session.Session` and writes
+Each takes a :class:`~numatui.core.vm.Vm` (``show`` a session) and writes
 to ``out`` (stdout); errors are raised (SessionError / NumaError) and turned
 into one line and an exit code by :mod:`numatui.cli`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import shlex
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from numatui.model.devices import (
-    PERIPHERAL,
-    device_args,
-    eject_refusal,
-    is_plugged_device,
-    plugged_cpus,
-    unplug_refusal_reason,
-)
+from numatui.model.devices import unplug_refusal_reason
 from numatui.model.plan import Plan
-from numatui.model.qemu_args import full_command_line, numa_options, shell_join
 from numatui.model.topology import LEVEL_NAMES, SMP_KEYS, Slot, SlotKey, Topology, format_key, parse_key
 from numatui.model.units import human_size
 from numatui.session.errors import BadRequest, QemuRefused, SessionError
 
 if TYPE_CHECKING:
+    from numatui.core.vm import Vm
     from numatui.session.session import Session
-
-EXPORT_FORMATS = ("numa", "cmdline", "json", "libvirt")
 
 
 # -- show ---------------------------------------------------------------------------
@@ -134,119 +123,28 @@ def _slot_line(slot: Slot, booted: bool) -> str:
 
 
 # -- apply ---------------------------------------------------------------------------
-async def apply_plan(session: Session, plan: Plan, out: TextIO, *, exit_preconfig: bool = False,
+async def apply_plan(vm: Vm, plan: Plan, out: TextIO, *, exit_preconfig: bool = False,
                      force: bool = False, err: TextIO | None = None) -> None:
-    """Apply ``plan`` live: validate all of it first, then send the fewest commands.
-
-    Raised before anything is sent: NumaError for entries that do not fit the
-    board (props it lacks, no matching slot, a slot on two nodes), BadRequest
-    for nodes QEMU lacks that the plan does not declare memoryless, and bad
-    distances.  A slot QEMU already has on another node (QEMU has no undo) is
-    then sent alone, for that one slot: QEMU refuses it in its own words
-    (QemuRefused) and nothing changes.
-    """
-    topo = session.topology
-    mapping = plan.resolve(topo)
-    new_nodes = _nodes_to_add(session, plan)
-    for d in plan.distances:
-        if d.src == d.dst and d.val != 10:
-            raise BadRequest(f"distance {d.src} to {d.dst} is {d.val}: the local distance must be 10")
-        if d.val < 10:
-            raise BadRequest(f"distance {d.src} to {d.dst} is {d.val}: QEMU needs at least 10")
-    for key, node in mapping.items():
-        current = topo.slot(key).node_id
-        if current is not None and current != node:
-            await session.assign([key], node)  # QemuRefused: "CPU is already assigned ..."
-    sent = 0
-    for node_id in new_nodes:
-        await session.add_node(node_id)
-        out.write(f"set-numa-node {json.dumps({'type': 'node', 'nodeid': node_id})}\n")
-        sent += 1
-    pending = {key: node for key, node in mapping.items() if session.topology.slot(key).node_id is None}
-    if pending:  # every node at once: the fewest commands, one re-read
-        for command in await session.apply_mapping(pending):
-            out.write(f"set-numa-node {json.dumps(_cpu_args(command))}\n")
-            sent += 1
-    have = {(d.src, d.dst): d.val for d in session.distances}
-    for d in plan.distances:
-        if have.get((d.src, d.dst)) != d.val:
-            await session.set_distance(d.src, d.dst, d.val)
-            dist = {"type": "dist", "src": d.src, "dst": d.dst, "val": d.val}
-            out.write(f"set-numa-node {json.dumps(dist)}\n")
-            sent += 1
-    vcpus = sum(session.topology.slot(k).vcpus_count for k in mapping)
-    if sent:
-        out.write(f"applied: {len(mapping)} slots ({vcpus} vCPUs) on "
-                  f"{len(set(mapping.values()))} node(s) with {sent} command(s)\n")
+    """:meth:`Vm.apply_plan`, each command sent printed as a line, then a summary."""
+    done = await vm.apply_plan(plan, lambda args: out.write(f"set-numa-node {json.dumps(args)}\n"))
+    if done.commands:
+        out.write(f"applied: {done.slots} slots ({done.vcpus} vCPUs) on "
+                  f"{done.nodes} node(s) with {done.commands} command(s)\n")
     else:
-        out.write(f"nothing to send: QEMU already has the plan's {len(mapping)} slots and nodes\n")
+        out.write(f"nothing to send: QEMU already has the plan's {done.slots} slots and nodes\n")
     if exit_preconfig:
-        await _exit_preconfig(session, out, force=force, err=err)
+        await _exit_preconfig(vm, out, force=force, err=err)
 
 
-def _nodes_to_add(session: Session, plan: Plan) -> list[int]:
-    """Nodes the plan names that QEMU lacks: each must be declared memoryless in the plan."""
-    known = {n.id for n in session.nodes}
-    if not known and session.nodes_source == "unknown":
-        return []  # numatui cannot tell: QEMU will say
-    out = []
-    for node_id in plan.node_ids():
-        if node_id in known:
-            continue
-        declared = plan.node(node_id)
-        have = f"QEMU has node(s) {sorted(known)} ({session.nodes_source})" if known \
-            else f"QEMU has no NUMA node ({session.nodes_source})"
-        if declared is None:
-            raise BadRequest(f"the plan uses node {node_id}, but {have}: declare it in the plan's "
-                             f"nodes to add it memoryless, or start QEMU with it")
-        if declared.memdev is not None or declared.size is not None:
-            raise BadRequest(f"node {node_id} has memory in the plan, but {have}; numatui can add "
-                             f"memoryless nodes only: start QEMU with -numa node,nodeid={node_id},memdev=...")
-        out.append(node_id)
-    return out
-
-
-def _cpu_args(command: dict[str, Any]) -> dict[str, Any]:
-    return command if "type" in command else {"type": "cpu", **command}
-
-
-async def _exit_preconfig(session: Session, out: TextIO, *, force: bool, err: TextIO | None) -> None:
-    findings = session.preflight()
+async def _exit_preconfig(vm: Vm, out: TextIO, *, force: bool, err: TextIO | None) -> None:
+    findings = vm.session.preflight()
     blocking = [f for f in findings if str(f.severity.value) == "blocking"]
     warnings = [f for f in findings if str(f.severity.value) != "blocking"]
-    await session.exit_preconfig(force=force)  # PreflightBlocked unless forced
+    await vm.boot(force=force)  # PreflightBlocked unless forced
     if err is not None:
         for f in (blocking if force else []) + warnings:
             err.write(f"numatui: {f.severity.value}: {f.message}\n")
-    out.write(f"left preconfig: QEMU is {_state(session)}\n")
-
-
-# -- export ---------------------------------------------------------------------------
-def export_text(session: Session, fmt: str) -> str:
-    """The mapping QEMU reports: the compact ``-numa cpu`` options (the nodes are
-    QEMU's own already), the full command line, the JSON plan or libvirt XML."""
-    plan = session.plan()
-    devices = device_args(plugged_cpus(session.topology), session.qemu_argv or ())
-    if fmt == "numa":  # the same lines the TUI shows and prints on quit
-        text = "".join(f"-numa {value}\n" for value in numa_options(plan))
-        text += "".join(f"{opt} {shlex.quote(value)}\n"
-                        for opt, value in zip(devices[::2], devices[1::2], strict=True))
-    elif fmt == "json":
-        text = plan.to_json()
-    elif fmt == "cmdline":
-        if session.qemu_argv is None:
-            raise BadRequest(
-                "the full command line needs QEMU's own, which numatui knows only for a QEMU it "
-                "launched or a local one it can read /proc for; use --format numa"
-            )
-        text = shell_join(full_command_line(session.qemu_argv, plan) + devices)
-    elif fmt == "libvirt":
-        from numatui.model.libvirt import libvirt_xml
-
-        text = libvirt_xml(session.topology, plan, session.info.smp)
-    else:
-        raise BadRequest(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}")
-    return text if text.endswith("\n") or not text else text + "\n"
+    out.write(f"left preconfig: QEMU is {_state(vm.session)}\n")
 
 
 # -- hotplug ---------------------------------------------------------------------------
@@ -260,17 +158,17 @@ def parse_slots(session: Session, texts: Iterable[str]) -> list[SlotKey]:
     return keys
 
 
-async def hotplug(session: Session, slots: Sequence[str], out: TextIO) -> None:
+async def hotplug(vm: Vm, slots: Sequence[str], out: TextIO) -> None:
     """device_add each slot; a refusal does not stop the others, and the error
     (raised at the end) names every refused slot with QEMU's words."""
+    session = vm.session
     keys = parse_slots(session, slots)
-    for key in keys:
-        if session.topology.slot(key).present:
-            raise BadRequest(f"slot {format_key(key)} already holds a CPU: nothing was plugged")
+    for key, _why in vm.plug_targets(keys).refused:
+        raise BadRequest(f"slot {format_key(key)} already holds a CPU: nothing was plugged")
     refused: list[str] = []
     for key in keys:
         try:
-            dev_id = await session.hotplug(key)
+            dev_id = await vm.plug(key)
         except QemuRefused as exc:
             refused.append(f"{format_key(key)}: {exc.qemu_message}")
             continue
@@ -281,67 +179,39 @@ async def hotplug(session: Session, slots: Sequence[str], out: TextIO) -> None:
         raise QemuRefused("device_add", "; ".join(refused))
 
 
-async def unplug(session: Session, slots: Sequence[str], out: TextIO, wait: float = 0.0) -> None:
+_UNPLUG_WHY = {
+    "empty": "holds no CPU",
+    "pending": "holds a CPU whose unplug was already requested",
+    "boot": "holds a boot CPU (from -smp): on x86 only hot-plugged CPUs can be unplugged",
+}
+
+
+async def unplug(vm: Vm, slots: Sequence[str], out: TextIO, wait: float = 0.0) -> None:
     """device_del each hot-plugged CPU: a request the guest must answer.  With
     ``wait`` seconds, wait for QEMU's DEVICE_DELETED of each; raise when the
     guest refuses (ACPI_DEVICE_OST) or does not answer in time."""
-    keys = parse_slots(session, slots)
-    for key in keys:
-        slot = session.topology.slot(key)
-        if not slot.present:
-            raise BadRequest(f"slot {format_key(key)} holds no CPU")
-        if not is_plugged_device(slot.qom_path):
-            raise BadRequest(f"slot {format_key(key)} holds a boot CPU (from -smp): on x86 only "
-                             "hot-plugged CPUs can be unplugged")
+    keys = parse_slots(vm.session, slots)
+    for key, why in vm.unplug_targets(keys).refused:
+        raise BadRequest(f"slot {format_key(key)} {_UNPLUG_WHY[why]}")
+    vm.unplugs.timeout = wait
     for key in keys:
         try:
-            await session.unplug(key)
+            await vm.unplug(key)
         except QemuRefused as exc:
             raise SessionError(f"QEMU refused device_del of {format_key(key)}: {exc.qemu_message} "
                                f"({unplug_refusal_reason(exc.qemu_message)})") from None
         out.write(f"unplug requested for {format_key(key)}: the guest must eject it\n")
-    if wait > 0:
-        await _wait_for_eject(session, keys, out, wait)
-
-
-async def _wait_for_eject(session: Session, keys: Sequence[SlotKey], out: TextIO,
-                          wait: float) -> None:
-    """Until every key has left ``pending_unplug`` (DEVICE_DELETED), the guest
-    refused one, or ``wait`` seconds passed."""
-    order = {s.key: i for i, s in enumerate(session.topology.slots)}
-    paths = {session.topology.slot(k).qom_path: k for k in keys}
-    refused: dict[SlotKey, str] = {}
-    changed = asyncio.Event()
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("event") == "ACPI_DEVICE_OST":
-            refusal = eject_refusal((event.get("data") or {}).get("info") or {})
-            if refusal is not None:
-                for path, key in paths.items():
-                    if (refusal.device and path == f"{PERIPHERAL}{refusal.device}") or (
-                            not refusal.device and refusal.slot == order[key]):
-                        refused[key] = refusal.words()
-                        session.pending_unplug.discard(key)
-        changed.set()
-
-    remove = session.add_listener(on_event)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    try:
-        while any(k in session.pending_unplug for k in keys) and loop.time() < deadline:
-            changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), deadline - loop.time())
-    finally:
-        remove()
+    if wait <= 0:
+        return
+    answers = await vm.unplugs.wait(keys)
     problems = []
     for key in keys:
-        if key in refused:
-            problems.append(f"{format_key(key)}: the guest refused ({refused[key]})")
-        elif key in session.pending_unplug:
+        answer = answers.get(key)
+        if answer is not None and answer.outcome == "refused":
+            problems.append(f"{format_key(key)}: the guest refused ({answer.words})")
+        elif answer is None or answer.outcome != "deleted":
             problems.append(f"{format_key(key)}: the guest did not answer in {wait:g} s")
         else:
             out.write(f"unplugged {format_key(key)}\n")
     if problems:
         raise SessionError("; ".join(problems) + "; the CPU stays present")
-

@@ -25,9 +25,9 @@ import pytest
 from qemu.qmp import QMPClient
 
 from numatui.autosave import Autosaver
+from numatui.core.keeper import Keeper
 from numatui.model.topology import SlotKey, Topology
 from numatui.session.launcher import Launcher
-from numatui.session.replay import Keeper
 from numatui.session.session import Session
 
 DATA = Path(__file__).parent / "data"

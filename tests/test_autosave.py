@@ -23,12 +23,13 @@ from numatui.autosave import (
     vm_name,
     write_atomic,
 )
+from numatui.core.keeper import Keeper
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import load_plan
 from numatui.model.topology import SlotKey, Topology
 from numatui.session.launcher import Launcher
-from numatui.session.replay import Keeper, launch_with_plan
+from numatui.session.replay import launch_with_plan
 from numatui.session.session import Session
 
 ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",

@@ -72,10 +72,16 @@ def by_socket(q: Qemu) -> dict[int, set[int | None]]:
     return out
 
 
+OPEN_TUI = cli.open_tui
+
+
 @pytest.fixture(autouse=True)
 def _no_tui(monkeypatch: pytest.MonkeyPatch) -> None:
     """launch/connect in these tests print instead of opening the TUI."""
-    monkeypatch.setattr(cli, "TUI_MODULE", "numatui.tests_have_no_tui")
+    async def no_tui(vm: Any, out: Any, tui: bool = True) -> int:
+        return await OPEN_TUI(vm, out, tui=False)
+
+    monkeypatch.setattr(cli, "open_tui", no_tui)
 
 
 def test_show_default_topology_as_a_tree(qemu: Qemu) -> None:
@@ -325,15 +331,17 @@ def test_the_tui_seam_gets_the_session(
 ) -> None:
     (tmp_path / "fake_tui_app.py").write_text(
         "SEEN = []\n"
-        "async def run_tui(session):\n"
+        "async def run_tui(session, keeper=None):\n"
         "    SEEN.append((session.state.value, len(session.topology.slots)))\n"
         "    return 5\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(cli, "TUI_MODULE", "fake_tui_app")
+    import fake_tui_app  # type: ignore[import-not-found]
+
+    monkeypatch.setattr(cli, "open_tui", OPEN_TUI)
+    monkeypatch.setattr("numatui.tui.app.run_tui", fake_tui_app.run_tui)
     code, out, err = run("connect", qemu.sock)
     assert (code, out, err) == (5, "", "")
-    import fake_tui_app  # type: ignore[import-not-found]
 
     assert fake_tui_app.SEEN == [("preconfig", 8)]
     code, out, _ = run("connect", qemu.sock, "--no-tui")
@@ -409,12 +417,13 @@ def test_apply_reads_the_plan_from_stdin(qemu: Qemu, monkeypatch: pytest.MonkeyP
 def test_sigterm_stops_the_launched_qemu_and_removes_its_directory(tmp_path: Path) -> None:
     (tmp_path / "sleepy_tui.py").write_text(
         "import asyncio, sys\n"
-        "async def run_tui(session):\n"
+        "async def run_tui(session, keeper=None):\n"
         "    print(session.launcher.address, session.launcher.pid, flush=True)\n"
         "    await asyncio.sleep(60)\n"
         "    return 0\n"
     )
-    code = ("import sys; from numatui import cli; cli.TUI_MODULE = 'sleepy_tui'; "
+    code = ("import sys, sleepy_tui, numatui.tui.app as app; from numatui import cli; "
+            "app.run_tui = sleepy_tui.run_tui; "
             "sys.exit(cli.main(['launch', '--', '-accel', 'tcg']))")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,

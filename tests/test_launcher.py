@@ -16,6 +16,7 @@ from qemu.qmp import QMPClient
 from numatui.model.errors import NumaError
 from numatui.model.plan import Node
 from numatui.session.launcher import Launcher, LaunchFailed
+from numatui.session.replay import fresh_launcher
 
 GIB = 1024**3
 TCG = ["-accel", "tcg", "-cpu", "max"]
@@ -167,7 +168,7 @@ def test_bad_requests_are_numa_errors() -> None:
 
 def test_relaunch_has_the_same_arguments() -> None:
     launcher = Launcher(nodes=3, smp="6", memory="3G", extra_args=TCG, keep_running=True)
-    again = launcher.relaunch()
+    again = fresh_launcher(launcher)
     assert again is not launcher
     assert again.user_argv == launcher.user_argv and again.keep_running
 

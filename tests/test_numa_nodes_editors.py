@@ -10,6 +10,7 @@ from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
+from numatui.core.vm import Vm
 from numatui.model.distances import DistanceMatrix
 from numatui.model.memory_split import MIB
 from numatui.session.launcher import Launcher
@@ -128,7 +129,7 @@ async def test_read_only_after_boot(session: Session) -> None:
 async def test_memory_editor_relaunches_with_the_new_split(launched: Session) -> None:
     await launched.assign([s.key for s in launched.topology.slots if s.key[0] == ("socket-id", 1)], 1)
     old_pid = launched.launcher.pid if isinstance(launched.launcher, Launcher) else None
-    editor = MemoryEditor(launched)
+    editor = MemoryEditor(Vm(launched))
     app = Host(editor)
     editor.on_change = app.changed
     async with app.run_test(size=(100, 30)) as pilot:
@@ -152,7 +153,7 @@ async def test_memory_editor_relaunches_with_the_new_split(launched: Session) ->
 
 
 async def test_memory_editor_attached_is_read_only(session: Session) -> None:
-    editor = MemoryEditor(session)
+    editor = MemoryEditor(Vm(session))
     app = Host(editor)
     async with app.run_test(size=(100, 30)) as pilot:
         assert "numatui did not start this QEMU" in editor.message.text

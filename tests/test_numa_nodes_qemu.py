@@ -83,11 +83,11 @@ async def test_incomplete_matrix_is_blocked_then_forced_exit_reports_qemus_words
 
 async def test_memory_split_survives_relaunch(launched: Session) -> None:
     session = launched
-    assert read_only_reason(session) is None
+    assert read_only_reason(session, session.launcher) is None
     await session.assign(socket(session.topology, 0), 1)
     await session.set_distance(0, 1, 30)
     old_pid = session.launcher.pid if isinstance(session.launcher, Launcher) else None
-    new = await relaunch_with_memory(session, {0: 1536 * MIB, 1: 512 * MIB})
+    new = await relaunch_with_memory(session, {0: 1536 * MIB, 1: 512 * MIB}, launcher=session.launcher)
     assert new.pid != old_pid and session.launcher is new
     memdevs = {m["id"]: m["size"] for m in await session.execute("query-memdev")}
     assert memdevs == {"m0": 1536 * MIB, "m1": 512 * MIB}
@@ -96,7 +96,8 @@ async def test_memory_split_survives_relaunch(launched: Session) -> None:
     assert {live[k] for k in socket(session.topology, 0)} == {1}
     assert [(d.src, d.dst, d.val) for d in session.distances] == [(0, 1, 30)]
     # a memoryless node 2 and a third of the RAM on it, in a second relaunch
-    await relaunch_with_memory(session, {0: 1024 * MIB, 1: 0, 2: 1024 * MIB})
+    await relaunch_with_memory(session, {0: 1024 * MIB, 1: 0, 2: 1024 * MIB},
+                               launcher=session.launcher)
     memdevs = {m["id"]: m["size"] for m in await session.execute("query-memdev")}
     assert memdevs == {"m0": 1024 * MIB, "m2": 1024 * MIB}
     await fill_distances(session)
@@ -108,21 +109,21 @@ async def test_memory_split_survives_relaunch(launched: Session) -> None:
 async def test_split_that_does_not_add_up_is_refused_before_any_qemu(launched: Session) -> None:
     pid = session_pid = launched.launcher.pid if isinstance(launched.launcher, Launcher) else None
     with pytest.raises(ReplayRefused, match="should equal RAM size"):
-        await relaunch_with_memory(launched, {0: 1536 * MIB})
+        await relaunch_with_memory(launched, {0: 1536 * MIB}, launcher=launched.launcher)
     assert isinstance(launched.launcher, Launcher) and launched.launcher.pid == pid == session_pid
 
 
 async def test_attached_memory_is_read_only(session: Session) -> None:
-    assert read_only_reason(session) == ATTACHED_READ_ONLY
+    assert read_only_reason(session, None) == ATTACHED_READ_ONLY
     with pytest.raises(ReplayRefused, match="did not start this QEMU"):
-        await relaunch_with_memory(session, {0: 512 * MIB, 1: 1536 * MIB})
+        await relaunch_with_memory(session, {0: 512 * MIB, 1: 1536 * MIB}, launcher=None)
 
 
 async def test_memory_relaunch_keeps_the_undo_keeper_on_the_new_qemu(launched: Session) -> None:
     """The Keeper learns the new launcher and saves; undo of the memory change
     relaunches QEMU with the split as it was (and the mapping of then), redo
     brings the new split back; the session's node sizes are what QEMU has."""
-    from numatui.session.replay import Keeper
+    from numatui.core.keeper import Keeper
 
     async def memdevs() -> dict[str, int]:
         return {m["id"]: m["size"] for m in await launched.execute("query-memdev")}
@@ -133,7 +134,7 @@ async def test_memory_relaunch_keeps_the_undo_keeper_on_the_new_qemu(launched: S
     before = await memdevs()
     assert before == {"m0": 1024 * MIB, "m1": 1024 * MIB}
     await launched.assign(socket(launched.topology, 0), 1)
-    new = await relaunch_with_memory(launched, {0: 512 * MIB, 1: 1536 * MIB}, holder=keeper)
+    new = await keeper.set_memory({0: 512 * MIB, 1: 1536 * MIB})
     assert keeper.launcher is new is launched.launcher and saves
     assert await memdevs() == {"m0": 512 * MIB, "m1": 1536 * MIB}
     assert keeper.history.undo_description() == "memory node 0 512 MiB, node 1 1.5 GiB"
@@ -169,7 +170,7 @@ async def test_failed_memory_relaunch_leaves_everything_as_it_was(launched: Sess
     binary, old.qemu = old.qemu, "/nonexistent/qemu-system-x86_64"
     try:
         with pytest.raises(ReplayFailed) as failed:
-            await relaunch_with_memory(launched, {0: 512 * MIB, 1: 1536 * MIB})
+            await relaunch_with_memory(launched, {0: 512 * MIB, 1: 1536 * MIB}, launcher=old)
     finally:
         old.qemu = binary
     assert failed.value.restored
@@ -185,6 +186,6 @@ async def test_memory_is_read_only_after_boot(launched: Session) -> None:
     from numatui.session.memory import BOOTED_READ_ONLY
 
     await launched.exit_preconfig()
-    assert read_only_reason(launched) == BOOTED_READ_ONLY
+    assert read_only_reason(launched, launched.launcher) == BOOTED_READ_ONLY
     with pytest.raises(ReplayRefused, match="running"):
-        await relaunch_with_memory(launched, {0: 512 * MIB, 1: 1536 * MIB})
+        await relaunch_with_memory(launched, {0: 512 * MIB, 1: 1536 * MIB}, launcher=launched.launcher)

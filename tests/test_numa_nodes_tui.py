@@ -10,11 +10,11 @@ from typing import Any
 
 from conftest import info_numa
 
+from numatui.core import export as exports
 from numatui.model.memory_split import MIB
 from numatui.session.address import Address
 from numatui.session.machine import RunState
 from numatui.session.session import Session
-from numatui.tui import exports
 from numatui.tui.app import NumaApp
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.exit_dialog import ExitDialog

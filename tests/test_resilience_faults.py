@@ -16,11 +16,11 @@ import pytest
 from conftest import launched_with_keeper
 
 from numatui.autosave import Autosaver, load
+from numatui.core.keeper import Keeper
 from numatui.model.topology import SlotKey, Topology
 from numatui.session.errors import Disconnected
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
-from numatui.session.replay import Keeper
 from numatui.session.session import Session
 from numatui.session.transcript import Entry
 

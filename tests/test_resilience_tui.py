@@ -16,9 +16,9 @@ from fake_qmp import HostileProxy
 from tui_helpers import Notes, settle
 
 from numatui.autosave import Autosaver, load
+from numatui.core.keeper import Keeper
 from numatui.model.topology import SlotKey, Topology
 from numatui.session.machine import RunState
-from numatui.session.replay import Keeper
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 from numatui.tui.cmdline import CommandPanel

@@ -15,10 +15,10 @@ import pytest
 from conftest import numa_node_args
 from tui_helpers import settle
 
+from numatui.core import export as exports
 from numatui.model.topology import SlotKey
 from numatui.session.address import Address
 from numatui.session.session import Session
-from numatui.tui import exports
 from numatui.tui.app import NumaApp
 from numatui.tui.cmdline import CommandPanel
 from numatui.tui.grid import CpuGrid
@@ -112,7 +112,7 @@ async def test_plug_two_slots_on_two_nodes_and_refuse_a_present_one(vm: Any, ses
         hotplug = session.hotplug
 
         async def recording(key: SlotKey) -> str:
-            progress.append(app.ops.busy)
+            progress.append(app.ctl.busy)
             return await hotplug(key)
 
         session.hotplug = recording  # type: ignore[method-assign]
@@ -211,7 +211,7 @@ async def test_unplug_pending_until_the_guest_answers(vm: Any, session: Session)
     """A guest that took over CPU hot-plug (as Linux does, simulated by flipping
     cpu-hotplug-legacy off) but never ejects: pending, then back to present."""
     app = NumaApp(session)
-    app.hotplug.unplug_timeout = 1.0
+    app.vm.unplugs.timeout = 1.0
     notes = Notes(app)
     async with app.run_test(size=(80, 24)) as pilot:
         await boot(app, pilot)
@@ -258,7 +258,7 @@ async def test_unplug_pending_until_the_guest_answers(vm: Any, session: Session)
             "device": "numatui-cpu-1-0-0", "path": "/machine/peripheral/numatui-cpu-1-0-0"}}))
         await settle(app, pilot)
         assert notes.last()[1] == "CPU unplugged"
-        assert not grid.pending and not app.hotplug.requests
+        assert not grid.pending and not app.vm.unplugs.requests
 
 
 async def test_command_line_after_boot_recreates_the_hot_plugged_cpus(

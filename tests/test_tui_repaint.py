@@ -10,7 +10,7 @@ from textual.app import App, ComposeResult
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
-from numatui.tui.show import update_static
+from numatui.tui.paint import update_static
 
 
 class Panels(App[None]):

@@ -11,19 +11,18 @@ new node sizes.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import MemorySplit, argv_with_split
-from numatui.model.plan import Node, Plan
+from numatui.model.plan import Plan
 from numatui.model.qemu_args import parse_qemu_args
 from numatui.model.units import human_size
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
-from numatui.session.replay import ReplayRefused, relaunch_with_plan
+from numatui.session.replay import ReplayRefused, relaunch_with_plan, without_numa_cpu_dist
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -37,20 +36,10 @@ ATTACHED_READ_ONLY = (
 BOOTED_READ_ONLY = "the VM is running: node memory was fixed when QEMU started"
 
 
-class LauncherHolder(Protocol):
-    """Something that keeps the current launcher (the undo Keeper does)."""
-
-    launcher: Launcher | None
-
-
-def launcher_of(session: Session, holder: LauncherHolder | None = None) -> Launcher | None:
-    launcher = holder.launcher if holder is not None else session.launcher
-    return launcher if isinstance(launcher, Launcher) else None
-
-
-def read_only_reason(session: Session, holder: LauncherHolder | None = None) -> str | None:
-    """Why the split cannot be changed now (None: it can)."""
-    if launcher_of(session, holder) is None:
+def read_only_reason(session: Session, launcher: Launcher | None) -> str | None:
+    """Why the split cannot be changed now (None: it can); ``launcher`` is the
+    QEMU numatui started (None: attached)."""
+    if launcher is None:
         return ATTACHED_READ_ONLY
     if session.state is not RunState.PRECONFIG:
         return BOOTED_READ_ONLY
@@ -62,20 +51,6 @@ def read_only_reason(session: Session, holder: LauncherHolder | None = None) -> 
 def current_sizes(session: Session) -> dict[int, int]:
     """Node id -> bytes as the session knows them (query-memdev, launch arguments); 0 when memoryless."""
     return {n.id: n.size or 0 for n in session.nodes}
-
-
-@contextlib.contextmanager
-def _launch_arguments(launcher: Launcher, extra_args: list[str], nodes: list[Node]) -> Iterator[None]:
-    """``launcher`` describes the new split while relaunch_with_plan builds the
-    next QEMU from it (its running QEMU is unaffected: its argv is fixed);
-    restored when the relaunch fails and the session is back on it."""
-    saved = (launcher.extra_args, launcher.smp, launcher.memory, launcher.nodes)
-    launcher.extra_args, launcher.smp, launcher.memory, launcher.nodes = extra_args, None, None, nodes
-    try:
-        yield
-    except BaseException:
-        launcher.extra_args, launcher.smp, launcher.memory, launcher.nodes = saved
-        raise
 
 
 def plan_sizes(plan: Plan) -> dict[int, int]:
@@ -104,25 +79,24 @@ async def relaunch_with_split(session: Session, plan: Plan, sizes: Mapping[int, 
         nodes = sorted(parse_qemu_args(argv[1:], strict=True).nodes, key=lambda n: n.id)
     except NumaError as exc:
         raise ReplayRefused(f"cannot rewrite QEMU's arguments for the new split: {exc}") from None
-    with _launch_arguments(launcher, argv[1:], nodes):
-        return await relaunch_with_plan(session, replace(plan, nodes=tuple(nodes)), why=why,
-                                        launcher=launcher)
+    new = Launcher(qemu=launcher.qemu, extra_args=without_numa_cpu_dist(argv[1:]),
+                   keep_running=launcher.keep_running)
+    return await relaunch_with_plan(session, replace(plan, nodes=tuple(nodes)), why=why,
+                                    launcher=launcher, new=new)
 
 
 async def relaunch_with_memory(session: Session, sizes: Mapping[int, int], *,
-                               holder: LauncherHolder | None = None) -> Launcher:
+                               launcher: Launcher | None) -> Launcher:
     """A new QEMU whose nodes have ``sizes`` (bytes; 0 = memoryless), with
     the current plan (mapping, distances) replayed.  Returns the new launcher
-    (also ``session.launcher`` and ``holder.launcher``; a holder with an
-    ``autosave()`` method, like the undo Keeper, is asked to save).
+    (also ``session.launcher``).
 
     Raises ReplayRefused (attached, booted, a split QEMU would refuse:
     nothing touched) or ReplayFailed (the new QEMU failed; the session is
     back on the old one when ``.restored``).
     """
-    reason = read_only_reason(session, holder)
-    old = launcher_of(session, holder)
-    if reason is not None or old is None:
+    reason = read_only_reason(session, launcher)
+    if reason is not None or launcher is None:
         raise ReplayRefused(reason or ATTACHED_READ_ONLY)
     ram = session.info.ram_size or 0
     wanted = {**current_sizes(session), **sizes}
@@ -131,10 +105,5 @@ async def relaunch_with_memory(session: Session, sizes: Mapping[int, int], *,
         raise ReplayRefused(f"memory split refused: {problems[0]}")
     words = ", ".join(f"node {n} {human_size(size) if size else 'none'}"
                       for n, size in sorted(wanted.items()))
-    new = await relaunch_with_split(session, session.plan(), wanted, why=f"memory {words}", launcher=old)
-    if holder is not None:
-        holder.launcher = new
-        save = getattr(holder, "autosave", None)
-        if callable(save):  # the undo Keeper: the saved argv must carry the new split
-            save()
-    return new
+    return await relaunch_with_split(session, session.plan(), wanted, why=f"memory {words}",
+                                     launcher=launcher)

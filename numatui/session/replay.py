@@ -18,11 +18,10 @@ the new QEMU with :meth:`Session.reconnect`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from numatui.model.errors import NumaError
-from numatui.model.history import History, describe_assign
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import iter_options
 from numatui.model.smp import split_opts
@@ -57,10 +56,10 @@ class ReplayFailed(SessionError):
         super().__init__(message)
 
 
-def can_relaunch(session: Session, launcher: Launcher | None = None) -> bool:
+def can_relaunch(session: Session, launcher: Launcher | None) -> bool:
     """True when a move/undo by relaunch is possible right now."""
     try:
-        _check(session, launcher or _launcher_of(session))
+        check_relaunch(session, launcher)
     except ReplayRefused:
         return False
     return True
@@ -71,12 +70,8 @@ def move_refusal(qemu_message: str | None = None) -> str:
     return f"{qemu_message}: {ATTACHED_EXPLANATION}" if qemu_message else ATTACHED_EXPLANATION
 
 
-def _launcher_of(session: Session) -> Launcher | None:
-    launcher = session.launcher
-    return launcher if isinstance(launcher, Launcher) else None
-
-
-def _check(session: Session, launcher: Launcher | None) -> Launcher:
+def check_relaunch(session: Session, launcher: Launcher | None) -> Launcher:
+    """``launcher`` when a relaunch is possible now; else ReplayRefused saying why."""
     if launcher is None:
         raise ReplayRefused(move_refusal())
     if session.state in (RunState.RUNNING, RunState.PAUSED, RunState.OTHER):
@@ -169,21 +164,23 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | Non
     return sent
 
 
-async def relaunch_with_plan(session: Session, plan: Plan, *, why: str = "",
-                             launcher: Launcher | None = None) -> Launcher:
-    """Swap the session's QEMU for a new one holding ``plan`` (see the module
-    docstring).  Returns the new launcher (also ``session.launcher``).
+async def relaunch_with_plan(session: Session, plan: Plan, *, launcher: Launcher | None,
+                             why: str = "", new: Launcher | None = None) -> Launcher:
+    """Swap the session's QEMU (started by ``launcher``) for a new one holding
+    ``plan`` (see the module docstring): ``new`` when given (unstarted, e.g.
+    other node memory), else one with ``launcher``'s arguments.  Returns the
+    new launcher (also ``session.launcher``).
 
     Raises ReplayRefused (attached, booted, plan does not fit: nothing
     touched) or ReplayFailed (the new QEMU failed; ``restored`` says whether
     the session is back on the old QEMU, unchanged).
     """
-    old = _check(session, launcher or _launcher_of(session))
-    mapping = check_plan(session, plan, old)
+    old = check_relaunch(session, launcher)
+    new = new or fresh_launcher(old)
+    mapping = check_plan(session, plan, new)
     note = session.transcript.note
     note(f"relaunching QEMU{f' for {why}' if why else ''}: QEMU cannot move an assigned CPU, "
          "so a new QEMU in preconfig gets the whole plan replayed")
-    new = fresh_launcher(old)
     try:
         await new.start()
     except SessionError as exc:
@@ -234,98 +231,6 @@ def moved_plan(session: Session, keys: Collection[SlotKey], node: int) -> Plan:
     if all(n.id != node for n in nodes):
         raise ReplayRefused(f"node {node} does not exist (nodes: {[n.id for n in nodes]})")
     return Plan.from_topology(topo, nodes, session.distances)
-
-
-SaveHook = Callable[["Session"], object]
-
-
-class Keeper:
-    """Undo history, move-by-relaunch and autosave around one session.
-
-    It listens to the session's changes: each one is pushed on the history
-    and saved (``save(session)``, e.g. :meth:`numatui.autosave.Autosaver.save_session`).
-    ``move``/``undo``/``redo``/``relaunch`` swap QEMU via
-    :func:`relaunch_with_plan`; the history survives (it lives here).
-    """
-
-    def __init__(self, session: Session, *, save: SaveHook | None = None,
-                 history: History | None = None) -> None:
-        self.session = session
-        self.save = save
-        self.history = history or History(session.plan(), "start")
-        self.launcher: Launcher | None = _launcher_of(session)
-        self.last_save_error: str | None = None
-        #: where the last autosave went (when ``save`` returns something with a ``path``)
-        self.saved_path: str | None = None
-        self._replaying = False
-        self._remove = session.add_change_listener(self._on_change)
-
-    def close(self) -> None:
-        self._remove()
-
-    @property
-    def can_relaunch(self) -> bool:
-        return can_relaunch(self.session, self.launcher)
-
-    def _on_change(self, description: str) -> None:
-        if not self._replaying:
-            self.history.push(self.session.plan(), description)
-        self.autosave()
-
-    def autosave(self) -> None:
-        """Save now; a failure is noted (``last_save_error``), never raised."""
-        if self.save is None:
-            return
-        try:
-            result = self.save(self.session)
-        except Exception as exc:  # a full disk must not stop the mapping
-            self.last_save_error = f"autosave failed: {exc}"
-            self.session.transcript.note(self.last_save_error)
-        else:
-            self.last_save_error = None
-            path = getattr(result, "path", None)
-            if path is not None:
-                self.saved_path = str(path)
-
-    async def _go(self, plan: Plan, why: str) -> None:
-        from numatui.session import memory  # it builds on this module
-
-        self._replaying = True
-        try:
-            launcher = _check(self.session, self.launcher)
-            if memory.split_differs(self.session, plan):  # e.g. undo of a memory change
-                self.launcher = await memory.relaunch_with_split(
-                    self.session, plan, memory.plan_sizes(plan), why=why, launcher=launcher)
-            else:
-                self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=launcher)
-        finally:
-            self._replaying = False
-        self.autosave()
-
-    async def move(self, keys: Collection[SlotKey], node: int) -> None:
-        """Put ``keys`` on ``node`` even when some are assigned elsewhere."""
-        _check(self.session, self.launcher)
-        description = describe_assign(self.session.topology, keys, node)
-        await self._go(moved_plan(self.session, keys, node), description)
-        self.history.push(self.session.plan(), description)
-
-    async def undo(self) -> str:
-        """Go back one change (relaunch); returns what was undone."""
-        what = self.history.undo_description() or ""
-        await self._go(self.history.undo_target(), f"undo {what}")
-        self.history.undo()
-        return what
-
-    async def redo(self) -> str:
-        what = self.history.redo_description() or ""
-        await self._go(self.history.redo_target(), f"redo {what}")
-        self.history.redo()
-        return what
-
-    async def relaunch(self) -> None:
-        """After QEMU died: a new QEMU with the current plan."""
-        await self._go(self.history.current, "restoring the plan after QEMU went away")
-
 
 
 async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 3.0,

@@ -72,6 +72,8 @@ class Session(Connection):
         self._change_listeners: list[Callable[[str], None]] = []
         self._batch_depth = 0
         self._batch_changes: list[str] = []
+        #: re-read the slots on DEVICE_DELETED (a TUI turns it off to re-read under its own lock)
+        self.refresh_on_delete = True
         self._reset()
 
     def _reset(self) -> None:
@@ -496,7 +498,7 @@ class Session(Connection):
             key = self._unplug_paths.pop(str(data.get("path", "")), None)
             if key is not None:
                 self.pending_unplug.discard(key)
-            if self.state in (RunState.RUNNING, RunState.PAUSED):
+            if self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
                 self._spawn(self._refresh_quietly())
 
 

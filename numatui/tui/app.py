@@ -1,9 +1,10 @@
 """The numatui app: the CPU grid over a live QEMU session.
 
-The app receives a connected :class:`~numatui.session.session.Session` and
-talks only to it.  Every QMP call runs as an async worker on the app's own
-event loop, one at a time (a lock), with the status bar saying what is going
-on; afterwards every panel is redrawn from what QEMU reports.
+The app receives a connected :class:`~numatui.session.session.Session`; every
+user action goes through :class:`numatui.core.vm.Vm`, run by the
+:class:`~numatui.tui.controller.Controller` as an async worker on the app's
+own event loop, one at a time (a lock), with the status bar saying what is
+going on; afterwards every panel is redrawn from what QEMU reports.
 
 The CLI runs it with ``await run_tui(session)``, which prints the ``-numa``
 options once the screen is restored (``run_async`` returns them instead).
@@ -14,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -23,11 +24,16 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from numatui.core import export
+from numatui.core.keeper import Keeper
+from numatui.core.vm import ActionRefused, Vm, is_booted
 from numatui.session.errors import SessionError
-from numatui.session.replay import Keeper
-from numatui.tui import exports, resilience
+from numatui.tui.banner import DisconnectedBanner
+from numatui.tui.clip import clip
+from numatui.tui.clipboard import copy_text
 from numatui.tui.cmdline import CommandPanel
 from numatui.tui.commands import numatui_commands
+from numatui.tui.controller import Controller
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
@@ -40,12 +46,9 @@ from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
-from numatui.tui.operations import Operations
-from numatui.tui.resilience import DisconnectedBanner, clip
-from numatui.tui.status import StatusBar, cursor_text, hover_text, is_booted
+from numatui.tui.status import StatusBar, cursor_text, hover_text
 
 if TYPE_CHECKING:
-    from numatui.model.plan import Plan
     from numatui.session.session import Session
 
 
@@ -87,14 +90,13 @@ class NumaApp(App[str]):
         and autosave (the CLI gives one that saves; default: history only)."""
         super().__init__()
         self.session = session
-        self.keeper = keeper if keeper is not None else Keeper(session)
-        #: the plan a refused move on an attached QEMU would need (palette: copy it)
-        self.needed_plan: Plan | None = None
+        self.vm = Vm(session, keeper)
+        self.keeper = self.vm.keeper
         self._masks = dict(mask or {})
         self._bindings_key: tuple[bool, Screen[Any]] | None = None  # what the footer last showed
         self._log_shown = False
-        self.ops = Operations(self)
-        self.hotplug = Hotplug(self)
+        self.ctl = Controller(self, self.vm)
+        self.hotplug = Hotplug(self.ctl)
         self._removers: list[Callable[[], None]] = []
 
     def mask(self, text: str) -> str:
@@ -152,17 +154,17 @@ class NumaApp(App[str]):
         booted = is_booted(s)
         self.grid.set_topology(s.topology, booted=booted, pending=s.pending_unplug)
         self.show_status()
-        self.query_one(DisconnectedBanner).show(s, self.keeper, self.mask)
+        self.query_one(DisconnectedBanner).show(self.vm, self.mask)
         self.query_one(NodesPanel).show(s, booted)
         self.query_one(Legend).show(booted)
         panel = self.query_one(CommandPanel)
-        panel.show(exports.render(panel.view, s), self.mask)
+        panel.show(export.render(panel.view, s), self.mask)
         self.on_cpu_grid_cursor_moved()
         self._refresh_bindings_if_changed(booted)
 
     def show_status(self) -> None:
         """Redraw the status bar alone (an operation's busy text)."""
-        self.query_one(StatusBar).show(self.session, self.ops.busy, self.mask)
+        self.query_one(StatusBar).show(self.session, self.ctl.busy, self.mask)
 
     def _refresh_bindings_if_changed(self, booted: bool) -> None:
         """``check_action`` depends on the run state and the screen on top; the
@@ -180,7 +182,7 @@ class NumaApp(App[str]):
             data = event.get("data") or {}
             stderr = str(data["stderr"]) if data.get("stderr") else None
             self.query_one(DisconnectedBanner).lost(str(data.get("reason") or "QEMU went away"), stderr)
-        if event.get("event") == "NUMATUI_DISCONNECTED" and not self.ops.told_disconnected:
+        if event.get("event") == "NUMATUI_DISCONNECTED" and not self.ctl.told_disconnected:
             words = str(data.get("reason") or "QEMU went away")
             if stderr:
                 words += f"\nQEMU said: {stderr.strip()}"
@@ -203,43 +205,46 @@ class NumaApp(App[str]):
     def on_cpu_grid_dropped(self, message: CpuGrid.Dropped) -> None:
         """Slots dragged onto a node: the digit key's path (or + node, then it)."""
         if message.target == NEW_NODE:
-            self.run_worker(self.ops.assign_to_new_node(self.grid.target_keys()), group="qmp")
+            self.start(self.ctl.assign_to_new_node(self.grid.target_keys()))
         else:
             self.action_assign(message.target)
 
     # -- actions ------------------------------------------------------------------------
+    # -- what the controller needs (its Face) ------------------------------------------
+    def start(self, work: Coroutine[Any, Any, None], group: str = "qmp") -> None:
+        self.run_worker(work, group=group)
+
+    def deselect(self) -> None:
+        """Clear the grid's selection (not Textual's ``clear_selection`` of text)."""
+        self.grid.clear_selection()
+
+    def booting(self, busy: bool) -> None:
+        self.grid.loading = busy
+        if not busy:
+            self.grid.focus()
+            # the footer rebuilt its keys while the loading indicator had the
+            # focus; once the grid has it back, rebuild them with its keys
+            self.call_after_refresh(self.refresh_bindings)
+
+    async def copy(self, text: str) -> str:
+        return await copy_text(self, text)
+
+    # -- actions ------------------------------------------------------------------------
     def action_assign(self, node: int) -> None:
-        if is_booted(self.session):
-            self.notify("The VM is running: QEMU fixed every CPU's node at boot.",
-                        severity="warning")
-            return
-        known = {n.id for n in self.session.nodes}
-        if known and node not in known:
-            self.notify(f"Node {node} does not exist (nodes: {', '.join(map(str, sorted(known)))})."
-                        " Press n to add a node.", severity="warning")
-            return
-        if not self.session.connected:
-            what = "relaunch it with the plan" if self.keeper.can_relaunch else "reconnect"
-            self.notify(f"QEMU is disconnected: press R to {what}.", severity="warning")
-            return
-        keys = self.grid.target_keys()
-        if resilience.needs_move(self.session, keys, node):  # QEMU cannot: relaunch or explain
-            self.run_worker(resilience.move(self, keys, node), group="qmp")
-            return
-        self.run_worker(self.ops.assign(keys, node), group="qmp")
+        self.ctl.assign(self.grid.target_keys(), node)
 
     def action_undo(self) -> None:
-        self.run_worker(resilience.undo(self), group="qmp")
+        self.start(self.ctl.undo())
 
     def action_redo(self) -> None:
-        self.run_worker(resilience.undo(self, redo=True), group="qmp")
+        self.start(self.ctl.undo(redo=True))
 
     def action_relaunch(self) -> None:
-        self.run_worker(resilience.relaunch_or_reconnect(self), group="qmp")
+        self.start(self.ctl.relaunch_or_reconnect())
 
     def action_copy_needed_plan(self) -> None:
-        plan = self.needed_plan or self.keeper.history.current
-        self.run_worker(self.ops.copy(plan.to_json()), group="copy")
+        plan = self.ctl.needed_plan or self.keeper.history.current
+        self.start(self.ctl.copy(plan.to_json()), group="copy")
 
     def action_hotplug(self) -> None:
         self.hotplug.plug(self.grid.target_keys())
@@ -248,20 +253,18 @@ class NumaApp(App[str]):
         self.hotplug.unplug(self.grid.target_keys())
 
     def action_distances(self) -> None:
-        self.push_screen(DistanceEditor(self.session, step=self.ops.step, on_change=self.sync))
+        self.push_screen(DistanceEditor(self.session, step=self.ctl.step, on_change=self.sync))
 
     def action_memory(self) -> None:
-        # an undo keeper (if the app has one) must learn the new launcher too
-        self.push_screen(MemoryEditor(self.session, step=self.ops.step, on_change=self.sync,
-                                      holder=getattr(self, "keeper", None)))
+        self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, on_change=self.sync))
 
     def action_add_node(self) -> None:
-        self.run_worker(self.ops.add_node(), group="qmp")
+        self.start(self.ctl.add_node())
 
     def action_copy(self) -> None:
         panel = self.query_one(CommandPanel)
-        text = exports.compact_text(self.session) if panel.view == "compact" else panel.text
-        self.run_worker(self.ops.copy(self.mask(text)), group="copy")
+        text = self.vm.quit_text() if panel.view == "compact" else panel.text
+        self.start(self.ctl.copy(self.mask(text)), group="copy")
 
     def on_command_panel_copy_requested(self) -> None:
         self.action_copy()
@@ -274,19 +277,19 @@ class NumaApp(App[str]):
         self.sync()
 
     def action_exit_preconfig(self) -> None:
-        if is_booted(self.session):
-            self.notify("The VM is already running.", severity="warning")
-            return
         try:
-            findings = self.session.preflight()
-        except (ImportError, SessionError) as exc:
+            findings = self.vm.preflight()
+        except ActionRefused as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        except SessionError as exc:
             self.notify(f"Preflight checks unavailable: {exc}", severity="warning", markup=False)
             findings = []
         self.push_screen(ExitDialog(findings), self._boot_chosen)
 
     def _boot_chosen(self, force: bool | None) -> None:
         if force is not None:
-            self.run_worker(self.ops.boot(force), group="qmp")
+            self.start(self.ctl.boot(force))
 
     def action_toggle_log(self) -> None:
         """The log takes the command-line panel's place (room at 80x24)."""
@@ -306,7 +309,7 @@ class NumaApp(App[str]):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        self.exit(exports.compact_text(self.session))
+        self.exit(self.vm.quit_text())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from numatui_commands(self)
@@ -323,7 +326,7 @@ async def run_async(
     app = NumaApp(session, mask=mask, keeper=keeper)
     await app.run_async(**options)
     result = app.return_value
-    return result if result is not None else exports.compact_text(session)
+    return result if result is not None else app.vm.quit_text()
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """The command-line panel: the mapping as QEMU options, and a Copy button.
 
-Shows one of :data:`numatui.tui.exports.VIEWS` (``v`` switches); ``y`` or the
+Shows one of :data:`numatui.core.export.VIEWS` (``v`` switches); ``y`` or the
 Copy button copies exactly what is shown.
 """
 
@@ -14,8 +14,8 @@ from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.message import Message
 from textual.widgets import Button, Label, Static
 
-from numatui.tui.exports import VIEWS
-from numatui.tui.show import update_static
+from numatui.core.export import VIEWS
+from numatui.tui.paint import update_static
 
 
 class CommandPanel(Vertical):

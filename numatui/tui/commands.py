@@ -3,18 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from textual.app import SystemCommand
 
 if TYPE_CHECKING:
-    from numatui.tui.app import NumaApp
+    from numatui.core.vm import Vm
+    from numatui.tui.grid import CpuGrid
 
 
-def numatui_commands(app: NumaApp) -> Iterable[SystemCommand]:
+class Palette(Protocol):
+    """What the palette needs of the app: its Vm, its grid and its actions."""
+
+    vm: Vm
+
+    @property
+    def grid(self) -> CpuGrid: ...
+
+    def action_assign(self, node: int) -> None: ...
+    def action_add_node(self) -> None: ...
+    def action_distances(self) -> None: ...
+    def action_memory(self) -> None: ...
+    def action_undo(self) -> None: ...
+    def action_redo(self) -> None: ...
+    def action_relaunch(self) -> None: ...
+    def action_copy_needed_plan(self) -> None: ...
+    def action_copy(self) -> None: ...
+    def action_next_view(self) -> None: ...
+    def action_exit_preconfig(self) -> None: ...
+    def action_hotplug(self) -> None: ...
+    def action_unplug(self) -> None: ...
+    def action_toggle_log(self) -> None: ...
+    def action_help(self) -> None: ...
+    async def action_quit(self) -> None: ...
+
+
+def numatui_commands(app: Palette) -> Iterable[SystemCommand]:
     grid = app.grid
-    node_ids = sorted({n.id for n in app.session.nodes}
-                      | {s.node_id for s in app.session.topology.slots if s.node_id is not None})
+    session = app.vm.session
+    node_ids = sorted({n.id for n in session.nodes}
+                      | {s.node_id for s in session.topology.slots if s.node_id is not None})
     for node in node_ids:
         yield SystemCommand(
             f"Assign to node {node}",
@@ -27,7 +55,7 @@ def numatui_commands(app: NumaApp) -> Iterable[SystemCommand]:
                         app.action_distances)
     yield SystemCommand("Edit node memory", "Split the RAM across nodes; relaunches a QEMU numatui "
                         "started (m)", app.action_memory)
-    history = app.keeper.history
+    history = app.vm.keeper.history
     yield SystemCommand(f"Undo ({history.undo_description() or 'nothing to undo'})",
                         "Relaunch QEMU with the plan before the last change (ctrl+z)", app.action_undo)
     yield SystemCommand(f"Redo ({history.redo_description() or 'nothing to redo'})",

@@ -38,7 +38,7 @@ from numatui.tui.drag import overlay_band
 from numatui.tui.gestures import DropTarget
 from numatui.tui.grid_layout import GridLayout, Row, cell_width_for, compute_layout
 from numatui.tui.grid_mouse import GridMouse
-from numatui.tui.show import LinePainter
+from numatui.tui.paint import LinePainter
 
 #: (node-id, present, selected, cursor, pending) of one slot.
 Look = tuple[int | None, bool, bool, bool, bool]
@@ -321,6 +321,14 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def _changed(self) -> None:
         self._refresh_changed_rows(self._rows_marked_anew())
         self.post_message(self.CursorMoved(self))
+
+    def hover_moved(self) -> None:
+        """The mouse's slot changed (for the status line)."""
+        self.post_message(self.CursorMoved(self))
+
+    def drop(self, target: DropTarget) -> None:
+        """The mouse dropped the selection on ``target``."""
+        self.post_message(self.Dropped(self, target))
 
     def _rows_marked_anew(self) -> set[int] | None:
         """Rows holding a slot whose cursor or selection mark changed since the

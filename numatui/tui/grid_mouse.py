@@ -12,7 +12,7 @@ through the same path as the digit keys.  Nothing here talks to QEMU.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from textual import events
 
@@ -29,13 +29,58 @@ from numatui.tui.gestures import (
 )
 
 if TYPE_CHECKING:
-    from numatui.tui.grid import CpuGrid
+    from collections.abc import Iterable
+
+    from textual.app import App
+    from textual.geometry import Offset, Region
+    from textual.screen import Screen
+
+    from numatui.model.topology import Topology
+    from numatui.tui.grid_layout import GridLayout
+
+
+class MouseGrid(Protocol):
+    """What the mouse needs of the grid (:class:`numatui.tui.grid.CpuGrid`)."""
+
+    topology: Topology
+    selection: set[int]
+    cursor: int
+    hovered: int | None
+    booted: bool
+
+    @property
+    def range_anchor(self) -> int | None: ...
+    @property
+    def range_base(self) -> frozenset[int]: ...
+    @property
+    def grid_layout(self) -> GridLayout: ...
+    @property
+    def screen(self) -> Screen[Any]: ...
+    @property
+    def app(self) -> App[Any]: ...
+    @property
+    def scroll_offset(self) -> Offset: ...
+    @property
+    def scrollable_content_region(self) -> Region: ...
+    def pick(self, selection: Iterable[int], cursor: int, *, anchor: int | None = None,
+             base: Iterable[int] = ()) -> None: ...
+    def hover_moved(self) -> None: ...
+    def drop(self, target: DropTarget) -> None: ...
+    def capture_mouse(self, capture: bool = True) -> None: ...
+    def release_mouse(self) -> None: ...
+    def focus(self, scroll_visible: bool = True) -> Any: ...
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Any: ...
+    def scroll_relative(self, x: float | None = None, y: float | None = None, *,
+                        animate: bool = True, immediate: bool = False) -> None: ...
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None: ...
 
 
 class GridMouse:
     """The gesture in progress on one grid, if any."""
 
-    def __init__(self, grid: CpuGrid) -> None:
+    def __init__(self, grid: MouseGrid) -> None:
         self.grid = grid
         self.gesture: Gesture | None = None
         self.band: Band | None = None  # drawn by the grid while a band is open
@@ -105,7 +150,7 @@ class GridMouse:
                 self.grid.notify("Nothing changed: drop the slots on a node in the Nodes panel.",
                                  title="Drag cancelled", timeout=4)
             else:
-                self.grid.post_message(self.grid.Dropped(self.grid, target))
+                self.grid.drop(target)
         elif gesture.mode == "band":
             self._band_to(gesture, at)
             self._finish()
@@ -126,7 +171,7 @@ class GridMouse:
     def hover(self, slot: int | None) -> None:
         if slot != self.grid.hovered:
             self.grid.hovered = slot
-            self.grid.post_message(self.grid.CursorMoved(self.grid))
+            self.grid.hover_moved()
 
     # -- the gestures ---------------------------------------------------------------------
     def _click(self, gesture: Gesture, event: events.MouseUp) -> None:
@@ -193,5 +238,5 @@ class GridMouse:
         if self._ghost is not None:
             self._ghost.remove()
             self._ghost = None
-        if self.grid.app.mouse_captured is self.grid:
+        if self.grid.app.mouse_captured is self.grid:  # type: ignore[comparison-overlap]
             self.grid.release_mouse()

@@ -11,7 +11,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual.strip import Strip
 
-from numatui.tui.show import LinePainter
+from numatui.tui.paint import LinePainter
 
 
 class InfoLine(LinePainter):

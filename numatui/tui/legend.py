@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from numatui.tui import colours
-from numatui.tui.show import update_static
+from numatui.tui.paint import update_static
 
 
 def legend_text(booted: bool) -> Text:

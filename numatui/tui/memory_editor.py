@@ -2,7 +2,7 @@
 
 Memory backends are fixed when QEMU starts, so a new split is applied by
 starting a new QEMU with the new sizes and replaying the mapping and the
-distances (:func:`numatui.session.memory.relaunch_with_memory`); only when
+distances (:meth:`numatui.core.vm.Vm.set_memory`); only when
 numatui launched QEMU and before boot.  Otherwise the sizes are shown
 read-only with the reason.  The sizes must add up to ``-m``: the editor
 shows the remainder as you type.
@@ -26,12 +26,12 @@ from numatui.model.errors import NumaError
 from numatui.model.memory_split import MemorySplit, even_split, parse_node_size
 from numatui.model.units import format_size, human_size
 from numatui.session.errors import SessionError
-from numatui.session.memory import LauncherHolder, current_sizes, read_only_reason, relaunch_with_memory
+from numatui.session.memory import current_sizes, read_only_reason
 from numatui.session.replay import ReplayFailed
 from numatui.tui.editing import MessageLine, Step, error_words, local_step, open_input, typed_digit
 
 if TYPE_CHECKING:
-    from numatui.session.session import Session
+    from numatui.core.vm import Vm
 
 COLUMNS = ("memdev", "CPUs", "now", "new")
 
@@ -58,19 +58,19 @@ class MemoryEditor(ModalScreen[None]):
         Binding("escape", "close", "Close"),
     ]
 
-    def __init__(self, session: Session, *, step: Step | None = None,
-                 on_change: Callable[[], None] | None = None, holder: LauncherHolder | None = None) -> None:
+    def __init__(self, vm: Vm, *, step: Step | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
         super().__init__()
-        self.session = session
+        self.vm = vm
+        self.session = vm.session
         self.step = step or local_step()
         self.on_change = on_change
-        self.holder = holder
-        self.draft: dict[int, int] = current_sizes(session)
+        self.draft: dict[int, int] = current_sizes(self.session)
         self.editing: int | None = None
 
     @property
     def read_only(self) -> str | None:
-        return read_only_reason(self.session, self.holder)
+        return read_only_reason(self.session, self.vm.launcher)
 
     @property
     def split(self) -> MemorySplit:
@@ -223,7 +223,7 @@ class MemoryEditor(ModalScreen[None]):
         self.message.say("Starting a new QEMU with the new split and replaying the plan\u2026")
         async with self.step("relaunching QEMU with the new memory split"):
             try:
-                new = await relaunch_with_memory(self.session, self.draft, holder=self.holder)
+                new = await self.vm.set_memory(self.draft)
             except ReplayFailed as exc:
                 where = "still on the old QEMU" if exc.restored else "QEMU is gone"
                 self.message.say(f"{error_words(exc)} ({where})", "error")

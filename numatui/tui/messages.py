@@ -1,4 +1,4 @@
-"""Messages from the session to the app, and plain words for QEMU's refusals."""
+"""Messages from the session to the app."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from textual.message import Message
 
 
 class SessionChanged(Message):
-    """A QMP event arrived or the run state changed (``event`` is None then)."""
+    """A QMP event arrived or the run state changed (``event`` is None then).
+
+    A burst collapses: a redraw-only message (no event) gives way to the next
+    SessionChanged waiting in the queue, which redraws everything anyway."""
 
     def __init__(self, event: dict[str, Any] | None) -> None:
         super().__init__()
         self.event = event
+
+    def can_replace(self, message: Message) -> bool:
+        return self.event is None and isinstance(message, SessionChanged)
 
 
 class TranscriptAppended(Message):
@@ -21,15 +27,3 @@ class TranscriptAppended(Message):
     def __init__(self, entry: Any) -> None:
         super().__init__()
         self.entry = entry
-
-
-def refusal_reason(qemu_message: str, node: int) -> str:
-    """Why QEMU refused a set-numa-node, in plain words."""
-    if "already assigned" in qemu_message:
-        return ("QEMU cannot move a CPU that is already on a node: there is no undo in "
-                "preconfig. Nothing else changed; to start over, quit and start QEMU again.")
-    if "Invalid node-id" in qemu_message or "must be defined" in qemu_message:
-        return f"Node {node} does not exist in QEMU yet: press n to add a node."
-    if "not supported" in qemu_message:
-        return "This board has no such CPU prop."
-    return "QEMU refused the change; the grid shows what QEMU has now."

@@ -19,7 +19,7 @@ from textual.strip import Strip
 from numatui.model.units import human_size
 from numatui.tui import colours
 from numatui.tui.gestures import NEW_NODE, DropTarget
-from numatui.tui.show import LinePainter
+from numatui.tui.paint import LinePainter
 
 if TYPE_CHECKING:
     from numatui.session.session import Session

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Static
 
+from numatui.core.vm import run_state
 from numatui.model.topology import Topology, format_key
-from numatui.tui.show import update_static
+from numatui.tui.paint import update_static
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -21,22 +22,6 @@ STATE_STYLES: dict[str, str] = {
     "disconnected": "bold white on #ef4444",
     "other": "bold black on #94a3b8",
 }
-
-
-def run_state(session: Session) -> str:
-    """"preconfig", "running", "paused", "other" or "disconnected"."""
-    state: Any = session.state
-    return str(getattr(state, "value", state))
-
-
-def is_booted(session: Session) -> bool:
-    """True once the machine is built (x-exit-preconfig done)."""
-    state = run_state(session)
-    if state in ("running", "paused", "other"):
-        return True
-    if state == "preconfig":  # no CPU is plugged before the machine is built
-        return False
-    return any(s.present for s in session.topology.slots)  # disconnected: what QEMU last said
 
 
 def shape(session: Session) -> str:

@@ -1,0 +1,101 @@
+"""Every output numatui exports, from the session as QEMU reports it: the
+compact ``-numa`` options (what ``q`` prints and ``numatui export`` gives),
+the full command line, the JSON plan and libvirt XML.
+
+One module for the TUI's views (:func:`render`), the text ``q`` prints
+(:func:`compact_text`) and ``numatui export --format`` (:func:`export_text`).
+Where these differ today (an unknown argv: the TUI shows what to add, the CLI
+refuses), both behaviours are kept here.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING
+
+from numatui.model.devices import device_args, plugged_cpus
+from numatui.model.libvirt import libvirt_xml
+from numatui.model.plan import Plan
+from numatui.model.qemu_args import full_command_line, numa_options, shell_join
+from numatui.session.errors import BadRequest
+
+if TYPE_CHECKING:
+    from numatui.session.session import Session
+
+#: TUI view id -> title, in the order the switch cycles through them.
+VIEWS: dict[str, str] = {
+    "compact": "-numa cpu options",
+    "full": "full command line",
+    "json": "JSON plan",
+    "libvirt": "libvirt XML",
+}
+#: ``numatui export --format`` choices.
+EXPORT_FORMATS = ("numa", "cmdline", "json", "libvirt")
+
+
+def numa_lines(plan: Plan) -> list[str]:
+    """``["-numa cpu,node-id=0,socket-id=0", ...]``: one line per compact option."""
+    return [f"-numa {value}" for value in numa_options(plan)]
+
+
+def _devices(session: Session) -> list[str]:
+    """``-device`` argv pairs for the hot-plugged CPUs QEMU's own argv lacks."""
+    return device_args(plugged_cpus(session.topology), session.qemu_argv or ())
+
+
+def device_lines(session: Session) -> list[str]:
+    """``["-device max-x86_64-cpu,id=...,socket-id=1,...,node-id=1", ...]``: the
+    hot-plugged CPUs that QEMU's own command line does not declare."""
+    args = _devices(session)
+    return [f"{opt} {shlex.quote(value)}" for opt, value in zip(args[::2], args[1::2], strict=True)]
+
+
+def compact_text(session: Session) -> str:
+    """What ``q`` prints and ``export --format numa`` gives: the compact
+    ``-numa cpu`` options, one per line ("" if none), then after boot a
+    ``-device`` option per hot-plugged CPU (so a restart keeps it)."""
+    lines = numa_lines(session.plan()) + device_lines(session)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def render(view: str, session: Session) -> str:
+    """The text of the TUI's ``view`` for the session as it is now."""
+    plan = session.plan()
+    if view == "compact":
+        return compact_text(session) or "(no CPU slot is assigned to a node yet)"
+    if view == "json":
+        return plan.to_json()
+    if view == "full":
+        argv = session.qemu_argv
+        if not argv:
+            options = numa_options(plan, with_nodes=True)
+            return (
+                "# QEMU's own command line is unknown (attached over TCP?); "
+                "add these to it:\n"
+                + "\n".join([*(f"-numa {o}" for o in options), *device_lines(session)])
+            )
+        return shell_join(full_command_line(argv, plan) + _devices(session))
+    if view == "libvirt":
+        return libvirt_xml(session.topology, plan, smp=session.info.smp)
+    raise ValueError(f"unknown view {view!r}")
+
+
+def export_text(session: Session, fmt: str) -> str:
+    """``numatui export --format fmt``: the mapping QEMU reports as the compact
+    ``-numa cpu`` options, the full command line, the JSON plan or libvirt XML."""
+    if fmt == "numa":  # the same lines the TUI shows and prints on quit
+        text = compact_text(session)
+    elif fmt == "json":
+        text = session.plan().to_json()
+    elif fmt == "cmdline":
+        if session.qemu_argv is None:
+            raise BadRequest(
+                "the full command line needs QEMU's own, which numatui knows only for a QEMU it "
+                "launched or a local one it can read /proc for; use --format numa"
+            )
+        text = render("full", session)
+    elif fmt == "libvirt":
+        text = render("libvirt", session)
+    else:
+        raise BadRequest(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}")
+    return text if text.endswith("\n") or not text else text + "\n"

@@ -1,0 +1,119 @@
+"""Undo history, move-by-relaunch and autosave around one session.
+
+The Keeper is the one owner of the launcher numatui started: a move, undo,
+redo, memory split or relaunch swaps QEMU through
+:func:`numatui.session.replay.relaunch_with_plan` and keeps the launcher it
+returns (``session.launcher`` follows, for the connection's own use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
+
+from numatui.model.history import History, describe_assign
+from numatui.model.plan import Plan
+from numatui.model.topology import SlotKey
+from numatui.session import memory
+from numatui.session.launcher import Launcher
+from numatui.session.replay import can_relaunch, check_relaunch, moved_plan, relaunch_with_plan
+
+if TYPE_CHECKING:
+    from numatui.session.session import Session
+
+SaveHook = Callable[["Session"], object]
+
+
+class Keeper:
+    """Undo history, move-by-relaunch and autosave around one session.
+
+    It listens to the session's changes: each one is pushed on the history
+    and saved (``save(session)``, e.g. :meth:`numatui.autosave.Autosaver.save_session`).
+    ``move``/``undo``/``redo``/``relaunch``/``set_memory`` swap QEMU; the
+    history survives (it lives here).
+    """
+
+    def __init__(self, session: Session, *, save: SaveHook | None = None,
+                 history: History | None = None) -> None:
+        self.session = session
+        self.save = save
+        self.history = history or History(session.plan(), "start")
+        launcher = session.launcher
+        #: the QEMU numatui started (None: attached); the one owner of it
+        self.launcher: Launcher | None = launcher if isinstance(launcher, Launcher) else None
+        self.last_save_error: str | None = None
+        #: where the last autosave went (when ``save`` returns something with a ``path``)
+        self.saved_path: str | None = None
+        self._replaying = False
+        self._remove = session.add_change_listener(self._on_change)
+
+    def close(self) -> None:
+        self._remove()
+
+    @property
+    def can_relaunch(self) -> bool:
+        return can_relaunch(self.session, self.launcher)
+
+    def _on_change(self, description: str) -> None:
+        if not self._replaying:
+            self.history.push(self.session.plan(), description)
+        self.autosave()
+
+    def autosave(self) -> None:
+        """Save now; a failure is noted (``last_save_error``), never raised."""
+        if self.save is None:
+            return
+        try:
+            result = self.save(self.session)
+        except Exception as exc:  # a full disk must not stop the mapping
+            self.last_save_error = f"autosave failed: {exc}"
+            self.session.transcript.note(self.last_save_error)
+        else:
+            self.last_save_error = None
+            path = getattr(result, "path", None)  # a SavedState, or whatever the hook returns
+            if path is not None:
+                self.saved_path = str(path)
+
+    async def _go(self, plan: Plan, why: str) -> None:
+        self._replaying = True
+        try:
+            launcher = check_relaunch(self.session, self.launcher)
+            if memory.split_differs(self.session, plan):  # e.g. undo of a memory change
+                self.launcher = await memory.relaunch_with_split(
+                    self.session, plan, memory.plan_sizes(plan), why=why, launcher=launcher)
+            else:
+                self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=launcher)
+        finally:
+            self._replaying = False
+        self.autosave()
+
+    async def move(self, keys: Collection[SlotKey], node: int) -> None:
+        """Put ``keys`` on ``node`` even when some are assigned elsewhere."""
+        check_relaunch(self.session, self.launcher)
+        description = describe_assign(self.session.topology, keys, node)
+        await self._go(moved_plan(self.session, keys, node), description)
+        self.history.push(self.session.plan(), description)
+
+    async def undo(self) -> str:
+        """Go back one change (relaunch); returns what was undone."""
+        what = self.history.undo_description() or ""
+        await self._go(self.history.undo_target(), f"undo {what}")
+        self.history.undo()
+        return what
+
+    async def redo(self) -> str:
+        what = self.history.redo_description() or ""
+        await self._go(self.history.redo_target(), f"redo {what}")
+        self.history.redo()
+        return what
+
+    async def relaunch(self) -> None:
+        """After QEMU died: a new QEMU with the current plan."""
+        await self._go(self.history.current, "restoring the plan after QEMU went away")
+
+    async def set_memory(self, sizes: dict[int, int]) -> Launcher:
+        """A new QEMU whose nodes have ``sizes`` (bytes; 0 = memoryless), the
+        plan replayed; saved afterwards (the saved argv carries the split)."""
+        self.launcher = await memory.relaunch_with_memory(self.session, sizes, launcher=self.launcher)
+        self.autosave()
+        return self.launcher
