@@ -27,7 +27,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -221,15 +221,6 @@ class Autosaver:
         argv, launched = _argv_of(session)
         return save(self.path, session.plan(), argv=argv, launched=launched,
                     address=str(session.address))
-
-    def attach(self, session: Session) -> Callable[[], None]:
-        """Save now and after every change; returns the listener remover."""
-        self.save_session(session)
-
-        def changed(_what: str) -> None:
-            self.save_session(session)
-
-        return session.add_change_listener(changed)
 
 
 def _argv_of(session: Session) -> tuple[list[str] | None, bool]:

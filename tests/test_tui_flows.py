@@ -205,11 +205,9 @@ async def test_qemu_going_away_is_shown(qemu: Any, session: Session) -> None:
 
 
 async def test_command_palette_offers_every_action(qemu: Any, session: Session) -> None:
-    from numatui.tui.commands import numatui_commands
-
     app = NumaApp(session)
     async with app.run_test(size=(80, 24)) as pilot:
-        titles = [c.title for c in numatui_commands(app)]
+        titles = [c.title for c in app.get_system_commands(app.screen)]
         for words in ("Assign to node 0", "Assign to node 1", "Add a node", "socket", "core",
                       "unassigned", "Clear", "Copy", "view", "Exit preconfig", "QMP log",
                       "Help", "Quit"):

@@ -44,7 +44,7 @@ __all__ = [
 
 def cpu_device_id(key: SlotKey) -> str:
     """The id numatui gives the CPU it plugs into slot ``key``: ``numatui-cpu-1-0-0``
-    (the same as ``Session.device_id``)."""
+    (``Session.device_id`` is this function)."""
     return "numatui-cpu-" + "-".join(str(v) for _, v in key)
 
 

@@ -57,9 +57,6 @@ def check(topology: Topology, plan: Plan, ram_size: int | None = None) -> list[F
     def block(code: str, message: str) -> None:
         out.append(Finding(Severity.BLOCKING, code, message))
 
-    def warn(code: str, message: str) -> None:
-        out.append(Finding(Severity.WARNING, code, message))
-
     nodes = {n.id: n for n in plan.nodes}
     known = bool(nodes)
     # -- node ids ---------------------------------------------------------------

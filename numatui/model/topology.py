@@ -268,11 +268,6 @@ class Topology:
             start += s.vcpus_count
         return out
 
-    def group_key(self, slot: Slot, level: str) -> SlotKey:
-        """The prefix of ``slot.key`` down to and including ``level``."""
-        depth = self.levels.index(level) + 1
-        return slot.key[:depth]
-
     def groups(self, depth: int) -> dict[SlotKey, list[Slot]]:
         """Slots grouped by the first ``depth`` props, in topology order."""
         out: dict[SlotKey, list[Slot]] = {}

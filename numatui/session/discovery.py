@@ -40,10 +40,7 @@ def from_argv(argv: Sequence[str], source: str) -> NodeFacts:
     """
     from numatui.model.qemu_args import parse_qemu_args
 
-    try:
-        config = parse_qemu_args(list(argv[1:]), strict=False)  # QEMU has checked it already
-    except TypeError:  # a parse_qemu_args without the strict flag
-        config = parse_qemu_args(list(argv[1:]))
+    config = parse_qemu_args(list(argv[1:]), strict=False)  # QEMU has checked it already
     nodes = [_sized(n, config.memdevs) for n in config.nodes]
     return NodeFacts(
         nodes=sorted(nodes, key=lambda n: n.id),

@@ -345,17 +345,6 @@ class Launcher:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
 
-    def relaunch(self) -> Launcher:
-        """A fresh, unstarted Launcher with the same arguments (QEMU has no undo)."""
-        return Launcher(
-            qemu=self.qemu,
-            nodes=self.node_count,
-            smp=self.smp,
-            memory=self.memory,
-            extra_args=self.extra_args,
-            keep_running=self.keep_running,
-        )
-
     def __repr__(self) -> str:
         where = str(self._address) if self._address else "not started"
         return f"<Launcher {self.qemu} {where} pid={self.pid}>"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from numatui.model.compact import fewest_commands
+from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
 from numatui.model.history import describe_mapping
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
@@ -243,7 +244,7 @@ class Session(Connection):
         for argv, source in candidates:
             try:
                 return discovery.from_argv(argv, source)
-            except (NumaError, ImportError) as exc:
+            except NumaError as exc:
                 self.transcript.note(f"cannot read the nodes from the {source}: {exc}")
         return None
 
@@ -253,7 +254,7 @@ class Session(Connection):
             return None
         try:
             return discovery.from_argv(argv, "")
-        except (NumaError, ImportError):
+        except NumaError:
             return None
 
     async def _nodes_from_qemu(self) -> discovery.NodeFacts | None:
@@ -450,10 +451,8 @@ class Session(Connection):
         reply = await self.execute("query-cpus-fast")
         return list(reply)
 
-    @staticmethod
-    def device_id(key: SlotKey) -> str:
-        """The stable device id numatui gives a CPU it hot-plugs."""
-        return "numatui-cpu-" + "-".join(str(v) for _, v in key)
+    #: The stable device id numatui gives a CPU it hot-plugs.
+    device_id = staticmethod(cpu_device_id)
 
     async def hotplug(self, key: SlotKey) -> str:
         """device_add a CPU into an empty slot; returns its device id."""

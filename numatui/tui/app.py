@@ -18,13 +18,16 @@ import sys
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual.actions import parse
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from numatui.core import export
+from numatui.core.actions import State, available
 from numatui.core.keeper import Keeper
 from numatui.core.vm import ActionRefused, Vm, is_booted
 from numatui.session.errors import SessionError
@@ -32,7 +35,7 @@ from numatui.tui.banner import DisconnectedBanner
 from numatui.tui.clip import clip
 from numatui.tui.clipboard import copy_text
 from numatui.tui.cmdline import CommandPanel
-from numatui.tui.commands import numatui_commands
+from numatui.tui.commands import bindings, numatui_commands
 from numatui.tui.controller import Controller
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.exit_dialog import ExitDialog
@@ -62,26 +65,7 @@ class NumaApp(App[str]):
     #cursor-info { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
     #side { width: 30; border-left: solid $primary; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *[Binding(str(n), f"assign({n})", "Assign", show=n == 1, key_display="0-9")
-          for n in range(10)],
-        Binding("n", "add_node", "+Node", tooltip="Add a memoryless NUMA node"),
-        Binding("d", "distances", "Distances", show=False),  # help and palette say it
-        Binding("m", "memory", "Memory", show=False),  # help and palette say it
-        Binding("y", "copy", "Copy", show=False),  # the Copy (y) button shows it
-        Binding("v", "next_view", "View", show=False),
-        Binding("X", "exit_preconfig", "Boot", key_display="X"),
-        Binding("p", "hotplug", "Plug", tooltip="Hot-plug CPUs into the selected empty slots"),
-        Binding("u", "unplug", "Unplug", show=False,  # no room at 80 columns: help, palette
-                tooltip="Ask the guest to eject hot-plugged CPUs"),
-        Binding("l", "toggle_log", "Log", show=False),  # help, palette and the log title say it
-        Binding("ctrl+z", "undo", "Undo", show=False, tooltip="Undo the last change (relaunches QEMU)"),
-        Binding("ctrl+y", "redo", "Redo", show=False, tooltip="Redo (relaunches QEMU)"),
-        Binding("R", "relaunch", "Relaunch", show=False, key_display="R",
-                tooltip="After QEMU went away: relaunch it with the plan, or reconnect"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(grid=False)  # from core.actions
 
     def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
                  keeper: Keeper | None = None) -> None:
@@ -297,13 +281,11 @@ class NumaApp(App[str]):
         self.query_one(CommandPanel).display = not shown
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Under a dialog only help and quit; after boot, hide what only preconfig
-        allows (the digits stay, to explain why)."""
-        if len(self.screen_stack) > 1 and action not in ("quit", "help", "command_palette"):
-            return False
-        if action in ("hotplug", "unplug"):
-            return is_booted(self.session)
-        return not (action in ("add_node", "exit_preconfig") and is_booted(self.session))
+        """What :data:`numatui.core.actions.ACTIONS` allows now: under a dialog only
+        help and quit; after boot, not what only preconfig allows (the digits
+        stay, to explain why)."""
+        state = State(booted=is_booted(self.session), dialog=len(self.screen_stack) > 1)
+        return available(action, state)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -311,8 +293,15 @@ class NumaApp(App[str]):
     async def action_quit(self) -> None:
         self.exit(self.vm.quit_text())
 
+    @staticmethod
+    def _call(target: DOMNode, action: str) -> Any:
+        """Run ``action`` on ``target`` directly (a palette entry: no check_action)."""
+        _, name, params = parse(action)
+        return getattr(target, f"action_{name}")(*params)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from numatui_commands(self)
+        yield from numatui_commands(self.vm, lambda a: self._call(self, a),
+                                    lambda a: self._call(self.grid, a))
         yield from super().get_system_commands(screen)
 
 

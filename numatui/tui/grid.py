@@ -34,6 +34,7 @@ from textual.strip import Strip
 from numatui.model.errors import NumaError
 from numatui.model.topology import Slot, SlotKey, Topology
 from numatui.tui import colours
+from numatui.tui.commands import bindings
 from numatui.tui.drag import overlay_band
 from numatui.tui.gestures import DropTarget
 from numatui.tui.grid_layout import GridLayout, Row, cell_width_for, compute_layout
@@ -83,11 +84,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First slot", show=False),
         Binding("end", "jump(-1)", "Last slot", show=False),
-        Binding("space", "toggle_slot", "Select", id="toggle"),
-        Binding("s", "select_group('socket-id')", "Socket", id="socket"),
-        Binding("c", "select_group('core-id')", "Core", id="core", show=False),
-        Binding("a", "select_unassigned", "Unassigned", id="unassigned", show=False),
-        Binding("escape", "clear", "Clear", show=False),
+        *bindings(grid=True),  # the selection keys, from core.actions
     ]
 
     class CursorMoved(Message):

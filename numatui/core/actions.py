@@ -1,0 +1,108 @@
+"""The user actions of the TUI, declared once: id, keys, labels and when each
+is available.  The TUI derives its key bindings, its footer, what
+``check_action`` allows and its command palette from :data:`ACTIONS`.
+Textual-free: a key is a Textual key name, ``when`` a predicate over
+:class:`State`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class State:
+    """What decides whether an action is available."""
+
+    booted: bool = False  # x-exit-preconfig done
+    dialog: bool = False  # a dialog or editor is on top
+
+
+def _any(state: State) -> bool:
+    return not state.dialog
+
+
+def _preconfig(state: State) -> bool:
+    return not state.dialog and not state.booted
+
+
+def _running(state: State) -> bool:
+    return not state.dialog and state.booted
+
+
+def _always(state: State) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Action:
+    """One user action.  ``id`` is the Textual action (``action_<id>`` on the app,
+    or on the grid when ``grid``); ``keys`` its keys ("" = palette only);
+    ``label`` the footer's word (shown there when ``footer``); ``title`` and
+    ``description`` the palette's entry."""
+
+    id: str
+    keys: str
+    label: str
+    title: str
+    description: str
+    when: Callable[[State], bool] = _any
+    footer: bool = False
+    key_display: str | None = None
+    tooltip: str | None = None
+    grid: bool = False
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("assign", "0,1,2,3,4,5,6,7,8,9", "Assign", "Assign to node {node}",
+           "Put the selection (or the cursor slot) on node {node}, live", footer=True,
+           key_display="0-9"),
+    Action("add_node", "n", "+Node", "Add a node", "Declare a new memoryless NUMA node in QEMU (n)",
+           _preconfig, footer=True, tooltip="Add a memoryless NUMA node"),
+    Action("distances", "d", "Distances", "Edit distances",
+           "The node x node distance matrix, sent live (d)"),
+    Action("memory", "m", "Memory", "Edit node memory",
+           "Split the RAM across nodes; relaunches a QEMU numatui started (m)"),
+    Action("undo", "ctrl+z", "Undo", "Undo ({undo})",
+           "Relaunch QEMU with the plan before the last change (ctrl+z)",
+           tooltip="Undo the last change (relaunches QEMU)"),
+    Action("redo", "ctrl+y", "Redo", "Redo ({redo})", "Relaunch QEMU with the change again (ctrl+y)",
+           tooltip="Redo (relaunches QEMU)"),
+    Action("relaunch", "R", "Relaunch", "Relaunch or reconnect",
+           "After QEMU went away: a new QEMU with the plan (numatui started it), or connect again (R)",
+           key_display="R", tooltip="After QEMU went away: relaunch it with the plan, or reconnect"),
+    Action("copy_needed_plan", "", "", "Copy the plan this move needs",
+           "JSON plan to apply to a QEMU restarted with --preconfig (QEMU cannot move an assigned CPU)"),
+    Action("toggle_slot", "space", "Select", "", "", grid=True, footer=True),
+    Action("select_group('socket-id')", "s", "Socket", "Select the cursor's socket", "s", grid=True,
+           footer=True),
+    Action("select_group('core-id')", "c", "Core", "Select the cursor's core", "c", grid=True),
+    Action("select_unassigned", "a", "Unassigned", "Select every unassigned slot", "a", grid=True),
+    Action("clear", "escape", "Clear", "Clear the selection", "escape", grid=True),
+    Action("copy", "y", "Copy", "Copy the command line", "Copy what the command-line panel shows (y)"),
+    Action("next_view", "v", "View", "Switch the command-line view",
+           "-numa options, full command line, JSON plan, libvirt XML (v)"),
+    Action("exit_preconfig", "X", "Boot", "Exit preconfig and boot",
+           "List the preflight findings, then boot (X)", _preconfig, footer=True, key_display="X"),
+    Action("hotplug", "p", "Plug", "Hot-plug CPUs",
+           "device_add into the selected empty slots, after boot (p)",
+           _running, footer=True, tooltip="Hot-plug CPUs into the selected empty slots"),
+    Action("unplug", "u", "Unplug", "Unplug CPUs",
+           "Ask the guest to eject the selected hot-plugged CPUs (u)",
+           _running, tooltip="Ask the guest to eject hot-plugged CPUs"),
+    Action("toggle_log", "l", "Log", "Toggle the QMP log", "Commands, replies and events (l)"),
+    Action("help", "question_mark", "Help", "Help", "Keys and what QEMU allows (?)", _always,
+           footer=True, key_display="?"),
+    Action("quit", "q", "Quit", "Quit", "Quit and print the -numa options (q)", _always, footer=True),
+)
+
+BY_ID = {a.id: a for a in ACTIONS}
+
+
+def available(action_id: str, state: State) -> bool:
+    """Whether ``action_id`` may run in ``state`` (an action not in the table: unless a dialog is up)."""
+    action = BY_ID.get(action_id)
+    if action is None:
+        return action_id == "command_palette" or not state.dialog
+    return action.when(state)
