@@ -36,6 +36,7 @@ from numatui.model.errors import NumaError
 from numatui.model.plan import PLAN_VERSION, Plan
 from numatui.model.qemu_args import LAUNCHER_MARK, iter_options
 from numatui.model.smp import split_opts
+from numatui.session.replay import without_numa_cpu_dist
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -76,10 +77,8 @@ def _stable_argv(argv: Sequence[str]) -> list[str]:
             value = opt.value or ""
             if opt.name == "preconfig" or LAUNCHER_MARK in value:
                 continue
-            if opt.name == "numa" and value.split(",")[0] in ("cpu", "dist", "type=cpu", "type=dist"):
-                continue
             out.extend(opt.tokens)
-        return [argv[0], *out]
+        return [argv[0], *without_numa_cpu_dist(out)]
     return list(argv)
 
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from numatui.model.errors import NumaError
-
-_SIZE = re.compile(r"([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([KMGTPE](?:iB|i|B)?|B)?\Z", re.IGNORECASE)
-_SUFFIX = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 
 
 def parse_size(text: str | int, default_unit: str = "b", what: str = "size") -> int:
-    """Bytes in a QEMU size: ``2G``, ``1.5G``, ``512M``, ``4096`` (in ``default_unit``).
+    """Bytes in a size: an int as it is, text as QEMU reads it (:func:`qemu_strtosz`,
+    spaces around it ignored): ``2G``, ``1.5G``, ``512M``, ``4096`` (in ``default_unit``).
 
     ``-m`` takes MiB by default (``default_unit="m"``); ``size=`` of a memory
     backend takes bytes.
@@ -22,16 +18,9 @@ def parse_size(text: str | int, default_unit: str = "b", what: str = "size") -> 
         if text < 0:
             raise NumaError(f"{what} {text} is negative")
         return text
-    s = text.strip()
-    if not s:
+    if not text.strip():
         raise NumaError(f"{what} is empty: give a number like 2G or 512M")
-    m = _SIZE.match(s)
-    if m is None:
-        raise NumaError(f"{what} {text!r} is not a size: give a number like 2G or 512M")
-    number, suffix = m.group(1), m.group(2)
-    unit = suffix[0].lower() if suffix else default_unit
-    value = float(number) if "." in number else int(number, 10)
-    return int(value * (1024 ** _SUFFIX[unit]))
+    return qemu_strtosz(text.strip(), default_unit, what)
 
 
 def format_size(size: int) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from numatui.model.errors import NumaError
 from numatui.model.plan import MAX_NODES, Node
 from numatui.model.qemu_args import iter_options, parse_qemu_args
+from numatui.model.smp import split_opts
 from numatui.model.units import format_size, parse_size
 from numatui.session.address import Address
 from numatui.session.errors import SessionError
@@ -82,18 +83,6 @@ def _names(argv: Sequence[str]) -> set[str]:
 
 def _values(argv: Sequence[str], *names: str) -> list[str]:
     return [opt.value or "" for opt in iter_options(argv) if opt.name in names]
-
-
-def _keyvals(value: str) -> dict[str, str]:
-    """``node,nodeid=0,memdev=m0`` -> {"": "node", "nodeid": "0", "memdev": "m0"}."""
-    out: dict[str, str] = {}
-    for i, part in enumerate(value.split(",")):
-        key, sep, val = part.partition("=")
-        if not sep and i == 0:
-            out[""] = key
-        elif sep:
-            out[key] = val
-    return out
 
 
 def _split_memory(total: int, count: int) -> list[int]:
@@ -189,9 +178,10 @@ class Launcher:
         if ram is None:
             ram = parse_size(DEFAULT_MEMORY, default_unit="m")
         options = list(iter_options(argv[1:]))
-        numa_at = [i for i, opt in enumerate(options) if opt.name == "numa"
-                   and "node" in (_keyvals(opt.value or "").get(""), _keyvals(opt.value or "").get("type"))]
-        declared = [_keyvals(options[i].value or "") for i in numa_at]
+        numa = [(i, dict(split_opts(opt.value or "", "type", "-numa")))
+                for i, opt in enumerate(options) if opt.name == "numa"]
+        numa_at = [i for i, keys in numa if keys.get("type") == "node"]
+        declared = [keys for _, keys in numa if keys.get("type") == "node"]
         if any("memdev" in d or "mem" in d for d in declared):
             self.nodes = sorted(config.nodes, key=lambda n: n.id)
             return argv
