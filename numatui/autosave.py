@@ -37,6 +37,7 @@ from numatui.model.plan import PLAN_VERSION, Plan
 from numatui.model.qemu_args import LAUNCHER_MARK, iter_options
 from numatui.model.smp import split_opts
 from numatui.session.replay import without_numa_cpu_dist
+from numatui.session.xdg import state_dir
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -46,13 +47,6 @@ SUFFIX = ".json"
 
 class SavedStateError(NumaError):
     """No such saved state, or a file that is not one (one line, exit 2 in the CLI)."""
-
-
-def state_dir() -> Path:
-    """``$XDG_STATE_HOME/numatui`` (``~/.local/state/numatui`` by default)."""
-    base = os.environ.get("XDG_STATE_HOME") or ""
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
-    return root / "numatui"
 
 
 def vm_name(argv: Sequence[str] | None) -> str | None:

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,15 +106,39 @@ def _listening(path: str) -> bool:
         return os.path.exists(path)
 
 
+# -- waiting: every test waits by polling a condition with a deadline ------------------
+POLL = 0.01
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition") -> Any:
+    """Poll ``predicate`` on the running loop until it returns something true
+    (returned); AssertionError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        await asyncio.sleep(POLL)
+    return value
+
+
+def until_sync(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition",
+               step: float = POLL) -> Any:
+    """:func:`until` for code without an event loop (subprocesses, tmux)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(step)
+    return value
+
+
 def _wait_for_socket(path: str, proc: subprocess.Popen[bytes], stderr: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if os.path.exists(path) and _listening(path):
-            return
+    def up() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"QEMU exited: {stderr.read_text(errors='replace')}")
-        time.sleep(0.01)
-    raise RuntimeError("QEMU did not create its QMP socket in 10 s")
+        return os.path.exists(path) and _listening(path)
+
+    until_sync(up, 10, "QEMU creating its QMP socket")
 
 
 def start_qemu(
@@ -209,15 +233,20 @@ async def launched_with_keeper(tmp_path: Path) -> AsyncIterator[tuple[Session, K
     autosaving to ``tmp_path / "vm.json"``; stops every QEMU it ended up with."""
     launcher = Launcher(extra_args=DEFAULT_ARGS)
     await launcher.start()
-    session = await Session.connect(launcher.address, launcher=launcher)
-    saver = Autosaver(tmp_path / "vm.json")
-    keeper = Keeper(session, save=saver.save_session)
-    keeper.autosave()
-    yield session, keeper, saver
-    await session.close()
-    for lch in {launcher, session.launcher, keeper.launcher}:
-        if isinstance(lch, Launcher):
-            await lch.stop()
+    session: Session | None = None
+    keeper: Keeper | None = None
+    try:
+        session = await Session.connect(launcher.address, launcher=launcher)
+        saver = Autosaver(tmp_path / "vm.json")
+        keeper = Keeper(session, save=saver.save_session)
+        keeper.autosave()
+        yield session, keeper, saver
+    finally:
+        if session is not None:
+            await session.close()
+        for lch in {launcher, session and session.launcher, keeper and keeper.launcher}:
+            if isinstance(lch, Launcher):
+                await lch.stop()
 
 
 def socket(topo: Topology, n: int) -> list[SlotKey]:

@@ -4,16 +4,14 @@ QEMU's words, the plan is on disk, and a relaunch restores it (real QEMU)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import launched_with_keeper
+from conftest import launched_with_keeper, until
 
 from numatui.autosave import Autosaver, load
 from numatui.core.keeper import Keeper
@@ -45,13 +43,9 @@ class Rig:
         os.kill(self.session.peer.pid, signal.SIGKILL)
 
     async def wait_disconnected(self) -> dict[str, Any]:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            for e in self.events:
-                if e.get("event") == "NUMATUI_DISCONNECTED":
-                    return e
-            await asyncio.sleep(0.01)
-        raise AssertionError("no NUMATUI_DISCONNECTED event")
+        return await until(lambda: next((e for e in self.events
+                                         if e.get("event") == "NUMATUI_DISCONNECTED"), None),
+                           5, "a NUMATUI_DISCONNECTED event")
 
     def socket(self, n: int) -> list[SlotKey]:
         return [s.key for s in self.session.topology.slots if s.key[0] == ("socket-id", n)]

@@ -8,7 +8,7 @@ import signal
 from typing import Any
 
 import pytest
-from conftest import DEFAULT_ARGS, Qemu, numa_node_args
+from conftest import DEFAULT_ARGS, Qemu, numa_node_args, until
 
 from numatui.model.plan import Node
 from numatui.session import (
@@ -54,11 +54,7 @@ async def loop_errors() -> Any:
 
 
 async def wait_for(cond: Any, timeout: float = 3.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+    await until(cond, timeout)
 
 
 async def test_exit_preconfig_runs_the_machine(qemu: Qemu) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import until
 from tui_helpers import Notes, settle
 
 from numatui.session.session import Session
@@ -192,16 +193,26 @@ async def test_qemu_going_away_is_shown(qemu: Any, session: Session) -> None:
     notes = Notes(app)
     async with app.run_test(size=(80, 24)) as pilot:
         qemu.kill()
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if session.state.value == "disconnected" and notes.messages:
-                break
+        await until(lambda: session.state.value == "disconnected" and notes.messages,
+                    what="the app noticing QEMU went away")
+        await pilot.pause()
         status = app.query_one("#status")
         assert "disconnected" in str(status.render())
         assert any(sev == "error" for sev, _ in notes.messages)
         await pilot.press("s", "1")  # no crash: the refusal is a notification
         await settle(app, pilot)
         assert len(notes.messages) >= 2
+
+
+def _highlighted(app: NumaApp) -> str:
+    """The command the palette's list highlights ("" when none)."""
+    from textual.command import CommandList
+
+    found = app.screen.query(CommandList)
+    if not found or found.first().highlighted is None:
+        return ""
+    options = found.first()
+    return str(options.get_option_at_index(options.highlighted).prompt)
 
 
 async def test_command_palette_offers_every_action(qemu: Any, session: Session) -> None:
@@ -215,7 +226,8 @@ async def test_command_palette_offers_every_action(qemu: Any, session: Session) 
         await pilot.press("s", "ctrl+p")
         await pilot.pause()
         await pilot.press(*"Assign to node 1")
-        await pilot.pause(0.3)
+        await until(lambda: _highlighted(app).startswith("Assign to node 1"),
+                    what="the palette highlighting the command")
         await pilot.press("enter")
         await settle(app, pilot)
         nodes = await qemu.nodes()

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import until_sync
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -40,14 +41,16 @@ class Tmux:
         return self.run("capture-pane", "-p", "-t", "t").splitlines()
 
     def wait_for(self, pattern: str, timeout: float = 20) -> list[str]:
-        deadline = time.monotonic() + timeout
-        lines: list[str] = []
-        while time.monotonic() < deadline:
-            lines = self.screen()
-            if any(re.search(pattern, line) for line in lines):
-                return lines
-            time.sleep(0.1)
-        raise AssertionError(f"{pattern!r} never appeared on screen:\n" + "\n".join(lines))
+        seen: list[list[str]] = [[]]
+
+        def shown() -> list[str] | None:
+            seen[0] = self.screen()
+            return seen[0] if any(re.search(pattern, line) for line in seen[0]) else None
+
+        try:
+            return until_sync(shown, timeout, f"{pattern!r} on screen", step=0.1)  # type: ignore[no-any-return]
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n" + "\n".join(seen[0])) from None
 
     def mouse(self, button: int, x: int, y: int, release: bool = False) -> None:
         """One SGR mouse report at 0-based screen (x, y)."""
@@ -73,7 +76,7 @@ def find(lines: list[str], pattern: str) -> tuple[int, int]:
 
 
 async def wait_for_node(qemu: Any, key: Any, node: int, timeout: float = 10) -> dict[Any, Any]:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout  # an async read of QEMU each time: until() polls a plain predicate
     nodes = await qemu.nodes()
     while nodes[key] != node and time.monotonic() < deadline:
         await asyncio.sleep(0.1)

@@ -10,12 +10,13 @@ is the screen.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from textual.app import App
+
+from numatui.session.xdg import cache_dir
 
 # The child: exit 3 when pyperclip finds no clipboard program, else copy stdin
 # and print the mechanism's name ("xclip", "wl-clipboard", ...).
@@ -52,8 +53,7 @@ async def pyperclip_copy(text: str, timeout: float = 5.0) -> str | None:
 
 
 def fallback_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "numatui" / "copied.txt"
+    return cache_dir() / "copied.txt"
 
 
 def save_copy(text: str) -> Path:
