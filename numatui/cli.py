@@ -192,7 +192,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     if qemu_args and args.command != "launch":
         raise UsageError(f"only launch takes QEMU args after --, not {args.command}")
     args.qemu_args = qemu_args
-    if getattr(args, "nodes", None) is not None and not 1 <= args.nodes <= 128:
+    if args.nodes is not None and not 1 <= args.nodes <= 128:
         raise UsageError(f"--nodes {args.nodes} is out of range (1..128)")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")

@@ -55,7 +55,7 @@ def render_show(session: Session) -> str:
 
 
 def _state(session: Session) -> str:
-    state = str(getattr(session.state, "value", session.state))
+    state = session.state.value
     return "preconfig (prelaunch)" if state == "preconfig" else state
 
 

@@ -106,3 +106,9 @@ def available(action_id: str, state: State) -> bool:
     if action is None:
         return action_id == "command_palette" or not state.dialog
     return action.when(state)
+
+
+def key_of(action_id: str) -> str:
+    """The key of ``action_id`` as the help and the footer show it (``0-9``, ``?``, ``ctrl+z``)."""
+    action = BY_ID[action_id]
+    return action.key_display or action.keys.split(",")[0]

@@ -46,8 +46,7 @@ class MoveRefused(QemuRefused):
 
 def run_state(session: Session) -> str:
     """"preconfig", "running", "paused", "other" or "disconnected"."""
-    state: Any = session.state
-    return str(getattr(state, "value", state))
+    return session.state.value
 
 
 def is_booted(session: Session) -> bool:

@@ -19,8 +19,7 @@ from textual.widgets import Button, Checkbox, Static
 
 
 def severity(finding: Any) -> str:
-    value = getattr(finding.severity, "value", finding.severity)
-    return str(value)
+    return str(finding.severity.value)
 
 
 def findings_text(findings: Sequence[Any]) -> Text:

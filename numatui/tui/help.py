@@ -10,16 +10,19 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from numatui.core.actions import ACTIONS, key_of
+
+#: The keys come from :data:`numatui.core.actions.ACTIONS`.
 HELP = """\
 [b]numatui[/b] maps the guest's CPU slots to NUMA nodes in a QEMU waiting in preconfig.
 
 [b]Move[/b]        arrows or h j k, PageUp PageDown Home End   (→ moves right)
-[b]Select[/b]      space toggles the cursor slot; shift+arrows extend
-            s its socket, c its core, a every unassigned slot; escape clears
-[b]Assign[/b]      0-9 puts the selection (or the cursor slot) on that node, live
-            n adds a node (memoryless), live
-            d edits the distances (live), m the node memory (relaunches QEMU)
-[b]Undo[/b]        ctrl+z / ctrl+y undo and redo (relaunch + replay); R relaunches or
+[b]Select[/b]      {toggle} toggles the cursor slot; shift+arrows extend
+            {socket} its socket, {core} its core, {unassigned} every unassigned slot; {clear} clears
+[b]Assign[/b]      {assign} puts the selection (or the cursor slot) on that node, live
+            {add_node} adds a node (memoryless), live
+            {distances} edits the distances (live), {memory} the node memory (relaunches QEMU)
+[b]Undo[/b]        {undo} / {redo} undo and redo (relaunch + replay); {relaunch} relaunches or
             reconnects after QEMU went away
 [b]Mouse[/b]       click a slot: it alone; ctrl+click: add or remove it
             shift+click: every slot from the cursor to it, in
@@ -29,23 +32,27 @@ HELP = """\
             drag slots onto a node (or + new node): assigned, live;
             let go elsewhere or press escape: nothing is sent
             hover: a slot's props; wheel: scroll; after boot: select only
-[b]Command line[/b]  v switches view (-numa options, full command line, JSON plan,
-            libvirt XML); y copies what is shown
-[b]Boot[/b]        X lists the preflight findings, then enter boots the VM
-[b]Running[/b]     p plugs CPUs into the selected empty slots (on their node)
-            u asks the guest to eject hot-plugged CPUs (~ until done)
-[b]Other[/b]       l shows the QMP log, ctrl+p every command, ? this help, q quits
+[b]Command line[/b]  {next_view} switches view (-numa options, full command line, JSON plan,
+            libvirt XML); {copy} copies what is shown
+[b]Boot[/b]        {exit_preconfig} lists the preflight findings, then enter boots the VM
+[b]Running[/b]     {hotplug} plugs CPUs into the selected empty slots (on their node)
+            {unplug} asks the guest to eject hot-plugged CPUs (~ until done)
+[b]Other[/b]       {toggle_log} shows the QMP log, ctrl+p every command, {help} this help, {quit} quits
             (the -numa options are printed when you quit)
 
 [b]What QEMU allows[/b]
 • Each assignment is sent to QEMU at once; the grid always shows what QEMU reports.
 • QEMU has no undo: a slot already on a node (marked •) cannot move. When numatui
-  launched QEMU, a move or ctrl+z / ctrl+y relaunches it and replays the plan;
+  launched QEMU, a move or {undo} / {redo} relaunches it and replays the plan;
   attached, export the plan, restart QEMU with --preconfig and apply it.
 • Slots left unassigned go to node 0 at boot, with a warning from QEMU.
 • After boot the nodes are fixed; present CPUs show their cpu-index.
 
-Press escape or ? to close."""
+Press escape or {help} to close.""".format(**{
+    name: key_of(action) for name, action in {
+        "toggle": "toggle_slot", "socket": "select_group('socket-id')",
+        "core": "select_group('core-id')", "unassigned": "select_unassigned", "clear": "clear",
+    }.items()} | {a.id: key_of(a.id) for a in ACTIONS if "(" not in a.id})
 
 
 class HelpScreen(ModalScreen[None]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
@@ -26,7 +26,7 @@ STATE_STYLES: dict[str, str] = {
 
 def shape(session: Session) -> str:
     """"8 slots: 2 sockets x 2 cores x 2 threads" from qom-get /machine smp."""
-    smp: dict[str, int] = dict(getattr(session.info, "smp", None) or {})
+    smp: dict[str, int] = dict(session.info.smp or {})
     parts = [
         f"{smp[k]} {k}"
         for k in ("drawers", "books", "sockets", "dies", "modules", "clusters", "cores", "threads")
@@ -79,11 +79,10 @@ class StatusBar(Static):
 
     def show(self, session: Session, busy: str | None, mask: Callable[[str], str]) -> None:
         state = run_state(session)
-        info: Any = session.info
         line = Text()
         line.append("numatui ", style="bold")
         line.append(mask(str(session.address)), style="underline")
-        line.append(f"  QEMU {info.qemu_version}  {info.machine_type}  ")
+        line.append(f"  QEMU {session.info.qemu_version}  {session.info.machine_type}  ")
         line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
         warning = session.address.warning()
         if warning:
