@@ -73,9 +73,6 @@ class UnplugTracker:
                 self.timeout, self._end, request, "expired", "")
         self.requests[key] = request
 
-    def pending(self, key: SlotKey) -> bool:
-        return key in self.requests
-
     def _find(self, *, path: str | None = None, dev_id: str | None = None,
               index: int | None = None) -> _Request | None:
         for request in self.requests.values():

@@ -240,10 +240,6 @@ class Vm:
         """``numatui export --format fmt``."""
         return export.export_text(self.session, fmt)
 
-    def view(self, view: str) -> str:
-        """The TUI's command-line panel view."""
-        return export.render(view, self.session)
-
     def quit_text(self) -> str:
         """What quitting prints: the compact -numa options."""
         return export.compact_text(self.session)

@@ -2,7 +2,7 @@
 showing its outcome where the user is looking.
 
 An editor runs its QMP work through a *step*: an async context manager that
-serialises QMP calls.  Inside the app it is ``Operations.step`` (the app's
+serialises QMP calls.  Inside the app it is ``Controller.step`` (the app's
 lock, the status bar, a redraw after); standing alone (tests, other hosts) a
 private lock.  Refusals are caught by the editor first and shown in its own
 message line, QEMU's words verbatim and never parsed as markup.
