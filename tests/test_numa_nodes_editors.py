@@ -48,7 +48,7 @@ def given(session: Session) -> dict[tuple[int, int], int]:
 
 
 async def test_edit_cell_fills_mirror_and_qemu_has_it(qemu: Any, session: Session) -> None:
-    editor = DistanceEditor(session)
+    editor = DistanceEditor(Vm(session))
     app = Host(editor)
     editor.on_change = app.changed
     async with app.run_test(size=(100, 30)) as pilot:
@@ -68,7 +68,7 @@ async def test_edit_cell_fills_mirror_and_qemu_has_it(qemu: Any, session: Sessio
 
 
 async def test_values_below_ten_and_the_diagonal_are_refused(session: Session) -> None:
-    editor = DistanceEditor(session)
+    editor = DistanceEditor(Vm(session))
     app = Host(editor)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("right", "5", "enter")
@@ -88,7 +88,7 @@ async def test_values_below_ten_and_the_diagonal_are_refused(session: Session) -
 async def test_fill_unset_with_twenty(qemu: Any, session: Session) -> None:
     await session.add_node()
     await session.set_distance(0, 1, 15)
-    editor = DistanceEditor(session)
+    editor = DistanceEditor(Vm(session))
     app = Host(editor)
     async with app.run_test(size=(100, 30)) as pilot:
         assert "Incomplete" in str(editor.query_one("#dist-status", Static).content)
@@ -105,7 +105,7 @@ async def test_qemu_refusal_is_shown_verbatim(session: Session) -> None:
     from numatui.model.plan import Node
 
     session.nodes = [*session.nodes, Node(2)]
-    editor = DistanceEditor(session)
+    editor = DistanceEditor(Vm(session))
     app = Host(editor)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("right", "right", "2", "0", "enter")
@@ -117,7 +117,7 @@ async def test_qemu_refusal_is_shown_verbatim(session: Session) -> None:
 
 async def test_read_only_after_boot(session: Session) -> None:
     await session.exit_preconfig()
-    editor = DistanceEditor(session)
+    editor = DistanceEditor(Vm(session))
     app = Host(editor)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("right", "2", "0", "enter", "f")
@@ -177,7 +177,7 @@ async def test_qemu_words_that_look_like_markup_are_shown_literally(session: Ses
         raise QemuRefused("set-numa-node", markup)
 
     session.set_distance = refuse  # type: ignore[method-assign]
-    editor = DistanceEditor(session)
+    editor = DistanceEditor(Vm(session))
     app = Host(editor)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("right", "2", "0", "enter")

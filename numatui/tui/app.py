@@ -237,7 +237,7 @@ class NumaApp(App[str]):
         self.hotplug.unplug(self.grid.target_keys())
 
     def action_distances(self) -> None:
-        self.push_screen(DistanceEditor(self.session, step=self.ctl.step, on_change=self.sync))
+        self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, on_change=self.sync))
 
     def action_memory(self) -> None:
         self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, on_change=self.sync))

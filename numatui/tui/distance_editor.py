@@ -32,13 +32,13 @@ from numatui.session.machine import RunState
 from numatui.tui.editing import MessageLine, Step, error_words, local_step, open_input, typed_digit
 
 if TYPE_CHECKING:
-    from numatui.session.session import Session
+    from numatui.core.vm import Vm
 
 CELL_WIDTH = 5
 
 
 class DistanceEditor(ModalScreen[None]):
-    """Edit the NUMA distance matrix of ``session`` live (see the module docstring)."""
+    """Edit the NUMA distance matrix of ``vm`` live (see the module docstring)."""
 
     DEFAULT_CSS = """
     DistanceEditor { align: center middle; }
@@ -59,10 +59,11 @@ class DistanceEditor(ModalScreen[None]):
         Binding("escape", "close", "Close"),
     ]
 
-    def __init__(self, session: Session, *, step: Step | None = None,
+    def __init__(self, vm: Vm, *, step: Step | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         super().__init__()
-        self.session = session
+        self.vm = vm
+        self.session = vm.session
         self.step = step or local_step()
         self.on_change = on_change
         self.unlinked: set[tuple[int, int]] = set()  # pairs (a, b), a < b
@@ -279,7 +280,7 @@ class DistanceEditor(ModalScreen[None]):
         async with self.step(f"setting distances ({what})"):
             try:
                 for d in edits:
-                    await self.session.set_distance(d.src, d.dst, d.val)
+                    await self.vm.set_distance(d.src, d.dst, d.val)
                     sent += 1
             except Disconnected as exc:
                 self.message.say(error_words(exc), "error")
