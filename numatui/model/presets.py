@@ -126,6 +126,11 @@ def register(p: Preset, *, replace: bool = False) -> Preset:
     return p
 
 
+def unregister(name: str) -> None:
+    """Remove preset ``name`` (nothing when there is none)."""
+    _REGISTRY.pop(name, None)
+
+
 def preset(name: str, description: str, needs: str,
            takes_into: bool = False) -> Callable[[PresetFunction], PresetFunction]:
     """Decorator: register the function as preset ``name``."""
