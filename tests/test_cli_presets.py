@@ -125,3 +125,16 @@ def test_usage_errors(qemu: Qemu, tmp_path: Path) -> None:
     assert "no die level" in fails(2, "apply", qemu.sock, "--preset", "die")
     assert set(mapping(qemu).values()) == {None}
     assert DEFAULT_ARGS  # the qemu fixture's shape: 2 sockets x 2 cores x 2 threads
+
+
+def test_cluster_on_arm_virt_derived_slots(qemu_factory: Any) -> None:
+    """arm virt refuses query-hotpluggable-cpus: the slots are derived; QEMU's
+    own view after boot (query-cpus-fast) shows the clusters on their nodes."""
+    q = qemu_factory(["-machine", "virt", "-accel", "tcg", "-cpu", "cortex-a57",
+                      "-smp", "8,sockets=2,clusters=2,cores=2", "-m", "1G", *numa_node_args(4, 1024)],
+                     binary="qemu-system-aarch64")
+    out = ok("apply", q.sock, "--preset", "cluster", "--exit-preconfig")
+    assert sent(out) == [{"type": "cpu", "node-id": s * 2 + c, "socket-id": s, "cluster-id": c}
+                         for s in (0, 1) for c in (0, 1)]
+    cpus = asyncio.run(q.qmp("query-cpus-fast"))
+    assert {c["cpu-index"]: c["props"]["node-id"] for c in cpus} == {i: i // 2 for i in range(8)}
