@@ -99,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the topology as a text tree")
 
     p = sub.add_parser("apply", parents=[address, nodes, common],
-                       help="apply a plan file (JSON or -numa text) live")
-    p.add_argument("plan", metavar="PLAN", help="plan file, or - for stdin")
+                       help="apply a plan file (JSON or -numa text) or a preset live")
+    p.add_argument("plan", metavar="PLAN", nargs="?", help="plan file, or - for stdin")
+    _add_preset_options(p)
     p.add_argument("--exit-preconfig", action="store_true", help="then boot the VM (after preflight)")
     p.add_argument("--force", action="store_true", help="boot despite blocking preflight findings")
 
@@ -119,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
                            help="wait for the guest to eject the CPUs (DEVICE_DELETED); "
                                 "exit 1 if it refuses or does not answer in time")
     return parser
+
+
+def _add_preset_options(p: argparse.ArgumentParser) -> None:
+    from numatui.core.presets import preset_names
+
+    p.add_argument("--preset", metavar="NAME",
+                   help=f"apply a preset instead of a plan file: {', '.join(preset_names())}")
+    p.add_argument("--into", type=int, metavar="N",
+                   help="split/interleave over nodes 0..N-1 (default: every node QEMU has)")
+    p.add_argument("--add-nodes", action="store_true",
+                   help="add the memoryless nodes the preset needs that QEMU lacks")
 
 
 def _version() -> str:
@@ -196,6 +208,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         raise UsageError(f"--nodes {args.nodes} is out of range (1..128)")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    if args.command == "apply":
+        if (args.plan is None) == (args.preset is None):
+            raise UsageError("apply takes a PLAN file or --preset NAME (exactly one)")
+        if args.preset is None and (args.into is not None or args.add_nodes):
+            raise UsageError("--into and --add-nodes go with --preset")
     return args
 
 
@@ -238,7 +255,7 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "launch":
         return await _launch(args, out, err)
-    plan = _read_plan(args.plan) if args.command == "apply" else None  # before connecting
+    plan = _read_plan(args.plan) if args.command == "apply" and args.plan is not None else None  # first
     session = await _connect(args, err)
     try:
         return await _run_command(session, args, out, err, plan)
@@ -255,7 +272,10 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     if args.command == "show":
         out.write(cmd.render_show(session))
     elif args.command == "apply":
-        assert plan is not None
+        if plan is None:  # --preset: made for the machine QEMU has
+            from numatui.core.presets import plan_for_session
+
+            plan = plan_for_session(session, args.preset, into=args.into, add_nodes=args.add_nodes)
         vm = _vm(session)  # autosaved after every change
         await cmd.apply_plan(vm, plan, out, exit_preconfig=args.exit_preconfig,
                              force=args.force, err=err)

@@ -7,6 +7,9 @@ first set-numa-node until the slots have been re-read.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +17,7 @@ from typing import Any
 
 from numatui.bench.fewest import fewest_patterns, fewest_prefix
 from numatui.bench.paint import BenchError
-from numatui.bench.qemu_vm import fresh_vm, socket_path
+from numatui.bench.qemu_vm import VM_240, VmSpec, fresh_vm, socket_path
 from numatui.bench.raw_qmp import RawQmp
 from numatui.model.topology import SlotKey
 from numatui.session.session import Session
@@ -58,9 +61,9 @@ async def numatui_apply(plan: Plan) -> ApplyRun:
     return ApplyRun(seconds, mapping, len(sent))
 
 
-async def floor_apply(plan: Plan, commands: Sequence[Mapping[str, Any]]) -> ApplyRun:
+async def floor_apply(plan: Plan, commands: Sequence[Mapping[str, Any]], spec: VmSpec = VM_240) -> ApplyRun:
     """The raw client sends ``commands`` then one query-hotpluggable-cpus."""
-    async with fresh_vm() as vm:
+    async with fresh_vm(spec) as vm:
         client = await RawQmp.connect(socket_path(vm))
         try:
             start = time.perf_counter()
@@ -90,3 +93,38 @@ async def count_commands(plan: Plan) -> CommandCounts:
     ours = await numatui_apply(plan)
     await floor_apply(plan, fewest)  # proves the fewest list really maps the plan
     return CommandCounts(ours.mapping_commands, ours.all_commands, len(fewest), fewest_prefix(plan))
+
+
+@dataclass
+class PresetCounts:
+    numatui: int  # set-numa-node type cpu that `numatui apply --preset` sent (its printed lines)
+    fewest: int  # fewest any client can send for the same mapping, verified on QEMU
+
+
+async def preset_commands(spec: VmSpec, argv: Sequence[str], expected: Plan) -> PresetCounts:
+    """``python -m numatui apply ADDRESS <argv>`` (e.g. ``--preset socket``) on
+    a fresh QEMU of ``spec``: the set-numa-node lines it printed, checked
+    against QEMU's mapping read afterwards by the raw client (which must be
+    ``expected``), and the fewest commands for ``expected``, sent to a second
+    fresh QEMU to prove they map it."""
+    async with fresh_vm(spec) as vm:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "numatui", "apply", str(vm.address), *argv, "--timeout", "30",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise BenchError(f"numatui apply {' '.join(argv)} failed: {err.decode(errors='replace').strip()}")
+        client = await RawQmp.connect(socket_path(vm))
+        try:
+            reply = await client.execute("query-hotpluggable-cpus")
+        finally:
+            await client.close()
+    if mapping_of_reply(reply) != dict(expected):
+        raise BenchError(f"numatui apply {' '.join(argv)} did not leave QEMU with the expected mapping")
+    sent = 0
+    for line in out.decode().splitlines():
+        if line.startswith("set-numa-node "):
+            sent += json.loads(line.split(" ", 1)[1]).get("type") == "cpu"
+    fewest = fewest_patterns(expected)
+    await floor_apply(expected, fewest, spec)
+    return PresetCounts(sent, len(fewest))

@@ -25,7 +25,15 @@ from dataclasses import dataclass, fields
 
 from numatui.bench import keypress, measures, render
 from numatui.bench.fewest import fewest_patterns
-from numatui.bench.qemu_vm import SOCKETS, per_core_plan, socket_plan
+from numatui.bench.qemu_vm import (
+    SOCKETS,
+    VM_240,
+    VmSpec,
+    big_vm,
+    per_core_plan,
+    socket_plan,
+    sockets_in_runs_plan,
+)
 from numatui.bench.report import Report
 
 BIG, SMALL = 4096, 16
@@ -56,6 +64,7 @@ async def run(config: Config) -> Report:
     start = time.perf_counter()
     await _apply(report, config)
     await _per_core(report)
+    await _presets(report)
     await _keypress(report, config)
     await _render(report, config)
     _children(report, config)
@@ -101,6 +110,25 @@ async def _per_core(report: Report) -> None:
         f"in all); {counts.fewest} suffice: {{\"node-id\": c % 8, \"core-id\": c}} leaves socket-id out, "
         f"so one command maps core c of every socket (QEMU's matching; checked on QEMU)."
     )
+
+
+async def _presets(report: Report) -> None:
+    """``numatui apply --preset socket`` and ``split --into 4`` against the
+    fewest commands, at 240 vCPUs and (QEMU >= 9.0) 4096."""
+    big = big_vm()
+    for spec, suffix in ((VM_240, ""), (big, "_4096")):
+        vcpus = "4096" if suffix else "240"
+        rows = (("socket", ["--preset", "socket"], spec.nodes if isinstance(spec, VmSpec) else 0),
+                ("split", ["--preset", "split", "--into", "4"], 4))
+        for name, argv, nodes in rows:
+            key = f"commands_ratio_preset_{name}{suffix}"
+            what = f"set-numa-node sent by `apply {' '.join(argv)}`, {vcpus} vCPUs: numatui / fewest possible"
+            if not isinstance(spec, VmSpec):
+                report.skip(key, what, spec)
+                continue
+            _say(f"presets: apply {' '.join(argv)} on a fresh {spec.vcpus}-vCPU QEMU ({spec.qemu})")
+            counts = await measures.preset_commands(spec, argv, sockets_in_runs_plan(spec, nodes))
+            report.add(key, what, [counts.numatui], [counts.fewest], "")
 
 
 async def _keypress(report: Report, config: Config) -> None:

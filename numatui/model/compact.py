@@ -29,9 +29,11 @@ from numatui.model.topology import Slot, SlotKey, Topology
 CpuOption = dict[str, int]
 
 
-def cover(topology: Topology, wanted: Collection[SlotKey], allowed: Collection[SlotKey]) -> list[SlotKey]:
+def cover(topology: Topology, wanted: Collection[SlotKey], allowed: Collection[SlotKey],
+          bare: bool = True) -> list[SlotKey]:
     """The fewest group prefixes that together touch every slot in ``wanted``
-    and no slot outside ``allowed`` (``allowed`` includes ``wanted``).
+    and no slot outside ``allowed`` (``allowed`` includes ``wanted``); the
+    empty prefix (the whole machine) only when ``bare``.
 
     Returned in topology order.
     """
@@ -39,7 +41,7 @@ def cover(topology: Topology, wanted: Collection[SlotKey], allowed: Collection[S
     ok = set(allowed) | want
     target = [0 if s.key in want else None for s in topology.slots]
     current = [0 if s.key in ok else None for s in topology.slots]
-    return [prefix for _, prefix in _prefix_groups(topology, target, current)]
+    return [prefix for _, prefix in _prefix_groups(topology, target, current, bare)]
 
 
 def compact(topology: Topology, mapping: Mapping[SlotKey, int | None] | None = None) -> list[CpuOption]:
@@ -66,7 +68,8 @@ def assign_commands(topology: Topology, keys: Collection[SlotKey], node: int) ->
     better by leaving outer props out.
     """
     already = {s.key for s in topology.slots if s.node_id == node}
-    return [{"node-id": node, **dict(p)} for p in cover(topology, keys, already)]
+    bare = len(set(keys)) == len(topology.slots)  # see fewest_commands: no bare command unless all
+    return [{"node-id": node, **dict(p)} for p in cover(topology, keys, already, bare)]
 
 
 def fewest_commands(topology: Topology, mapping: Mapping[SlotKey, int]) -> list[CpuOption]:
@@ -88,15 +91,27 @@ def fewest_commands(topology: Topology, mapping: Mapping[SlotKey, int]) -> list[
     """
     for key in mapping:
         topology.index(key)  # NumaError: no such slot
+    # Safety: a command naming no topology prop matches every CPU of the
+    # machine.  It is sent only when the mapping itself covers every slot,
+    # never because numatui believes the other slots are on that node already
+    # (a stale view, or a selection the user did not mean, would map CPUs
+    # nobody chose).
+    bare = len(set(mapping)) == len(topology.slots)
     target = [mapping.get(s.key) for s in topology.slots]
-    prefix = _prefix_commands(topology, target, [s.node_id for s in topology.slots])
+    prefix = _prefix_commands(topology, target, [s.node_id for s in topology.slots], bare)
     if len(prefix) == len(set(mapping.values())):
         return prefix
-    patterns = _pattern_cover(topology, mapping)
+    patterns = _pattern_cover(topology, mapping, bare)
     return patterns if patterns is not None and len(patterns) < len(prefix) else prefix
 
 
-def _pattern_cover(topology: Topology, mapping: Mapping[SlotKey, int]) -> list[CpuOption] | None:
+def names_no_prop(option: Mapping[str, int]) -> bool:
+    """True for a command naming no topology prop (it matches every CPU)."""
+    return all(p in ("node-id", "type") for p in option)
+
+
+def _pattern_cover(topology: Topology, mapping: Mapping[SlotKey, int],
+                   bare: bool = True) -> list[CpuOption] | None:
     """A greedy cover of ``mapping`` by any prop pattern, under the touching
     rules of :func:`fewest_commands`; None when no cover exists (slots named
     by different props, which QEMU never reports).
@@ -110,7 +125,7 @@ def _pattern_cover(topology: Topology, mapping: Mapping[SlotKey, int]) -> list[C
     wanted_on: dict[int, int] = {}  # node -> bitmask of slot indexes mapping puts there
     for key, node in mapping.items():
         wanted_on[node] = wanted_on.get(node, 0) | 1 << index[key]
-    candidates = list(_candidates(topology, mapping, wanted_on))
+    candidates = list(_candidates(topology, mapping, wanted_on, bare))
     heap = [(-c.mask.bit_count(), len(c.props), c.first, i) for i, c in enumerate(candidates)]
     heapq.heapify(heap)
     uncovered = 0
@@ -143,13 +158,14 @@ class _Candidate:
 
 
 def _candidates(topology: Topology, mapping: Mapping[SlotKey, int],
-                wanted_on: Mapping[int, int]) -> Iterator[_Candidate]:
+                wanted_on: Mapping[int, int], bare: bool = True) -> Iterator[_Candidate]:
     """Every (pattern, node) whose matched slots all may carry the node and
-    that maps at least one slot of ``mapping`` there."""
+    that maps at least one slot of ``mapping`` there (the empty pattern only
+    when ``bare``)."""
     levels = topology.levels
     values = [tuple(dict(s.key).get(p) for p in levels) for s in topology.slots]
     may = [_may_carry(s, mapping) for s in topology.slots]
-    for size in range(len(levels) + 1):
+    for size in range(0 if bare else 1, len(levels) + 1):
         for subset in combinations(range(len(levels)), size):
             groups: dict[tuple[int | None, ...], list[int]] = {}
             for i, vals in enumerate(values):
@@ -188,17 +204,19 @@ def _common(may: Sequence[frozenset[int]], members: Sequence[int]) -> frozenset[
 
 
 def _prefix_commands(topology: Topology, target: Sequence[int | None],
-                     current: Sequence[int | None]) -> list[CpuOption]:
+                     current: Sequence[int | None], bare: bool = True) -> list[CpuOption]:
     """:func:`_prefix_groups` as set-numa-node arguments."""
-    return [{"node-id": node, **dict(prefix)} for node, prefix in _prefix_groups(topology, target, current)]
+    groups = _prefix_groups(topology, target, current, bare)
+    return [{"node-id": node, **dict(prefix)} for node, prefix in groups]
 
 
 def _prefix_groups(topology: Topology, target: Sequence[int | None],
-                   current: Sequence[int | None]) -> list[tuple[int, SlotKey]]:
+                   current: Sequence[int | None], bare: bool = True) -> list[tuple[int, SlotKey]]:
     """Per node, the fewest group prefixes covering the slots ``target`` (by
     slot index) puts there, touching only those and the slots ``current`` has
     on it, as (node, prefix); ordered by the first slot of each group, then
     node.  Groups form a tree: one walk, top down, for every node at once.
+    The empty prefix (the whole machine) only when ``bare``.
     """
     slots = topology.slots
     depth_max = len(topology.levels)
@@ -207,6 +225,8 @@ def _prefix_groups(topology: Topology, target: Sequence[int | None],
     def walk(members: list[int], depth: int, nodes: set[int]) -> None:
         need = nodes.intersection(target[i] for i in members)  # nodes wanted in this group
         for node in sorted(need):
+            if depth == 0 and not bare:
+                break
             if all(target[i] == node or current[i] == node for i in members):
                 found.append((members[0], node, slots[members[0]].key[:depth]))
                 need.discard(node)

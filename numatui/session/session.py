@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from numatui.model.compact import fewest_commands
+from numatui.model.compact import fewest_commands, names_no_prop
 from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
 from numatui.model.history import describe_mapping
@@ -334,8 +334,12 @@ class Session(Connection):
             self._slot(key)
         if description is None:
             description = describe_mapping(self.topology, wanted)
+        options = fewest_commands(self.topology, wanted)
+        if len(wanted) != len(self.topology.slots) and any(names_no_prop(o) for o in options):
+            raise BadRequest("numatui refuses to send a set-numa-node naming no CPU prop (it would "
+                             "map every CPU) for a mapping that does not cover every slot")
         sent: list[dict[str, Any]] = []
-        for option in fewest_commands(self.topology, wanted):
+        for option in options:
             try:
                 sent.append(await self._set_cpu_node(option))
             except QemuRefused:
