@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
+import pytest
+
 HOSTS = Path(os.environ.get("NUMATUI_HOSTS", Path(__file__).resolve().parents[3] / "shared" / "hosts"))
 if not HOSTS.is_dir():  # the worktree's usual place: /work/wt/NAME or /work/main
     HOSTS = Path("/work/shared/hosts")
@@ -140,3 +142,14 @@ def hwloc_size(size: int) -> str:
         if size >= 10 << shift:
             return f"{(size + (1 << (shift - 1))) >> shift}{unit}"  # rounded to the nearest
     return f"{size}B"
+
+
+_SHARED: dict[str, Trees] = {}
+
+
+@pytest.fixture(scope="session")
+def trees(tmp_path_factory: pytest.TempPathFactory) -> Trees:
+    """The recorded trees, each unpacked at most once per test session."""
+    if "t" not in _SHARED:
+        _SHARED["t"] = Trees(tmp_path_factory.mktemp("hosts"))
+    return _SHARED["t"]

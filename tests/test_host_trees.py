@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from host_trees import HOSTS, Trees, hwloc_size, names, parse_lstopo, restricted
+from host_trees import HOSTS, Trees, hwloc_size, names, parse_lstopo, restricted, trees  # noqa: F401
 
 from numatui.model.host import HostTopology
 from numatui.session.host_reader import read_host
@@ -26,11 +26,6 @@ HWLOC_CORRECTS = {
 #: hwloc ignores the kernel's NUMA nodes as inconsistent and shows one node.
 NUMA_IGNORED_BY_HWLOC = {"8em64t-2s2ca2c-buggynuma"}
 WITH_LSTOPO = [n for n in ALL if (HOSTS / f"{n}.lstopo.txt").exists()]
-
-
-@pytest.fixture(scope="session")
-def trees(tmp_path_factory: pytest.TempPathFactory) -> Trees:
-    return Trees(tmp_path_factory.mktemp("hosts"))
 
 
 _READ: dict[str, HostTopology] = {}

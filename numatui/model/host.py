@@ -285,7 +285,9 @@ def _cpu(files: HostFiles, cpu: int) -> HostCpu:
     d = f"{CPU_DIR}/cpu{cpu}/topology"
 
     def num(name: str) -> int | None:
-        return _int(files.read(f"{d}/{name}"))
+        value = _int(files.read(f"{d}/{name}"))
+        # the kernel writes -1 (and cluster_id 65535 on x86) when it does not know
+        return None if value is None or value < 0 or (name == "cluster_id" and value == 65535) else value
 
     siblings = _cpus_of(files, d, "thread_siblings_list", "thread_siblings") or (cpu,)
     return HostCpu(cpu, num("physical_package_id"), num("die_id"), num("cluster_id"),
@@ -299,7 +301,8 @@ def render_host(host: HostTopology) -> str:
 
     lines = [f"host: {len(host.nodes)} NUMA node(s), {len(host.cpus)} online CPU(s); {host.note}"]
     for n in host.nodes:
-        pages = "".join(f", hugepages {_page_name(h.size)} {h.free}/{h.total} free" for h in n.hugepages)
+        pages = "".join(f", hugepages {_page_name(h.size)}: {h.free} of {h.total} free"
+                        for h in n.hugepages if h.total)
         cpus = format_cpulist(n.cpus) or "none"
         lines.append(f"node {n.id}: cpus {cpus}; memory {human_size(n.memory)}, "
                      f"free {human_size(n.free)}{pages}")
