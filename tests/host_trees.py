@@ -147,8 +147,8 @@ def hwloc_size(size: int) -> str:
 _SHARED: dict[str, Trees] = {}
 
 
-@pytest.fixture(scope="session")
-def trees(tmp_path_factory: pytest.TempPathFactory) -> Trees:
+@pytest.fixture(scope="session", name="trees")
+def trees_fixture(tmp_path_factory: pytest.TempPathFactory) -> Trees:
     """The recorded trees, each unpacked at most once per test session."""
     if "t" not in _SHARED:
         _SHARED["t"] = Trees(tmp_path_factory.mktemp("hosts"))

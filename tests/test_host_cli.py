@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from host_trees import Trees, trees  # noqa: F401
+from host_trees import Trees, trees_fixture  # noqa: F401
 
 from numatui.cli import main
 from numatui.session.host_reader import read_host

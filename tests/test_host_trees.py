@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from host_trees import HOSTS, Trees, hwloc_size, names, parse_lstopo, restricted, trees  # noqa: F401
+from host_trees import HOSTS, Trees, hwloc_size, names, parse_lstopo, restricted, trees_fixture  # noqa: F401
 
 from numatui.model.host import HostTopology
 from numatui.session.host_reader import read_host

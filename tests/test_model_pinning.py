@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from host_trees import Trees, trees  # noqa: F401
+from host_trees import Trees, trees_fixture  # noqa: F401
 
 from numatui.model.errors import NumaError
 from numatui.model.host import HostCpu, HostNode, HostTopology
