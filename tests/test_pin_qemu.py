@@ -131,5 +131,5 @@ def test_a_refusal_names_the_thread_and_the_reason() -> None:
     assert f"cannot pin vCPU 0 (thread {me}) to host CPUs 4000" in said and "EINVAL" in said
     assert os.sched_getaffinity(me) == before
     gone = PinPlan(PinPolicy.CPU, (Pin(VCpu(1, 2**22 + 7), (HOST_CPUS[0],)),))
-    with pytest.raises(PinRefused, match="thread 4194311.*no longer exists"):
+    with pytest.raises(PinRefused, match=r"thread 4194311.*no longer exists"):
         apply_pinning(gone)
