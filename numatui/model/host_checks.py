@@ -70,9 +70,10 @@ def check_capacity(host: HostTopology, needs: Iterable[GuestNodeNeeds],
         who = _nodes(n.node for n in group)
         hnode = host.node(hid)
         if hnode is None:
+            known = ", ".join(map(str, host.node_ids()))
             out.append(Finding(Severity.BLOCKING, "host-node-unknown",
                                f"The {who} {'is' if len(group) == 1 else 'are'} bound to host node {hid}, "
-                               f"which this host does not have (it has {', '.join(map(str, host.node_ids()))}): "
+                               f"which this host does not have (it has {known}): "
                                "QEMU would fail to bind the memory there."))
             continue
         vcpus = sum(n.vcpus for n in group)
