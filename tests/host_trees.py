@@ -31,9 +31,11 @@ def restricted(name: str, lstopo: Lstopo | None = None) -> bool:
 
 
 #: What the host reader reads (the archives also hold PCI, DMI, cgroups, ...: not unpacked).
-READ = ("*/sys/devices/system/node*", "*/sys/devices/system/cpu*", "*/proc/meminfo",
-        "*/sys/kernel/mm/hugepages*", "*/sys", "*/sys/devices", "*/sys/devices/system", "*/proc",
-        "*/sys/kernel", "*/sys/kernel/mm")
+READ = tuple(f"*/{p}" for p in (
+    "sys/devices/system/cpu/online", "sys/devices/system/cpu/cpu[0-9]*/online",
+    "sys/devices/system/cpu/cpu[0-9]*/topology/*",
+    *(f"sys/devices/system/node/node[0-9]*/{f}" for f in ("cpulist", "cpumap", "meminfo", "distance")),
+    "sys/devices/system/node/node[0-9]*/hugepages/*", "sys/kernel/mm/hugepages/*", "proc/meminfo"))
 
 
 class Trees:

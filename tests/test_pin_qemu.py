@@ -133,3 +133,14 @@ def test_a_refusal_names_the_thread_and_the_reason() -> None:
     gone = PinPlan(PinPolicy.CPU, (Pin(VCpu(1, 2**22 + 7), (HOST_CPUS[0],)),))
     with pytest.raises(PinRefused, match=r"thread 4194311.*no longer exists"):
         apply_pinning(gone)
+
+
+def test_unbound_guest_nodes_are_left_alone_and_said_so(qemu_factory: Any) -> None:
+    q = qemu_factory(["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", "1G", "-smp", "2",
+                      "-object", "memory-backend-ram,id=m0,size=1G", "-numa", "node,nodeid=0,memdev=m0"])
+    asyncio.run(q.qmp("x-exit-preconfig"))
+    squeeze(q, HOST_CPUS[-1])
+    out = ok("pin", q.sock)
+    assert f"vCPU 0 (thread {threads(q)[0]}) left as it is: guest node 0 is bound to no host node" in out
+    assert "nothing to pin" in out
+    assert affinities(q) == {0: (HOST_CPUS[-1],), 1: (HOST_CPUS[-1],)}
