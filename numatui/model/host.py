@@ -117,6 +117,8 @@ class HostTopology:
         return None
 
     def to_dict(self) -> dict[str, Any]:
+        """``numatui host --format json``: exactly nodes, distances, cpus (the text
+        format carries :attr:`note`)."""
         return {
             "nodes": [{"id": n.id, "cpus": list(n.cpus), "memory": n.memory, "free": n.free,
                        "hugepages": {_page_name(h.size): {"total": h.total, "free": h.free}
@@ -125,7 +127,6 @@ class HostTopology:
             "distances": [list(row) for row in self.distances],
             "cpus": [{"cpu": c.cpu, "package": c.package, "die": c.die, "cluster": c.cluster,
                       "core": c.core, "siblings": list(c.siblings)} for c in self.cpus],
-            "note": self.note,
         }
 
 
