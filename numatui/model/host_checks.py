@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from numatui.model.host import HostTopology
+from numatui.model.host import HostTopology, HugePages
 from numatui.model.plan import Plan
 from numatui.model.preflight import Finding, Severity
 from numatui.model.topology import Topology
@@ -96,17 +96,15 @@ def check_capacity(host: HostTopology, needs: Iterable[GuestNodeNeeds],
     return out
 
 
-def _memory(hid: int, free: int, hugepages: Iterable[object], group: list[GuestNodeNeeds],
+def _memory(hid: int, free: int, hugepages: Iterable[HugePages], group: list[GuestNodeNeeds],
             who: str) -> list[Finding]:
-    from numatui.model.host import HugePages
-
     out: list[Finding] = []
     plain = sum(n.memory for n in group if n.hugepage_size is None)
     if plain and free and plain > free:
         out.append(Finding(Severity.WARNING, "host-memory-short",
                            f"The {who} need {human_size(plain)} but host node {hid} has "
                            f"{human_size(free)} free."))
-    pages = {h.size: h for h in hugepages if isinstance(h, HugePages)}
+    pages = {h.size: h for h in hugepages}
     for size in sorted({n.hugepage_size for n in group if n.hugepage_size is not None}):
         need = sum(n.memory for n in group if n.hugepage_size == size)
         have = pages[size].free * size if size in pages else 0
