@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                            help="wait for the guest to eject the CPUs (DEVICE_DELETED); "
                                 "exit 1 if it refuses or does not answer in time")
+    from numatui.cli_host import add_parsers
+
+    add_parsers(sub, address, nodes, common)  # host, pin
     return parser
 
 
@@ -255,6 +258,10 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "launch":
         return await _launch(args, out, err)
+    if args.command == "host":
+        from numatui.cli_host import host_command
+
+        return host_command(args, out)
     plan = _read_plan(args.plan) if args.command == "apply" and args.plan is not None else None  # first
     session = await _connect(args, err)
     try:
@@ -285,6 +292,10 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
         await cmd.hotplug(_vm(session, save=False), args.slots, out)
     elif args.command == "unplug":
         await cmd.unplug(_vm(session, save=False), args.slots, out, wait=args.wait)
+    elif args.command == "pin":
+        from numatui.cli_host import pin_command
+
+        return await pin_command(session, args, out)
     return EXIT_OK
 
 

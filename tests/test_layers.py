@@ -77,7 +77,7 @@ def _layer(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return "package"
-    if parts[1] in ("cli", "cli_commands", "__main__"):
+    if parts[1].startswith("cli") or parts[1] == "__main__":
         return "cli"
     return parts[1]
 
