@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shlex
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -22,8 +21,8 @@ from numatui.model.devices import (
     plugged_cpus,
     unplug_refusal_reason,
 )
-from numatui.model.plan import Plan
-from numatui.model.qemu_args import full_command_line, numa_options, shell_join
+from numatui.model.plan import Node, Plan
+from numatui.model.qemu_args import export_lines, full_command_line, shell_join
 from numatui.model.topology import LEVEL_NAMES, SMP_KEYS, Slot, SlotKey, Topology, format_key, parse_key
 from numatui.model.units import human_size
 from numatui.session.errors import BadRequest, QemuRefused, SessionError
@@ -141,7 +140,10 @@ async def apply_plan(session: Session, plan: Plan, out: TextIO, *, exit_preconfi
     Raised before anything is sent: NumaError for entries that do not fit the
     board (props it lacks, no matching slot, a slot on two nodes), BadRequest
     for nodes QEMU lacks that the plan does not declare memoryless, and bad
-    distances.  A slot QEMU already has on another node (QEMU has no undo) is
+    distances.  Nodes QEMU lacks are added live, with a new memory backend
+    (``object-add``) when the plan gives them a size, or the plan's
+    ``memdev`` when QEMU has that backend already.
+    A slot QEMU already has on another node (QEMU has no undo) is
     then sent alone, for that one slot: QEMU refuses it in its own words
     (QemuRefused) and nothing changes.
     """
@@ -158,9 +160,16 @@ async def apply_plan(session: Session, plan: Plan, out: TextIO, *, exit_preconfi
         if current is not None and current != node:
             await session.assign([key], node)  # QemuRefused: "CPU is already assigned ..."
     sent = 0
-    for node_id in new_nodes:
-        await session.add_node(node_id)
-        out.write(f"set-numa-node {json.dumps({'type': 'node', 'nodeid': node_id})}\n")
+    for new in new_nodes:
+        added = await session.add_node(new.id, size=new.size, memdev=new.memdev)
+        if added.memdev_created:
+            backend = {"qom-type": "memory-backend-ram", "id": added.memdev, "size": added.size}
+            out.write(f"object-add {json.dumps(backend)}\n")
+            sent += 1
+        args: dict[str, Any] = {"type": "node", "nodeid": added.id}
+        if added.memdev is not None:
+            args["memdev"] = added.memdev
+        out.write(f"set-numa-node {json.dumps(args)}\n")
         sent += 1
     pending = {key: node for key, node in mapping.items() if session.topology.slot(key).node_id is None}
     if pending:  # every node at once: the fewest commands, one re-read
@@ -184,8 +193,9 @@ async def apply_plan(session: Session, plan: Plan, out: TextIO, *, exit_preconfi
         await _exit_preconfig(session, out, force=force, err=err)
 
 
-def _nodes_to_add(session: Session, plan: Plan) -> list[int]:
-    """Nodes the plan names that QEMU lacks: each must be declared memoryless in the plan."""
+def _nodes_to_add(session: Session, plan: Plan) -> list[Node]:
+    """Nodes the plan names that QEMU lacks: each must be declared in the plan
+    (memoryless, with a size for a new backend, or with a memdev QEMU has)."""
     known = {n.id for n in session.nodes}
     if not known and session.nodes_source == "unknown":
         return []  # numatui cannot tell: QEMU will say
@@ -198,11 +208,12 @@ def _nodes_to_add(session: Session, plan: Plan) -> list[int]:
             else f"QEMU has no NUMA node ({session.nodes_source})"
         if declared is None:
             raise BadRequest(f"the plan uses node {node_id}, but {have}: declare it in the plan's "
-                             f"nodes to add it memoryless, or start QEMU with it")
-        if declared.memdev is not None or declared.size is not None:
-            raise BadRequest(f"node {node_id} has memory in the plan, but {have}; numatui can add "
-                             f"memoryless nodes only: start QEMU with -numa node,nodeid={node_id},memdev=...")
-        out.append(node_id)
+                             f"nodes to add it live, or start QEMU with it")
+        if declared.memdev is not None and declared.size is None \
+                and declared.memdev not in session.memdev_ids():
+            raise BadRequest(f"node {node_id} uses memdev {declared.memdev!r}, which QEMU does not "
+                             "have: give the node a \"size\" to create it live")
+        out.append(declared)
     return out
 
 
@@ -228,9 +239,7 @@ def export_text(session: Session, fmt: str) -> str:
     plan = session.plan()
     devices = device_args(plugged_cpus(session.topology), session.qemu_argv or ())
     if fmt == "numa":  # the same lines the TUI shows and prints on quit
-        text = "".join(f"-numa {value}\n" for value in numa_options(plan))
-        text += "".join(f"{opt} {shlex.quote(value)}\n"
-                        for opt, value in zip(devices[::2], devices[1::2], strict=True))
+        text = "".join(f"{line}\n" for line in export_lines(plan, devices))
     elif fmt == "json":
         text = plan.to_json()
     elif fmt == "cmdline":

@@ -37,10 +37,11 @@ def _model(name: str) -> ModuleType | None:
 
 
 def numa_lines(plan: Plan) -> list[str]:
-    """``["-numa cpu,node-id=0,socket-id=0", ...]``: one line per compact option."""
+    """``["-numa node,nodeid=2", "-numa cpu,node-id=0,socket-id=0", ...]``: what QEMU's
+    own command line needs added (:func:`numatui.model.qemu_args.export_lines`)."""
     qemu_args = _model("qemu_args")
     if qemu_args is not None:
-        return [f"-numa {value}" for value in qemu_args.numa_options(plan)]
+        return list(qemu_args.export_lines(plan))  # -object of live backends, -numa node/dist/cpu
     return ["-numa cpu," + ",".join(f"{k}={v}" for k, v in opt.items()) for opt in plan.cpus]
 
 
@@ -96,5 +97,8 @@ def render(view: str, session: Session) -> str:
         if libvirt is None:
             return "(libvirt XML needs numatui.model.libvirt)"
         smp = getattr(getattr(session, "info", None), "smp", None)
-        return str(libvirt.libvirt_xml(session.topology, plan, smp=smp))
+        try:
+            return str(libvirt.libvirt_xml(session.topology, plan, smp=smp))
+        except ValueError as exc:  # LibvirtUnsupported (a NumaError): what libvirt cannot say
+            return f"(no libvirt XML: {exc})"
     raise ValueError(f"unknown view {view!r}")
