@@ -214,7 +214,22 @@ def _nodes_to_add(session: Session, plan: Plan) -> list[Node]:
             raise BadRequest(f"node {node_id} uses memdev {declared.memdev!r}, which QEMU does not "
                              "have: give the node a \"size\" to create it live")
         out.append(declared)
+    _check_ram(session, [n for n in out if n.size and n.memdev not in session.memdev_ids()])
     return out
+
+
+def _check_ram(session: Session, new: Sequence[Node]) -> None:
+    """Memory given to nodes cannot be taken back: refuse a plan whose new
+    backends would make node memory exceed -m (QEMU would not boot)."""
+    ram = session.info.ram_size
+    added = sum(n.size or 0 for n in new)
+    if ram is None or not added:
+        return
+    total = sum(n.size or 0 for n in session.nodes) + added
+    if total > ram:
+        raise BadRequest(f"the plan's new nodes would bring node memory to {human_size(total)}, more "
+                         f"than QEMU's RAM ({human_size(ram)}): QEMU could never boot, and node "
+                         "memory cannot be taken back; start QEMU with more -m or give the nodes less")
 
 
 def _cpu_args(command: dict[str, Any]) -> dict[str, Any]:

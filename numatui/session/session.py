@@ -514,7 +514,7 @@ class Session(Connection):
         if node_id is None:
             node_id = max((n.id for n in self.nodes), default=-1) + 1
         self._check_node_id(node_id)
-        if any(n.id == node_id for n in self.nodes):
+        if size is not None and any(n.id == node_id for n in self.nodes):  # before object-add
             raise BadRequest(f"node {node_id} exists already (nodes: {[n.id for n in self.nodes]})")
         args: dict[str, Any] = {"type": "node", "nodeid": node_id}
         created: str | None = None
