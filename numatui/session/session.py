@@ -384,9 +384,10 @@ class Session(Connection):
             self.transcript.note(f"cannot write the record {self.record_path}: {exc}")
 
     def _record_derived(self) -> None:
-        if self.topology.derived:
-            mapping = [(dict(k), v) for k, v in self._derived_mapping.items()]
-            self._note_record(lambda r: setattr(r, "derived_mapping", mapping))
+        """After a set-numa-node type cpu: the mapping QEMU cannot list (derived
+        boards); on other boards only that numatui was here (QMP reads the rest)."""
+        mapping = [(dict(k), v) for k, v in self._derived_mapping.items()] if self.topology.derived else []
+        self._note_record(lambda r: setattr(r, "derived_mapping", mapping))
 
     # -- change listeners (autosave, undo history) -----------------------------
     def add_change_listener(self, cb: Callable[[str], None]) -> Callable[[], None]:
@@ -485,7 +486,7 @@ class Session(Connection):
             self._record_derived()
             raise
         self._derived_apply(option, node, None)
-        self._record_derived()
+        self._record_derived()  # on every board: the record says numatui mapped it in preconfig
         return args
 
     def _derived_apply(self, option: dict[str, int], node: int, error: str | None) -> None:
