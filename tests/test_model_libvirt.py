@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from conftest import load_data
-
 import pytest
+from conftest import load_data
 
 from numatui.model.libvirt import LibvirtUnsupported, cpu_ranges, libvirt_xml, topology_counts
 from numatui.model.plan import Distance, Node, Plan

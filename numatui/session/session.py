@@ -97,6 +97,8 @@ class Session(Connection):
         self.record = None
         self.record_path = None
         self.unknowns = []
+        self._record_existed = self._record_saved = False
+        self._record_refused: str | None = None
         self._unplug_paths: dict[str, SlotKey] = {}
         #: (topology, nodes, distances, their plan): see ``plan()``
         self._plan_cache: tuple[Topology, tuple[Node, ...], tuple[Distance, ...], Plan] | None = None
@@ -287,8 +289,7 @@ class Session(Connection):
     def _open_record(self) -> None:
         """Find this QEMU's record: by the peer's identity, or the ``--record`` file."""
         self.unknowns = []
-        self._record_existed = False
-        self._record_refused: str | None = None
+        self._record_refused = None
         guard = records.machine_guard(self.info)
         identity = records.identify(self.peer.pid if self.peer else None)
         path: Path | None = self._record_file
@@ -312,7 +313,7 @@ class Session(Connection):
                                         "(or this one restarted): not used")
                 self.transcript.note(self._record_refused)
                 found, path = None, None
-        self._record_existed = found is not None
+        self._record_existed = self._record_saved = found is not None
         self.record = found or Record(identity=identity, machine=guard, first_seen=self.status or None)
         self.record_path = path
         if found is not None:
@@ -380,6 +381,7 @@ class Session(Connection):
             return
         try:
             records.save(self.record_path, self.record)
+            self._record_saved = True
         except OSError as exc:
             self.transcript.note(f"cannot write the record {self.record_path}: {exc}")
 
@@ -387,6 +389,9 @@ class Session(Connection):
         """After a set-numa-node type cpu: the mapping QEMU cannot list (derived
         boards); on other boards only that numatui was here (QMP reads the rest)."""
         mapping = [(dict(k), v) for k, v in self._derived_mapping.items()] if self.topology.derived else []
+        rec = self.record
+        if rec is not None and rec.derived_mapping == mapping and self._record_saved:
+            return  # nothing new to keep: no write (an apply is many set-numa-node)
         self._note_record(lambda r: setattr(r, "derived_mapping", mapping))
 
     # -- change listeners (autosave, undo history) -----------------------------
