@@ -257,7 +257,13 @@ async def test_tcp_peer_without_record_warns_and_record_file_covers_it(qemu_fact
 
 
 async def test_a_qemu_first_seen_after_boot_warns(qemu_factory: Any) -> None:
-    q = qemu_factory([*DEFAULT_ARGS, *numa_node_args(2, 2048)], preconfig=False)
+    """Booted out of preconfig by someone else: what was set there is unknown.
+    Started without --preconfig: nothing can have been set over QMP, no warning."""
+    never = qemu_factory([*DEFAULT_ARGS, *numa_node_args(2, 2048)], preconfig=False)
+    code, out, err = numatui("export", never.sock)
+    assert code == 0 and "-numa cpu" in out and warnings(err) == []
+    q = qemu_factory([*DEFAULT_ARGS, *numa_node_args(2, 2048)])
+    await q.qmp("x-exit-preconfig")
     code, out, err = numatui("export", q.sock)
     assert code == 0 and "-numa cpu" in out
     assert warnings(err) == ["numatui: warning: numatui did not talk to this QEMU before it booted: "
@@ -478,3 +484,25 @@ async def test_libvirt_refuses_a_memoryless_node_in_one_line(qemu_factory: Any, 
     assert code == 2 and out == ""
     assert err.splitlines()[-1].startswith("numatui: node 1 has no memory: libvirt cannot express")
     assert len([ln for ln in err.splitlines() if "warning" not in ln]) == 1
+
+
+# -- the TUI's face: what q prints --------------------------------------------------------------
+async def test_what_q_prints_after_a_new_node_starts_the_same_vm(launched: Any, qemu_factory: Any) -> None:
+    """Press n (a memoryless node, live), put socket 0 on it, q: the printed options
+    added to QEMU's own command line give the same info numa."""
+    from numatui.tui.exports import compact_text
+
+    session = launched
+    node = await session.add_node()
+    assert node.id == 2
+    await session.assign([s.key for s in session.topology.slots if s.key[0] == ("socket-id", 0)], 2)
+    await session.set_distance(0, 1, 20)
+    for a, b in ((0, 2), (1, 2)):
+        await session.set_distance(a, b, 30)
+    printed = compact_text(session)
+    assert "-numa node,nodeid=2" in printed.splitlines() and "dist,src=1,dst=2,val=30" in printed
+    user = session.launcher.user_argv
+    fresh = qemu_factory([*user[1:], *tokens(printed)], binary=user[0])
+    await session.exit_preconfig(force=True)  # socket 1 unassigned: the warning only
+    want = info_numa(await session.execute("human-monitor-command", {"command-line": "info numa"}))
+    assert await boot(fresh) == want and want[2][0].split() == ["0", "1", "2", "3"]

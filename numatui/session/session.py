@@ -353,6 +353,9 @@ class Session(Connection):
         if self.launcher is not None and self.launcher.alive():
             return out  # numatui started it: nobody else told it anything
         booted = self.state in (RunState.RUNNING, RunState.PAUSED)
+        argv = self.qemu_argv or []
+        if booted and argv and not any(a in ("--preconfig", "-preconfig") for a in argv[1:]):
+            return out  # never in preconfig: nothing can have been set over QMP
         if not self._record_existed:
             if self.record is not None and self.record.identity is None and self._record_file is None:
                 out.append("QMP cannot read distances or nodes added live, and this QEMU is not a "
