@@ -97,7 +97,7 @@ class Session(Connection):
         self.record = None
         self.record_path = None
         self.unknowns = []
-        self._record_existed = self._record_saved = False
+        self._record_existed = self._record_saved = self._record_dirty = False
         self._record_refused: str | None = None
         self._unplug_paths: dict[str, SlotKey] = {}
         #: (topology, nodes, distances, their plan): see ``plan()``
@@ -157,6 +157,7 @@ class Session(Connection):
     async def close(self) -> None:
         """Disconnect; stop QEMU if numatui launched it without --keep-running."""
         self._closing = True
+        self._flush_record()
         await self._drop_client()
         self._set_state(RunState.DISCONNECTED)
         self.transcript.note("session closed")
@@ -390,12 +391,21 @@ class Session(Connection):
 
     def _record_derived(self) -> None:
         """After a set-numa-node type cpu: the mapping QEMU cannot list (derived
-        boards); on other boards only that numatui was here (QMP reads the rest)."""
+        boards); on other boards only that numatui was here (QMP reads the rest).
+        Kept in memory; :meth:`_flush_record` writes it (after an apply on
+        derived boards, before x-exit-preconfig, at close), so mapping costs no
+        file write per command."""
         mapping = [(dict(k), v) for k, v in self._derived_mapping.items()] if self.topology.derived else []
-        rec = self.record
-        if rec is not None and rec.derived_mapping == mapping and self._record_saved:
-            return  # nothing new to keep: no write (an apply is many set-numa-node)
-        self._note_record(lambda r: setattr(r, "derived_mapping", mapping))
+        if self.record is None:
+            self.record = Record()
+        if self.record.derived_mapping != mapping or not self._record_saved:
+            self.record.derived_mapping = mapping
+            self._record_dirty = True
+
+    def _flush_record(self) -> None:
+        if self._record_dirty:
+            self._record_dirty = False
+            self._note_record(lambda r: None)
 
     # -- change listeners (autosave, undo history) -----------------------------
     def add_change_listener(self, cb: Callable[[str], None]) -> Callable[[], None]:
@@ -472,6 +482,8 @@ class Session(Connection):
                 sent.append(await self._set_cpu_node(option))
             except QemuRefused:
                 await self._refresh_quietly()
+                if self.topology.derived:  # QEMU cannot list it: keep it now
+                    self._flush_record()
                 if sent:
                     self._changed(description + " (in part)")
                 raise
@@ -479,6 +491,8 @@ class Session(Connection):
             await self.refresh()  # nothing proved the run state
             return sent
         await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        if self.topology.derived:
+            self._flush_record()
         self._changed(description)
         return sent
 
@@ -622,6 +636,7 @@ class Session(Connection):
         if not force and any(_blocking(f) for f in findings):
             raise PreflightBlocked(findings)
         try:
+            self._flush_record()  # what numatui sent in preconfig outlives this process
             await self.execute(command, timeout=max(self.timeout, EXIT_TIMEOUT))
         except Disconnected as exc:
             raise Disconnected(f"QEMU exited at {command}", exc.stderr_tail) from None
