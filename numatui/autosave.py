@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from numatui.model.plan import PLAN_VERSION, Plan
 from numatui.model.qemu_args import LAUNCHER_MARK, iter_options
 from numatui.model.smp import split_opts
 from numatui.session.replay import without_numa_cpu_dist
-from numatui.session.xdg import state_dir
+from numatui.session.xdg import state_dir, write_atomic
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -105,22 +104,6 @@ class SavedState:
         return {"version": PLAN_VERSION, "name": self.name, "argv": self.argv,
                 "launched": self.launched, "address": self.address,
                 "plan": self.plan.to_dict(), "saved": self.saved}
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync, rename over ``path``."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _now() -> str:

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     nodes = _Parser(add_help=False)
     nodes.add_argument("--nodes", type=int, metavar="N",
                        help="how many NUMA nodes QEMU has, when numatui cannot read its command line")
+    nodes.add_argument("--record", metavar="FILE",
+                       help="keep the record of what numatui told this QEMU in FILE (a TCP peer "
+                            "has no pid to find it by; local ones are kept in $XDG_STATE_HOME/numatui)")
     address = _Parser(add_help=False)
     address.add_argument("address", metavar="ADDRESS",
                          help="QMP monitor: unix:PATH, a socket path, tcp:HOST:PORT or HOST:PORT")
@@ -276,6 +279,9 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
 
     if args.command == "connect":
         return await open_tui(_vm(session), out, tui=not args.no_tui)
+    if args.command in ("show", "export"):  # what numatui cannot know, said (exit code unchanged)
+        for unknown in session.unknowns:
+            err.write(f"numatui: warning: {one_line(unknown)}\n")
     if args.command == "show":
         out.write(cmd.render_show(session))
     elif args.command == "apply":
@@ -319,7 +325,8 @@ async def _connect(args: argparse.Namespace, err: TextIO, address: Address | Non
                                             qemu_argv=launcher.user_argv, transcript=transcript)
         else:
             session = await Session.connect(address, timeout=args.timeout, nodes=args.nodes,
-                                            transcript=transcript)
+                                            transcript=transcript,
+                                            record_file=getattr(args, "record", None))
     except BaseException:
         transcript.close()
         raise

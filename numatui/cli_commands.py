@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from numatui.model.devices import unplug_refusal_reason
 from numatui.model.plan import Plan
@@ -126,7 +126,11 @@ def _slot_line(slot: Slot, booted: bool) -> str:
 async def apply_plan(vm: Vm, plan: Plan, out: TextIO, *, exit_preconfig: bool = False,
                      force: bool = False, err: TextIO | None = None) -> None:
     """:meth:`Vm.apply_plan`, each command sent printed as a line, then a summary."""
-    done = await vm.apply_plan(plan, lambda args: out.write(f"set-numa-node {json.dumps(args)}\n"))
+    def sent(args: dict[str, Any]) -> None:
+        command = "object-add" if "qom-type" in args else "set-numa-node"
+        out.write(f"{command} {json.dumps(args)}\n")
+
+    done = await vm.apply_plan(plan, sent)
     if done.commands:
         out.write(f"applied: {done.slots} slots ({done.vcpus} vCPUs) on "
                   f"{done.nodes} node(s) with {done.commands} command(s)\n")

@@ -160,7 +160,7 @@ def test_invalid_plans_send_nothing_and_exit_2(qemu: Qemu, tmp_path: Path) -> No
     assert "not valid JSON" in messages["broken.json"]
     assert "node 3" in messages["node.json"]
     assert "the plan uses node 5, but QEMU has node(s) [0, 1]" in messages["undeclared.numa"]
-    assert "memoryless nodes only" in messages["memnode.json"]
+    assert "bring node memory to 3 GiB, more than QEMU's RAM (2 GiB)" in messages["memnode.json"]
     assert "at least 10" in messages["dist.json"]
     assert mapping(qemu) == before
     assert '"set-numa-node"' in log.read_text()  # query-commands was logged ...

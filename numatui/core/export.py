@@ -14,9 +14,9 @@ import shlex
 from typing import TYPE_CHECKING
 
 from numatui.model.devices import device_args, plugged_cpus
-from numatui.model.libvirt import libvirt_xml
+from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml
 from numatui.model.plan import Plan
-from numatui.model.qemu_args import full_command_line, numa_options, shell_join
+from numatui.model.qemu_args import export_lines, full_command_line, numa_options, shell_join
 from numatui.session.errors import BadRequest
 
 if TYPE_CHECKING:
@@ -34,8 +34,10 @@ EXPORT_FORMATS = ("numa", "cmdline", "json", "libvirt")
 
 
 def numa_lines(plan: Plan) -> list[str]:
-    """``["-numa cpu,node-id=0,socket-id=0", ...]``: one line per compact option."""
-    return [f"-numa {value}" for value in numa_options(plan)]
+    """``["-numa node,nodeid=2", "-numa cpu,node-id=0,socket-id=0", ...]``: what QEMU's
+    own command line needs added (:func:`numatui.model.qemu_args.export_lines`): the
+    ``-object`` of backends numatui created, ``-numa node``/``dist``/``cpu``."""
+    return list(export_lines(plan))
 
 
 def _devices(session: Session) -> list[str]:
@@ -76,7 +78,10 @@ def render(view: str, session: Session) -> str:
             )
         return shell_join(full_command_line(argv, plan) + _devices(session))
     if view == "libvirt":
-        return libvirt_xml(session.topology, plan, smp=session.info.smp)
+        try:
+            return libvirt_xml(session.topology, plan, smp=session.info.smp)
+        except LibvirtUnsupported as exc:  # what libvirt cannot say
+            return f"(no libvirt XML: {exc})"
     raise ValueError(f"unknown view {view!r}")
 
 
@@ -94,8 +99,8 @@ def export_text(session: Session, fmt: str) -> str:
                 "launched or a local one it can read /proc for; use --format numa"
             )
         text = render("full", session)
-    elif fmt == "libvirt":
-        text = render("libvirt", session)
+    elif fmt == "libvirt":  # LibvirtUnsupported: one line, exit 2
+        text = libvirt_xml(session.topology, session.plan(), smp=session.info.smp)
     else:
         raise BadRequest(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}")
     return text if text.endswith("\n") or not text else text + "\n"

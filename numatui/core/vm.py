@@ -21,6 +21,7 @@ from numatui.model.devices import is_plugged_device
 from numatui.model.plan import Node, Plan
 from numatui.model.preflight import Finding
 from numatui.model.topology import SlotKey
+from numatui.model.units import human_size
 from numatui.session.errors import BadRequest, QemuRefused
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
@@ -246,12 +247,15 @@ class Vm:
 
     async def apply_plan(self, plan: Plan, sent: Callable[[dict[str, Any]], object]) -> Applied:
         """Apply ``plan`` live: validate all of it first, then send the fewest
-        commands (``sent`` hears each set-numa-node's arguments).
+        commands (``sent`` hears each command's arguments: ``set-numa-node``'s,
+        or ``object-add``'s for a new node's memory backend, with ``qom-type``).
 
         Raised before anything is sent: NumaError for entries that do not fit
         the board (props it lacks, no matching slot, a slot on two nodes),
-        BadRequest for nodes QEMU lacks that the plan does not declare
-        memoryless, and bad distances.  A slot QEMU already has on another
+        BadRequest for nodes QEMU lacks that the plan does not declare, and bad
+        distances.  Nodes QEMU lacks are added live, with a new memory backend
+        (``object-add``) when the plan gives them a size, or the plan's
+        ``memdev`` when QEMU has that backend already.  A slot QEMU already has on another
         node (QEMU has no undo) is then sent alone, for that one slot: QEMU
         refuses it in its own words (QemuRefused) and nothing changes.
         """
@@ -268,9 +272,15 @@ class Vm:
             if current is not None and current != node:
                 await s.assign([key], node)  # QemuRefused: "CPU is already assigned ..."
         count = 0
-        for node_id in new_nodes:
-            await s.add_node(node_id)
-            sent({"type": "node", "nodeid": node_id})
+        for new in new_nodes:
+            added = await s.add_node(new.id, size=new.size, memdev=new.memdev)
+            if added.memdev_created:
+                sent({"qom-type": "memory-backend-ram", "id": added.memdev, "size": added.size})
+                count += 1
+            args: dict[str, Any] = {"type": "node", "nodeid": added.id}
+            if added.memdev is not None:
+                args["memdev"] = added.memdev
+            sent(args)
             count += 1
         pending = {key: node for key, node in mapping.items() if s.topology.slot(key).node_id is None}
         if pending:  # every node at once: the fewest commands, one re-read
@@ -297,8 +307,9 @@ class Applied:
     commands: int
 
 
-def _nodes_to_add(session: Session, plan: Plan) -> list[int]:
-    """Nodes the plan names that QEMU lacks: each must be declared memoryless in the plan."""
+def _nodes_to_add(session: Session, plan: Plan) -> list[Node]:
+    """Nodes the plan names that QEMU lacks: each must be declared in the plan
+    (memoryless, with a size for a new backend, or with a memdev QEMU has)."""
     known = {n.id for n in session.nodes}
     if not known and session.nodes_source == "unknown":
         return []  # numatui cannot tell: QEMU will say
@@ -311,9 +322,25 @@ def _nodes_to_add(session: Session, plan: Plan) -> list[int]:
             else f"QEMU has no NUMA node ({session.nodes_source})"
         if declared is None:
             raise BadRequest(f"the plan uses node {node_id}, but {have}: declare it in the plan's "
-                             f"nodes to add it memoryless, or start QEMU with it")
-        if declared.memdev is not None or declared.size is not None:
-            raise BadRequest(f"node {node_id} has memory in the plan, but {have}; numatui can add "
-                             f"memoryless nodes only: start QEMU with -numa node,nodeid={node_id},memdev=...")
-        out.append(node_id)
+                             f"nodes to add it live, or start QEMU with it")
+        if declared.memdev is not None and declared.size is None \
+                and declared.memdev not in session.memdev_ids():
+            raise BadRequest(f"node {node_id} uses memdev {declared.memdev!r}, which QEMU does not "
+                             "have: give the node a \"size\" to create it live")
+        out.append(declared)
+    _check_ram(session, [n for n in out if n.size and n.memdev not in session.memdev_ids()])
     return out
+
+
+def _check_ram(session: Session, new: Sequence[Node]) -> None:
+    """Memory given to nodes cannot be taken back: refuse a plan whose new
+    backends would make node memory exceed -m (QEMU would not boot)."""
+    ram = session.info.ram_size
+    added = sum(n.size or 0 for n in new)
+    if ram is None or not added:
+        return
+    total = sum(n.size or 0 for n in session.nodes) + added
+    if total > ram:
+        raise BadRequest(f"the plan's new nodes would bring node memory to {human_size(total)}, more "
+                         f"than QEMU's RAM ({human_size(ram)}): QEMU could never boot, and node "
+                         "memory cannot be taken back; start QEMU with more -m or give the nodes less")

@@ -5,6 +5,13 @@ slot's plan node is turned into the cpu-indexes QEMU will give it
 (:meth:`Topology.cpu_indexes`).  Memory is in KiB.  Distances are written
 complete, the way QEMU completes them (one direction given means both;
 a node to itself is 10).
+
+Only XML libvirt accepts is written (checked against libvirt 9.0's schema and
+``virsh domxml-to-native``): ``dies``/``clusters`` appear only when > 1
+(libvirt 9.0 has no ``clusters``), and what libvirt cannot express raises
+:class:`LibvirtUnsupported` (one line, exit 2): x86 ``modules`` > 1 (no
+such attribute), and a node without memory or of unknown size (libvirt turns
+``memory="0"`` into a ``size=0`` backend QEMU refuses, and a cell needs one).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 
+from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
 from numatui.model.topology import Topology
 
@@ -19,6 +27,15 @@ from numatui.model.topology import Topology
 _TOPOLOGY_ATTRS = ("sockets", "dies", "clusters", "cores", "threads")
 _LEVEL_OF = {"sockets": "socket-id", "dies": "die-id", "clusters": "cluster-id",
              "cores": "core-id", "threads": "thread-id"}
+
+
+class LibvirtUnsupported(NumaError):
+    """The mapping has something libvirt's domain XML cannot say."""
+
+
+#: -smp levels libvirt's <topology> has no attribute for.
+_NOT_IN_LIBVIRT = ("modules", "books", "drawers")
+_NOT_IN_LIBVIRT_PROPS = {"module-id": "modules", "book-id": "books", "drawer-id": "drawers"}
 
 
 def cpu_ranges(indexes: Iterable[int]) -> str:
@@ -58,9 +75,20 @@ def topology_counts(topology: Topology, smp: Mapping[str, int] | None = None) ->
 def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = None) -> str:
     """``<cpu><topology .../><numa><cell .../>...</numa></cpu>`` for the plan on this machine.
 
-    A cell whose memory size is unknown gets no ``memory`` attribute (libvirt
-    needs one: fill it in); a cell without CPUs gets no ``cpus``.
+    A cell without CPUs gets no ``cpus``.  Raises :class:`LibvirtUnsupported`
+    for what libvirt cannot express (see the module docstring).
     """
+    for level in _NOT_IN_LIBVIRT:
+        if smp and int(smp.get(level, 1) or 1) > 1:
+            raise LibvirtUnsupported(
+                f"libvirt cannot express {level}={smp[level]} (its <topology> has no {level}): "
+                "use --format cmdline or numa")
+    for prop, level in _NOT_IN_LIBVIRT_PROPS.items():
+        if not smp and prop in topology.levels and len({v for s in topology.slots
+                                                        for p, v in s.key if p == prop}) > 1:
+            raise LibvirtUnsupported(
+                f"libvirt cannot express {level} > 1 (its <topology> has no {level}): "
+                "use --format cmdline or numa")
     mapping = plan.resolve(topology) if plan.cpus else {
         s.key: s.node_id for s in topology.slots if s.node_id is not None
     }
@@ -75,7 +103,9 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
         table[(d.src, d.dst)] = d.val
 
     root = ET.Element("cpu")
-    ET.SubElement(root, "topology", {a: str(v) for a, v in topology_counts(topology, smp).items()})
+    counts = topology_counts(topology, smp)
+    ET.SubElement(root, "topology", {a: str(v) for a, v in counts.items()
+                                     if a not in ("dies", "clusters") or v > 1})
     if ids:
         numa = ET.SubElement(root, "numa")
         for node_id in ids:
@@ -84,9 +114,15 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
                 attrs["cpus"] = cpu_ranges(cpus[node_id])
             declared = nodes.get(node_id)
             size = declared.size if declared is not None else None
-            if size is not None or (declared is not None and declared.memdev is None):
-                attrs["memory"] = str((size or 0) // 1024)
-                attrs["unit"] = "KiB"
+            if not size:
+                if size == 0 or (declared is not None and declared.memdev is None):
+                    why = ("has no memory: libvirt cannot express a memoryless NUMA cell (it makes a "
+                           "size=0 backend QEMU refuses); give every node memory")
+                else:
+                    why = "has memory of unknown size: a libvirt cell needs its size"
+                raise LibvirtUnsupported(f"node {node_id} {why}, or use --format cmdline or numa")
+            attrs["memory"] = str(size // 1024)
+            attrs["unit"] = "KiB"
             cell = ET.SubElement(numa, "cell", attrs)
             if table:
                 dist = ET.SubElement(cell, "distances")

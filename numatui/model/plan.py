@@ -3,13 +3,28 @@
 The plan file (JSON)::
 
     {"version": 1,
-     "nodes": [{"id": 0, "memdev": "m0", "size": 1073741824}, {"id": 1}],
+     "nodes": [{"id": 0, "memdev": "m0", "size": 1073741824},
+               {"id": 1, "created": "live"},
+               {"id": 2, "memdev": "m2", "size": 1073741824,
+                "created": "live", "memdev-created": "live"}],
      "distances": [{"src": 0, "dst": 1, "val": 20}],
      "cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]}
 
 ``nodes`` and ``distances`` are optional; each ``cpus`` item is exactly the
 arguments of ``set-numa-node`` type cpu.  A text file of QEMU ``-numa``
 options loads too (see :mod:`numatui.model.qemu_args`).
+
+Where a node comes from (additive keys within version 1): ``"created":
+"live"`` marks a node QEMU's own command line does not define (numatui, or
+the plan, added it with ``set-numa-node`` type node in preconfig);
+``"memdev-created": "live"`` marks a node whose ``memory-backend-ram`` was
+made by ``object-add`` and is not in the command line either.  The exports
+write ``-numa node`` (and the ``-object``) for exactly those nodes: the
+others are QEMU's command line's own and stay there.  A plan is a
+description of nodes, so it cannot compare itself with an argv; the session
+knows (it has the argv, and its record of what it sent, see
+:mod:`numatui.session.record`) and marks the nodes when it builds the plan.
+``apply`` treats a node QEMU lacks the same way whether it is marked or not.
 """
 
 from __future__ import annotations
@@ -25,6 +40,8 @@ from numatui.model.topology import PROP_ORDER, SlotKey, Topology, format_key, or
 from numatui.model.units import parse_size
 
 PLAN_VERSION = 1
+#: The value of a node's ``created`` / ``memdev-created``: made over QMP in preconfig.
+LIVE = "live"
 MAX_NODES = 128  # QEMU's MAX_NODES
 
 
@@ -35,6 +52,14 @@ class Node:
     id: int
     memdev: str | None = None
     size: int | None = None
+    #: "live": QEMU's command line does not define this node (added by set-numa-node)
+    created: str | None = None
+    #: "live": the memdev was made by object-add, not by the command line's -object
+    memdev_created: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.created == LIVE
 
 
 @dataclass(frozen=True)
@@ -122,6 +147,10 @@ class Plan:
                 d["memdev"] = n.memdev
             if n.size is not None:
                 d["size"] = n.size
+            if n.created is not None:
+                d["created"] = n.created
+            if n.memdev_created is not None:
+                d["memdev-created"] = n.memdev_created
             nodes.append(d)
         return {
             "version": PLAN_VERSION,
@@ -211,7 +240,7 @@ def _node(i: int, raw: Any) -> Node:
     where = f"plan: nodes[{i}]"
     if not isinstance(raw, Mapping):
         raise NumaError(f"{where} must be an object like {{\"id\": 0}}")
-    unknown = set(raw) - {"id", "memdev", "size"}
+    unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created"}
     if unknown:
         raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
     if "id" not in raw:
@@ -223,7 +252,16 @@ def _node(i: int, raw: Any) -> Node:
     size = raw.get("size")
     if size is not None:
         size = parse_size(size, what=f"{where}.size")
-    return Node(id=node_id, memdev=memdev, size=size)
+    origin: dict[str, str | None] = {}
+    for key in ("created", "memdev-created"):
+        value = raw.get(key)
+        if value is not None and value != LIVE:
+            raise NumaError(f"{where}.{key} must be \"{LIVE}\", not {json.dumps(value)}")
+        origin[key] = value
+    if origin["memdev-created"] is not None and (memdev is None or size is None):
+        raise NumaError(f"{where}: \"memdev-created\" needs \"memdev\" and \"size\"")
+    return Node(id=node_id, memdev=memdev, size=size, created=origin["created"],
+                memdev_created=origin["memdev-created"])
 
 
 def _distance(i: int, raw: Any) -> Distance:

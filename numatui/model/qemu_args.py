@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from numatui.model.argv import FLAGS, Option, QemuConfig, iter_options, parse_qemu_args
 from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
-from numatui.model.plan import Distance, Node, Plan
+from numatui.model.plan import LIVE, Distance, Node, Plan
 from numatui.model.smp import SmpConfig, parse_smp, split_opts
 from numatui.model.units import format_size
 
@@ -24,6 +24,8 @@ __all__ = [
     "Option",
     "QemuConfig",
     "SmpConfig",
+    "backend_object",
+    "export_lines",
     "full_command_line",
     "iter_options",
     "load_plan",
@@ -58,18 +60,41 @@ def _dist_value(d: Distance) -> str:
 
 
 def numa_options(plan: Plan, with_nodes: bool = False) -> list[str]:
-    """The values of the plan's ``-numa`` options: ``["cpu,node-id=0,socket-id=0", ...]``.
+    """The values of the ``-numa`` options that, added to QEMU's own command
+    line, reproduce the plan: ``["node,nodeid=2", "dist,src=0,dst=1,val=20",
+    "cpu,node-id=0,socket-id=0", ...]``.
 
-    ``with_nodes`` puts ``node,nodeid=N[,memdev=M]`` and ``dist,...`` first.
-    The cpu options are the plan's as they are (``Plan.from_topology`` gives
-    the compact ones).
+    ``node`` for the nodes QEMU's command line does not define (``created``
+    live: see :mod:`numatui.model.plan`), or for every node with
+    ``with_nodes``; then every ``dist``; then the plan's ``cpu`` options as
+    they are (``Plan.from_topology`` gives the compact ones).  A node whose
+    memdev was created live also needs its ``-object``: :func:`export_lines`
+    writes both.
     """
-    out: list[str] = []
-    if with_nodes:
-        out += [_node_value(n, n.memdev) for n in sorted(plan.nodes, key=lambda n: n.id)]
-        out += [_dist_value(d) for d in plan.distances]
+    nodes = [n for n in sorted(plan.nodes, key=lambda n: n.id) if with_nodes or n.live]
+    out = [_node_value(n, n.memdev) for n in nodes]
+    out += [_dist_value(d) for d in plan.distances]
     out += [f"cpu,{_props(c)}" for c in plan.cpus]
     return out
+
+
+def backend_object(node: Node) -> str | None:
+    """``memory-backend-ram,id=M,size=S`` for a node whose memdev numatui created live."""
+    if node.memdev_created != LIVE or node.memdev is None or node.size is None:
+        return None
+    return f"memory-backend-ram,id={_esc(node.memdev)},size={format_size(node.size)}"
+
+
+def export_lines(plan: Plan, devices: Sequence[str] = ()) -> list[str]:
+    """What ``q`` and ``numatui export --format numa`` print, one option per
+    line, shell-quoted: the ``-object`` of every backend created live, then
+    :func:`numa_options` (live nodes, distances, cpus), then ``devices``
+    (``["-device", "VALUE", ...]``, the hot-plugged CPUs)."""
+    lines = [shlex.join(["-object", obj]) for n in sorted(plan.nodes, key=lambda n: n.id)
+             if n.live and (obj := backend_object(n)) is not None]
+    lines += [shlex.join(["-numa", value]) for value in numa_options(plan)]
+    lines += [shlex.join(list(pair)) for pair in zip(devices[::2], devices[1::2], strict=True)]
+    return lines
 
 
 def _memdev_ids(nodes: Sequence[Node], taken: Collection[str]) -> dict[int, str]:

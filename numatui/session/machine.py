@@ -57,6 +57,14 @@ class MachineInfo:
         """The machine type as ``-machine`` spells it: ``pc-q35-7.2``."""
         return self.machine_type.removesuffix("-machine")
 
+    def memdev_size(self, memdev: str | None) -> int | None:
+        """The size query-memdev reports for backend ``memdev`` (None: unknown)."""
+        for m in self.memdevs:
+            if m.get("id") == memdev and isinstance(m.get("size"), int):
+                return int(m["size"])
+        return None
+
+
 #: set-numa-node props of boards that refuse query-hotpluggable-cpus, by
 #: machine type (qom-get /machine type).  Checked in QEMU 7.2: arm virt takes
 #: socket/cluster/core/thread; riscv virt ("virt-machine", unversioned)

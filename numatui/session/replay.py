@@ -112,25 +112,28 @@ def fresh_launcher(old: Launcher) -> Launcher:
 
 def check_plan(session: Session, plan: Plan, launcher: Launcher) -> dict[SlotKey, int]:
     """Everything that can be checked before any QEMU is touched: the plan
-    fits the board, and nodes the launch arguments lack can be added
-    memoryless.  Returns the slot -> node mapping.  Raises ReplayRefused."""
+    fits the board, and nodes the launch arguments lack can be added live
+    (memoryless; with a size: a new backend by object-add; with a memdev
+    only: one QEMU's arguments define).  Returns the slot -> node mapping.
+    Raises ReplayRefused."""
     try:
         mapping = plan.resolve(session.topology)
     except NumaError as exc:
         raise ReplayRefused(f"the plan does not fit this machine: {exc}") from None
     declared = {n.id for n in launcher.nodes}
     for node in plan.nodes:
-        if node.id not in declared and (node.memdev is not None or node.size is not None):
+        if node.id not in declared and node.memdev is not None and node.size is None \
+                and node.memdev not in session.memdev_ids():
             raise ReplayRefused(
-                f"node {node.id} has memory in the plan but not in QEMU's arguments; "
-                "numatui can add memoryless nodes only"
+                f"node {node.id} uses memdev {node.memdev!r}, which QEMU's arguments do not "
+                "define, and the plan gives it no size to create it"
             )
     return mapping
 
 
 async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | None = None) -> int:
     """Send ``plan`` to a QEMU in preconfig whose slots are unassigned: the
-    nodes its arguments lack (memoryless), the distances, then the mapping
+    nodes its arguments lack (memoryless, or with memory: see check_plan), the distances, then the mapping
     with the fewest set-numa-node commands.  Returns the commands sent.
     Raises SessionError (QEMU's words) or ReplayFailed when QEMU ends up
     with another mapping."""
@@ -145,8 +148,10 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | Non
                           | {d.src for d in plan.distances} | {d.dst for d in plan.distances})
     for node_id in wanted_nodes:
         if node_id not in have:
-            await session.add_node(node_id)
-            sent += 1
+            planned = plan.node(node_id)
+            added = await session.add_node(node_id, size=planned.size if planned else None,
+                                           memdev=planned.memdev if planned else None)
+            sent += 2 if added.memdev_created else 1
     current = {(d.src, d.dst): d.val for d in session.distances}
     for d in plan.distances:
         if current.get((d.src, d.dst)) != d.val:

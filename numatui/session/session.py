@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from numatui.model.compact import fewest_commands, names_no_prop
 from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
 from numatui.model.history import describe_mapping
-from numatui.model.plan import MAX_NODES, Distance, Node, Plan
+from numatui.model.plan import LIVE, MAX_NODES, Distance, Node, Plan
 from numatui.model.topology import Slot, SlotKey, Topology, format_key
 from numatui.session import discovery
+from numatui.session import record as records
 from numatui.session.address import Address
 from numatui.session.connection import DISCONNECTED_EVENT, Connection, LauncherLike
 from numatui.session.errors import (
@@ -34,6 +36,7 @@ from numatui.session.errors import (
 )
 from numatui.session.machine import MachineInfo, RunState, derived_props, mark_present, read_info
 from numatui.session.peer import looks_like_qemu, read_cmdline
+from numatui.session.record import Record
 from numatui.session.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -55,6 +58,12 @@ class Session(Connection):
     distances: list[Distance]
     qemu_argv: list[str] | None  # QEMU's full argv when known (launched, given, or /proc)
     pending_unplug: set[SlotKey]  # device_del sent, DEVICE_DELETED not seen yet
+    #: what numatui told this QEMU (see numatui.session.record); None: no identity, no --record
+    record: Record | None
+    #: where ``record`` is kept (None: not kept)
+    record_path: Path | None
+    #: facts QMP cannot read and the record does not cover, one short sentence each
+    unknowns: list[str]
 
     def __init__(
         self,
@@ -65,8 +74,10 @@ class Session(Connection):
         launcher: LauncherLike | None = None,
         qemu_argv: Sequence[str] | None = None,
         transcript: Transcript | None = None,
+        record_file: str | Path | None = None,
     ) -> None:
         super().__init__(address, timeout=timeout, launcher=launcher, transcript=transcript)
+        self._record_file = Path(record_file) if record_file is not None else None
         self._given_nodes = nodes
         self._given_argv = list(qemu_argv) if qemu_argv is not None else None
         self._derived_mapping: dict[SlotKey, int] = {}
@@ -86,6 +97,11 @@ class Session(Connection):
         self.distances = []
         self.qemu_argv = None
         self.pending_unplug = set()
+        self.record = None
+        self.record_path = None
+        self.unknowns = []
+        self._record_existed = self._record_saved = self._record_dirty = False
+        self._record_refused: str | None = None
         self._unplug_paths: dict[str, SlotKey] = {}
         #: (topology, nodes, distances, their plan): see ``plan()``
         self._plan_cache: tuple[Topology, tuple[Node, ...], tuple[Distance, ...], Plan] | None = None
@@ -101,12 +117,15 @@ class Session(Connection):
         launcher: LauncherLike | None = None,
         qemu_argv: Sequence[str] | None = None,
         transcript: Transcript | None = None,
+        record_file: str | Path | None = None,
     ) -> Session:
         """Connect, read everything, learn the nodes.  Raises ConnectFailed
-        (BadAddress when the address does not parse)."""
+        (BadAddress when the address does not parse).  ``record_file``: keep
+        the record of what numatui tells this QEMU there (``--record``; needed
+        for a TCP peer, see :mod:`numatui.session.record`)."""
         addr = address if isinstance(address, Address) else Address.parse(address)
         session = cls(addr, timeout=timeout, nodes=nodes, launcher=launcher,
-                      qemu_argv=qemu_argv, transcript=transcript)
+                      qemu_argv=qemu_argv, transcript=transcript, record_file=record_file)
         await session._start()
         return session
 
@@ -119,6 +138,7 @@ class Session(Connection):
         try:
             self.info = await read_info(self.execute)
             await self._read_status()
+            self._open_record()
             await self._read_slots()
             await self._learn_nodes()
         except SessionError as exc:
@@ -140,6 +160,7 @@ class Session(Connection):
     async def close(self) -> None:
         """Disconnect; stop QEMU if numatui launched it without --keep-running."""
         self._closing = True
+        self._flush_record()
         await self._drop_client()
         self._set_state(RunState.DISCONNECTED)
         self.transcript.note("session closed")
@@ -170,6 +191,8 @@ class Session(Connection):
                 self.topology = Topology.from_hotpluggable(reply)
                 return
         topo = Topology.from_smp(self.info.smp, derived_props(self.info.machine_type))
+        if self.record is not None and self.record.derived_mapping and not self._derived_mapping:
+            self._derived_mapping = _record_mapping(topo, self.record.derived_mapping)
         topo = topo.with_mapping(self._derived_mapping)
         if self.state in (RunState.RUNNING, RunState.PAUSED) and "query-cpus-fast" in self.info.commands:
             topo = mark_present(topo, await self._try("query-cpus-fast") or [])
@@ -214,6 +237,7 @@ class Session(Connection):
                 with contextlib.suppress(NumaError):
                     self._derived_apply(option, option["node-id"], None)
             self.topology = self.topology.with_mapping(self._derived_mapping)
+        self._merge_record(facts.argv)
         self.transcript.note(
             f"NUMA nodes {[n.id for n in self.nodes]} from {self.nodes_source}"
         )
@@ -264,6 +288,127 @@ class Session(Connection):
             self.transcript.note("probing node ids with set-numa-node matching no slot")
             return await discovery.probe_nodes(self.execute, self.topology)
         return None
+
+    # -- the record of what numatui told this QEMU (numatui.session.record) -----
+    def _open_record(self) -> None:
+        """Find this QEMU's record: by the peer's identity, or the ``--record`` file."""
+        self.unknowns = []
+        self._record_refused = None
+        guard = records.machine_guard(self.info)
+        identity = records.identify(self.peer.pid if self.peer else None)
+        path: Path | None = self._record_file
+        if path is None and identity is not None:
+            path = records.path_for(identity)
+        found: Record | None = None
+        if path is not None:
+            try:
+                found = records.load(path)
+            except NumaError as exc:
+                self.transcript.note(f"record: {exc}")
+                if self._record_file is not None:  # the user's file: never overwrite it
+                    self._record_refused = f"the record {path} cannot be used ({exc})"
+                    path = None
+        if found is not None:
+            other = (found.identity is not None and identity is not None and found.identity != identity) \
+                or (found.identity is not None and identity is None) \
+                or (bool(found.machine) and found.machine != guard)
+            if other:
+                self._record_refused = (f"the record {path} is of another QEMU "
+                                        "(or this one restarted): not used")
+                self.transcript.note(self._record_refused)
+                found, path = None, None
+        self._record_existed = self._record_saved = found is not None
+        self.record = found or Record(identity=identity, machine=guard, first_seen=self.status or None)
+        self.record_path = path
+        if found is not None:
+            self.transcript.note(f"record of this QEMU read from {path}")
+
+    def _merge_record(self, argv: Sequence[str] | None) -> None:
+        """Nodes and distances: QEMU's command line, then what the record says
+        numatui sent (later, so it wins for the same pair); then the unknowns."""
+        parsed = self._parse_argv(argv)
+        declared = {n.id for n in parsed.nodes} if parsed is not None else None
+        by_id = {n.id: n for n in self.nodes}
+        rec = self.record
+        if rec is not None:
+            for node_id, node in rec.nodes.items():
+                if declared is not None and node_id in declared:
+                    continue  # QEMU would have refused it (Duplicate): not ours
+                size = node.size if node.size is not None else self.info.memdev_size(node.memdev)
+                by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=size, created=LIVE,
+                                      memdev_created=node.memdev_created)
+            dists = {(d.src, d.dst): d for d in self.distances}
+            dists.update({(d.src, d.dst): d for d in rec.distance_list()})
+            self.distances = [dists[k] for k in sorted(dists)]
+        strangers = []
+        if declared is not None:  # a node QEMU has that its command line lacks was added live
+            for node_id, node in list(by_id.items()):
+                if node_id not in declared and not node.live:
+                    by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=node.size, created=LIVE)
+                    strangers.append(node_id)
+        self.nodes = [by_id[i] for i in sorted(by_id)]
+        self.unknowns = self._find_unknowns(strangers)
+
+    def _find_unknowns(self, strangers: Sequence[int]) -> list[str]:
+        """What numatui cannot know about this QEMU, one short sentence each."""
+        out: list[str] = []
+        if self._record_refused:
+            out.append(self._record_refused)
+        if self.launcher is not None and self.launcher.alive():
+            return out  # numatui started it: nobody else told it anything
+        booted = self.state in (RunState.RUNNING, RunState.PAUSED)
+        argv = self.qemu_argv or []
+        if booted and argv and not any(a in ("--preconfig", "-preconfig") for a in argv[1:]):
+            return out  # never in preconfig: nothing can have been set over QMP
+        if not self._record_existed:
+            if self.record is not None and self.record.identity is None and self._record_file is None:
+                out.append("QMP cannot read distances or nodes added live, and this QEMU is not a "
+                           "local unix-socket peer numatui can identify, so it keeps no record of it: "
+                           "they are unknown (name a record file with --record FILE)")
+            elif booted:
+                out.append("numatui did not talk to this QEMU before it booted: distances set over "
+                           "QMP are unknown (QMP cannot read them)")
+            else:
+                out.append("numatui has no record of this QEMU: distances or nodes another QMP client "
+                           "set are unknown (QMP cannot read them)")
+            if self.topology.derived and not booted:
+                out.append("this board cannot list its CPU slots before boot: a mapping another "
+                           "client set is unknown")
+        for node_id in strangers:
+            out.append(f"node {node_id} is not in QEMU's command line and numatui did not add it: "
+                       "its memory is unknown")
+        return out
+
+    def _note_record(self, change: Callable[[Record], object]) -> None:
+        """Apply ``change`` to the record and keep it (a failed write is noted, not raised)."""
+        if self.record is None:
+            self.record = Record()
+        change(self.record)
+        if self.record_path is None:
+            return
+        try:
+            records.save(self.record_path, self.record)
+            self._record_saved = True
+        except OSError as exc:
+            self.transcript.note(f"cannot write the record {self.record_path}: {exc}")
+
+    def _record_derived(self) -> None:
+        """After a set-numa-node type cpu: the mapping QEMU cannot list (derived
+        boards); on other boards only that numatui was here (QMP reads the rest).
+        Kept in memory; :meth:`_flush_record` writes it (after an apply on
+        derived boards, before x-exit-preconfig, at close), so mapping costs no
+        file write per command."""
+        mapping = [(dict(k), v) for k, v in self._derived_mapping.items()] if self.topology.derived else []
+        if self.record is None:
+            self.record = Record()
+        if self.record.derived_mapping != mapping or not self._record_saved:
+            self.record.derived_mapping = mapping
+            self._record_dirty = True
+
+    def _flush_record(self) -> None:
+        if self._record_dirty:
+            self._record_dirty = False
+            self._note_record(lambda r: None)
 
     # -- change listeners (autosave, undo history) -----------------------------
     def add_change_listener(self, cb: Callable[[str], None]) -> Callable[[], None]:
@@ -344,6 +489,8 @@ class Session(Connection):
                 sent.append(await self._set_cpu_node(option))
             except QemuRefused:
                 await self._refresh_quietly()
+                if self.topology.derived:  # QEMU cannot list it: keep it now
+                    self._flush_record()
                 if sent:
                     self._changed(description + " (in part)")
                 raise
@@ -351,6 +498,8 @@ class Session(Connection):
             await self.refresh()  # nothing proved the run state
             return sent
         await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        if self.topology.derived:
+            self._flush_record()
         self._changed(description)
         return sent
 
@@ -363,8 +512,10 @@ class Session(Connection):
             await self.execute("set-numa-node", args)
         except QemuRefused as exc:
             self._derived_apply(option, node, exc.qemu_message)
+            self._record_derived()
             raise
         self._derived_apply(option, node, None)
+        self._record_derived()  # on every board: the record says numatui mapped it in preconfig
         return args
 
     def _derived_apply(self, option: dict[str, int], node: int, error: str | None) -> None:
@@ -380,27 +531,79 @@ class Session(Connection):
                 break
             self._derived_mapping[slot.key] = node
 
-    async def add_node(self, node_id: int | None = None) -> Node:
-        """Declare a memoryless node (default: the next free id)."""
+    async def add_node(self, node_id: int | None = None, size: int | None = None,
+                       memdev: str | None = None) -> Node:
+        """Declare a node live (default id: the next free one).
+
+        Memoryless without ``size`` and ``memdev``.  With ``size`` (bytes), a
+        new ``memory-backend-ram`` is made first by ``object-add`` (id
+        ``memdev``, default ``m<N>`` unless taken) and the node gets it; with
+        ``memdev`` alone, an existing backend (``query-memdev``) is used.
+        Each command QEMU accepts is recorded (:mod:`numatui.session.record`).
+        """
         if node_id is None:
             node_id = max((n.id for n in self.nodes), default=-1) + 1
         self._check_node_id(node_id)
+        if size is not None and any(n.id == node_id for n in self.nodes):  # before object-add
+            raise BadRequest(f"node {node_id} exists already (nodes: {[n.id for n in self.nodes]})")
+        args: dict[str, Any] = {"type": "node", "nodeid": node_id}
+        created: str | None = None
+        if memdev is not None and memdev in self.memdev_ids():
+            have = self.info.memdev_size(memdev)
+            if size is not None and have is not None and have != size:
+                raise BadRequest(f"node {node_id}: memory backend {memdev!r} has {have} bytes, "
+                                 f"not {size}")
+            size = have if have is not None else size
+        elif size is not None:
+            if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+                raise BadRequest(f"node {node_id}: memory size {size!r} must be a positive number of bytes")
+            new_id: str = memdev or self._free_memdev_id(node_id)
+            new_size: int = size
+            await self.execute("object-add", {"qom-type": "memory-backend-ram", "id": new_id,
+                                              "size": new_size})
+            self.info.memdevs = [*self.info.memdevs, {"id": new_id, "size": new_size}]
+            self._note_record(lambda r: r.memdevs.__setitem__(new_id, new_size))
+            memdev, created = new_id, LIVE
+        elif memdev is not None:
+            raise BadRequest(f"node {node_id}: QEMU has no memory backend {memdev!r} "
+                             f"(it has {', '.join(sorted(self.memdev_ids())) or 'none'})")
+        if memdev is not None:
+            args["memdev"] = memdev
         try:
-            await self.execute("set-numa-node", {"type": "node", "nodeid": node_id})
+            await self.execute("set-numa-node", args)
         except QemuRefused as exc:
             if "Duplicate" in exc.qemu_message and all(n.id != node_id for n in self.nodes):
                 self.nodes = sorted([*self.nodes, Node(id=node_id)], key=lambda n: n.id)
             raise
-        node = Node(id=node_id)
+        node = Node(id=node_id, memdev=memdev, size=size, created=LIVE, memdev_created=created)
         self.nodes = sorted([*(n for n in self.nodes if n.id != node_id), node], key=lambda n: n.id)
-        self._changed(f"add node {node_id}")
+        self._note_record(lambda r: r.nodes.__setitem__(node_id, node))
+        self._changed(f"add node {node_id}" + (f" ({size} bytes)" if size else ""))
         return node
+
+    def memdev_ids(self) -> set[str]:
+        ids = {str(m.get("id")) for m in self.info.memdevs if m.get("id") is not None}
+        ids |= {n.memdev for n in self.nodes if n.memdev}
+        if self.record is not None:
+            ids |= set(self.record.memdevs)
+        parsed = self._parse_argv(self.qemu_argv)
+        if parsed is not None:
+            ids |= {n.memdev for n in parsed.nodes if n.memdev}
+        return ids
+
+    def _free_memdev_id(self, node_id: int) -> str:
+        taken = self.memdev_ids()
+        name = f"m{node_id}"
+        while name in taken:
+            name = f"numatui-{name}"
+        return name
 
     async def set_distance(self, src: int, dst: int, val: int) -> None:
         """``set-numa-node type dist``; QEMU checks the values."""
         self._check_node_id(src)
         self._check_node_id(dst)
         await self.execute("set-numa-node", {"type": "dist", "src": src, "dst": dst, "val": val})
+        self._note_record(lambda r: r.distances.__setitem__((src, dst), val))
         kept = [d for d in self.distances if (d.src, d.dst) != (src, dst)]
         self.distances = sorted([*kept, Distance(src, dst, val)], key=lambda d: (d.src, d.dst))
         self._changed(f"distance {src} -> {dst} = {val}")
@@ -440,6 +643,7 @@ class Session(Connection):
         if not force and any(_blocking(f) for f in findings):
             raise PreflightBlocked(findings)
         try:
+            self._flush_record()  # what numatui sent in preconfig outlives this process
             await self.execute(command, timeout=max(self.timeout, EXIT_TIMEOUT))
         except Disconnected as exc:
             raise Disconnected(f"QEMU exited at {command}", exc.stderr_tail) from None
@@ -503,6 +707,16 @@ class Session(Connection):
                 self.pending_unplug.discard(key)
             if self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
                 self._spawn(self._refresh_quietly())
+
+
+def _record_mapping(topo: Topology, items: Sequence[tuple[dict[str, int], int]]) -> dict[SlotKey, int]:
+    """The recorded derived mapping as slot keys of ``topo`` (entries that fit)."""
+    out: dict[SlotKey, int] = {}
+    for props, node in items:
+        hits = topo.matching(props) if set(props) <= set(topo.levels) else []
+        if len(hits) == 1:
+            out[hits[0].key] = node
+    return out
 
 
 def _blocking(finding: Any) -> bool:

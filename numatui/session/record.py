@@ -1,0 +1,253 @@
+"""A record of what numatui told one QEMU, for facts QMP cannot read back.
+
+QMP has no way to read distances (ever), the nodes that exist in preconfig,
+which memory backends were made by ``object-add`` rather than the command
+line, or the mapping on boards that refuse ``query-hotpluggable-cpus`` (arm
+virt, riscv virt) before boot.  Whatever numatui sent and QEMU accepted is
+therefore written down per QEMU instance, and any later numatui process that
+connects to the same QEMU (show, export, apply, connect, the TUI) reads it.
+What QMP can read always wins; the record only fills the rest.
+
+Identity.  For a local unix socket the peer's pid (``SO_PEERCRED``), its
+start time (field 22 of ``/proc/PID/stat``, clock ticks since boot) and the
+kernel's boot id: a restarted QEMU, or a new process that reuses the pid,
+has another start time, so one VM's record is never applied to another.  A
+TCP peer has no pid: numatui keeps no record of it unless the user names a
+file (``--record FILE``); such a file also carries the machine it was made
+on (QEMU version, machine type, smp, RAM) and is not used when those differ.
+
+Storage: ``xdg.state_dir()`` (0700, files 0600, replaced atomically by
+``xdg.write_atomic``), one ``<boot>-<pid>-<start>.record`` file per
+QEMU (not ``.json``, so the saved-state listing never mistakes one for a
+plan).  Records of processes that no longer exist are removed when a new one
+is written.
+
+Why not a marker inside QEMU (``object-add`` of e.g. a ``secret`` or
+``memory-backend`` object whose id or data encodes the record, read back by
+any client with ``qom-list /objects``)?  It would travel with the QEMU and
+need no identity at all, which is its one real advantage.  Against it: it
+adds objects to the user's VM that the guest-visible configuration and
+``-object``-aware tools (libvirt, migration) then see, and that cannot be
+removed in preconfig; objects are write-once, so every change would add
+another; ``qom-list`` only gives names and types, so the data must hide in
+ids or properties of an object type chosen for that and not for its meaning;
+and any QMP client (the peer) controls what numatui would then trust as its
+own record.  A file in numatui's private state directory, keyed by an
+identity the kernel vouches for, leaves the VM untouched and is written only
+by the user; what it cannot cover (TCP without ``--record``) is said as an
+unknown instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from numatui.model.errors import NumaError
+from numatui.model.plan import LIVE, Distance, Node
+from numatui.session.xdg import state_dir, write_atomic
+
+SUFFIX = ".record"
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One QEMU process: pid, its start time and the boot it belongs to."""
+
+    pid: int
+    start: int
+    boot: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.boot[:8]}-{self.pid}-{self.start}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "start": self.start, "boot": self.boot}
+
+
+def start_time(pid: int, proc: str | Path = "/proc") -> int | None:
+    """Field 22 of ``/proc/PID/stat`` (starttime, clock ticks after boot), or None."""
+    try:
+        text = (Path(proc) / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    rest = text[text.rfind(")") + 1:].split()
+    try:
+        return int(rest[19])  # rest[0] is field 3
+    except (IndexError, ValueError):
+        return None
+
+
+def boot_id(proc: str | Path = "/proc") -> str:
+    try:
+        return (Path(proc) / "sys" / "kernel" / "random" / "boot_id").read_text().strip()
+    except OSError:
+        return "noboot"
+
+
+def identify(pid: int | None, proc: str | Path = "/proc") -> Identity | None:
+    """The identity of process ``pid``; None without a pid or when /proc cannot tell."""
+    if pid is None:
+        return None
+    start = start_time(pid, proc)
+    if start is None:
+        return None
+    return Identity(pid=pid, start=start, boot=boot_id(proc))
+
+
+@dataclass
+class Record:
+    """What numatui sent one QEMU and QEMU accepted."""
+
+    identity: Identity | None = None
+    #: QEMU version, machine type, smp, RAM: checked when a named file is used
+    machine: dict[str, Any] = field(default_factory=dict)
+    #: nodes numatui added with set-numa-node type node
+    nodes: dict[int, Node] = field(default_factory=dict)
+    #: memory backends numatui made with object-add: id -> bytes
+    memdevs: dict[str, int] = field(default_factory=dict)
+    distances: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: boards without query-hotpluggable-cpus: slot props -> node, as QEMU's matching left it
+    derived_mapping: list[tuple[dict[str, int], int]] = field(default_factory=list)
+    #: the run state numatui first saw this QEMU in ("prelaunch", "running", ...)
+    first_seen: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.nodes or self.memdevs or self.distances or self.derived_mapping)
+
+    def distance_list(self) -> list[Distance]:
+        return [Distance(s, d, v) for (s, d), v in sorted(self.distances.items())]
+
+    # -- file ----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": RECORD_VERSION,
+            "qemu": self.identity.to_dict() if self.identity else None,
+            "machine": self.machine,
+            "first-seen": self.first_seen,
+            "nodes": [_node_dict(n) for _, n in sorted(self.nodes.items())],
+            "memdevs": [{"id": k, "size": v} for k, v in sorted(self.memdevs.items())],
+            "distances": [{"src": s, "dst": d, "val": v} for (s, d), v in sorted(self.distances.items())],
+            "derived-mapping": [{"props": p, "node-id": n} for p, n in self.derived_mapping],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Record:
+        """Raises NumaError on anything that is not a record this numatui wrote."""
+        try:
+            if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
+                raise ValueError("not a version 1 record")
+            q = data.get("qemu")
+            identity = Identity(pid=_i(q["pid"]), start=_i(q["start"]), boot=str(q["boot"])) if q else None
+            nodes = {}
+            for raw in data.get("nodes", []):
+                n = Node(id=_i(raw["id"]), memdev=_s(raw.get("memdev")), size=_oi(raw.get("size")),
+                         created=LIVE,
+                         memdev_created=LIVE if raw.get("memdev-created") == LIVE else None)
+                nodes[n.id] = n
+            memdevs = {str(m["id"]): _i(m["size"]) for m in data.get("memdevs", [])}
+            dists = {(_i(d["src"]), _i(d["dst"])): _i(d["val"]) for d in data.get("distances", [])}
+            derived = [({str(k): _i(v) for k, v in m["props"].items()}, _i(m["node-id"]))
+                       for m in data.get("derived-mapping", [])]
+            machine = data.get("machine") or {}
+            if not isinstance(machine, dict):
+                raise ValueError("machine must be an object")
+            first = data.get("first-seen")
+            return cls(identity=identity, machine=machine, nodes=nodes, memdevs=memdevs,
+                       distances=dists, derived_mapping=derived,
+                       first_seen=str(first) if first is not None else None)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise NumaError(f"not a numatui record: {exc}") from None
+
+
+def _i(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"{v!r} is not a whole number")
+    return v
+
+
+def _oi(v: Any) -> int | None:
+    return None if v is None else _i(v)
+
+
+def _s(v: Any) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ValueError(f"{v!r} is not a string")
+    return v
+
+
+def _node_dict(n: Node) -> dict[str, Any]:
+    d: dict[str, Any] = {"id": n.id}
+    if n.memdev is not None:
+        d["memdev"] = n.memdev
+    if n.size is not None:
+        d["size"] = n.size
+    if n.memdev_created is not None:
+        d["memdev-created"] = n.memdev_created
+    return d
+
+
+def record_dir() -> Path:
+    return state_dir()
+
+
+def path_for(identity: Identity, directory: Path | None = None) -> Path:
+    return (directory or record_dir()) / f"{identity.key}{SUFFIX}"
+
+
+def load(path: Path) -> Record | None:
+    """The record at ``path``; None when there is none.  NumaError when unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise NumaError(f"cannot read the record {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise NumaError(f"{path} is not a numatui record (not JSON)") from None
+    return Record.from_dict(data)
+
+
+def save(path: Path, record: Record) -> None:
+    """Write atomically (0600 in a 0700 directory); drop records of dead QEMUs."""
+    write_atomic(path, json.dumps(record.to_dict(), indent=1) + "\n")
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o600)
+    if path.parent == record_dir():
+        prune(path.parent, keep=path)
+
+
+def prune(directory: Path, keep: Path | None = None, proc: str | Path = "/proc") -> None:
+    """Remove this boot's records whose process is gone (or is another process now)."""
+    boot = boot_id(proc)[:8]
+    for p in directory.glob(f"{boot}-*{SUFFIX}"):
+        if p == keep:
+            continue
+        parts = p.name.removesuffix(SUFFIX).split("-")
+        try:
+            pid, start = int(parts[1]), int(parts[2])
+        except (IndexError, ValueError):
+            continue
+        if start_time(pid, proc) != start:
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def machine_guard(info: Any) -> dict[str, Any]:
+    """What must match for a user-named record file to describe this QEMU."""
+    return {"qemu": str(getattr(info, "qemu_version", "")),
+            "type": str(getattr(info, "machine_type", "")),
+            "smp": dict(getattr(info, "smp", {}) or {}),
+            "ram": getattr(info, "ram_size", None)}
