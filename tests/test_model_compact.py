@@ -151,9 +151,12 @@ def brute_force_cover(topo: Topology, wanted: Collection[SlotKey], allowed: Coll
         return 0
     members = topo.groups  # depth -> groups
     usable = []
+    every = {s.key for s in topo}
     for d in range(len(topo.levels) + 1):
         for slots in members(d).values():
             keys = {s.key for s in slots}
+            if d == 0 and want != every:
+                continue  # no command naming no prop unless every slot is wanted (#17)
             if keys <= ok and keys & want:
                 usable.append(keys)
     for size in range(1, len(want) + 1):

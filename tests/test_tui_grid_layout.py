@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from conftest import load_data
 
 from numatui.model.topology import Topology
@@ -57,15 +55,13 @@ def test_single_level_board_draws_each_slot_as_a_unit() -> None:
     assert all(r.kind == "cells" for r in layout.rows)
 
 
-def test_4096_slots_layout_is_fast_complete_and_fits() -> None:
+def test_4096_slots_layout_is_complete_and_fits() -> None:
+    """(Its speed is the benchmark's render_scaling, not a timed test.)"""
     smp = {"sockets": 16, "cores": 128, "threads": 2, "maxcpus": 4096}
     topo = Topology.from_smp(smp, ("socket-id", "core-id", "thread-id"))
     keys = keys_of(topo)
     width = 78
-    start = time.perf_counter()
     layout = compute_layout(keys, width, cell_width_for(len(keys)))
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.5
     assert len(layout.position) == 4096
     assert layout.cell_width == 4 + 3  # "4095" is the widest cpu-index
     assert layout.width <= width

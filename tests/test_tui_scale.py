@@ -7,7 +7,6 @@ widget alone with a topology built as QEMU would report it.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual.app import App, ComposeResult
@@ -30,18 +29,16 @@ class GridOnly(App[None]):
         yield CpuGrid(self.topology)
 
 
-async def test_4096_slots_paint_and_keys_are_fast() -> None:
+async def test_4096_slots_paint_and_keys_work() -> None:
+    """(How fast is the benchmark's business: render_scaling, first_paint_scaling.)"""
     smp = {"sockets": 16, "cores": 128, "threads": 2, "maxcpus": 4096}
     topo = Topology.from_smp(smp, ("socket-id", "core-id", "thread-id"))
     app = GridOnly(topo)
-    start = time.perf_counter()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        first_paint = time.perf_counter() - start
         grid = app.query_one(CpuGrid)
         grid.focus()
         assert grid.virtual_size.height > 500  # it scrolls rather than cutting
-        start = time.perf_counter()
         for _ in range(10):
             await pilot.press("pagedown")
         await pilot.press("end")
@@ -53,9 +50,7 @@ async def test_4096_slots_paint_and_keys_are_fast() -> None:
         mapping = {s.key: 3 for s in topo.slots if s.key[0] == ("socket-id", 15)}
         grid.set_topology(topo.with_mapping(mapping))
         await pilot.pause()
-        keys = time.perf_counter() - start
-    assert first_paint < 5.0, first_paint
-    assert keys < 5.0, keys  # 13 key presses and a repaint, Pilot overhead included
+        assert grid.topology.slot(topo.slots[-1].key).node_id == 3
 
 
 async def test_288_slots_on_a_real_qemu(qemu_factory: Any) -> None:
@@ -69,16 +64,13 @@ async def test_288_slots_on_a_real_qemu(qemu_factory: Any) -> None:
     app = NumaApp(session)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            start = time.perf_counter()
             await pilot.press("end", "s", "1")
             await app.workers.wait_for_complete()
             await pilot.pause()
-            elapsed = time.perf_counter() - start
             nodes = await qemu.nodes()
             on_1 = [k for k, n in nodes.items() if n == 1]
             assert len(on_1) == 72 and all(k[0] == ("socket-id", 3) for k in on_1)
             assert app.query_one(CpuGrid).topology.mapping() == nodes
-            assert elapsed < 5.0, elapsed
     finally:
         await session.close()
 
