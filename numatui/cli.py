@@ -27,9 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from numatui.model import sanitise
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import load_plan
+from numatui.safe_stream import safe
 from numatui.session.address import Address
 from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, SessionError
 from numatui.session.launcher import Launcher
@@ -140,8 +142,8 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Run numatui; returns the exit code.  The ONE place errors become a line."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    out = safe(stdout or sys.stdout)  # no control character from QEMU or a file reaches a terminal
+    err = safe(stderr or sys.stderr)
     args_in = list(sys.argv[1:] if argv is None else argv)
     try:
         with contextlib.redirect_stdout(out):  # --help, --version
@@ -186,8 +188,13 @@ def describe_error(exc: BaseException) -> tuple[int, str]:
 
 
 def one_line(text: str) -> str:
-    parts = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return " | ".join(parts) if parts else "failed"
+    """Lines joined by " | ", controls visible, bounded (the sanitiser's one-line form)."""
+    parts = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    return sanitise.one_line(" | ".join(parts) if parts else "failed", ERROR_LIMIT)
+
+
+#: The longest one-line error (QEMU's words beyond it are cut, with a marker).
+ERROR_LIMIT = 1000
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

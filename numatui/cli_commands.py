@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shlex
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from numatui.model import sanitise
 from numatui.model.devices import (
     PERIPHERAL,
     device_args,
@@ -23,7 +23,7 @@ from numatui.model.devices import (
     unplug_refusal_reason,
 )
 from numatui.model.plan import Plan
-from numatui.model.qemu_args import full_command_line, numa_options, shell_join
+from numatui.model.qemu_args import full_command_line, numa_options, shell_join, shell_quote
 from numatui.model.topology import LEVEL_NAMES, SMP_KEYS, Slot, SlotKey, Topology, format_key, parse_key
 from numatui.model.units import human_size
 from numatui.session.errors import BadRequest, QemuRefused, SessionError
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from numatui.session.session import Session
 
 EXPORT_FORMATS = ("numa", "cmdline", "json", "libvirt")
+#: The longest line ``show`` prints (a peer's version or type names beyond it are cut).
+SHOW_LINE_LIMIT = 1000
 
 
 # -- show ---------------------------------------------------------------------------
@@ -62,7 +64,7 @@ def render_show(session: Session) -> str:
     lines.append("")
     booted = _state(session) in ("running", "paused") and not topo.derived
     lines += render_tree(topo, booted)
-    return "\n".join(lines) + "\n"
+    return "\n".join(sanitise.one_line(line, SHOW_LINE_LIMIT) for line in lines) + "\n"
 
 
 def _state(session: Session) -> str:
@@ -229,7 +231,7 @@ def export_text(session: Session, fmt: str) -> str:
     devices = device_args(plugged_cpus(session.topology), session.qemu_argv or ())
     if fmt == "numa":  # the same lines the TUI shows and prints on quit
         text = "".join(f"-numa {value}\n" for value in numa_options(plan))
-        text += "".join(f"{opt} {shlex.quote(value)}\n"
+        text += "".join(f"{opt} {shell_quote(value)}\n"
                         for opt, value in zip(devices[::2], devices[1::2], strict=True))
     elif fmt == "json":
         text = plan.to_json()

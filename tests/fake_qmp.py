@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+#: ``rewrite(command, message)``: the message the client gets instead (``command``
+#: is ``"greeting"`` for QEMU's greeting, else the name of the command answered).
+Rewrite = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 Fault = Literal["garbage", "hang", "hangup"]
 
@@ -52,15 +57,17 @@ class HostileProxy:
     """A fault-injecting proxy in front of a REAL QEMU monitor.
 
     Everything passes through unchanged, except: the ``desc`` of every error
-    reply is replaced by ``text``, and before the reply to the first command
+    reply is replaced by ``text``, ``rewrite`` (when given) replaces the greeting
+    and any reply (malformed or hostile replies QEMU never sends), and before the reply to the first command
     whose name contains ``event_after`` an event named ``text`` with ``text``
     in its data is sent.  It shows how numatui copes with hostile strings
     (markup, terminal escapes, huge messages) without emulating QMP.
     """
 
     def __init__(self, path: str | Path, upstream: str, text: str,
-                 event_after: str = "set-numa-node") -> None:
+                 event_after: str = "set-numa-node", rewrite: Rewrite | None = None) -> None:
         self.path = str(path)
+        self.rewrite = rewrite
         self.upstream = upstream
         self.text = text
         self.event_after = event_after
@@ -95,6 +102,7 @@ class HostileProxy:
             sent_event = False
             while line := await up_reader.readline():
                 msg = json.loads(line)
+                command = "greeting" if "QMP" in msg else ""
                 if "return" in msg or "error" in msg:
                     command = pending.pop(0) if pending else ""
                     if not sent_event and self.event_after in command:
@@ -105,6 +113,8 @@ class HostileProxy:
                 if "error" in msg:
                     msg["error"]["desc"] = self.text
                     line = json.dumps(msg).encode() + b"\r\n"
+                if self.rewrite is not None and command:
+                    line = json.dumps(self.rewrite(command, msg)).encode() + b"\r\n"
                 writer.write(line)
                 await writer.drain()
             writer.close()

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from numatui.model import sanitise
 from numatui.session.errors import SessionError
 from numatui.session.replay import Keeper
 from numatui.tui import exports, resilience
@@ -41,7 +42,7 @@ from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.operations import Operations
-from numatui.tui.resilience import DisconnectedBanner, clip
+from numatui.tui.resilience import MAX_NOTICE, DisconnectedBanner, clip
 from numatui.tui.status import StatusBar, cursor_text, hover_text, is_booted
 
 if TYPE_CHECKING:
@@ -98,9 +99,16 @@ class NumaApp(App[str]):
         self._removers: list[Callable[[], None]] = []
 
     def mask(self, text: str) -> str:
+        """``text`` as shown: masked strings replaced, controls made visible (the sanitiser)."""
         for old, new in self._masks.items():
             text = text.replace(old, new)
-        return text
+        return sanitise.multi_line(text, limit=None)
+
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
+        """Every notification through the sanitiser: no control character from
+        QEMU reaches the terminal, whoever calls this."""
+        super().notify(sanitise.multi_line(message, MAX_NOTICE), title=sanitise.one_line(title, 200),
+                       **kwargs)
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Static
 
+from numatui.model import sanitise
 from numatui.model.topology import SlotKey
 from numatui.session.errors import QemuRefused
 from numatui.session.machine import RunState
@@ -31,11 +32,9 @@ MAX_NOTICE = 1500
 
 
 def clip(text: str, limit: int = MAX_NOTICE) -> str:
-    """``text`` cut to ``limit`` characters, saying how much was left out."""
-    if len(text) <= limit:
-        return text
-    more = len(text) - limit
-    return f"{text[:limit]} … ({more} more characters; the QMP log has the start, --log FILE all)"
+    """``text`` through the sanitiser (controls visible, newlines kept), cut to
+    ``limit`` characters with a marker saying how much was left out."""
+    return sanitise.multi_line(text, limit)
 
 
 def needs_move(session: Session, keys: Collection[SlotKey], node: int) -> bool:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Static
 
+from numatui.model.sanitise import one_line
 from numatui.model.topology import Topology, format_key
 from numatui.tui.show import update_static
 
@@ -98,7 +99,7 @@ class StatusBar(Static):
         line = Text()
         line.append("numatui ", style="bold")
         line.append(mask(str(session.address)), style="underline")
-        line.append(f"  QEMU {info.qemu_version}  {info.machine_type}  ")
+        line.append(f"  QEMU {one_line(info.qemu_version, 120)}  {one_line(info.machine_type, 80)}  ")
         line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
         warning = session.address.warning()
         if warning:
