@@ -35,6 +35,7 @@ from numatui.safe_stream import safe
 from numatui.session.address import Address
 from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, SessionError
 from numatui.session.launcher import Launcher
+from numatui.session.peer import peer_owner_line
 from numatui.session.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -265,12 +266,12 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     from numatui import cli_commands as cmd
 
     if args.command == "connect":
-        return await open_tui(session, out, tui=not args.no_tui, keeper=_keeper(session))
+        return await open_tui(session, out, tui=not args.no_tui, keeper=_keeper(session, err=err))
     if args.command == "show":
         out.write(cmd.render_show(session))
     elif args.command == "apply":
         assert plan is not None
-        _keeper(session)  # autosaved after every change
+        _keeper(session, err=err)  # autosaved after every change
         await cmd.apply_plan(session, plan, out, exit_preconfig=args.exit_preconfig,
                              force=args.force, err=err)
     elif args.command == "export":
@@ -309,6 +310,9 @@ async def _connect(args: argparse.Namespace, err: TextIO, address: Address | Non
     warning = address.warning()  # after connecting, so that a failure stays one line
     if warning:
         err.write(f"numatui: warning: {warning}\n")
+    owner = peer_owner_line(session.peer)
+    if owner:
+        err.write(f"numatui: {owner}\n")
     return session
 
 
@@ -321,12 +325,16 @@ def _transcript(args: argparse.Namespace) -> Transcript:
     return transcript
 
 
-def _keeper(session: Session, path: Path | None = None) -> Keeper:
+def _keeper(session: Session, path: Path | None = None, err: TextIO | None = None) -> Keeper:
     """Undo history + autosave (after every change) of ``session``; a failing
     save is noted in the QMP log, never fatal."""
-    from numatui.autosave import Autosaver
+    from numatui.autosave import Autosaver, usable_state_dir
     from numatui.session.replay import Keeper
 
+    problem = usable_state_dir(path.parent if path is not None else None)
+    if problem is not None:  # numatui works on, without autosave; exports still work
+        (err or sys.stderr).write(f"numatui: {problem}\n")
+        return Keeper(session)
     saver = Autosaver(path) if path is not None else Autosaver.for_session(session)
     keeper = Keeper(session, save=saver.save_session)
     keeper.autosave()
@@ -348,7 +356,7 @@ async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise
     keeper: Keeper | None = None
     try:
-        keeper = _keeper(session, saved_path)
+        keeper = _keeper(session, saved_path, err)
         return await open_tui(session, out, tui=not args.no_tui, keeper=keeper)
     finally:
         # moves and undo relaunch QEMU: the one running now may not be the first
@@ -370,7 +378,7 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
 
     if args.qemu_args or args.smp or args.memory:
         raise UsageError("--resume starts QEMU with the saved arguments: give no QEMU args, --smp or -m")
-    state = autosave.find(args.resume or None)
+    state = autosave.find(args.resume or None)  # only trusted files numatui launched
     if not state.argv:
         raise UsageError(f"{state.path} holds no QEMU command line to start (numatui attached to that QEMU)")
     err.write(f"numatui: resuming {state.key} (saved {state.saved}) from {state.path}\n")

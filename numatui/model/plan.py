@@ -170,7 +170,8 @@ class Plan:
 
 
 #: The keys of an autosaved state file (numatui.autosave writes it).
-SAVED_STATE_KEYS = frozenset({"version", "name", "argv", "plan", "saved", "launched", "address"})
+SAVED_STATE_KEYS = frozenset({"version", "name", "argv", "qemu_argv", "plan", "saved", "launched",
+                              "address"})
 
 
 def saved_state_plan(data: Mapping[str, Any]) -> Any:
