@@ -59,7 +59,8 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
-def plant(directory: Path, name: str, argv: list[str], mode: int = 0o600, saved: str = "2099-01-01T00:00:00+00:00",
+def plant(directory: Path, name: str, argv: list[str], mode: int = 0o600,
+          saved: str = "2099-01-01T00:00:00+00:00",
           launched: bool = True) -> Path:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = directory / f"{name}.json"
@@ -75,14 +76,14 @@ def test_a_planted_state_never_runs_its_program(evil: tuple[Path, Path]) -> None
     # 0600 in a 0700 directory of the user's, "launched", newest by its own field:
     # still refused, because the program is another user's in a directory others write
     path = plant(d, "evil", [str(program), "-m", "1G"])
-    code, out, err = run("launch", "--resume", "--no-tui")
+    code, _out, err = run("launch", "--resume", "--no-tui")
     assert code == 2, err
     assert "not resuming" in one_line(err) and str(program) in err
-    code, out, err = run("launch", "--resume", str(path), "--no-tui")
+    code, _out, err = run("launch", "--resume", str(path), "--no-tui")
     assert code == 2 and "not resuming" in one_line(err)
     # a file others can read/write: refused before its program is even looked at
     path.chmod(0o644)
-    code, out, err = run("launch", "--resume", "evil", "--no-tui")
+    code, _out, err = run("launch", "--resume", "evil", "--no-tui")
     assert code == 2 and "not 0600" in one_line(err)
     # a file numatui did not launch (attached): never started
     plant(d, "attached", ["qemu-system-x86_64"], launched=False)
@@ -112,7 +113,7 @@ def test_an_untrusted_state_directory_is_not_used(qemu: object, how: str, tmp_pa
         elsewhere.mkdir(mode=0o700)
         d.symlink_to(elsewhere)
     sock = qemu.sock  # type: ignore[attr-defined]
-    code, out, err = run("connect", sock, "--no-tui", "--nodes", "2")
+    code, _out, err = run("connect", sock, "--no-tui", "--nodes", "2")
     assert code == 0, err
     line = one_line(err)
     assert "autosave is off" in line and str(d) in line
@@ -140,21 +141,21 @@ def test_another_users_qemu_is_attached_but_its_command_line_never_started(
              *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f)
     try:
         _wait_for_socket(str(sock), proc, stderr)
-        code, out, err = run("connect", str(sock), "--no-tui")
+        code, _out, err = run("connect", str(sock), "--no-tui")
         assert code == 0, err
         assert "runs as user nobody (uid 65534)" in err and "never started" in err
         saved = list_saved()
         assert len(saved) == 1 and saved[0].qemu_argv and saved[0].qemu_argv[0] == str(program)
         assert saved[0].argv is None and not saved[0].launched
-        code, out, err = run("launch", "--resume", "--no-tui")
+        code, _out, err = run("launch", "--resume", "--no-tui")
         assert code == 2 and "nothing to resume" in one_line(err)
-        code, out, err = run("launch", "--resume", str(saved[0].path), "--no-tui")
+        code, _out, err = run("launch", "--resume", str(saved[0].path), "--no-tui")
         assert code == 2 and "did not launch" in one_line(err)
         # even a hand-edited "launched": true does not start the other user's program
         data = json.loads(saved[0].path.read_text())
         data.update(launched=True, argv=data["qemu_argv"])
         saved[0].path.write_text(json.dumps(data))
-        code, out, err = run("launch", "--resume", "--no-tui")
+        code, _out, err = run("launch", "--resume", "--no-tui")
         assert code == 2 and "not resuming" in one_line(err)
         assert proc.poll() is None  # the other user's VM is untouched
     finally:
