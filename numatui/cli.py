@@ -37,6 +37,7 @@ from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, Sessio
 from numatui.session.launcher import Launcher
 from numatui.session.peer import peer_owner_line
 from numatui.session.transcript import Transcript
+from numatui.shutdown import SignalGuard, on_emergency
 
 if TYPE_CHECKING:
     from numatui.session.replay import Keeper
@@ -225,29 +226,18 @@ class Terminated(Exception):
 async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """:func:`_dispatch`, cancelled by SIGTERM/SIGHUP so that ``finally`` blocks
     still stop a launched QEMU and remove its socket directory."""
-    loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    received: list[signal.Signals] = []
-
-    def on_signal(sig: signal.Signals) -> None:
-        received.append(sig)
-        task.cancel()
-
-    installed = []
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
+    guard = SignalGuard(asyncio.get_running_loop(), task)  # a watchdog forces the exit if stuck
+    guard.install()
     try:
         return await _dispatch(args, out, err)
     except asyncio.CancelledError:
-        if received:
-            raise Terminated(received[0]) from None
+        if guard.received:
+            raise Terminated(guard.received[0]) from None
         raise
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        guard.uninstall()
 
 
 async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -266,7 +256,12 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     from numatui import cli_commands as cmd
 
     if args.command == "connect":
-        return await open_tui(session, out, tui=not args.no_tui, keeper=_keeper(session, err=err))
+        keeper = _keeper(session, err=err)
+        remove = on_emergency(keeper.autosave)  # a forced exit on SIGTERM/SIGHUP still saves
+        try:
+            return await open_tui(session, out, tui=not args.no_tui, keeper=keeper)
+        finally:
+            remove()
     if args.command == "show":
         out.write(cmd.render_show(session))
     elif args.command == "apply":
@@ -355,10 +350,16 @@ async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             await launcher.stop()
             raise
     keeper: Keeper | None = None
+    removers = []
     try:
         keeper = _keeper(session, saved_path, err)
+        removers.append(on_emergency(keeper.autosave))  # a forced exit on SIGTERM/SIGHUP still saves
+        if not args.keep_running:  # QEMU dies with numatui (PDEATHSIG); its directory goes too
+            removers.append(on_emergency(lambda: _remove_socket_dirs(launcher, keeper)))
         return await open_tui(session, out, tui=not args.no_tui, keeper=keeper)
     finally:
+        for remove in removers:
+            remove()
         # moves and undo relaunch QEMU: the one running now may not be the first
         current = keeper.launcher if keeper is not None and keeper.launcher is not None else launcher
         await session.close()
@@ -369,6 +370,17 @@ async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             await current.stop()
         if current is not launcher:
             await launcher.stop()
+
+
+def _remove_socket_dirs(*owners: object) -> None:
+    """The private socket directories of the launched QEMUs (forced exit only)."""
+    import shutil
+
+    for owner in owners:
+        launcher = getattr(owner, "launcher", owner)
+        directory = getattr(launcher, "directory", None)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launcher, Path]:
