@@ -10,8 +10,10 @@ else in the session tests talks to a real QEMU.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,9 +67,14 @@ class HostileProxy:
     """
 
     def __init__(self, path: str | Path, upstream: str, text: str,
-                 event_after: str = "set-numa-node", rewrite: Rewrite | None = None) -> None:
+                 event_after: str = "set-numa-node", rewrite: Rewrite | None = None,
+                 flood: threading.Event | None = None, flood_rate: int = 10_000) -> None:
         self.path = str(path)
         self.rewrite = rewrite
+        #: once set, ``flood_rate`` events per second go to every client
+        self.flood = flood
+        self.flood_rate = flood_rate
+        self.flooded = 0
         self.upstream = upstream
         self.text = text
         self.event_after = event_after
@@ -119,7 +126,25 @@ class HostileProxy:
                 await writer.drain()
             writer.close()
 
+        async def flood() -> None:
+            assert self.flood is not None
+            while not self.flood.is_set():
+                await asyncio.sleep(0.05)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            while not writer.is_closing():
+                due = int((loop.time() - start) * self.flood_rate) - self.flooded
+                for _ in range(max(due, 0)):
+                    event = {"event": "NUMATUI_FAKE_FLOOD", "data": {"n": self.flooded, "pad": "x" * 40},
+                             "timestamp": {"seconds": 0, "microseconds": 0}}
+                    writer.write(json.dumps(event).encode() + b"\r\n")
+                    self.flooded += 1
+                await writer.drain()
+                await asyncio.sleep(0.005)
+
         self._tasks += [asyncio.ensure_future(to_qemu()), asyncio.ensure_future(to_client())]
+        if self.flood is not None:
+            self._tasks.append(asyncio.ensure_future(flood()))
 
     async def __aenter__(self) -> HostileProxy:
         self._server = await asyncio.start_unix_server(self._client, path=self.path, limit=1 << 24)
@@ -133,3 +158,28 @@ class HostileProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+@contextlib.contextmanager
+def in_thread(proxy: HostileProxy) -> Iterator[HostileProxy]:
+    """Serve ``proxy`` from a thread of its own (its own event loop), for tests
+    that drive a real terminal with blocking calls meanwhile."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with proxy:
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("the proxy did not start")
+    try:
+        yield proxy
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()

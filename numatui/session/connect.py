@@ -44,7 +44,8 @@ async def open_client(
 ) -> tuple[QMPClient, Peer | None]:
     """Connect and negotiate within ``timeout`` seconds.  Raises ConnectFailed.
 
-    The caller must keep reading ``client.events`` (they queue forever otherwise).
+    The caller must route ``client.events`` (:func:`numatui.session.event_stream.stream_events`):
+    they queue forever otherwise.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

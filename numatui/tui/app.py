@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -48,6 +49,10 @@ from numatui.tui.status import StatusBar, cursor_text, hover_text, is_booted
 if TYPE_CHECKING:
     from numatui.model.plan import Plan
     from numatui.session.session import Session
+
+
+#: Events waiting for the next redraw (older ones of a flood are dropped).
+MAX_PENDING_EVENTS = 1000
 
 
 class NumaApp(App[str]):
@@ -97,6 +102,9 @@ class NumaApp(App[str]):
         self.ops = Operations(self)
         self.hotplug = Hotplug(self)
         self._removers: list[Callable[[], None]] = []
+        self._pending_events: deque[dict[str, Any]] = deque(maxlen=MAX_PENDING_EVENTS)
+        self._events_posted = False
+        self._log_posted = False
 
     def mask(self, text: str) -> str:
         """``text`` as shown: masked strings replaced, controls made visible (the sanitiser)."""
@@ -139,14 +147,22 @@ class NumaApp(App[str]):
 
     # session callbacks run on this loop; messages keep widget work in handlers
     def _on_entry(self, entry: Any) -> None:
-        if self._log_shown:  # a hidden log catches up when shown
+        if self._log_shown and not self._log_posted:  # a hidden log catches up when shown
+            self._log_posted = True  # a burst is one message (catch_up reads them all)
             self.post_message(TranscriptAppended(entry))
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        self.post_message(SessionChanged(event))
+        # a burst of events is one message and one redraw; at most the last
+        # MAX_PENDING_EVENTS wait (an event flood costs time, not memory)
+        self._pending_events.append(event)
+        if not self._events_posted:
+            self._events_posted = True
+            self.post_message(SessionChanged(None))
 
     def _on_state(self, state: Any) -> None:
-        self.post_message(SessionChanged(None))
+        if not self._events_posted:
+            self._events_posted = True
+            self.post_message(SessionChanged(None))
 
     def on_unmount(self) -> None:
         self.hotplug.stop()
@@ -182,7 +198,14 @@ class NumaApp(App[str]):
             self.refresh_bindings()
 
     def on_session_changed(self, message: SessionChanged) -> None:
-        event = message.event or {}
+        self._events_posted = False
+        events = [*self._pending_events, message.event or {}]
+        self._pending_events.clear()
+        for event in events:
+            self._on_session_event(event)
+        self.sync()
+
+    def _on_session_event(self, event: dict[str, Any]) -> None:
         self.hotplug.on_event(event)
         if event.get("event") == "NUMATUI_DISCONNECTED":
             data = event.get("data") or {}
@@ -196,9 +219,9 @@ class NumaApp(App[str]):
                 words += f"\nThe plan is saved in {self.keeper.saved_path}."
             self.notify(clip(self.mask(words)), title="Disconnected", severity="error",
                         timeout=30, markup=False)
-        self.sync()
 
     def on_transcript_appended(self, message: TranscriptAppended) -> None:
+        self._log_posted = False
         self.query_one(QmpLog).catch_up()
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
