@@ -76,6 +76,7 @@ class Session(Connection):
 
     def _reset(self) -> None:
         """Forget everything learnt from a QEMU (before connecting again)."""
+        self._refresh_queued = False
         self.info = MachineInfo()
         self.topology = Topology(slots=(), levels=())
         self.nodes = []
@@ -118,7 +119,7 @@ class Session(Connection):
             await self._read_status()
             await self._read_slots()
             await self._learn_nodes()
-        except SessionError as exc:
+        except (SessionError, NumaError) as exc:  # NumaError: a malformed query-hotpluggable-cpus
             await self._drop_client()
             self._set_state(RunState.DISCONNECTED)
             raise ConnectFailed(f"{self.address}: connected, but reading the machine failed: {exc}") from None
@@ -186,7 +187,7 @@ class Session(Connection):
         return self.topology
 
     async def _refresh_quietly(self) -> None:
-        with contextlib.suppress(SessionError):
+        with contextlib.suppress(SessionError, NumaError):
             await self.refresh()
 
     # -- nodes ------------------------------------------------------------------
@@ -343,7 +344,13 @@ class Session(Connection):
         if not sent:
             await self.refresh()  # nothing proved the run state
             return sent
-        await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        try:
+            await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        except NumaError as exc:  # a malformed re-read: keep what QEMU accepted, say so
+            self.topology = self.topology.with_mapping(wanted)
+            self._changed(description)
+            raise SessionError(f"QEMU accepted set-numa-node, but its query-hotpluggable-cpus reply "
+                               f"is malformed ({exc}); the grid shows what was sent") from None
         self._changed(description)
         return sent
 
@@ -491,13 +498,31 @@ class Session(Connection):
             raise BadRequest(f"no CPU slot {format_key(key)} on this machine") from None
 
     def _handle_event(self, event: dict[str, Any]) -> None:
-        if event.get("event") == "DEVICE_DELETED":
+        name = event.get("event")
+        if name == "DEVICE_DELETED":
             data = event.get("data") or {}
             key = self._unplug_paths.pop(str(data.get("path", "")), None)
             if key is not None:
                 self.pending_unplug.discard(key)
             if self.state in (RunState.RUNNING, RunState.PAUSED):
-                self._spawn(self._refresh_quietly())
+                self._refresh_soon()
+        elif name == "RESUME" and not any(s.present for s in self.topology.slots):
+            # another client booted the VM: the slots QEMU reports change (present CPUs)
+            self._refresh_soon()
+
+    def _refresh_soon(self) -> None:
+        """One background re-read at a time (a flood of events is one re-read),
+        then the state listeners redraw from it."""
+        if self._refresh_queued:
+            return
+        self._refresh_queued = True
+
+        async def run() -> None:
+            self._refresh_queued = False  # an event during the re-read queues one more
+            await self._refresh_quietly()
+            self._set_state(self.state, force=True)
+
+        self._spawn(run())
 
 
 def _blocking(finding: Any) -> bool:

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Collection
 from typing import TYPE_CHECKING
 
+from numatui.model.errors import NumaError
 from numatui.model.topology import SlotKey
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
 from numatui.tui.clipboard import copy_text
@@ -50,7 +51,7 @@ class Operations:
                 where = f"\nThe plan is saved in {saved}." if saved else ""
                 app.notify(clip(app.mask(str(exc))) + where, title="QEMU went away", severity="error",
                            timeout=30, markup=False)
-            except SessionError as exc:
+            except (SessionError, NumaError) as exc:  # NumaError: a malformed reply, never a traceback
                 app.notify(clip(app.mask(str(exc))), title="QEMU", severity="error", timeout=10,
                            markup=False)
             finally:
