@@ -53,7 +53,7 @@ def slots_with(field: str, bad: Any) -> Any:
 async def test_malformed_replies_are_a_connect_error(qemu: Any, command: str, value: Any, words: str) -> None:
     path = Path(qemu.extra["dir"]) / "bad.sock"
     async with HostileProxy(path, qemu.sock, "refused", rewrite=replace_reply(command, value)):
-        code, out, err = await numatui("show", str(path), "--nodes", "2")
+        code, _out, err = await numatui("show", str(path), "--nodes", "2")
     assert code == 3, err
     assert_inert(err)
     lines = err.decode().splitlines()
