@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from numatui.model.errors import NumaError
-from numatui.model.plan import PLAN_VERSION, Plan
+from numatui.model.plan import PLAN_VERSION, Plan, loads_strict
 from numatui.model.qemu_args import LAUNCHER_MARK, iter_options
 from numatui.model.smp import split_opts
 from numatui.trust import program_problem, state_dir_problem, state_file_problem
@@ -183,7 +183,7 @@ def load(path: str | Path) -> SavedState:
     except UnicodeDecodeError:
         raise SavedStateError(f"{p}: not a numatui saved state (not UTF-8 text)") from None
     try:
-        data = json.loads(text)
+        data = loads_strict(text)  # a key given twice is refused, not "last wins"
     except (ValueError, RecursionError) as exc:
         raise SavedStateError(f"{p}: not a numatui saved state (not JSON: {exc})") from None
     if not isinstance(data, dict) or "plan" not in data:

@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import importlib.util
 import inspect
+import math
 import os
 import signal
 import sys
@@ -210,8 +211,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     args.qemu_args = qemu_args
     if getattr(args, "nodes", None) is not None and not 1 <= args.nodes <= 128:
         raise UsageError(f"--nodes {args.nodes} is out of range (1..128)")
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout} is not a positive number of seconds")
+    wait = getattr(args, "wait", 0.0)
+    if not math.isfinite(wait) or wait < 0:
+        raise UsageError(f"--wait {wait} is not a number of seconds")
     return args
 
 
@@ -280,7 +284,16 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
 
 def _read_plan(path: str) -> Plan:
     """A plan file (JSON or ``-numa`` text), ``-`` for stdin; NumaError/OSError when bad."""
-    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    if path == "-":
+        stdin = getattr(sys.stdin, "buffer", None)  # a text-only stdin (tests) reads as text
+        data = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    else:
+        data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NumaError(f"plan {path}: not UTF-8 text (byte {exc.start}); a plan is JSON or -numa "
+                        "options") from None
     return load_plan(text)
 
 

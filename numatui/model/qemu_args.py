@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from numatui.model.argv import FLAGS, Option, QemuConfig, iter_options, parse_qemu_args
 from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
-from numatui.model.plan import Distance, Node, Plan
+from numatui.model.plan import Distance, Node, Plan, check_distances
 from numatui.model.smp import SmpConfig, parse_smp, split_opts
 from numatui.model.units import format_size
 
@@ -141,6 +141,7 @@ def plan_from_numa_text(text: str) -> Plan:
             f"-numa node,nodeid={node},cpus=...: a plan names CPU slots, not cpu indexes; "
             f"write -numa cpu,node-id={node},socket-id=...,core-id=... instead"
         )
+    check_distances(cfg.distances, "plan: -numa dist")
     return Plan(
         nodes=tuple(sorted(cfg.nodes, key=lambda n: n.id)),
         distances=tuple(cfg.distances),

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
+import stat
 from typing import Any
 
 from qemu.qmp import ConnectError, QMPClient
@@ -88,6 +90,10 @@ def _explain(address: Address, exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError):
         return (f"{address}: no such socket; is QEMU running with "
                 f"-qmp unix:{address.path},server=on,wait=off?")
+    kind = _not_a_socket(address) if isinstance(exc, OSError) else None
+    if kind is not None:
+        return (f"{address}: {address.path} is {kind}, not a unix socket; give the path QEMU's "
+                f"-qmp unix:PATH,server=on,wait=off created")
     if isinstance(exc, ConnectionRefusedError):
         if address.kind == "unix":
             return (f"{address}: connection refused: the socket file is stale (the QEMU that "
@@ -106,6 +112,22 @@ def _explain(address: Address, exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return f"{address}: cannot connect: {exc.strerror or exc}"
     return f"{address}: not a QMP server ({_summary(exc)})"
+
+
+def _not_a_socket(address: Address) -> str | None:
+    """What the unix address's path is when it is not a socket (None otherwise)."""
+    if address.kind != "unix":
+        return None
+    try:
+        mode = os.stat(str(address.path)).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISSOCK, None), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISREG, "a regular file"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a socket"
 
 
 def _summary(exc: BaseException) -> str:
