@@ -192,8 +192,13 @@ class Topology:
         slots: list[Slot] = []
         for i, entry in enumerate(reply):
             try:
-                slots.append(_slot_of(tuple(entry["props"].items()), entry.get("vcpus-count", 1),
-                                      entry.get("type", ""), entry.get("qom-path")))
+                items = tuple(entry["props"].items())
+                vcpus = entry.get("vcpus-count", 1)
+                # the cache matches 1.0 and True to 1: check the JSON types before it
+                for name, value in (*items, ("vcpus-count", vcpus)):
+                    if type(value) is not int:
+                        raise ValueError(f"{name} is {value!r}, not an integer")
+                slots.append(_slot_of(items, vcpus, entry.get("type", ""), entry.get("qom-path")))
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                 raise NumaError(f"query-hotpluggable-cpus entry {i} is malformed: {exc}") from exc
         return cls.build(slots)
