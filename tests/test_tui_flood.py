@@ -63,6 +63,7 @@ def test_an_event_flood_keeps_the_tui_alive_with_bounded_memory(qemu: Any, tmux:
         assert peak - baseline < 30 * MIB, (
             f"RSS grew {(peak - baseline) / MIB:.1f} MiB under {sent} events: "
             f"{[round((s - baseline) / MIB) for s in samples]}")
+        print(f"RSS growth under {sent} events, MiB: {[round((s - baseline) / MIB) for s in samples]}")
         tmux.wait_for(r"NUMATUI_FAKE_FLOOD")  # the log follows the flood: the app kept up
         tmux.run("send-keys", "-t", "t", "q")
         deadline = time.monotonic() + 15

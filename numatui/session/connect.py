@@ -22,13 +22,22 @@ from numatui.session.address import Address
 from numatui.session.errors import ConnectFailed
 from numatui.session.peer import Peer, peer_of
 
+#: The longest QMP message numatui reads (any QEMU reply fits: a 4096-slot
+#: query-hotpluggable-cpus is ~0.7 MB); asyncio keeps at most twice this unread.
+READBUFLEN = 4 * 1024 * 1024
+
 
 class Client(QMPClient):
     """``QMPClient`` whose message hooks (documented for subclasses to
     override) format a message for the debug log only when that log is on.
     The base hooks pretty-print every message first (``json.dumps(indent=2)``,
     pure Python): ~1 ms for a 240-slot query-hotpluggable-cpus reply, on
-    every key press."""
+    every key press.
+
+    It is made with ``readbuflen`` :data:`READBUFLEN` (qemu.qmp's documented
+    read-buffer limit, 10 MB by default): asyncio buffers up to twice the
+    limit of unread data, which a peer flooding events faster than numatui
+    reads fills (20 MB of RSS)."""
 
     def _cb_outbound(self, msg: Any) -> Any:
         if self.logger.isEnabledFor(logging.DEBUG):
@@ -51,7 +60,7 @@ async def open_client(
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    client = Client("numatui")
+    client = Client("numatui", readbuflen=READBUFLEN)
     peer: Peer | None = None
     target: str | tuple[str, int] | socket.socket = address.target()
     sock: socket.socket | None = None

@@ -77,6 +77,7 @@ class Session(Connection):
     def _reset(self) -> None:
         """Forget everything learnt from a QEMU (before connecting again)."""
         self._refresh_queued = False
+        self._booting = False
         self.info = MachineInfo()
         self.topology = Topology(slots=(), levels=())
         self.nodes = []
@@ -439,10 +440,13 @@ class Session(Connection):
         findings = self.preflight()
         if not force and any(_blocking(f) for f in findings):
             raise PreflightBlocked(findings)
+        self._booting = True  # its RESUME is ours: the refresh below re-reads
         try:
             await self.execute(command, timeout=max(self.timeout, EXIT_TIMEOUT))
         except Disconnected as exc:
             raise Disconnected(f"QEMU exited at {command}", exc.stderr_tail) from None
+        finally:
+            self._booting = False
         await self.refresh()
         if not self.nodes and self.nodes_source == "unknown":
             facts = await self._nodes_from_qemu()
@@ -506,7 +510,7 @@ class Session(Connection):
                 self.pending_unplug.discard(key)
             if self.state in (RunState.RUNNING, RunState.PAUSED):
                 self._refresh_soon()
-        elif name == "RESUME" and not any(s.present for s in self.topology.slots):
+        elif name == "RESUME" and not self._booting and not any(s.present for s in self.topology.slots):
             # another client booted the VM: the slots QEMU reports change (present CPUs)
             self._refresh_soon()
 

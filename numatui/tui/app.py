@@ -132,6 +132,10 @@ class NumaApp(App[str]):
         yield QmpLog(self.session.transcript, self.mask, id="log")
         yield Footer()
 
+    def grid_mounted(self) -> bool:
+        """False once the app's widgets are gone (closing), when a queued message may still come."""
+        return bool(self.query(CpuGrid))
+
     @property
     def grid(self) -> CpuGrid:
         return self.query_one(CpuGrid)
@@ -199,6 +203,8 @@ class NumaApp(App[str]):
 
     def on_session_changed(self, message: SessionChanged) -> None:
         self._events_posted = False
+        if not self.grid_mounted():
+            return  # queued before the app began to close: nothing left to redraw
         events = [*self._pending_events, message.event or {}]
         self._pending_events.clear()
         for event in events:
@@ -222,6 +228,8 @@ class NumaApp(App[str]):
 
     def on_transcript_appended(self, message: TranscriptAppended) -> None:
         self._log_posted = False
+        if not self.grid_mounted():
+            return
         self.query_one(QmpLog).catch_up()
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
