@@ -53,17 +53,22 @@ def _visible(match: re.Match[str]) -> str:
 def _bound(original: str, escaped: str, limit: int | None) -> str:
     if limit is None or len(escaped) <= limit:
         return escaped
-    cut = escaped[:limit]
-    if "\\" in cut[-6:]:  # never split an escape: "\x1" would mislead
-        cut = cut[: cut.rfind("\\", len(cut) - 6)]
+    end = limit
+    for m in _ESCAPE.finditer(escaped, max(0, limit - 5), limit + 6):
+        if m.start() < limit < m.end():  # never split an escape: "\x1" would mislead
+            end = m.start()
+    cut = escaped[:end]
     kept = len(_unescaped_length(cut))
     more = max(len(original) - kept, 1)
     return f"{cut} … [{more} more characters cut]"
 
 
+#: The escapes :func:`_visible` writes: \xNN (4 chars), \uNNNN (6), one character each.
+_ESCAPE = re.compile(r"\\x[0-9a-f]{2}|\\u[0-9a-f]{4}")
+
+
 def _unescaped_length(escaped: str) -> str:
-    # the escapes are \xNN (4 chars) and \uNNNN (6 chars), each one original character
-    return re.sub(r"\\x[0-9a-f]{2}|\\u[0-9a-f]{4}", "_", escaped)
+    return _ESCAPE.sub("_", escaped)
 
 
 def one_line(text: object, limit: int | None = LINE_LIMIT) -> str:
