@@ -16,6 +16,7 @@ such attribute), and a node without memory or of unknown size (libvirt turns
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 
@@ -133,4 +134,12 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
                     if val is not None:
                         ET.SubElement(dist, "sibling", {"id": str(other), "value": str(val)})
     ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="unicode") + "\n"
+    text = ET.tostring(root, encoding="unicode") + "\n"
+    bad = _XML_FORBIDDEN.search(text)
+    if bad:  # only numbers go in today; a future string attribute must not break XML 1.0
+        raise NumaError(f"libvirt XML cannot hold the control character \\x{ord(bad.group()):02x}")
+    return text
+
+
+#: Characters XML 1.0 forbids (ElementTree writes them raw, making the document invalid).
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -5,6 +5,11 @@ unix:`` monitor in a new directory only the user can enter (mode 0700); never
 TCP.  Its stderr goes to a file in that directory so that QEMU's own words
 are at hand when it fails to start or dies later (:meth:`Launcher.stderr_tail`).
 
+Without ``--keep-running`` QEMU dies with numatui, however numatui ends
+(``PR_SET_PDEATHSIG``, :mod:`numatui.session.child_lifetime`), and a launch
+removes the socket directories of QEMUs that are gone.  ``-daemonize`` is
+refused: numatui needs QEMU as its child.
+
 The process is a :class:`subprocess.Popen`, not an asyncio subprocess: an
 asyncio subprocess transport kills its child when it is closed or collected,
 which would take ``--keep-running`` QEMUs down with numatui.
@@ -30,6 +35,7 @@ from numatui.model.qemu_args import iter_options, parse_qemu_args
 from numatui.model.smp import split_opts
 from numatui.model.units import format_size, parse_size
 from numatui.session.address import Address
+from numatui.session.child_lifetime import die_with_parent, remove_stale_dirs
 from numatui.session.errors import SessionError
 
 DEFAULT_QEMU = "qemu-system-x86_64"
@@ -129,6 +135,9 @@ class Launcher:
         extra = [t for opt in iter_options(self.extra_args) if opt.name != "preconfig"
                  for t in opt.tokens]
         given = _names(extra)
+        if "daemonize" in given:
+            raise NumaError("-daemonize: numatui needs QEMU as its child (to stop it and read its "
+                            "errors); leave it out (--keep-running leaves QEMU running on exit)")
         arch = binary_arch(self.qemu)
         x86 = arch in ("x86_64", "i386")
         head: list[str] = [self.qemu]
@@ -255,6 +264,7 @@ class Launcher:
         base = None
         if len(tempfile.gettempdir()) > 60:  # unix socket paths are limited to 107 bytes
             base = "/tmp"
+        remove_stale_dirs(base or tempfile.gettempdir())  # left by a numatui killed with -9
         self._dir = Path(tempfile.mkdtemp(prefix="numatui-", dir=base))
         os.chmod(self._dir, 0o700)
         sock = self._dir / "qmp.sock"
@@ -271,6 +281,8 @@ class Launcher:
                     close_fds=True,
                     # --keep-running: keep the terminal's ctrl+c from reaching QEMU
                     start_new_session=self.keep_running,
+                    # otherwise QEMU dies with numatui, however numatui ends (kill -9 too)
+                    preexec_fn=None if self.keep_running else die_with_parent(),
                 )
         except OSError as exc:
             self._remove_dir()

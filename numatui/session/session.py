@@ -90,6 +90,8 @@ class Session(Connection):
 
     def _reset(self) -> None:
         """Forget everything learnt from a QEMU (before connecting again)."""
+        self._refresh_queued = False
+        self._booting = False
         self.info = MachineInfo()
         self.topology = Topology(slots=(), levels=())
         self.nodes = []
@@ -141,7 +143,7 @@ class Session(Connection):
             self._open_record()
             await self._read_slots()
             await self._learn_nodes()
-        except SessionError as exc:
+        except (SessionError, NumaError) as exc:  # NumaError: a malformed query-hotpluggable-cpus
             await self._drop_client()
             self._set_state(RunState.DISCONNECTED)
             raise ConnectFailed(f"{self.address}: connected, but reading the machine failed: {exc}") from None
@@ -212,7 +214,7 @@ class Session(Connection):
         return self.topology
 
     async def _refresh_quietly(self) -> None:
-        with contextlib.suppress(SessionError):
+        with contextlib.suppress(SessionError, NumaError):
             await self.refresh()
 
     # -- nodes ------------------------------------------------------------------
@@ -497,7 +499,13 @@ class Session(Connection):
         if not sent:
             await self.refresh()  # nothing proved the run state
             return sent
-        await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        try:
+            await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        except NumaError as exc:  # a malformed re-read: keep what QEMU accepted, say so
+            self.topology = self.topology.with_mapping(wanted)
+            self._changed(description)
+            raise SessionError(f"QEMU accepted set-numa-node, but its query-hotpluggable-cpus reply "
+                               f"is malformed ({exc}); the grid shows what was sent") from None
         if self.topology.derived:
             self._flush_record()
         self._changed(description)
@@ -642,11 +650,14 @@ class Session(Connection):
         findings = self.preflight()
         if not force and any(_blocking(f) for f in findings):
             raise PreflightBlocked(findings)
+        self._booting = True  # its RESUME is ours: the refresh below re-reads
         try:
             self._flush_record()  # what numatui sent in preconfig outlives this process
             await self.execute(command, timeout=max(self.timeout, EXIT_TIMEOUT))
         except Disconnected as exc:
             raise Disconnected(f"QEMU exited at {command}", exc.stderr_tail) from None
+        finally:
+            self._booting = False
         await self.refresh()
         if not self.nodes and self.nodes_source == "unknown":
             facts = await self._nodes_from_qemu()
@@ -700,13 +711,31 @@ class Session(Connection):
             raise BadRequest(f"no CPU slot {format_key(key)} on this machine") from None
 
     def _handle_event(self, event: dict[str, Any]) -> None:
-        if event.get("event") == "DEVICE_DELETED":
+        name = event.get("event")
+        if name == "DEVICE_DELETED":
             data = event.get("data") or {}
             key = self._unplug_paths.pop(str(data.get("path", "")), None)
             if key is not None:
                 self.pending_unplug.discard(key)
             if self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
-                self._spawn(self._refresh_quietly())
+                self._refresh_soon()
+        elif name == "RESUME" and not self._booting and not any(s.present for s in self.topology.slots):
+            # another client booted the VM: the slots QEMU reports change (present CPUs)
+            self._refresh_soon()
+
+    def _refresh_soon(self) -> None:
+        """One background re-read at a time (a flood of events is one re-read),
+        then the state listeners redraw from it."""
+        if self._refresh_queued:
+            return
+        self._refresh_queued = True
+
+        async def run() -> None:
+            self._refresh_queued = False  # an event during the re-read queues one more
+            await self._refresh_quietly()
+            self._set_state(self.state, force=True)
+
+        self._spawn(run())
 
 
 def _record_mapping(topo: Topology, items: Sequence[tuple[dict[str, int], int]]) -> dict[SlotKey, int]:
