@@ -17,7 +17,7 @@ from test_hostile_cli import assert_inert, numatui
 from tui_helpers import Notes, settle
 
 from numatui.autosave import Autosaver
-from numatui.session.replay import Keeper
+from numatui.core.keeper import Keeper
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 
