@@ -188,12 +188,13 @@ def wait_report(
     """
     deadline = time.monotonic() + timeout
     while True:
+        running = alive()  # before reading: a guest that reports and powers off is read whole
         text = serial.read_text(errors="replace") if serial.exists() else ""
         for r in reports(text):
             if r.seq > after and until(r):
                 return r
-        if not alive() or time.monotonic() > deadline:
-            why = "QEMU exited" if not alive() else f"no matching report in {timeout:g} s"
+        if not running or time.monotonic() > deadline:
+            why = "QEMU exited" if not running else f"no matching report in {timeout:g} s"
             tail = "\n".join(text.splitlines()[-25:])
             pytest.fail(f"guest: {why}; serial tail:\n{tail}")
         time.sleep(0.1)
