@@ -236,3 +236,31 @@ def test_export_round_trip_with_distances_set_live(qemu_factory: Any, tmp_path: 
         "distances": [{"src": 0, "dst": 1, "val": 21}],
         "cpus": [{"node-id": 1, "socket-id": 0}, {"node-id": 0, "socket-id": 1}],
     }, [*Q35, *SMP8, *memory({0: 512, 1: 1536})])
+
+
+# -- hot-plug and unplug with a guest that answers ----------------------------------
+HOTPLUG_ARGS = [*Q35, "-smp", "4,maxcpus=8,sockets=2,cores=2,threads=2", *memory({0: 1024, 1: 1024})]
+SLOT = "socket-id=1,core-id=1,thread-id=0"
+
+
+def test_hotplug_joins_the_planned_node_and_unplug_succeeds_when_the_guest_ejects(
+    qemu_factory: Any, tmp_path: Path
+) -> None:
+    q = start_guest(qemu_factory, tmp_path, HOTPLUG_ARGS, init=guest.INIT_ANSWER)
+    apply_and_boot(q, {"cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]})
+    booted = report(q)
+    assert booted.online == frozenset(range(4)) and booted.cpus() == {0: frozenset(range(4)), 1: frozenset()}
+    ok("hotplug", q.sock, SLOT)
+    plugged = report(q, after=booted.seq, until=lambda r: len(r.online) == 5)
+    assert plugged.cpus() == {0: frozenset(range(4)), 1: frozenset({4})}  # the guest's own number: 4
+    assert plugged.online == frozenset(range(5))
+    # the guest ejects it: QEMU 7.2 says DEVICE_DELETED only for .../lapic; numatui
+    # decides from the slot, now empty in query-hotpluggable-cpus
+    out = ok("unplug", q.sock, SLOT, "--wait", "20")
+    assert f"unplugged {SLOT}" in out
+    slots = asyncio.run(q.qmp("query-hotpluggable-cpus"))
+    props = {"node-id": 1, "socket-id": 1, "core-id": 1, "thread-id": 0}
+    slot = next(s for s in slots if s["props"] == props)
+    assert "qom-path" not in slot
+    gone = report(q, after=plugged.seq, until=lambda r: len(r.online) == 4)
+    assert gone.cpus() == {0: frozenset(range(4)), 1: frozenset()}
