@@ -144,17 +144,23 @@ def test_guest_numbers_nodes_by_cpu0_and_permutes_distances(qemu_factory: Any, t
     assert seen.online == frozenset(range(8))
 
 
-def test_memory_only_node_comes_after_the_cpu_nodes(qemu_factory: Any, tmp_path: Path) -> None:
-    """QEMU node 0 has memory and no CPU: the guest numbers it last; a full
-    3-node distance matrix follows the renumbering."""
+def test_memory_only_node_comes_after_the_cpu_nodes_and_an_empty_node_is_not_there(
+    qemu_factory: Any, tmp_path: Path
+) -> None:
+    """QEMU node 0 has memory and no CPU: the guest numbers it after the CPU
+    nodes; node 3 (no CPU, no memory) is not in the SRAT: the guest has no
+    such node.  A full 4-node distance matrix follows the renumbering."""
     q = start_guest(qemu_factory, tmp_path, [*Q35, "-smp", "4,sockets=2,cores=2,threads=1",
-                                   *memory({0: 512, 1: 1024, 2: 768})])
+                                             *memory({0: 512, 1: 1024, 2: 768, 3: 0})])
     exported = apply_and_boot(q, {
         "distances": [{"src": 0, "dst": 1, "val": 21}, {"src": 0, "dst": 2, "val": 31},
-                      {"src": 1, "dst": 2, "val": 41}],
+                      {"src": 1, "dst": 2, "val": 41}, {"src": 0, "dst": 3, "val": 51},
+                      {"src": 1, "dst": 3, "val": 61}, {"src": 2, "dst": 3, "val": 71}],
         "cpus": [{"node-id": 2, "socket-id": 0}, {"node-id": 1, "socket-id": 1}],
     })
+    assert [n["id"] for n in exported["nodes"]] == [0, 1, 2, 3]
     seen = report(q)
+    assert sorted(seen.nodes) == [0, 1, 2]
     assert seen.nodes[2].cpus == frozenset() and 400 * 1024 < seen.nodes[2].mem_kb <= 512 * 1024
     assert_guest_matches(seen, expected(exported))
 
