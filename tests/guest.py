@@ -11,7 +11,7 @@ prints a report on ttyS0::
     node 1 cpus=4-7 dist=21,10 memkb=1013720
     NUMATUI-REPORT-END 1
 
-then powers off (``report`` mode), or (``answer`` mode) keeps running: every
+then powers off 10 s later (``report`` mode), or (``answer`` mode) keeps running: every
 0.3 s it writes 1 to each offline ``cpu*/online`` (so hot-plugged CPUs come
 online, as udev would do) and prints a new report (numbered) whenever the
 CPU list changes, so hot-plug tests can watch the guest take CPUs and give
@@ -62,8 +62,12 @@ exec >/dev/ttyS0 2>&1
 seq=0
 """
 
+# poweroff -f does not wait for ttyS0 to drain: a report written just before
+# it was lost once under load, so the guest gives the UART time (the tests
+# read the report and kill QEMU without waiting for the power-off)
 INIT_REPORT = _HEAD + _REPORT + """
 report
+sleep 10
 poweroff -f
 """
 

@@ -58,7 +58,7 @@ def start_guest(qemu_factory: Any, tmp: Path, args: list[str], init: str = guest
     return q
 
 
-def apply_and_boot(q: Qemu, plan: dict[str, Any]) -> dict[str, Any]:
+def apply_and_boot(q: Qemu, plan: dict[str, Any], boot: bool = True) -> dict[str, Any]:
     """``numatui apply`` the plan; numatui's export (JSON) before boot; then boot."""
     path = q.extra["serial"].parent / "plan.json"
     path.write_text(json.dumps({"version": 1, **plan}))
@@ -70,7 +70,8 @@ def apply_and_boot(q: Qemu, plan: dict[str, Any]) -> dict[str, Any]:
     # (QMP cannot read them back), so the export lacks them; the guest is
     # compared with what numatui was told until that is fixed
     exported["told_distances"] = plan.get("distances")
-    ok("apply", q.sock, str(path), "--exit-preconfig")
+    if boot:
+        ok("apply", q.sock, str(path), "--exit-preconfig")
     return exported
 
 
@@ -216,9 +217,9 @@ def _without(argv: list[str], *options: str) -> list[str]:
 
 def _round_trip(qemu_factory: Any, tmp: Path, plan: dict[str, Any], args: list[str]) -> None:
     first = start_guest(qemu_factory, tmp, args)
-    exported = apply_and_boot(first, plan)
+    exported = apply_and_boot(first, plan, boot=False)  # the other tests boot the first QEMU
+    first.kill()
     want = expected(exported)
-    assert_guest_matches(report(first), want)
     # a fresh QEMU from numatui's exported command line (its own console and monitors)
     argv = _without(shlex.split(exported["cmdline"].replace("\\\n", " ")), "-qmp", "-serial")
     serial = tmp / "again.txt"
