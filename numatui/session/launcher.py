@@ -37,6 +37,7 @@ from numatui.model.units import format_size, parse_size
 from numatui.session.address import Address
 from numatui.session.child_lifetime import die_with_parent, remove_stale_dirs
 from numatui.session.errors import SessionError
+from numatui.session.qemu_binary import qemu_binary
 
 DEFAULT_QEMU = "qemu-system-x86_64"
 #: ``-machine`` when the args name none (aarch64 has no default board).
@@ -116,6 +117,7 @@ class Launcher:
         if not 1 <= nodes <= MAX_NODES:
             raise NumaError(f"--nodes {nodes} is out of range (1..{MAX_NODES})")
         self.qemu = qemu
+        self.binary = qemu_binary(qemu)  # a private prefix's -L and QEMU_MODULE_DIR
         self.node_count = nodes
         self.smp = smp
         self.memory = memory
@@ -141,6 +143,8 @@ class Launcher:
         arch = binary_arch(self.qemu)
         x86 = arch in ("x86_64", "i386")
         head: list[str] = [self.qemu]
+        if "L" not in given:
+            head += self.binary.data_args()
         machines = _values(extra, "machine", "M")
         if not machines and arch in DEFAULT_MACHINES:
             head += ["-machine", DEFAULT_MACHINES[arch]]
@@ -279,6 +283,7 @@ class Launcher:
                     stdout=err,
                     stderr=err,
                     close_fds=True,
+                    env=self.binary.env(),
                     # --keep-running: keep the terminal's ctrl+c from reaching QEMU
                     start_new_session=self.keep_running,
                     # otherwise QEMU dies with numatui, however numatui ends (kill -9 too)

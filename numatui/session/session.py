@@ -712,13 +712,17 @@ class Session(Connection):
 
     def _handle_event(self, event: dict[str, Any]) -> None:
         name = event.get("event")
-        if name == "DEVICE_DELETED":
+        if name == "DEVICE_DELETED" and UNPLUG_SETTLED not in event:
             data = event.get("data") or {}
             key = self._unplug_paths.pop(str(data.get("path", "")), None)
             if key is not None:
                 self.pending_unplug.discard(key)
-            if self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
+            if self.pending_unplug:
+                self._spawn(self._settle_unplugs())
+            elif self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
                 self._refresh_soon()
+        elif name == "ACPI_DEVICE_OST" and self.pending_unplug:
+            self._spawn(self._settle_unplugs())
         elif name == "RESUME" and not self._booting and not any(s.present for s in self.topology.slots):
             # another client booted the VM: the slots QEMU reports change (present CPUs)
             self._refresh_soon()
@@ -736,6 +740,42 @@ class Session(Connection):
             self._set_state(self.state, force=True)
 
         self._spawn(run())
+
+    async def _settle_unplugs(self) -> None:
+        """Decide pending unplugs from what QEMU reports about the slots.
+
+        QEMU 7.2 sends DEVICE_DELETED for ``/machine/peripheral/<id>/lapic``
+        only, never for the CPU device itself, when a guest ejects a CPU
+        (ACPI_DEVICE_OST comes too): so after either event the slots are
+        re-read, and a pending slot that is now empty is unplugged.  Each is
+        then announced to the listeners as a DEVICE_DELETED of the CPU device
+        marked ``UNPLUG_SETTLED`` (numatui's word, not an event QEMU sent), so
+        every face that waits for DEVICE_DELETED sees it.
+        """
+        await self._refresh_quietly()
+        for key in list(self.pending_unplug):
+            try:
+                slot = self.topology.slot(key)
+            except NumaError:
+                continue
+            if slot.present:
+                continue
+            self.pending_unplug.discard(key)
+            path = next((p for p, k in self._unplug_paths.items() if k == key), None)
+            if path is not None:
+                del self._unplug_paths[path]
+            device = path.rsplit("/", 1)[-1] if path and path.startswith("/machine/peripheral/") \
+                else self.device_id(key)
+            self._on_event({
+                "event": "DEVICE_DELETED",
+                "data": {"device": device, "path": path or ""},
+                UNPLUG_SETTLED: "the slot is empty in query-hotpluggable-cpus",
+            })
+
+
+#: Key of the DEVICE_DELETED numatui announces itself once a pending unplug's
+#: slot is empty in QEMU's query-hotpluggable-cpus (see Session._settle_unplugs).
+UNPLUG_SETTLED = "numatui-settled"
 
 
 def _record_mapping(topo: Topology, items: Sequence[tuple[dict[str, int], int]]) -> dict[SlotKey, int]:
