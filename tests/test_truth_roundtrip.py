@@ -452,7 +452,9 @@ async def _libvirt_fragment(qemu_factory: Any, tmp_path: Path) -> tuple[Qemu, Pa
     assert "clusters" not in cpu and "dies" not in cpu  # libvirt 9.0 has no clusters
     xml = tmp_path / "domain.xml"
     xml.write_text(DOMAIN.format(kib=2 * G // 1024, vcpus=8, cpu=cpu.strip(),
-                                 emulator=shutil.which("qemu-system-x86_64")))
+                                 # the system's QEMU: libvirt probes it, and a private
+                                 # prefix's (NUMATUI_TEST_QEMU=10.0) needs its -L and modules
+                                 emulator=shutil.which("qemu-system-x86_64", path=os.defpath)))
     return q, xml
 
 

@@ -161,7 +161,10 @@ class NumaApp(App[str]):
 
     # -- redrawing from the session -------------------------------------------------
     def sync(self) -> None:
-        """Redraw every panel from what the session (QEMU) says now."""
+        """Redraw every panel from what the session (QEMU) says now (nothing once
+        the app's widgets are gone: a step may end while the app closes)."""
+        if not self.grid_mounted():
+            return
         s = self.session
         booted = is_booted(s)
         self.grid.set_topology(s.topology, booted=booted, pending=s.pending_unplug)
