@@ -137,6 +137,9 @@ def _add_preset_options(p: argparse.ArgumentParser) -> None:
                    help="split/interleave over nodes 0..N-1 (default: every node QEMU has)")
     p.add_argument("--add-nodes", action="store_true",
                    help="add the memoryless nodes the preset needs that QEMU lacks")
+    p.add_argument("--host-root", default="/", metavar="DIR",
+                   help="the host for --preset host and the capacity checks: a recorded "
+                        "/sys + /proc tree under DIR (default /)")
 
 
 def _version() -> str:
@@ -286,10 +289,12 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
         out.write(cmd.render_show(session))
     elif args.command == "apply":
         if plan is None:  # --preset: made for the machine QEMU has
+            from numatui.core.host import HostView
             from numatui.core.presets import plan_for_session
 
-            plan = plan_for_session(session, args.preset, into=args.into, add_nodes=args.add_nodes)
-        vm = _vm(session)  # autosaved after every change
+            plan = plan_for_session(session, args.preset, into=args.into, add_nodes=args.add_nodes,
+                                    host=HostView(args.host_root).get())
+        vm = _vm(session, host_root=args.host_root)  # autosaved after every change
         await cmd.apply_plan(vm, plan, out, exit_preconfig=args.exit_preconfig,
                              force=args.force, err=err)
     elif args.command == "export":
@@ -301,7 +306,7 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     elif args.command == "pin":
         from numatui.cli_host import pin_command
 
-        return await pin_command(session, args, out)
+        return await pin_command(_vm(session, save=False, host_root=args.host_root), args, out)
     return EXIT_OK
 
 
@@ -345,7 +350,8 @@ def _transcript(args: argparse.Namespace) -> Transcript:
     return transcript
 
 
-def _vm(session: Session, path: Path | None = None, *, save: bool = True) -> Vm:
+def _vm(session: Session, path: Path | None = None, *, save: bool = True,
+        host_root: str = "/") -> Vm:
     """The application layer on ``session``: with ``save``, undo history +
     autosave after every change (a failing save is noted in the QMP log,
     never fatal)."""
@@ -354,11 +360,11 @@ def _vm(session: Session, path: Path | None = None, *, save: bool = True) -> Vm:
     from numatui.core.vm import Vm
 
     if not save:
-        return Vm(session)
+        return Vm(session, host_root=host_root)
     saver = Autosaver(path) if path is not None else Autosaver.for_session(session)
     keeper = Keeper(session, save=saver.save_session)
     keeper.autosave()
-    return Vm(session, keeper)
+    return Vm(session, keeper, host_root=host_root)
 
 
 async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -11,7 +11,7 @@ from numatui.model.pinning import PinPolicy
 from numatui.session.host_reader import read_host
 
 if TYPE_CHECKING:
-    from numatui.session.session import Session
+    from numatui.core.vm import Vm
 
 HOST_FORMATS = ("text", "json")
 
@@ -43,11 +43,8 @@ def host_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-async def pin_command(session: Session, args: argparse.Namespace, out: TextIO) -> int:
-    from numatui.session.pinning import pin_vcpus
-
-    host = read_host(args.host_root)
-    result = await pin_vcpus(session, host, PinPolicy(args.policy), dry_run=args.dry_run)
+async def pin_command(vm: Vm, args: argparse.Namespace, out: TextIO) -> int:
+    result = await vm.pin(args.policy, dry_run=args.dry_run)
     for line in result.plan.lines():
         out.write(("would pin " if args.dry_run and "->" in line else "") + line + "\n")
     if not args.dry_run:

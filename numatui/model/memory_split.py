@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from numatui.model.argv import iter_options, parse_qemu_args
 from numatui.model.errors import NumaError
 from numatui.model.plan import Node
+from numatui.model.qemu_args import binding_opts, ram_backend
 from numatui.model.smp import parse_int, split_opts
 from numatui.model.units import format_size, human_size, parse_size
 
@@ -107,7 +108,8 @@ def split_nodes(nodes: Iterable[Node], sizes: Mapping[int, int], taken: Iterable
         if size <= 0:
             out.append(Node(node_id))
         else:
-            out.append(Node(node_id, old.memdev or _free_id(node_id, used), size))
+            out.append(Node(node_id, old.memdev or _free_id(node_id, used), size,
+                            host_nodes=old.host_nodes, policy=old.policy))
     return out
 
 
@@ -196,16 +198,59 @@ def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
                         value += f",memdev={_esc(node.memdev)}"
                     out += [f"-{opt.name}", value]
                     if node.memdev and node.memdev not in cfg.memdev_ids:
-                        out += ["-object", f"memory-backend-ram,id={_esc(node.memdev)},"
-                                           f"size={format_size(node.size or 0)}"]
+                        out += ["-object", ram_backend(node, node.memdev)]
                     continue
         out.extend(opt.tokens)
     for node_id in sorted(set(sizes) - declared):
         node = want[node_id]
         if node.memdev:
             memdev = _esc(node.memdev)
-            out += ["-object", f"memory-backend-ram,id={memdev},size={format_size(node.size or 0)}",
+            out += ["-object", ram_backend(node, node.memdev),
                     "-numa", f"node,nodeid={node_id},memdev={memdev}"]
         else:
             out += ["-numa", f"node,nodeid={node_id}"]
+    return out
+
+
+def _rebind_object(value: str, hosts: Sequence[int], policy: str | None) -> str:
+    """``memory-backend-*`` (either form) with ``host-nodes``/``policy`` replaced
+    (removed when ``hosts`` is empty)."""
+    if value.lstrip().startswith("{"):
+        props = json.loads(value)
+        props.pop("host-nodes", None)
+        props.pop("policy", None)
+        if hosts:
+            props["host-nodes"] = sorted(set(hosts))
+            props["policy"] = policy or "bind"
+        return json.dumps(props, separators=(",", ":"))
+    pairs = split_opts(value, "qom-type", "-object")
+    qtype = next(v for k, v in pairs if k == "qom-type")
+    kept = [f"{k}={_esc(v)}" for k, v in pairs if k not in ("qom-type", "host-nodes", "policy")]
+    binding = binding_opts(Node(0).with_binding(hosts, policy)) if hosts else ""
+    return ",".join([qtype, *kept]) + binding
+
+
+def argv_with_bindings(argv: Sequence[str], bindings: Mapping[str, tuple[Sequence[int], str | None]]
+                       ) -> list[str]:
+    """``argv`` with each ``-object memory-backend-*,id=M`` of ``bindings``
+    (memdev id -> (host nodes, policy); no host nodes: unbound) carrying that
+    binding: how a node whose backend QEMU already has is rebound (a new QEMU).
+    NumaError naming a memdev the argv does not define."""
+    args = list(argv)
+    program = args.pop(0) if args and not args[0].startswith("-") else None
+    out: list[str] = [program] if program else []
+    seen: set[str] = set()
+    for opt in iter_options(args):
+        if opt.name == "object" and opt.value is not None:
+            qtype, oid = _object_id(opt.value)
+            if qtype and qtype.startswith("memory-backend-") and oid is not None and oid in bindings:
+                hosts, policy = bindings[oid]
+                out += [f"-{opt.name}", _rebind_object(opt.value, hosts, policy)]
+                seen.add(oid)
+                continue
+        out.extend(opt.tokens)
+    missing = sorted(set(bindings) - seen)
+    if missing:
+        raise NumaError(f"memory backend {missing[0]!r} is not an -object of QEMU's command line: "
+                        "it cannot be rebound there")
     return out

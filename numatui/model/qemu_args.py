@@ -78,11 +78,39 @@ def numa_options(plan: Plan, with_nodes: bool = False) -> list[str]:
     return out
 
 
+def host_node_ranges(ids: Sequence[int]) -> list[str]:
+    """``[0, 1, 3]`` -> ``["0-1", "3"]``: QemuOpts' list syntax, one ``host-nodes=`` each."""
+    items = sorted(set(ids))
+    out: list[str] = []
+    i = 0
+    while i < len(items):
+        j = i
+        while j + 1 < len(items) and items[j + 1] == items[j] + 1:
+            j += 1
+        out.append(str(items[i]) if i == j else f"{items[i]}-{items[j]}")
+        i = j + 1
+    return out
+
+
+def binding_opts(node: Node) -> str:
+    """``,host-nodes=0,policy=bind`` for a bound node ("" when not bound)."""
+    if not node.host_nodes:
+        return ""
+    hosts = "".join(f",host-nodes={r}" for r in host_node_ranges(node.host_nodes))
+    return f"{hosts},policy={node.policy or 'bind'}"
+
+
+def ram_backend(node: Node, memdev: str) -> str:
+    """``memory-backend-ram,id=M,size=S[,host-nodes=H,policy=P]``."""
+    return f"memory-backend-ram,id={_esc(memdev)},size={format_size(node.size or 0)}{binding_opts(node)}"
+
+
 def backend_object(node: Node) -> str | None:
-    """``memory-backend-ram,id=M,size=S`` for a node whose memdev numatui created live."""
+    """``memory-backend-ram,id=M,size=S`` (and its binding) for a node whose memdev
+    numatui created live."""
     if node.memdev_created != LIVE or node.memdev is None or node.size is None:
         return None
-    return f"memory-backend-ram,id={_esc(node.memdev)},size={format_size(node.size)}"
+    return ram_backend(node, node.memdev)
 
 
 def export_lines(plan: Plan, devices: Sequence[str] = ()) -> list[str]:
@@ -124,7 +152,7 @@ def numa_text(plan: Plan) -> str:
     for n in nodes:
         memdev = n.memdev or new.get(n.id)
         if memdev and n.size:
-            lines.append(["-object", f"memory-backend-ram,id={_esc(memdev)},size={format_size(n.size)}"])
+            lines.append(["-object", ram_backend(n, memdev)])
     lines += [["-numa", _node_value(n, n.memdev or new.get(n.id))] for n in nodes]
     lines += [["-numa", _dist_value(d)] for d in plan.distances]
     lines += [["-numa", f"cpu,{_props(c)}"] for c in plan.cpus]
@@ -252,7 +280,7 @@ def full_command_line(
         memdev = n.memdev
         if n.size and (memdev is None or memdev not in cfg.memdev_ids):
             memdev = memdev or fresh[n.id]
-            out += ["-object", f"memory-backend-ram,id={_esc(memdev)},size={format_size(n.size)}"]
+            out += ["-object", ram_backend(n, memdev)]
         out += ["-numa", _node_value(n, memdev)]
     dists = dict(argv_dists)
     for d in plan.distances:

@@ -150,7 +150,9 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | Non
         if node_id not in have:
             planned = plan.node(node_id)
             added = await session.add_node(node_id, size=planned.size if planned else None,
-                                           memdev=planned.memdev if planned else None)
+                                           memdev=planned.memdev if planned else None,
+                                           host_nodes=planned.host_nodes if planned else (),
+                                           policy=planned.policy if planned else None)
             sent += 2 if added.memdev_created else 1
     current = {(d.src, d.dst): d.val for d in session.distances}
     for d in plan.distances:
