@@ -307,7 +307,7 @@ class Vm:
     # -- export, apply -------------------------------------------------------------------
     def export(self, fmt: str) -> str:
         """``numatui export --format fmt``."""
-        return export.export_text(self.session, fmt)
+        return export.export_text(self.session, fmt, self.host.get() if self.session.pinning else None)
 
     def quit_text(self) -> str:
         """What quitting prints: the compact -numa options."""
@@ -345,7 +345,7 @@ class Vm:
                 hosts, policy = rebind[node_id]
                 sent({"rebind": node_id, "host-nodes": list(hosts), "policy": policy})
         if plan.pinning is not None:
-            s.pinning = plan.pinning
+            s.set_pinning(plan.pinning)
         new_nodes = _nodes_to_add(s, plan)
         for d in plan.distances:
             if d.src == d.dst and d.val != 10:

@@ -118,6 +118,8 @@ class Record:
     derived_mapping: list[tuple[dict[str, int], int]] = field(default_factory=list)
     #: the run state numatui first saw this QEMU in ("prelaunch", "running", ...)
     first_seen: str | None = None
+    #: the plan's vCPU pinning after boot ("node", "cpu"), as a plan or preset asked
+    pinning: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -137,6 +139,7 @@ class Record:
             "memdevs": [{"id": k, "size": v} for k, v in sorted(self.memdevs.items())],
             "distances": [{"src": s, "dst": d, "val": v} for (s, d), v in sorted(self.distances.items())],
             "derived-mapping": [{"props": p, "node-id": n} for p, n in self.derived_mapping],
+            **({"pinning": self.pinning} if self.pinning else {}),
         }
 
     @classmethod
@@ -163,7 +166,8 @@ class Record:
             first = data.get("first-seen")
             return cls(identity=identity, machine=machine, nodes=nodes, memdevs=memdevs,
                        distances=dists, derived_mapping=derived,
-                       first_seen=str(first) if first is not None else None)
+                       first_seen=str(first) if first is not None else None,
+                       pinning=_s(data.get("pinning")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise NumaError(f"not a numatui record: {exc}") from None
 

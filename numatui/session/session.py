@@ -343,6 +343,8 @@ class Session(Connection):
                 size = node.size if node.size is not None else self.info.memdev_size(node.memdev)
                 by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=size, created=LIVE,
                                       memdev_created=node.memdev_created)
+            if rec.pinning is not None and self.pinning is None:
+                self.pinning = rec.pinning
             dists = {(d.src, d.dst): d for d in self.distances}
             dists.update({(d.src, d.dst): d for d in rec.distance_list()})
             self.distances = [dists[k] for k in sorted(dists)]
@@ -645,6 +647,11 @@ class Session(Connection):
                 plan = replace(plan, pinning=self.pinning)
             cached = self._plan_cache = (*key, plan)
         return cached[3]
+
+    def set_pinning(self, policy: str | None) -> None:
+        """The plan's vCPU pinning after boot; recorded (another numatui process sees it)."""
+        self.pinning = policy
+        self._note_record(lambda r: setattr(r, "pinning", policy))
 
     def preflight(self) -> list[Finding]:
         """The model's checks of the current plan (blocking first)."""
