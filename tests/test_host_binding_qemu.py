@@ -59,7 +59,8 @@ def test_a_binding_to_a_host_node_this_host_lacks_is_qemus_one_line(qemu_factory
 
 
 def test_attached_existing_backend_is_read_only(qemu_factory: Any, tmp_path: Path) -> None:
-    q = qemu_factory([*BASE, "-object", "memory-backend-ram,id=m0,size=1G", "-numa", "node,nodeid=0,memdev=m0"])
+    q = qemu_factory([*BASE, "-object", "memory-backend-ram,id=m0,size=1G",
+                      "-numa", "node,nodeid=0,memdev=m0"])
     plan = {"version": 1, "nodes": [{"id": 0, "memdev": "m0", "host-nodes": [0], "policy": "preferred"}]}
     said = fails(2, "apply", q.sock, write(tmp_path, plan))
     assert "node 0's memory backend exists already" in said and "restart QEMU" in said
