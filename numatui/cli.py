@@ -267,7 +267,13 @@ async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "host":
         from numatui.cli_host import host_command
 
-        return host_command(args, out)
+        if args.vm is None:
+            return host_command(args, out)
+        session = await _connect(args, err, address=Address.parse(args.vm))
+        try:
+            return host_command(args, out, _vm(session, save=False, host_root=args.host_root))
+        finally:
+            await session.close()
     plan = _read_plan(args.plan) if args.command == "apply" and args.plan is not None else None  # first
     session = await _connect(args, err)
     try:

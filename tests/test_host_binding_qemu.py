@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,7 +47,7 @@ def test_a_node_created_live_is_bound_and_query_memdev_says_so(qemu_factory: Any
     numa = ok("export", q.sock)
     assert "-object memory-backend-ram,id=m0,size=1G,host-nodes=0,policy=bind" in numa
     # the export reproduces the binding on a fresh QEMU
-    fresh = qemu_factory([*BASE, *__import__("shlex").split(numa)])
+    fresh = qemu_factory([*BASE, *shlex.split(numa)])
     assert memdevs(fresh) == {"m0": ([0], "bind")}
 
 
@@ -63,7 +64,8 @@ def test_attached_existing_backend_is_read_only(qemu_factory: Any, tmp_path: Pat
                       "-numa", "node,nodeid=0,memdev=m0"])
     plan = {"version": 1, "nodes": [{"id": 0, "memdev": "m0", "host-nodes": [0], "policy": "preferred"}]}
     said = fails(2, "apply", q.sock, write(tmp_path, plan))
-    assert "node 0's memory backend exists already" in said and "restart QEMU" in said
+    assert "node 0's memory backend exists already" in said
+    assert "restart QEMU with -object memory-backend-ram,id=m0,size=1G,host-nodes=0,policy=preferred" in said
     assert memdevs(q) == {"m0": ([], "default")}
 
 
@@ -125,3 +127,29 @@ def test_libvirt_numatune_cputune_validate_and_convert(qemu_factory: Any, tmp_pa
     assert check.returncode == 0, check.stderr
     argv = " ".join(_libvirt_argv(domain))
     assert "host-nodes" in argv and "bind" in argv
+
+
+async def test_rebound_cmdline_export_reproduces_the_binding(launched: Session, qemu_factory: Any) -> None:
+    vm = Vm(launched)
+    plan = launched.plan()
+    await vm.apply_plan(plan.with_nodes([plan.nodes[0].with_binding([0], "preferred"), *plan.nodes[1:]]),
+                        lambda _: None)
+    argv = vm.export("cmdline")
+    assert "host-nodes=0,policy=preferred" in argv
+    tokens = shlex.split(argv.replace("\\\n", " "))
+    fresh = qemu_factory(tokens[1:])
+    replies = await fresh.qmp("query-memdev")
+    bound = {m["id"]: (m["host-nodes"], m["policy"]) for m in replies}
+    assert bound[launched.nodes[0].memdev] == ([0], "preferred")
+
+
+def test_host_with_vm_shows_bindings_and_capacity(qemu_factory: Any, trees: Trees) -> None:
+    q = qemu_factory(BASE)
+    ok("apply", q.sock, "--preset", "host")
+    out = ok("host", "--vm", q.sock)
+    assert "guest node 0: memory bound to host node(s) 0 (bind)" in out
+    assert "capacity: no finding" in out or "capacity warning" in out
+    # the same guest judged against a recorded 2-node host
+    root = str(trees.root("8ia64-2n2s2c"))
+    out = ok("host", "--vm", q.sock, "--host-root", root)
+    assert "host: 2 NUMA node(s)" in out and "guest node 0: memory bound to host node(s) 0" in out

@@ -23,6 +23,7 @@ from numatui.model.errors import NumaError
 from numatui.model.pinning import PinPolicy
 from numatui.model.plan import Node, Plan
 from numatui.model.preflight import Finding
+from numatui.model.qemu_args import iter_options, object_id, ram_backend, rebind_object
 from numatui.model.topology import SlotKey
 from numatui.model.units import human_size
 from numatui.session import memory
@@ -336,7 +337,7 @@ class Vm:
                 raise BadRequest(
                     f"node {node_id}'s memory backend exists already and numatui did not start this "
                     "QEMU: its binding (host-nodes=, policy=) is fixed by QEMU's command line; "
-                    "export the plan (numatui export --format cmdline) and restart QEMU with it")
+                    f"restart QEMU with -object {_rebound_backend(s, node_id, *rebind[node_id])}")
             target = s.plan().with_nodes(_rebound(s.nodes, plan, rebind))
             await self.keeper.rebind(target, "bind " + ", ".join(
                 f"node {i} to host node(s) {','.join(map(str, h)) or 'none'}" for i, (h, _) in
@@ -385,6 +386,17 @@ class Vm:
                 count += 1
         vcpus = sum(s.topology.slot(k).vcpus_count for k in mapping)
         return Applied(slots=len(mapping), vcpus=vcpus, nodes=len(set(mapping.values())), commands=count)
+
+
+def _rebound_backend(session: Session, node_id: int, hosts: tuple[int, ...], policy: str | None) -> str:
+    """The ``-object`` value node ``node_id``'s backend needs for this binding
+    (QEMU's own option rewritten when its command line is known)."""
+    node = next(n for n in session.nodes if n.id == node_id)
+    memdev = node.memdev or f"m{node_id}"
+    for opt in iter_options(session.qemu_argv[1:] if session.qemu_argv else []):
+        if opt.name == "object" and opt.value is not None and object_id(opt.value)[1] == memdev:
+            return rebind_object(opt.value, hosts, policy)
+    return ram_backend(node.with_binding(hosts, policy), memdev)
 
 
 def _rebound(nodes: Sequence[Node], plan: Plan,

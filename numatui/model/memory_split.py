@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from numatui.model.argv import iter_options, parse_qemu_args
 from numatui.model.errors import NumaError
 from numatui.model.plan import Node
-from numatui.model.qemu_args import binding_opts, ram_backend
+from numatui.model.qemu_args import object_id as _object_id
+from numatui.model.qemu_args import ram_backend, rebind_object
 from numatui.model.smp import parse_int, split_opts
 from numatui.model.units import format_size, human_size, parse_size
 
@@ -136,24 +137,6 @@ def _resize_object(value: str, size: int) -> str:
     return ",".join([qtype, *kept, f"size={format_size(size)}"])
 
 
-def _object_id(value: str) -> tuple[str | None, str | None]:
-    """(qom-type, id) of an ``-object`` value, either form."""
-    if value.lstrip().startswith("{"):
-        try:
-            props = json.loads(value)
-        except json.JSONDecodeError:
-            return None, None
-        if not isinstance(props, dict):
-            return None, None
-        qtype, oid = props.get("qom-type"), props.get("id")
-        return (qtype if isinstance(qtype, str) else None, oid if isinstance(oid, str) else None)
-    try:
-        pairs = dict(split_opts(value, "qom-type", "-object"))
-    except NumaError:
-        return None, None
-    return pairs.get("qom-type"), pairs.get("id")
-
-
 def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
     """``argv`` (program name first or not) with node memory as ``sizes`` says.
 
@@ -212,24 +195,6 @@ def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
     return out
 
 
-def _rebind_object(value: str, hosts: Sequence[int], policy: str | None) -> str:
-    """``memory-backend-*`` (either form) with ``host-nodes``/``policy`` replaced
-    (removed when ``hosts`` is empty)."""
-    if value.lstrip().startswith("{"):
-        props = json.loads(value)
-        props.pop("host-nodes", None)
-        props.pop("policy", None)
-        if hosts:
-            props["host-nodes"] = sorted(set(hosts))
-            props["policy"] = policy or "bind"
-        return json.dumps(props, separators=(",", ":"))
-    pairs = split_opts(value, "qom-type", "-object")
-    qtype = next(v for k, v in pairs if k == "qom-type")
-    kept = [f"{k}={_esc(v)}" for k, v in pairs if k not in ("qom-type", "host-nodes", "policy")]
-    binding = binding_opts(Node(0).with_binding(hosts, policy)) if hosts else ""
-    return ",".join([qtype, *kept]) + binding
-
-
 def argv_with_bindings(argv: Sequence[str], bindings: Mapping[str, tuple[Sequence[int], str | None]]
                        ) -> list[str]:
     """``argv`` with each ``-object memory-backend-*,id=M`` of ``bindings``
@@ -245,7 +210,7 @@ def argv_with_bindings(argv: Sequence[str], bindings: Mapping[str, tuple[Sequenc
             qtype, oid = _object_id(opt.value)
             if qtype and qtype.startswith("memory-backend-") and oid is not None and oid in bindings:
                 hosts, policy = bindings[oid]
-                out += [f"-{opt.name}", _rebind_object(opt.value, hosts, policy)]
+                out += [f"-{opt.name}", rebind_object(opt.value, hosts, policy)]
                 seen.add(oid)
                 continue
         out.extend(opt.tokens)

@@ -8,6 +8,7 @@ the full command line, and shell quoting.
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Collection, Mapping, Sequence
 
@@ -103,6 +104,42 @@ def binding_opts(node: Node) -> str:
 def ram_backend(node: Node, memdev: str) -> str:
     """``memory-backend-ram,id=M,size=S[,host-nodes=H,policy=P]``."""
     return f"memory-backend-ram,id={_esc(memdev)},size={format_size(node.size or 0)}{binding_opts(node)}"
+
+
+def object_id(value: str) -> tuple[str | None, str | None]:
+    """(qom-type, id) of an ``-object`` value, either form."""
+    if value.lstrip().startswith("{"):
+        try:
+            props = json.loads(value)
+        except json.JSONDecodeError:
+            return None, None
+        if not isinstance(props, dict):
+            return None, None
+        qtype, oid = props.get("qom-type"), props.get("id")
+        return (qtype if isinstance(qtype, str) else None, oid if isinstance(oid, str) else None)
+    try:
+        pairs = dict(split_opts(value, "qom-type", "-object"))
+    except NumaError:
+        return None, None
+    return pairs.get("qom-type"), pairs.get("id")
+
+
+def rebind_object(value: str, hosts: Sequence[int], policy: str | None) -> str:
+    """``memory-backend-*`` (either form) with ``host-nodes``/``policy`` replaced
+    (removed when ``hosts`` is empty)."""
+    if value.lstrip().startswith("{"):
+        props = json.loads(value)
+        props.pop("host-nodes", None)
+        props.pop("policy", None)
+        if hosts:
+            props["host-nodes"] = sorted(set(hosts))
+            props["policy"] = policy or "bind"
+        return json.dumps(props, separators=(",", ":"))
+    pairs = split_opts(value, "qom-type", "-object")
+    qtype = next(v for k, v in pairs if k == "qom-type")
+    kept = [f"{k}={_esc(v)}" for k, v in pairs if k not in ("qom-type", "host-nodes", "policy")]
+    binding = binding_opts(Node(0).with_binding(hosts, policy)) if hosts else ""
+    return ",".join([qtype, *kept]) + binding
 
 
 def backend_object(node: Node) -> str | None:
@@ -258,9 +295,18 @@ def full_command_line(
     drop = _monitor_options(options, marks) if marks else set()
     out: list[str] = [program] if program else []
     argv_dists: dict[tuple[int, int], Distance] = {}
+    rebinds = {n.memdev: n for n in plan.nodes
+               if n.memdev in cfg.bindings or (n.memdev in cfg.memdev_ids and n.host_nodes)}
     for i, opt in enumerate(options):
         if i in drop or opt.name == "preconfig":
             continue
+        if opt.name == "object" and opt.value is not None:  # the plan's binding wins
+            qtype, oid = object_id(opt.value)
+            node = rebinds.get(oid) if oid is not None else None
+            if qtype and qtype.startswith("memory-backend-") and node is not None \
+                    and cfg.bindings.get(oid or "", ((), None)) != (node.host_nodes, node.policy):
+                out += ["-object", rebind_object(opt.value, node.host_nodes, node.policy)]
+                continue
         if opt.name == "numa" and opt.value is not None:
             kind = _numa_kind(opt.value)
             if kind in ("cpu", "dist"):
