@@ -16,6 +16,7 @@ from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.host_panel import HostPanel
+from numatui.tui.info_line import InfoLine
 
 BASE = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "2,sockets=2,cores=1,threads=1",
         "-m", "1G"]
@@ -42,6 +43,8 @@ async def test_host_panel_toggle_and_pinning_after_boot(qemu_factory: Any) -> No
             await until(lambda: session.state is RunState.RUNNING and app.vm.pinned, what="boot + pin")
             await pilot.pause()
             assert "2 vCPU(s) pinned" in str(panel.render())
+            app.on_cpu_grid_cursor_moved()
+            assert "pinned to host CPUs" in app.query_one("#cursor-info", InfoLine).text
             await pilot.press("H")
             await pilot.pause()
             assert not panel.has_class("shown")
@@ -62,3 +65,21 @@ async def test_host_panel_of_a_recorded_two_node_host(qemu: Any, session: Sessio
         text = str(app.query_one(HostPanel).render())
         assert "Host: 2 node(s)" in text and "node 1: cpus 4-7" in text
         assert "unbound guest node(s): 0, 1" in text
+
+
+async def test_a_hot_plugged_cpu_is_pinned_as_it_appears(qemu_factory: Any) -> None:
+    q = qemu_factory(["-machine", "q35", "-accel", "tcg", "-cpu", "max",
+                      "-smp", "1,maxcpus=2,sockets=2,cores=1,threads=1", "-m", "1G"])
+    session = await Session.connect(q.sock)
+    try:
+        vm = Vm(session)
+        await vm.apply_plan(plan_for_session(session, "host"), lambda _: None)
+        assert session.pinning == "node"
+        assert await vm.boot() is not None and len(vm.pinned) == 1
+        empty = next(s.key for s in session.topology.slots if not s.present)
+        await vm.plug(empty)
+        assert vm.pin_error is None and len(vm.pinned) == 2
+        for cpu in await session.query_cpus_fast():
+            assert read_affinity(cpu["thread-id"], q.proc.pid) == vm.pinned[cpu["cpu-index"]]
+    finally:
+        await session.close()

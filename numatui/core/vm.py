@@ -20,6 +20,7 @@ from numatui.core.keeper import Keeper
 from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
 from numatui.model.devices import is_plugged_device
 from numatui.model.errors import NumaError
+from numatui.model.host import format_cpulist
 from numatui.model.pinning import PinPolicy
 from numatui.model.plan import Node, Plan
 from numatui.model.preflight import Finding
@@ -249,6 +250,18 @@ class Vm:
         except (BadRequest, NumaError, SessionError) as exc:
             self.pin_error = str(exc)
             return None
+
+    def pin_text(self, key: SlotKey) -> str | None:
+        """The slot's pinning for the line under the grid (None: not pinned by numatui)."""
+        idx = self.session.topology.cpu_indexes().get(key)
+        if not idx:
+            return None
+        cpus = sorted({c for i in idx for c in self.pinned.get(i, ())})
+        if cpus:
+            return f"pinned to host CPUs {format_cpulist(cpus)}"
+        if any(i in self.unpinned for i in idx):
+            return "not pinned (its node is bound to no host node)"
+        return None
 
     def pin_state(self) -> dict[SlotKey, str]:
         """Per present slot: "pinned" (read back), "unpinned" (left alone: its

@@ -184,7 +184,10 @@ class NumaApp(App[str]):
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
         grid = self.grid
-        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), is_booted(self.session))
+        booted = is_booted(self.session)
+        pin = self.vm.pin_text(grid.topology.slots[grid.cursor].key) if booted and self.vm.pinned \
+            and grid.topology.slots else None
+        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, pin)
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
         self.query_one("#cursor-info", InfoLine).show(text)
