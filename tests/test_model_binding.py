@@ -127,7 +127,7 @@ def test_host_panel_lines() -> None:
                         distances=((10, 20), (20, 10)), cpus=())
     lines = host_panel_lines(host, [Node(0, "m0", GIB).with_binding([0], "bind"), Node(1)],
                              pinning="node", pinned={0: (0, 1)}, unpinned={1: "unbound"})
-    assert "node 0: cpus 0-1" in lines and "  guest 0 (bind)" in lines
-    assert "unbound guest node(s): 1" in lines and "  1 vCPU(s) pinned" in lines
+    assert "node 0: cpus 0-1" in lines and "· guest 0 (bind)" in lines
+    assert "unbound guest node(s): 1" in lines and "· 1 vCPU(s) pinned" in lines
     assert host_panel_lines(None, [], pinning=None, pinned={}, unpinned={}, error="no /sys")[1] == \
         "cannot read the host: no /sys"

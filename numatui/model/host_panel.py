@@ -20,15 +20,15 @@ def host_panel_lines(host: HostTopology | None, nodes: Sequence[Node], *, pinnin
     for hn in host.nodes:
         bound = [n for n in nodes if hn.id in n.host_nodes]
         out.append(f"node {hn.id}: cpus {format_cpulist(hn.cpus) or 'none'}")
-        out.append(f"  {human_size(hn.memory)}, {human_size(hn.free)} free")
+        out.append(f"· {human_size(hn.memory)}, {human_size(hn.free)} free")
         if bound:
-            out.append("  guest " + ", ".join(f"{n.id} ({n.policy or 'bind'})" for n in bound))
+            out.append("· guest " + ", ".join(f"{n.id} ({n.policy or 'bind'})" for n in bound))
     unbound = [n.id for n in nodes if not n.host_nodes]
     if unbound:
         out.append("unbound guest node(s): " + ", ".join(map(str, unbound)))
     out.append(f"pinning: {pinning or 'none planned'}")
     if pinned:
-        out.append(f"  {len(pinned)} vCPU(s) pinned")
+        out.append(f"· {len(pinned)} vCPU(s) pinned")
     if unpinned:
-        out.append(f"  {len(unpinned)} left as they are (node unbound)")
+        out.append(f"· {len(unpinned)} left as they are (node unbound)")
     return out

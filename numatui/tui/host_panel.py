@@ -33,7 +33,9 @@ class HostPanel(Static):
         vm = self.vm
         lines = host_panel_lines(vm.host.get(), vm.session.nodes, pinning=vm.session.pinning,
                                  pinned=vm.pinned, unpinned=vm.unpinned, error=vm.host.error)
-        text = "\n".join(lines)
+        text = "\n".join(lines)  # the first line is the title
         if text != self._text:
             self._text = text
-            self.update(Text(text))  # data, never markup
+            content = Text(text)  # data, never markup
+            content.stylize("bold", 0, len(lines[0]))
+            self.update(content)
