@@ -44,7 +44,7 @@ async def test_host_panel_toggle_and_pinning_after_boot(qemu_factory: Any) -> No
             await pilot.pause()
             assert "2 vCPU(s) pinned" in str(panel.render())
             app.on_cpu_grid_cursor_moved()
-            assert "pinned to host CPUs" in app.query_one("#cursor-info", InfoLine).text
+            assert "· pin " in app.query_one("#cursor-info", InfoLine).text
             await pilot.press("H")
             await pilot.pause()
             assert not panel.has_class("shown")

@@ -252,15 +252,17 @@ class Vm:
             return None
 
     def pin_text(self, key: SlotKey) -> str | None:
-        """The slot's pinning for the line under the grid (None: not pinned by numatui)."""
+        """The slot's pinning for the line under the grid, short: "pin 0-1" (its
+        host CPUs), "unpinned" (its node is bound to no host node); None: numatui
+        did not pin it."""
         idx = self.session.topology.cpu_indexes().get(key)
         if not idx:
             return None
         cpus = sorted({c for i in idx for c in self.pinned.get(i, ())})
         if cpus:
-            return f"pinned to host CPUs {format_cpulist(cpus)}"
+            return f"pin {format_cpulist(cpus)}"
         if any(i in self.unpinned for i in idx):
-            return "not pinned (its node is bound to no host node)"
+            return "unpinned"
         return None
 
     def pin_state(self) -> dict[SlotKey, str]:

@@ -25,6 +25,13 @@ description of nodes, so it cannot compare itself with an argv; the session
 knows (it has the argv, and its record of what it sent, see
 :mod:`numatui.session.record`) and marks the nodes when it builds the plan.
 ``apply`` treats a node QEMU lacks the same way whether it is marked or not.
+
+The host section (additive keys within version 1): a node's ``"host-nodes":
+[0]`` and ``"policy": "bind"|"preferred"|"interleave"`` bind its memory
+backend to host NUMA nodes (``host-nodes=``/``policy=`` of
+``memory-backend-*``; a node with memory only; policy defaults to bind); a
+top-level ``"pinning": "node"|"cpu"`` asks for the vCPU threads to be pinned
+after boot (``node``: each on its guest node's host node's CPUs; ``cpu``: 1:1).
 """
 
 from __future__ import annotations
