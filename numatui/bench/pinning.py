@@ -3,8 +3,9 @@
 One VM (:data:`~numatui.bench.qemu_vm.VM_240`) whose 8 nodes' memory is bound
 to host node 0 (``host-nodes=0,policy=bind``), socket s on node s, booted;
 two monitors.  numatui: :meth:`numatui.core.vm.Vm.pin` with policy "node"
-(``query-cpus-fast``, ``query-memdev``, the plan, ``sched_setaffinity`` per
-vCPU thread, the affinity read back from ``/proc``).  The floor: a raw
+(``query-cpus-fast``, the plan from the binding ``query-memdev`` reported at
+connect, ``sched_setaffinity`` per vCPU thread, the affinity read back with
+``sched_getaffinity``).  The floor: a raw
 asyncio client's one ``query-cpus-fast``, then a plain loop of
 ``os.sched_setaffinity(thread_id, host node 0's CPUs)``.  Pinning is
 idempotent, so the samples alternate on the same VM; connecting is not timed.
@@ -12,6 +13,7 @@ idempotent, so the samples alternate on the same VM; connecting is not timed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -83,7 +85,7 @@ async def pin_run(samples: int) -> PinRun:
         if session is not None:
             await session.close()
         await vm.stop()
-        with __import__("contextlib").suppress(OSError):
+        with contextlib.suppress(OSError):
             os.unlink(floor_sock)
             os.rmdir(floor_dir)
     return run

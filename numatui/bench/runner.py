@@ -137,8 +137,8 @@ async def _presets(report: Report) -> None:
 async def _pin(report: Report, config: Config) -> None:
     _say(f"pin: {config.repeat} pairs on one booted 240-vCPU QEMU (memory bound to host node 0)")
     run = await pinning.pin_run(config.repeat)
-    report.add("pin_ratio", "pin --policy node, 240 vCPUs: numatui Vm.pin (query-cpus-fast, "
-               "query-memdev, read back) / raw query-cpus-fast + sched_setaffinity loop",
+    report.add("pin_ratio", "pin --policy node, 240 vCPUs: numatui Vm.pin (query-cpus-fast, plan, "
+               "setaffinity, read back) / raw query-cpus-fast + sched_setaffinity loop",
                run.numatui, run.floor, "ms")
 
 

@@ -95,12 +95,14 @@ def apply_pinning(plan: PinPlan, pid: int | None = None) -> dict[int, tuple[int,
             os.sched_setaffinity(pin.vcpu.thread_id, pin.cpus)
         except OSError as exc:
             raise _refusal(pin.vcpu, pin.cpus, exc) from None
+    wanted: dict[tuple[int, ...], set[int]] = {}
     for pin in plan.pins:
         try:  # the kernel's affinity mask of the thread: what Cpus_allowed_list shows
-            applied[pin.vcpu.cpu_index] = tuple(sorted(os.sched_getaffinity(pin.vcpu.thread_id)))
+            got = os.sched_getaffinity(pin.vcpu.thread_id)
         except OSError as exc:
             raise _refusal(pin.vcpu, pin.cpus, exc) from None
-        if set(applied[pin.vcpu.cpu_index]) != set(pin.cpus):
+        applied[pin.vcpu.cpu_index] = tuple(sorted(got))
+        if got != wanted.setdefault(pin.cpus, set(pin.cpus)):
             raise PinRefused(f"{pin.vcpu.describe()} runs on host CPUs "
                              f"{format_cpulist(applied[pin.vcpu.cpu_index])} after pinning it to "
                              f"{format_cpulist(pin.cpus)} (a cpuset or another tool changed it)")
