@@ -153,3 +153,41 @@ def test_host_with_vm_shows_bindings_and_capacity(qemu_factory: Any, trees: Tree
     root = str(trees.root("8ia64-2n2s2c"))
     out = ok("host", "--vm", q.sock, "--host-root", root)
     assert "host: 2 NUMA node(s)" in out and "guest node 0: memory bound to host node(s) 0" in out
+
+
+async def test_the_record_keeps_a_live_binding_and_the_pinning(qemu_factory: Any) -> None:
+    q = qemu_factory(BASE)
+    first = await Session.connect(q.sock)
+    try:
+        await Vm(first).apply_plan(Plan.from_dict({
+            "version": 1, "pinning": "node",
+            "nodes": [{"id": 0, "size": "1G", "host-nodes": [0], "policy": "interleave"}]}), lambda _: None)
+    finally:
+        await first.close()
+    assert first.record is not None and first.record.nodes[0].host_nodes == (0,)
+    second = await Session.connect(q.sock)  # another numatui process would read the same
+    try:
+        assert second.pinning == "node"
+        (node,) = second.nodes
+        assert (node.host_nodes, node.policy, node.live) == ((0,), "interleave", True)
+        assert second.plan().to_dict()["pinning"] == "node"
+    finally:
+        await second.close()
+
+
+async def test_resume_replays_the_pinning_and_the_binding(qemu_factory: Any) -> None:
+    from numatui.session.replay import launch_with_plan
+
+    plan = Plan.from_dict({"version": 1, "pinning": "cpu",
+                           "nodes": [{"id": 0, "memdev": "m0", "host-nodes": [0], "policy": "bind"}],
+                           "cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 0, "socket-id": 1}]})
+    saved = ["qemu-system-x86_64", *BASE, "-object", "memory-backend-ram,id=m0,size=1G",
+             "-numa", "node,nodeid=0,memdev=m0"]
+    session = await launch_with_plan(saved, plan)
+    try:
+        assert session.pinning == "cpu"
+        replies = await session.execute("query-memdev")
+        assert [(m["host-nodes"], m["policy"]) for m in replies] == [([0], "bind")]
+        assert session.plan().nodes[0].host_nodes == (0,)
+    finally:
+        await session.close()

@@ -155,6 +155,8 @@ class Record:
                 n = Node(id=_i(raw["id"]), memdev=_s(raw.get("memdev")), size=_oi(raw.get("size")),
                          created=LIVE,
                          memdev_created=LIVE if raw.get("memdev-created") == LIVE else None)
+                if raw.get("host-nodes"):
+                    n = n.with_binding([_i(h) for h in raw["host-nodes"]], _s(raw.get("policy")))
                 nodes[n.id] = n
             memdevs = {str(m["id"]): _i(m["size"]) for m in data.get("memdevs", [])}
             dists = {(_i(d["src"]), _i(d["dst"])): _i(d["val"]) for d in data.get("distances", [])}
@@ -198,6 +200,9 @@ def _node_dict(n: Node) -> dict[str, Any]:
         d["size"] = n.size
     if n.memdev_created is not None:
         d["memdev-created"] = n.memdev_created
+    if n.host_nodes:
+        d["host-nodes"] = list(n.host_nodes)
+        d["policy"] = n.policy
     return d
 
 

@@ -342,7 +342,8 @@ class Session(Connection):
                     continue  # QEMU would have refused it (Duplicate): not ours
                 size = node.size if node.size is not None else self.info.memdev_size(node.memdev)
                 by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=size, created=LIVE,
-                                      memdev_created=node.memdev_created)
+                                      memdev_created=node.memdev_created, host_nodes=node.host_nodes,
+                                      policy=node.policy)
             if rec.pinning is not None and self.pinning is None:
                 self.pinning = rec.pinning
             dists = {(d.src, d.dst): d for d in self.distances}
