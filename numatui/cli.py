@@ -142,6 +142,9 @@ def _add_preset_options(p: argparse.ArgumentParser) -> None:
                    help="split/interleave over nodes 0..N-1 (default: every node QEMU has)")
     p.add_argument("--add-nodes", action="store_true",
                    help="add the memoryless nodes the preset needs that QEMU lacks")
+    p.add_argument("--host-root", default="/", metavar="DIR",
+                   help="the host for --preset host and the capacity checks: a recorded "
+                        "/sys + /proc tree under DIR (default /)")
 
 
 def _version() -> str:
@@ -266,7 +269,13 @@ async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "host":
         from numatui.cli_host import host_command
 
-        return host_command(args, out)
+        if args.vm is None:
+            return host_command(args, out)
+        session = await _connect(args, err, address=Address.parse(args.vm))
+        try:
+            return host_command(args, out, _vm(session, save=False, host_root=args.host_root))
+        finally:
+            await session.close()
     plan = _read_plan(args.plan) if args.command == "apply" and args.plan is not None else None  # first
     session = await _connect(args, err)
     try:
@@ -293,10 +302,12 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
         out.write(cmd.render_show(session))
     elif args.command == "apply":
         if plan is None:  # --preset: made for the machine QEMU has
+            from numatui.core.host import HostView
             from numatui.core.presets import plan_for_session
 
-            plan = plan_for_session(session, args.preset, into=args.into, add_nodes=args.add_nodes)
-        vm = _vm(session, err=err)  # autosaved after every change
+            plan = plan_for_session(session, args.preset, into=args.into, add_nodes=args.add_nodes,
+                                    host=HostView(args.host_root).get())
+        vm = _vm(session, err=err, host_root=args.host_root)  # autosaved after every change
         await cmd.apply_plan(vm, plan, out, exit_preconfig=args.exit_preconfig,
                              force=args.force, err=err)
     elif args.command == "export":
@@ -308,7 +319,7 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     elif args.command == "pin":
         from numatui.cli_host import pin_command
 
-        return await pin_command(session, args, out)
+        return await pin_command(_vm(session, save=False, host_root=args.host_root), args, out)
     return EXIT_OK
 
 
@@ -365,7 +376,7 @@ def _transcript(args: argparse.Namespace) -> Transcript:
 
 
 def _vm(session: Session, path: Path | None = None, *, save: bool = True,
-        err: TextIO | None = None) -> Vm:
+        err: TextIO | None = None, host_root: str = "/") -> Vm:
     """The application layer on ``session``: with ``save``, undo history +
     autosave after every change (a failing save is noted in the QMP log,
     never fatal; an untrusted state directory turns autosave off, said once
@@ -375,15 +386,15 @@ def _vm(session: Session, path: Path | None = None, *, save: bool = True,
     from numatui.core.vm import Vm
 
     if not save:
-        return Vm(session)
+        return Vm(session, host_root=host_root)
     problem = usable_state_dir(path.parent if path is not None else None)
     if problem is not None:  # numatui works on, without autosave; exports still work
         (err or sys.stderr).write(f"numatui: {problem}\n")
-        return Vm(session)
+        return Vm(session, host_root=host_root)
     saver = Autosaver(path) if path is not None else Autosaver.for_session(session)
     keeper = Keeper(session, save=saver.save_session)
     keeper.autosave()
-    return Vm(session, keeper)
+    return Vm(session, keeper, host_root=host_root)
 
 
 async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -131,6 +131,11 @@ async def apply_plan(vm: Vm, plan: Plan, out: TextIO, *, exit_preconfig: bool = 
                      force: bool = False, err: TextIO | None = None) -> None:
     """:meth:`Vm.apply_plan`, each command sent printed as a line, then a summary."""
     def sent(args: dict[str, Any]) -> None:
+        if "rebind" in args:
+            hosts = ",".join(map(str, args["host-nodes"])) or "none"
+            out.write(f"relaunched QEMU: node {args['rebind']}'s memory bound to host node(s) "
+                      f"{hosts} ({args['policy'] or 'default'}), the plan replayed\n")
+            return
         command = "object-add" if "qom-type" in args else "set-numa-node"
         out.write(f"{command} {json.dumps(args)}\n")
 
@@ -148,11 +153,15 @@ async def _exit_preconfig(vm: Vm, out: TextIO, *, force: bool, err: TextIO | Non
     findings = vm.session.preflight()
     blocking = [f for f in findings if str(f.severity.value) == "blocking"]
     warnings = [f for f in findings if str(f.severity.value) != "blocking"]
-    await vm.boot(force=force)  # PreflightBlocked unless forced
+    pinned = await vm.boot(force=force)  # PreflightBlocked unless forced
     if err is not None:
         for f in (blocking if force else []) + warnings:
             err.write(f"numatui: {f.severity.value}: {f.message}\n")
     out.write(f"left preconfig: QEMU is {_state(vm.session)}\n")
+    if pinned is not None:
+        out.write(f"pinned {len(pinned.applied)} vCPU thread(s) ({pinned.plan.policy} policy)\n")
+    if vm.pin_error is not None and err is not None:
+        err.write(f"numatui: warning: pinning after boot failed: {vm.pin_error}\n")
 
 
 # -- hotplug ---------------------------------------------------------------------------

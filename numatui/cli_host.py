@@ -11,7 +11,7 @@ from numatui.model.pinning import PinPolicy
 from numatui.session.host_reader import read_host
 
 if TYPE_CHECKING:
-    from numatui.session.session import Session
+    from numatui.core.vm import Vm
 
 HOST_FORMATS = ("text", "json")
 
@@ -23,7 +23,10 @@ def add_parsers(sub: Any, address: argparse.ArgumentParser, nodes: argparse.Argu
     p.add_argument("--host-root", default="/", metavar="DIR",
                    help="read a recorded /sys + /proc tree under DIR (like HWLOC_FSROOT; default /)")
     p.add_argument("--format", choices=HOST_FORMATS, default="text", help="text (default) or JSON")
-    p.set_defaults(timeout=3.0, log=None, nodes=None)
+    p.add_argument("--vm", metavar="ADDRESS",
+                   help="also the guest nodes of this QEMU bound to each host node, and the "
+                        "capacity findings (text format)")
+    p.set_defaults(timeout=3.0, log=None, nodes=None, record=None)
 
     p = sub.add_parser("pin", parents=[address, nodes, common],
                        help="pin the vCPU threads of a booted QEMU to host CPUs")
@@ -34,20 +37,31 @@ def add_parsers(sub: Any, address: argparse.ArgumentParser, nodes: argparse.Argu
     p.add_argument("--host-root", default="/", metavar="DIR", help=argparse.SUPPRESS)
 
 
-def host_command(args: argparse.Namespace, out: TextIO) -> int:
+def host_command(args: argparse.Namespace, out: TextIO, vm: Vm | None = None) -> int:
+    """The host; with ``vm`` (``--vm ADDRESS``), its guest nodes' bindings and
+    the capacity findings of its plan on this host."""
     host = read_host(args.host_root)
     if args.format == "json":
         out.write(json.dumps(host.to_dict(), indent=2) + "\n")
-    else:
-        out.write(render_host(host))
+        return 0
+    out.write(render_host(host))
+    if vm is not None:
+        from numatui.core.host import capacity_findings
+
+        for n in vm.session.nodes:
+            where = (f"host node(s) {','.join(map(str, n.host_nodes))} ({n.policy})" if n.host_nodes
+                     else "no host node (not bound)")
+            out.write(f"guest node {n.id}: memory bound to {where}\n")
+        findings = capacity_findings(vm.session, host)
+        for f in findings:
+            out.write(f"capacity {f.severity.value}: {f.message}\n")
+        if not findings:
+            out.write("capacity: no finding (every bound guest node fits its host node)\n")
     return 0
 
 
-async def pin_command(session: Session, args: argparse.Namespace, out: TextIO) -> int:
-    from numatui.session.pinning import pin_vcpus
-
-    host = read_host(args.host_root)
-    result = await pin_vcpus(session, host, PinPolicy(args.policy), dry_run=args.dry_run)
+async def pin_command(vm: Vm, args: argparse.Namespace, out: TextIO) -> int:
+    result = await vm.pin(args.policy, dry_run=args.dry_run)
     for line in result.plan.lines():
         out.write(("would pin " if args.dry_run and "->" in line else "") + line + "\n")
     if not args.dry_run:

@@ -130,6 +130,35 @@ async def distances(outdir: Path) -> Path:
         await launcher.stop()
 
 
+async def host(outdir: Path) -> Path:
+    """The host panel (H) after the "host" preset (node 0 bound, by relaunch) and boot (pinned)."""
+    from numatui.core.presets import plan_for_session
+
+    launcher = Launcher(smp=SMP, nodes=2)
+    await launcher.start()
+    session = await Session.connect(launcher.address, launcher=launcher)
+    app = NumaApp(session)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.vm.apply_plan(plan_for_session(session, "host"), lambda _: None)
+            masks = {str(session.address): "unix:/run/user/1000/numatui/qmp.sock"}
+            if session.launcher is not None and session.launcher.pid is not None:
+                masks[f"pid {session.launcher.pid}"] = "pid 4242"
+            app._masks = masks
+            app.sync()
+            await pilot.press("X")
+            await app.workers.wait_for_complete()
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.press("H")
+            app.clear_notifications()
+            return await shoot(app, pilot, outdir, "host")
+    finally:
+        await session.close()
+        for lch in {id(x): x for x in (launcher, session.launcher) if x is not None}.values():
+            await lch.stop()
+
+
 def to_png(svg: Path) -> None:
     if shutil.which("rsvg-convert") is None:
         print("rsvg-convert not found (apt-get install librsvg2-bin fonts-firacode): SVG only")
@@ -141,5 +170,5 @@ def to_png(svg: Path) -> None:
 
 if __name__ == "__main__":
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent.parent / "screenshots"
-    for svg in [*asyncio.run(main(out)), asyncio.run(distances(out))]:
+    for svg in [*asyncio.run(main(out)), asyncio.run(distances(out)), asyncio.run(host(out))]:
         to_png(svg)

@@ -12,6 +12,8 @@ the :class:`~numatui.bench.report.Report`.
    QEMU), and ``..._prefix`` against the fewest prefix-only commands.
 3. ``keypress_ratio``: :mod:`numatui.bench.keypress` (context: the minimal
    Textual app of :mod:`numatui.bench.textual_floor`).
+3b. ``pin_ratio``: :mod:`numatui.bench.pinning` (numatui pin --policy node
+   of a booted 240-vCPU VM vs a raw query-cpus-fast + sched_setaffinity loop).
 4-6. ``render_scaling``, ``first_paint_scaling``, ``memory_scaling``:
    :mod:`numatui.bench.render`, 4096 slots vs 16, interleaved.
 """
@@ -23,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, fields
 
-from numatui.bench import keypress, measures, render
+from numatui.bench import keypress, measures, pinning, render
 from numatui.bench.fewest import fewest_patterns
 from numatui.bench.qemu_vm import (
     SOCKETS,
@@ -65,6 +67,7 @@ async def run(config: Config) -> Report:
     await _apply(report, config)
     await _per_core(report)
     await _presets(report)
+    await _pin(report, config)
     await _keypress(report, config)
     await _render(report, config)
     _children(report, config)
@@ -129,6 +132,14 @@ async def _presets(report: Report) -> None:
             _say(f"presets: apply {' '.join(argv)} on a fresh {spec.vcpus}-vCPU QEMU ({spec.qemu})")
             counts = await measures.preset_commands(spec, argv, sockets_in_runs_plan(spec, nodes))
             report.add(key, what, [counts.numatui], [counts.fewest], "")
+
+
+async def _pin(report: Report, config: Config) -> None:
+    _say(f"pin: {config.repeat} pairs on one booted 240-vCPU QEMU (memory bound to host node 0)")
+    run = await pinning.pin_run(config.repeat)
+    report.add("pin_ratio", "pin --policy node, 240 vCPUs: numatui Vm.pin (query-cpus-fast, plan, "
+               "setaffinity, read back) / raw query-cpus-fast + sched_setaffinity loop",
+               run.numatui, run.floor, "ms")
 
 
 async def _keypress(report: Report, config: Config) -> None:

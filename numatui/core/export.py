@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from numatui.model.devices import device_args, plugged_cpus
+from numatui.model.host import HostTopology
 from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import export_lines, full_command_line, numa_options, shell_join, shell_quote
@@ -59,7 +60,12 @@ def compact_text(session: Session) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def render(view: str, session: Session) -> str:
+def host_cpus(host: HostTopology | None) -> dict[int, tuple[int, ...]] | None:
+    """host node -> its online CPUs (for ``<vcpupin>``); None when the host is unknown."""
+    return None if host is None else {n.id: tuple(n.cpus) for n in host.nodes}
+
+
+def render(view: str, session: Session, host: HostTopology | None = None) -> str:
     """The text of the TUI's ``view`` for the session as it is now."""
     plan = session.plan()
     if view == "compact":
@@ -78,13 +84,13 @@ def render(view: str, session: Session) -> str:
         return shell_join(full_command_line(argv, plan) + _devices(session))
     if view == "libvirt":
         try:
-            return libvirt_xml(session.topology, plan, smp=session.info.smp)
+            return libvirt_xml(session.topology, plan, smp=session.info.smp, host_cpus=host_cpus(host))
         except LibvirtUnsupported as exc:  # what libvirt cannot say
             return f"(no libvirt XML: {exc})"
     raise ValueError(f"unknown view {view!r}")
 
 
-def export_text(session: Session, fmt: str) -> str:
+def export_text(session: Session, fmt: str, host: HostTopology | None = None) -> str:
     """``numatui export --format fmt``: the mapping QEMU reports as the compact
     ``-numa cpu`` options, the full command line, the JSON plan or libvirt XML."""
     if fmt == "numa":  # the same lines the TUI shows and prints on quit
@@ -99,7 +105,8 @@ def export_text(session: Session, fmt: str) -> str:
             )
         text = render("full", session)
     elif fmt == "libvirt":  # LibvirtUnsupported: one line, exit 2
-        text = libvirt_xml(session.topology, session.plan(), smp=session.info.smp)
+        text = libvirt_xml(session.topology, session.plan(), smp=session.info.smp,
+                           host_cpus=host_cpus(host))
     else:
         raise BadRequest(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}")
     return text if text.endswith("\n") or not text else text + "\n"

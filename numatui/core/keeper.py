@@ -81,6 +81,9 @@ class Keeper:
             if memory.split_differs(self.session, plan):  # e.g. undo of a memory change
                 self.launcher = await memory.relaunch_with_split(
                     self.session, plan, memory.plan_sizes(plan), why=why, launcher=launcher)
+            elif memory.bindings_differ(self.session, plan):  # e.g. undo of a rebinding
+                self.launcher = await memory.relaunch_with_bindings(
+                    self.session, plan, why=why, launcher=launcher)
             else:
                 self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=launcher)
         finally:
@@ -110,6 +113,15 @@ class Keeper:
     async def relaunch(self) -> None:
         """After QEMU died: a new QEMU with the current plan."""
         await self._go(self.history.current, "restoring the plan after QEMU went away")
+
+    async def rebind(self, plan: Plan, why: str = "memory binding") -> Launcher:
+        """A new QEMU whose existing backends carry ``plan``'s host-nodes/policy,
+        ``plan`` replayed (see :func:`numatui.session.memory.relaunch_with_bindings`)."""
+        check_relaunch(self.session, self.launcher)
+        await self._go(plan, why)
+        self.history.push(self.session.plan(), why)
+        assert self.launcher is not None
+        return self.launcher
 
     async def set_memory(self, sizes: dict[int, int]) -> Launcher:
         """A new QEMU whose nodes have ``sizes`` (bytes; 0 = memoryless), the

@@ -10,24 +10,31 @@ formats the results as lines, the TUI as widgets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from numatui.core import export
+from numatui.core.host import HostView, capacity_findings
 from numatui.core.keeper import Keeper
 from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
 from numatui.model.devices import is_plugged_device
+from numatui.model.errors import NumaError
+from numatui.model.host import format_cpulist
+from numatui.model.pinning import PinPolicy
 from numatui.model.plan import Node, Plan
 from numatui.model.preflight import Finding
+from numatui.model.qemu_args import iter_options, object_id, ram_backend, rebind_object
 from numatui.model.topology import SlotKey
 from numatui.model.units import human_size
-from numatui.session.errors import BadRequest, QemuRefused
+from numatui.session import memory
+from numatui.session.errors import BadRequest, QemuRefused, SessionError
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
 from numatui.session.replay import ATTACHED_EXPLANATION, moved_plan
 
 if TYPE_CHECKING:
+    from numatui.session.pinning import PinResult
     from numatui.session.session import Session
 
 
@@ -78,10 +85,20 @@ class Vm:
 
     def __init__(self, session: Session, keeper: Keeper | None = None, *,
                  unplug_timeout: float = UNPLUG_TIMEOUT,
-                 on_unplug_answer: Callable[[Answer], None] | None = None) -> None:
+                 on_unplug_answer: Callable[[Answer], None] | None = None,
+                 host_root: str = "/") -> None:
         self.session = session
         self.keeper = keeper if keeper is not None else Keeper(session)
         self.unplugs = UnplugTracker(session, unplug_timeout, on_unplug_answer)
+        #: the host numatui runs on (``host_root``: a recorded /sys + /proc tree instead)
+        self.host = HostView(host_root)
+        #: cpu-index -> host CPUs its thread runs on, as read back after the last pinning
+        self.pinned: dict[int, tuple[int, ...]] = {}
+        #: vCPUs the last pinning left alone (cpu-index -> why)
+        self.unpinned: dict[int, str] = {}
+        #: why the plan's pinning after boot or a hot-plug failed (None: it did not)
+        self.pin_error: str | None = None
+        session.extra_checks = lambda: capacity_findings(session, self.host.get())
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -192,9 +209,73 @@ class Vm:
             raise ActionRefused("The VM is already running.")
         return list(self.session.preflight())
 
-    async def boot(self, force: bool = False) -> None:
-        """x-exit-preconfig after the preflight (PreflightBlocked unless ``force``)."""
+    async def boot(self, force: bool = False) -> PinResult | None:
+        """x-exit-preconfig after the preflight (PreflightBlocked unless ``force``),
+        then the plan's pinning (``session.pinning``), if any: its result."""
         await self.session.exit_preconfig(force=force)
+        return await self.pin_planned()
+
+    # -- host: pinning ---------------------------------------------------------------------
+    async def pin(self, policy: str | None = None, dry_run: bool = False) -> PinResult:
+        """Pin every present vCPU thread (``numatui pin``, after boot and after a
+        hot-plug when the plan asks): ``policy`` "node" (each vCPU on the CPUs of
+        the host node its guest node's memory is bound to) or "cpu" (1:1);
+        default the plan's, else "node".  Raises ActionRefused in preconfig,
+        NumaError (the pinning cannot be planned), PinRefused (the kernel's
+        refusal, one line)."""
+        from numatui.session.pinning import pin_vcpus
+
+        if not self.booted:
+            raise ActionRefused("QEMU is in preconfig: its vCPU threads do not exist yet and it "
+                                "refuses query-cpus-fast; boot it first (x-exit-preconfig, "
+                                "numatui apply --exit-preconfig)")
+        host = self.host.get()
+        if host is None:
+            raise ActionRefused(f"numatui cannot read the host: {self.host.error}")
+        chosen = PinPolicy(policy or self.session.pinning or "node")
+        result = await pin_vcpus(self.session, host, chosen, dry_run=dry_run)
+        if not dry_run:
+            self.pinned = dict(result.applied)
+            self.unpinned = {v.cpu_index: why for v, why in result.plan.left}
+        return result
+
+    async def pin_planned(self) -> PinResult | None:
+        """:meth:`pin` by the plan's policy when the plan has one (None otherwise,
+        or when it failed: ``pin_error`` says why in one line; the VM runs on)."""
+        self.pin_error = None
+        if self.session.pinning is None or not self.booted:
+            return None
+        try:
+            return await self.pin(self.session.pinning)
+        except (BadRequest, NumaError, SessionError) as exc:
+            self.pin_error = str(exc)
+            return None
+
+    def pin_text(self, key: SlotKey) -> str | None:
+        """The slot's pinning for the line under the grid, short: "pin 0-1" (its
+        host CPUs), "unpinned" (its node is bound to no host node); None: numatui
+        did not pin it."""
+        idx = self.session.topology.cpu_indexes().get(key)
+        if not idx:
+            return None
+        cpus = sorted({c for i in idx for c in self.pinned.get(i, ())})
+        if cpus:
+            return f"pin {format_cpulist(cpus)}"
+        if any(i in self.unpinned for i in idx):
+            return "unpinned"
+        return None
+
+    def pin_state(self) -> dict[SlotKey, str]:
+        """Per present slot: "pinned" (read back), "unpinned" (left alone: its
+        node is bound to no host node) — only slots the last pinning saw."""
+        out: dict[SlotKey, str] = {}
+        indexes = self.session.topology.cpu_indexes()
+        for key, idx in indexes.items():
+            if any(i in self.pinned for i in idx):
+                out[key] = "pinned"
+            elif any(i in self.unpinned for i in idx):
+                out[key] = "unpinned"
+        return out
 
     # -- plug, unplug --------------------------------------------------------------------
     def check_running(self, verb: str) -> None:
@@ -213,8 +294,11 @@ class Vm:
         return out
 
     async def plug(self, key: SlotKey) -> str:
-        """device_add a CPU into an empty slot; returns its device id."""
-        return await self.session.hotplug(key)
+        """device_add a CPU into an empty slot; returns its device id.  With a
+        planned pinning, the new vCPU's thread is pinned as it appears."""
+        dev = await self.session.hotplug(key)
+        await self.pin_planned()
+        return dev
 
     def unplug_targets(self, keys: Sequence[SlotKey]) -> Targets:
         """The hot-plugged CPUs among ``keys``; the others, and why not."""
@@ -239,7 +323,7 @@ class Vm:
     # -- export, apply -------------------------------------------------------------------
     def export(self, fmt: str) -> str:
         """``numatui export --format fmt``."""
-        return export.export_text(self.session, fmt)
+        return export.export_text(self.session, fmt, self.host.get() if self.session.pinning else None)
 
     def quit_text(self) -> str:
         """What quitting prints: the compact -numa options."""
@@ -261,6 +345,23 @@ class Vm:
         """
         s = self.session
         mapping = plan.resolve(s.topology)
+        rebind = memory.bindings_differ(s, plan)
+        if rebind:  # backends QEMU has: their binding is fixed until a new QEMU
+            if not self.can_relaunch:
+                node_id = min(rebind)
+                raise BadRequest(
+                    f"node {node_id}'s memory backend exists already and numatui did not start this "
+                    "QEMU: its binding (host-nodes=, policy=) is fixed by QEMU's command line; "
+                    f"restart QEMU with -object {_rebound_backend(s, node_id, *rebind[node_id])}")
+            target = s.plan().with_nodes(_rebound(s.nodes, plan, rebind))
+            await self.keeper.rebind(target, "bind " + ", ".join(
+                f"node {i} to host node(s) {','.join(map(str, h)) or 'none'}" for i, (h, _) in
+                sorted(rebind.items())))
+            for node_id in sorted(rebind):
+                hosts, policy = rebind[node_id]
+                sent({"rebind": node_id, "host-nodes": list(hosts), "policy": policy})
+        if plan.pinning is not None:
+            s.set_pinning(plan.pinning)
         new_nodes = _nodes_to_add(s, plan)
         for d in plan.distances:
             if d.src == d.dst and d.val != 10:
@@ -273,9 +374,14 @@ class Vm:
                 await s.assign([key], node)  # QemuRefused: "CPU is already assigned ..."
         count = 0
         for new in new_nodes:
-            added = await s.add_node(new.id, size=new.size, memdev=new.memdev)
+            added = await s.add_node(new.id, size=new.size, memdev=new.memdev,
+                                     host_nodes=new.host_nodes, policy=new.policy)
             if added.memdev_created:
-                sent({"qom-type": "memory-backend-ram", "id": added.memdev, "size": added.size})
+                backend: dict[str, Any] = {"qom-type": "memory-backend-ram", "id": added.memdev,
+                                           "size": added.size}
+                if added.host_nodes:
+                    backend.update({"host-nodes": list(added.host_nodes), "policy": added.policy})
+                sent(backend)
                 count += 1
             args: dict[str, Any] = {"type": "node", "nodeid": added.id}
             if added.memdev is not None:
@@ -295,6 +401,23 @@ class Vm:
                 count += 1
         vcpus = sum(s.topology.slot(k).vcpus_count for k in mapping)
         return Applied(slots=len(mapping), vcpus=vcpus, nodes=len(set(mapping.values())), commands=count)
+
+
+def _rebound_backend(session: Session, node_id: int, hosts: tuple[int, ...], policy: str | None) -> str:
+    """The ``-object`` value node ``node_id``'s backend needs for this binding
+    (QEMU's own option rewritten when its command line is known)."""
+    node = next(n for n in session.nodes if n.id == node_id)
+    memdev = node.memdev or f"m{node_id}"
+    for opt in iter_options(session.qemu_argv[1:] if session.qemu_argv else []):
+        if opt.name == "object" and opt.value is not None and object_id(opt.value)[1] == memdev:
+            return rebind_object(opt.value, hosts, policy)
+    return ram_backend(node.with_binding(hosts, policy), memdev)
+
+
+def _rebound(nodes: Sequence[Node], plan: Plan,
+             rebind: Mapping[int, tuple[tuple[int, ...], str | None]]) -> list[Node]:
+    """``nodes`` with the bindings of ``rebind`` (node id -> (host nodes, policy))."""
+    return [n.with_binding(*rebind[n.id]) if n.id in rebind else n for n in nodes]
 
 
 @dataclass

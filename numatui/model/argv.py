@@ -100,6 +100,8 @@ class QemuConfig:
     legacy_cpus: dict[int, tuple[int, ...]] = field(default_factory=dict)
     #: ids of every ``-object memory-backend-*``, sized or not (a file backend may omit size).
     memdev_ids: list[str] = field(default_factory=list)
+    #: memdev id -> (host-nodes, policy) of backends bound to host nodes
+    bindings: dict[str, tuple[tuple[int, ...], str | None]] = field(default_factory=dict)
 
 
 def parse_qemu_args(argv: Sequence[str], *, strict: bool = True) -> QemuConfig:
@@ -161,6 +163,7 @@ def _ram_size(text: str, where: str) -> int | None:
 
 def _object(cfg: QemuConfig, value: str, where: str) -> None:
     props: dict[str, Any]
+    hosts: list[int] = []
     if value.lstrip().startswith("{"):
         try:
             loaded = json.loads(value)
@@ -169,8 +172,15 @@ def _object(cfg: QemuConfig, value: str, where: str) -> None:
         if not isinstance(loaded, dict):
             raise NumaError(f"{where}: the JSON form must be an object")
         props = loaded
+        raw_hosts = props.get("host-nodes")
+        if isinstance(raw_hosts, list):
+            hosts = [h for h in raw_hosts if isinstance(h, int) and not isinstance(h, bool)]
     else:
-        props = dict(split_opts(value, "qom-type", where))
+        pairs = split_opts(value, "qom-type", where)
+        props = dict(pairs)
+        for k, v in pairs:  # QemuOpts: host-nodes=0-1,host-nodes=3
+            if k == "host-nodes":
+                hosts += _host_node_range(v, where)
     qom_type = props.get("qom-type")
     if not isinstance(qom_type, str) or not qom_type:
         raise NumaError(f"{where}: Parameter 'qom-type' is missing")
@@ -183,6 +193,10 @@ def _object(cfg: QemuConfig, value: str, where: str) -> None:
     if oid in cfg.memdev_ids:
         raise NumaError(f"{where}: attempt to add duplicate property '{oid}' (id used twice)")
     cfg.memdev_ids.append(oid)
+    if hosts:
+        policy = props.get("policy")
+        cfg.bindings[oid] = (tuple(sorted(set(hosts))),
+                             policy if isinstance(policy, str) and policy != "default" else "default")
     size = props.get("size")
     if size is None:
         if qom_type != "memory-backend-file":
@@ -194,6 +208,18 @@ def _object(cfg: QemuConfig, value: str, where: str) -> None:
     if n <= 0:
         raise NumaError(f"{where}: property 'size' of {qom_type} doesn't take value '{size}'")
     cfg.memdevs[oid] = n
+
+
+def _host_node_range(text: str, where: str) -> list[int]:
+    """``0`` or ``0-3`` (QemuOpts' list syntax for host-nodes)."""
+    lo, _, hi = text.partition("-")
+    try:
+        a, b = int(lo), int(hi or lo)
+    except ValueError:
+        raise NumaError(f"{where}: host-nodes={text} is not a host node id or range") from None
+    if a > b:
+        raise NumaError(f"{where}: host-nodes={text} is an empty range")
+    return list(range(a, b + 1))
 
 
 _NODE_KEYS = ("type", "nodeid", "cpus", "mem", "memdev", "initiator")
@@ -300,7 +326,11 @@ def _finish_nodes(cfg: QemuConfig, raw_nodes: Sequence[Any], strict: bool) -> No
         if strict and all(mixed):
             raise NumaError(f"{opt.text}: numa configuration should use either mem= or memdev=, "
                             "mixing both is not allowed")
-        cfg.nodes.append(Node(id=nodeid, memdev=memdev, size=size))
+        declared = Node(id=nodeid, memdev=memdev, size=size)
+        if memdev is not None and memdev in cfg.bindings:
+            hosts, policy = cfg.bindings[memdev]
+            declared = declared.with_binding(hosts, None if policy == "default" else policy)
+        cfg.nodes.append(declared)
     if strict and cfg.smp is not None:
         for node, indexes in cfg.legacy_cpus.items():
             for i in indexes:

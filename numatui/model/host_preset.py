@@ -20,7 +20,7 @@ registers it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from numatui.model.compact import compact
 from numatui.model.errors import NumaError
@@ -105,3 +105,13 @@ def like_host(host: HostTopology, topology: Topology, ram: int) -> HostPreset:
     plan = Plan(nodes=nodes, distances=_distances(host, chosen),
                 cpus=tuple(compact(topology, mapping)))
     return HostPreset(plan, {i: n.id for i, n in enumerate(chosen)})
+
+
+def host_plan(host: HostTopology, topology: Topology, ram: int) -> Plan:
+    """:func:`like_host` as one plan: each guest node's memory bound to its host
+    node (``policy`` bind) and ``pinning`` "node" (vCPUs on their host node's CPUs
+    after boot)."""
+    made = like_host(host, topology, ram)
+    nodes = tuple(n.with_binding([made.binding[n.id]], "bind") if n.id in made.binding else n
+                  for n in made.plan.nodes)
+    return replace(made.plan, nodes=nodes, pinning="node")

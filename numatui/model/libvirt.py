@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
-from numatui.model.topology import Topology
+from numatui.model.topology import SlotKey, Topology
 
 #: libvirt's <topology> attributes and the -smp counts they come from.
 _TOPOLOGY_ATTRS = ("sockets", "dies", "clusters", "cores", "threads")
@@ -73,8 +73,12 @@ def topology_counts(topology: Topology, smp: Mapping[str, int] | None = None) ->
     return out
 
 
-def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = None) -> str:
-    """``<cpu><topology .../><numa><cell .../>...</numa></cpu>`` for the plan on this machine.
+def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = None,
+                host_cpus: Mapping[int, tuple[int, ...]] | None = None) -> str:
+    """``<cpu><topology .../><numa><cell .../>...</numa></cpu>`` for the plan on this machine,
+    then ``<numatune>`` and ``<cputune>`` when the plan binds memory or pins
+    vCPUs (:func:`tune_elements`; ``host_cpus``: host node -> its CPUs).  The
+    elements are siblings of ``<cpu>`` inside ``<domain>``: paste each there.
 
     A cell without CPUs gets no ``cpus``.  Raises :class:`LibvirtUnsupported`
     for what libvirt cannot express (see the module docstring).
@@ -134,11 +138,52 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
                     if val is not None:
                         ET.SubElement(dist, "sibling", {"id": str(other), "value": str(val)})
     ET.indent(root, space="  ")
-    text = ET.tostring(root, encoding="unicode") + "\n"
-    bad = _XML_FORBIDDEN.search(text)
+    out = ET.tostring(root, encoding="unicode") + "\n"
+    for extra in tune_elements(topology, plan, mapping, host_cpus):
+        ET.indent(extra, space="  ")
+        out += ET.tostring(extra, encoding="unicode") + "\n"
+    bad = _XML_FORBIDDEN.search(out)
     if bad:  # only numbers go in today; a future string attribute must not break XML 1.0
         raise NumaError(f"libvirt XML cannot hold the control character \\x{ord(bad.group()):02x}")
-    return text
+    return out
+
+
+def tune_elements(topology: Topology, plan: Plan, mapping: Mapping[SlotKey, int],
+                  host_cpus: Mapping[int, tuple[int, ...]] | None = None) -> list[ET.Element]:
+    """``<numatune>`` (when a node's memory is bound) and ``<cputune>`` (when the
+    plan pins by node and the host CPUs of each bound host node are known):
+    siblings of ``<cpu>`` in a ``<domain>``, written after it."""
+    bound = [n for n in sorted(plan.nodes, key=lambda n: n.id) if n.host_nodes]
+    out: list[ET.Element] = []
+    if bound:
+        tune = ET.Element("numatune")
+        every = sorted({h for n in bound for h in n.host_nodes})
+        modes = {n.policy or "bind" for n in bound}
+        mode = _MODES[modes.pop()] if len(modes) == 1 else "strict"
+        ET.SubElement(tune, "memory", {"mode": mode, "nodeset": cpu_ranges(every)})
+        for n in bound:
+            ET.SubElement(tune, "memnode", {"cellid": str(n.id), "mode": _MODES[n.policy or "bind"],
+                                            "nodeset": cpu_ranges(n.host_nodes)})
+        out.append(tune)
+    if plan.pinning == "node" and host_cpus:
+        indexes = topology.cpu_indexes()
+        pins: dict[int, tuple[int, ...]] = {}
+        binding = plan.binding()
+        for key, node in mapping.items():
+            host = binding.get(node)
+            if host is not None and host_cpus.get(host):
+                for i in indexes[key]:
+                    pins[i] = host_cpus[host]
+        if pins:
+            tune = ET.Element("cputune")
+            for i in sorted(pins):
+                ET.SubElement(tune, "vcpupin", {"vcpu": str(i), "cpuset": cpu_ranges(pins[i])})
+            out.append(tune)
+    return out
+
+
+#: QEMU's policy -> libvirt's <numatune> mode.
+_MODES = {"bind": "strict", "preferred": "preferred", "interleave": "interleave"}
 
 
 #: Characters XML 1.0 forbids (ElementTree writes them raw, making the document invalid).

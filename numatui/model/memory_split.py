@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from numatui.model.argv import iter_options, parse_qemu_args
 from numatui.model.errors import NumaError
 from numatui.model.plan import Node
+from numatui.model.qemu_args import object_id as _object_id
+from numatui.model.qemu_args import ram_backend, rebind_object
 from numatui.model.smp import parse_int, split_opts
 from numatui.model.units import format_size, human_size, parse_size
 
@@ -107,7 +109,8 @@ def split_nodes(nodes: Iterable[Node], sizes: Mapping[int, int], taken: Iterable
         if size <= 0:
             out.append(Node(node_id))
         else:
-            out.append(Node(node_id, old.memdev or _free_id(node_id, used), size))
+            out.append(Node(node_id, old.memdev or _free_id(node_id, used), size,
+                            host_nodes=old.host_nodes, policy=old.policy))
     return out
 
 
@@ -132,24 +135,6 @@ def _resize_object(value: str, size: int) -> str:
     kept = [f"{k}={_esc(v)}" for k, v in pairs if k not in ("qom-type", "size")]
     qtype = next(v for k, v in pairs if k == "qom-type")
     return ",".join([qtype, *kept, f"size={format_size(size)}"])
-
-
-def _object_id(value: str) -> tuple[str | None, str | None]:
-    """(qom-type, id) of an ``-object`` value, either form."""
-    if value.lstrip().startswith("{"):
-        try:
-            props = json.loads(value)
-        except json.JSONDecodeError:
-            return None, None
-        if not isinstance(props, dict):
-            return None, None
-        qtype, oid = props.get("qom-type"), props.get("id")
-        return (qtype if isinstance(qtype, str) else None, oid if isinstance(oid, str) else None)
-    try:
-        pairs = dict(split_opts(value, "qom-type", "-object"))
-    except NumaError:
-        return None, None
-    return pairs.get("qom-type"), pairs.get("id")
 
 
 def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
@@ -196,16 +181,41 @@ def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
                         value += f",memdev={_esc(node.memdev)}"
                     out += [f"-{opt.name}", value]
                     if node.memdev and node.memdev not in cfg.memdev_ids:
-                        out += ["-object", f"memory-backend-ram,id={_esc(node.memdev)},"
-                                           f"size={format_size(node.size or 0)}"]
+                        out += ["-object", ram_backend(node, node.memdev)]
                     continue
         out.extend(opt.tokens)
     for node_id in sorted(set(sizes) - declared):
         node = want[node_id]
         if node.memdev:
             memdev = _esc(node.memdev)
-            out += ["-object", f"memory-backend-ram,id={memdev},size={format_size(node.size or 0)}",
+            out += ["-object", ram_backend(node, node.memdev),
                     "-numa", f"node,nodeid={node_id},memdev={memdev}"]
         else:
             out += ["-numa", f"node,nodeid={node_id}"]
+    return out
+
+
+def argv_with_bindings(argv: Sequence[str], bindings: Mapping[str, tuple[Sequence[int], str | None]]
+                       ) -> list[str]:
+    """``argv`` with each ``-object memory-backend-*,id=M`` of ``bindings``
+    (memdev id -> (host nodes, policy); no host nodes: unbound) carrying that
+    binding: how a node whose backend QEMU already has is rebound (a new QEMU).
+    NumaError naming a memdev the argv does not define."""
+    args = list(argv)
+    program = args.pop(0) if args and not args[0].startswith("-") else None
+    out: list[str] = [program] if program else []
+    seen: set[str] = set()
+    for opt in iter_options(args):
+        if opt.name == "object" and opt.value is not None:
+            qtype, oid = _object_id(opt.value)
+            if qtype and qtype.startswith("memory-backend-") and oid is not None and oid in bindings:
+                hosts, policy = bindings[oid]
+                out += [f"-{opt.name}", rebind_object(opt.value, hosts, policy)]
+                seen.add(oid)
+                continue
+        out.extend(opt.tokens)
+    missing = sorted(set(bindings) - seen)
+    if missing:
+        raise NumaError(f"memory backend {missing[0]!r} is not an -object of QEMU's command line: "
+                        "it cannot be rebound there")
     return out

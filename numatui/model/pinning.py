@@ -50,8 +50,9 @@ class VCpu:
     @classmethod
     def from_qmp(cls, entry: Mapping[str, Any]) -> VCpu:
         props = entry.get("props") or {}
-        return cls(int(entry["cpu-index"]), int(entry["thread-id"]),
-                   {str(k): int(v) for k, v in props.items() if isinstance(v, int)})
+        if not all(type(v) is int for v in props.values()):  # QEMU's are ints: kept as they are
+            props = {str(k): int(v) for k, v in props.items() if isinstance(v, int)}
+        return cls(int(entry["cpu-index"]), int(entry["thread-id"]), props)
 
     def describe(self) -> str:
         return f"vCPU {self.cpu_index} (thread {self.thread_id})"
@@ -104,22 +105,25 @@ def plan_pinning(host: HostTopology, vcpus: Sequence[VCpu], policy: PinPolicy,
 def _by_node(host: HostTopology, vcpus: Sequence[VCpu], binding: Mapping[int, int]) -> PinPlan:
     pins: list[Pin] = []
     left: list[tuple[VCpu, str]] = []
+    cpus_of: dict[int, tuple[int, ...]] = {}  # guest node -> host CPUs, checked once per node
     for v in vcpus:
-        node = v.node_id
+        node = v.props.get("node-id")
         if node is None:
             left.append((v, "it is on no guest node"))
             continue
         if node not in binding:
             left.append((v, f"guest node {node} is bound to no host node"))
             continue
-        hnode = host.node(binding[node])
-        if hnode is None:
-            raise NumaError(f"guest node {node} is bound to host node {binding[node]}, which this host "
-                            f"does not have (it has {', '.join(map(str, host.node_ids()))})")
-        if not hnode.cpus:
-            raise NumaError(f"guest node {node} is bound to host node {hnode.id}, which has no online "
-                            "CPU to run its vCPUs on")
-        pins.append(Pin(v, hnode.cpus))
+        if node not in cpus_of:
+            hnode = host.node(binding[node])
+            if hnode is None:
+                raise NumaError(f"guest node {node} is bound to host node {binding[node]}, which this "
+                                f"host does not have (it has {', '.join(map(str, host.node_ids()))})")
+            if not hnode.cpus:
+                raise NumaError(f"guest node {node} is bound to host node {hnode.id}, which has no "
+                                "online CPU to run its vCPUs on")
+            cpus_of[node] = hnode.cpus
+        pins.append(Pin(v, cpus_of[node]))
     return PinPlan(PinPolicy.NODE, tuple(pins), tuple(left))
 
 

@@ -25,6 +25,13 @@ description of nodes, so it cannot compare itself with an argv; the session
 knows (it has the argv, and its record of what it sent, see
 :mod:`numatui.session.record`) and marks the nodes when it builds the plan.
 ``apply`` treats a node QEMU lacks the same way whether it is marked or not.
+
+The host section (additive keys within version 1): a node's ``"host-nodes":
+[0]`` and ``"policy": "bind"|"preferred"|"interleave"`` bind its memory
+backend to host NUMA nodes (``host-nodes=``/``policy=`` of
+``memory-backend-*``; a node with memory only; policy defaults to bind); a
+top-level ``"pinning": "node"|"cpu"`` asks for the vCPU threads to be pinned
+after boot (``node``: each on its guest node's host node's CPUs; ``cpu``: 1:1).
 """
 
 from __future__ import annotations
@@ -42,6 +49,10 @@ from numatui.model.units import parse_size
 PLAN_VERSION = 1
 #: The value of a node's ``created`` / ``memdev-created``: made over QMP in preconfig.
 LIVE = "live"
+#: ``policy=`` of a memory backend bound to host nodes (QEMU's HostMemPolicy, "default" aside).
+POLICIES = ("bind", "preferred", "interleave")
+#: The plan's ``pinning``: how vCPU threads go on host CPUs after boot.
+PINNINGS = ("node", "cpu")
 MAX_NODES = 128  # QEMU's MAX_NODES
 
 
@@ -56,10 +67,23 @@ class Node:
     created: str | None = None
     #: "live": the memdev was made by object-add, not by the command line's -object
     memdev_created: str | None = None
+    #: host NUMA nodes its memory backend is bound to (``host-nodes=``; empty: not bound)
+    host_nodes: tuple[int, ...] = ()
+    #: ``policy=`` of that binding: bind, preferred or interleave (None: QEMU's default)
+    policy: str | None = None
 
     @property
     def live(self) -> bool:
         return self.created == LIVE
+
+    @property
+    def bound(self) -> bool:
+        """True when its memory is bound to host nodes (``host-nodes=``)."""
+        return bool(self.host_nodes)
+
+    def with_binding(self, host_nodes: Iterable[int], policy: str | None) -> Node:
+        nodes = tuple(sorted(set(host_nodes)))
+        return replace(self, host_nodes=nodes, policy=(policy or "bind") if nodes else None)
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,8 @@ class Plan:
     nodes: tuple[Node, ...] = ()
     distances: tuple[Distance, ...] = ()
     cpus: tuple[CpuOption, ...] = field(default_factory=tuple)
+    #: vCPU pinning after boot: "node" (each vCPU on its node's host CPUs), "cpu" (1:1) or None
+    pinning: str | None = None
 
     # -- building -------------------------------------------------------------
     @classmethod
@@ -151,13 +177,24 @@ class Plan:
                 d["created"] = n.created
             if n.memdev_created is not None:
                 d["memdev-created"] = n.memdev_created
+            if n.host_nodes:
+                d["host-nodes"] = list(n.host_nodes)
+                d["policy"] = n.policy or "bind"
             nodes.append(d)
-        return {
+        out: dict[str, Any] = {
             "version": PLAN_VERSION,
             "nodes": nodes,
             "distances": [{"src": d.src, "dst": d.dst, "val": d.val} for d in self.distances],
             "cpus": [dict(c) for c in self.cpus],
         }
+        if self.pinning is not None:
+            out["pinning"] = self.pinning
+        return out
+
+    def binding(self) -> dict[int, int]:
+        """guest node -> host node for nodes bound to exactly one host node (what
+        ``--policy node`` pins by)."""
+        return {n.id: n.host_nodes[0] for n in self.nodes if len(n.host_nodes) == 1}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -170,7 +207,7 @@ class Plan:
             raise NumaError("plan: the top level must be a JSON object")
         if "plan" in data and "cpus" not in data:
             return cls.from_dict(saved_state_plan(data))
-        unknown = set(data) - {"version", "nodes", "distances", "cpus", "comment"}
+        unknown = set(data) - {"version", "nodes", "distances", "cpus", "comment", "pinning"}
         if unknown:
             raise NumaError(f"plan: unknown key {sorted(unknown)[0]!r}")
         version = data.get("version", PLAN_VERSION)
@@ -185,7 +222,11 @@ class Plan:
         distances = tuple(_distance(i, d) for i, d in enumerate(_list(data, "distances")))
         check_distances(distances, "plan: distances")
         cpus = tuple(_cpu(i, c) for i, c in enumerate(_list(data, "cpus")))
-        return cls(nodes=nodes, distances=distances, cpus=cpus)
+        pinning = data.get("pinning")
+        if pinning is not None and pinning not in PINNINGS:
+            raise NumaError(f"plan: pinning must be one of {', '.join(PINNINGS)} or null, "
+                            f"not {json.dumps(pinning)}")
+        return cls(nodes=nodes, distances=distances, cpus=cpus, pinning=pinning)
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
@@ -267,7 +308,7 @@ def _node(i: int, raw: Any) -> Node:
     where = f"plan: nodes[{i}]"
     if not isinstance(raw, Mapping):
         raise NumaError(f"{where} must be an object like {{\"id\": 0}}")
-    unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created"}
+    unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created", "host-nodes", "policy"}
     if unknown:
         raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
     if "id" not in raw:
@@ -287,8 +328,30 @@ def _node(i: int, raw: Any) -> Node:
         origin[key] = value
     if origin["memdev-created"] is not None and (memdev is None or size is None):
         raise NumaError(f"{where}: \"memdev-created\" needs \"memdev\" and \"size\"")
+    host_nodes, policy = _binding(where, raw, memdev is not None or size is not None)
     return Node(id=node_id, memdev=memdev, size=size, created=origin["created"],
-                memdev_created=origin["memdev-created"])
+                memdev_created=origin["memdev-created"], host_nodes=host_nodes, policy=policy)
+
+
+def _binding(where: str, raw: Mapping[str, Any], has_memory: bool) -> tuple[tuple[int, ...], str | None]:
+    """A node's ``host-nodes`` (list of host node ids) and ``policy``."""
+    hosts = raw.get("host-nodes")
+    policy = raw.get("policy")
+    if hosts is None:
+        if policy is not None:
+            raise NumaError(f"{where}: \"policy\" needs \"host-nodes\"")
+        return (), None
+    if not isinstance(hosts, list) or not hosts:
+        raise NumaError(f"{where}.host-nodes must be a non-empty list of host node ids like [0]")
+    ids = tuple(sorted({_int(f"{where}.host-nodes[{j}]", h, 0, 1023) for j, h in enumerate(hosts)}))
+    if policy is None:
+        policy = "bind"
+    if policy not in POLICIES:
+        raise NumaError(f"{where}.policy must be one of {', '.join(POLICIES)}, not {json.dumps(policy)}")
+    if not has_memory:
+        raise NumaError(f"{where}: \"host-nodes\" binds the node's memory, but it has none "
+                        "(give it a \"memdev\" or a \"size\")")
+    return ids, policy
 
 
 def _distance(i: int, raw: Any) -> Distance:

@@ -44,7 +44,7 @@ carrying ``vcpus-count`` threads; riscv virt).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from numatui.model.compact import compact
 from numatui.model.errors import NumaError
@@ -173,12 +173,16 @@ def preset_plan(name: str, topology: Topology, nodes: Sequence[Node] | None, *,
     nodes beside them), which is how a plan asks for nodes to be added.
     """
     have = None if nodes is None else sorted({n.id for n in nodes})
-    mapping, distances = _run(name, topology, None if have is None else len(have), into)
+    mapping, distances, built = _run(name, topology, None if have is None else len(have), into)
+    pinning = built.pinning if built is not None else None
+    if built is not None and built.nodes:  # the preset declares its nodes (memory, binding)
+        return Plan(nodes=merge_nodes(nodes or (), built.nodes), distances=distances,
+                    cpus=tuple(compact(topology, mapping)), pinning=pinning)
     if have is None:
         if add_nodes:
             raise PresetError(f"preset {name}: numatui cannot tell which nodes QEMU has, so it cannot "
                               "add the missing ones: give --nodes N")
-        return Plan(distances=distances, cpus=tuple(compact(topology, mapping)))
+        return Plan(distances=distances, cpus=tuple(compact(topology, mapping)), pinning=pinning)
     assert nodes is not None
     used = set(mapping.values())
     missing = sorted(used - set(have))
@@ -187,11 +191,27 @@ def preset_plan(name: str, topology: Topology, nodes: Sequence[Node] | None, *,
         if not add_nodes:
             raise NotEnoughNodes(name, get(name).needs, max(used) + 1, have, missing, nodes_source)
         declared = tuple(sorted([*nodes, *(Node(id=i) for i in missing)], key=lambda n: n.id))
-    return Plan(nodes=declared, distances=distances, cpus=tuple(compact(topology, mapping)))
+    return Plan(nodes=declared, distances=distances, cpus=tuple(compact(topology, mapping)),
+                pinning=pinning)
+
+
+def merge_nodes(have: Iterable[Node], wanted: Iterable[Node]) -> tuple[Node, ...]:
+    """QEMU's nodes with a preset's: a node QEMU has keeps its memory (fixed when
+    QEMU made it) and takes the preset's binding when it has memory; a node it
+    lacks is the preset's (added live, with a new bound backend)."""
+    out = {n.id: n for n in have}
+    taken = {n.memdev for n in out.values() if n.memdev}
+    for n in wanted:
+        cur = out.get(n.id)
+        if cur is None:
+            out[n.id] = replace(n, memdev=None) if n.memdev in taken else n
+        elif cur.memdev is not None:
+            out[n.id] = cur.with_binding(n.host_nodes, n.policy)
+    return tuple(out[i] for i in sorted(out))
 
 
 def _run(name: str, topology: Topology, nodes: int | None,
-         into: int | None) -> tuple[dict[SlotKey, int], tuple[Distance, ...]]:
+         into: int | None) -> tuple[dict[SlotKey, int], tuple[Distance, ...], Plan | None]:
     p = get(name)
     if into is not None:
         if not p.takes_into:
@@ -202,14 +222,14 @@ def _run(name: str, topology: Topology, nodes: int | None,
         raise PresetError(f"preset {name}: the machine has no CPU slots")
     result = p.build(PresetInput(topology, nodes, into))
     if isinstance(result, Plan):
-        return result.resolve(topology), result.distances
+        return result.resolve(topology), result.distances, result
     mapping = dict(result)
     for key, node in mapping.items():
         topology.index(key)  # NumaError: no such slot
         if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < MAX_NODES:
             raise PresetError(f"preset {name} put a CPU on node {node!r}: QEMU has node ids "
                               f"0..{MAX_NODES - 1}")
-    return mapping, ()
+    return mapping, (), None
 
 
 

@@ -8,6 +8,7 @@ the full command line, and shell quoting.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Collection, Mapping, Sequence
@@ -79,11 +80,75 @@ def numa_options(plan: Plan, with_nodes: bool = False) -> list[str]:
     return out
 
 
+def host_node_ranges(ids: Sequence[int]) -> list[str]:
+    """``[0, 1, 3]`` -> ``["0-1", "3"]``: QemuOpts' list syntax, one ``host-nodes=`` each."""
+    items = sorted(set(ids))
+    out: list[str] = []
+    i = 0
+    while i < len(items):
+        j = i
+        while j + 1 < len(items) and items[j + 1] == items[j] + 1:
+            j += 1
+        out.append(str(items[i]) if i == j else f"{items[i]}-{items[j]}")
+        i = j + 1
+    return out
+
+
+def binding_opts(node: Node) -> str:
+    """``,host-nodes=0,policy=bind`` for a bound node ("" when not bound)."""
+    if not node.host_nodes:
+        return ""
+    hosts = "".join(f",host-nodes={r}" for r in host_node_ranges(node.host_nodes))
+    return f"{hosts},policy={node.policy or 'bind'}"
+
+
+def ram_backend(node: Node, memdev: str) -> str:
+    """``memory-backend-ram,id=M,size=S[,host-nodes=H,policy=P]``."""
+    return f"memory-backend-ram,id={_esc(memdev)},size={format_size(node.size or 0)}{binding_opts(node)}"
+
+
+def object_id(value: str) -> tuple[str | None, str | None]:
+    """(qom-type, id) of an ``-object`` value, either form."""
+    if value.lstrip().startswith("{"):
+        try:
+            props = json.loads(value)
+        except json.JSONDecodeError:
+            return None, None
+        if not isinstance(props, dict):
+            return None, None
+        qtype, oid = props.get("qom-type"), props.get("id")
+        return (qtype if isinstance(qtype, str) else None, oid if isinstance(oid, str) else None)
+    try:
+        pairs = dict(split_opts(value, "qom-type", "-object"))
+    except NumaError:
+        return None, None
+    return pairs.get("qom-type"), pairs.get("id")
+
+
+def rebind_object(value: str, hosts: Sequence[int], policy: str | None) -> str:
+    """``memory-backend-*`` (either form) with ``host-nodes``/``policy`` replaced
+    (removed when ``hosts`` is empty)."""
+    if value.lstrip().startswith("{"):
+        props = json.loads(value)
+        props.pop("host-nodes", None)
+        props.pop("policy", None)
+        if hosts:
+            props["host-nodes"] = sorted(set(hosts))
+            props["policy"] = policy or "bind"
+        return json.dumps(props, separators=(",", ":"))
+    pairs = split_opts(value, "qom-type", "-object")
+    qtype = next(v for k, v in pairs if k == "qom-type")
+    kept = [f"{k}={_esc(v)}" for k, v in pairs if k not in ("qom-type", "host-nodes", "policy")]
+    binding = binding_opts(Node(0).with_binding(hosts, policy)) if hosts else ""
+    return ",".join([qtype, *kept]) + binding
+
+
 def backend_object(node: Node) -> str | None:
-    """``memory-backend-ram,id=M,size=S`` for a node whose memdev numatui created live."""
+    """``memory-backend-ram,id=M,size=S`` (and its binding) for a node whose memdev
+    numatui created live."""
     if node.memdev_created != LIVE or node.memdev is None or node.size is None:
         return None
-    return f"memory-backend-ram,id={_esc(node.memdev)},size={format_size(node.size)}"
+    return ram_backend(node, node.memdev)
 
 
 def export_lines(plan: Plan, devices: Sequence[str] = ()) -> list[str]:
@@ -125,7 +190,7 @@ def numa_text(plan: Plan) -> str:
     for n in nodes:
         memdev = n.memdev or new.get(n.id)
         if memdev and n.size:
-            lines.append(["-object", f"memory-backend-ram,id={_esc(memdev)},size={format_size(n.size)}"])
+            lines.append(["-object", ram_backend(n, memdev)])
     lines += [["-numa", _node_value(n, n.memdev or new.get(n.id))] for n in nodes]
     lines += [["-numa", _dist_value(d)] for d in plan.distances]
     lines += [["-numa", f"cpu,{_props(c)}"] for c in plan.cpus]
@@ -232,9 +297,18 @@ def full_command_line(
     drop = _monitor_options(options, marks) if marks else set()
     out: list[str] = [program] if program else []
     argv_dists: dict[tuple[int, int], Distance] = {}
+    rebinds = {n.memdev: n for n in plan.nodes
+               if n.memdev in cfg.bindings or (n.memdev in cfg.memdev_ids and n.host_nodes)}
     for i, opt in enumerate(options):
         if i in drop or opt.name == "preconfig":
             continue
+        if opt.name == "object" and opt.value is not None:  # the plan's binding wins
+            qtype, oid = object_id(opt.value)
+            node = rebinds.get(oid) if oid is not None else None
+            if qtype and qtype.startswith("memory-backend-") and node is not None \
+                    and cfg.bindings.get(oid or "", ((), None)) != (node.host_nodes, node.policy):
+                out += ["-object", rebind_object(opt.value, node.host_nodes, node.policy)]
+                continue
         if opt.name == "numa" and opt.value is not None:
             kind = _numa_kind(opt.value)
             if kind in ("cpu", "dist"):
@@ -254,7 +328,7 @@ def full_command_line(
         memdev = n.memdev
         if n.size and (memdev is None or memdev not in cfg.memdev_ids):
             memdev = memdev or fresh[n.id]
-            out += ["-object", f"memory-backend-ram,id={_esc(memdev)},size={format_size(n.size)}"]
+            out += ["-object", ram_backend(n, memdev)]
         out += ["-numa", _node_value(n, memdev)]
     dists = dict(argv_dists)
     for d in plan.distances:

@@ -139,3 +139,19 @@ async def probe_nodes(execute: Execute, topology: Topology, give_up: int = 4) ->
         misses = 0
         found.append(Node(id=node_id))
     return NodeFacts(nodes=found, source="probing QEMU in preconfig")
+
+
+def with_bindings(nodes: Iterable[Node], memdevs: Sequence[dict[str, object]]) -> list[Node]:
+    """``nodes`` with the ``host-nodes``/``policy`` query-memdev reports for
+    their memdev (QEMU's word: it wins over what a command line or plan said)."""
+    by_id = {m.get("id"): m for m in memdevs}
+    out = []
+    for n in nodes:
+        m = by_id.get(n.memdev) if n.memdev is not None else None
+        if m is not None:
+            hosts = m.get("host-nodes")
+            ids = [h for h in hosts if isinstance(h, int)] if isinstance(hosts, list) else []
+            policy = m.get("policy")
+            n = n.with_binding(ids, policy if isinstance(policy, str) and policy != "default" else None)
+        out.append(n)
+    return out

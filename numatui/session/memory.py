@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from numatui.model.errors import NumaError
-from numatui.model.memory_split import MemorySplit, argv_with_split
+from numatui.model.memory_split import MemorySplit, argv_with_bindings, argv_with_split
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import parse_qemu_args
 from numatui.model.units import human_size
@@ -107,3 +107,49 @@ async def relaunch_with_memory(session: Session, sizes: Mapping[int, int], *,
                       for n, size in sorted(wanted.items()))
     return await relaunch_with_split(session, session.plan(), wanted, why=f"memory {words}",
                                      launcher=launcher)
+
+
+def plan_bindings(plan: Plan) -> dict[int, tuple[tuple[int, ...], str | None]]:
+    """Node id -> (host nodes, policy) for the plan's nodes with memory."""
+    return {n.id: (n.host_nodes, n.policy if n.host_nodes else None) for n in plan.nodes if n.memdev}
+
+
+def bindings_differ(session: Session, plan: Plan) -> dict[int, tuple[tuple[int, ...], str | None]]:
+    """The plan's bindings of nodes whose backend QEMU has already, where they
+    differ from what ``query-memdev`` says (empty: nothing to rebind)."""
+    have = {n.id: n for n in session.nodes}
+    out: dict[int, tuple[tuple[int, ...], str | None]] = {}
+    for node_id, (hosts, policy) in plan_bindings(plan).items():
+        cur = have.get(node_id)
+        if cur is None or cur.memdev is None:
+            continue  # a new node: object-add binds it live
+        if (cur.host_nodes, cur.policy if cur.host_nodes else None) != (hosts, policy if hosts else None):
+            out[node_id] = (hosts, policy)
+    return out
+
+
+async def relaunch_with_bindings(session: Session, plan: Plan, *, why: str,
+                                 launcher: Launcher | None) -> Launcher:
+    """A new QEMU whose existing memory backends carry the plan's
+    ``host-nodes``/``policy`` (rewritten in the launch arguments), the plan
+    replayed: rebinding a node's memory (QEMU fixes a backend's binding when
+    it creates it).  ReplayRefused when numatui did not start QEMU or it booted."""
+    reason = read_only_reason(session, launcher)
+    if reason is not None or launcher is None:
+        if launcher is None:
+            reason = ("numatui did not start this QEMU: a node's memory binding is fixed by its "
+                      "command line (-object memory-backend-*,host-nodes=,policy=). Shown read-only; "
+                      "to change it, export the plan and restart QEMU with it")
+        raise ReplayRefused(reason or ATTACHED_READ_ONLY)
+    memdev_of = {n.id: n.memdev for n in session.nodes if n.memdev}
+    wanted = {memdev_of[i]: b for i, b in plan_bindings(plan).items() if i in memdev_of}
+    try:
+        argv = argv_with_bindings(launcher.user_argv, wanted)
+        parsed = {n.id: n for n in parse_qemu_args(argv[1:], strict=True).nodes}
+    except NumaError as exc:
+        raise ReplayRefused(f"cannot rewrite QEMU's arguments for the binding: {exc}") from None
+    nodes = [parsed.get(n.id, n) for n in plan.nodes]
+    new = Launcher(qemu=launcher.qemu, extra_args=without_numa_cpu_dist(argv[1:]),
+                   keep_running=launcher.keep_running)
+    return await relaunch_with_plan(session, replace(plan, nodes=tuple(nodes)), why=why,
+                                    launcher=launcher, new=new)

@@ -41,10 +41,17 @@ async def read_vcpus(session: Session) -> list[VCpu]:
 
 
 async def read_binding(session: Session) -> dict[int, int]:
-    """guest node -> host node, from the ``host-nodes`` of each node's memdev (``query-memdev``)."""
+    """guest node -> host node, from the ``host-nodes`` of each node's memdev.
+
+    ``query-memdev`` is the truth; the session read it when it connected (and
+    after each backend it made).  A backend's binding cannot change after it
+    is created and a booted VM gets no new nodes, so once booted the
+    session's nodes are used as they are (no command); before boot it is asked."""
     node_memdevs = {n.id: n.memdev for n in session.nodes if n.memdev}
     if not node_memdevs:
         return {}
+    if session.state in (RunState.RUNNING, RunState.PAUSED) and session.info.memdevs:
+        return {n.id: n.host_nodes[0] for n in session.nodes if n.memdev and len(n.host_nodes) == 1}
     memdevs = await session.execute("query-memdev")
     return binding_from_memdevs(memdevs, node_memdevs)
 
@@ -78,19 +85,24 @@ def _refusal(vcpu: VCpu, cpus: tuple[int, ...], exc: OSError) -> PinRefused:
 
 
 def apply_pinning(plan: PinPlan, pid: int | None = None) -> dict[int, tuple[int, ...]]:
-    """sched_setaffinity for each pin, then the affinity read back; PinRefused on the first refusal."""
+    """sched_setaffinity for each pin, then the affinity read back from the kernel
+    (``sched_getaffinity``: the mask ``/proc/PID/task/TID/status`` shows as
+    ``Cpus_allowed_list``, without generating 240 status files); PinRefused on
+    the first refusal."""
     applied: dict[int, tuple[int, ...]] = {}
     for pin in plan.pins:
         try:
             os.sched_setaffinity(pin.vcpu.thread_id, pin.cpus)
         except OSError as exc:
             raise _refusal(pin.vcpu, pin.cpus, exc) from None
+    wanted: dict[tuple[int, ...], set[int]] = {}
     for pin in plan.pins:
-        try:
-            applied[pin.vcpu.cpu_index] = read_affinity(pin.vcpu.thread_id, pid)
+        try:  # the kernel's affinity mask of the thread: what Cpus_allowed_list shows
+            got = os.sched_getaffinity(pin.vcpu.thread_id)
         except OSError as exc:
             raise _refusal(pin.vcpu, pin.cpus, exc) from None
-        if set(applied[pin.vcpu.cpu_index]) != set(pin.cpus):
+        applied[pin.vcpu.cpu_index] = tuple(sorted(got))
+        if got != wanted.setdefault(pin.cpus, set(pin.cpus)):
             raise PinRefused(f"{pin.vcpu.describe()} runs on host CPUs "
                              f"{format_cpulist(applied[pin.vcpu.cpu_index])} after pinning it to "
                              f"{format_cpulist(pin.cpus)} (a cpuset or another tool changed it)")

@@ -118,6 +118,8 @@ class Record:
     derived_mapping: list[tuple[dict[str, int], int]] = field(default_factory=list)
     #: the run state numatui first saw this QEMU in ("prelaunch", "running", ...)
     first_seen: str | None = None
+    #: the plan's vCPU pinning after boot ("node", "cpu"), as a plan or preset asked
+    pinning: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -137,6 +139,7 @@ class Record:
             "memdevs": [{"id": k, "size": v} for k, v in sorted(self.memdevs.items())],
             "distances": [{"src": s, "dst": d, "val": v} for (s, d), v in sorted(self.distances.items())],
             "derived-mapping": [{"props": p, "node-id": n} for p, n in self.derived_mapping],
+            **({"pinning": self.pinning} if self.pinning else {}),
         }
 
     @classmethod
@@ -152,6 +155,8 @@ class Record:
                 n = Node(id=_i(raw["id"]), memdev=_s(raw.get("memdev")), size=_oi(raw.get("size")),
                          created=LIVE,
                          memdev_created=LIVE if raw.get("memdev-created") == LIVE else None)
+                if raw.get("host-nodes"):
+                    n = n.with_binding([_i(h) for h in raw["host-nodes"]], _s(raw.get("policy")))
                 nodes[n.id] = n
             memdevs = {str(m["id"]): _i(m["size"]) for m in data.get("memdevs", [])}
             dists = {(_i(d["src"]), _i(d["dst"])): _i(d["val"]) for d in data.get("distances", [])}
@@ -163,7 +168,8 @@ class Record:
             first = data.get("first-seen")
             return cls(identity=identity, machine=machine, nodes=nodes, memdevs=memdevs,
                        distances=dists, derived_mapping=derived,
-                       first_seen=str(first) if first is not None else None)
+                       first_seen=str(first) if first is not None else None,
+                       pinning=_s(data.get("pinning")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise NumaError(f"not a numatui record: {exc}") from None
 
@@ -194,6 +200,9 @@ def _node_dict(n: Node) -> dict[str, Any]:
         d["size"] = n.size
     if n.memdev_created is not None:
         d["memdev-created"] = n.memdev_created
+    if n.host_nodes:
+        d["host-nodes"] = list(n.host_nodes)
+        d["policy"] = n.policy
     return d
 
 

@@ -143,6 +143,8 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | Non
         except NumaError as exc:
             raise ReplayRefused(f"the plan does not fit this machine: {exc}") from None
     sent = 0
+    if plan.pinning is not None and session.pinning != plan.pinning:
+        session.set_pinning(plan.pinning)  # pinned after boot, as the plan asks
     have = {n.id for n in session.nodes}
     wanted_nodes = sorted({n.id for n in plan.nodes} | set(mapping.values())
                           | {d.src for d in plan.distances} | {d.dst for d in plan.distances})
@@ -150,7 +152,9 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | Non
         if node_id not in have:
             planned = plan.node(node_id)
             added = await session.add_node(node_id, size=planned.size if planned else None,
-                                           memdev=planned.memdev if planned else None)
+                                           memdev=planned.memdev if planned else None,
+                                           host_nodes=planned.host_nodes if planned else (),
+                                           policy=planned.policy if planned else None)
             sent += 2 if added.memdev_created else 1
     current = {(d.src, d.dst): d.val for d in session.distances}
     for d in plan.distances:
@@ -248,6 +252,7 @@ async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 
 
     if not argv:
         raise ReplayRefused("the saved state has no QEMU command line to start")
+    argv = _with_plan_bindings(argv, plan)
     launcher = Launcher(qemu=argv[0], extra_args=without_numa_cpu_dist(argv[1:]),
                         keep_running=keep_running)
     await launcher.start()
@@ -265,3 +270,20 @@ async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 
         await launcher.stop()
         raise
     return session
+
+
+def _with_plan_bindings(argv: Sequence[str], plan: Plan) -> list[str]:
+    """``argv`` whose ``-object memory-backend-*`` of the plan's nodes carry the
+    plan's ``host-nodes``/``policy`` (a backend's binding is fixed when QEMU
+    makes it: the command line must say it)."""
+    from numatui.model.memory_split import argv_with_bindings
+    from numatui.model.qemu_args import parse_qemu_args
+
+    try:
+        cfg = parse_qemu_args(list(argv[1:]), strict=False)
+    except NumaError:
+        return list(argv)
+    wanted = {n.memdev: (n.host_nodes, n.policy) for n in plan.nodes
+              if n.memdev in cfg.memdev_ids
+              and cfg.bindings.get(n.memdev, ((), None)) != (n.host_nodes, n.policy)}
+    return argv_with_bindings(argv, wanted) if wanted else list(argv)

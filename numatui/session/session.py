@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,10 @@ class Session(Connection):
         self._batch_changes: list[str] = []
         #: re-read the slots on DEVICE_DELETED (a TUI turns it off to re-read under its own lock)
         self.refresh_on_delete = True
+        #: the plan's vCPU pinning after boot ("node", "cpu" or None); kept across relaunches
+        self.pinning: str | None = None
+        #: more preflight checks (the application layer's: the host's capacity)
+        self.extra_checks: Callable[[], list[Finding]] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -240,6 +245,7 @@ class Session(Connection):
                     self._derived_apply(option, option["node-id"], None)
             self.topology = self.topology.with_mapping(self._derived_mapping)
         self._merge_record(facts.argv)
+        self.nodes = discovery.with_bindings(self.nodes, self.info.memdevs)
         self.transcript.note(
             f"NUMA nodes {[n.id for n in self.nodes]} from {self.nodes_source}"
         )
@@ -338,7 +344,10 @@ class Session(Connection):
                     continue  # QEMU would have refused it (Duplicate): not ours
                 size = node.size if node.size is not None else self.info.memdev_size(node.memdev)
                 by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=size, created=LIVE,
-                                      memdev_created=node.memdev_created)
+                                      memdev_created=node.memdev_created, host_nodes=node.host_nodes,
+                                      policy=node.policy)
+            if rec.pinning is not None and self.pinning is None:
+                self.pinning = rec.pinning
             dists = {(d.src, d.dst): d for d in self.distances}
             dists.update({(d.src, d.dst): d for d in rec.distance_list()})
             self.distances = [dists[k] for k in sorted(dists)]
@@ -540,14 +549,19 @@ class Session(Connection):
             self._derived_mapping[slot.key] = node
 
     async def add_node(self, node_id: int | None = None, size: int | None = None,
-                       memdev: str | None = None) -> Node:
+                       memdev: str | None = None, host_nodes: Sequence[int] = (),
+                       policy: str | None = None) -> Node:
         """Declare a node live (default id: the next free one).
 
         Memoryless without ``size`` and ``memdev``.  With ``size`` (bytes), a
         new ``memory-backend-ram`` is made first by ``object-add`` (id
         ``memdev``, default ``m<N>`` unless taken) and the node gets it; with
         ``memdev`` alone, an existing backend (``query-memdev``) is used.
-        Each command QEMU accepts is recorded (:mod:`numatui.session.record`).
+        ``host_nodes``/``policy`` bind a new backend's memory to host nodes
+        (``object-add`` with ``host-nodes`` and ``policy``); an existing
+        backend keeps the binding QEMU reports (rebinding it needs a new QEMU).
+        Each command QEMU accepts is recorded (:mod:`numatui.session.record`);
+        the binding is read back with ``query-memdev``, QEMU's word.
         """
         if node_id is None:
             node_id = max((n.id for n in self.nodes), default=-1) + 1
@@ -567,9 +581,12 @@ class Session(Connection):
                 raise BadRequest(f"node {node_id}: memory size {size!r} must be a positive number of bytes")
             new_id: str = memdev or self._free_memdev_id(node_id)
             new_size: int = size
-            await self.execute("object-add", {"qom-type": "memory-backend-ram", "id": new_id,
-                                              "size": new_size})
-            self.info.memdevs = [*self.info.memdevs, {"id": new_id, "size": new_size}]
+            backend: dict[str, Any] = {"qom-type": "memory-backend-ram", "id": new_id, "size": new_size}
+            if host_nodes:
+                backend["host-nodes"] = sorted(set(host_nodes))
+                backend["policy"] = policy or "bind"
+            await self.execute("object-add", backend)
+            self.info.memdevs = [*self.info.memdevs, await self._memdev_info(new_id, backend)]
             self._note_record(lambda r: r.memdevs.__setitem__(new_id, new_size))
             memdev, created = new_id, LIVE
         elif memdev is not None:
@@ -584,10 +601,19 @@ class Session(Connection):
                 self.nodes = sorted([*self.nodes, Node(id=node_id)], key=lambda n: n.id)
             raise
         node = Node(id=node_id, memdev=memdev, size=size, created=LIVE, memdev_created=created)
+        node = discovery.with_bindings([node], self.info.memdevs)[0]
         self.nodes = sorted([*(n for n in self.nodes if n.id != node_id), node], key=lambda n: n.id)
         self._note_record(lambda r: r.nodes.__setitem__(node_id, node))
         self._changed(f"add node {node_id}" + (f" ({size} bytes)" if size else ""))
         return node
+
+    async def _memdev_info(self, memdev: str, sent: dict[str, Any]) -> dict[str, Any]:
+        """query-memdev's entry for a backend just made (what was sent when it lists none)."""
+        if sent.get("host-nodes"):
+            for m in await self._try("query-memdev") or []:
+                if isinstance(m, dict) and m.get("id") == memdev:
+                    return m
+        return {k: v for k, v in sent.items() if k != "qom-type"}
 
     def memdev_ids(self) -> set[str]:
         ids = {str(m.get("id")) for m in self.info.memdevs if m.get("id") is not None}
@@ -623,9 +649,18 @@ class Session(Connection):
         the undo history, the command-line panel and the autosave all ask."""
         key = (self.topology, tuple(self.nodes), tuple(self.distances))
         cached = self._plan_cache
-        if cached is None or cached[0] is not key[0] or cached[1:3] != key[1:]:
-            cached = self._plan_cache = (*key, Plan.from_topology(*key))
+        if cached is None or cached[0] is not key[0] or cached[1:3] != key[1:] \
+                or cached[3].pinning != self.pinning:
+            plan = Plan.from_topology(*key)
+            if self.pinning is not None:
+                plan = replace(plan, pinning=self.pinning)
+            cached = self._plan_cache = (*key, plan)
         return cached[3]
+
+    def set_pinning(self, policy: str | None) -> None:
+        """The plan's vCPU pinning after boot; recorded (another numatui process sees it)."""
+        self.pinning = policy
+        self._note_record(lambda r: setattr(r, "pinning", policy))
 
     def preflight(self) -> list[Finding]:
         """The model's checks of the current plan (blocking first)."""
@@ -636,6 +671,9 @@ class Session(Connection):
         sized = self.nodes_source == "launch arguments" or "command line" in self.nodes_source
         ram = self.info.ram_size if sized else None
         findings: list[Finding] = check(self.topology, self.plan(), ram)
+        if self.extra_checks is not None:
+            findings += self.extra_checks()
+            findings.sort(key=lambda f: not _blocking(f))
         return findings
 
     async def exit_preconfig(self, force: bool = False) -> None:

@@ -44,6 +44,7 @@ from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
 from numatui.tui.grid import CpuGrid
 from numatui.tui.help import HelpScreen
+from numatui.tui.host_panel import HostPanel
 from numatui.tui.hotplug import Hotplug
 from numatui.tui.info_line import InfoLine
 from numatui.tui.legend import Legend
@@ -74,13 +75,13 @@ class NumaApp(App[str]):
     BINDINGS: ClassVar[list[BindingType]] = bindings(grid=False)  # from core.actions
 
     def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
-                 keeper: Keeper | None = None) -> None:
+                 keeper: Keeper | None = None, host_root: str = "/") -> None:
         """``mask`` replaces strings (socket paths, pids) wherever they are shown:
         for screenshots and snapshot tests.  ``keeper`` holds the undo history
         and autosave (the CLI gives one that saves; default: history only)."""
         super().__init__()
         self.session = session
-        self.vm = Vm(session, keeper)
+        self.vm = Vm(session, keeper, host_root=host_root)
         self.keeper = self.vm.keeper
         self._masks = dict(mask or {})
         self._bindings_key: tuple[bool, Screen[Any]] | None = None  # what the footer last showed
@@ -114,6 +115,7 @@ class NumaApp(App[str]):
             with VerticalScroll(id="side"):
                 yield NodesPanel(id="nodes")
                 yield Legend(id="legend")
+                yield HostPanel(self.vm, id="host")
         yield CommandPanel(id="cmdline")
         yield QmpLog(self.session.transcript, self.mask, id="log")
         yield Footer()
@@ -172,6 +174,7 @@ class NumaApp(App[str]):
         self.query_one(DisconnectedBanner).show(self.vm, self.mask)
         self.query_one(NodesPanel).show(s, booted)
         self.query_one(Legend).show(booted)
+        self.query_one(HostPanel).refresh_text()
         panel = self.query_one(CommandPanel)
         panel.show(export.render(panel.view, s), self.mask)
         self.on_cpu_grid_cursor_moved()
@@ -223,7 +226,10 @@ class NumaApp(App[str]):
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
         grid = self.grid
-        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), is_booted(self.session))
+        booted = is_booted(self.session)
+        pin = self.vm.pin_text(grid.topology.slots[grid.cursor].key) if booted and self.vm.pinned \
+            and grid.topology.slots else None
+        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, pin)
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
         self.query_one("#cursor-info", InfoLine).show(text)
@@ -321,6 +327,10 @@ class NumaApp(App[str]):
         """The log takes the command-line panel's place (room at 80x24)."""
         shown = self._log_shown = self.query_one(QmpLog).toggle()
         self.query_one(CommandPanel).display = not shown
+
+    def action_toggle_host(self) -> None:
+        """The host panel (#18): host nodes, their CPUs, memory and bound guest nodes."""
+        self.query_one(HostPanel).toggle()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """What :data:`numatui.core.actions.ACTIONS` allows now: under a dialog only

@@ -155,8 +155,13 @@ class Controller:
         self.face.booting(True)
         try:
             async with self.step("booting the VM (x-exit-preconfig)"):
-                await self.vm.boot(force=force)
-                self.face.notify("QEMU is running. The node of every CPU is fixed now.", title="Booted")
+                pinned = await self.vm.boot(force=force)
+                self.face.notify("QEMU is running. The node of every CPU is fixed now."
+                                 + (f" {len(pinned.applied)} vCPU(s) pinned." if pinned else ""),
+                                 title="Booted")
+                if self.vm.pin_error:
+                    self.face.notify(self.vm.pin_error, title="Pinning refused", severity="error",
+                                     markup=False)
         finally:
             self.face.booting(False)
 

@@ -41,8 +41,10 @@ def shape(session: Session) -> str:
     return text
 
 
-def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool) -> str:
-    """The line under the grid: the cursor slot's props, node, state; the selection size."""
+def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool,
+                pinned: str | None = None) -> str:
+    """The line under the grid: the cursor slot's props, node, state, its
+    pinning (``pinned``, after boot); the selection size."""
     if not topology.slots:
         return "QEMU reports no CPU slots"
     slot = topology.slots[cursor]
@@ -55,6 +57,8 @@ def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool) ->
         text += f" · cpu-index {topology.cpu_indexes()[slot.key].start}"
     elif booted:
         text += " · empty"
+    if pinned:
+        text += f" · {pinned}"
     if selected:
         text += f" · {selected} selected"
     return text

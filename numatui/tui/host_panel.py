@@ -1,0 +1,41 @@
+"""The host panel (``H``): the host's nodes beside the guest's, read-only."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from numatui.core.vm import Vm
+from numatui.model.host_panel import host_panel_lines
+
+
+class HostPanel(Static):
+    """Each host node's CPUs, memory and the guest nodes bound to it; hidden until toggled."""
+
+    DEFAULT_CSS = """
+    HostPanel { display: none; padding: 0 1; border-top: solid $primary; }
+    HostPanel.shown { display: block; }
+    """
+
+    def __init__(self, vm: Vm, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.vm = vm
+        self._text = ""
+
+    def toggle(self) -> bool:
+        self.toggle_class("shown")
+        self.refresh_text()
+        return self.has_class("shown")
+
+    def refresh_text(self) -> None:
+        if not self.has_class("shown"):
+            return
+        vm = self.vm
+        lines = host_panel_lines(vm.host.get(), vm.session.nodes, pinning=vm.session.pinning,
+                                 pinned=vm.pinned, unpinned=vm.unpinned, error=vm.host.error)
+        text = "\n".join(lines)  # the first line is the title
+        if text != self._text:
+            self._text = text
+            content = Text(text)  # data, never markup
+            content.stylize("bold", 0, len(lines[0]))
+            self.update(content)
