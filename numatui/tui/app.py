@@ -136,6 +136,8 @@ class NumaApp(App[str]):
         """Redraw every panel from what the session (QEMU) says now."""
         s = self.session
         booted = is_booted(s)
+        if not self.ctl.queued:  # every queued assignment ran: QEMU's answer is in the topology
+            self.grid.queued.clear()
         self.grid.set_topology(s.topology, booted=booted, pending=s.pending_unplug)
         self.show_status()
         self.query_one(DisconnectedBanner).show(self.vm, self.mask)
@@ -189,18 +191,22 @@ class NumaApp(App[str]):
     def on_cpu_grid_dropped(self, message: CpuGrid.Dropped) -> None:
         """Slots dragged onto a node: the digit key's path (or + node, then it)."""
         if message.target == NEW_NODE:
-            self.start(self.ctl.assign_to_new_node(self.grid.target_keys()))
+            self.start(self.ctl.assign_to_new_node(*self.grid.take_targets()))
         else:
             self.action_assign(message.target)
 
     # -- actions ------------------------------------------------------------------------
     # -- what the controller needs (its Face) ------------------------------------------
     def start(self, work: Coroutine[Any, Any, None], group: str = "qmp") -> None:
-        self.run_worker(work, group=group)
+        """QMP work waits its turn behind every earlier key's (the controller's
+        queue); other groups (copy) run at once."""
+        if group == "qmp":
+            self.ctl.enqueue(work)
+        else:
+            self.run_worker(work, group=group)
 
-    def deselect(self) -> None:
-        """Clear the grid's selection (not Textual's ``clear_selection`` of text)."""
-        self.grid.clear_selection()
+    def run_now(self, work: Coroutine[Any, Any, None], group: str) -> None:
+        self.run_worker(work, group=group)
 
     def booting(self, busy: bool) -> None:
         self.grid.loading = busy
@@ -215,7 +221,11 @@ class NumaApp(App[str]):
 
     # -- actions ------------------------------------------------------------------------
     def action_assign(self, node: int) -> None:
-        self.ctl.assign(self.grid.target_keys(), node)
+        """The targets are taken (and the selection cleared) now, as the key
+        comes; the assignment runs after every earlier key's."""
+        keys, restore = self.grid.take_targets()
+        self.grid.queued.update(keys)
+        self.ctl.assign(keys, restore, node=node)
 
     def action_undo(self) -> None:
         self.start(self.ctl.undo())
@@ -231,10 +241,10 @@ class NumaApp(App[str]):
         self.start(self.ctl.copy(plan.to_json()), group="copy")
 
     def action_hotplug(self) -> None:
-        self.hotplug.plug(self.grid.target_keys())
+        self.hotplug.plug(*self.grid.take_targets())
 
     def action_unplug(self) -> None:
-        self.hotplug.unplug(self.grid.target_keys())
+        self.hotplug.unplug(*self.grid.take_targets())
 
     def action_distances(self) -> None:
         self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, on_change=self.sync))
