@@ -252,6 +252,24 @@ class NumaApp(App[str]):
     def action_memory(self) -> None:
         self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, on_change=self.sync))
 
+    def action_presets(self) -> None:
+        """``P``: the preset chooser; what it picks runs after every earlier key."""
+        from numatui.core.presets import choices
+        from numatui.tui.preset_chooser import PresetChooser, PresetPick
+
+        def recheck(name: str, into: int) -> Any:
+            return next(c for c in choices(self.session, into) if c.name == name)
+
+        def chosen(pick: PresetPick | None) -> None:
+            if pick is not None:
+                self.start(self.ctl.apply_preset(pick.name, pick.into, pick.add_nodes))
+
+        self.push_screen(PresetChooser(choices(self.session), len(self.session.nodes), recheck), chosen)
+
+    def action_apply_preset(self, name: str) -> None:
+        """A palette entry: preset ``name`` over every node QEMU has (adding none)."""
+        self.start(self.ctl.apply_preset(name))
+
     def action_add_node(self) -> None:
         self.start(self.ctl.add_node())
 

@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from numatui.core.vm import ActionRefused, MoveRefused
+from numatui.model.errors import NumaError
 from numatui.model.topology import SlotKey
-from numatui.session.errors import Disconnected, QemuRefused, SessionError
+from numatui.session.errors import BadRequest, Disconnected, QemuRefused, SessionError
 from numatui.session.replay import ATTACHED_EXPLANATION
 from numatui.tui.clip import clip
 from numatui.tui.refusals import refusal_reason
@@ -188,6 +189,24 @@ class Controller:
             await self._assign(keys, added[0], restore)
         elif restore:
             restore()
+
+    async def apply_preset(self, name: str, into: int | None = None, add_nodes: bool = False) -> None:
+        """A preset over the whole machine (the chooser or the palette), as one step."""
+        onto = f" onto {into} node(s)" if into is not None else ""
+        async with self.step(f"applying preset {name}{onto}"):
+            try:
+                done = await self.vm.apply_preset(name, into, add_nodes)
+            except Disconnected:
+                raise
+            except QemuRefused as exc:
+                self.face.notify(f"{clip(exc.qemu_message)}\nA preset maps every slot; QEMU cannot "
+                                 "move a CPU already on a node (undo, or relaunch, first).",
+                                 title="QEMU refused", severity="error", timeout=10, markup=False)
+            except (NumaError, BadRequest) as exc:
+                self.say(str(exc), title=f"Preset {name}", severity="warning")
+            else:
+                self.say(f"{done.vcpus} vCPUs on {done.nodes} node(s) with {done.commands} command(s).",
+                         title=f"Preset {name}{onto}")
 
     # -- boot, copy ------------------------------------------------------------------------
     async def boot(self, force: bool) -> None:
