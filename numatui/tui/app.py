@@ -49,6 +49,7 @@ from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
+from numatui.tui.overview import Overview
 from numatui.tui.status import StatusBar, cursor_text, hover_text
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class NumaApp(App[str]):
             with VerticalScroll(id="side"):
                 yield NodesPanel(id="nodes")
                 yield Legend(id="legend")
+                yield Overview(id="overview")
         yield CommandPanel(id="cmdline")
         yield QmpLog(self.session.transcript, self.mask, id="log")
         yield Footer()
@@ -187,6 +189,29 @@ class NumaApp(App[str]):
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
         self.query_one("#cursor-info", InfoLine).show(text)
+        self._show_overview()
+
+    def _show_overview(self) -> None:
+        """The overview shows when the grid does not fit (or while it has the focus)."""
+        overview = self.query_one(Overview)
+        grid = self.grid
+        shown = overview.has_focus or not grid.fits
+        if overview.display != shown:
+            overview.display = shown
+        if shown:
+            overview.show(grid.topology, grid.cursor)
+
+    def action_overview(self) -> None:
+        overview = self.query_one(Overview)
+        overview.display = True
+        overview.show(self.grid.topology, self.grid.cursor)
+        overview.focus()
+
+    def on_overview_jump(self, message: Overview.Jump) -> None:
+        if message.slot is not None:
+            self.grid.go_to(message.slot)
+        self.grid.focus()
+        self._show_overview()
 
     def on_cpu_grid_dropped(self, message: CpuGrid.Dropped) -> None:
         """Slots dragged onto a node: the digit key's path (or + node, then it)."""

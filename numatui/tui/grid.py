@@ -228,6 +228,12 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         self._relayout()
         self.scroll_to_cursor()
+        self.post_message(self.CursorMoved(self))  # whether the grid fits changed (the overview)
+
+    @property
+    def fits(self) -> bool:
+        """Whether every row of the grid is on screen at once."""
+        return self.grid_layout.height <= self.scrollable_content_region.height
 
     # -- what the app asks ----------------------------------------------------------
     def target_indexes(self) -> list[int]:
@@ -307,6 +313,11 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             rows = max(self.scrollable_content_region.height - 1, 1) * direction
             self.scroll_to(y=self.scroll_offset.y + rows, animate=False, immediate=True)
             self._go(self.grid_layout.vertical(self.cursor, rows), False)
+
+    def go_to(self, slot: int) -> None:
+        """Put the cursor on ``slot`` (the overview's jump), its socket header in view."""
+        if 0 <= slot < len(self.topology.slots):
+            self._go(slot, False)
 
     def action_jump(self, where: int) -> None:
         if self.topology.slots:
