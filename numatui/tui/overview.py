@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
@@ -141,7 +142,7 @@ class Overview(Widget, can_focus=True):
                     glyph, style = "◆", style + Style(bold=True, bgcolor="#ffffff")
                 if self.has_focus and (n, c) == self.at:
                     style += Style(reverse=True)
-                out.append(glyph, style=style + Style.from_meta({"@click": f"pick({cell.start})"}))
+                out.append(glyph, style=style)
         return out
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
@@ -170,9 +171,13 @@ class Overview(Widget, can_focus=True):
             n, c = self.at
             self.post_message(self.Jump(lines[n].cells[c].start))
 
-    def action_pick(self, slot: int) -> None:
-        """A click on a cell."""
-        self.post_message(self.Jump(slot))
+    def on_click(self, event: events.Click) -> None:
+        """A click on a cell: the grid's cursor goes there."""
+        lines = self.lines()
+        x = event.x - self.styles.padding.left - LABEL
+        if 0 <= event.y < len(lines) and 0 <= x < len(lines[event.y].cells):
+            event.stop()
+            self.post_message(self.Jump(lines[event.y].cells[x].start))
 
     def action_back(self) -> None:
         self.post_message(self.Jump(None))
