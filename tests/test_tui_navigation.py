@@ -38,7 +38,8 @@ def header_on_screen(grid: CpuGrid) -> bool:
     row = layout.row_of(grid.cursor)
     header = header_row_of(layout, row)
     top = grid.scroll_offset.y
-    return layout.rows[header].kind == "header" and top <= header < top + grid.scrollable_content_region.height
+    bottom = top + grid.scrollable_content_region.height
+    return layout.rows[header].kind == "header" and top <= header < bottom
 
 
 def socket_of(grid: CpuGrid) -> int:
