@@ -201,6 +201,10 @@ class NumaApp(App[str]):
         if shown:
             overview.show(grid.topology, grid.cursor)
 
+    def on_cpu_grid_resized(self, message: CpuGrid.Resized) -> None:
+        if message.grid.is_attached and message.grid.is_mounted:  # not while closing
+            self._show_overview()
+
     def action_overview(self) -> None:
         overview = self.query_one(Overview)
         overview.display = True

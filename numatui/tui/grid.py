@@ -110,6 +110,13 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             super().__init__()
             self.grid = grid
 
+    class Resized(Message):
+        """The grid's size changed (whether every row fits may have changed)."""
+
+        def __init__(self, grid: CpuGrid) -> None:
+            super().__init__()
+            self.grid = grid
+
     class Dropped(Message):
         """The selection was dropped on ``target`` (a node-id, or NEW_NODE): assign it."""
 
@@ -228,12 +235,14 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         self._relayout()
         self.scroll_to_cursor()
-        self.post_message(self.CursorMoved(self))  # whether the grid fits changed (the overview)
+        self.post_message(self.Resized(self))  # whether the grid fits may have changed (the overview)
 
     @property
     def fits(self) -> bool:
-        """Whether every row of the grid is on screen at once."""
-        return self.grid_layout.height <= self.scrollable_content_region.height
+        """Whether every row of the grid is on screen at once (True before it is laid out)."""
+        if self._layout is None or self._layout_args is None:
+            return True
+        return self._layout.height <= self.scrollable_content_region.height
 
     # -- what the app asks ----------------------------------------------------------
     def target_indexes(self) -> list[int]:

@@ -95,10 +95,12 @@ class Overview(Widget, can_focus=True):
         self.at = (0, 0)  # (line, cell) of the overview's own cursor
         self._shown: tuple[object, ...] | None = None
 
-    def lines(self) -> tuple[Line, ...]:
-        if self.topology is None:
+    def lines(self, width: int | None = None) -> tuple[Line, ...]:
+        """The lines at ``width`` columns (default: the widget's; none before it has a size)."""
+        width = self.content_region.width if width is None else width
+        if self.topology is None or width <= 0:
             return ()
-        return overview_cells(self.topology.slot_keys, self.size.width or 28)
+        return overview_cells(self.topology.slot_keys, width)
 
     def show(self, topology: Topology, cursor: int) -> None:
         """Redraw for ``topology`` with the grid's cursor on slot ``cursor`` (only on change)."""
@@ -107,7 +109,7 @@ class Overview(Widget, can_focus=True):
             return
         self._shown = key
         self.topology, self.grid_cursor = topology, cursor
-        self.refresh(layout=self.size.height != len(self.lines()))
+        self.refresh(layout=self.size.height != len(self.lines()) or not self.size.height)
 
     def where(self, slot: int) -> tuple[int, int]:
         for n, line in enumerate(self.lines()):
@@ -146,7 +148,7 @@ class Overview(Widget, can_focus=True):
         return out
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return max(len(self.lines()), 1)
+        return max(len(self.lines(width)), 1)
 
     # -- keys and mouse ---------------------------------------------------------
     def on_focus(self) -> None:
