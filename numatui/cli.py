@@ -301,15 +301,10 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     if args.command == "show":
         out.write(cmd.render_show(session))
     elif args.command == "apply":
-        if plan is None:  # --preset: made for the machine QEMU has
-            from numatui.core.host import HostView
-            from numatui.core.presets import plan_for_session
-
-            plan = plan_for_session(session, args.preset, into=args.into, add_nodes=args.add_nodes,
-                                    host=HostView(args.host_root).get())
         vm = _vm(session, err=err, host_root=args.host_root)  # autosaved after every change
+        preset = None if plan is not None else (args.preset, args.into, args.add_nodes)
         await cmd.apply_plan(vm, plan, out, exit_preconfig=args.exit_preconfig,
-                             force=args.force, err=err)
+                             force=args.force, err=err, preset=preset)
     elif args.command == "export":
         out.write(_vm(session, save=False).export(args.format))
     elif args.command == "hotplug":

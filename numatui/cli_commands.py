@@ -127,9 +127,11 @@ def _slot_line(slot: Slot, booted: bool) -> str:
 
 
 # -- apply ---------------------------------------------------------------------------
-async def apply_plan(vm: Vm, plan: Plan, out: TextIO, *, exit_preconfig: bool = False,
-                     force: bool = False, err: TextIO | None = None) -> None:
-    """:meth:`Vm.apply_plan`, each command sent printed as a line, then a summary."""
+async def apply_plan(vm: Vm, plan: Plan | None, out: TextIO, *, exit_preconfig: bool = False,
+                     force: bool = False, err: TextIO | None = None,
+                     preset: tuple[str, int | None, bool] | None = None) -> None:
+    """:meth:`Vm.apply_plan` (or, with ``preset`` = (name, into, add_nodes) and no
+    plan, :meth:`Vm.apply_preset`), each command sent printed as a line, then a summary."""
     def sent(args: dict[str, Any]) -> None:
         if "rebind" in args:
             hosts = ",".join(map(str, args["host-nodes"])) or "none"
@@ -139,7 +141,12 @@ async def apply_plan(vm: Vm, plan: Plan, out: TextIO, *, exit_preconfig: bool = 
         command = "object-add" if "qom-type" in args else "set-numa-node"
         out.write(f"{command} {json.dumps(args)}\n")
 
-    done = await vm.apply_plan(plan, sent)
+    if plan is not None:
+        done = await vm.apply_plan(plan, sent)
+    else:
+        assert preset is not None
+        name, into, add_nodes = preset
+        done = await vm.apply_preset(name, into, add_nodes, sent)
     if done.commands:
         out.write(f"applied: {done.slots} slots ({done.vcpus} vCPUs) on "
                   f"{done.nodes} node(s) with {done.commands} command(s)\n")

@@ -112,3 +112,22 @@ async def test_drag_in_tmux_assigns_in_qemu(qemu: Any, tmux: Tmux) -> None:
     assert [v for k, v in nodes.items() if k != SLOT0] == [None] * 7
     after = tmux.wait_for(r"node-id=1")  # the -numa options panel
     assert not any("→ node 1" in line for line in after)  # the ghost is gone
+
+
+async def test_key_burst_in_tmux_acts_in_order(qemu: Any, tmux: Tmux) -> None:
+    """Issue 17: ``send-keys s 0 j s 1`` in ONE call (the terminal delivers them
+    together) maps socket 0 to node 0 and socket 1 to node 1, nothing else."""
+    command = f"{sys.executable} -m numatui connect {qemu.sock}"
+    tmux.run("new-session", "-d", "-s", "t", "-x", "120", "-y", "40",
+             "env", "-u", "COLUMNS", "-u", "LINES", "TERM=xterm-256color", *command.split())
+    tmux.wait_for(r"██ 1 ")
+    tmux.run("send-keys", "-t", "t", "s", "0", "j", "s", "1")
+    deadline = time.monotonic() + 20
+    nodes = await qemu.nodes()
+    while None in nodes.values() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        nodes = await qemu.nodes()
+    by_socket: dict[int, set[int | None]] = {}
+    for key, node in nodes.items():
+        by_socket.setdefault(dict(key)["socket-id"], set()).add(node)
+    assert by_socket == {0: {0}, 1: {1}}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from numatui.core import export
-from numatui.core.host import HostView, capacity_findings
+from numatui.core.host import HOST_PRESET, HostView, capacity_findings
 from numatui.core.keeper import Keeper
 from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
 from numatui.model.devices import is_plugged_device
@@ -401,6 +401,24 @@ class Vm:
                 count += 1
         vcpus = sum(s.topology.slot(k).vcpus_count for k in mapping)
         return Applied(slots=len(mapping), vcpus=vcpus, nodes=len(set(mapping.values())), commands=count)
+
+    def preset_plan(self, name: str, into: int | None = None, add_nodes: bool = False) -> Plan:
+        """The plan preset ``name`` makes of this machine (PresetError, NotEnoughNodes)."""
+        from numatui.core.presets import plan_for_session
+
+        return plan_for_session(self.session, name, into=into, add_nodes=add_nodes,
+                                host=self.host.get() if name == HOST_PRESET else None)
+
+    async def apply_preset(self, name: str, into: int | None = None, add_nodes: bool = False,
+                           sent: Callable[[dict[str, Any]], object] | None = None) -> Applied:
+        """Map the whole machine with preset ``name`` (``into``: over nodes
+        0..into-1; ``add_nodes``: add the nodes it needs, memoryless, live),
+        sent as :meth:`apply_plan` sends a plan: the fewest commands.  Both
+        ``numatui apply --preset`` and the TUI's ``P`` come here."""
+        if self.booted:
+            raise ActionRefused("The VM is running: QEMU fixed every CPU's node at boot.")
+        plan = self.preset_plan(name, into, add_nodes)
+        return await self.apply_plan(plan, sent or (lambda args: None))
 
 
 def _rebound_backend(session: Session, node_id: int, hosts: tuple[int, ...], policy: str | None) -> str:

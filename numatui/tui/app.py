@@ -52,6 +52,7 @@ from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
+from numatui.tui.overview import Overview
 from numatui.tui.status import StatusBar, cursor_text, hover_text
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ class NumaApp(App[str]):
             with VerticalScroll(id="side"):
                 yield NodesPanel(id="nodes")
                 yield Legend(id="legend")
+                yield Overview(id="overview")
                 yield HostPanel(self.vm, id="host")
         yield CommandPanel(id="cmdline")
         yield QmpLog(self.session.transcript, self.mask, id="log")
@@ -169,6 +171,8 @@ class NumaApp(App[str]):
             return
         s = self.session
         booted = is_booted(s)
+        if not self.ctl.queued:  # every queued assignment ran: QEMU's answer is in the topology
+            self.grid.queued.clear()
         self.grid.set_topology(s.topology, booted=booted, pending=s.pending_unplug)
         self.show_status()
         self.query_one(DisconnectedBanner).show(self.vm, self.mask)
@@ -233,22 +237,53 @@ class NumaApp(App[str]):
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
         self.query_one("#cursor-info", InfoLine).show(text)
+        self._show_overview()
+
+    def _show_overview(self) -> None:
+        """The overview shows when the grid does not fit (or while it has the focus)."""
+        overview = self.query_one(Overview)
+        grid = self.grid
+        shown = overview.has_focus or not grid.fits
+        if overview.display != shown:
+            overview.display = shown
+        if shown:
+            overview.show(grid.topology, grid.cursor)
+
+    def on_cpu_grid_resized(self, message: CpuGrid.Resized) -> None:
+        if message.grid.is_attached and message.grid.is_mounted:  # not while closing
+            self._show_overview()
+
+    def action_overview(self) -> None:
+        overview = self.query_one(Overview)
+        overview.display = True
+        overview.show(self.grid.topology, self.grid.cursor)
+        overview.focus()
+
+    def on_overview_jump(self, message: Overview.Jump) -> None:
+        if message.slot is not None:
+            self.grid.go_to(message.slot)
+        self.grid.focus()
+        self._show_overview()
 
     def on_cpu_grid_dropped(self, message: CpuGrid.Dropped) -> None:
         """Slots dragged onto a node: the digit key's path (or + node, then it)."""
         if message.target == NEW_NODE:
-            self.start(self.ctl.assign_to_new_node(self.grid.target_keys()))
+            self.start(self.ctl.assign_to_new_node(*self.grid.take_targets()))
         else:
             self.action_assign(message.target)
 
     # -- actions ------------------------------------------------------------------------
     # -- what the controller needs (its Face) ------------------------------------------
     def start(self, work: Coroutine[Any, Any, None], group: str = "qmp") -> None:
-        self.run_worker(work, group=group)
+        """QMP work waits its turn behind every earlier key's (the controller's
+        queue); other groups (copy) run at once."""
+        if group == "qmp":
+            self.ctl.enqueue(work)
+        else:
+            self.run_worker(work, group=group)
 
-    def deselect(self) -> None:
-        """Clear the grid's selection (not Textual's ``clear_selection`` of text)."""
-        self.grid.clear_selection()
+    def run_now(self, work: Coroutine[Any, Any, None], group: str) -> None:
+        self.run_worker(work, group=group)
 
     def booting(self, busy: bool) -> None:
         self.grid.loading = busy
@@ -263,7 +298,11 @@ class NumaApp(App[str]):
 
     # -- actions ------------------------------------------------------------------------
     def action_assign(self, node: int) -> None:
-        self.ctl.assign(self.grid.target_keys(), node)
+        """The targets are taken (and the selection cleared) now, as the key
+        comes; the assignment runs after every earlier key's."""
+        keys, restore = self.grid.take_targets()
+        self.grid.queued.update(keys)
+        self.ctl.assign(keys, restore, node=node)
 
     def action_undo(self) -> None:
         self.start(self.ctl.undo())
@@ -279,16 +318,34 @@ class NumaApp(App[str]):
         self.start(self.ctl.copy(plan.to_json()), group="copy")
 
     def action_hotplug(self) -> None:
-        self.hotplug.plug(self.grid.target_keys())
+        self.hotplug.plug(*self.grid.take_targets())
 
     def action_unplug(self) -> None:
-        self.hotplug.unplug(self.grid.target_keys())
+        self.hotplug.unplug(*self.grid.take_targets())
 
     def action_distances(self) -> None:
         self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, on_change=self.sync))
 
     def action_memory(self) -> None:
         self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+
+    def action_presets(self) -> None:
+        """``P``: the preset chooser; what it picks runs after every earlier key."""
+        from numatui.core.presets import choices
+        from numatui.tui.preset_chooser import PresetChooser, PresetPick
+
+        def recheck(name: str, into: int) -> Any:
+            return next(c for c in choices(self.session, into) if c.name == name)
+
+        def chosen(pick: PresetPick | None) -> None:
+            if pick is not None:
+                self.start(self.ctl.apply_preset(pick.name, pick.into, pick.add_nodes))
+
+        self.push_screen(PresetChooser(choices(self.session), len(self.session.nodes), recheck), chosen)
+
+    def action_apply_preset(self, name: str) -> None:
+        """A palette entry: preset ``name`` over every node QEMU has (adding none)."""
+        self.start(self.ctl.apply_preset(name))
 
     def action_add_node(self) -> None:
         self.start(self.ctl.add_node())

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 
 from numatui.core.actions import ACTIONS
 from numatui.core.vm import Vm
+from numatui.model.presets import presets
 
 
 def bindings(grid: bool) -> list[BindingType]:
@@ -45,6 +46,12 @@ def numatui_commands(vm: Vm, run: Callable[[str], object],
             for node in nodes:
                 yield SystemCommand(a.title.format(node=node), a.description.format(node=node),
                                     lambda node=node: run(f"assign({node})"))
+            continue
+        if a.id == "apply_preset":  # one entry per preset
+            for p in presets():
+                yield SystemCommand(a.title.format(preset=p.name),
+                                    a.description.format(description=p.description),
+                                    lambda name=p.name: run(f"apply_preset({name!r})"))
             continue
         yield SystemCommand(a.title.format(**words), a.description,
                             lambda action=a.id, target=target: target(action))

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from numatui.core.vm import ActionRefused, MoveRefused
 from numatui.model.errors import NumaError
 from numatui.model.topology import SlotKey
-from numatui.session.errors import Disconnected, QemuRefused, SessionError
+from numatui.session.errors import BadRequest, Disconnected, QemuRefused, SessionError
 from numatui.session.replay import ATTACHED_EXPLANATION
 from numatui.tui.clip import clip
 from numatui.tui.refusals import refusal_reason
@@ -51,7 +52,8 @@ class Face(Protocol):
 
     def start(self, work: Coroutine[Any, Any, None], group: str = "qmp") -> None: ...
 
-    def deselect(self) -> None: ...
+    def run_now(self, work: Coroutine[Any, Any, None], group: str) -> None:
+        """Run ``work`` as a worker now (not queued)."""
 
     def booting(self, busy: bool) -> None: ...
 
@@ -69,6 +71,35 @@ class Controller:
         self.told_disconnected = False  # a step already showed QEMU going away
         #: the plan a refused move on an attached QEMU would need (palette: copy it)
         self.needed_plan: Plan | None = None
+        #: QMP work waiting its turn, in the order the keys came (see :meth:`enqueue`)
+        self._queue: deque[Coroutine[Any, Any, None]] = deque()
+        self._draining = False
+
+    def enqueue(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after every job queued before it (FIFO, one at a time).
+
+        Every QMP action a key or gesture starts comes through here, so keys
+        act in the order they were pressed however long QEMU takes (a move
+        by relaunch included); each job decides what to do (node exists,
+        move or not) when it runs, on the state the earlier jobs left."""
+        self._queue.append(work)
+        if not self._draining:
+            self._draining = True
+            self.face.run_now(self._drain(), "queue")
+
+    @property
+    def queued(self) -> int:
+        """Jobs waiting (not counting the one running)."""
+        return len(self._queue)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                await self._queue.popleft()
+        finally:
+            self._draining = False
+            while self._queue:  # only after a crash: never leave a coroutine un-awaited
+                self._queue.popleft().close()
 
     def say(self, text: str, *, title: str = "", severity: SeverityLevel = "information",
             timeout: float | None = None) -> None:
@@ -101,24 +132,28 @@ class Controller:
                 face.sync()
 
     # -- assign, add node --------------------------------------------------------------
-    def assign(self, keys: Collection[SlotKey], node: int) -> None:
-        """A digit key or a drop: :meth:`Vm.assign` as a step."""
-        try:
-            self.vm.check_assign(node)
-        except ActionRefused as exc:
-            self.face.notify(str(exc), severity="warning")
-            return
-        self.face.start(self._assign(keys, node))
+    def assign(self, keys: Collection[SlotKey], restore: Callable[[], None] | None = None, *,
+               node: int) -> None:
+        """A digit key or a drop: :meth:`Vm.assign` as a queued step.  ``keys`` were
+        taken when the key came (the selection is cleared then); ``restore``
+        gives the selection back when the assignment is refused."""
+        self.face.start(self._assign(keys, node, restore))
 
-    async def _assign(self, keys: Collection[SlotKey], node: int) -> None:
+    async def _assign(self, keys: Collection[SlotKey], node: int,
+                      restore: Callable[[], None] | None = None) -> None:
         vm = self.vm
-        if vm.moves_by_relaunch(keys, node):
-            self.face.notify(f"QEMU cannot move an assigned CPU: relaunching it with node {node} …",
-                             title="Move", timeout=4)
-            what = f"moving {len(keys)} slot(s) to node {node} (relaunching QEMU)"
-        else:
-            what = f"assigning {len(keys)} slot(s) to node {node}"
-        async with self.step(what):
+        async with self.step(f"assigning {len(keys)} slot(s) to node {node}"):
+            try:  # decided now, on what every earlier key left
+                vm.check_assign(node)
+            except ActionRefused as exc:
+                self.face.notify(str(exc), severity="warning")
+                if restore:
+                    restore()
+                return
+            if vm.moves_by_relaunch(keys, node):
+                self.face.notify(f"QEMU cannot move an assigned CPU: relaunching it with node {node} …",
+                                 title="Move", timeout=4)
+                self.busy = f"moving {len(keys)} slot(s) to node {node} (relaunching QEMU)"
             try:
                 await vm.assign(keys, node)
             except MoveRefused as exc:
@@ -126,11 +161,13 @@ class Controller:
                 self.face.notify(f"{clip(exc.qemu_message)}\n{ATTACHED_EXPLANATION}. "
                                  "Ctrl+p › \"Copy the plan this move needs\" copies it.",
                                  title="QEMU refused", severity="error", timeout=20, markup=False)
+                if restore:
+                    restore()
             except QemuRefused as exc:
                 self.face.notify(f"{clip(exc.qemu_message)}\n{refusal_reason(exc.qemu_message, node)}",
                                  title="QEMU refused", severity="error", timeout=10, markup=False)
-            else:
-                self.face.deselect()
+                if restore:
+                    restore()
 
     async def add_node(self) -> None:
         async with self.step("adding a node"):
@@ -141,14 +178,35 @@ class Controller:
                 hint = "Assign to it from the command palette (ctrl+p)."
             self.face.notify(f"Node {node.id} added (memoryless). {hint}")
 
-    async def assign_to_new_node(self, keys: Collection[SlotKey]) -> None:
+    async def assign_to_new_node(self, keys: Collection[SlotKey],
+                                 restore: Callable[[], None] | None = None) -> None:
         """A drop on the "new node" target: add a node live, then assign to it."""
         session = self.vm.session
         before = {n.id for n in session.nodes}
         await self.add_node()
         added = sorted(n.id for n in session.nodes if n.id not in before)
         if added:
-            await self._assign(keys, added[0])
+            await self._assign(keys, added[0], restore)
+        elif restore:
+            restore()
+
+    async def apply_preset(self, name: str, into: int | None = None, add_nodes: bool = False) -> None:
+        """A preset over the whole machine (the chooser or the palette), as one step."""
+        onto = f" onto {into} node(s)" if into is not None else ""
+        async with self.step(f"applying preset {name}{onto}"):
+            try:
+                done = await self.vm.apply_preset(name, into, add_nodes)
+            except Disconnected:
+                raise
+            except QemuRefused as exc:
+                self.face.notify(f"{clip(exc.qemu_message)}\nA preset maps every slot; QEMU cannot "
+                                 "move a CPU already on a node (undo, or relaunch, first).",
+                                 title="QEMU refused", severity="error", timeout=10, markup=False)
+            except (NumaError, BadRequest) as exc:
+                self.say(str(exc), title=f"Preset {name}", severity="warning")
+            else:
+                self.say(f"{done.vcpus} vCPUs on {done.nodes} node(s) with {done.commands} command(s).",
+                         title=f"Preset {name}{onto}")
 
     # -- boot, copy ------------------------------------------------------------------------
     async def boot(self, force: bool) -> None:
@@ -184,7 +242,6 @@ class Controller:
             await self.vm.undo(redo)
             self.face.notify(f"{'Redone' if redo else 'Undone'}: {what}", title=word.capitalize(),
                              markup=False)
-            self.face.deselect()
 
     async def relaunch_or_reconnect(self) -> None:
         try:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -29,7 +29,15 @@ from numatui.model.errors import NumaError
 from numatui.model.plan import Distance
 from numatui.session.errors import Disconnected, SessionError
 from numatui.session.machine import RunState
-from numatui.tui.editing import MessageLine, Step, error_words, local_step, open_input, typed_digit
+from numatui.tui.editing import (
+    MessageLine,
+    Step,
+    digit_bindings,
+    error_words,
+    local_step,
+    open_input,
+    type_into,
+)
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
@@ -57,6 +65,7 @@ class DistanceEditor(ModalScreen[None]):
         Binding("u", "toggle_link", "Link/unlink"),
         Binding("f", "fill", f"Fill unset with {DEFAULT_REMOTE_DISTANCE}"),
         Binding("escape", "close", "Close"),
+        *digit_bindings(),
     ]
 
     def __init__(self, vm: Vm, *, step: Step | None = None,
@@ -197,7 +206,12 @@ class DistanceEditor(ModalScreen[None]):
 
     # -- editing ------------------------------------------------------------------
     def action_edit(self, first: str = "") -> None:
-        if self.query_one("#dist-input", Input).has_class("shown"):
+        field = self.query_one("#dist-input", Input)
+        if field.has_class("shown"):  # typed before the field had the focus
+            if first:
+                type_into(field, first)
+            elif self.editing is not None:  # enter
+                self._submitted(Input.Submitted(field, field.value))
             return
         pair = self.cursor_pair()
         if pair is None:
@@ -218,11 +232,6 @@ class DistanceEditor(ModalScreen[None]):
     @on(DataTable.CellSelected)
     def _selected(self) -> None:
         self.action_edit()
-
-    def on_key(self, event: events.Key) -> None:
-        """A digit on the table starts an edit with it."""
-        if (digit := typed_digit(event, self.table)) is not None:
-            self.action_edit(digit)
 
     def close_input(self) -> None:
         field = self.query_one("#dist-input", Input)

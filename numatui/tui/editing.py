@@ -16,8 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
 from rich.text import Text
-from textual import events
-from textual.widget import Widget
+from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from numatui.session.errors import QemuRefused, SessionError
@@ -68,7 +67,8 @@ class MessageLine(Static):
 
 def open_input(field: Input, value: str, title: str) -> None:
     """Show an editor's input holding ``value`` under ``title``, focused, the
-    cursor at the end."""
+    cursor at the end (focusing does not select it: a key typed next adds to it)."""
+    field.select_on_focus = False
     field.value = value
     field.border_title = title
     field.add_class("shown")
@@ -76,10 +76,16 @@ def open_input(field: Input, value: str, title: str) -> None:
     field.cursor_position = len(field.value)
 
 
-def typed_digit(event: events.Key, table: Widget) -> str | None:
-    """The digit typed on the focused ``table`` (the key then goes no further),
-    which starts an edit with it; None for any other key."""
-    if event.character and event.character.isdigit() and table.has_focus:
-        event.stop()
-        return event.character
-    return None
+def digit_bindings() -> list[Binding]:
+    """0-9 on an editor's table start an edit with that digit, or add it to the
+    edit already open.  Bindings, not ``on_key``: Textual runs a key's binding
+    only after the key bubbled up to the app, so a handler on the way would
+    take "2" before an earlier arrow's binding moved the cursor (keys typed
+    in one burst); as bindings, every key acts in the order typed."""
+    return [Binding(str(d), f"edit('{d}')", show=False) for d in range(10)]
+
+
+def type_into(field: Input, text: str) -> None:
+    """``text`` typed after an edit opened but before the focus reached ``field``."""
+    field.cursor_position = len(field.value)
+    field.insert_text_at_cursor(text)

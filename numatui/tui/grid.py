@@ -14,7 +14,8 @@ mouse handlers can hit-test with ``event.style.meta``.  The mouse gestures
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from itertools import compress
 from operator import attrgetter, ne
@@ -48,6 +49,21 @@ RowKey = tuple[int, bool, bool, str, tuple[Look, ...]]
 
 #: What a slot's look takes from the slot itself (``present`` is ``qom_path is not None``).
 _SLOT_FACTS = attrgetter("node_id", "qom_path")
+
+
+def header_row_of(layout: GridLayout, row: int) -> int:
+    """The first header row above ``row`` of the top-level group (socket)
+    holding it (``row`` itself when there is none)."""
+    top = row
+    for r in range(row - 1, -1, -1):
+        kind = layout.rows[r].kind
+        if kind == "blank":
+            break
+        if kind == "header":
+            top = r
+            if layout.rows[r].depth == 0:
+                break
+    return top
 
 
 def changed_slots(old: Sequence[Slot], new: Sequence[Slot], span: range) -> list[int]:
@@ -94,6 +110,13 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             super().__init__()
             self.grid = grid
 
+    class Resized(Message):
+        """The grid's size changed (whether every row fits may have changed)."""
+
+        def __init__(self, grid: CpuGrid) -> None:
+            super().__init__()
+            self.grid = grid
+
     class Dropped(Message):
         """The selection was dropped on ``target`` (a node-id, or NEW_NODE): assign it."""
 
@@ -118,6 +141,8 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
         self._drawn: dict[int, RowKey] = {}  # row -> strip key last drawn
         self._layout_args: tuple[int, int] | None = None  # (width, cell width) of _layout
+        self.queued: set[SlotKey] = set()
+        """Slots an assignment still waiting in the controller's queue will set."""
         self.hovered: int | None = None
         """The slot under the mouse pointer (its props go to the status line)."""
         self.mouse = GridMouse(self)
@@ -210,6 +235,14 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         self._relayout()
         self.scroll_to_cursor()
+        self.post_message(self.Resized(self))  # whether the grid fits may have changed (the overview)
+
+    @property
+    def fits(self) -> bool:
+        """Whether every row of the grid is on screen at once (True before it is laid out)."""
+        if self._layout is None or self._layout_args is None:
+            return True
+        return self._layout.height <= self.scrollable_content_region.height
 
     # -- what the app asks ----------------------------------------------------------
     def target_indexes(self) -> list[int]:
@@ -220,6 +253,32 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
 
     def target_keys(self) -> list[SlotKey]:
         return [self.topology.slots[i].key for i in self.target_indexes()]
+
+    def take_targets(self) -> tuple[list[SlotKey], Callable[[], None]]:
+        """What an action acts on, taken as its key arrives: the target keys,
+        and the selection cleared now (a key typed next starts afresh).  The
+        callable gives the selection back (an action refused later), unless
+        a new one was made in between."""
+        keys = self.target_keys()
+        if not self.selection:
+            return keys, lambda: None
+        self.clear_selection()
+
+        def restore() -> None:
+            if not self.selection:
+                self.select_keys(keys)
+
+        return keys, restore
+
+    def select_keys(self, keys: Iterable[SlotKey]) -> None:
+        """Select the slots of ``keys`` that the topology still has."""
+        found = set()
+        for key in keys:
+            with suppress(NumaError):  # gone with a new shape
+                found.add(self.topology.index(key))
+        self.selection = found
+        self._anchor = None
+        self._changed()
 
     def clear_selection(self) -> None:
         self.selection.clear()
@@ -257,13 +316,40 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._go(target, extend)
 
     def action_page(self, direction: int) -> None:
+        """A screenful up or down: the view scrolls by it and the cursor moves
+        with it, keeping its place on screen (not stuck on the bottom row)."""
         if self.topology.slots:
             rows = max(self.scrollable_content_region.height - 1, 1) * direction
+            self.scroll_to(y=self.scroll_offset.y + rows, animate=False, immediate=True)
             self._go(self.grid_layout.vertical(self.cursor, rows), False)
+
+    def go_to(self, slot: int) -> None:
+        """Put the cursor on ``slot`` (the overview's jump), its socket header in view."""
+        if 0 <= slot < len(self.topology.slots):
+            self._go(slot, False)
 
     def action_jump(self, where: int) -> None:
         if self.topology.slots:
             self._go(where % len(self.topology.slots), False)
+
+    def action_next_group(self, level: str, direction: int) -> None:
+        """``]``/``[`` (``}``/``{``): the first slot of the next/previous socket (die)."""
+        if not self.topology.slots:
+            return
+        if level not in self.topology.levels:
+            self.notify(f"This board has no {level.removesuffix('-id')}s; its slots are "
+                        f"{', '.join(self.topology.levels)}")
+            return
+        starts = self.group_starts(level)
+        here = bisect_right(starts, self.cursor) - 1  # the cursor's group
+        target = min(max(here + direction, 0), len(starts) - 1)
+        self._go(starts[target], False)
+
+    def group_starts(self, level: str) -> list[int]:
+        """The index of the first slot of each group at ``level``, ascending."""
+        depth = self.topology.levels.index(level) + 1
+        slots = self.topology.slots
+        return [i for i in range(len(slots)) if i == 0 or slots[i].key[:depth] != slots[i - 1].key[:depth]]
 
     def action_toggle_slot(self) -> None:
         self.selection ^= {self.cursor}
@@ -286,7 +372,10 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         return [i for i, s in enumerate(self.topology.slots) if s.key[:depth] == prefix]
 
     def action_select_unassigned(self) -> None:
-        self.selection = {i for i, s in enumerate(self.topology.slots) if s.node_id is None}
+        """Every slot QEMU has on no node, less those an earlier key queued (``a`` after ``s 0``)."""
+        queued = self.queued
+        self.selection = {i for i, s in enumerate(self.topology.slots)
+                          if s.node_id is None and s.key not in queued}
         self._anchor = None
         self._changed()
 
@@ -310,10 +399,19 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._changed()
 
     def scroll_to_cursor(self) -> None:
+        """Scroll the cursor into view, with its group headers (socket, die)
+        above it when they fit on screen with it."""
         if not self.topology.slots or self._layout is None:
             return
-        row, x = self._layout.position[self.cursor]
-        self.scroll_to_region(Region(x, row, self._layout.cell_width, 1), animate=False)
+        layout = self._layout
+        row, x = layout.position[self.cursor]
+        top = header_row_of(layout, row)
+        height = self.scrollable_content_region.height
+        if height and row - top < height:
+            region = Region(x, top, layout.cell_width, row - top + 1)
+        else:
+            region = Region(x, row, layout.cell_width, 1)
+        self.scroll_to_region(region, animate=False, immediate=True)
 
     def _changed(self) -> None:
         self._refresh_changed_rows(self._rows_marked_anew())

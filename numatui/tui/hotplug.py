@@ -14,7 +14,7 @@ at the same time as another QMP step; QEMU's texts are never parsed as markup.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from numatui.core.vm import ActionRefused
@@ -59,9 +59,16 @@ class Hotplug:
         return True
 
     # -- p: plug -----------------------------------------------------------------------
-    def plug(self, keys: Sequence[SlotKey]) -> None:
-        """``p``: hot-plug the empty slots among ``keys`` (a worker does the QMP)."""
+    def plug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
+        """``p``: hot-plug the empty slots among ``keys``, queued behind earlier
+        keys (checked when it runs; ``restore`` gives the selection back when
+        nothing can be plugged)."""
+        self.ctl.face.start(self._plug_queued(keys, restore))
+
+    async def _plug_queued(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None) -> None:
         if not self._running("plugged"):
+            if restore:
+                restore()
             return
         targets = self.vm.plug_targets(keys)
         if targets.refused:
@@ -71,7 +78,9 @@ class Hotplug:
                          title="Refused: slot holds a CPU", severity="warning",
                          timeout=10 if not targets.ok else None)
         if targets.ok:
-            self.ctl.face.start(self._plug(targets.ok))
+            await self._plug(targets.ok)
+        elif restore:
+            restore()
 
     async def _plug(self, keys: list[SlotKey]) -> None:
         ctl = self.ctl
@@ -95,7 +104,6 @@ class Hotplug:
                 else:
                     plugged.append(self._label(session.topology.slot(key)))
             if plugged:
-                ctl.face.deselect()
                 ctl.say("\n".join(plugged) + "\n(u asks the guest to eject a hot-plugged CPU)",
                         title=f"Plugged {len(plugged)} CPU(s)")
             if failed:
@@ -103,9 +111,14 @@ class Hotplug:
                 ctl.say(head + "\n".join(failed), title="Hot-plug refused", severity="error", timeout=15)
 
     # -- u: unplug ---------------------------------------------------------------------
-    def unplug(self, keys: Sequence[SlotKey]) -> None:
-        """``u``: ask the guest to eject the hot-plugged CPUs among ``keys``."""
+    def unplug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
+        """``u``: ask the guest to eject the hot-plugged CPUs among ``keys`` (queued, as ``p``)."""
+        self.ctl.face.start(self._unplug_queued(keys, restore))
+
+    async def _unplug_queued(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None) -> None:
         if not self._running("unplugged"):
+            if restore:
+                restore()
             return
         targets = self.vm.unplug_targets(keys)
         if targets.refused:
@@ -114,7 +127,9 @@ class Hotplug:
             self.ctl.say("\n".join(why), title="Not unplugged", severity="warning",
                          timeout=10 if not targets.ok else None)
         if targets.ok:
-            self.ctl.face.start(self._unplug(targets.ok))
+            await self._unplug(targets.ok)
+        elif restore:
+            restore()
 
     async def _unplug(self, keys: list[SlotKey]) -> None:
         ctl = self.ctl
@@ -136,7 +151,6 @@ class Hotplug:
                     continue
                 asked.append(label)
             if asked:
-                ctl.face.deselect()
                 ctl.say("\n".join(asked) + "\nThe guest must eject it: shown with ~ until "
                         "QEMU reports it deleted.", title="Unplug requested")
 

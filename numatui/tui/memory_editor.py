@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -28,7 +28,15 @@ from numatui.model.units import format_size, human_size
 from numatui.session.errors import SessionError
 from numatui.session.memory import current_sizes, read_only_reason
 from numatui.session.replay import ReplayFailed
-from numatui.tui.editing import MessageLine, Step, error_words, local_step, open_input, typed_digit
+from numatui.tui.editing import (
+    MessageLine,
+    Step,
+    digit_bindings,
+    error_words,
+    local_step,
+    open_input,
+    type_into,
+)
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
@@ -56,6 +64,7 @@ class MemoryEditor(ModalScreen[None]):
         Binding("r", "reset", "Reset"),
         Binding("a", "apply", "Apply (relaunch)"),
         Binding("escape", "close", "Close"),
+        *digit_bindings(),
     ]
 
     def __init__(self, vm: Vm, *, step: Step | None = None,
@@ -153,8 +162,14 @@ class MemoryEditor(ModalScreen[None]):
 
     def action_edit(self, first: str = "") -> None:
         field = self.query_one("#mem-input", Input)
+        if field.has_class("shown"):  # typed before the field had the focus
+            if first:
+                type_into(field, first)
+            elif self.editing is not None:  # enter
+                self._submitted(Input.Submitted(field, field.value))
+            return
         node = self.cursor_node()
-        if field.has_class("shown") or node is None or self._refuse_if_read_only():
+        if node is None or self._refuse_if_read_only():
             return
         self.editing = node
         size = self.draft[node]
@@ -164,10 +179,6 @@ class MemoryEditor(ModalScreen[None]):
     @on(DataTable.RowSelected)
     def _selected(self) -> None:
         self.action_edit()
-
-    def on_key(self, event: events.Key) -> None:
-        if (digit := typed_digit(event, self.table)) is not None:
-            self.action_edit(digit)
 
     def close_input(self) -> None:
         field = self.query_one("#mem-input", Input)

@@ -1,0 +1,185 @@
+"""The overview: the whole machine at a glance when the grid does not fit.
+
+One line per socket (per top-level group), its cores as cells coloured by
+node (``█`` one node, ``▒`` a cell whose slots are on several, ``·`` none);
+a socket with more cores than fit is drawn in chunks of whole cores.  The
+grid's cursor is marked (``◆``).  ``o`` focuses it (arrows move its own
+cursor, enter or a click moves the grid's cursor there and gives the grid
+the focus back; ``o``/escape go back without moving).
+
+:func:`overview_cells` is the pure layout; the widget only draws it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widget import Widget
+
+from numatui.model.topology import SlotKey, Topology
+from numatui.tui import colours
+from numatui.tui.grid_layout import unit_label
+
+LABEL = 5  # columns of a line's label ("s12 ")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One socket: its label and its cells (each a range of slot indexes)."""
+
+    label: str
+    cells: tuple[range, ...]
+
+
+@lru_cache(maxsize=8)
+def overview_cells(keys: tuple[SlotKey, ...], width: int) -> tuple[Line, ...]:
+    """Lines of cells for slots ``keys`` (topology order), ``width`` columns."""
+    if not keys:
+        return ()
+    depth = max(len(k) for k in keys)
+    unit = max(depth - 1, 1)  # a core: the key less its thread
+    lines: list[Line] = []
+    start = 0
+    for i in range(1, len(keys) + 1):
+        if i < len(keys) and keys[i][:1] == keys[start][:1]:
+            continue
+        units: list[range] = []
+        u0 = start
+        for j in range(start + 1, i + 1):
+            if j == i or keys[j][:unit] != keys[u0][:unit]:
+                units.append(range(u0, j))
+                u0 = j
+        room = max(width - LABEL, 4)
+        per = -(-len(units) // room)  # whole cores per cell
+        cells = tuple(range(units[c].start, units[min(c + per, len(units)) - 1].stop)
+                      for c in range(0, len(units), per))
+        lines.append(Line(unit_label(keys[start][:1]), cells))
+        start = i
+    return tuple(lines)
+
+
+class Overview(Widget, can_focus=True):
+    """Every socket in a line, coloured by node; the cursor marked."""
+
+    DEFAULT_CSS = """
+    Overview { height: auto; padding: 0 1; margin-top: 1; }
+    Overview:focus { background: $boost; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left,h", "step(0, -1)", "Left", show=False),
+        Binding("right", "step(0, 1)", "Right", show=False),
+        Binding("up,k", "step(-1, 0)", "Up", show=False),
+        Binding("down,j", "step(1, 0)", "Down", show=False),
+        Binding("enter", "go", "Go there", show=True),
+        Binding("escape,o", "back", "Back to the grid", show=True),
+    ]
+
+    class Jump(Message):
+        """Move the grid's cursor to ``slot`` (None: only give the grid the focus back)."""
+
+        def __init__(self, slot: int | None) -> None:
+            super().__init__()
+            self.slot = slot
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.topology: Topology | None = None
+        self.grid_cursor = 0
+        self.at = (0, 0)  # (line, cell) of the overview's own cursor
+        self._shown: tuple[object, ...] | None = None
+
+    def lines(self, width: int | None = None) -> tuple[Line, ...]:
+        """The lines at ``width`` columns (default: the widget's; none before it has a size)."""
+        width = self.content_region.width if width is None else width
+        if self.topology is None or width <= 0:
+            return ()
+        return overview_cells(self.topology.slot_keys, width)
+
+    def show(self, topology: Topology, cursor: int) -> None:
+        """Redraw for ``topology`` with the grid's cursor on slot ``cursor`` (only on change)."""
+        key = (topology, cursor, self.at, self.has_focus)
+        if key == self._shown:
+            return
+        self._shown = key
+        self.topology, self.grid_cursor = topology, cursor
+        self.refresh(layout=self.size.height != len(self.lines()) or not self.size.height)
+
+    def where(self, slot: int) -> tuple[int, int]:
+        for n, line in enumerate(self.lines()):
+            if line.cells and line.cells[0].start <= slot < line.cells[-1].stop:
+                for c, cell in enumerate(line.cells):
+                    if slot in cell:
+                        return n, c
+        return 0, 0
+
+    def render(self) -> Text:
+        out = Text(no_wrap=True, overflow="crop")
+        topo = self.topology
+        if topo is None:
+            return out
+        slots = topo.slots
+        mark = self.where(self.grid_cursor)
+        for n, line in enumerate(self.lines()):
+            if n:
+                out.append("\n")
+            out.append(f"{line.label:<{LABEL - 1}} ", style="dim")
+            for c, cell in enumerate(line.cells):
+                nodes = {slots[i].node_id for i in cell}
+                node = next(iter(nodes)) if len(nodes) == 1 else None
+                if len(nodes) > 1:
+                    first = min(x for x in nodes if x is not None)
+                    glyph, style = "▒", Style(color=colours.node_colour(first))
+                elif node is None:
+                    glyph, style = colours.UNASSIGNED_TEXT, Style(color=colours.UNASSIGNED_FG)
+                else:
+                    glyph, style = "█", Style(color=colours.node_colour(node))
+                if (n, c) == mark:
+                    glyph, style = "◆", style + Style(bold=True, bgcolor="#ffffff")
+                if self.has_focus and (n, c) == self.at:
+                    style += Style(reverse=True)
+                out.append(glyph, style=style)
+        return out
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return max(len(self.lines(width)), 1)
+
+    # -- keys and mouse ---------------------------------------------------------
+    def on_focus(self) -> None:
+        self.at = self.where(self.grid_cursor)
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def action_step(self, dy: int, dx: int) -> None:
+        lines = self.lines()
+        if not lines:
+            return
+        n = min(max(self.at[0] + dy, 0), len(lines) - 1)
+        c = min(max(self.at[1] + dx, 0), len(lines[n].cells) - 1)
+        self.at = (n, c)
+        self.refresh()
+
+    def action_go(self) -> None:
+        lines = self.lines()
+        if lines:
+            n, c = self.at
+            self.post_message(self.Jump(lines[n].cells[c].start))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a cell: the grid's cursor goes there."""
+        lines = self.lines()
+        x = event.x - self.styles.padding.left - LABEL
+        if 0 <= event.y < len(lines) and 0 <= x < len(lines[event.y].cells):
+            event.stop()
+            self.post_message(self.Jump(lines[event.y].cells[x].start))
+
+    def action_back(self) -> None:
+        self.post_message(self.Jump(None))
