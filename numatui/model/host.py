@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from numatui.model.errors import NumaError
+from numatui.model.ranges import format_ranges
 
 NODE_DIR = "sys/devices/system/node"
 CPU_DIR = "sys/devices/system/cpu"
@@ -167,16 +168,7 @@ def parse_cpumask(text: str) -> tuple[int, ...]:
 
 def format_cpulist(cpus: Iterable[int]) -> str:
     """(0, 1, 2, 3, 8) -> ``0-3,8``."""
-    items = sorted(set(cpus))
-    parts: list[str] = []
-    i = 0
-    while i < len(items):
-        j = i
-        while j + 1 < len(items) and items[j + 1] == items[j] + 1:
-            j += 1
-        parts.append(str(items[i]) if i == j else f"{items[i]}-{items[j]}")
-        i = j + 1
-    return ",".join(parts)
+    return format_ranges(cpus)
 
 
 _MEMINFO = re.compile(r"^(?:Node\s+\d+\s+)?(\w+):\s+(\d+)(?:\s*kB)?\s*$", re.M)

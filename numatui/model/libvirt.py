@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
+from numatui.model.ranges import format_ranges
 from numatui.model.topology import SlotKey, Topology
 
 #: libvirt's <topology> attributes and the -smp counts they come from.
@@ -41,16 +42,7 @@ _NOT_IN_LIBVIRT_PROPS = {"module-id": "modules", "book-id": "books", "drawer-id"
 
 def cpu_ranges(indexes: Iterable[int]) -> str:
     """``0-3,8-11``: sorted cpu-indexes as libvirt (and taskset) write them."""
-    items = sorted(set(indexes))
-    parts: list[str] = []
-    i = 0
-    while i < len(items):
-        j = i
-        while j + 1 < len(items) and items[j + 1] == items[j] + 1:
-            j += 1
-        parts.append(str(items[i]) if i == j else f"{items[i]}-{items[j]}")
-        i = j + 1
-    return ",".join(parts)
+    return format_ranges(indexes)
 
 
 def topology_counts(topology: Topology, smp: Mapping[str, int] | None = None) -> dict[str, int]:

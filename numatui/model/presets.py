@@ -49,6 +49,7 @@ from dataclasses import dataclass, replace
 from numatui.model.compact import compact
 from numatui.model.errors import NumaError
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
+from numatui.model.ranges import format_ranges
 from numatui.model.topology import LEVEL_NAMES, Slot, SlotKey, Topology
 
 
@@ -236,16 +237,7 @@ def _run(name: str, topology: Topology, nodes: int | None,
 # -- helpers for preset functions -------------------------------------------------------
 def format_ids(ids: Iterable[int]) -> str:
     """``0-3,5``: node ids as runs."""
-    out: list[str] = []
-    values = sorted(set(ids))
-    i = 0
-    while i < len(values):
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
-            j += 1
-        out.append(str(values[i]) if i == j else f"{values[i]}-{values[j]}")
-        i = j + 1
-    return ",".join(out)
+    return format_ranges(ids)
 
 
 def core_depth(topology: Topology) -> int:

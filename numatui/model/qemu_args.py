@@ -17,6 +17,7 @@ from numatui.model.argv import FLAGS, Option, QemuConfig, iter_options, parse_qe
 from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
 from numatui.model.plan import LIVE, Distance, Node, Plan, check_distances
+from numatui.model.ranges import runs
 from numatui.model.smp import SmpConfig, parse_smp, split_opts
 from numatui.model.units import format_size
 
@@ -82,16 +83,7 @@ def numa_options(plan: Plan, with_nodes: bool = False) -> list[str]:
 
 def host_node_ranges(ids: Sequence[int]) -> list[str]:
     """``[0, 1, 3]`` -> ``["0-1", "3"]``: QemuOpts' list syntax, one ``host-nodes=`` each."""
-    items = sorted(set(ids))
-    out: list[str] = []
-    i = 0
-    while i < len(items):
-        j = i
-        while j + 1 < len(items) and items[j + 1] == items[j] + 1:
-            j += 1
-        out.append(str(items[i]) if i == j else f"{items[i]}-{items[j]}")
-        i = j + 1
-    return out
+    return runs(ids)
 
 
 def binding_opts(node: Node) -> str:
