@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.actions import parse
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -34,7 +35,7 @@ from numatui.session.errors import SessionError
 from numatui.tui.banner import DisconnectedBanner
 from numatui.tui.clip import clip
 from numatui.tui.clipboard import copy_text
-from numatui.tui.cmdline import CommandPanel
+from numatui.tui.cmdline import CommandPanel, log_beside, panel_rows
 from numatui.tui.commands import bindings, numatui_commands
 from numatui.tui.controller import Controller
 from numatui.tui.distance_editor import DistanceEditor
@@ -64,6 +65,7 @@ class NumaApp(App[str]):
     #grid-box { width: 1fr; }
     #cursor-info { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
     #side { width: 30; border-left: solid $primary; }
+    #bottom { height: 6; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings(grid=False)  # from core.actions
 
@@ -98,8 +100,9 @@ class NumaApp(App[str]):
             with VerticalScroll(id="side"):
                 yield NodesPanel(id="nodes")
                 yield Legend(id="legend")
-        yield CommandPanel(id="cmdline")
-        yield QmpLog(self.session.transcript, self.mask, id="log")
+        with Horizontal(id="bottom"):
+            yield CommandPanel(id="cmdline")
+            yield QmpLog(self.session.transcript, self.mask, id="log")
         yield Footer()
 
     @property
@@ -113,6 +116,7 @@ class NumaApp(App[str]):
             self.session.add_state_listener(self._on_state),
         ]
         self.grid.focus()
+        self._fit_bottom()
         self.sync()
 
     # session callbacks run on this loop; messages keep widget work in handlers
@@ -140,9 +144,11 @@ class NumaApp(App[str]):
         self.show_status()
         self.query_one(DisconnectedBanner).show(self.vm, self.mask)
         self.query_one(NodesPanel).show(s, booted)
-        self.query_one(Legend).show(booted)
+        nodes = sorted({n.id for n in s.nodes}
+                       | {x.node_id for x in s.topology.slots if x.node_id is not None})
+        self.query_one(Legend).show(booted, nodes, launched=self.keeper.launcher is not None)
         panel = self.query_one(CommandPanel)
-        panel.show(export.render(panel.view, s), self.mask)
+        panel.show(export.render(panel.view, s), self.mask, booted=booted)
         self.on_cpu_grid_cursor_moved()
         self._refresh_bindings_if_changed(booted)
 
@@ -276,9 +282,28 @@ class NumaApp(App[str]):
             self.start(self.ctl.boot(force))
 
     def action_toggle_log(self) -> None:
-        """The log takes the command-line panel's place (room at 80x24)."""
-        shown = self._log_shown = self.query_one(QmpLog).toggle()
-        self.query_one(CommandPanel).display = not shown
+        """The log beside the command-line panel on a wide terminal, in its place otherwise."""
+        self._log_shown = self.query_one(QmpLog).toggle()
+        self._fit_bottom()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_bottom()
+
+    def _fit_bottom(self) -> None:
+        """Size the command-line panel to the terminal; place the QMP log."""
+        width, height = self.size
+        bottom = self.query_one("#bottom")
+        rows = panel_rows(width, height)
+        if bottom.styles.height is None or bottom.styles.height.value != rows:
+            bottom.styles.height = rows
+        beside = log_beside(width)
+        log = self.query_one(QmpLog)
+        log.set_class(beside, "beside")
+        self.query_one(CommandPanel).display = beside or not log.shown
+
+    def on_command_panel_boot_requested(self) -> None:
+        if not is_booted(self.session):
+            self.action_exit_preconfig()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """What :data:`numatui.core.actions.ACTIONS` allows now: under a dialog only

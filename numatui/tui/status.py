@@ -28,7 +28,7 @@ def shape(session: Session) -> str:
     """"8 slots: 2 sockets x 2 cores x 2 threads" from qom-get /machine smp."""
     smp: dict[str, int] = dict(session.info.smp or {})
     parts = [
-        f"{smp[k]} {k}"
+        f"{smp[k]} {k if smp[k] != 1 else k[:-1]}"
         for k in ("drawers", "books", "sockets", "dies", "modules", "clusters", "cores", "threads")
         if smp.get(k, 1) > 1 or (k in ("sockets", "cores", "threads") and k in smp)
     ]
@@ -49,7 +49,7 @@ def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool) ->
     if slot.node_id is None:
         text += " · unassigned"
     else:
-        text += f" · node {slot.node_id}" + ("" if booted else " (fixed)")
+        text += f" · node {slot.node_id}" + ("" if booted else " (set)")
     if slot.present:
         text += f" · cpu-index {topology.cpu_indexes()[slot.key].start}"
     elif booted:
@@ -71,15 +71,16 @@ def hover_text(topology: Topology, index: int, booted: bool) -> str:
 
 
 class StatusBar(Static):
-    """Two lines: address, QEMU version, machine, run state; origin, nodes, shape."""
+    """Two lines, never wrapped (cut with … on a narrow terminal): address,
+    QEMU version, machine, run state; origin, nodes, shape."""
 
     DEFAULT_CSS = """
-    StatusBar { height: auto; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 2; background: $panel; color: $text; padding: 0 1; }
     """
 
     def show(self, session: Session, busy: str | None, mask: Callable[[str], str]) -> None:
         state = run_state(session)
-        line = Text()
+        line = Text(no_wrap=True, overflow="ellipsis")
         line.append("numatui ", style="bold")
         line.append(mask(str(session.address)), style="underline")
         line.append(f"  QEMU {session.info.qemu_version}  {session.info.machine_type}  ")
@@ -89,8 +90,13 @@ class StatusBar(Static):
             line.append("  ⚠ ", style="bold #ef4444")
             line.append(mask(warning))
         line.append("\n")
+        if busy:  # first: on a narrow terminal the rest is cut
+            line.append("⟳ " + busy + "  ", style="bold #f59e0b")
         origin = "launched by numatui" if session.launcher is not None else "attached"
-        line.append(f"{origin} · nodes from {mask(session.nodes_source)} · {shape(session)}")
-        if busy:
-            line.append("  ⟳ " + busy, style="bold #f59e0b")
+        if not session.topology.slots and state == "disconnected":
+            line.append(f"{origin} · QEMU is gone: R relaunches or reconnects")
+        elif not session.topology.slots:  # between two QEMUs (R, a relaunch)
+            line.append(f"{origin} · waiting for QEMU's CPU slots")
+        else:
+            line.append(f"{origin} · nodes from {mask(session.nodes_source)} · {shape(session)}")
         update_static(self, line)
