@@ -22,7 +22,7 @@ from numatui.model.qemu_args import parse_qemu_args
 from numatui.model.units import human_size
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
-from numatui.session.replay import ReplayRefused, relaunch_with_plan, without_numa_cpu_dist
+from numatui.session.replay import MEMORY_REASON, ReplayRefused, relaunch_with_plan, without_numa_cpu_dist
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -68,7 +68,7 @@ def split_differs(session: Session, plan: Plan) -> bool:
 
 
 async def relaunch_with_split(session: Session, plan: Plan, sizes: Mapping[int, int], *, why: str,
-                              launcher: Launcher) -> Launcher:
+                              launcher: Launcher, reason: str = MEMORY_REASON) -> Launcher:
     """:func:`relaunch_with_plan` onto a QEMU whose node memory is ``sizes``
     (node id -> bytes, 0 = memoryless; a node with memory now but not in
     ``sizes`` loses it): a memory change, and its undo and redo.
@@ -82,7 +82,7 @@ async def relaunch_with_split(session: Session, plan: Plan, sizes: Mapping[int, 
     new = Launcher(qemu=launcher.qemu, extra_args=without_numa_cpu_dist(argv[1:]),
                    keep_running=launcher.keep_running)
     return await relaunch_with_plan(session, replace(plan, nodes=tuple(nodes)), why=why,
-                                    launcher=launcher, new=new)
+                                    launcher=launcher, new=new, reason=reason)
 
 
 async def relaunch_with_memory(session: Session, sizes: Mapping[int, int], *,
