@@ -619,6 +619,14 @@ class Session(Connection):
             cached = self._plan_cache = (*key, Plan.from_topology(*key))
         return cached[3]
 
+    def boot_cpus(self) -> int | None:
+        """``-smp cpus`` when below ``maxcpus`` (only the first ones are present at boot)."""
+        smp = self.info.smp or {}
+        cpus, most = smp.get("cpus"), smp.get("maxcpus")
+        if isinstance(cpus, int) and isinstance(most, int) and cpus < most:
+            return cpus
+        return None
+
     def preflight(self) -> list[Finding]:
         """The model's checks of the current plan (blocking first)."""
         from numatui.model.preflight import check
@@ -627,7 +635,7 @@ class Session(Connection):
         # would look memoryless and fail the RAM total check falsely.
         sized = self.nodes_source == "launch arguments" or "command line" in self.nodes_source
         ram = self.info.ram_size if sized else None
-        findings: list[Finding] = check(self.topology, self.plan(), ram)
+        findings: list[Finding] = check(self.topology, self.plan(), ram, self.boot_cpus())
         return findings
 
     async def exit_preconfig(self, force: bool = False) -> None:

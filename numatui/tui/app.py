@@ -19,7 +19,6 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import events
 from textual.actions import parse
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -38,7 +37,7 @@ from numatui.session.xdg import state_dir
 from numatui.tui.banner import DisconnectedBanner
 from numatui.tui.clip import clip
 from numatui.tui.clipboard import copy_text
-from numatui.tui.cmdline import CommandPanel, log_beside, panel_rows
+from numatui.tui.cmdline import LOG_BESIDE_WIDTH, SMALL_HEIGHT, CommandPanel
 from numatui.tui.commands import bindings, numatui_commands
 from numatui.tui.confirm import APPLY_QUESTION, QUIT_QUESTION, ConfirmDialog, quit_stops_guest
 from numatui.tui.controller import Controller
@@ -69,9 +68,16 @@ class NumaApp(App[str]):
     #grid-box { width: 1fr; }
     #cursor-info { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
     #side { width: 30; border-left: solid $primary; }
+    /* the command-line panel: smallest on short terminals, two fifths of taller ones
+       (numatui.tui.cmdline.panel_rows); the QMP log beside it on wide ones */
     #bottom { height: 6; }
+    Screen.-tall #bottom { height: 40%; }
+    Screen.-narrow.-log #cmdline { display: none; }
+    Screen.-wide QmpLog.shown { border-left: solid $primary; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings(grid=False)  # from core.actions
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SMALL_HEIGHT, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (LOG_BESIDE_WIDTH, "-wide")]
 
     def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
                  keeper: Keeper | None = None) -> None:
@@ -121,7 +127,6 @@ class NumaApp(App[str]):
             self.session.add_change_listener(lambda _what: self.drop_errors()),
         ]
         self.grid.focus()
-        self._fit_bottom()
         self.sync()
 
     # session callbacks run on this loop; messages keep widget work in handlers
@@ -192,7 +197,9 @@ class NumaApp(App[str]):
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
         grid = self.grid
-        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), is_booted(self.session))
+        booted = is_booted(self.session)
+        boot_cpus = None if booted else self.session.boot_cpus()
+        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, boot_cpus)
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
         self.query_one("#cursor-info", InfoLine).show(text)
@@ -328,22 +335,7 @@ class NumaApp(App[str]):
     def action_toggle_log(self) -> None:
         """The log beside the command-line panel on a wide terminal, in its place otherwise."""
         self._log_shown = self.query_one(QmpLog).toggle()
-        self._fit_bottom()
-
-    def on_resize(self, event: events.Resize) -> None:
-        self._fit_bottom()
-
-    def _fit_bottom(self) -> None:
-        """Size the command-line panel to the terminal; place the QMP log."""
-        width, height = self.size
-        bottom = self.query_one("#bottom")
-        rows = panel_rows(width, height)
-        if bottom.styles.height is None or bottom.styles.height.value != rows:
-            bottom.styles.height = rows
-        beside = log_beside(width)
-        log = self.query_one(QmpLog)
-        log.set_class(beside, "beside")
-        self.query_one(CommandPanel).display = beside or not log.shown
+        self.screen.set_class(self._log_shown, "-log")
 
     def on_command_panel_boot_requested(self) -> None:
         if not is_booted(self.session):

@@ -5,7 +5,7 @@ Shows one of :data:`numatui.core.export.VIEWS` (``v`` switches); ``y`` or the
 Copy button copies exactly what is shown; Exit preconfig is ``X`` (the
 preflight dialog, then boot) and goes away after boot.  The text scrolls from
 the keyboard once focused (tab to it: arrows, PageUp/PageDown, Home/End).
-The app sizes the panel with :func:`panel_rows`.
+The app's CSS sizes the panel as :func:`panel_rows` says (breakpoint classes).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def panel_rows(width: int, height: int) -> int:
     two fifths of the height (at 200x60 a full command line or a JSON plan fits)."""
     if height < SMALL_HEIGHT:
         return MIN_ROWS
-    return max(MIN_ROWS, height * 2 // 5)
+    return max(MIN_ROWS, (height - 1) * 2 // 5)  # the app's CSS: 40% of all but the footer
 
 
 def log_beside(width: int) -> bool:

@@ -57,7 +57,6 @@ class QmpLog(RichLog):
     DEFAULT_CSS = """
     QmpLog { height: 1fr; width: 1fr; border-top: solid $primary; display: none; }
     QmpLog.shown { display: block; }
-    QmpLog.beside { border-left: solid $primary; }
     """
 
     def __init__(self, transcript: Transcript, mask: Callable[[str], str] = str, *,

@@ -40,8 +40,10 @@ def shape(session: Session) -> str:
     return text
 
 
-def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool) -> str:
-    """The line under the grid: the cursor slot's props, node, state; the selection size."""
+def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool,
+                boot_cpus: int | None = None) -> str:
+    """The line under the grid: the cursor slot's props, node, state; the selection size.
+    ``boot_cpus`` (``-smp cpus`` below ``maxcpus``): whether the slot is filled at boot."""
     if not topology.slots:
         return "QEMU reports no CPU slots"
     slot = topology.slots[cursor]
@@ -54,6 +56,9 @@ def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool) ->
         text += f" · cpu-index {topology.cpu_indexes()[slot.key].start}"
     elif booted:
         text += " · empty"
+    elif boot_cpus is not None:
+        at_boot = topology.cpu_indexes()[slot.key].start < boot_cpus
+        text += " · present at boot" if at_boot else " · empty at boot (hot-pluggable)"
     if selected:
         text += f" · {selected} selected"
     return text
@@ -79,24 +84,29 @@ class StatusBar(Static):
     """
 
     def show(self, session: Session, busy: str | None, mask: Callable[[str], str]) -> None:
-        state = run_state(session)
-        line = Text(no_wrap=True, overflow="ellipsis")
-        line.append("numatui ", style="bold")
-        line.append(mask(str(session.address)), style="underline")
-        line.append(f"  QEMU {session.info.qemu_version}  {session.info.machine_type}  ")
-        line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
-        warning = session.address.warning()
-        if warning:
-            line.append("  ⚠ ", style="bold #ef4444")
-            line.append(mask(warning))
-        line.append("\n")
-        if busy:  # first: on a narrow terminal the rest is cut
-            line.append("⟳ " + busy + "  ", style="bold #f59e0b")
-        origin = "launched by numatui" if session.launcher is not None else "attached"
-        if not session.topology.slots and state == "disconnected":
-            line.append(f"{origin} · QEMU is gone: R relaunches or reconnects")
-        elif not session.topology.slots:  # between two QEMUs (R, a relaunch)
-            line.append(f"{origin} · waiting for QEMU's CPU slots")
-        else:
-            line.append(f"{origin} · nodes from {mask(session.nodes_source)} · {shape(session)}")
-        update_static(self, line)
+        update_static(self, status_text(session, busy, mask))
+
+
+def status_text(session: Session, busy: str | None, mask: Callable[[str], str] = str) -> Text:
+    """The status bar's two lines."""
+    state = run_state(session)
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append("numatui ", style="bold")
+    line.append(mask(str(session.address)), style="underline")
+    line.append(f"  QEMU {session.info.qemu_version}  {session.info.machine_type}  ")
+    line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
+    warning = session.address.warning()
+    if warning:
+        line.append("  ⚠ ", style="bold #ef4444")
+        line.append(mask(warning))
+    line.append("\n")
+    if busy:  # first: on a narrow terminal the rest is cut
+        line.append("⟳ " + busy + "  ", style="bold #f59e0b")
+    origin = "launched by numatui" if session.launcher is not None else "attached"
+    if not session.topology.slots and state == "disconnected":
+        line.append(f"{origin} · QEMU is gone: R relaunches or reconnects")
+    elif not session.topology.slots:  # between two QEMUs (R, a relaunch)
+        line.append(f"{origin} · waiting for QEMU's CPU slots")
+    else:
+        line.append(f"{origin} · nodes from {mask(session.nodes_source)} · {shape(session)}")
+    return line
