@@ -76,8 +76,9 @@ class NumaApp(App[str]):
     Screen.-wide QmpLog.shown { border-left: solid $primary; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings(grid=False)  # from core.actions
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (SMALL_HEIGHT, "-tall")]
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (LOG_BESIDE_WIDTH, "-wide")]
+    # App declares these as instance variables (mypy refuses a ClassVar here)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SMALL_HEIGHT, "-tall")]  # noqa: RUF012
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (LOG_BESIDE_WIDTH, "-wide")]  # noqa: RUF012
 
     def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
                  keeper: Keeper | None = None) -> None:
