@@ -92,9 +92,10 @@ def status_text(session: Session, busy: str | None, mask: Callable[[str], str] =
     state = run_state(session)
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append("numatui ", style="bold")
+    line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))  # first: never cut off
+    line.append("  ")
     line.append(mask(str(session.address)), style="underline")
-    line.append(f"  QEMU {session.info.qemu_version}  {session.info.machine_type}  ")
-    line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
+    line.append(f"  QEMU {session.info.qemu_version}  {session.info.machine_type}")
     warning = session.address.warning()
     if warning:
         line.append("  ⚠ ", style="bold #ef4444")
