@@ -173,3 +173,18 @@ def test_blocking_first() -> None:
     assert sev == sorted(sev, key=lambda s: s is not Severity.BLOCKING)
     assert sev[0] is Severity.BLOCKING and sev[-1] is Severity.WARNING
     assert all(x.message.endswith(".") and "\n" not in x.message for x in f)
+
+
+def test_node_booting_with_no_cpus_is_a_warning() -> None:
+    """-smp 4,maxcpus=8: cpu-index 4-7 are empty at boot; a node holding only them warns."""
+    from numatui.model.preflight import present_at_boot
+
+    topo = Topology.from_smp({"cpus": 4, "maxcpus": 8, "sockets": 2, "cores": 2, "threads": 2},
+                             ("socket-id", "core-id", "thread-id"))
+    plan = Plan(nodes=(Node(0, size=1 << 30), Node(1, size=1 << 30)),
+                cpus=({"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}))  # socket n: node n
+    assert len(present_at_boot(topo, 4)) == 4 and len(present_at_boot(topo, None)) == 8
+    found = [f for f in check(topo, plan, 2 << 30, boot_cpus=4) if f.code == "node-no-boot-cpus"]
+    assert [f.severity for f in found] == [Severity.WARNING]
+    assert "Node 1 will boot with no CPUs" in found[0].message and "4, 5, 6, 7" in found[0].message
+    assert not [f for f in check(topo, plan, 2 << 30, boot_cpus=None) if f.code == "node-no-boot-cpus"]

@@ -129,3 +129,38 @@ def test_help(qemu: Any, snap_compare: Any) -> None:
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
     assert isinstance(screens[0], HelpScreen)
+
+
+BIG_ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max",
+            "-smp", "240,sockets=8,cores=15,threads=2", "-m", "2G"]
+
+
+def test_big_vm_at_80x24(qemu_factory: Any, snap_compare: Any) -> None:
+    """80x24 first-class: two header lines, nodes and legend, socket 0 whole,
+    the command-line panel with its Exit preconfig button."""
+    from conftest import numa_node_args
+
+    qemu = qemu_factory([*BIG_ARGS, *numa_node_args(8, 2048)])
+    app = make_app(qemu)
+
+    async def run_before(pilot: Any) -> None:
+        await connect(pilot)
+        await press(pilot, "s", "0")
+        pilot.app.clear_notifications()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    nodes = asyncio.run(qemu.nodes())
+    assert sum(1 for v in nodes.values() if v == 0) == 30
+
+
+def test_wide_with_log_beside_the_panel(qemu: Any, snap_compare: Any) -> None:
+    """200x60: the command-line panel takes two fifths, the QMP log beside it."""
+    app = make_app(qemu)
+
+    async def run_before(pilot: Any) -> None:
+        await connect(pilot)
+        await press(pilot, "s", "0", "j", "s", "1", "v", "v", "l")
+        pilot.app.clear_notifications()
+
+    assert snap_compare(app, terminal_size=(200, 60), run_before=run_before)
+    assert set(asyncio.run(qemu.nodes()).values()) == {0, 1}

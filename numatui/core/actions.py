@@ -56,8 +56,10 @@ class Action:
 
 ACTIONS: tuple[Action, ...] = (
     Action("assign", "0,1,2,3,4,5,6,7,8,9", "Assign", "Assign to node {node}",
-           "Put the selection (or the cursor slot) on node {node}, live", footer=True,
+           "Put the selection (or the cursor slot) on node {node}, live", _preconfig, footer=True,
            key_display="0-9"),
+    # after boot the digits only say why nothing moves (not in the footer, not in the palette)
+    Action("assign_refused", "0,1,2,3,4,5,6,7,8,9", "", "", "", _running),
     Action("add_node", "n", "+Node", "Add a node", "Declare a new memoryless NUMA node in QEMU (n)",
            _preconfig, footer=True, tooltip="Add a memoryless NUMA node"),
     Action("distances", "d", "Distances", "Edit distances",

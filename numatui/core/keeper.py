@@ -16,7 +16,16 @@ from numatui.model.plan import Plan
 from numatui.model.topology import SlotKey
 from numatui.session import memory
 from numatui.session.launcher import Launcher
-from numatui.session.replay import can_relaunch, check_relaunch, moved_plan, relaunch_with_plan
+from numatui.session.replay import (
+    BINDING_REASON,
+    GONE_REASON,
+    MOVE_REASON,
+    UNDO_REASON,
+    can_relaunch,
+    check_relaunch,
+    moved_plan,
+    relaunch_with_plan,
+)
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -74,18 +83,20 @@ class Keeper:
             if path is not None:
                 self.saved_path = str(path)
 
-    async def _go(self, plan: Plan, why: str) -> None:
+    async def _go(self, plan: Plan, why: str, reason: str) -> None:
         self._replaying = True
         try:
             launcher = check_relaunch(self.session, self.launcher)
             if memory.split_differs(self.session, plan):  # e.g. undo of a memory change
                 self.launcher = await memory.relaunch_with_split(
-                    self.session, plan, memory.plan_sizes(plan), why=why, launcher=launcher)
+                    self.session, plan, memory.plan_sizes(plan), why=why, launcher=launcher,
+                    reason=reason)
             elif memory.bindings_differ(self.session, plan):  # e.g. undo of a rebinding
                 self.launcher = await memory.relaunch_with_bindings(
-                    self.session, plan, why=why, launcher=launcher)
+                    self.session, plan, why=why, launcher=launcher, reason=reason)
             else:
-                self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=launcher)
+                self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=launcher,
+                                                           reason=reason)
         finally:
             self._replaying = False
         self.autosave()
@@ -94,31 +105,31 @@ class Keeper:
         """Put ``keys`` on ``node`` even when some are assigned elsewhere."""
         check_relaunch(self.session, self.launcher)
         description = describe_assign(self.session.topology, keys, node)
-        await self._go(moved_plan(self.session, keys, node), description)
+        await self._go(moved_plan(self.session, keys, node), description, MOVE_REASON)
         self.history.push(self.session.plan(), description)
 
     async def undo(self) -> str:
         """Go back one change (relaunch); returns what was undone."""
         what = self.history.undo_description() or ""
-        await self._go(self.history.undo_target(), f"undo {what}")
+        await self._go(self.history.undo_target(), f"undo {what}", UNDO_REASON)
         self.history.undo()
         return what
 
     async def redo(self) -> str:
         what = self.history.redo_description() or ""
-        await self._go(self.history.redo_target(), f"redo {what}")
+        await self._go(self.history.redo_target(), f"redo {what}", UNDO_REASON)
         self.history.redo()
         return what
 
     async def relaunch(self) -> None:
         """After QEMU died: a new QEMU with the current plan."""
-        await self._go(self.history.current, "restoring the plan after QEMU went away")
+        await self._go(self.history.current, "restoring the plan", GONE_REASON)
 
     async def rebind(self, plan: Plan, why: str = "memory binding") -> Launcher:
         """A new QEMU whose existing backends carry ``plan``'s host-nodes/policy,
         ``plan`` replayed (see :func:`numatui.session.memory.relaunch_with_bindings`)."""
         check_relaunch(self.session, self.launcher)
-        await self._go(plan, why)
+        await self._go(plan, why, BINDING_REASON)
         self.history.push(self.session.plan(), why)
         assert self.launcher is not None
         return self.launcher

@@ -50,8 +50,11 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def check(topology: Topology, plan: Plan, ram_size: int | None = None) -> list[Finding]:
-    """Every finding for this plan on this machine, blocking ones first."""
+def check(topology: Topology, plan: Plan, ram_size: int | None = None,
+          boot_cpus: int | None = None) -> list[Finding]:
+    """Every finding for this plan on this machine, blocking ones first.
+    ``boot_cpus``: ``-smp cpus`` when it is below ``maxcpus`` (the CPUs with
+    cpu-index below it are present at boot, the rest hot-pluggable)."""
     out: list[Finding] = []
 
     def block(code: str, message: str) -> None:
@@ -94,7 +97,35 @@ def check(topology: Topology, plan: Plan, ram_size: int | None = None) -> list[F
         block("cpu-mapping", message)
     if exists or known:
         out += _cpu_warnings(topology, mapping, len(nodes) if known else len(exists), known, nodes)
+    if boot_cpus is not None and mapping:
+        out += _boot_cpus_warnings(topology, mapping, boot_cpus)
     out.sort(key=lambda f: f.severity != Severity.BLOCKING)
+    return out
+
+
+def present_at_boot(topology: Topology, boot_cpus: int | None) -> set[SlotKey]:
+    """The slots QEMU fills at boot: those whose cpu-index is below ``-smp cpus``
+    (all of them when ``boot_cpus`` is None)."""
+    if boot_cpus is None:
+        return {s.key for s in topology.slots}
+    return {key for key, indexes in topology.cpu_indexes().items() if indexes.start < boot_cpus}
+
+
+def _boot_cpus_warnings(topology: Topology, mapping: Mapping[SlotKey, int],
+                        boot_cpus: int) -> list[Finding]:
+    """A node with CPUs in the mapping, none of them present at boot."""
+    present = present_at_boot(topology, boot_cpus)
+    if len(present) == len(topology.slots):
+        return []
+    with_cpus = set(mapping.values())
+    at_boot = {node for key, node in mapping.items() if key in present}
+    indexes = topology.cpu_indexes()
+    out: list[Finding] = []
+    for node in sorted(with_cpus - at_boot):
+        cpus = [i for key, n in mapping.items() if n == node for i in indexes[key]]
+        out.append(Finding(Severity.WARNING, "node-no-boot-cpus",
+                           f"Node {node} will boot with no CPUs: its CPUs (cpu-index {_ids(cpus)}) "
+                           f"are beyond -smp cpus={boot_cpus}, so they stay empty until hot-plugged."))
     return out
 
 

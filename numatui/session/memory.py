@@ -22,7 +22,7 @@ from numatui.model.qemu_args import parse_qemu_args
 from numatui.model.units import human_size
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
-from numatui.session.replay import ReplayRefused, relaunch_with_plan, without_numa_cpu_dist
+from numatui.session.replay import MEMORY_REASON, ReplayRefused, relaunch_with_plan, without_numa_cpu_dist
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -68,7 +68,7 @@ def split_differs(session: Session, plan: Plan) -> bool:
 
 
 async def relaunch_with_split(session: Session, plan: Plan, sizes: Mapping[int, int], *, why: str,
-                              launcher: Launcher) -> Launcher:
+                              launcher: Launcher, reason: str = MEMORY_REASON) -> Launcher:
     """:func:`relaunch_with_plan` onto a QEMU whose node memory is ``sizes``
     (node id -> bytes, 0 = memoryless; a node with memory now but not in
     ``sizes`` loses it): a memory change, and its undo and redo.
@@ -82,7 +82,7 @@ async def relaunch_with_split(session: Session, plan: Plan, sizes: Mapping[int, 
     new = Launcher(qemu=launcher.qemu, extra_args=without_numa_cpu_dist(argv[1:]),
                    keep_running=launcher.keep_running)
     return await relaunch_with_plan(session, replace(plan, nodes=tuple(nodes)), why=why,
-                                    launcher=launcher, new=new)
+                                    launcher=launcher, new=new, reason=reason)
 
 
 async def relaunch_with_memory(session: Session, sizes: Mapping[int, int], *,
@@ -129,18 +129,18 @@ def bindings_differ(session: Session, plan: Plan) -> dict[int, tuple[tuple[int, 
 
 
 async def relaunch_with_bindings(session: Session, plan: Plan, *, why: str,
-                                 launcher: Launcher | None) -> Launcher:
+                                 launcher: Launcher | None, reason: str = MEMORY_REASON) -> Launcher:
     """A new QEMU whose existing memory backends carry the plan's
     ``host-nodes``/``policy`` (rewritten in the launch arguments), the plan
     replayed: rebinding a node's memory (QEMU fixes a backend's binding when
     it creates it).  ReplayRefused when numatui did not start QEMU or it booted."""
-    reason = read_only_reason(session, launcher)
-    if reason is not None or launcher is None:
+    refusal = read_only_reason(session, launcher)
+    if refusal is not None or launcher is None:
         if launcher is None:
-            reason = ("numatui did not start this QEMU: a node's memory binding is fixed by its "
+            refusal = ("numatui did not start this QEMU: a node's memory binding is fixed by its "
                       "command line (-object memory-backend-*,host-nodes=,policy=). Shown read-only; "
                       "to change it, export the plan and restart QEMU with it")
-        raise ReplayRefused(reason or ATTACHED_READ_ONLY)
+        raise ReplayRefused(refusal or ATTACHED_READ_ONLY)
     memdev_of = {n.id: n.memdev for n in session.nodes if n.memdev}
     wanted = {memdev_of[i]: b for i, b in plan_bindings(plan).items() if i in memdev_of}
     try:
@@ -152,4 +152,4 @@ async def relaunch_with_bindings(session: Session, plan: Plan, *, why: str,
     new = Launcher(qemu=launcher.qemu, extra_args=without_numa_cpu_dist(argv[1:]),
                    keep_running=launcher.keep_running)
     return await relaunch_with_plan(session, replace(plan, nodes=tuple(nodes)), why=why,
-                                    launcher=launcher, new=new)
+                                    launcher=launcher, new=new, reason=reason)

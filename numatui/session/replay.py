@@ -173,8 +173,17 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | Non
     return sent
 
 
+#: Why a relaunch is needed, as the QMP log says it (``relaunch_with_plan(reason=...)``).
+MOVE_REASON = "QEMU cannot move an assigned CPU"
+UNDO_REASON = "QEMU has no undo (an assigned CPU cannot move or be unassigned)"
+MEMORY_REASON = "QEMU fixes a node's memory when it starts"
+BINDING_REASON = "QEMU fixes a memory backend's host binding when it creates it"
+GONE_REASON = "QEMU went away"
+
+
 async def relaunch_with_plan(session: Session, plan: Plan, *, launcher: Launcher | None,
-                             why: str = "", new: Launcher | None = None) -> Launcher:
+                             why: str = "", new: Launcher | None = None,
+                             reason: str = MOVE_REASON) -> Launcher:
     """Swap the session's QEMU (started by ``launcher``) for a new one holding
     ``plan`` (see the module docstring): ``new`` when given (unstarted, e.g.
     other node memory), else one with ``launcher``'s arguments.  Returns the
@@ -188,7 +197,7 @@ async def relaunch_with_plan(session: Session, plan: Plan, *, launcher: Launcher
     new = new or fresh_launcher(old)
     mapping = check_plan(session, plan, new)
     note = session.transcript.note
-    note(f"relaunching QEMU{f' for {why}' if why else ''}: QEMU cannot move an assigned CPU, "
+    note(f"relaunching QEMU{f' for {why}' if why else ''}: {reason}, "
          "so a new QEMU in preconfig gets the whole plan replayed")
     try:
         await new.start()

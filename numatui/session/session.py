@@ -662,6 +662,14 @@ class Session(Connection):
         self.pinning = policy
         self._note_record(lambda r: setattr(r, "pinning", policy))
 
+    def boot_cpus(self) -> int | None:
+        """``-smp cpus`` when below ``maxcpus`` (only the first ones are present at boot)."""
+        smp = self.info.smp or {}
+        cpus, most = smp.get("cpus"), smp.get("maxcpus")
+        if isinstance(cpus, int) and isinstance(most, int) and cpus < most:
+            return cpus
+        return None
+
     def preflight(self) -> list[Finding]:
         """The model's checks of the current plan (blocking first)."""
         from numatui.model.preflight import check
@@ -670,7 +678,7 @@ class Session(Connection):
         # would look memoryless and fail the RAM total check falsely.
         sized = self.nodes_source == "launch arguments" or "command line" in self.nodes_source
         ram = self.info.ram_size if sized else None
-        findings: list[Finding] = check(self.topology, self.plan(), ram)
+        findings: list[Finding] = check(self.topology, self.plan(), ram, self.boot_cpus())
         if self.extra_checks is not None:
             findings += self.extra_checks()
             findings.sort(key=lambda f: not _blocking(f))

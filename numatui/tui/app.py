@@ -17,6 +17,7 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.actions import parse
@@ -30,14 +31,17 @@ from textual.widgets import Footer
 from numatui.core import export
 from numatui.core.actions import State, available
 from numatui.core.keeper import Keeper
-from numatui.core.vm import ActionRefused, Vm, is_booted
+from numatui.core.vm import ActionRefused, Vm, is_booted, run_state
 from numatui.model import sanitise
+from numatui.model.errors import NumaError
 from numatui.session.errors import SessionError
+from numatui.session.xdg import state_dir
 from numatui.tui.banner import DisconnectedBanner
 from numatui.tui.clip import MAX_NOTICE, clip
 from numatui.tui.clipboard import copy_text
-from numatui.tui.cmdline import CommandPanel
+from numatui.tui.cmdline import LOG_BESIDE_WIDTH, SMALL_HEIGHT, CommandPanel
 from numatui.tui.commands import bindings, numatui_commands
+from numatui.tui.confirm import APPLY_QUESTION, QUIT_QUESTION, ConfirmDialog, quit_stops_guest
 from numatui.tui.controller import Controller
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.exit_dialog import ExitDialog
@@ -72,8 +76,17 @@ class NumaApp(App[str]):
     #grid-box { width: 1fr; }
     #cursor-info { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
     #side { width: 30; border-left: solid $primary; }
+    /* the command-line panel: smallest on short terminals, two fifths of taller ones
+       (numatui.tui.cmdline.panel_rows); the QMP log beside it on wide ones */
+    #bottom { height: 6; }
+    Screen.-tall #bottom { height: 40%; }
+    Screen.-narrow.-log #cmdline { display: none; }
+    Screen.-wide QmpLog.shown { border-left: solid $primary; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings(grid=False)  # from core.actions
+    # App declares these as instance variables (mypy refuses a ClassVar here)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SMALL_HEIGHT, "-tall")]  # noqa: RUF012
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (LOG_BESIDE_WIDTH, "-wide")]  # noqa: RUF012
 
     def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
                  keeper: Keeper | None = None, host_root: str = "/") -> None:
@@ -118,8 +131,9 @@ class NumaApp(App[str]):
                 yield Legend(id="legend")
                 yield Overview(id="overview")
                 yield HostPanel(self.vm, id="host")
-        yield CommandPanel(id="cmdline")
-        yield QmpLog(self.session.transcript, self.mask, id="log")
+        with Horizontal(id="bottom"):
+            yield CommandPanel(id="cmdline")
+            yield QmpLog(self.session.transcript, self.mask, id="log")
         yield Footer()
 
     def grid_mounted(self) -> bool:
@@ -135,6 +149,7 @@ class NumaApp(App[str]):
             self.session.transcript.add_listener(self._on_entry),
             self.session.add_listener(self._on_event),
             self.session.add_state_listener(self._on_state),
+            self.session.add_change_listener(lambda _what: self.drop_errors()),
         ]
         self.grid.focus()
         self.sync()
@@ -177,10 +192,12 @@ class NumaApp(App[str]):
         self.show_status()
         self.query_one(DisconnectedBanner).show(self.vm, self.mask)
         self.query_one(NodesPanel).show(s, booted)
-        self.query_one(Legend).show(booted)
+        nodes = sorted({n.id for n in s.nodes}
+                       | {x.node_id for x in s.topology.slots if x.node_id is not None})
+        self.query_one(Legend).show(booted, nodes, launched=self.keeper.launcher is not None)
         self.query_one(HostPanel).refresh_text()
         panel = self.query_one(CommandPanel)
-        panel.show(export.render(panel.view, s), self.mask)
+        panel.show(export.render(panel.view, s), self.mask, booted=booted)
         self.on_cpu_grid_cursor_moved()
         self._refresh_bindings_if_changed(booted)
 
@@ -233,7 +250,8 @@ class NumaApp(App[str]):
         booted = is_booted(self.session)
         pin = self.vm.pin_text(grid.topology.slots[grid.cursor].key) if booted and self.vm.pinned \
             and grid.topology.slots else None
-        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, pin)
+        boot_cpus = None if booted else self.session.boot_cpus()
+        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, boot_cpus, pin)
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
         self.query_one("#cursor-info", InfoLine).show(text)
@@ -304,6 +322,10 @@ class NumaApp(App[str]):
         self.grid.queued.update(keys)
         self.ctl.assign(keys, restore, node=node)
 
+    def action_assign_refused(self) -> None:
+        """A digit after boot: the refusal says why (QEMU fixed the nodes)."""
+        self.ctl.assign(self.grid.target_keys(), node=0)
+
     def action_undo(self) -> None:
         self.start(self.ctl.undo())
 
@@ -311,7 +333,42 @@ class NumaApp(App[str]):
         self.start(self.ctl.undo(redo=True))
 
     def action_relaunch(self) -> None:
-        self.start(self.ctl.relaunch_or_reconnect())
+        self.start(self._relaunch())
+
+    async def _relaunch(self) -> None:
+        """R; attached, once reconnected to a QEMU that lacks the saved plan, offer it."""
+        plan = self.keeper.history.current
+        attached = not self.vm.can_relaunch
+        await self.ctl.relaunch_or_reconnect()
+        if run_state(self.session) == "disconnected":
+            return
+        self.drop_errors()
+        if attached and not is_booted(self.session) and plan.cpus and self.session.plan() != plan:
+            cpus = sum(1 for _ in plan.cpus)
+            what = f"{len(plan.nodes)} node(s), {cpus} -numa cpu option(s)"
+            question = APPLY_QUESTION.format(what=what, where=self.keeper.saved_path or "memory")
+            self.push_screen(ConfirmDialog("Apply the saved plan?", self.mask(question),
+                                           "Apply", "Not now"),
+                             lambda yes: self.start(self._apply_saved(plan)) if yes else None)
+
+    async def _apply_saved(self, plan: Any) -> None:
+        async with self.ctl.step("applying the saved plan"):
+            try:
+                applied = await self.vm.apply_plan(plan, lambda _args: None)
+            except NumaError as exc:
+                self.notify(f"The saved plan does not fit this QEMU: {exc}", severity="error",
+                            markup=False)
+                return
+            self.notify(f"Saved plan applied: {applied.slots} slot(s) on {applied.nodes} node(s), "
+                        f"{applied.commands} command(s).", title="Plan", markup=False)
+
+    def drop_errors(self) -> None:
+        """Error notifications go once something succeeds (a change QEMU took, a reconnect)."""
+        stale = [n for n in self._notifications if n.severity == "error"]
+        for notification in stale:
+            self._unnotify(notification, refresh=False)
+        if stale:
+            self._refresh_notifications()
 
     def action_copy_needed_plan(self) -> None:
         plan = self.ctl.needed_plan or self.keeper.history.current
@@ -381,9 +438,13 @@ class NumaApp(App[str]):
             self.start(self.ctl.boot(force))
 
     def action_toggle_log(self) -> None:
-        """The log takes the command-line panel's place (room at 80x24)."""
-        shown = self._log_shown = self.query_one(QmpLog).toggle()
-        self.query_one(CommandPanel).display = not shown
+        """The log beside the command-line panel on a wide terminal, in its place otherwise."""
+        self._log_shown = self.query_one(QmpLog).toggle()
+        self.screen.set_class(self._log_shown, "-log")
+
+    def on_command_panel_boot_requested(self) -> None:
+        if not is_booted(self.session):
+            self.action_exit_preconfig()
 
     def action_toggle_host(self) -> None:
         """The host panel (#18): host nodes, their CPUs, memory and bound guest nodes."""
@@ -393,6 +454,8 @@ class NumaApp(App[str]):
         """What :data:`numatui.core.actions.ACTIONS` allows now: under a dialog only
         help and quit; after boot, not what only preconfig allows (the digits
         stay, to explain why)."""
+        if isinstance(self.screen, ExitDialog | ConfirmDialog):  # their footer: their own keys only
+            return False
         state = State(booted=is_booted(self.session), dialog=len(self.screen_stack) > 1)
         return available(action, state)
 
@@ -400,7 +463,34 @@ class NumaApp(App[str]):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        """Quit; first ask when that would stop a running guest numatui launched."""
+        launcher = self.keeper.launcher
+        if quit_stops_guest(is_booted(self.session), launcher is not None,
+                            bool(getattr(launcher, "keep_running", False)),
+                            run_state(self.session) != "disconnected"):
+            question = QUIT_QUESTION.format(pid=getattr(launcher, "pid", "?"))
+            self.push_screen(ConfirmDialog("Quit and stop the guest?", question,
+                                           "Quit, stop QEMU", "Stay"), self._quit_chosen)
+            return
         self.exit(self.vm.quit_text())
+
+    def _quit_chosen(self, quit: bool | None) -> None:
+        if quit:
+            self.exit(self.vm.quit_text())
+
+    def action_save_screenshot(self) -> None:
+        """The palette's Screenshot: an SVG in numatui's state directory (else the
+        current directory), named in the notification."""
+        for where in (state_dir() / "screenshots", Path.cwd()):
+            try:
+                where.mkdir(mode=0o700, parents=True, exist_ok=True)
+                path = self.save_screenshot(path=str(where))
+            except OSError as exc:
+                error = exc
+                continue
+            self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False)
+            return
+        self.notify(f"Could not save a screenshot: {error}", severity="error", markup=False)
 
     @staticmethod
     def _call(target: DOMNode, action: str) -> Any:
@@ -411,7 +501,11 @@ class NumaApp(App[str]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from numatui_commands(self.vm, lambda a: self._call(self, a),
                                     lambda a: self._call(self.grid, a))
-        yield from super().get_system_commands(screen)
+        yield SystemCommand("Screenshot", "Save an SVG of the screen in numatui's state directory",
+                            self.action_save_screenshot)
+        for command in super().get_system_commands(screen):  # numatui's own Quit, Screenshot
+            if command.title not in ("Quit", "Screenshot"):
+                yield command
 
 
 async def run_async(

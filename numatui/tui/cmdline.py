@@ -1,7 +1,11 @@
-"""The command-line panel: the mapping as QEMU options, and a Copy button.
+"""The command-line panel: the mapping as QEMU options, with View, Copy and
+Exit preconfig buttons (the design's "final panel").
 
 Shows one of :data:`numatui.core.export.VIEWS` (``v`` switches); ``y`` or the
-Copy button copies exactly what is shown.
+Copy button copies exactly what is shown; Exit preconfig is ``X`` (the
+preflight dialog, then boot) and goes away after boot.  The text scrolls from
+the keyboard once focused (tab to it: arrows, PageUp/PageDown, Home/End).
+The app's CSS sizes the panel as :func:`panel_rows` says (breakpoint classes).
 """
 
 from __future__ import annotations
@@ -14,17 +18,48 @@ from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.message import Message
 from textual.widgets import Button, Label, Static
 
+from numatui.core.actions import key_of
 from numatui.core.export import VIEWS
 from numatui.tui.paint import update_static
+
+#: Below this many terminal rows the panel keeps its smallest size.
+SMALL_HEIGHT = 30
+#: The smallest panel: its border, the button bar and four lines of text.
+MIN_ROWS = 6
+#: Terminal columns from which the QMP log sits beside the panel instead of replacing it.
+LOG_BESIDE_WIDTH = 140
+
+
+def panel_rows(width: int, height: int) -> int:
+    """Rows for the panel (and the log beside it) in a ``width`` x ``height`` terminal:
+    the smallest at 80x24 so the grid keeps a whole socket of a big VM, else
+    two fifths of the height (at 200x60 a full command line or a JSON plan fits)."""
+    if height < SMALL_HEIGHT:
+        return MIN_ROWS
+    return max(MIN_ROWS, (height - 1) * 2 // 5)  # the app's CSS: 40% of all but the footer
+
+
+def log_beside(width: int) -> bool:
+    """Whether the QMP log is shown beside the panel (else it replaces it)."""
+    return width >= LOG_BESIDE_WIDTH
+
+
+class CommandScroll(ScrollableContainer):
+    """The panel's text; focusable, so arrows and PageUp/PageDown scroll it."""
+
+    DEFAULT_CSS = """
+    CommandScroll { height: 1fr; padding: 0 1; }
+    CommandScroll:focus { background-tint: $foreground 5%; }
+    """
 
 
 class CommandPanel(Vertical):
     DEFAULT_CSS = """
-    CommandPanel { height: 7; border-top: solid $primary; }
+    CommandPanel { height: 1fr; border-top: solid $primary; }
+    CommandPanel:focus-within { border-top: solid $accent; }
     CommandPanel #cmd-bar { height: 1; }
     CommandPanel #cmd-title { width: 1fr; text-style: bold; padding: 0 1; }
     CommandPanel Button { margin-left: 1; }
-    CommandPanel ScrollableContainer { height: 1fr; padding: 0 1; }
     /* long options scroll sideways, never wrap; at least the visible area, so
        a new line that fits needs no layout pass (numatui.tui.show) */
     CommandPanel #cmd-text { width: auto; min-width: 100%; min-height: 100%; }
@@ -36,6 +71,9 @@ class CommandPanel(Vertical):
     class ViewRequested(Message):
         pass
 
+    class BootRequested(Message):
+        """The Exit preconfig button: the same as ``X``."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = "compact"
@@ -44,16 +82,22 @@ class CommandPanel(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="cmd-bar"):
             yield Label("", id="cmd-title")
-            yield Button("View (v)", id="cmd-view", compact=True)
-            yield Button("Copy (y)", id="cmd-copy", compact=True, variant="primary")
-        with ScrollableContainer():
+            yield Button(f"View ({key_of('next_view')})", id="cmd-view", compact=True)
+            yield Button(f"Copy ({key_of('copy')})", id="cmd-copy", compact=True, variant="primary")
+            yield Button(f"Exit preconfig ({key_of('exit_preconfig')})", id="cmd-boot", compact=True,
+                         variant="warning")
+        with CommandScroll(id="cmd-scroll"):
             yield Static("", id="cmd-text")
 
-    def show(self, text: str, mask: Callable[[str], str] = str) -> None:
-        """Show ``text`` (QEMU strings inside: never parsed as markup)."""
+    def show(self, text: str, mask: Callable[[str], str] = str, *, booted: bool = False) -> None:
+        """Show ``text`` (QEMU strings inside: never parsed as markup); the
+        Exit preconfig button only before boot."""
         self.text = text
         update_static(self.query_one("#cmd-title", Label), f"{VIEWS[self.view]}  ·  v: switch view")
         update_static(self.query_one("#cmd-text", Static), Text(mask(text)))
+        boot = self.query_one("#cmd-boot", Button)
+        if boot.display == booted:
+            boot.display = not booted
 
     def next_view(self) -> str:
         names = list(VIEWS)
@@ -66,3 +110,5 @@ class CommandPanel(Vertical):
             self.post_message(self.CopyRequested())
         elif event.button.id == "cmd-view":
             self.post_message(self.ViewRequested())
+        elif event.button.id == "cmd-boot":
+            self.post_message(self.BootRequested())

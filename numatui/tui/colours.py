@@ -20,12 +20,20 @@ NODE_COLOURS: tuple[str, ...] = (
     "#84cc16",  # lime
     "#f97316",  # orange
     "#94a3b8",  # slate
+    "#fde047",  # yellow
+    "#92400e",  # brown
+    "#1e3a8a",  # navy
+    "#166534",  # dark green
+    "#f9a8d4",  # light pink
+    "#7f1d1d",  # maroon
 )
+#: The dark ones carry white text (the rest black).
+DARK_COLOURS = frozenset({"#92400e", "#1e3a8a", "#166534", "#7f1d1d"})
 UNASSIGNED_BG = "#3a3a3a"
 UNASSIGNED_FG = "#a0a0a0"
 EMPTY_BG = "#1c1c1c"
 
-LOCK_MARK = "•"  # QEMU has fixed this slot's node (there is no undo)
+LOCK_MARK = "•"  # the slot's node is set in QEMU (moving it means a relaunch)
 UNASSIGNED_TEXT = "·"
 EMPTY_TEXT = "+"  # after boot: a hot-pluggable slot with no CPU in it
 SELECTED_MARK = "›"
@@ -40,7 +48,9 @@ def node_style(node_id: int | None) -> Style:
     """Solid cell style of a node (or of an unassigned slot)."""
     if node_id is None:
         return Style(color=UNASSIGNED_FG, bgcolor=UNASSIGNED_BG)
-    return Style(color="#000000", bgcolor=node_colour(node_id), bold=True)
+    colour = node_colour(node_id)
+    text = "#ffffff" if colour in DARK_COLOURS else "#000000"
+    return Style(color=text, bgcolor=colour, bold=True)
 
 
 def empty_style(node_id: int | None) -> Style:

@@ -169,21 +169,21 @@ class Controller:
                 if restore:
                     restore()
 
-    async def add_node(self) -> None:
+    async def add_node(self, for_drop: bool = False) -> None:
         async with self.step("adding a node"):
             node = await self.vm.add_node()
             if node.id < 10:
                 hint = f"Press {node.id} to put CPUs on it."
             else:
                 hint = "Assign to it from the command palette (ctrl+p)."
-            self.face.notify(f"Node {node.id} added (memoryless). {hint}")
+            self.face.notify(f"Node {node.id} added (memoryless)." + ("" if for_drop else f" {hint}"))
 
     async def assign_to_new_node(self, keys: Collection[SlotKey],
                                  restore: Callable[[], None] | None = None) -> None:
         """A drop on the "new node" target: add a node live, then assign to it."""
         session = self.vm.session
         before = {n.id for n in session.nodes}
-        await self.add_node()
+        await self.add_node(for_drop=True)
         added = sorted(n.id for n in session.nodes if n.id not in before)
         if added:
             await self._assign(keys, added[0], restore)

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Static
+from textual.widgets import Button, Checkbox, Footer, Static
 
 
 def severity(finding: Any) -> str:
@@ -76,6 +76,10 @@ class ExitDialog(ModalScreen[bool | None]):
                     "Boot (enter)", id="confirm", variant="warning", disabled=bool(self.blocking),
                     compact=True,
                 )
+        yield Footer(show_command_palette=False)  # the dialog's own keys, not the grid's
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return bool(self.blocking) if action == "force" else True
 
     @property
     def forced(self) -> bool:

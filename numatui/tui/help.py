@@ -14,16 +14,19 @@ from numatui.core.actions import ACTIONS, key_of
 
 #: The keys come from :data:`numatui.core.actions.ACTIONS`.
 HELP = """\
-[b]numatui[/b] maps the guest's CPU slots to NUMA nodes in a QEMU waiting in preconfig.
+[b]numatui[/b] maps the guest's CPU slots to NUMA nodes in a QEMU in preconfig.
 
-[b]Move[/b]        arrows or h j k, PageUp PageDown Home End   (→ moves right)
+[b]Move[/b]        arrows or h j k, PageUp PageDown Home End
+            ({toggle_log} is the QMP log, not vi's right: → moves right)
 [b]Select[/b]      {toggle} toggles the cursor slot; shift+arrows extend
-            {socket} its socket, {core} its core, {unassigned} every unassigned slot; {clear} clears
-[b]Assign[/b]      {assign} puts the selection (or the cursor slot) on that node, live
+            {socket} its socket, {core} its core, {unassigned} every unassigned slot
+            {clear} clears the selection
+[b]Assign[/b]      {assign} puts the selection (or the cursor slot) on that node
             {add_node} adds a node (memoryless), live
-            {distances} edits the distances (live), {memory} the node memory (relaunches QEMU)
-[b]Undo[/b]        {undo} / {redo} undo and redo (relaunch + replay); {relaunch} relaunches or
-            reconnects after QEMU went away
+            {distances} edits the distances (live)
+            {memory} edits the node memory (relaunches QEMU)
+[b]Undo[/b]        {undo} / {redo} undo and redo (relaunch + replay)
+            {relaunch} relaunches or reconnects after QEMU went away
 [b]Mouse[/b]       click a slot: it alone; ctrl+click: add or remove it
             shift+click: every slot from the cursor to it, in
             topology order (socket, die, core, thread)
@@ -32,19 +35,24 @@ HELP = """\
             drag slots onto a node (or + new node): assigned, live;
             let go elsewhere or press escape: nothing is sent
             hover: a slot's props; wheel: scroll; after boot: select only
-[b]Command line[/b]  {next_view} switches view (-numa options, full command line, JSON plan,
-            libvirt XML); {copy} copies what is shown
-[b]Boot[/b]        {exit_preconfig} lists the preflight findings, then enter boots the VM
-[b]Running[/b]     {hotplug} plugs CPUs into the selected empty slots (on their node)
+[b]Command[/b]     {next_view} switches view (-numa options, full command line,
+[b]line[/b]        JSON plan, libvirt XML); {copy} copies what is shown
+            tab focuses it: arrows, PageUp/PageDown scroll it
+            {toggle_log} shows the QMP log (beside it on a wide terminal)
+[b]Boot[/b]        {exit_preconfig} or the Exit preconfig button: the preflight
+            findings, then enter boots the VM
+[b]Running[/b]     {hotplug} plugs CPUs into the selected empty slots
             {unplug} asks the guest to eject hot-plugged CPUs (~ until done)
-[b]Other[/b]       {toggle_log} shows the QMP log, ctrl+p every command, {help} this help, {quit} quits
+[b]Other[/b]       ctrl+p every command, {help} this help, {quit} quits
             (the -numa options are printed when you quit)
 
 [b]What QEMU allows[/b]
-• Each assignment is sent to QEMU at once; the grid always shows what QEMU reports.
-• QEMU has no undo: a slot already on a node (marked •) cannot move. When numatui
-  launched QEMU, a move or {undo} / {redo} relaunches it and replays the plan;
-  attached, export the plan, restart QEMU with --preconfig and apply it.
+• Each assignment is sent to QEMU at once; the grid shows what QEMU
+  reports.
+• QEMU has no undo: a slot set on a node (marked •) cannot move there.
+  When numatui launched QEMU, a move or {undo} / {redo} relaunches it and
+  replays the plan; attached, export the plan, restart QEMU with
+  --preconfig and apply it.
 • Slots left unassigned go to node 0 at boot, with a warning from QEMU.
 • After boot the nodes are fixed; present CPUs show their cpu-index.
 

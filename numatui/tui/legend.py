@@ -1,6 +1,12 @@
-"""The legend: what a cell in the grid means."""
+"""The legend: what a cell in the grid means, with a sample of every node.
+
+Compact (five lines before boot) so that it stays visible beside the nodes
+panel at 80x24.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from rich.style import Style
 from rich.text import Text
@@ -10,28 +16,51 @@ from numatui.tui import colours
 from numatui.tui.paint import update_static
 
 
-def legend_text(booted: bool) -> Text:
+def _cell(text: str, style: Style) -> Text:
+    return Text(text, style=style)
+
+
+def legend_text(booted: bool, nodes: Sequence[int] = (0,), *, launched: bool = False,
+                width: int = 26) -> Text:
+    """The legend for the nodes ``nodes``; ``launched``: numatui started QEMU
+    (a set slot moves by relaunching it)."""
     out = Text()
     out.append("Legend\n", style="bold")
+    nodes = list(nodes) or [0]
+    first = nodes[0]
+    # one sample per node, as many as fit on a line (each is 3 columns)
+    fit = max(1, width // 3)
+    for node in nodes[:fit]:
+        out.append_text(_cell(f"{node:>2}" if booted else f"{node:>2}{colours.LOCK_MARK}",
+                              colours.node_style(node)))
+    if len(nodes) > fit:
+        out.append("…")
+    out.append("\n")
 
     def row(sample: str, style: Style, words: str) -> None:
         out.append(sample, style=style)
         out.append(f" {words}\n")
 
     if booted:
-        row("  3 ", colours.node_style(0), "CPU with cpu-index 3")
-        row("  + ", colours.empty_style(0), "empty slot, pluggable")
-        row("  3~", colours.node_style(0), "unplug requested")
+        row(" 3 ", colours.node_style(first), "CPU, cpu-index 3")
+        row(" + ", colours.empty_style(first), "empty slot, pluggable")
+        row(" 3~", colours.node_style(first), "unplug requested")
     else:
-        row("  1" + colours.LOCK_MARK, colours.node_style(1), "node 1, fixed")
-        row("  " + colours.UNASSIGNED_TEXT + " ", colours.node_style(None), "unassigned")
-    row(colours.SELECTED_MARK + " · ", colours.node_style(None) + Style(underline=True), "selected")
-    row("  · ", colours.node_style(None) + Style(reverse=True), "cursor")
+        row(f" N{colours.LOCK_MARK}", colours.node_style(first),
+            "set on node N" + (" (a move relaunches QEMU)" if launched else ""))
+        row(" " + colours.UNASSIGNED_TEXT + " ", colours.node_style(None), "unassigned")
+    out.append(colours.SELECTED_MARK + colours.UNASSIGNED_TEXT + " ",
+               style=colours.node_style(None) + Style(underline=True))
+    out.append(" selected  ")
+    cursor = f"{first:>2}" + ("" if booted else colours.LOCK_MARK)
+    out.append(cursor if not booted else cursor + " ", style=colours.node_style(first) + Style(reverse=True))
+    out.append(" cursor")
     return out
 
 
 class Legend(Static):
-    DEFAULT_CSS = "Legend { height: auto; padding: 0 1; margin-top: 1; }"
+    DEFAULT_CSS = "Legend { height: auto; padding: 0 1; }"
 
-    def show(self, booted: bool) -> None:
-        update_static(self, legend_text(booted))
+    def show(self, booted: bool, nodes: Sequence[int] = (0,), *, launched: bool = False) -> None:
+        width = self.content_region.width or 26
+        update_static(self, legend_text(booted, nodes, launched=launched, width=width))

@@ -52,10 +52,11 @@ def entry_text(kind: str, text: str, mask: Callable[[str], str] = str) -> Text:
 
 
 class QmpLog(RichLog):
-    """Hidden until ``l``; shows the transcript, then follows it while shown."""
+    """Hidden until ``l``; shows the transcript, then follows it while shown.
+    Beside the command-line panel on wide terminals, in its place otherwise."""
 
     DEFAULT_CSS = """
-    QmpLog { height: 10; border-top: solid $primary; display: none; }
+    QmpLog { height: 1fr; width: 1fr; border-top: solid $primary; display: none; }
     QmpLog.shown { display: block; }
     """
 

@@ -198,7 +198,12 @@ class MemoryEditor(ModalScreen[None]):
         self.draft[self.editing] = size
         self.close_input()
         words = self.remainder_text()
-        self.message.say(f"{words[:1].upper()}{words[1:]}. Press a to apply.")
+        problems = self.split.problems()  # what a would refuse: say so now, not "press a"
+        if problems:
+            self.message.say(f"{words[:1].upper()}{words[1:]}. Not applicable yet: {problems[0]}.",
+                             "error")
+        else:
+            self.message.say(f"{words[:1].upper()}{words[1:]}. Press a to apply.")
         self.redraw()
 
     def action_even(self) -> None:

@@ -34,9 +34,11 @@ def node_lines(
     slots = session.topology.slots
     cpus: Counter[int | None] = Counter()
     present: Counter[int | None] = Counter()
+    boot_cpus = None if booted else session.boot_cpus()  # -smp cpus < maxcpus
+    indexes = session.topology.cpu_indexes() if boot_cpus is not None else {}
     for s in slots:
         cpus[s.node_id] += s.vcpus_count
-        if s.present:
+        if s.present or (boot_cpus is not None and indexes[s.key].start < boot_cpus):
             present[s.node_id] += s.vcpus_count
     known = {n.id: n for n in session.nodes}
     ids = sorted(set(known) | {n for n in cpus if n is not None})
@@ -49,6 +51,8 @@ def node_lines(
         out.append(f" {node_id:<3}")
         if booted:
             out.append(f"{present[node_id]}/{cpus[node_id]} present")
+        elif boot_cpus is not None:
+            out.append(f"{present[node_id]}/{cpus[node_id]} at boot")
         else:
             out.append(f"{cpus[node_id]:>3} CPUs")
         node = known.get(node_id)

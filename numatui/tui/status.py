@@ -29,7 +29,7 @@ def shape(session: Session) -> str:
     """"8 slots: 2 sockets x 2 cores x 2 threads" from qom-get /machine smp."""
     smp: dict[str, int] = dict(session.info.smp or {})
     parts = [
-        f"{smp[k]} {k}"
+        f"{smp[k]} {k if smp[k] != 1 else k[:-1]}"
         for k in ("drawers", "books", "sockets", "dies", "modules", "clusters", "cores", "threads")
         if smp.get(k, 1) > 1 or (k in ("sockets", "cores", "threads") and k in smp)
     ]
@@ -42,9 +42,10 @@ def shape(session: Session) -> str:
 
 
 def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool,
-                pinned: str | None = None) -> str:
+                boot_cpus: int | None = None, pinned: str | None = None) -> str:
     """The line under the grid: the cursor slot's props, node, state, its
-    pinning (``pinned``, after boot); the selection size."""
+    pinning (``pinned``, after boot); the selection size.  ``boot_cpus``
+    (``-smp cpus`` below ``maxcpus``): whether the slot is filled at boot."""
     if not topology.slots:
         return "QEMU reports no CPU slots"
     slot = topology.slots[cursor]
@@ -52,11 +53,14 @@ def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool,
     if slot.node_id is None:
         text += " · unassigned"
     else:
-        text += f" · node {slot.node_id}" + ("" if booted else " (fixed)")
+        text += f" · node {slot.node_id}" + ("" if booted else " (set)")
     if slot.present:
         text += f" · cpu-index {topology.cpu_indexes()[slot.key].start}"
     elif booted:
         text += " · empty"
+    elif boot_cpus is not None:
+        at_boot = topology.cpu_indexes()[slot.key].start < boot_cpus
+        text += " · present at boot" if at_boot else " · empty at boot (hot-pluggable)"
     if pinned:
         text += f" · {pinned}"
     if selected:
@@ -76,27 +80,39 @@ def hover_text(topology: Topology, index: int, booted: bool) -> str:
 
 
 class StatusBar(Static):
-    """Two lines: address, QEMU version, machine, run state; origin, nodes, shape."""
+    """Two lines, never wrapped (cut with … on a narrow terminal): address,
+    QEMU version, machine, run state; origin, nodes, shape."""
 
     DEFAULT_CSS = """
-    StatusBar { height: auto; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 2; background: $panel; color: $text; padding: 0 1; }
     """
 
     def show(self, session: Session, busy: str | None, mask: Callable[[str], str]) -> None:
-        state = run_state(session)
-        line = Text()
-        line.append("numatui ", style="bold")
-        line.append(mask(str(session.address)), style="underline")
-        line.append(f"  QEMU {one_line(session.info.qemu_version, 120)}  "
-                    f"{one_line(session.info.machine_type, 80)}  ")
-        line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
-        warning = session.address.warning()
-        if warning:
-            line.append("  ⚠ ", style="bold #ef4444")
-            line.append(mask(warning))
-        line.append("\n")
-        origin = "launched by numatui" if session.launcher is not None else "attached"
+        update_static(self, status_text(session, busy, mask))
+
+
+def status_text(session: Session, busy: str | None, mask: Callable[[str], str] = str) -> Text:
+    """The status bar's two lines."""
+    state = run_state(session)
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append("numatui ", style="bold")
+    line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))  # first: never cut off
+    line.append("  ")
+    line.append(mask(str(session.address)), style="underline")
+    line.append(f"  QEMU {one_line(session.info.qemu_version, 120)}  "
+                f"{one_line(session.info.machine_type, 80)}")
+    warning = session.address.warning()
+    if warning:
+        line.append("  ⚠ ", style="bold #ef4444")
+        line.append(mask(warning))
+    line.append("\n")
+    if busy:  # first: on a narrow terminal the rest is cut
+        line.append("⟳ " + busy + "  ", style="bold #f59e0b")
+    origin = "launched by numatui" if session.launcher is not None else "attached"
+    if not session.topology.slots and state == "disconnected":
+        line.append(f"{origin} · QEMU is gone: R relaunches or reconnects")
+    elif not session.topology.slots:  # between two QEMUs (R, a relaunch)
+        line.append(f"{origin} · waiting for QEMU's CPU slots")
+    else:
         line.append(f"{origin} · nodes from {mask(session.nodes_source)} · {shape(session)}")
-        if busy:
-            line.append("  ⟳ " + busy, style="bold #f59e0b")
-        update_static(self, line)
+    return line

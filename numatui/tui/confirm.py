@@ -1,0 +1,72 @@
+"""A yes/no question in a small dialog: quitting would stop a running guest
+numatui launched; after ``R`` reconnected to a fresh QEMU, apply the saved plan.
+
+Dismisses with True (yes) or False (no).  Its footer shows its own keys.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Static
+
+
+def quit_stops_guest(booted: bool, launched: bool, keep_running: bool, alive: bool) -> bool:
+    """Whether quitting now ends a running guest: numatui started QEMU, the
+    machine is built, QEMU is still there and ``--keep-running`` was not given."""
+    return booted and launched and alive and not keep_running
+
+
+QUIT_QUESTION = ("The guest is running in the QEMU numatui started (pid {pid}); quitting numatui "
+                 "stops it. Start numatui with --keep-running to leave QEMU running after you quit.")
+
+APPLY_QUESTION = ("This QEMU does not hold the saved plan ({what}; saved in {where}). "
+                  "Apply it now, live?")
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    ConfirmDialog { align: center middle; }
+    ConfirmDialog > Vertical {
+        width: 72; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $warning; background: $surface; padding: 0 1;
+    }
+    ConfirmDialog #buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    ConfirmDialog Button { margin-left: 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,y", "confirm", "Yes", priority=True),
+        Binding("escape,n", "cancel", "No"),
+    ]
+
+    def __init__(self, title: str, question: str, yes: str, no: str) -> None:
+        super().__init__()
+        self.title_text, self.question, self.yes, self.no = title, question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Static(self.question, id="question", markup=False)
+            with Horizontal(id="buttons"):
+                yield Button(f"{self.no} (esc)", id="cancel", compact=True)
+                yield Button(f"{self.yes} (enter)", id="confirm", variant="warning", compact=True)
+        yield Footer(show_command_palette=False)
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.action_cancel()
