@@ -10,6 +10,11 @@ The plan file (JSON)::
      "distances": [{"src": 0, "dst": 1, "val": 20}],
      "cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]}
 
+HMAT (additive within version 1): a node may have ``"initiator": N``
+(``-numa node,initiator=N``), and ``"hmat-lb": [...]`` / ``"hmat-cache":
+[...]`` list exactly the arguments of ``set-numa-node`` of that type (see
+:mod:`numatui.model.hmat`); they need ``-machine hmat=on``.
+
 ``nodes`` and ``distances`` are optional; each ``cpus`` item is exactly the
 arguments of ``set-numa-node`` type cpu.  A text file of QEMU ``-numa``
 options loads too (see :mod:`numatui.model.qemu_args`).
@@ -36,6 +41,7 @@ from typing import Any
 
 from numatui.model.compact import CpuOption, compact
 from numatui.model.errors import NumaError
+from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.topology import PROP_ORDER, SlotKey, Topology, format_key, order_props
 from numatui.model.units import parse_size
 
@@ -56,6 +62,8 @@ class Node:
     created: str | None = None
     #: "live": the memdev was made by object-add, not by the command line's -object
     memdev_created: str | None = None
+    #: ``initiator=`` (HMAT): the node whose CPUs are closest to this (memory-only) node
+    initiator: int | None = None
 
     @property
     def live(self) -> bool:
@@ -76,6 +84,9 @@ class Plan:
     nodes: tuple[Node, ...] = ()
     distances: tuple[Distance, ...] = ()
     cpus: tuple[CpuOption, ...] = field(default_factory=tuple)
+    #: set-numa-node type hmat-lb / hmat-cache, in the order they are sent
+    hmat_lb: tuple[HmatLb, ...] = ()
+    hmat_cache: tuple[HmatCache, ...] = ()
 
     # -- building -------------------------------------------------------------
     @classmethod
@@ -84,9 +95,17 @@ class Plan:
         topology: Topology,
         nodes: Iterable[Node] = (),
         distances: Iterable[Distance] = (),
+        hmat_lb: Iterable[HmatLb] = (),
+        hmat_cache: Iterable[HmatCache] = (),
     ) -> Plan:
         """The plan of what the slots carry now, compacted."""
-        return cls(nodes=tuple(nodes), distances=tuple(distances), cpus=tuple(compact(topology)))
+        return cls(nodes=tuple(nodes), distances=tuple(distances), cpus=tuple(compact(topology)),
+                   hmat_lb=tuple(hmat_lb), hmat_cache=tuple(hmat_cache))
+
+    @property
+    def has_hmat(self) -> bool:
+        """Anything that needs ``-machine hmat=on``."""
+        return bool(self.hmat_lb or self.hmat_cache or any(n.initiator is not None for n in self.nodes))
 
     def with_nodes(self, nodes: Iterable[Node]) -> Plan:
         return replace(self, nodes=tuple(sorted(nodes, key=lambda n: n.id)))
@@ -151,13 +170,20 @@ class Plan:
                 d["created"] = n.created
             if n.memdev_created is not None:
                 d["memdev-created"] = n.memdev_created
+            if n.initiator is not None:
+                d["initiator"] = n.initiator
             nodes.append(d)
-        return {
+        out: dict[str, Any] = {
             "version": PLAN_VERSION,
             "nodes": nodes,
             "distances": [{"src": d.src, "dst": d.dst, "val": d.val} for d in self.distances],
             "cpus": [dict(c) for c in self.cpus],
         }
+        if self.hmat_lb:
+            out["hmat-lb"] = [lb.to_args() for lb in self.hmat_lb]
+        if self.hmat_cache:
+            out["hmat-cache"] = [c.to_args() for c in self.hmat_cache]
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -170,7 +196,8 @@ class Plan:
             raise NumaError("plan: the top level must be a JSON object")
         if "plan" in data and "cpus" not in data:
             return cls.from_dict(saved_state_plan(data))
-        unknown = set(data) - {"version", "nodes", "distances", "cpus", "comment"}
+        unknown = set(data) - {"version", "nodes", "distances", "cpus", "comment", "hmat-lb",
+                              "hmat-cache"}
         if unknown:
             raise NumaError(f"plan: unknown key {sorted(unknown)[0]!r}")
         version = data.get("version", PLAN_VERSION)
@@ -184,7 +211,10 @@ class Plan:
             seen.add(n.id)
         distances = tuple(_distance(i, d) for i, d in enumerate(_list(data, "distances")))
         cpus = tuple(_cpu(i, c) for i, c in enumerate(_list(data, "cpus")))
-        return cls(nodes=nodes, distances=distances, cpus=cpus)
+        lbs = tuple(lb_from_args(f"plan: hmat-lb[{i}]", x) for i, x in enumerate(_list(data, "hmat-lb")))
+        caches = tuple(cache_from_args(f"plan: hmat-cache[{i}]", x)
+                       for i, x in enumerate(_list(data, "hmat-cache")))
+        return cls(nodes=nodes, distances=distances, cpus=cpus, hmat_lb=lbs, hmat_cache=caches)
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
@@ -240,7 +270,7 @@ def _node(i: int, raw: Any) -> Node:
     where = f"plan: nodes[{i}]"
     if not isinstance(raw, Mapping):
         raise NumaError(f"{where} must be an object like {{\"id\": 0}}")
-    unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created"}
+    unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created", "initiator"}
     if unknown:
         raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
     if "id" not in raw:
@@ -260,8 +290,11 @@ def _node(i: int, raw: Any) -> Node:
         origin[key] = value
     if origin["memdev-created"] is not None and (memdev is None or size is None):
         raise NumaError(f"{where}: \"memdev-created\" needs \"memdev\" and \"size\"")
+    initiator = raw.get("initiator")
+    if initiator is not None:
+        initiator = _int(f"{where}.initiator", initiator, 0, MAX_NODES - 1)
     return Node(id=node_id, memdev=memdev, size=size, created=origin["created"],
-                memdev_created=origin["memdev-created"])
+                memdev_created=origin["memdev-created"], initiator=initiator)
 
 
 def _distance(i: int, raw: Any) -> Distance:
