@@ -15,6 +15,8 @@ import io
 import json
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +154,49 @@ async def test_launch_hmat_adds_hmat_on_to_the_machine_option() -> None:
             await s.close()
     finally:
         await launcher.stop()
+
+
+def _libvirt_tier() -> dict[str, Any]:
+    """The tier plan without the 1 -> 0 entries: libvirt takes one link per pair of nodes."""
+    data = json.loads(json.dumps(cases.TIER_PLAN))
+    data["hmat-lb"] = [x for x in data["hmat-lb"] if (x["initiator"], x["target"]) != (1, 0)]
+    return data
+
+
+def test_libvirt_export_validates_converts_and_boots_the_same(
+    qemu_factory: Any, tmp_path: Path,
+) -> None:
+    from test_truth_roundtrip import DOMAIN, _libvirt_argv, _numa_options_of, need
+
+    need("virt-xml-validate")
+    need("virsh")
+    q = qemu_factory(cases.TIER_ARGS)
+    plan = tmp_path / "tier.json"
+    plan.write_text(json.dumps(_libvirt_tier()))
+    assert run("apply", q.sock, str(plan))[0] == 0
+    code, cpu, err = run("export", q.sock, "--format", "libvirt")
+    assert code == 0, err
+    assert "<interconnects>" in cpu and '<cache level="1" associativity="direct"' in cpu
+    xml = tmp_path / "domain.xml"
+    xml.write_text(DOMAIN.format(kib=3 << 20, vcpus=4, cpu=cpu.strip(),
+                                 emulator=shutil.which("qemu-system-x86_64")))
+    valid = subprocess.run(["virt-xml-validate", str(xml), "domain"], capture_output=True, text=True)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    options = _numa_options_of(_libvirt_argv(xml))
+    assert "node,nodeid=2,initiator=0,memdev=ram-node2" in options, options
+    assert sum(1 for o in options if o.startswith("hmat-lb,")) == 10
+    # QEMU from libvirt's options boots with the same nodes as the QEMU numatui configured
+    fresh = qemu_factory([*cases.TIER_ARGS, *options], preconfig=False)
+    assert _status(fresh) == "running"
+    assert run("apply", q.sock, str(plan), "--exit-preconfig")[0] == 0
+    assert _info_numa(fresh) == _info_numa(q)
+
+
+def test_libvirt_refuses_links_both_ways_in_one_line(qemu_factory: Any, tmp_path: Path) -> None:
+    q = qemu_factory(cases.TIER_ARGS)
+    plan = tmp_path / "tier.json"
+    plan.write_text(json.dumps(cases.TIER_PLAN))
+    assert run("apply", q.sock, str(plan))[0] == 0
+    code, out, err = run("export", q.sock, "--format", "libvirt")
+    assert code == 2 and out == ""
+    assert "libvirt cannot express hmat-lb both from node 0 to node 1 and back" in err
