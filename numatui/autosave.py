@@ -8,8 +8,17 @@ One JSON file per VM in ``$XDG_STATE_HOME/numatui/`` (default
      "plan": {<the plan file>}, "saved": "2026-11-26T08:00:00+00:00"}
 
 ``argv`` is QEMU's command line without numatui's monitor and --preconfig
-(what ``numatui launch --resume`` starts again) when numatui launched QEMU,
-QEMU's own argv when it could read it, else null.  Files are written to a
+(what ``numatui launch --resume`` starts again), present only when numatui
+launched QEMU (``"launched": true``).  For a QEMU numatui attached to, its
+own argv (when readable) is kept under ``"qemu_argv"``, for export and
+``apply`` only: nothing ever starts it (it holds the running VM's own
+``-qmp`` sockets, and may come from another user's process).
+
+Trust (:mod:`numatui.session.trust`): the directory must be a real 0700 directory of
+the user's, else nothing is saved (:func:`usable_state_dir`); ``--resume``
+takes only files numatui launched, 0600 and the user's, whose argv[0] is a
+program of root or the user that nobody else can write; "newest" is the
+file's mtime, not its ``saved`` field.  Files are written to a
 temporary file in the same directory and renamed over the old one
 (``os.replace``), so a crash leaves the old or the new file, never half of
 one.  The file name is ``<-name>-<hash>.json`` (or ``vm-<hash>.json``), the
@@ -32,10 +41,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from numatui.model.errors import NumaError
-from numatui.model.plan import PLAN_VERSION, Plan
+from numatui.model.plan import PLAN_VERSION, Plan, loads_strict
 from numatui.model.qemu_args import LAUNCHER_MARK, iter_options
 from numatui.model.smp import split_opts
 from numatui.session.replay import without_numa_cpu_dist
+from numatui.session.trust import program_problem, state_dir_problem, state_file_problem
 from numatui.session.xdg import state_dir, write_atomic
 
 if TYPE_CHECKING:
@@ -95,15 +105,33 @@ class SavedState:
     saved: str
     launched: bool = False
     address: str | None = None
+    #: an attached QEMU's own argv: for export and apply, never started
+    qemu_argv: list[str] | None = None
 
     @property
     def key(self) -> str:
         return self.path.name.removesuffix(SUFFIX)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": PLAN_VERSION, "name": self.name, "argv": self.argv,
-                "launched": self.launched, "address": self.address,
+        return {"version": PLAN_VERSION, "name": self.name,
+                "argv": self.argv if self.launched else None,
+                "qemu_argv": self.qemu_argv, "launched": self.launched, "address": self.address,
                 "plan": self.plan.to_dict(), "saved": self.saved}
+
+
+def usable_state_dir(directory: Path | None = None) -> str | None:
+    """None when state may be saved in ``directory`` (made 0700 when missing);
+    else the one line saying why not and how to fix it."""
+    d = directory or state_dir()
+    problem = state_dir_problem(d)
+    if problem is not None:
+        return f"autosave is off: {problem}"
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"autosave is off: cannot create {d}: {exc.strerror}"
+    problem = state_dir_problem(d)  # raced, or an umask/ACL made it other than 0700
+    return f"autosave is off: {problem}" if problem is not None else None
 
 
 def _now() -> str:
@@ -114,8 +142,9 @@ def save(path: Path, plan: Plan, *, argv: Sequence[str] | None, name: str | None
          launched: bool = False, address: str | None = None) -> SavedState:
     """Save atomically; returns what was saved."""
     state = SavedState(path=path, name=name if name is not None else vm_name(argv),
-                       argv=list(argv) if argv is not None else None, plan=plan, saved=_now(),
-                       launched=launched, address=address)
+                       argv=list(argv) if argv is not None and launched else None, plan=plan,
+                       saved=_now(), launched=launched, address=address,
+                       qemu_argv=list(argv) if argv is not None and not launched else None)
     write_atomic(path, json.dumps(state.to_dict(), indent=2) + "\n")
     return state
 
@@ -130,7 +159,7 @@ def load(path: str | Path) -> SavedState:
     except UnicodeDecodeError:
         raise SavedStateError(f"{p}: not a numatui saved state (not UTF-8 text)") from None
     try:
-        data = json.loads(text)
+        data = loads_strict(text)  # a key given twice is refused, not "last wins"
     except (ValueError, RecursionError) as exc:
         raise SavedStateError(f"{p}: not a numatui saved state (not JSON: {exc})") from None
     if not isinstance(data, dict) or "plan" not in data:
@@ -139,43 +168,75 @@ def load(path: str | Path) -> SavedState:
         plan = Plan.from_dict(data)
     except NumaError as exc:
         raise SavedStateError(f"{p}: {exc}") from None
-    argv = data.get("argv")
-    if argv is not None and (not isinstance(argv, list) or not all(isinstance(a, str) for a in argv)
-                             or not argv):
-        raise SavedStateError(f"{p}: \"argv\" must be a list of strings")
+    argv = _argv_field(p, data, "argv")
+    qemu_argv = _argv_field(p, data, "qemu_argv")
+    launched = data.get("launched") is True
+    if not launched:  # an attached QEMU's command line (older files kept it as argv): never started
+        qemu_argv, argv = qemu_argv or argv, None
     name = data.get("name")
     address = data.get("address")
     return SavedState(path=p, name=name if isinstance(name, str) else None, argv=argv, plan=plan,
-                      saved=str(data.get("saved", "")), launched=data.get("launched") is True,
-                      address=address if isinstance(address, str) else None)
+                      saved=str(data.get("saved", "")), launched=launched,
+                      address=address if isinstance(address, str) else None, qemu_argv=qemu_argv)
+
+
+def _argv_field(p: Path, data: dict[str, Any], field: str) -> list[str] | None:
+    argv = data.get(field)
+    if argv is not None and (not isinstance(argv, list) or not all(isinstance(a, str) for a in argv)
+                             or not argv):
+        raise SavedStateError(f"{p}: \"{field}\" must be a list of strings")
+    return argv
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def list_saved(directory: Path | None = None) -> list[SavedState]:
-    """Every readable saved state, newest first (unreadable files are skipped)."""
+    """Every readable saved state, newest first by the file's mtime (never its own
+    ``saved`` field); unreadable files are skipped."""
     d = directory or state_dir()
     out = []
     for p in sorted(d.glob(f"*{SUFFIX}")) if d.is_dir() else []:
         with contextlib.suppress(SavedStateError):
             out.append(load(p))
-    return sorted(out, key=lambda s: (s.saved, s.path.stat().st_mtime if s.path.exists() else 0),
-                  reverse=True)
+    return sorted(out, key=lambda s: _mtime(s.path), reverse=True)
+
+
+def resumable(state: SavedState) -> SavedState:
+    """``state`` when numatui may start its QEMU again, else SavedStateError with
+    the one-line reason (nothing from a refused file is run)."""
+    if not state.launched or not state.argv:
+        raise SavedStateError(f"{state.path}: numatui did not launch that QEMU (it attached to it), "
+                              "so it does not start it; use numatui apply ADDRESS FILE on a QEMU you start")
+    problem = state_file_problem(state.path) or program_problem(state.argv[0])
+    if problem is not None:
+        raise SavedStateError(f"not resuming {state.path}: {problem}")
+    return state
 
 
 def find(name: str | None = None, directory: Path | None = None) -> SavedState:
     """The state to resume: a file path, a file stem, a -name, or (None) the newest
-    one with QEMU arguments.  SavedStateError listing what there is otherwise."""
-    if name is not None and (os.sep in name or name.endswith(SUFFIX)) and Path(name).is_file():
-        return load(name)
-    states = [s for s in list_saved(directory) if s.argv]
+    (by mtime) that numatui launched.  Every candidate must pass
+    :func:`resumable`.  SavedStateError listing what there is otherwise."""
     where = directory or state_dir()
+    problem = state_dir_problem(where)
+    if name is not None and (os.sep in name or name.endswith(SUFFIX)) and Path(name).is_file():
+        return resumable(load(name))
+    if problem is not None:
+        raise SavedStateError(f"not resuming: {problem}")
+    states = [s for s in list_saved(directory) if s.launched and s.argv]
     if name is None:
         if not states:
-            raise SavedStateError(f"nothing to resume: no saved state with QEMU arguments in {where}")
-        return states[0]
+            raise SavedStateError(f"nothing to resume: no saved state of a QEMU numatui launched in {where}")
+        return resumable(states[0])
     for hits in ([s for s in states if s.key == name], [s for s in states if s.name == name],
                  [s for s in states if s.key.startswith(name)]):
         if hits:
-            return hits[0]
+            return resumable(hits[0])
     known = ", ".join(s.key for s in states[:8]) or "none"
     raise SavedStateError(f"no saved state {name!r} in {where} (saved: {known})")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -24,12 +25,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from numatui.cli_signals import SignalGuard, on_emergency
+from numatui.cli_stream import safe
+from numatui.model import sanitise
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import load_plan
 from numatui.session.address import Address
 from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, SessionError
 from numatui.session.launcher import Launcher
+from numatui.session.peer import peer_owner_line
 from numatui.session.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -153,8 +158,8 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Run numatui; returns the exit code.  The ONE place errors become a line."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    out = safe(stdout or sys.stdout)  # no control character from QEMU or a file reaches a terminal
+    err = safe(stderr or sys.stderr)
     args_in = list(sys.argv[1:] if argv is None else argv)
     try:
         with contextlib.redirect_stdout(out):  # --help, --version
@@ -199,8 +204,13 @@ def describe_error(exc: BaseException) -> tuple[int, str]:
 
 
 def one_line(text: str) -> str:
-    parts = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return " | ".join(parts) if parts else "failed"
+    """Lines joined by " | ", controls visible, bounded (the sanitiser's one-line form)."""
+    parts = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    return sanitise.one_line(" | ".join(parts) if parts else "failed", ERROR_LIMIT)
+
+
+#: The longest one-line error (QEMU's words beyond it are cut, with a marker).
+ERROR_LIMIT = 1000
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -214,8 +224,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     args.qemu_args = qemu_args
     if args.nodes is not None and not 1 <= args.nodes <= 128:
         raise UsageError(f"--nodes {args.nodes} is out of range (1..128)")
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout} is not a positive number of seconds")
+    wait = getattr(args, "wait", 0.0)  # unplug only
+    if not math.isfinite(wait) or wait < 0:
+        raise UsageError(f"--wait {wait} is not a number of seconds")
     if args.command == "apply":
         if (args.plan is None) == (args.preset is None):
             raise UsageError("apply takes a PLAN file or --preset NAME (exactly one)")
@@ -235,29 +248,18 @@ class Terminated(Exception):
 async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """:func:`_dispatch`, cancelled by SIGTERM/SIGHUP so that ``finally`` blocks
     still stop a launched QEMU and remove its socket directory."""
-    loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    received: list[signal.Signals] = []
-
-    def on_signal(sig: signal.Signals) -> None:
-        received.append(sig)
-        task.cancel()
-
-    installed = []
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
+    guard = SignalGuard(asyncio.get_running_loop(), task)  # a watchdog forces the exit if stuck
+    guard.install()
     try:
         return await _dispatch(args, out, err)
     except asyncio.CancelledError:
-        if received:
-            raise Terminated(received[0]) from None
+        if guard.received:
+            raise Terminated(guard.received[0]) from None
         raise
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        guard.uninstall()
 
 
 async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -280,7 +282,12 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
     from numatui import cli_commands as cmd
 
     if args.command == "connect":
-        return await open_tui(_vm(session), out, tui=not args.no_tui)
+        vm = _vm(session, err=err)
+        remove = on_emergency(vm.keeper.autosave)  # a forced exit on SIGTERM/SIGHUP still saves
+        try:
+            return await open_tui(vm, out, tui=not args.no_tui)
+        finally:
+            remove()
     if args.command in ("show", "export"):  # what numatui cannot know, said (exit code unchanged)
         for unknown in session.unknowns:
             err.write(f"numatui: warning: {one_line(unknown)}\n")
@@ -291,7 +298,7 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
             from numatui.core.presets import plan_for_session
 
             plan = plan_for_session(session, args.preset, into=args.into, add_nodes=args.add_nodes)
-        vm = _vm(session)  # autosaved after every change
+        vm = _vm(session, err=err)  # autosaved after every change
         await cmd.apply_plan(vm, plan, out, exit_preconfig=args.exit_preconfig,
                              force=args.force, err=err)
     elif args.command == "export":
@@ -309,7 +316,16 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
 
 def _read_plan(path: str) -> Plan:
     """A plan file (JSON or ``-numa`` text), ``-`` for stdin; NumaError/OSError when bad."""
-    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    if path == "-":
+        stdin = getattr(sys.stdin, "buffer", None)  # a text-only stdin (tests) reads as text
+        data = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    else:
+        data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NumaError(f"plan {path}: not UTF-8 text (byte {exc.start}); a plan is JSON or -numa "
+                        "options") from None
     return load_plan(text)
 
 
@@ -335,6 +351,9 @@ async def _connect(args: argparse.Namespace, err: TextIO, address: Address | Non
     warning = address.warning()  # after connecting, so that a failure stays one line
     if warning:
         err.write(f"numatui: warning: {warning}\n")
+    owner = peer_owner_line(session.peer)
+    if owner:
+        err.write(f"numatui: {owner}\n")
     return session
 
 
@@ -347,15 +366,21 @@ def _transcript(args: argparse.Namespace) -> Transcript:
     return transcript
 
 
-def _vm(session: Session, path: Path | None = None, *, save: bool = True) -> Vm:
+def _vm(session: Session, path: Path | None = None, *, save: bool = True,
+        err: TextIO | None = None) -> Vm:
     """The application layer on ``session``: with ``save``, undo history +
     autosave after every change (a failing save is noted in the QMP log,
-    never fatal)."""
-    from numatui.autosave import Autosaver
+    never fatal; an untrusted state directory turns autosave off, said once
+    on ``err``, and numatui works on)."""
+    from numatui.autosave import Autosaver, usable_state_dir
     from numatui.core.keeper import Keeper
     from numatui.core.vm import Vm
 
     if not save:
+        return Vm(session)
+    problem = usable_state_dir(path.parent if path is not None else None)
+    if problem is not None:  # numatui works on, without autosave; exports still work
+        (err or sys.stderr).write(f"numatui: {problem}\n")
         return Vm(session)
     saver = Autosaver(path) if path is not None else Autosaver.for_session(session)
     keeper = Keeper(session, save=saver.save_session)
@@ -378,10 +403,16 @@ async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             await launcher.stop()
             raise
     vm: Vm | None = None
+    removers = []
     try:
-        vm = _vm(session, saved_path)
+        vm = _vm(session, saved_path, err=err)
+        removers.append(on_emergency(vm.keeper.autosave))  # a forced exit on SIGTERM/SIGHUP still saves
+        if not args.keep_running:  # QEMU dies with numatui (PDEATHSIG); its directory goes too
+            removers.append(on_emergency(lambda: _remove_socket_dirs(launcher, vm)))
         return await open_tui(vm, out, tui=not args.no_tui)
     finally:
+        for remove in removers:
+            remove()
         # moves and undo relaunch QEMU: the one running now may not be the first
         current = vm.launcher if vm is not None and vm.launcher is not None else launcher
         await session.close()
@@ -394,6 +425,17 @@ async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             await launcher.stop()
 
 
+def _remove_socket_dirs(*owners: object) -> None:
+    """The private socket directories of the launched QEMUs (forced exit only)."""
+    import shutil
+
+    for owner in owners:
+        launcher = getattr(owner, "launcher", owner)
+        directory = getattr(launcher, "directory", None)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launcher, Path]:
     """``launch --resume [NAME]``: QEMU again with the saved arguments, the plan replayed."""
     from numatui import autosave
@@ -401,7 +443,7 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
 
     if args.qemu_args or args.smp or args.memory:
         raise UsageError("--resume starts QEMU with the saved arguments: give no QEMU args, --smp or -m")
-    state = autosave.find(args.resume or None)
+    state = autosave.find(args.resume or None)  # only trusted files numatui launched
     if not state.argv:
         raise UsageError(f"{state.path} holds no QEMU command line to start (numatui attached to that QEMU)")
     err.write(f"numatui: resuming {state.key} (saved {state.saved}) from {state.path}\n")

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from numatui.model import sanitise
 from numatui.model.devices import unplug_refusal_reason
 from numatui.model.plan import Plan
 from numatui.model.topology import LEVEL_NAMES, SMP_KEYS, Slot, SlotKey, Topology, format_key, parse_key
@@ -21,6 +22,9 @@ from numatui.session.errors import BadRequest, QemuRefused, SessionError
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
     from numatui.session.session import Session
+
+#: The longest line ``show`` prints (a peer's version or type names beyond it are cut).
+SHOW_LINE_LIMIT = 1000
 
 
 # -- show ---------------------------------------------------------------------------
@@ -51,7 +55,7 @@ def render_show(session: Session) -> str:
     lines.append("")
     booted = _state(session) in ("running", "paused") and not topo.derived
     lines += render_tree(topo, booted)
-    return "\n".join(lines) + "\n"
+    return "\n".join(sanitise.one_line(line, SHOW_LINE_LIMIT) for line in lines) + "\n"
 
 
 def _state(session: Session) -> str:

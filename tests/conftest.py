@@ -28,9 +28,75 @@ from numatui.autosave import Autosaver
 from numatui.core.keeper import Keeper
 from numatui.model.topology import SlotKey, Topology
 from numatui.session.launcher import Launcher
+from numatui.session.qemu_binary import qemu_binary
 from numatui.session.session import Session
 
 DATA = Path(__file__).parent / "data"
+
+# -- the QEMU version matrix ---------------------------------------------------
+# NUMATUI_TEST_QEMU=10.0 runs the tests on the QEMU 10.0 that scripts/dev
+# unpacks into .cache/qemu-10.0: its bin dir goes first on PATH, so the tests,
+# the Launcher and CLI subprocesses all run it by the plain name
+# qemu-system-x86_64; start_qemu and the Launcher add its -L and
+# QEMU_MODULE_DIR (numatui.session.qemu_binary).  Default: the system's QEMU.
+ROOT = Path(__file__).resolve().parent.parent
+QEMU10_PREFIX = ROOT / ".cache" / "qemu-10.0"
+TEST_QEMU = os.environ.get("NUMATUI_TEST_QEMU", "7.2")
+if TEST_QEMU == "10.0":
+    _bindir = QEMU10_PREFIX / "usr" / "bin"
+    if not (_bindir / "qemu-system-x86_64").is_file():
+        raise pytest.UsageError(
+            f"NUMATUI_TEST_QEMU=10.0: no {_bindir}/qemu-system-x86_64 (scripts/dev test unpacks it)")
+    os.environ["PATH"] = f"{_bindir}{os.pathsep}{os.environ.get('PATH', '')}"
+    # safety net for tests that run QEMU by a bare subprocess: every
+    # qemu-system-* the tests name (x86_64, aarch64, ppc64) is now 10.0's
+    _modules = qemu_binary("qemu-system-x86_64").module_dir
+    if _modules is not None:
+        os.environ["QEMU_MODULE_DIR"] = str(_modules)
+elif TEST_QEMU != "7.2":
+    raise pytest.UsageError(f"NUMATUI_TEST_QEMU={TEST_QEMU}: give 7.2 (the system's QEMU) or 10.0")
+
+#: Fixtures that start QEMU: a test using one (directly or through another
+#: fixture) gets the ``qemu`` marker, so ``pytest -m "not qemu"`` runs the pure tests.
+QEMU_FIXTURES = frozenset({
+    "qemu", "qemu_factory", "session", "launched", "vm", "rig", "proxy_dir", "tmux",
+})
+#: Tests that start QEMU themselves (Launcher, CLI subprocesses, bare
+#: subprocess.run), found by running ``-m "not qemu"`` with no QEMU on PATH.
+QEMU_TESTS = frozenset({
+    "test_autosave.py::test_autosave_follows_every_step_and_resume_restores_it",
+    "test_autosave.py::test_launch_resume_restores_the_saved_plan_in_a_fresh_qemu",
+    "test_cli.py::test_launch_prints_without_tui_and_stops_qemu",
+    "test_cli.py::test_launch_failure_is_qemus_line",
+    "test_cli.py::test_sigterm_stops_the_launched_qemu_and_removes_its_directory",
+    "test_launcher.py::test_keep_running_starts_its_own_session_and_survives_the_launcher_object",
+    "test_model_qemu_roundtrip.py::test_preflight_blocks_exactly_when_qemu_refuses",
+    "test_resilience_faults.py::test_qemu_exits_at_exit_preconfig_with_its_own_words",
+    "test_resilience_replay.py::test_move_on_a_board_without_query_hotpluggable_cpus",
+    "test_session_boot.py::test_with_numatuis_launcher",
+    "test_bench_smoke.py::test_quick_bench_prints_every_ratio",
+})
+
+
+def qemu_version() -> tuple[int, int]:
+    """(major, minor) of the qemu-system-x86_64 the tests run."""
+    out = subprocess.run(["qemu-system-x86_64", "--version"],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"version (\d+)\.(\d+)", out)
+    assert m, out
+    return int(m[1]), int(m[2])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        test = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        if names & QEMU_FIXTURES or test in QEMU_TESTS or item.get_closest_marker("guest"):
+            item.add_marker(pytest.mark.qemu)
+        if TEST_QEMU != "7.2" and "snap_compare" in names:
+            item.add_marker(pytest.mark.skip(
+                reason="screen snapshots are of QEMU 7.2 (its version and machine type are on screen)"))
+# -- end of the QEMU version matrix ---------------------------------------------
 
 #: The topology numatui launches by default, with two 1G nodes.
 DEFAULT_ARGS = [
@@ -153,12 +219,14 @@ def start_qemu(
     sock = str(tmp / f"{name}.qmp")
     check = str(tmp / f"{name}.check")
     stderr_path = tmp / f"{name}.stderr"
-    argv = [binary, *args, "-display", "none", "-nodefaults"]
+    found = qemu_binary(binary)  # a private prefix (QEMU 10.0 in .cache): its -L and modules
+    argv = [binary, *found.data_args(), *args, "-display", "none", "-nodefaults"]
     if preconfig:
         argv.append("--preconfig")
     argv += ["-qmp", f"unix:{sock},server=on,wait=off", "-qmp", f"unix:{check},server=on,wait=off"]
     with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                env=found.env())
     _wait_for_socket(check, proc, stderr_path)
     _wait_for_socket(sock, proc, stderr_path)
     return Qemu(proc=proc, sock=sock, check=check, argv=argv, stderr_path=stderr_path)

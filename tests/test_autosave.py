@@ -64,7 +64,7 @@ def test_save_is_atomic_private_and_round_trips(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     assert os.listdir(path.parent) == ["vm-1.json"]  # no temporary file left
     data = json.loads(path.read_text())
-    assert set(data) == {"version", "name", "argv", "plan", "saved", "launched", "address"}
+    assert set(data) == {"version", "name", "argv", "qemu_argv", "plan", "saved", "launched", "address"}
     assert data["version"] == 1 and data["name"] == "x" and data["plan"] == PLAN.to_dict()
     assert load(path) == saved
     # numatui apply takes the saved file: the plan is under "plan"
@@ -88,8 +88,8 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
 def test_find_by_name_key_or_newest(tmp_path: Path) -> None:
     with pytest.raises(SavedStateError, match="nothing to resume"):
         find(None, tmp_path)
-    one = save(tmp_path / "web1-aaaa.json", PLAN, argv=["q", "-name", "web1"], launched=True)
-    two = save(tmp_path / "vm-bbbb.json", PLAN, argv=["q"], launched=True)
+    one = save(tmp_path / "web1-aaaa.json", PLAN, argv=["qemu-system-x86_64", "-name", "web1"], launched=True)
+    two = save(tmp_path / "vm-bbbb.json", PLAN, argv=["qemu-system-x86_64"], launched=True)
     os.utime(one.path, (1, 1))
     save(tmp_path / "attached-cccc.json", PLAN, argv=None)  # no argv: not resumable
     (tmp_path / "junk.json").write_text("{not json")

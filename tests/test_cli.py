@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEFAULT_ARGS, Qemu, numa_node_args
+from conftest import DEFAULT_ARGS, TEST_QEMU, Qemu, numa_node_args
 
 from numatui import cli
 from numatui.model.plan import Plan
@@ -86,7 +86,7 @@ def _no_tui(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_show_default_topology_as_a_tree(qemu: Qemu) -> None:
     out = ok("show", qemu.sock)
     assert "state    preconfig" in out
-    assert re.search(r"machine  pc-q35-7\.2", out)
+    assert re.search(rf"machine  pc-q35-{re.escape(TEST_QEMU)}", out)
     assert re.search(r"nodes    0 \(memdev m0, 1 GiB, 0 vCPUs\), 1 \(memdev m1, 1 GiB, 0 vCPUs\)"
                      r"  \[from command line of pid \d+\]", out)
     tree = out[out.index("Machine\n"):].splitlines()

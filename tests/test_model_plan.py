@@ -179,8 +179,9 @@ def plans(draw: st.DrawFn) -> Plan:
         for i in sorted(ids)
     )
     nodes = tuple(n for n in nodes if n.memdev or not n.size)  # text gives a sized node a memdev
-    distances = tuple(Distance(*draw(st.tuples(st.integers(0, 127), st.integers(0, 127),
-                                               st.integers(0, 255)))) for _ in range(draw(st.integers(0, 3))))
+    pairs = st.tuples(st.integers(0, 127), st.integers(0, 127))  # one value per pair (else refused)
+    distances = tuple(Distance(src, dst, val) for (src, dst), val
+                      in draw(st.dictionaries(pairs, st.integers(0, 255), max_size=3)).items())
     props = st.dictionaries(st.sampled_from(["socket-id", "die-id", "core-id", "thread-id", "book-id"]),
                             st.integers(0, 300), max_size=3)
     cpus = tuple({"node-id": draw(st.integers(0, 127)), **dict(sorted(p.items(), key=_order))}

@@ -56,6 +56,22 @@ def test_hotpluggable_reply_from_a_hostile_peer(reply: Any) -> None:
     except NumaError:
         return
     assert len(topo.slots) == len({s.key for s in topo.slots})
+    for slot in topo.slots:  # what a peer cannot make numatui believe
+        assert all(type(v) is int and 0 <= v < 1 << 31 for _, v in slot.key), slot.key
+        assert type(slot.vcpus_count) is int and 1 <= slot.vcpus_count <= 1 << 16, slot.vcpus_count
+
+
+ABSURD = [-1, -(1 << 40), 1 << 40, 1.0, 0.5, True, False, "1", None]
+
+
+@given(st.sampled_from(PROP_ORDER), st.sampled_from(ABSURD))
+def test_absurd_ids_and_counts_are_refused(prop: str, bad: Any) -> None:
+    import pytest
+
+    with pytest.raises(NumaError, match="malformed"):
+        Topology.from_hotpluggable([{"props": {prop: bad}, "vcpus-count": 1}])
+    with pytest.raises(NumaError, match="malformed"):
+        Topology.from_hotpluggable([{"props": {prop: 0}, "vcpus-count": bad if bad != 1.0 else -3}])
 
 
 @settings(max_examples=300, deadline=None)

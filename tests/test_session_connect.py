@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEFAULT_ARGS, Qemu, numa_node_args
+from conftest import DEFAULT_ARGS, TEST_QEMU, Qemu, numa_node_args
 from fake_qmp import FaultyServer
 
 from numatui.model.topology import Topology
@@ -40,8 +40,9 @@ async def test_connect_reads_the_machine(
     s = await Session.connect(q.sock)
     try:
         assert s.state is RunState.PRECONFIG and s.status == "prelaunch"
-        assert s.info.qemu_version.startswith("7.2")
-        assert s.info.machine_type == "pc-q35-7.2-machine" and s.info.machine == "pc-q35-7.2"
+        assert s.info.qemu_version.startswith(f"{TEST_QEMU}.")
+        assert s.info.machine_type == f"pc-q35-{TEST_QEMU}-machine"
+        assert s.info.machine == f"pc-q35-{TEST_QEMU}"
         assert s.info.ram_size == 2 * GIB
         assert s.info.exit_command == "x-exit-preconfig"
         assert s.info.smp == await q.qmp("qom-get", {"path": "/machine", "property": "smp"})

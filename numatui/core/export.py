@@ -10,13 +10,12 @@ refuses), both behaviours are kept here.
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
 from numatui.model.devices import device_args, plugged_cpus
 from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml
 from numatui.model.plan import Plan
-from numatui.model.qemu_args import export_lines, full_command_line, numa_options, shell_join
+from numatui.model.qemu_args import export_lines, full_command_line, numa_options, shell_join, shell_quote
 from numatui.session.errors import BadRequest
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ def device_lines(session: Session) -> list[str]:
     """``["-device max-x86_64-cpu,id=...,socket-id=1,...,node-id=1", ...]``: the
     hot-plugged CPUs that QEMU's own command line does not declare."""
     args = _devices(session)
-    return [f"{opt} {shlex.quote(value)}" for opt, value in zip(args[::2], args[1::2], strict=True)]
+    return [f"{opt} {shell_quote(value)}" for opt, value in zip(args[::2], args[1::2], strict=True)]
 
 
 def compact_text(session: Session) -> str:

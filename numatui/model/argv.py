@@ -239,6 +239,8 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
             raise NumaError(f"{where}: Invalid parameter '{k}'{_HINT.get((kind, k), '')}")
         if k == "cpus":
             cpu_ranges.append(v)
+        elif k in values and k != "type":
+            raise NumaError(f"{where}: '{k}' is given twice ({values[k]} and {v}); give it once")
         values[k] = v
     declared = {n[1] for n in raw_nodes}
     if kind == "node":

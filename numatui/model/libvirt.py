@@ -16,6 +16,7 @@ such attribute), and a node without memory or of unknown size (libvirt turns
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 
@@ -139,7 +140,16 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
         if plan.hmat_lb:
             _interconnects(numa, plan)
     ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="unicode") + "\n"
+    text = ET.tostring(root, encoding="unicode") + "\n"
+    bad = _XML_FORBIDDEN.search(text)
+    if bad:  # only numbers go in today; a future string attribute must not break XML 1.0
+        raise NumaError(f"libvirt XML cannot hold the control character \\x{ord(bad.group()):02x}")
+    return text
+
+
+#: Characters XML 1.0 forbids (ElementTree writes them raw, making the document invalid).
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
 
 
 #: QEMU's hmat-cache words -> libvirt's
@@ -181,7 +191,7 @@ def _interconnects(numa: ET.Element, plan: Plan) -> None:
 
     libvirt derives each memory-only node's ``initiator=`` from these (it has no
     attribute for it): a node whose plan initiator is not the initiator libvirt
-    would pick (the first memory-level entry targeting it) cannot be said."""
+    would pick (the lowest latency to it, else the highest bandwidth) cannot be said."""
     links = {(lb.hierarchy, lb.initiator, lb.target) for lb in plan.hmat_lb}
     for hierarchy, a, b in sorted(links):
         if a != b and (hierarchy, b, a) in links:

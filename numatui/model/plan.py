@@ -210,6 +210,7 @@ class Plan:
                 raise NumaError(f"plan: nodes[{i}]: node {n.id} is listed twice")
             seen.add(n.id)
         distances = tuple(_distance(i, d) for i, d in enumerate(_list(data, "distances")))
+        check_distances(distances, "plan: distances")
         cpus = tuple(_cpu(i, c) for i, c in enumerate(_list(data, "cpus")))
         lbs = tuple(lb_from_args(f"plan: hmat-lb[{i}]", x) for i, x in enumerate(_list(data, "hmat-lb")))
         caches = tuple(cache_from_args(f"plan: hmat-cache[{i}]", x)
@@ -219,7 +220,7 @@ class Plan:
     @classmethod
     def from_json(cls, text: str) -> Plan:
         try:
-            data = json.loads(text)
+            data = loads_strict(text)
         except json.JSONDecodeError as exc:
             where = f"line {exc.lineno} column {exc.colno}"
             raise NumaError(f"plan: not valid JSON at {where}: {exc.msg}") from None
@@ -228,8 +229,34 @@ class Plan:
         return cls.from_dict(data)
 
 
+def check_distances(distances: Iterable[Distance], where: str) -> None:
+    """NumaError when one pair (src to dst) is given two different values."""
+    seen: dict[tuple[int, int], int] = {}
+    for d in distances:
+        have = seen.setdefault((d.src, d.dst), d.val)
+        if have != d.val:
+            raise NumaError(f"{where}: the distance {d.src} to {d.dst} is given twice, "
+                            f"as {have} and {d.val}; give it once")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} is given twice in one object")
+        out[key] = value
+    return out
+
+
+def loads_strict(text: str) -> Any:
+    """``json.loads`` that refuses an object with a key given twice (ValueError),
+    where Python would silently keep the last."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
 #: The keys of an autosaved state file (numatui.autosave writes it).
-SAVED_STATE_KEYS = frozenset({"version", "name", "argv", "plan", "saved", "launched", "address"})
+SAVED_STATE_KEYS = frozenset({"version", "name", "argv", "qemu_argv", "plan", "saved", "launched",
+                              "address"})
 
 
 def saved_state_plan(data: Mapping[str, Any]) -> Any:

@@ -8,13 +8,14 @@ the full command line, and shell quoting.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Collection, Mapping, Sequence
 
 from numatui.model.argv import FLAGS, Option, QemuConfig, iter_options, parse_qemu_args
 from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
-from numatui.model.plan import LIVE, Distance, Node, Plan
+from numatui.model.plan import LIVE, Distance, Node, Plan, check_distances
 from numatui.model.smp import SmpConfig, parse_smp, split_opts
 from numatui.model.units import format_size
 
@@ -175,6 +176,7 @@ def plan_from_numa_text(text: str) -> Plan:
             f"-numa node,nodeid={node},cpus=...: a plan names CPU slots, not cpu indexes; "
             f"write -numa cpu,node-id={node},socket-id=...,core-id=... instead"
         )
+    check_distances(cfg.distances, "plan: -numa dist")
     return Plan(
         nodes=tuple(sorted(cfg.nodes, key=lambda n: n.id)),
         distances=tuple(cfg.distances),
@@ -284,10 +286,33 @@ def shell_join(argv: Sequence[str]) -> str:
     """``shlex`` quoting, one option per line (`` \\`` continuations) for display and copy."""
     parts: list[str] = []
     for i, token in enumerate(argv):
-        quoted = shlex.quote(token)
+        quoted = shell_quote(token)
         if i and token.startswith("-"):
             parts.append(" \\\n  ")
         elif i:
             parts.append(" ")
         parts.append(quoted)
     return "".join(parts)
+
+
+_SHELL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def shell_quote(token: str) -> str:
+    """``shlex.quote``, except that a token holding a control character is
+    written as bash's ``$'...'`` with each control as ``\\xNN`` (``\\uNNNN``
+    for C1), so the command line never carries a raw ESC and still runs."""
+    if not _SHELL_CONTROL.search(token):
+        return shlex.quote(token)
+
+    def one(ch: str) -> str:
+        code = ord(ch)
+        if ch in "\\'":
+            return "\\" + ch
+        if code < 0x20 or code == 0x7F:
+            return f"\\x{code:02x}"
+        if 0x80 <= code <= 0x9F:
+            return f"\\u{code:04x}"
+        return ch
+
+    return "$'" + "".join(one(c) for c in token) + "'"

@@ -61,10 +61,30 @@ def _slot_of(items: tuple[tuple[Any, Any], ...], vcpus: Any, cpu_type: Any, qom_
     in every reply and a key press re-reads them all (hashing an entry is
     several times cheaper than building its slot; Slot is immutable;
     unhashable values raise TypeError, as malformed as they are)."""
-    props = {str(k): int(v) for k, v in items}
+    props = {str(k): _count(v, str(k), MAX_ID) for k, v in items}
     qom = None if qom_path is None else str(qom_path)
-    return Slot(key=order_props(props), node_id=props.get("node-id"), vcpus_count=int(vcpus),
+    count = _count(vcpus, "vcpus-count", MAX_SLOT_VCPUS)
+    if count < 1:
+        raise ValueError(f"vcpus-count {count} is not a positive count")
+    return Slot(key=order_props(props), node_id=props.get("node-id"), vcpus_count=count,
                 type=str(cpu_type), qom_path=qom)
+
+
+#: The largest id numatui accepts in a reply (QEMU's are small; a peer's 10**12 is refused).
+MAX_ID = (1 << 31) - 1
+#: The most vCPUs one slot may hold, and the most slots a board may have
+#: (QEMU 10.0 allows at most 4096 vCPUs on any x86 board).
+MAX_SLOT_VCPUS = 1 << 16
+MAX_SLOTS = 1 << 16
+
+
+def _count(value: Any, what: str, limit: int) -> int:
+    """``value`` when it is a JSON integer in 0..limit (not a float, bool or string)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} is {value!r}, not an integer")
+    if not 0 <= value <= limit:
+        raise ValueError(f"{what} {value} is out of range (0..{limit})")
+    return value
 
 
 def _key_values(slot: Slot) -> list[int]:
@@ -167,11 +187,18 @@ class Topology:
         """Build from the exact JSON reply of ``query-hotpluggable-cpus``."""
         if not isinstance(reply, Sequence) or isinstance(reply, str | bytes):
             raise NumaError(f"query-hotpluggable-cpus: expected a list, got {type(reply).__name__}")
+        if len(reply) > MAX_SLOTS:
+            raise NumaError(f"query-hotpluggable-cpus: {len(reply)} slots is more than any board has")
         slots: list[Slot] = []
         for i, entry in enumerate(reply):
             try:
-                slots.append(_slot_of(tuple(entry["props"].items()), entry.get("vcpus-count", 1),
-                                      entry.get("type", ""), entry.get("qom-path")))
+                items = tuple(entry["props"].items())
+                vcpus = entry.get("vcpus-count", 1)
+                # the cache matches 1.0 and True to 1: check the JSON types before it
+                for name, value in (*items, ("vcpus-count", vcpus)):
+                    if type(value) is not int:
+                        raise ValueError(f"{name} is {value!r}, not an integer")
+                slots.append(_slot_of(items, vcpus, entry.get("type", ""), entry.get("qom-path")))
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                 raise NumaError(f"query-hotpluggable-cpus entry {i} is malformed: {exc}") from exc
         return cls.build(slots)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
+import stat
 from typing import Any
 
 from qemu.qmp import ConnectError, QMPClient
@@ -20,13 +22,22 @@ from numatui.session.address import Address
 from numatui.session.errors import ConnectFailed
 from numatui.session.peer import Peer, peer_of
 
+#: The longest QMP message numatui reads (any QEMU reply fits: a 4096-slot
+#: query-hotpluggable-cpus is ~0.7 MB); asyncio keeps at most twice this unread.
+READBUFLEN = 4 * 1024 * 1024
+
 
 class Client(QMPClient):
     """``QMPClient`` whose message hooks (documented for subclasses to
     override) format a message for the debug log only when that log is on.
     The base hooks pretty-print every message first (``json.dumps(indent=2)``,
     pure Python): ~1 ms for a 240-slot query-hotpluggable-cpus reply, on
-    every key press."""
+    every key press.
+
+    It is made with ``readbuflen`` :data:`READBUFLEN` (qemu.qmp's documented
+    read-buffer limit, 10 MB by default): asyncio buffers up to twice the
+    limit of unread data, which a peer flooding events faster than numatui
+    reads fills (20 MB of RSS)."""
 
     def _cb_outbound(self, msg: Any) -> Any:
         if self.logger.isEnabledFor(logging.DEBUG):
@@ -44,11 +55,12 @@ async def open_client(
 ) -> tuple[QMPClient, Peer | None]:
     """Connect and negotiate within ``timeout`` seconds.  Raises ConnectFailed.
 
-    The caller must keep reading ``client.events`` (they queue forever otherwise).
+    The caller must route ``client.events`` (:func:`numatui.session.event_stream.stream_events`):
+    they queue forever otherwise.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    client = Client("numatui")
+    client = Client("numatui", readbuflen=READBUFLEN)
     peer: Peer | None = None
     target: str | tuple[str, int] | socket.socket = address.target()
     sock: socket.socket | None = None
@@ -87,6 +99,10 @@ def _explain(address: Address, exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError):
         return (f"{address}: no such socket; is QEMU running with "
                 f"-qmp unix:{address.path},server=on,wait=off?")
+    kind = _not_a_socket(address) if isinstance(exc, OSError) else None
+    if kind is not None:
+        return (f"{address}: {address.path} is {kind}, not a unix socket; give the path QEMU's "
+                f"-qmp unix:PATH,server=on,wait=off created")
     if isinstance(exc, ConnectionRefusedError):
         if address.kind == "unix":
             return (f"{address}: connection refused: the socket file is stale (the QEMU that "
@@ -105,6 +121,22 @@ def _explain(address: Address, exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return f"{address}: cannot connect: {exc.strerror or exc}"
     return f"{address}: not a QMP server ({_summary(exc)})"
+
+
+def _not_a_socket(address: Address) -> str | None:
+    """What the unix address's path is when it is not a socket (None otherwise)."""
+    if address.kind != "unix":
+        return None
+    try:
+        mode = os.stat(str(address.path)).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISSOCK, None), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISREG, "a regular file"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a socket"
 
 
 def _summary(exc: BaseException) -> str:

@@ -23,6 +23,7 @@ from numatui.model.plan import Node
 from numatui.session.address import Address
 from numatui.session.connect import open_client
 from numatui.session.errors import CommandTimeout, Disconnected, QemuRefused
+from numatui.session.event_stream import stream_events
 from numatui.session.machine import RunState
 from numatui.session.peer import Peer
 from numatui.session.transcript import Transcript, reply_text
@@ -102,7 +103,7 @@ class Connection:
         self._client = client
         self.peer = peer
         self.transcript.note(f"connected to {self.address}" + (f" (pid {peer.pid})" if peer else ""))
-        self._spawn(self._pump(client))
+        stream_events(client, self._on_event)  # bounded: no history, no queue
         self._spawn(self._watch(client))
 
     async def _drop_client(self) -> None:
@@ -197,12 +198,6 @@ class Connection:
                 cb(state)
             except Exception as exc:
                 self.transcript.note(f"a state listener failed: {exc!r}")
-
-    async def _pump(self, client: QMPClient) -> None:
-        """Consume every QMP event (unread events would queue forever);
-        cancelled when the client is dropped."""
-        async for message in client.events:
-            self._on_event(dict(message))
 
     def _on_event(self, event: dict[str, Any]) -> None:
         self.transcript.append("event", compact_json(event))

@@ -5,6 +5,11 @@ unix:`` monitor in a new directory only the user can enter (mode 0700); never
 TCP.  Its stderr goes to a file in that directory so that QEMU's own words
 are at hand when it fails to start or dies later (:meth:`Launcher.stderr_tail`).
 
+Without ``--keep-running`` QEMU dies with numatui, however numatui ends
+(``PR_SET_PDEATHSIG``, :mod:`numatui.session.child_lifetime`), and a launch
+removes the socket directories of QEMUs that are gone.  ``-daemonize`` is
+refused: numatui needs QEMU as its child.
+
 The process is a :class:`subprocess.Popen`, not an asyncio subprocess: an
 asyncio subprocess transport kills its child when it is closed or collected,
 which would take ``--keep-running`` QEMUs down with numatui.
@@ -30,7 +35,9 @@ from numatui.model.qemu_args import iter_options, parse_qemu_args
 from numatui.model.smp import split_opts
 from numatui.model.units import format_size, parse_size
 from numatui.session.address import Address
+from numatui.session.child_lifetime import die_with_parent, remove_stale_dirs
 from numatui.session.errors import SessionError
+from numatui.session.qemu_binary import qemu_binary
 
 DEFAULT_QEMU = "qemu-system-x86_64"
 #: ``-machine`` when the args name none (aarch64 has no default board).
@@ -123,6 +130,7 @@ class Launcher:
         if not 1 <= nodes <= MAX_NODES:
             raise NumaError(f"--nodes {nodes} is out of range (1..{MAX_NODES})")
         self.qemu = qemu
+        self.binary = qemu_binary(qemu)  # a private prefix's -L and QEMU_MODULE_DIR
         self.node_count = nodes
         self.smp = smp
         self.memory = memory
@@ -143,9 +151,14 @@ class Launcher:
         extra = [t for opt in iter_options(self.extra_args) if opt.name != "preconfig"
                  for t in opt.tokens]
         given = _names(extra)
+        if "daemonize" in given:
+            raise NumaError("-daemonize: numatui needs QEMU as its child (to stop it and read its "
+                            "errors); leave it out (--keep-running leaves QEMU running on exit)")
         arch = binary_arch(self.qemu)
         x86 = arch in ("x86_64", "i386")
         head: list[str] = [self.qemu]
+        if "L" not in given:
+            head += self.binary.data_args()
         machines = _values(extra, "machine", "M")
         if not machines and arch in DEFAULT_MACHINES:
             head += ["-machine", DEFAULT_MACHINES[arch]]
@@ -271,6 +284,7 @@ class Launcher:
         base = None
         if len(tempfile.gettempdir()) > 60:  # unix socket paths are limited to 107 bytes
             base = "/tmp"
+        remove_stale_dirs(base or tempfile.gettempdir())  # left by a numatui killed with -9
         self._dir = Path(tempfile.mkdtemp(prefix="numatui-", dir=base))
         os.chmod(self._dir, 0o700)
         sock = self._dir / "qmp.sock"
@@ -285,8 +299,11 @@ class Launcher:
                     stdout=err,
                     stderr=err,
                     close_fds=True,
+                    env=self.binary.env(),
                     # --keep-running: keep the terminal's ctrl+c from reaching QEMU
                     start_new_session=self.keep_running,
+                    # otherwise QEMU dies with numatui, however numatui ends (kill -9 too)
+                    preexec_fn=None if self.keep_running else die_with_parent(),
                 )
         except OSError as exc:
             self._remove_dir()

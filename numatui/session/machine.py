@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from numatui.model.topology import Topology
-from numatui.session.errors import QemuRefused
+from numatui.session.errors import QemuRefused, SessionError
 
 #: ``Session.execute``: run one QMP command, raise QemuRefused on QEMU's error.
 Execute = Callable[[str, "dict[str, Any] | None"], Awaitable[Any]]
@@ -86,6 +86,25 @@ def derived_props(machine_type: str) -> tuple[str, ...]:
     return _FALLBACK_PROPS
 
 
+class MalformedReply(SessionError):
+    """A reply no QEMU sends (the wrong JSON type): connecting fails (exit 3)."""
+
+    def __init__(self, command: str, what: str) -> None:
+        super().__init__(f"{command}: malformed reply ({what}); is this a QEMU monitor?")
+
+
+#: QEMU's id_wellformed(): a letter, then letters, digits, '-', '.', '_'.
+_QEMU_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
+
+
+def _memdev_ok(m: Any) -> bool:
+    if not isinstance(m, dict):
+        return False
+    mid, size = m.get("id"), m.get("size")
+    return ((mid is None or (isinstance(mid, str) and _QEMU_ID.fullmatch(mid) is not None))
+            and (size is None or (type(size) is int and size >= 0)))
+
+
 async def read_info(execute: Execute) -> MachineInfo:
     """Version, commands, machine type, smp, RAM and memdevs (all allowed in preconfig)."""
 
@@ -96,11 +115,16 @@ async def read_info(execute: Execute) -> MachineInfo:
             return None
 
     commands = await execute("query-commands", None)
-    names = frozenset(str(c.get("name")) for c in commands if isinstance(c, dict))
+    if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
+        raise MalformedReply("query-commands", "expected a list of objects")
+    names = frozenset(str(c.get("name")) for c in commands)
     version = await execute("query-version", None)
-    q = version.get("qemu", {})
+    q = version.get("qemu") if isinstance(version, dict) else None
+    if not isinstance(q, dict) or not all(type(q.get(k)) is int for k in ("major", "minor", "micro")):
+        raise MalformedReply("query-version",
+                             "expected {\"qemu\": {\"major\": N, \"minor\": N, \"micro\": N}}")
     info = MachineInfo(
-        qemu_version=f"{q.get('major', '?')}.{q.get('minor', '?')}.{q.get('micro', '?')}",
+        qemu_version=f"{q['major']}.{q['minor']}.{q['micro']}",
         qemu_package=str(version.get("package", "")).strip(),
         commands=names,
     )
@@ -122,6 +146,8 @@ async def read_info(execute: Execute) -> MachineInfo:
     info.hmat = hmat if isinstance(hmat, bool) else None
     if "query-memdev" in names:
         memdevs = await maybe("query-memdev")
+        if memdevs is not None and (not isinstance(memdevs, list) or not all(_memdev_ok(m) for m in memdevs)):
+            raise MalformedReply("query-memdev", "expected a list of objects with a QEMU id and a size")
         info.memdevs = list(memdevs) if isinstance(memdevs, list) else []
     return info
 

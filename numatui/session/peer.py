@@ -55,3 +55,18 @@ def looks_like_qemu(argv: list[str]) -> bool:
         return False
     name = os.path.basename(argv[0])
     return name.startswith("qemu") or "qemu-system" in name or name.startswith("kvm")
+
+
+def peer_owner_line(peer: Peer | None) -> str | None:
+    """One line naming the user a peer of another user runs as (None for the
+    user's own QEMU): attaching is allowed, its command line is never started."""
+    if peer is None or peer.uid == os.geteuid():
+        return None
+    import pwd
+
+    try:
+        user = pwd.getpwuid(peer.uid).pw_name
+    except KeyError:
+        user = f"uid {peer.uid}"
+    return (f"QEMU pid {peer.pid} runs as user {user} (uid {peer.uid}), not you: attached; "
+            "its command line is shown and exported, never started by numatui")

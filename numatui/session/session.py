@@ -91,6 +91,8 @@ class Session(Connection):
 
     def _reset(self) -> None:
         """Forget everything learnt from a QEMU (before connecting again)."""
+        self._refresh_queued = False
+        self._booting = False
         self.info = MachineInfo()
         self.topology = Topology(slots=(), levels=())
         self.nodes = []
@@ -144,7 +146,7 @@ class Session(Connection):
             self._open_record()
             await self._read_slots()
             await self._learn_nodes()
-        except SessionError as exc:
+        except (SessionError, NumaError) as exc:  # NumaError: a malformed query-hotpluggable-cpus
             await self._drop_client()
             self._set_state(RunState.DISCONNECTED)
             raise ConnectFailed(f"{self.address}: connected, but reading the machine failed: {exc}") from None
@@ -215,7 +217,7 @@ class Session(Connection):
         return self.topology
 
     async def _refresh_quietly(self) -> None:
-        with contextlib.suppress(SessionError):
+        with contextlib.suppress(SessionError, NumaError):
             await self.refresh()
 
     # -- nodes ------------------------------------------------------------------
@@ -503,7 +505,13 @@ class Session(Connection):
         if not sent:
             await self.refresh()  # nothing proved the run state
             return sent
-        await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        try:
+            await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        except NumaError as exc:  # a malformed re-read: keep what QEMU accepted, say so
+            self.topology = self.topology.with_mapping(wanted)
+            self._changed(description)
+            raise SessionError(f"QEMU accepted set-numa-node, but its query-hotpluggable-cpus reply "
+                               f"is malformed ({exc}); the grid shows what was sent") from None
         if self.topology.derived:
             self._flush_record()
         self._changed(description)
@@ -674,11 +682,14 @@ class Session(Connection):
         findings = self.preflight()
         if not force and any(_blocking(f) for f in findings):
             raise PreflightBlocked(findings)
+        self._booting = True  # its RESUME is ours: the refresh below re-reads
         try:
             self._flush_record()  # what numatui sent in preconfig outlives this process
             await self.execute(command, timeout=max(self.timeout, EXIT_TIMEOUT))
         except Disconnected as exc:
             raise Disconnected(f"QEMU exited at {command}", exc.stderr_tail) from None
+        finally:
+            self._booting = False
         await self.refresh()
         if not self.nodes and self.nodes_source == "unknown":
             facts = await self._nodes_from_qemu()
@@ -732,13 +743,71 @@ class Session(Connection):
             raise BadRequest(f"no CPU slot {format_key(key)} on this machine") from None
 
     def _handle_event(self, event: dict[str, Any]) -> None:
-        if event.get("event") == "DEVICE_DELETED":
+        name = event.get("event")
+        if name == "DEVICE_DELETED" and UNPLUG_SETTLED not in event:
             data = event.get("data") or {}
             key = self._unplug_paths.pop(str(data.get("path", "")), None)
             if key is not None:
                 self.pending_unplug.discard(key)
-            if self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
-                self._spawn(self._refresh_quietly())
+            if self.pending_unplug:
+                self._spawn(self._settle_unplugs())
+            elif self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
+                self._refresh_soon()
+        elif name == "ACPI_DEVICE_OST" and self.pending_unplug:
+            self._spawn(self._settle_unplugs())
+        elif name == "RESUME" and not self._booting and not any(s.present for s in self.topology.slots):
+            # another client booted the VM: the slots QEMU reports change (present CPUs)
+            self._refresh_soon()
+
+    def _refresh_soon(self) -> None:
+        """One background re-read at a time (a flood of events is one re-read),
+        then the state listeners redraw from it."""
+        if self._refresh_queued:
+            return
+        self._refresh_queued = True
+
+        async def run() -> None:
+            self._refresh_queued = False  # an event during the re-read queues one more
+            await self._refresh_quietly()
+            self._set_state(self.state, force=True)
+
+        self._spawn(run())
+
+    async def _settle_unplugs(self) -> None:
+        """Decide pending unplugs from what QEMU reports about the slots.
+
+        QEMU 7.2 sends DEVICE_DELETED for ``/machine/peripheral/<id>/lapic``
+        only, never for the CPU device itself, when a guest ejects a CPU
+        (ACPI_DEVICE_OST comes too): so after either event the slots are
+        re-read, and a pending slot that is now empty is unplugged.  Each is
+        then announced to the listeners as a DEVICE_DELETED of the CPU device
+        marked ``UNPLUG_SETTLED`` (numatui's word, not an event QEMU sent), so
+        every face that waits for DEVICE_DELETED sees it.
+        """
+        await self._refresh_quietly()
+        for key in list(self.pending_unplug):
+            try:
+                slot = self.topology.slot(key)
+            except NumaError:
+                continue
+            if slot.present:
+                continue
+            self.pending_unplug.discard(key)
+            path = next((p for p, k in self._unplug_paths.items() if k == key), None)
+            if path is not None:
+                del self._unplug_paths[path]
+            device = path.rsplit("/", 1)[-1] if path and path.startswith("/machine/peripheral/") \
+                else self.device_id(key)
+            self._on_event({
+                "event": "DEVICE_DELETED",
+                "data": {"device": device, "path": path or ""},
+                UNPLUG_SETTLED: "the slot is empty in query-hotpluggable-cpus",
+            })
+
+
+#: Key of the DEVICE_DELETED numatui announces itself once a pending unplug's
+#: slot is empty in QEMU's query-hotpluggable-cpus (see Session._settle_unplugs).
+UNPLUG_SETTLED = "numatui-settled"
 
 
 def _record_mapping(topo: Topology, items: Sequence[tuple[dict[str, int], int]]) -> dict[SlotKey, int]:

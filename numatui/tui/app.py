@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,9 +31,10 @@ from numatui.core import export
 from numatui.core.actions import State, available
 from numatui.core.keeper import Keeper
 from numatui.core.vm import ActionRefused, Vm, is_booted
+from numatui.model import sanitise
 from numatui.session.errors import SessionError
 from numatui.tui.banner import DisconnectedBanner
-from numatui.tui.clip import clip
+from numatui.tui.clip import MAX_NOTICE, clip
 from numatui.tui.clipboard import copy_text
 from numatui.tui.cmdline import CommandPanel
 from numatui.tui.commands import bindings, numatui_commands
@@ -54,6 +56,10 @@ from numatui.tui.status import StatusBar, cursor_text, hover_text
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
+
+
+#: Events waiting for the next redraw (older ones of a flood are dropped).
+MAX_PENDING_EVENTS = 1000
 
 
 class NumaApp(App[str]):
@@ -83,11 +89,21 @@ class NumaApp(App[str]):
         self.ctl = Controller(self, self.vm)
         self.hotplug = Hotplug(self.ctl)
         self._removers: list[Callable[[], None]] = []
+        self._pending_events: deque[dict[str, Any]] = deque(maxlen=MAX_PENDING_EVENTS)
+        self._events_posted = False
+        self._log_posted = False
 
     def mask(self, text: str) -> str:
+        """``text`` as shown: masked strings replaced, controls made visible (the sanitiser)."""
         for old, new in self._masks.items():
             text = text.replace(old, new)
-        return text
+        return sanitise.multi_line(text, limit=None)
+
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
+        """Every notification through the sanitiser: no control character from
+        QEMU reaches the terminal, whoever calls this."""
+        super().notify(sanitise.multi_line(message, MAX_NOTICE), title=sanitise.one_line(title, 200),
+                       **kwargs)
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -102,6 +118,10 @@ class NumaApp(App[str]):
         yield CommandPanel(id="cmdline")
         yield QmpLog(self.session.transcript, self.mask, id="log")
         yield Footer()
+
+    def grid_mounted(self) -> bool:
+        """False once the app's widgets are gone (closing), when a queued message may still come."""
+        return bool(self.query(CpuGrid))
 
     @property
     def grid(self) -> CpuGrid:
@@ -118,14 +138,22 @@ class NumaApp(App[str]):
 
     # session callbacks run on this loop; messages keep widget work in handlers
     def _on_entry(self, entry: Any) -> None:
-        if self._log_shown:  # a hidden log catches up when shown
+        if self._log_shown and not self._log_posted:  # a hidden log catches up when shown
+            self._log_posted = True  # a burst is one message (catch_up reads them all)
             self.post_message(TranscriptAppended(entry))
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        self.post_message(SessionChanged(event))
+        # a burst of events is one message and one redraw; at most the last
+        # MAX_PENDING_EVENTS wait (an event flood costs time, not memory)
+        self._pending_events.append(event)
+        if not self._events_posted:
+            self._events_posted = True
+            self.post_message(SessionChanged(None))
 
     def _on_state(self, state: Any) -> None:
-        self.post_message(SessionChanged(None))
+        if not self._events_posted:
+            self._events_posted = True
+            self.post_message(SessionChanged(None))
 
     def on_unmount(self) -> None:
         self.hotplug.stop()
@@ -161,7 +189,16 @@ class NumaApp(App[str]):
             self.refresh_bindings()
 
     def on_session_changed(self, message: SessionChanged) -> None:
-        event = message.event or {}
+        self._events_posted = False
+        if not self.grid_mounted():
+            return  # queued before the app began to close: nothing left to redraw
+        events = [*self._pending_events, message.event or {}]
+        self._pending_events.clear()
+        for event in events:
+            self._on_session_event(event)
+        self.sync()
+
+    def _on_session_event(self, event: dict[str, Any]) -> None:
         self.hotplug.on_event(event)
         if event.get("event") == "NUMATUI_DISCONNECTED":
             data = event.get("data") or {}
@@ -175,9 +212,11 @@ class NumaApp(App[str]):
                 words += f"\nThe plan is saved in {self.keeper.saved_path}."
             self.notify(clip(self.mask(words)), title="Disconnected", severity="error",
                         timeout=30, markup=False)
-        self.sync()
 
     def on_transcript_appended(self, message: TranscriptAppended) -> None:
+        self._log_posted = False
+        if not self.grid_mounted():
+            return
         self.query_one(QmpLog).catch_up()
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:

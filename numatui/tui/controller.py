@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from numatui.core.vm import ActionRefused, MoveRefused
+from numatui.model.errors import NumaError
 from numatui.model.topology import SlotKey
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
 from numatui.session.replay import ATTACHED_EXPLANATION
@@ -91,7 +92,7 @@ class Controller:
                 where = f"\nThe plan is saved in {saved}." if saved else ""
                 face.notify(clip(face.mask(str(exc))) + where, title="QEMU went away", severity="error",
                             timeout=30, markup=False)
-            except SessionError as exc:
+            except (SessionError, NumaError) as exc:  # NumaError: a malformed reply, never a traceback
                 face.notify(clip(face.mask(str(exc))), title="QEMU", severity="error", timeout=10,
                             markup=False)
             finally:

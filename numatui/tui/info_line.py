@@ -11,6 +11,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual.strip import Strip
 
+from numatui.model.sanitise import one_line
 from numatui.tui.paint import LinePainter
 
 
@@ -25,6 +26,7 @@ class InfoLine(LinePainter):
 
     def show(self, text: str) -> None:
         """Show ``text`` (one line; repaints only when it changed)."""
+        text = one_line(text, None)  # QEMU's type names: controls visible, never emitted
         if text != self.text:
             self.text = text
             self.refresh()

@@ -28,8 +28,9 @@ KINDS: dict[str, tuple[str, str]] = {
 
 #: Longer entries (a query-hotpluggable-cpus reply of 4096 slots) are cut for the panel.
 MAX_SHOWN = 240
-#: Lines the panel keeps (older ones scroll away).
-MAX_LINES = 5000
+#: Lines the panel keeps (older ones scroll away; each costs ~6 KB drawn, so an event
+#: flood stays within ~12 MB; the transcript and --log keep more).
+MAX_LINES = 2000
 
 
 def entry_text(kind: str, text: str, mask: Callable[[str], str] = str) -> Text:

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from numatui.core.vm import run_state
+from numatui.model.sanitise import one_line
 from numatui.model.topology import Topology, format_key
 from numatui.tui.paint import update_static
 
@@ -82,7 +83,8 @@ class StatusBar(Static):
         line = Text()
         line.append("numatui ", style="bold")
         line.append(mask(str(session.address)), style="underline")
-        line.append(f"  QEMU {session.info.qemu_version}  {session.info.machine_type}  ")
+        line.append(f"  QEMU {one_line(session.info.qemu_version, 120)}  "
+                    f"{one_line(session.info.machine_type, 80)}  ")
         line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
         warning = session.address.warning()
         if warning:

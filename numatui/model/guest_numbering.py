@@ -1,0 +1,65 @@
+"""How a Linux guest numbers QEMU's NUMA nodes.
+
+Linux does not keep QEMU's node ids: it numbers nodes in the order the ACPI
+SRAT first names their proximity domains.  QEMU's SRAT (x86) lists one
+processor entry per *possible* CPU in cpu-index order, then the memory of
+each node with memory in node-id order; Linux parses the processor entries
+first.  So the guest's node 0 is the node of CPU 0, then the next node met in
+cpu-index order, ..., then the nodes with memory and no CPU, by QEMU id.  A
+node with neither CPUs nor memory is not in the SRAT: the guest has no such
+node.  Checked with Debian 12's kernel on QEMU 7.2 and 10.0
+(tests/test_guest.py): socket 0 on QEMU node 1 (1536M) and socket 1 on
+node 0 (512M) gives the guest a node0 with cpus 0-3 and ~1.5 GB.
+
+Distances follow the nodes: the guest's ``distance[g1][g2]`` is QEMU's
+``dist(q1, q2)`` for the nodes the guest calls ``g1`` and ``g2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from numatui.model.topology import Topology
+
+
+def guest_node_ids(cpu_nodes: Sequence[int], memory_nodes: Iterable[int]) -> dict[int, int]:
+    """QEMU node id -> the guest's node id.
+
+    ``cpu_nodes``: the QEMU node of every possible CPU in cpu-index order;
+    ``memory_nodes``: the QEMU ids of the nodes that have memory.  Nodes in
+    neither are absent from the result (the guest does not see them).
+    """
+    order: list[int] = []
+    seen: set[int] = set()
+    for node in [*cpu_nodes, *sorted(memory_nodes)]:
+        if node not in seen:
+            seen.add(node)
+            order.append(node)
+    return {qemu: guest for guest, qemu in enumerate(order)}
+
+
+def cpu_nodes(topology: Topology) -> list[int]:
+    """The node of every possible CPU in cpu-index order (an unassigned CPU
+    is on node 0, where QEMU puts it at boot)."""
+    out: list[int] = []
+    for slot in topology.slots:
+        out += [slot.node_id if slot.node_id is not None else 0] * slot.vcpus_count
+    return out
+
+
+def guest_numbering(topology: Topology, node_sizes: Mapping[int, int]) -> dict[int, int]:
+    """QEMU node id -> guest node id for ``topology`` and the nodes' memory
+    sizes (``node_sizes``: QEMU node id -> bytes, 0 for a memoryless node)."""
+    return guest_node_ids(cpu_nodes(topology), [n for n, size in node_sizes.items() if size > 0])
+
+
+def guest_distances(
+    distances: Mapping[tuple[int, int], int], numbering: Mapping[int, int]
+) -> dict[tuple[int, int], int]:
+    """QEMU's ``(src, dst) -> distance`` renumbered as the guest sees it
+    (pairs of nodes the guest does not have are left out)."""
+    return {
+        (numbering[src], numbering[dst]): value
+        for (src, dst), value in distances.items()
+        if src in numbering and dst in numbering
+    }

@@ -1,0 +1,98 @@
+"""A launched QEMU never outlives numatui, and leaves no socket directory behind.
+
+- :func:`die_with_parent`: a ``preexec_fn`` for :class:`subprocess.Popen`
+  that asks the kernel (``prctl(PR_SET_PDEATHSIG, SIGKILL)``) to kill the
+  child when numatui dies, however it dies (``kill -9`` included).  The
+  kernel ties the signal to the THREAD that forked: numatui starts QEMU from
+  its asyncio thread (the main thread), which lives as long as numatui.  If
+  numatui died between fork and prctl, the child kills itself at once.
+  The ctypes function is looked up before the fork, so the child only calls
+  it (no import, no allocation after fork in a threaded process).
+- :func:`remove_stale_dirs`: ``kill -9`` gives numatui no chance to remove
+  its private ``numatui-*`` directory; the next launch removes those of the
+  user's whose QEMU is gone (nobody listens on their ``qmp.sock`` any more,
+  per ``/proc/net/unix``) and that are older than a launch can take.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import shutil
+import signal
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+#: A directory younger than this may belong to a numatui that is starting QEMU now.
+STALE_AFTER = 120.0
+
+
+def _prctl() -> Callable[..., int] | None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn: Callable[..., int] = libc.prctl
+        return fn
+    return None
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child die with this process (None off Linux)."""
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+    sig = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:  # numatui died before prctl: follow it now
+            os.kill(os.getpid(), sig)
+
+    return preexec
+
+
+def _listening_sockets() -> set[str] | None:
+    out = set()
+    try:
+        with open("/proc/net/unix") as table:
+            next(table, None)  # the header
+            for line in table:
+                f = line.split()
+                with contextlib.suppress(ValueError):
+                    if len(f) >= 8 and int(f[3], 16) & 0x10000:  # __SO_ACCEPTCON: listening
+                        out.add(f[7])
+    except OSError:
+        return None
+    return out
+
+
+def remove_stale_dirs(base: str | Path, now: float | None = None) -> list[Path]:
+    """Remove ``base/numatui-*`` directories of the user's whose QEMU is gone;
+    returns them.  Nothing is removed when ``/proc/net/unix`` cannot be read."""
+    listening = _listening_sockets()
+    if listening is None:
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    with contextlib.suppress(OSError):
+        for d in Path(base).glob("numatui-*"):
+            try:
+                st = os.lstat(d)
+            except OSError:
+                continue
+            if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid()
+                    or now - st.st_mtime < STALE_AFTER):
+                continue
+            sock = d / "qmp.sock"
+            if str(sock) in listening:
+                continue  # a QEMU (--keep-running, or another numatui's) still serves it
+            if not (sock.exists() or (d / "qemu.stderr").exists()):
+                continue  # not a directory numatui made
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
