@@ -147,3 +147,14 @@ def test_preflight_warns_incomplete_matrix_and_missing_initiator() -> None:
     codes = {f.code: f.severity for f in found}
     assert codes["hmat-incomplete"] is Severity.WARNING
     assert codes["hmat-no-initiator"] is Severity.WARNING
+
+
+def test_readme_tier_example_is_the_tested_plan() -> None:
+    """The README's example plan is the one tests/test_hmat_apply.py and the guest test apply."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Memory tiers (HMAT)"):]
+    block = section[section.index("```json\n") + 8:]
+    block = block[:block.index("```")]
+    assert Plan.from_json(block) == Plan.from_dict(cases.TIER_PLAN)
