@@ -76,6 +76,7 @@ async def test_show_and_errors_never_emit_a_peer_escape(qemu: Any) -> None:
 
         for fmt in ("numa", "json", "libvirt"):  # cmdline: the peer is no QEMU (unit-tested)
             code, out, err = await numatui("export", str(path), "--format", fmt, "--nodes", "2")
-            assert code == 0, (fmt, err)
+            # libvirt needs every node's memory, which counted nodes (--nodes) do not give: exit 2
+            assert code == (2 if fmt == "libvirt" else 0), (fmt, err)
             assert_inert(out)
             assert_inert(err)
