@@ -200,3 +200,21 @@ def test_libvirt_refuses_links_both_ways_in_one_line(qemu_factory: Any, tmp_path
     code, out, err = run("export", q.sock, "--format", "libvirt")
     assert code == 2 and out == ""
     assert "libvirt cannot express hmat-lb both from node 0 to node 1 and back" in err
+
+
+def test_cmdline_export_of_the_tier_plan_boots_the_same(qemu_factory: Any, tmp_path: Path) -> None:
+    """``--format cmdline`` is the whole command line: HMAT options after the CPUs."""
+    q = qemu_factory(cases.TIER_ARGS)
+    plan = tmp_path / "tier.json"
+    plan.write_text(json.dumps(cases.TIER_PLAN))
+    assert run("apply", q.sock, str(plan))[0] == 0
+    code, text, err = run("export", q.sock, "--format", "cmdline")
+    assert code == 0, err
+    argv = shlex.split(text.replace("\\\n", " "))
+    assert "--preconfig" not in argv and "-numa" in argv
+    kinds = [argv[i + 1].split(",")[0] for i, a in enumerate(argv) if a == "-numa"]
+    assert kinds.index("hmat-lb") > max(i for i, k in enumerate(kinds) if k == "cpu")
+    run("apply", q.sock, str(plan), "--exit-preconfig")
+    fresh = qemu_factory(argv[1:], preconfig=False)
+    assert _status(fresh) == "running"
+    assert _info_numa(fresh) == _info_numa(q)
