@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="NUMA nodes to declare when the QEMU args declare none (default 2)")
     p.add_argument("--smp", metavar="SPEC", help="-smp for QEMU (default 8,sockets=2,cores=2,threads=2)")
     p.add_argument("-m", dest="memory", metavar="SIZE", help="-m for QEMU (default 2G)")
+    p.add_argument("--hmat", action="store_true",
+                   help="add hmat=on to QEMU's -machine (HMAT: initiator, hmat-lb, hmat-cache)")
     p.add_argument("--keep-running", action="store_true",
                    help="leave QEMU running on exit and print its address")
     p.add_argument("--resume", nargs="?", const="", default=None, metavar="NAME",
@@ -398,7 +400,8 @@ async def _launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         session, launcher, saved_path = await _resume(args, err)
     else:
         launcher = Launcher(qemu=args.qemu, nodes=args.nodes, smp=args.smp, memory=args.memory,
-                            extra_args=args.qemu_args, keep_running=args.keep_running)
+                            extra_args=args.qemu_args, keep_running=args.keep_running,
+                            hmat=args.hmat)
         await launcher.start()
         try:
             session = await _connect(args, err, launcher.address, launcher)

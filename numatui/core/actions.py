@@ -66,6 +66,9 @@ ACTIONS: tuple[Action, ...] = (
            "The node x node distance matrix, sent live (d)"),
     Action("memory", "m", "Memory", "Edit node memory",
            "Split the RAM across nodes; relaunches a QEMU numatui started (m)"),
+    Action("hmat", "t", "HMAT", "Edit memory tiers (HMAT)",
+           "Latency/bandwidth per initiator x target and memory-side caches, sent live; "
+           "needs hmat=on (t)"),
     Action("undo", "ctrl+z", "Undo", "Undo ({undo})",
            "Relaunch QEMU with the plan before the last change (ctrl+z)",
            tooltip="Undo the last change (relaunches QEMU)"),

@@ -18,8 +18,10 @@ from numatui.core import export
 from numatui.core.host import HOST_PRESET, HostView, capacity_findings
 from numatui.core.keeper import Keeper
 from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
+from numatui.model import hmat
 from numatui.model.devices import is_plugged_device
 from numatui.model.errors import NumaError
+from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.host import format_cpulist
 from numatui.model.pinning import PinPolicy
 from numatui.model.plan import Node, Plan
@@ -162,6 +164,24 @@ class Vm:
 
     async def set_distance(self, src: int, dst: int, val: int) -> None:
         await self.session.set_distance(src, dst, val)
+
+    # -- HMAT -------------------------------------------------------------------
+    def check_hmat(self, lbs: Sequence[HmatLb] = (), caches: Sequence[HmatCache] = ()) -> None:
+        """ActionRefused (QEMU's own words) when QEMU would refuse these new
+        hmat-lb / hmat-cache commands after what it holds already."""
+        problem = hmat_problem(self.session, lbs, caches)
+        if problem:
+            raise ActionRefused(problem)
+
+    async def set_hmat_lb(self, lb: HmatLb) -> None:
+        """One latency or bandwidth value, live (``set-numa-node`` type hmat-lb)."""
+        self.check_hmat([lb])
+        await self.session.set_hmat_lb(lb)
+
+    async def set_hmat_cache(self, cache: HmatCache) -> None:
+        """One memory-side cache level of a node, live (type hmat-cache)."""
+        self.check_hmat(caches=[cache])
+        await self.session.set_hmat_cache(cache)
 
     async def set_memory(self, sizes: dict[int, int]) -> Launcher:
         """A new QEMU whose nodes have ``sizes`` (bytes), the plan replayed."""
@@ -363,6 +383,12 @@ class Vm:
         if plan.pinning is not None:
             s.set_pinning(plan.pinning)
         new_nodes = _nodes_to_add(s, plan)
+        new_lb = [lb for lb in plan.hmat_lb if lb not in s.hmat_lb]
+        new_cache = [c for c in plan.hmat_cache if c not in s.hmat_cache]
+        problem = hmat_problem(s, new_lb, new_cache, nodes=new_nodes,
+                               cpu_nodes=set(mapping.values()), needs=plan.has_hmat)
+        if problem:
+            raise BadRequest(problem)
         for d in plan.distances:
             if d.src == d.dst and d.val != 10:
                 raise BadRequest(f"distance {d.src} to {d.dst} is {d.val}: the local distance must be 10")
@@ -375,7 +401,8 @@ class Vm:
         count = 0
         for new in new_nodes:
             added = await s.add_node(new.id, size=new.size, memdev=new.memdev,
-                                     host_nodes=new.host_nodes, policy=new.policy)
+                                     host_nodes=new.host_nodes, policy=new.policy,
+                                     initiator=new.initiator)
             if added.memdev_created:
                 backend: dict[str, Any] = {"qom-type": "memory-backend-ram", "id": added.memdev,
                                            "size": added.size}
@@ -386,6 +413,8 @@ class Vm:
             args: dict[str, Any] = {"type": "node", "nodeid": added.id}
             if added.memdev is not None:
                 args["memdev"] = added.memdev
+            if added.initiator is not None:
+                args["initiator"] = added.initiator
             sent(args)
             count += 1
         pending = {key: node for key, node in mapping.items() if s.topology.slot(key).node_id is None}
@@ -399,6 +428,14 @@ class Vm:
                 await s.set_distance(d.src, d.dst, d.val)
                 sent({"type": "dist", "src": d.src, "dst": d.dst, "val": d.val})
                 count += 1
+        for lb in new_lb:  # after the CPUs: an initiator must have CPUs when QEMU hears it
+            await s.set_hmat_lb(lb)
+            sent({"type": "hmat-lb", **lb.to_args()})
+            count += 1
+        for c in new_cache:  # after the latency and bandwidth of its node
+            await s.set_hmat_cache(c)
+            sent({"type": "hmat-cache", **c.to_args()})
+            count += 1
         vcpus = sum(s.topology.slot(k).vcpus_count for k in mapping)
         return Applied(slots=len(mapping), vcpus=vcpus, nodes=len(set(mapping.values())), commands=count)
 
@@ -446,6 +483,37 @@ class Applied:
     vcpus: int
     nodes: int
     commands: int
+
+
+def hmat_problem(session: Session, lbs: Sequence[HmatLb], caches: Sequence[HmatCache], *,
+                 nodes: Sequence[Node] = (), cpu_nodes: Collection[int] = (),
+                 needs: bool = False) -> str | None:
+    """Why QEMU would refuse these HMAT commands (sent after ``nodes`` are
+    added and ``cpu_nodes`` get CPUs), in QEMU's words; None when it would not."""
+    needs = needs or bool(lbs or caches) or any(n.initiator is not None for n in nodes)
+    if not needs:
+        return None
+    if session.info.hmat is False:
+        return f"QEMU runs without hmat=on: {hmat.HMAT_DISABLED} (numatui launch --hmat)"
+    if not session.nodes and session.nodes_source == "unknown":
+        return None  # numatui cannot tell: QEMU will say
+    present = {n.id for n in session.nodes} | {n.id for n in nodes}
+    with_cpus = {sl.node_id for sl in session.topology.slots if sl.node_id is not None}
+    with_cpus |= set(cpu_nodes)
+    for node, message, at_exit in hmat.initiator_problems(
+            {n.id: n.initiator for n in nodes if n.initiator is not None}, present, with_cpus):
+        if not at_exit:
+            return f"node {node}: {message}"
+    old_lb = list(session.hmat_lb)
+    for i, message in hmat.lb_problems([*old_lb, *lbs], num_nodes=len(present), present=present,
+                                       cpu_nodes=with_cpus):
+        return f"{lbs[i - len(old_lb)].option() if i >= len(old_lb) else 'hmat-lb'}: {message}"
+    provided = hmat.provided([*old_lb, *lbs])
+    old_c = list(session.hmat_cache)
+    for i, message in hmat.cache_problems([*old_c, *caches], num_nodes=len(present),
+                                          lb_provided=provided):
+        return f"{caches[i - len(old_c)].option() if i >= len(old_c) else 'hmat-cache'}: {message}"
+    return None
 
 
 def _nodes_to_add(session: Session, plan: Plan) -> list[Node]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
+from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.plan import MAX_NODES, Distance, Node
 from numatui.model.smp import SmpConfig, parse_int, resolve_smp, smp_keys, split_opts
 from numatui.model.topology import PROP_ORDER
@@ -102,6 +103,13 @@ class QemuConfig:
     memdev_ids: list[str] = field(default_factory=list)
     #: memdev id -> (host-nodes, policy) of backends bound to host nodes
     bindings: dict[str, tuple[tuple[int, ...], str | None]] = field(default_factory=dict)
+    #: ``-machine hmat=on`` (None: not said, which is off)
+    hmat: bool | None = None
+    #: ``-numa hmat-lb`` / ``-numa hmat-cache``, in order
+    hmat_lb: list[HmatLb] = field(default_factory=list)
+    hmat_cache: list[HmatCache] = field(default_factory=list)
+    #: ``-numa node,initiator=``: node -> initiator
+    initiators: dict[int, int] = field(default_factory=dict)
 
 
 def parse_qemu_args(argv: Sequence[str], *, strict: bool = True) -> QemuConfig:
@@ -128,6 +136,8 @@ def parse_qemu_args(argv: Sequence[str], *, strict: bool = True) -> QemuConfig:
             for k, v in split_opts(value, "type", where):
                 if k == "type" and v != "help":
                     cfg.machine = v
+                elif k == "hmat":
+                    cfg.hmat = v in ("on", "yes", "true")
         elif name == "smp":
             smp.update(smp_keys(value, where))
             smp_where = where
@@ -236,7 +246,14 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
     if kind is None:
         raise NumaError(f"{where}: Parameter 'type' is missing (node, cpu or dist)")
     if kind in ("hmat-lb", "hmat-cache"):
-        cfg.other.extend(opt.tokens)
+        raw: dict[str, Any] = dict(pairs)
+        for k in ("bandwidth", "size"):  # QAPI 'size': suffixes allowed on the command line
+            if isinstance(raw.get(k), str) and not raw[k].isdigit():
+                raw[k] = qemu_strtosz(raw[k], "B", what=f"{where}: {k}")
+        if kind == "hmat-lb":
+            cfg.hmat_lb.append(lb_from_args(where, raw))
+        else:
+            cfg.hmat_cache.append(cache_from_args(where, raw))
         return
     allowed = {"node": _NODE_KEYS, "cpu": _CPU_KEYS, "dist": _DIST_KEYS}.get(kind)
     if allowed is None:
@@ -260,7 +277,7 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
         if nodeid in declared:
             raise NumaError(f"{where}: Duplicate NUMA nodeid: {nodeid}")
         if "initiator" in values:
-            parse_int(values["initiator"], "initiator", where, 0xFFFF)
+            cfg.initiators[nodeid] = parse_int(values["initiator"], "initiator", where, 0xFFFF)
         size = None
         if "mem" in values:
             size = qemu_strtosz(values["mem"], "M", what=f"{where}: mem")
@@ -326,7 +343,7 @@ def _finish_nodes(cfg: QemuConfig, raw_nodes: Sequence[Any], strict: bool) -> No
         if strict and all(mixed):
             raise NumaError(f"{opt.text}: numa configuration should use either mem= or memdev=, "
                             "mixing both is not allowed")
-        declared = Node(id=nodeid, memdev=memdev, size=size)
+        declared = Node(id=nodeid, memdev=memdev, size=size, initiator=cfg.initiators.get(nodeid))
         if memdev is not None and memdev in cfg.bindings:
             hosts, policy = cfg.bindings[memdev]
             declared = declared.with_binding(hosts, None if policy == "default" else policy)

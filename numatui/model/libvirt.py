@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 
 from numatui.model.errors import NumaError
+from numatui.model.hmat import MIB, HmatCache, HmatLb
 from numatui.model.plan import Plan
 from numatui.model.ranges import format_ranges
 from numatui.model.topology import SlotKey, Topology
@@ -121,6 +122,9 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
             attrs["memory"] = str(size // 1024)
             attrs["unit"] = "KiB"
             cell = ET.SubElement(numa, "cell", attrs)
+            for c in sorted((c for c in plan.hmat_cache if c.node_id == node_id),
+                            key=lambda c: c.level):
+                _cache(cell, c)
             if table:
                 dist = ET.SubElement(cell, "distances")
                 for other in ids:
@@ -129,6 +133,8 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
                         val = 10
                     if val is not None:
                         ET.SubElement(dist, "sibling", {"id": str(other), "value": str(val)})
+        if plan.hmat_lb:
+            _interconnects(numa, plan)
     ET.indent(root, space="  ")
     out = ET.tostring(root, encoding="unicode") + "\n"
     for extra in tune_elements(topology, plan, mapping, host_cpus):
@@ -180,3 +186,79 @@ _MODES = {"bind": "strict", "preferred": "preferred", "interleave": "interleave"
 
 #: Characters XML 1.0 forbids (ElementTree writes them raw, making the document invalid).
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+
+#: QEMU's hmat-cache words -> libvirt's
+_ASSOCIATIVITY = {"none": "none", "direct": "direct", "complex": "full"}
+_POLICY = {"none": "none", "write-back": "writeback", "write-through": "writethrough"}
+#: QEMU's hierarchy -> libvirt's ``cache`` attribute (none for memory)
+_CACHE_LEVEL = {"first-level": "1", "second-level": "2", "third-level": "3"}
+_UINT32 = 1 << 32
+
+
+def _cache(cell: ET.Element, c: HmatCache) -> None:
+    """``<cache level associativity policy><size/><line/></cache>`` (hmat-cache)."""
+    el = ET.SubElement(cell, "cache", {"level": str(c.level),
+                                       "associativity": _ASSOCIATIVITY[c.associativity],
+                                       "policy": _POLICY[c.policy]})
+    # libvirt 9.0 passes the number on as KiB whatever the unit says: write KiB
+    if c.size % 1024 or c.size // 1024 >= _UINT32:
+        raise LibvirtUnsupported(f"node {c.node_id}'s level {c.level} cache of {c.size} bytes is not "
+                                 "a whole number of KiB libvirt can hold: use --format cmdline or numa")
+    ET.SubElement(el, "size", {"value": str(c.size // 1024), "unit": "KiB"})
+    ET.SubElement(el, "line", {"value": str(c.line), "unit": "B"})
+
+
+def libvirt_initiator(lbs: Iterable[HmatLb], node: int) -> int | None:
+    """The initiator libvirt gives a node without CPUs (``virDomainNumaGetNodeInitiator``):
+    the lowest latency to it, else the highest bandwidth; None without either."""
+    lbs = [lb for lb in lbs if lb.target == node]
+    latencies = [lb for lb in lbs if lb.is_latency]
+    if latencies:
+        return min(latencies, key=lambda lb: lb.value).initiator
+    bandwidths = [lb for lb in lbs if not lb.is_latency and lb.value]
+    if bandwidths:
+        return max(bandwidths, key=lambda lb: lb.value).initiator
+    return None
+
+
+def _interconnects(numa: ET.Element, plan: Plan) -> None:
+    """``<interconnects>``: ``<latency>`` (ns) and ``<bandwidth>`` (MiB/s) per hmat-lb.
+
+    libvirt derives each memory-only node's ``initiator=`` from these (it has no
+    attribute for it): a node whose plan initiator is not the initiator libvirt
+    would pick (the lowest latency to it, else the highest bandwidth) cannot be said."""
+    links = {(lb.hierarchy, lb.initiator, lb.target) for lb in plan.hmat_lb}
+    for hierarchy, a, b in sorted(links):
+        if a != b and (hierarchy, b, a) in links:
+            raise LibvirtUnsupported(
+                f"libvirt cannot express hmat-lb both from node {a} to node {b} and back (its "
+                "<interconnects> takes one link per pair: \u201cLink already defined\u201d): "
+                "use --format cmdline or numa")
+    ordered = sorted(plan.hmat_lb, key=lambda lb: not lb.is_latency)
+    cpu_nodes = {c["node-id"] for c in plan.cpus}
+    for n in plan.nodes:
+        derived = None if n.id in cpu_nodes else libvirt_initiator(ordered, n.id)
+        if n.id not in cpu_nodes and derived != n.initiator:
+            said = "none" if derived is None else f"node {derived}"
+            raise LibvirtUnsupported(
+                f"node {n.id}'s initiator is {n.initiator}, but libvirt derives it from the "
+                f"interconnects (the lowest latency, else the highest bandwidth to it) and would "
+                f"make it {said}: use --format cmdline or numa")
+    el = ET.SubElement(numa, "interconnects")
+    for lb in ordered:
+        attrs = {"initiator": str(lb.initiator), "target": str(lb.target)}
+        if lb.hierarchy in _CACHE_LEVEL:
+            attrs["cache"] = _CACHE_LEVEL[lb.hierarchy]
+        attrs["type"] = lb.data_type.split("-")[0]
+        if lb.is_latency:
+            if lb.value >= _UINT32:
+                raise LibvirtUnsupported(f"latency {lb.value} ns does not fit libvirt's value "
+                                         "attribute: use --format cmdline or numa")
+            attrs["value"] = str(lb.value)
+            ET.SubElement(el, "latency", attrs)
+        else:
+            attrs["value"] = str(lb.value // MIB)
+            attrs["unit"] = "MiB"
+            ET.SubElement(el, "bandwidth", attrs)

@@ -10,6 +10,11 @@ The plan file (JSON)::
      "distances": [{"src": 0, "dst": 1, "val": 20}],
      "cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]}
 
+HMAT (additive within version 1): a node may have ``"initiator": N``
+(``-numa node,initiator=N``), and ``"hmat-lb": [...]`` / ``"hmat-cache":
+[...]`` list exactly the arguments of ``set-numa-node`` of that type (see
+:mod:`numatui.model.hmat`); they need ``-machine hmat=on``.
+
 ``nodes`` and ``distances`` are optional; each ``cpus`` item is exactly the
 arguments of ``set-numa-node`` type cpu.  A text file of QEMU ``-numa``
 options loads too (see :mod:`numatui.model.qemu_args`).
@@ -43,6 +48,7 @@ from typing import Any
 
 from numatui.model.compact import CpuOption, compact
 from numatui.model.errors import NumaError
+from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.topology import PROP_ORDER, SlotKey, Topology, format_key, order_props
 from numatui.model.units import parse_size
 
@@ -71,6 +77,8 @@ class Node:
     host_nodes: tuple[int, ...] = ()
     #: ``policy=`` of that binding: bind, preferred or interleave (None: QEMU's default)
     policy: str | None = None
+    #: ``initiator=`` (HMAT): the node whose CPUs are closest to this (memory-only) node
+    initiator: int | None = None
 
     @property
     def live(self) -> bool:
@@ -102,6 +110,9 @@ class Plan:
     cpus: tuple[CpuOption, ...] = field(default_factory=tuple)
     #: vCPU pinning after boot: "node" (each vCPU on its node's host CPUs), "cpu" (1:1) or None
     pinning: str | None = None
+    #: set-numa-node type hmat-lb / hmat-cache, in the order they are sent
+    hmat_lb: tuple[HmatLb, ...] = ()
+    hmat_cache: tuple[HmatCache, ...] = ()
 
     # -- building -------------------------------------------------------------
     @classmethod
@@ -110,9 +121,17 @@ class Plan:
         topology: Topology,
         nodes: Iterable[Node] = (),
         distances: Iterable[Distance] = (),
+        hmat_lb: Iterable[HmatLb] = (),
+        hmat_cache: Iterable[HmatCache] = (),
     ) -> Plan:
         """The plan of what the slots carry now, compacted."""
-        return cls(nodes=tuple(nodes), distances=tuple(distances), cpus=tuple(compact(topology)))
+        return cls(nodes=tuple(nodes), distances=tuple(distances), cpus=tuple(compact(topology)),
+                   hmat_lb=tuple(hmat_lb), hmat_cache=tuple(hmat_cache))
+
+    @property
+    def has_hmat(self) -> bool:
+        """Anything that needs ``-machine hmat=on``."""
+        return bool(self.hmat_lb or self.hmat_cache or any(n.initiator is not None for n in self.nodes))
 
     def with_nodes(self, nodes: Iterable[Node]) -> Plan:
         return replace(self, nodes=tuple(sorted(nodes, key=lambda n: n.id)))
@@ -180,6 +199,8 @@ class Plan:
             if n.host_nodes:
                 d["host-nodes"] = list(n.host_nodes)
                 d["policy"] = n.policy or "bind"
+            if n.initiator is not None:
+                d["initiator"] = n.initiator
             nodes.append(d)
         out: dict[str, Any] = {
             "version": PLAN_VERSION,
@@ -189,6 +210,10 @@ class Plan:
         }
         if self.pinning is not None:
             out["pinning"] = self.pinning
+        if self.hmat_lb:
+            out["hmat-lb"] = [lb.to_args() for lb in self.hmat_lb]
+        if self.hmat_cache:
+            out["hmat-cache"] = [c.to_args() for c in self.hmat_cache]
         return out
 
     def binding(self) -> dict[int, int]:
@@ -207,7 +232,8 @@ class Plan:
             raise NumaError("plan: the top level must be a JSON object")
         if "plan" in data and "cpus" not in data:
             return cls.from_dict(saved_state_plan(data))
-        unknown = set(data) - {"version", "nodes", "distances", "cpus", "comment", "pinning"}
+        unknown = set(data) - {"version", "nodes", "distances", "cpus", "comment", "pinning",
+                              "hmat-lb", "hmat-cache"}
         if unknown:
             raise NumaError(f"plan: unknown key {sorted(unknown)[0]!r}")
         version = data.get("version", PLAN_VERSION)
@@ -226,7 +252,11 @@ class Plan:
         if pinning is not None and pinning not in PINNINGS:
             raise NumaError(f"plan: pinning must be one of {', '.join(PINNINGS)} or null, "
                             f"not {json.dumps(pinning)}")
-        return cls(nodes=nodes, distances=distances, cpus=cpus, pinning=pinning)
+        lbs = tuple(lb_from_args(f"plan: hmat-lb[{i}]", x) for i, x in enumerate(_list(data, "hmat-lb")))
+        caches = tuple(cache_from_args(f"plan: hmat-cache[{i}]", x)
+                       for i, x in enumerate(_list(data, "hmat-cache")))
+        return cls(nodes=nodes, distances=distances, cpus=cpus, pinning=pinning, hmat_lb=lbs,
+                   hmat_cache=caches)
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
@@ -308,7 +338,8 @@ def _node(i: int, raw: Any) -> Node:
     where = f"plan: nodes[{i}]"
     if not isinstance(raw, Mapping):
         raise NumaError(f"{where} must be an object like {{\"id\": 0}}")
-    unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created", "host-nodes", "policy"}
+    unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created", "host-nodes", "policy",
+                          "initiator"}
     if unknown:
         raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
     if "id" not in raw:
@@ -329,8 +360,12 @@ def _node(i: int, raw: Any) -> Node:
     if origin["memdev-created"] is not None and (memdev is None or size is None):
         raise NumaError(f"{where}: \"memdev-created\" needs \"memdev\" and \"size\"")
     host_nodes, policy = _binding(where, raw, memdev is not None or size is not None)
+    initiator = raw.get("initiator")
+    if initiator is not None:
+        initiator = _int(f"{where}.initiator", initiator, 0, MAX_NODES - 1)
     return Node(id=node_id, memdev=memdev, size=size, created=origin["created"],
-                memdev_created=origin["memdev-created"], host_nodes=host_nodes, policy=policy)
+                memdev_created=origin["memdev-created"], host_nodes=host_nodes, policy=policy,
+                initiator=initiator)
 
 
 def _binding(where: str, raw: Mapping[str, Any], has_memory: bool) -> tuple[tuple[int, ...], str | None]:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from numatui.model import hmat as hmat_rules
 from numatui.model.errors import NumaError
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
 from numatui.model.topology import SlotKey, Topology, format_key
@@ -51,10 +52,11 @@ def _count(n: int, one: str, many: str) -> str:
 
 
 def check(topology: Topology, plan: Plan, ram_size: int | None = None,
-          boot_cpus: int | None = None) -> list[Finding]:
+          boot_cpus: int | None = None, hmat: bool | None = None) -> list[Finding]:
     """Every finding for this plan on this machine, blocking ones first.
     ``boot_cpus``: ``-smp cpus`` when it is below ``maxcpus`` (the CPUs with
-    cpu-index below it are present at boot, the rest hot-pluggable)."""
+    cpu-index below it are present at boot, the rest hot-pluggable).
+    ``hmat``: whether QEMU runs with ``-machine hmat=on`` (None: unknown)."""
     out: list[Finding] = []
 
     def block(code: str, message: str) -> None:
@@ -99,6 +101,7 @@ def check(topology: Topology, plan: Plan, ram_size: int | None = None,
         out += _cpu_warnings(topology, mapping, len(nodes) if known else len(exists), known, nodes)
     if boot_cpus is not None and mapping:
         out += _boot_cpus_warnings(topology, mapping, boot_cpus)
+    out += _hmat(topology, plan, mapping, sorted(set(nodes) | exists), hmat)
     out.sort(key=lambda f: f.severity != Severity.BLOCKING)
     return out
 
@@ -230,4 +233,53 @@ def _cpu_warnings(topology: Topology, mapping: Mapping[SlotKey, int], count: int
             out.append(Finding(Severity.WARNING, "node-empty",
                                f"Node {i} has neither CPUs nor memory: QEMU accepts it but the guest "
                                "sees an empty node."))
+    return out
+
+
+def _hmat(topology: Topology, plan: Plan, mapping: Mapping[SlotKey, int], present: Sequence[int],
+          enabled: bool | None) -> list[Finding]:
+    """QEMU's HMAT rules (:mod:`numatui.model.hmat`), each with QEMU's own message."""
+    out: list[Finding] = []
+    if not plan.has_hmat and not enabled:
+        return out
+    if enabled is False:
+        return [Finding(Severity.BLOCKING, "hmat-disabled",
+                        "The plan has HMAT data (initiator, hmat-lb or hmat-cache) but QEMU runs "
+                        f"without hmat=on: QEMU would refuse it (\u201c{hmat_rules.HMAT_DISABLED}\u201d); "
+                        "start it with -machine hmat=on (numatui launch --hmat).")]
+    # the CPUs when hmat-lb is sent (after the mapping), then at exit (unassigned go to node 0)
+    with_cpus = set(mapping.values())
+    at_exit = set(with_cpus)
+    if len(mapping) < len(topology.slots):
+        at_exit.add(0)
+    initiators = {n.id: n.initiator for n in plan.nodes if n.initiator is not None}
+    for node, message, exits in hmat_rules.initiator_problems(initiators, present, at_exit):
+        verb = "would exit at x-exit-preconfig" if exits else "would refuse it"
+        out.append(Finding(Severity.BLOCKING, "hmat-initiator",
+                           f"Node {node}'s initiator: QEMU {verb} (\u201c{message}\u201d); an "
+                           "initiator must be a node with CPUs."))
+    num_nodes = len(present)
+    for i, message in hmat_rules.lb_problems(plan.hmat_lb, num_nodes=num_nodes, present=present,
+                                             cpu_nodes=with_cpus):
+        out.append(Finding(Severity.BLOCKING, "hmat-lb",
+                           f"hmat-lb[{i}] ({plan.hmat_lb[i].option()}): QEMU would refuse it "
+                           f"(\u201c{message}\u201d)."))
+    provided = hmat_rules.provided(plan.hmat_lb)
+    for i, message in hmat_rules.cache_problems(plan.hmat_cache, num_nodes=num_nodes,
+                                                lb_provided=provided):
+        out.append(Finding(Severity.BLOCKING, "hmat-cache",
+                           f"hmat-cache[{i}] ({plan.hmat_cache[i].option()}): QEMU would refuse it "
+                           f"(\u201c{message}\u201d)."))
+    gaps = hmat_rules.missing_pairs(plan.hmat_lb, with_cpus, present)
+    for (hierarchy, data_type), pairs in gaps.items():
+        shown = ", ".join(f"{a}\u2192{b}" for a, b in pairs[:6]) + (" \u2026" if len(pairs) > 6 else "")
+        out.append(Finding(Severity.WARNING, "hmat-incomplete",
+                           f"The {data_type} table ({hierarchy}) has no value for {shown}: QEMU "
+                           "boots and tells the guest 0 (not provided) for those pairs."))
+    memory_only = [n.id for n in plan.nodes
+                   if (n.size or n.memdev) and n.id not in at_exit and n.initiator is None]
+    if memory_only:
+        out.append(Finding(Severity.WARNING, "hmat-no-initiator",
+                           f"Memory-only node {_ids(memory_only)} has no initiator: QEMU boots, but "
+                           "the guest is not told which CPUs are closest to it."))
     return out

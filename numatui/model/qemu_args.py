@@ -30,6 +30,7 @@ __all__ = [
     "backend_object",
     "export_lines",
     "full_command_line",
+    "hmat_options",
     "iter_options",
     "load_plan",
     "numa_options",
@@ -55,7 +56,14 @@ def _props(opt: Mapping[str, int]) -> str:
 
 
 def _node_value(node: Node, memdev: str | None) -> str:
-    return f"node,nodeid={node.id}" + (f",memdev={_esc(memdev)}" if memdev else "")
+    return (f"node,nodeid={node.id}" + (f",memdev={_esc(memdev)}" if memdev else "")
+            + (f",initiator={node.initiator}" if node.initiator is not None else ""))
+
+
+def hmat_options(plan: Plan) -> list[str]:
+    """``hmat-lb,...`` then ``hmat-cache,...`` values, in the plan's order (QEMU needs
+    the CPU mapping before them, and the latency/bandwidth before the caches)."""
+    return [lb.option() for lb in plan.hmat_lb] + [c.option() for c in plan.hmat_cache]
 
 
 def _dist_value(d: Distance) -> str:
@@ -78,6 +86,7 @@ def numa_options(plan: Plan, with_nodes: bool = False) -> list[str]:
     out = [_node_value(n, n.memdev) for n in nodes]
     out += [_dist_value(d) for d in plan.distances]
     out += [f"cpu,{_props(c)}" for c in plan.cpus]
+    out += hmat_options(plan)
     return out
 
 
@@ -186,6 +195,7 @@ def numa_text(plan: Plan) -> str:
     lines += [["-numa", _node_value(n, n.memdev or new.get(n.id))] for n in nodes]
     lines += [["-numa", _dist_value(d)] for d in plan.distances]
     lines += [["-numa", f"cpu,{_props(c)}"] for c in plan.cpus]
+    lines += [["-numa", value] for value in hmat_options(plan)]
     return "".join(f"{shlex.join(line)}\n" for line in lines)
 
 
@@ -228,6 +238,8 @@ def plan_from_numa_text(text: str) -> Plan:
         nodes=tuple(sorted(cfg.nodes, key=lambda n: n.id)),
         distances=tuple(cfg.distances),
         cpus=tuple(cfg.cpus),
+        hmat_lb=tuple(cfg.hmat_lb),
+        hmat_cache=tuple(cfg.hmat_cache),
     )
 
 
@@ -303,8 +315,8 @@ def full_command_line(
                 continue
         if opt.name == "numa" and opt.value is not None:
             kind = _numa_kind(opt.value)
-            if kind in ("cpu", "dist"):
-                continue  # the plan's cpus replace these; distances come after every node
+            if kind in ("cpu", "dist", "hmat-lb", "hmat-cache"):
+                continue  # the plan's cpus replace these; distances, hmat after every node/cpu
             if kind == "node" and "cpus=" in opt.value:
                 kept = [p for p in opt.value.split(",") if not p.startswith("cpus=")]
                 out += [f"-{opt.name}", ",".join(kept)]
@@ -328,6 +340,11 @@ def full_command_line(
     for d in dists.values():
         out += ["-numa", _dist_value(d)]
     out += [t for value in numa_options(Plan(cpus=plan.cpus)) for t in ("-numa", value)]
+    if plan.has_hmat and not cfg.hmat:
+        out += ["-machine", "hmat=on"]
+    argv_hmat = Plan(hmat_lb=tuple(cfg.hmat_lb), hmat_cache=tuple(cfg.hmat_cache))
+    out += [t for value in hmat_options(argv_hmat) for t in ("-numa", value)]
+    out += [t for value in hmat_options(plan) for t in ("-numa", value)]
     return out
 
 

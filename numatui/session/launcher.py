@@ -102,6 +102,18 @@ def _split_memory(total: int, count: int) -> list[int]:
     return [each] * (count - 1) + [total - each * (count - 1)]
 
 
+def with_hmat(argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``hmat=on`` added to its (first) ``-machine`` option, or a
+    ``-machine hmat=on`` of its own when it has none."""
+    out = list(argv)
+    for i, tok in enumerate(out[:-1]):
+        if tok in ("-machine", "-M", "--machine"):
+            if "hmat=" not in out[i + 1]:
+                out[i + 1] += ",hmat=on"
+            return out
+    return [*out, "-machine", "hmat=on"]
+
+
 class Launcher:
     """A QEMU that numatui starts in preconfig (see the module docstring)."""
 
@@ -113,6 +125,7 @@ class Launcher:
         memory: str | None = None,
         extra_args: Sequence[str] = (),
         keep_running: bool = False,
+        hmat: bool = False,
     ) -> None:
         if not 1 <= nodes <= MAX_NODES:
             raise NumaError(f"--nodes {nodes} is out of range (1..{MAX_NODES})")
@@ -123,6 +136,7 @@ class Launcher:
         self.memory = memory
         self.extra_args = list(extra_args)
         self.keep_running = keep_running
+        self.hmat = hmat
         self.nodes: list[Node] = []
         self.user_argv: list[str] = self._build_user_argv()
         self._dir: Path | None = None
@@ -174,6 +188,8 @@ class Launcher:
         if not given & {"display", "nographic", "vnc", "curses", "sdl"}:
             head += ["-display", "none"]
         argv = head + extra
+        if self.hmat:
+            argv = with_hmat(argv)
         return self._declare_nodes(argv)
 
     def _declare_nodes(self, argv: list[str]) -> list[str]:

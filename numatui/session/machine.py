@@ -51,6 +51,7 @@ class MachineInfo:
     commands: frozenset[str] = field(default=frozenset(), repr=False)  # query-commands names
     hotpluggable_cpus: bool = True  # False when the board refuses query-hotpluggable-cpus
     slots_note: str = ""  # why the slots are derived from smp (QEMU's refusal text)
+    hmat: bool | None = None  # qom-get /machine hmat (None: the board has no such property)
 
     @property
     def machine(self) -> str:
@@ -141,6 +142,8 @@ async def read_info(execute: Execute) -> MachineInfo:
         info.ram_size = memory["size"]
     elif isinstance(memory, int):
         info.ram_size = memory
+    hmat = await maybe("qom-get", {"path": "/machine", "property": "hmat"})
+    info.hmat = hmat if isinstance(hmat, bool) else None
     if "query-memdev" in names:
         memdevs = await maybe("query-memdev")
         if memdevs is not None and (not isinstance(memdevs, list) or not all(_memdev_ok(m) for m in memdevs)):

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from numatui.model.errors import NumaError
+from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.plan import LIVE, Distance, Node
 from numatui.session.xdg import state_dir, write_atomic
 
@@ -120,10 +121,14 @@ class Record:
     first_seen: str | None = None
     #: the plan's vCPU pinning after boot ("node", "cpu"), as a plan or preset asked
     pinning: str | None = None
+    #: set-numa-node hmat-lb / hmat-cache QEMU accepted, in order (QMP cannot read HMAT back)
+    hmat_lb: list[HmatLb] = field(default_factory=list)
+    hmat_cache: list[HmatCache] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.nodes or self.memdevs or self.distances or self.derived_mapping)
+        return not (self.nodes or self.memdevs or self.distances or self.derived_mapping
+                    or self.hmat_lb or self.hmat_cache)
 
     def distance_list(self) -> list[Distance]:
         return [Distance(s, d, v) for (s, d), v in sorted(self.distances.items())]
@@ -140,6 +145,8 @@ class Record:
             "distances": [{"src": s, "dst": d, "val": v} for (s, d), v in sorted(self.distances.items())],
             "derived-mapping": [{"props": p, "node-id": n} for p, n in self.derived_mapping],
             **({"pinning": self.pinning} if self.pinning else {}),
+            "hmat-lb": [lb.to_args() for lb in self.hmat_lb],
+            "hmat-cache": [c.to_args() for c in self.hmat_cache],
         }
 
     @classmethod
@@ -154,7 +161,8 @@ class Record:
             for raw in data.get("nodes", []):
                 n = Node(id=_i(raw["id"]), memdev=_s(raw.get("memdev")), size=_oi(raw.get("size")),
                          created=LIVE,
-                         memdev_created=LIVE if raw.get("memdev-created") == LIVE else None)
+                         memdev_created=LIVE if raw.get("memdev-created") == LIVE else None,
+                         initiator=_oi(raw.get("initiator")))
                 if raw.get("host-nodes"):
                     n = n.with_binding([_i(h) for h in raw["host-nodes"]], _s(raw.get("policy")))
                 nodes[n.id] = n
@@ -166,11 +174,13 @@ class Record:
             if not isinstance(machine, dict):
                 raise ValueError("machine must be an object")
             first = data.get("first-seen")
+            lbs = [lb_from_args("hmat-lb", x) for x in data.get("hmat-lb", [])]
+            caches = [cache_from_args("hmat-cache", x) for x in data.get("hmat-cache", [])]
             return cls(identity=identity, machine=machine, nodes=nodes, memdevs=memdevs,
                        distances=dists, derived_mapping=derived,
                        first_seen=str(first) if first is not None else None,
-                       pinning=_s(data.get("pinning")))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                       pinning=_s(data.get("pinning")), hmat_lb=lbs, hmat_cache=caches)
+        except (KeyError, TypeError, ValueError, AttributeError, NumaError) as exc:
             raise NumaError(f"not a numatui record: {exc}") from None
 
 
@@ -203,6 +213,8 @@ def _node_dict(n: Node) -> dict[str, Any]:
     if n.host_nodes:
         d["host-nodes"] = list(n.host_nodes)
         d["policy"] = n.policy
+    if n.initiator is not None:
+        d["initiator"] = n.initiator
     return d
 
 

@@ -154,7 +154,8 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | Non
             added = await session.add_node(node_id, size=planned.size if planned else None,
                                            memdev=planned.memdev if planned else None,
                                            host_nodes=planned.host_nodes if planned else (),
-                                           policy=planned.policy if planned else None)
+                                           policy=planned.policy if planned else None,
+                                           initiator=planned.initiator if planned else None)
             sent += 2 if added.memdev_created else 1
     current = {(d.src, d.dst): d.val for d in session.distances}
     for d in plan.distances:
@@ -170,6 +171,14 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | Non
         raise ReplayFailed(
             f"after the replay QEMU has slot {format_key(key)} on node {live.get(key)}, "
             f"the plan says {mapping.get(key)}", restored=False)
+    for lb in plan.hmat_lb:  # HMAT after the CPUs (an initiator needs them), caches last
+        if lb not in session.hmat_lb:
+            await session.set_hmat_lb(lb)
+            sent += 1
+    for c in plan.hmat_cache:
+        if c not in session.hmat_cache:
+            await session.set_hmat_cache(c)
+            sent += 1
     return sent
 
 
@@ -248,7 +257,7 @@ def moved_plan(session: Session, keys: Collection[SlotKey], node: int) -> Plan:
     nodes = list(session.nodes)
     if all(n.id != node for n in nodes):
         raise ReplayRefused(f"node {node} does not exist (nodes: {[n.id for n in nodes]})")
-    return Plan.from_topology(topo, nodes, session.distances)
+    return Plan.from_topology(topo, nodes, session.distances, session.hmat_lb, session.hmat_cache)
 
 
 async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 3.0,

@@ -21,6 +21,7 @@ from numatui.model.compact import fewest_commands, names_no_prop
 from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
 from numatui.model.history import describe_mapping
+from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.plan import LIVE, MAX_NODES, Distance, Node, Plan
 from numatui.model.topology import Slot, SlotKey, Topology, format_key
 from numatui.session import discovery
@@ -102,6 +103,8 @@ class Session(Connection):
         self.nodes = []
         self.nodes_source = "unknown"
         self.distances = []
+        self.hmat_lb: list[HmatLb] = []
+        self.hmat_cache: list[HmatCache] = []
         self.qemu_argv = None
         self.pending_unplug = set()
         self.record = None
@@ -345,9 +348,11 @@ class Session(Connection):
                 size = node.size if node.size is not None else self.info.memdev_size(node.memdev)
                 by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=size, created=LIVE,
                                       memdev_created=node.memdev_created, host_nodes=node.host_nodes,
-                                      policy=node.policy)
+                                      policy=node.policy, initiator=node.initiator)
             if rec.pinning is not None and self.pinning is None:
                 self.pinning = rec.pinning
+            self.hmat_lb = list(rec.hmat_lb)
+            self.hmat_cache = list(rec.hmat_cache)
             dists = {(d.src, d.dst): d for d in self.distances}
             dists.update({(d.src, d.dst): d for d in rec.distance_list()})
             self.distances = [dists[k] for k in sorted(dists)]
@@ -550,7 +555,7 @@ class Session(Connection):
 
     async def add_node(self, node_id: int | None = None, size: int | None = None,
                        memdev: str | None = None, host_nodes: Sequence[int] = (),
-                       policy: str | None = None) -> Node:
+                       policy: str | None = None, initiator: int | None = None) -> Node:
         """Declare a node live (default id: the next free one).
 
         Memoryless without ``size`` and ``memdev``.  With ``size`` (bytes), a
@@ -560,12 +565,18 @@ class Session(Connection):
         ``host_nodes``/``policy`` bind a new backend's memory to host nodes
         (``object-add`` with ``host-nodes`` and ``policy``); an existing
         backend keeps the binding QEMU reports (rebinding it needs a new QEMU).
+        ``initiator`` (HMAT, needs ``-machine hmat=on``): the node whose CPUs
+        are closest to this one, for a memory-only node.
         Each command QEMU accepts is recorded (:mod:`numatui.session.record`);
         the binding is read back with ``query-memdev``, QEMU's word.
         """
         if node_id is None:
             node_id = max((n.id for n in self.nodes), default=-1) + 1
         self._check_node_id(node_id)
+        if initiator is not None:
+            # QEMU 7.2 reports an initiator >= 128 on stderr only and answers success
+            # without creating the node: refuse it here
+            self._check_node_id(initiator)
         if size is not None and any(n.id == node_id for n in self.nodes):  # before object-add
             raise BadRequest(f"node {node_id} exists already (nodes: {[n.id for n in self.nodes]})")
         args: dict[str, Any] = {"type": "node", "nodeid": node_id}
@@ -594,13 +605,16 @@ class Session(Connection):
                              f"(it has {', '.join(sorted(self.memdev_ids())) or 'none'})")
         if memdev is not None:
             args["memdev"] = memdev
+        if initiator is not None:
+            args["initiator"] = initiator
         try:
             await self.execute("set-numa-node", args)
         except QemuRefused as exc:
             if "Duplicate" in exc.qemu_message and all(n.id != node_id for n in self.nodes):
                 self.nodes = sorted([*self.nodes, Node(id=node_id)], key=lambda n: n.id)
             raise
-        node = Node(id=node_id, memdev=memdev, size=size, created=LIVE, memdev_created=created)
+        node = Node(id=node_id, memdev=memdev, size=size, created=LIVE, memdev_created=created,
+                    initiator=initiator)
         node = discovery.with_bindings([node], self.info.memdevs)[0]
         self.nodes = sorted([*(n for n in self.nodes if n.id != node_id), node], key=lambda n: n.id)
         self._note_record(lambda r: r.nodes.__setitem__(node_id, node))
@@ -642,16 +656,33 @@ class Session(Connection):
         self.distances = sorted([*kept, Distance(src, dst, val)], key=lambda d: (d.src, d.dst))
         self._changed(f"distance {src} -> {dst} = {val}")
 
+    # -- HMAT (set-numa-node types hmat-lb, hmat-cache) ------------------------------
+    async def set_hmat_lb(self, lb: HmatLb) -> None:
+        """``set-numa-node type hmat-lb``; QEMU checks it (see numatui.model.hmat)."""
+        await self.execute("set-numa-node", {"type": "hmat-lb", **lb.to_args()})
+        self.hmat_lb = [*self.hmat_lb, lb]
+        self._note_record(lambda r: r.hmat_lb.append(lb))
+        self._changed(f"hmat-lb {lb.data_type} {lb.initiator} -> {lb.target} ({lb.hierarchy})")
+
+    async def set_hmat_cache(self, cache: HmatCache) -> None:
+        """``set-numa-node type hmat-cache``: a memory-side cache of a node."""
+        await self.execute("set-numa-node", {"type": "hmat-cache", **cache.to_args()})
+        self.hmat_cache = [*self.hmat_cache, cache]
+        self._note_record(lambda r: r.hmat_cache.append(cache))
+        self._changed(f"hmat-cache node {cache.node_id} level {cache.level}")
+
     def plan(self) -> Plan:
-        """The current mapping as a plan (compact cpus, nodes, distances).
+        """The current mapping as a plan (compact cpus, nodes, distances, HMAT).
 
         Kept until the topology, nodes or distances change: after one key press
         the undo history, the command-line panel and the autosave all ask."""
         key = (self.topology, tuple(self.nodes), tuple(self.distances))
+        hmat = (tuple(self.hmat_lb), tuple(self.hmat_cache))
         cached = self._plan_cache
         if cached is None or cached[0] is not key[0] or cached[1:3] != key[1:] \
-                or cached[3].pinning != self.pinning:
-            plan = Plan.from_topology(*key)
+                or cached[3].pinning != self.pinning \
+                or (cached[3].hmat_lb, cached[3].hmat_cache) != hmat:
+            plan = Plan.from_topology(*key, *hmat)
             if self.pinning is not None:
                 plan = replace(plan, pinning=self.pinning)
             cached = self._plan_cache = (*key, plan)
@@ -678,7 +709,8 @@ class Session(Connection):
         # would look memoryless and fail the RAM total check falsely.
         sized = self.nodes_source == "launch arguments" or "command line" in self.nodes_source
         ram = self.info.ram_size if sized else None
-        findings: list[Finding] = check(self.topology, self.plan(), ram, self.boot_cpus())
+        findings: list[Finding] = check(self.topology, self.plan(), ram, self.boot_cpus(),
+                                        hmat=self.info.hmat)
         if self.extra_checks is not None:
             findings += self.extra_checks()
             findings.sort(key=lambda f: not _blocking(f))

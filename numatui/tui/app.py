@@ -48,6 +48,7 @@ from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
 from numatui.tui.grid import CpuGrid
 from numatui.tui.help import HelpScreen
+from numatui.tui.hmat_editor import HmatEditor
 from numatui.tui.host_panel import HostPanel
 from numatui.tui.hotplug import Hotplug
 from numatui.tui.info_line import InfoLine
@@ -382,6 +383,9 @@ class NumaApp(App[str]):
 
     def action_distances(self) -> None:
         self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+
+    def action_hmat(self) -> None:
+        self.push_screen(HmatEditor(self.vm, step=self.ctl.step, on_change=self.sync))
 
     def action_memory(self) -> None:
         self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, on_change=self.sync))
