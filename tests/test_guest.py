@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ def apply_and_boot(q: Qemu, plan: dict[str, Any], boot: bool = True) -> dict[str
     exported: dict[str, Any] = json.loads(ok("export", q.sock, "--format", "json"))
     exported["topology"] = Topology.from_hotpluggable(asyncio.run(q.qmp("query-hotpluggable-cpus")))
     exported["cmdline"] = ok("export", q.sock, "--format", "cmdline")
+    exported["show"] = ok("show", q.sock)  # its nodes line names the guest's node ids
     # issue #14: a second numatui process does not know distances set live
     # (QMP cannot read them back), so the export lacks them; the guest is
     # compared with what numatui was told until that is fixed
@@ -128,6 +130,36 @@ def assert_guest_matches(seen: guest.Report, want: Want) -> None:
             assert 0.8 * size / 1024 <= node.mem_kb <= size / 1024, (g, node.mem_kb, size)
 
 
+def shown_numbering(exported: dict[str, Any]) -> dict[int, int | None]:
+    """QEMU node -> the guest node ``numatui show`` named for it (None: "not in guest")."""
+    line = next(ln for ln in exported["show"].splitlines() if ln.startswith("nodes "))
+    out: dict[int, int | None] = {}
+    for node, label in re.findall(r"(\d+) \([^)]*?(guest node\d+|not in guest)\)", line):
+        out[int(node)] = int(label.removeprefix("guest node")) if label.startswith("guest") else None
+    return out
+
+
+def assert_shown_numbering_is_the_guests(exported: dict[str, Any], seen: guest.Report) -> None:
+    """Each QEMU node's CPUs and memory are in the guest node ``show`` named:
+    the numbering numatui shows is the one the guest kernel uses."""
+    shown = shown_numbering(exported)
+    assert sorted(shown) == sorted(n["id"] for n in exported["nodes"]), exported["show"]
+    topo: Topology = exported["topology"]
+    cpus: dict[int, set[int]] = {n: set() for n in shown}
+    for slot, indexes in zip(topo.slots, topo.cpu_indexes().values(), strict=True):
+        node = next(e["node-id"] for e in exported["cpus"]
+                    if slot.matches({k: v for k, v in e.items() if k != "node-id"}))
+        cpus[node] |= set(indexes)
+    sizes = {n["id"]: n.get("size") or 0 for n in exported["nodes"]}
+    assert sorted(g for g in shown.values() if g is not None) == sorted(seen.nodes), (shown, seen)
+    for node, g in shown.items():
+        if g is None:
+            assert not cpus[node] and not sizes[node], (node, shown)
+            continue
+        assert seen.nodes[g].cpus == frozenset(cpus[node]), (node, g, seen)
+        assert (seen.nodes[g].mem_kb > 0) == (sizes[node] > 0), (node, g, seen)
+
+
 # -- the cases -----------------------------------------------------------------
 def test_guest_numbers_nodes_by_cpu0_and_permutes_distances(qemu_factory: Any, tmp_path: Path) -> None:
     """Socket 0 on QEMU node 1 (1536M), socket 1 on node 0 (512M), asymmetric
@@ -143,6 +175,8 @@ def test_guest_numbers_nodes_by_cpu0_and_permutes_distances(qemu_factory: Any, t
     assert seen.nodes[0].distances == (10, 31) and seen.nodes[1].distances == (21, 10)
     assert_guest_matches(seen, expected(exported))
     assert seen.online == frozenset(range(8))
+    assert shown_numbering(exported) == {0: 1, 1: 0}  # numatui show said so before boot
+    assert_shown_numbering_is_the_guests(exported, seen)
 
 
 def test_memory_only_node_comes_after_the_cpu_nodes_and_an_empty_node_is_not_there(
@@ -164,6 +198,8 @@ def test_memory_only_node_comes_after_the_cpu_nodes_and_an_empty_node_is_not_the
     assert sorted(seen.nodes) == [0, 1, 2]
     assert seen.nodes[2].cpus == frozenset() and 400 * 1024 < seen.nodes[2].mem_kb <= 512 * 1024
     assert_guest_matches(seen, expected(exported))
+    assert shown_numbering(exported) == {0: 2, 1: 1, 2: 0, 3: None}
+    assert_shown_numbering_is_the_guests(exported, seen)
 
 
 def test_threads_of_one_core_on_two_nodes_and_a_memoryless_node_added_live(

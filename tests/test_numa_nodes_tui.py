@@ -145,3 +145,22 @@ def test_distance_editor_snapshot(qemu: Any, snap_compare: Any) -> None:
     assert seen["unset"] == [(0, 2), (1, 2)] and seen["unlinked"] == {(1, 2)}
     assert seen["cursor"] == (1, 0) and seen["status"].startswith("Incomplete")
     assert asyncio.run(qemu.qmp("query-status"))["status"] == "prelaunch"
+
+
+async def test_nodes_panel_and_exit_dialog_show_the_guests_own_numbering(session: Session) -> None:
+    """Socket 0 on QEMU node 1: the guest will call node 1 node0 (its CPU 0's
+    node; tests/test_guest.py checks it in a real guest): the nodes panel marks
+    each node with the guest's id and the exit dialog has the note."""
+    app = NumaApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = str(nodes_text(session, False))
+        assert "guest node" not in panel  # QEMU's order is the guest's: nothing to say
+        await press(app, pilot, "s", "1", "j", "s", "0")
+        lines = {line.split()[1]: line for line in str(nodes_text(session, False)).splitlines()[1:3]}
+        assert lines["0"].endswith("guest node1") and lines["1"].endswith("guest node0"), lines
+        await press(app, pilot, "X")
+        dialog = app.screen
+        assert isinstance(dialog, ExitDialog) and not dialog.blocking
+        note = next(f for f in dialog.findings if f.code == "guest-numbering")
+        assert note.message.startswith("QEMU node 1 will be the guest's node0")
+        await press(app, pilot, "escape")

@@ -242,8 +242,9 @@ class Vm:
         return export.export_text(self.session, fmt)
 
     def quit_text(self) -> str:
-        """What quitting prints: the compact -numa options."""
-        return export.compact_text(self.session)
+        """What quitting prints: a ``# warning:`` comment line per unknown, then
+        the compact -numa options (:func:`numatui.core.export.quit_text`)."""
+        return export.quit_text(self.session)
 
     async def apply_plan(self, plan: Plan, sent: Callable[[dict[str, Any]], object]) -> Applied:
         """Apply ``plan`` live: validate all of it first, then send the fewest

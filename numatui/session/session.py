@@ -635,7 +635,8 @@ class Session(Connection):
         # would look memoryless and fail the RAM total check falsely.
         sized = self.nodes_source == "launch arguments" or "command line" in self.nodes_source
         ram = self.info.ram_size if sized else None
-        findings: list[Finding] = check(self.topology, self.plan(), ram)
+        findings: list[Finding] = check(self.topology, self.plan(), ram, qemu_version=self.info.qemu_version,
+                                        machine_type=self.info.machine_type)
         return findings
 
     async def exit_preconfig(self, force: bool = False) -> None:

@@ -23,6 +23,8 @@ STATE_STYLES: dict[str, str] = {
     "disconnected": "bold white on #ef4444",
     "other": "bold black on #94a3b8",
 }
+#: the badge saying numatui cannot know something (session.unknowns)
+UNKNOWN_STYLE = "bold black on #38bdf8"
 
 
 def shape(session: Session) -> str:
@@ -91,6 +93,9 @@ class StatusBar(Static):
             line.append("  ⚠ ", style="bold #ef4444")
             line.append(mask(warning))
         line.append("\n")
+        if session.unknowns:  # what numatui cannot know: the sentences head the command-line views
+            line.append(f" ? {len(session.unknowns)} unknown ", style=UNKNOWN_STYLE)
+            line.append(" ")
         origin = "launched by numatui" if session.launcher is not None else "attached"
         line.append(f"{origin} · nodes from {mask(session.nodes_source)} · {shape(session)}")
         if busy:
