@@ -19,7 +19,7 @@ from typing import Any
 
 import guest
 import pytest
-from conftest import Qemu
+from conftest import Qemu, until
 from test_cli import ok
 
 from numatui.model.guest_numbering import guest_numbering
@@ -68,10 +68,10 @@ def apply_and_boot(q: Qemu, plan: dict[str, Any], boot: bool = True) -> dict[str
     exported["topology"] = Topology.from_hotpluggable(asyncio.run(q.qmp("query-hotpluggable-cpus")))
     exported["cmdline"] = ok("export", q.sock, "--format", "cmdline")
     exported["show"] = ok("show", q.sock)  # its nodes line names the guest's node ids
-    # issue #14: a second numatui process does not know distances set live
-    # (QMP cannot read them back), so the export lacks them; the guest is
-    # compared with what numatui was told until that is fixed
-    exported["told_distances"] = plan.get("distances")
+    # distances set live: QMP cannot read them back; the second numatui
+    # process (export) knows them from the record the first one (apply) kept
+    assert {(d["src"], d["dst"], d["val"]) for d in plan.get("distances", [])} <= \
+        {(d["src"], d["dst"], d["val"]) for d in exported["distances"]}
     if boot:
         ok("apply", q.sock, str(path), "--exit-preconfig")
     return exported
@@ -98,8 +98,7 @@ def expected(exported: dict[str, Any], present: int | None = None) -> Want:
     sizes = {n["id"]: n.get("size") or 0 for n in exported["nodes"]}
     numbering = guest_numbering(topo, sizes)
     qemu_of = {g: qn for qn, g in numbering.items()}
-    told = exported.get("told_distances") or exported.get("distances", [])
-    given = {(d["src"], d["dst"]): d["val"] for d in told}
+    given = {(d["src"], d["dst"]): d["val"] for d in exported.get("distances", [])}
 
     def dist(a: int, b: int) -> int:
         if a == b:
@@ -272,8 +271,6 @@ def test_export_round_trip_with_distances_on_the_command_line(qemu_factory: Any,
         "-numa", "dist,src=0,dst=1,val=27"])
 
 
-@pytest.mark.xfail(reason="issue #14: distances set live are not known to a second numatui process, "
-                          "so the exported command line lacks them", strict=False)
 def test_export_round_trip_with_distances_set_live(qemu_factory: Any, tmp_path: Path) -> None:
     _round_trip(qemu_factory, tmp_path, {
         "distances": [{"src": 0, "dst": 1, "val": 21}],
@@ -307,3 +304,64 @@ def test_hotplug_joins_the_planned_node_and_unplug_succeeds_when_the_guest_eject
     assert "qom-path" not in slot
     gone = report(q, after=plugged.seq, until=lambda r: len(r.online) == 4)
     assert gone.cpus() == {0: frozenset(range(4)), 1: frozenset()}
+
+
+# -- the same in the TUI: p, then u, with a guest that answers ------------------------
+async def _guest_report(q: Qemu, after: int, want: Any, what: str) -> guest.Report:
+    """The first guest report numbered above ``after`` for which ``want`` holds (polled)."""
+    def found() -> guest.Report | None:
+        assert q.proc.poll() is None, "QEMU exited"
+        text = q.extra["serial"].read_text(errors="replace") if q.extra["serial"].exists() else ""
+        return next((r for r in guest.reports(text) if r.seq > after and want(r)), None)
+
+    report: guest.Report = await until(found, guest.BOOT_TIMEOUT, what)
+    return report
+
+
+async def test_tui_hotplug_then_unplug_with_a_guest_that_answers(qemu_factory: Any, tmp_path: Path) -> None:
+    """``p`` on an empty slot of node 1: the guest has the CPU online in its
+    node 1; ``u``: the ``~`` mark clears once QEMU reports the slot empty (QEMU
+    7.2 sends DEVICE_DELETED for the CPU's lapic only), QEMU's own monitor
+    shows the slot empty, and the guest no longer lists the CPU."""
+    from tui_helpers import Notes, settle
+
+    from numatui.session.session import Session
+    from numatui.tui.app import NumaApp
+    from numatui.tui.grid import CpuGrid
+
+    q = start_guest(qemu_factory, tmp_path, HOTPLUG_ARGS, init=guest.INIT_ANSWER)
+    apply_and_boot(q, {"cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]})
+    booted = await _guest_report(q, 0, lambda r: len(r.online) == 4, "the guest booted")
+    key = (("socket-id", 1), ("core-id", 1), ("thread-id", 0))
+    props = {"node-id": 1, "socket-id": 1, "core-id": 1, "thread-id": 0}
+    session = await Session.connect(q.sock)
+    try:
+        app = NumaApp(session)
+        notes = Notes(app)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            grid = app.query_one(CpuGrid)
+            await pilot.press("home", *["right"] * session.topology.index(key))
+            assert session.topology.slots[grid.cursor].key == key
+            await pilot.press("p")
+            await settle(app, pilot)
+            assert session.topology.slot(key).present, notes.text()
+            plugged = await _guest_report(q, booted.seq, lambda r: len(r.online) == 5,
+                                          "the guest has the hot-plugged CPU online")
+            assert plugged.cpus() == {0: frozenset(range(4)), 1: frozenset({4})}
+            await pilot.press("u")
+            await settle(app, pilot)
+            assert grid.pending == {key}, notes.text()  # shown with ~
+            await until(lambda: not grid.pending and not session.pending_unplug, 25,
+                        "the ~ mark clears")
+            await settle(app, pilot)
+            assert "the guest ejected it" in notes.text(), notes.text()
+            assert "did not answer" not in notes.text()
+            assert not session.topology.slot(key).present and not grid.pending
+        slots = await q.qmp("query-hotpluggable-cpus")  # QEMU's own view, second monitor
+        assert "qom-path" not in next(s for s in slots if s["props"] == props)
+        gone = await _guest_report(q, plugged.seq, lambda r: len(r.online) == 4,
+                                   "the guest no longer lists the CPU")
+        assert gone.cpus() == {0: frozenset(range(4)), 1: frozenset()}
+    finally:
+        await session.close()

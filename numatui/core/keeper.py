@@ -16,7 +16,7 @@ from numatui.model.plan import Plan
 from numatui.model.topology import SlotKey
 from numatui.session import memory
 from numatui.session.launcher import Launcher
-from numatui.session.replay import can_relaunch, check_relaunch, moved_plan, relaunch_with_plan
+from numatui.session.replay import ReplayRefused, can_relaunch, check_relaunch, moved_plan, relaunch_with_plan
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -111,9 +111,24 @@ class Keeper:
         """After QEMU died: a new QEMU with the current plan."""
         await self._go(self.history.current, "restoring the plan after QEMU went away")
 
-    async def set_memory(self, sizes: dict[int, int]) -> Launcher:
-        """A new QEMU whose nodes have ``sizes`` (bytes; 0 = memoryless), the
-        plan replayed; saved afterwards (the saved argv carries the split)."""
+    async def set_memory(self, sizes: dict[int, int]) -> Launcher | None:
+        """Give the nodes ``sizes`` (bytes; 0 = memoryless); saved afterwards.
+
+        In preconfig, when only nodes QEMU does not have yet are new (existing
+        sizes unchanged), they are added live (``object-add`` of a
+        ``memory-backend-ram`` + ``set-numa-node`` type node with ``memdev``;
+        memoryless: the node alone) and None is returned: no relaunch.
+        Otherwise a new QEMU with the split, the plan replayed (the saved argv
+        carries the split); returns its launcher."""
+        live = memory.live_additions(self.session, sizes)
+        if live is not None:
+            problem = memory.memory_problem(self.session, sizes)
+            if problem is not None:
+                raise ReplayRefused(problem)
+            for node_id, size in live:
+                await self.session.add_node(node_id, size=size or None)
+            self.autosave()
+            return None
         self.launcher = await memory.relaunch_with_memory(self.session, sizes, launcher=self.launcher)
         self.autosave()
         return self.launcher

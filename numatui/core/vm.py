@@ -146,8 +146,11 @@ class Vm:
     async def set_distance(self, src: int, dst: int, val: int) -> None:
         await self.session.set_distance(src, dst, val)
 
-    async def set_memory(self, sizes: dict[int, int]) -> Launcher:
-        """A new QEMU whose nodes have ``sizes`` (bytes), the plan replayed."""
+    async def set_memory(self, sizes: dict[int, int]) -> Launcher | None:
+        """Nodes with ``sizes`` (bytes): nodes QEMU lacks are added live with a
+        new backend in preconfig (None: no relaunch, see
+        :meth:`numatui.core.keeper.Keeper.set_memory`); a changed size is a new
+        QEMU with the plan replayed (its launcher)."""
         return await self.keeper.set_memory(sizes)
 
     # -- undo, redo, relaunch ------------------------------------------------------------
