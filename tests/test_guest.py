@@ -318,19 +318,23 @@ async def _guest_report(q: Qemu, after: int, want: Any, what: str) -> guest.Repo
     return report
 
 
-async def test_tui_hotplug_then_unplug_with_a_guest_that_answers(qemu_factory: Any, tmp_path: Path) -> None:
+def test_tui_hotplug_then_unplug_with_a_guest_that_answers(qemu_factory: Any, tmp_path: Path) -> None:
     """``p`` on an empty slot of node 1: the guest has the CPU online in its
     node 1; ``u``: the ``~`` mark clears once QEMU reports the slot empty (QEMU
     7.2 sends DEVICE_DELETED for the CPU's lapic only), QEMU's own monitor
     shows the slot empty, and the guest no longer lists the CPU."""
+    q = start_guest(qemu_factory, tmp_path, HOTPLUG_ARGS, init=guest.INIT_ANSWER)
+    apply_and_boot(q, {"cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]})
+    asyncio.run(_tui_hotplug_then_unplug(q))  # the CLI above runs its own event loop
+
+
+async def _tui_hotplug_then_unplug(q: Qemu) -> None:
     from tui_helpers import Notes, settle
 
     from numatui.session.session import Session
     from numatui.tui.app import NumaApp
     from numatui.tui.grid import CpuGrid
 
-    q = start_guest(qemu_factory, tmp_path, HOTPLUG_ARGS, init=guest.INIT_ANSWER)
-    apply_and_boot(q, {"cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]})
     booted = await _guest_report(q, 0, lambda r: len(r.online) == 4, "the guest booted")
     key = (("socket-id", 1), ("core-id", 1), ("thread-id", 0))
     props = {"node-id": 1, "socket-id": 1, "core-id": 1, "thread-id": 0}
