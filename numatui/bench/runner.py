@@ -229,7 +229,8 @@ def _children(report: Report, config: Config, sockets: dict[int, str] | None = N
         for slots in (BIG, SMALL):
             runs[slots].append(render.child_run(slots, (sockets or {}).get(slots)))
     big, small = runs[BIG], runs[SMALL]
-    report.add("first_paint_scaling", "NumaApp constructed -> first full paint (on what: see the notes): 4096 / 16",
+    report.add("first_paint_scaling",
+               "NumaApp constructed -> first full paint (on what: see the notes): 4096 / 16",
                [r.first_paint for r in big], [r.first_paint for r in small], "ms")
     report.add("memory_scaling", "peak RSS (VmHWM) of a child running NumaApp: 4096 / 16",
                [r.peak_rss_kib for r in big], [r.peak_rss_kib for r in small], "MiB")
