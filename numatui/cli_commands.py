@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from numatui.model import sanitise
 from numatui.model.devices import unplug_refusal_reason
+from numatui.model.guest_numbering import guest_labels
 from numatui.model.plan import Plan
 from numatui.model.topology import LEVEL_NAMES, SMP_KEYS, Slot, SlotKey, Topology, format_key, parse_key
 from numatui.model.units import human_size
@@ -73,6 +74,7 @@ def _nodes_line(session: Session) -> str:
     for s in session.topology.slots:
         if s.node_id is not None:
             counts[s.node_id] = counts.get(s.node_id, 0) + s.vcpus_count
+    guest = guest_labels(session.topology, session.nodes, session.info.machine_type, always=True)
     parts = []
     for n in session.nodes:
         extra = []
@@ -81,6 +83,8 @@ def _nodes_line(session: Session) -> str:
         if n.size is not None:
             extra.append(human_size(n.size))
         extra.append(f"{counts.get(n.id, 0)} vCPUs")
+        if n.id in guest:  # Linux's own number for it (numatui.model.guest_numbering)
+            extra.append(guest[n.id])
         parts.append(f"{n.id} ({', '.join(extra)})")
     return f"{', '.join(parts)}  [from {source}]"
 

@@ -87,7 +87,8 @@ def test_show_default_topology_as_a_tree(qemu: Qemu) -> None:
     out = ok("show", qemu.sock)
     assert "state    preconfig" in out
     assert re.search(rf"machine  pc-q35-{re.escape(TEST_QEMU)}", out)
-    assert re.search(r"nodes    0 \(memdev m0, 1 GiB, 0 vCPUs\), 1 \(memdev m1, 1 GiB, 0 vCPUs\)"
+    assert re.search(r"nodes    0 \(memdev m0, 1 GiB, 0 vCPUs, guest node0\), "
+                     r"1 \(memdev m1, 1 GiB, 0 vCPUs, guest node1\)"
                      r"  \[from command line of pid \d+\]", out)
     tree = out[out.index("Machine\n"):].splitlines()
     assert tree[1:4] == ["  socket 0", "    core 0",

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
 
 import guest
 import pytest
-from conftest import Qemu
+from conftest import Qemu, until
 from test_cli import ok
 
 from numatui.model.guest_numbering import guest_numbering
@@ -66,10 +67,11 @@ def apply_and_boot(q: Qemu, plan: dict[str, Any], boot: bool = True) -> dict[str
     exported: dict[str, Any] = json.loads(ok("export", q.sock, "--format", "json"))
     exported["topology"] = Topology.from_hotpluggable(asyncio.run(q.qmp("query-hotpluggable-cpus")))
     exported["cmdline"] = ok("export", q.sock, "--format", "cmdline")
-    # issue #14: a second numatui process does not know distances set live
-    # (QMP cannot read them back), so the export lacks them; the guest is
-    # compared with what numatui was told until that is fixed
-    exported["told_distances"] = plan.get("distances")
+    exported["show"] = ok("show", q.sock)  # its nodes line names the guest's node ids
+    # distances set live: QMP cannot read them back; the second numatui
+    # process (export) knows them from the record the first one (apply) kept
+    assert {(d["src"], d["dst"], d["val"]) for d in plan.get("distances", [])} <= \
+        {(d["src"], d["dst"], d["val"]) for d in exported["distances"]}
     if boot:
         ok("apply", q.sock, str(path), "--exit-preconfig")
     return exported
@@ -96,8 +98,7 @@ def expected(exported: dict[str, Any], present: int | None = None) -> Want:
     sizes = {n["id"]: n.get("size") or 0 for n in exported["nodes"]}
     numbering = guest_numbering(topo, sizes)
     qemu_of = {g: qn for qn, g in numbering.items()}
-    told = exported.get("told_distances") or exported.get("distances", [])
-    given = {(d["src"], d["dst"]): d["val"] for d in told}
+    given = {(d["src"], d["dst"]): d["val"] for d in exported.get("distances", [])}
 
     def dist(a: int, b: int) -> int:
         if a == b:
@@ -128,6 +129,36 @@ def assert_guest_matches(seen: guest.Report, want: Want) -> None:
             assert 0.8 * size / 1024 <= node.mem_kb <= size / 1024, (g, node.mem_kb, size)
 
 
+def shown_numbering(exported: dict[str, Any]) -> dict[int, int | None]:
+    """QEMU node -> the guest node ``numatui show`` named for it (None: "not in guest")."""
+    line = next(ln for ln in exported["show"].splitlines() if ln.startswith("nodes "))
+    out: dict[int, int | None] = {}
+    for node, label in re.findall(r"(\d+) \([^)]*?(guest node\d+|not in guest)\)", line):
+        out[int(node)] = int(label.removeprefix("guest node")) if label.startswith("guest") else None
+    return out
+
+
+def assert_shown_numbering_is_the_guests(exported: dict[str, Any], seen: guest.Report) -> None:
+    """Each QEMU node's CPUs and memory are in the guest node ``show`` named:
+    the numbering numatui shows is the one the guest kernel uses."""
+    shown = shown_numbering(exported)
+    assert sorted(shown) == sorted(n["id"] for n in exported["nodes"]), exported["show"]
+    topo: Topology = exported["topology"]
+    cpus: dict[int, set[int]] = {n: set() for n in shown}
+    for slot, indexes in zip(topo.slots, topo.cpu_indexes().values(), strict=True):
+        node = next(e["node-id"] for e in exported["cpus"]
+                    if slot.matches({k: v for k, v in e.items() if k != "node-id"}))
+        cpus[node] |= set(indexes)
+    sizes = {n["id"]: n.get("size") or 0 for n in exported["nodes"]}
+    assert sorted(g for g in shown.values() if g is not None) == sorted(seen.nodes), (shown, seen)
+    for node, g in shown.items():
+        if g is None:
+            assert not cpus[node] and not sizes[node], (node, shown)
+            continue
+        assert seen.nodes[g].cpus == frozenset(cpus[node]), (node, g, seen)
+        assert (seen.nodes[g].mem_kb > 0) == (sizes[node] > 0), (node, g, seen)
+
+
 # -- the cases -----------------------------------------------------------------
 def test_guest_numbers_nodes_by_cpu0_and_permutes_distances(qemu_factory: Any, tmp_path: Path) -> None:
     """Socket 0 on QEMU node 1 (1536M), socket 1 on node 0 (512M), asymmetric
@@ -143,6 +174,8 @@ def test_guest_numbers_nodes_by_cpu0_and_permutes_distances(qemu_factory: Any, t
     assert seen.nodes[0].distances == (10, 31) and seen.nodes[1].distances == (21, 10)
     assert_guest_matches(seen, expected(exported))
     assert seen.online == frozenset(range(8))
+    assert shown_numbering(exported) == {0: 1, 1: 0}  # numatui show said so before boot
+    assert_shown_numbering_is_the_guests(exported, seen)
 
 
 def test_memory_only_node_comes_after_the_cpu_nodes_and_an_empty_node_is_not_there(
@@ -164,6 +197,8 @@ def test_memory_only_node_comes_after_the_cpu_nodes_and_an_empty_node_is_not_the
     assert sorted(seen.nodes) == [0, 1, 2]
     assert seen.nodes[2].cpus == frozenset() and 400 * 1024 < seen.nodes[2].mem_kb <= 512 * 1024
     assert_guest_matches(seen, expected(exported))
+    assert shown_numbering(exported) == {0: 2, 1: 1, 2: 0, 3: None}
+    assert_shown_numbering_is_the_guests(exported, seen)
 
 
 def test_threads_of_one_core_on_two_nodes_and_a_memoryless_node_added_live(
@@ -236,8 +271,6 @@ def test_export_round_trip_with_distances_on_the_command_line(qemu_factory: Any,
         "-numa", "dist,src=0,dst=1,val=27"])
 
 
-@pytest.mark.xfail(reason="issue #14: distances set live are not known to a second numatui process, "
-                          "so the exported command line lacks them", strict=False)
 def test_export_round_trip_with_distances_set_live(qemu_factory: Any, tmp_path: Path) -> None:
     _round_trip(qemu_factory, tmp_path, {
         "distances": [{"src": 0, "dst": 1, "val": 21}],
@@ -271,3 +304,76 @@ def test_hotplug_joins_the_planned_node_and_unplug_succeeds_when_the_guest_eject
     assert "qom-path" not in slot
     gone = report(q, after=plugged.seq, until=lambda r: len(r.online) == 4)
     assert gone.cpus() == {0: frozenset(range(4)), 1: frozenset()}
+
+
+# -- the same in the TUI: p, then u, with a guest that answers ------------------------
+async def _guest_report(q: Qemu, after: int, want: Any, what: str) -> guest.Report:
+    """The first guest report numbered above ``after`` for which ``want`` holds (polled)."""
+    def found() -> guest.Report | None:
+        assert q.proc.poll() is None, "QEMU exited"
+        text = q.extra["serial"].read_text(errors="replace") if q.extra["serial"].exists() else ""
+        return next((r for r in guest.reports(text) if r.seq > after and want(r)), None)
+
+    try:
+        # a TCG guest on a loaded 2-core machine can take long: a deadline, not a speed claim
+        report: guest.Report = await until(found, 2 * guest.BOOT_TIMEOUT, what)
+    except AssertionError as exc:
+        tail = "\n".join(q.extra["serial"].read_text(errors="replace").splitlines()[-25:])
+        raise AssertionError(f"{exc}; serial tail:\n{tail}") from None
+    return report
+
+
+def test_tui_hotplug_then_unplug_with_a_guest_that_answers(qemu_factory: Any, tmp_path: Path) -> None:
+    """``p`` on an empty slot of node 1: the guest has the CPU online in its
+    node 1; ``u``: the ``~`` mark clears once QEMU reports the slot empty (QEMU
+    7.2 sends DEVICE_DELETED for the CPU's lapic only), QEMU's own monitor
+    shows the slot empty, and the guest no longer lists the CPU."""
+    q = start_guest(qemu_factory, tmp_path, HOTPLUG_ARGS, init=guest.INIT_ANSWER)
+    apply_and_boot(q, {"cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]})
+    asyncio.run(_tui_hotplug_then_unplug(q))  # the CLI above runs its own event loop
+
+
+async def _tui_hotplug_then_unplug(q: Qemu) -> None:
+    from tui_helpers import Notes, settle
+
+    from numatui.session.session import Session
+    from numatui.tui.app import NumaApp
+    from numatui.tui.grid import CpuGrid
+
+    booted = await _guest_report(q, 0, lambda r: len(r.online) == 4, "the guest booted")
+    key = (("socket-id", 1), ("core-id", 1), ("thread-id", 0))
+    props = {"node-id": 1, "socket-id": 1, "core-id": 1, "thread-id": 0}
+    session = await Session.connect(q.sock)
+    try:
+        app = NumaApp(session)
+        # a user gets 10 s for the guest's answer; a TCG guest on a loaded test
+        # machine may need longer, and this test is about the answer, not its speed
+        app.vm.unplugs.timeout = 2 * guest.BOOT_TIMEOUT
+        notes = Notes(app)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            grid = app.query_one(CpuGrid)
+            await pilot.press("home", *["right"] * session.topology.index(key))
+            assert session.topology.slots[grid.cursor].key == key
+            await pilot.press("p")
+            await settle(app, pilot)
+            assert session.topology.slot(key).present, notes.text()
+            plugged = await _guest_report(q, booted.seq, lambda r: len(r.online) == 5,
+                                          "the guest has the hot-plugged CPU online")
+            assert plugged.cpus() == {0: frozenset(range(4)), 1: frozenset({4})}
+            await pilot.press("u")
+            await settle(app, pilot)
+            assert grid.pending == {key}, notes.text()  # shown with ~
+            await until(lambda: not grid.pending and not session.pending_unplug, 2 * guest.BOOT_TIMEOUT,
+                        "the ~ mark clears")
+            await settle(app, pilot)
+            assert "the guest ejected it" in notes.text(), notes.text()
+            assert "did not answer" not in notes.text()
+            assert not session.topology.slot(key).present and not grid.pending
+        slots = await q.qmp("query-hotpluggable-cpus")  # QEMU's own view, second monitor
+        assert "qom-path" not in next(s for s in slots if s["props"] == props)
+        gone = await _guest_report(q, plugged.seq, lambda r: len(r.online) == 4,
+                                   "the guest no longer lists the CPU")
+        assert gone.cpus() == {0: frozenset(range(4)), 1: frozenset()}
+    finally:
+        await session.close()

@@ -46,3 +46,18 @@ def test_distances_follow_the_nodes() -> None:
     assert guest_distances(qemu, numbering) == {
         (1, 0): 21, (0, 1): 21, (1, 2): 31, (2, 1): 31, (0, 2): 41, (2, 0): 41,
     }
+
+
+def test_node_numbering_from_plan_nodes_and_the_boards_it_applies_to() -> None:
+    from numatui.model.guest_numbering import applies, node_numbering, renumbered
+    from numatui.model.plan import Node
+
+    topo = _topo([1, 1, 0, 0])
+    # a memdev of unknown size has memory; a node with neither is not the guest's
+    numbering = node_numbering(topo, [Node(0, "m0", None), Node(1, None, None), Node(2, None, None)])
+    assert numbering == {1: 0, 0: 1}
+    assert renumbered(numbering) == [(0, 1), (1, 0)]
+    assert renumbered(node_numbering(_topo([0, 0, 1, 1]), [Node(0, "m0", 1), Node(1, "m1", 1)])) == []
+    assert applies("pc-q35-7.2-machine") and applies("pc-i440fx-10.0-machine")
+    assert not applies("pseries-7.2-machine") and not applies("virt-7.2-machine")
+    assert not applies("virt-machine")

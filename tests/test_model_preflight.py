@@ -188,3 +188,44 @@ def test_node_booting_with_no_cpus_is_a_warning() -> None:
     assert [f.severity for f in found] == [Severity.WARNING]
     assert "Node 1 will boot with no CPUs" in found[0].message and "4, 5, 6, 7" in found[0].message
     assert not [f for f in check(topo, plan, 2 << 30, boot_cpus=None) if f.code == "node-no-boot-cpus"]
+
+
+# -- the guest's numbering and known QEMU bugs (issue #16) ----------------------------
+def test_a_note_when_the_guest_numbers_the_nodes_differently() -> None:
+    swapped = two_nodes(cpus=({"node-id": 1, "socket-id": 0}, {"node-id": 0, "socket-id": 1}))
+    found = check(q35(), swapped, 2 * G, qemu_version="7.2.22", machine_type="pc-q35-7.2-machine")
+    note = only(found, "guest-numbering")
+    assert note.severity is Severity.INFO and found[-1] is note  # notes come last, nothing blocks
+    assert note.message.startswith("QEMU node 1 will be the guest's node0: Linux numbers nodes in the order")
+    assert "QEMU node 0 \u2192 guest node1" in note.message
+    # QEMU's order = the guest's: no note; a board whose guest keeps QEMU's ids: no note
+    assert check(q35(), two_nodes(), 2 * G, machine_type="pc-q35-7.2-machine") == []
+    assert codes(check(q35(), swapped, 2 * G, machine_type="pseries-7.2-machine")) == []
+    assert codes(check(q35(), swapped, 2 * G)) == []  # board unknown: nothing said
+
+
+def _riscv(nodes: list[int]) -> tuple[Topology, Plan]:
+    from numatui.model.topology import Slot
+
+    slots = [Slot(key=(("core-id", i),), node_id=None, vcpus_count=1, type="rv64-riscv-cpu", qom_path=None)
+             for i in range(len(nodes))]
+    topo = Topology.build(slots)
+    plan = Plan(nodes=(Node(0, "m0", G), Node(1, "m1", G)),
+                cpus=tuple({"node-id": n, "core-id": i} for i, n in enumerate(nodes)))
+    return topo, plan
+
+
+def test_qemu_10_0_riscv_virt_segfault_with_a_node_that_is_not_one_run_of_cores() -> None:
+    topo, plan = _riscv([1, 0, 0, 1])  # the mapping that crashed QEMU 10.0.2
+    found = check(topo, plan, 2 * G, qemu_version="10.0.2", machine_type="virt-machine")
+    bug = only(found, "qemu-bug-riscv-numa-runs")
+    assert bug.severity is Severity.BLOCKING
+    assert "node 1: core 0, 3" in bug.message and "QEMU 10.0.2" in bug.message and "10.0" in bug.message
+    # another QEMU version, another board, or runs of cores: no finding
+    assert "qemu-bug-riscv-numa-runs" not in codes(check(topo, plan, 2 * G, qemu_version="7.2.22",
+                                                         machine_type="virt-machine"))
+    assert "qemu-bug-riscv-numa-runs" not in codes(check(topo, plan, 2 * G, qemu_version="10.0.2",
+                                                         machine_type="virt-7.2-machine"))
+    runs, plan2 = _riscv([1, 1, 0, 0])
+    assert "qemu-bug-riscv-numa-runs" not in codes(check(runs, plan2, 2 * G, qemu_version="10.0.2",
+                                                         machine_type="virt-machine"))

@@ -145,3 +145,58 @@ def test_distance_editor_snapshot(qemu: Any, snap_compare: Any) -> None:
     assert seen["unset"] == [(0, 2), (1, 2)] and seen["unlinked"] == {(1, 2)}
     assert seen["cursor"] == (1, 0) and seen["status"].startswith("Incomplete")
     assert asyncio.run(qemu.qmp("query-status"))["status"] == "prelaunch"
+
+
+async def test_nodes_panel_and_exit_dialog_show_the_guests_own_numbering(session: Session) -> None:
+    """Socket 0 on QEMU node 1: the guest will call node 1 node0 (its CPU 0's
+    node; tests/test_guest.py checks it in a real guest): the nodes panel marks
+    each node with the guest's id and the exit dialog has the note."""
+    app = NumaApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = str(nodes_text(session, False))
+        assert "guest node" not in panel  # QEMU's order is the guest's: nothing to say
+        await press(app, pilot, "s", "1", "j", "s", "0")
+        lines = {line.split()[1]: line for line in str(nodes_text(session, False)).splitlines()[1:3]}
+        assert lines["0"].endswith("guest node1") and lines["1"].endswith("guest node0"), lines
+        await press(app, pilot, "X")
+        dialog = app.screen
+        assert isinstance(dialog, ExitDialog) and not dialog.blocking
+        note = next(f for f in dialog.findings if f.code == "guest-numbering")
+        assert note.message.startswith("QEMU node 1 will be the guest's node0")
+        await press(app, pilot, "escape")
+
+
+async def test_memory_editor_gives_a_new_node_memory_live_without_a_relaunch() -> None:
+    """-m 3G with two 1 GiB nodes on QEMU's command line: in the memory editor
+    ``n`` adds node 2, 1G, ``a``: object-add + set-numa-node type node with
+    memdev on the same QEMU (same pid, no relaunch); it boots with 3 nodes."""
+    from numatui.session.launcher import Launcher
+
+    launcher = Launcher(extra_args=[
+        "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",
+        "-m", "3G", "-object", "memory-backend-ram,id=m0,size=1G", "-numa", "node,nodeid=0,memdev=m0",
+        "-object", "memory-backend-ram,id=m1,size=1G", "-numa", "node,nodeid=1,memdev=m1"])
+    await launcher.start()
+    session = await Session.connect(launcher.address, launcher=launcher)
+    try:
+        pid = launcher.pid
+        app = NumaApp(session)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await press(app, pilot, "s", "0", "j", "s", "1", "m")
+            editor = app.screen
+            assert isinstance(editor, MemoryEditor)
+            await press(app, pilot, "n", "ctrl+u", *"1G", "enter", "a")
+            assert editor.message.has_class("ok"), editor.message.text
+            assert "no relaunch" in editor.message.text and "node 2 1 GiB" in editor.message.text
+            await press(app, pilot, "escape")
+            assert session.launcher is launcher and launcher.pid == pid  # the same QEMU
+            memdevs = {m["id"]: m["size"] for m in await session.execute("query-memdev")}
+            assert memdevs == {"m0": 1 << 30, "m1": 1 << 30, "m2": 1 << 30}
+            assert "1 GiB" in str(nodes_text(session, False)).splitlines()[3]
+            await press(app, pilot, "X", "enter")
+            assert session.state is RunState.RUNNING
+        text = await session.execute("human-monitor-command", {"command-line": "info numa"})
+        assert info_numa(text) == {0: ("0 1 2 3", 1024), 1: ("4 5 6 7", 1024), 2: ("", 1024)}
+    finally:
+        await session.close()
+        await launcher.stop()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import until
-from tui_helpers import Notes, settle
+from tui_helpers import Notes, settle, warned
 
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp, run_async, run_tui
@@ -82,13 +82,16 @@ async def test_copy_puts_compact_options_in_clipboard(
         await settle(app, pilot)
         await pilot.press("y")
         await settle(app, pilot)
-        assert app.clipboard == SOCKET0
+        # the copy is what q prints: a comment line per unknown (this QEMU was
+        # attached to, with no record), then the options
+        warnings = "".join(f"# warning: {u}\n" for u in session.unknowns)
+        assert session.unknowns and app.clipboard == warnings + SOCKET0
         said = notes.text()
         assert "OSC 52" in said
         if "Copied with" not in said:  # no clipboard program here: a file instead
             saved = tmp_path / "numatui" / "copied.txt"
             assert str(saved) in said
-            assert saved.read_text() == SOCKET0
+            assert saved.read_text() == warnings + SOCKET0
         await pilot.press("v")  # the full command line; y copies what is shown
         await settle(app, pilot)
         await pilot.press("y")
@@ -106,7 +109,8 @@ async def test_exit_dialog_lists_findings_and_enter_boots(qemu: Any, session: Se
         await pilot.pause()
         dialog = app.screen
         assert isinstance(dialog, ExitDialog)
-        assert [f.code for f in dialog.findings] == ["cpus-unassigned"]
+        # CPU 0 on QEMU node 1: the guest will call it node0 (a note)
+        assert [f.code for f in dialog.findings] == ["cpus-unassigned", "guest-numbering"]
         assert (await qemu.qmp("query-status"))["status"] == "prelaunch"
         await pilot.press("enter")
         await settle(app, pilot)
@@ -167,7 +171,7 @@ async def test_quit_returns_the_options(qemu: Any, session: Session) -> None:
         await settle(app, pilot)
         await pilot.press("q")
         await pilot.pause()
-    assert app.return_value == SOCKET0
+    assert app.return_value == warned(session, SOCKET0)
 
 
 async def test_run_tui_prints_the_options_after_the_screen(
@@ -180,8 +184,8 @@ async def test_run_tui_prints_the_options_after_the_screen(
 
     code = await run_tui(session, headless=True, size=(80, 24), auto_pilot=drive)
     assert code == 0
-    assert capsys.readouterr().out == SOCKET0
-    assert await run_async(session, headless=True, auto_pilot=quit_at_once) == SOCKET0
+    assert capsys.readouterr().out == warned(session, SOCKET0)
+    assert await run_async(session, headless=True, auto_pilot=quit_at_once) == warned(session, SOCKET0)
 
 
 async def quit_at_once(pilot: Any) -> None:
@@ -248,7 +252,8 @@ async def test_every_command_line_view_renders(qemu: Any, session: Session) -> N
             seen[panel.view] = panel.text
             await pilot.press("v")
         assert panel.view == "compact"
-        assert seen["compact"] == "-numa cpu,node-id=0,socket-id=0\n-numa cpu,node-id=1,socket-id=1\n"
+        assert seen["compact"] == warned(session, "-numa cpu,node-id=0,socket-id=0\n"
+                                                  "-numa cpu,node-id=1,socket-id=1\n")
         assert "-numa cpu,node-id=1,socket-id=1" in seen["full"]
         assert '"node-id": 1' in seen["json"] and '"version": 1' in seen["json"]
         assert "<numa>" in seen["libvirt"] and "<cell" in seen["libvirt"]

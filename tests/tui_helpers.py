@@ -35,3 +35,10 @@ async def settle(app: NumaApp, pilot: Any) -> None:
     """Let the app's workers finish and the screen catch up."""
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+def warned(session: Any, text: str) -> str:
+    """``text`` as ``q`` prints it and the command-line views show it: after
+    one ``# warning:`` comment line per thing numatui cannot know (an
+    attached QEMU with no record has one)."""
+    return "".join(f"# warning: {u}\n" for u in session.unknowns) + text

@@ -1,5 +1,6 @@
-"""``python -m numatui.bench.child SLOTS WxH``: one NumaApp, headless, on a
-stand-in session with a synthetic topology of SLOTS slots.
+"""``python -m numatui.bench.child SLOTS WxH [SOCKET]``: one NumaApp, headless,
+on a session connected to the real QEMU at SOCKET (connecting is not timed),
+or without SOCKET on a stand-in session with a synthetic topology of SLOTS slots.
 
 Prints one JSON line: ``first_paint`` (seconds from constructing the app to
 its first full paint, the grid's rows drawn), ``first_paint_cpu`` (process
@@ -23,11 +24,17 @@ import time
 
 from numatui.bench.paint import GridPaints
 from numatui.bench.synthetic import stand_in_session
+from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 
 
-async def run(slots: int, size: tuple[int, int]) -> dict[str, float | int]:
-    session = stand_in_session(slots)  # what a connected session holds before the app starts
+async def run(slots: int, size: tuple[int, int], socket: str | None = None) -> dict[str, float | int]:
+    if socket is not None:  # a real QEMU in preconfig
+        session = await Session.connect(socket)
+        if len(session.topology.slots) != slots:
+            raise SystemExit(f"{socket}: {len(session.topology.slots)} slots, not {slots}")
+    else:
+        session = stand_in_session(slots)  # what a connected session holds before the app starts
     with GridPaints() as paints:
         start, cpu = time.perf_counter(), time.process_time()
         app = NumaApp(session)
@@ -35,6 +42,8 @@ async def run(slots: int, size: tuple[int, int]) -> dict[str, float | int]:
             await paints.first_paint(app)
             first_paint = time.perf_counter() - start
             first_paint_cpu = time.process_time() - cpu
+    if socket is not None:
+        await session.close()
     out: dict[str, float | int] = {"first_paint": first_paint, "first_paint_cpu": first_paint_cpu}
     return out
 
@@ -54,7 +63,7 @@ def peak_rss_kib() -> int | None:
 def main(argv: list[str]) -> int:
     slots = int(argv[0])
     width, _, height = (argv[1] if len(argv) > 1 else "120x40").partition("x")
-    out = asyncio.run(run(slots, (int(width), int(height))))
+    out = asyncio.run(run(slots, (int(width), int(height)), argv[2] if len(argv) > 2 else None))
     out["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out["peak_rss_kib"] = peak_rss_kib() or out["max_rss_kib"]
     print(json.dumps(out))

@@ -163,3 +163,21 @@ def sockets_in_runs_plan(spec: VmSpec, nodes: int) -> dict[SlotKey, int]:
     per = spec.sockets // nodes
     assert per * nodes == spec.sockets
     return {key: dict(key)["socket-id"] // per for key in all_keys(spec)}
+
+
+#: The small side of the scaling rows on a real QEMU: 16 slots (2 x 4 x 2), 2 nodes.
+SMALL_SHAPE = (2, 4, 2)
+
+
+@contextlib.asynccontextmanager
+async def real_machines(big: VmSpec | str) -> AsyncIterator[dict[int, str] | str]:
+    """Slots -> QMP socket of a real QEMU in preconfig for the scaling rows:
+    4096 (``big``, QEMU >= 9.0: ``-smp 4096,sockets=16,cores=128,threads=2``,
+    16 nodes) and 16 on the same binary; or, when ``big`` says why there is
+    none, that reason (the rows then use the synthetic topology)."""
+    if not isinstance(big, VmSpec):
+        yield big
+        return
+    small = VmSpec(*SMALL_SHAPE, 2, "2G", qemu=big.qemu)
+    async with fresh_vm(big) as large, fresh_vm(small) as little:
+        yield {big.vcpus: socket_path(large), small.vcpus: socket_path(little)}

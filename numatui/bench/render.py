@@ -19,7 +19,9 @@ at any slot count), which would hide the cost the goal is about.  Wall times
 are reported beside it.
 
 ``first_paint_scaling`` and ``memory_scaling`` run in child processes
-(:mod:`numatui.bench.child`), the whole ``NumaApp`` on a stand-in session:
+(:mod:`numatui.bench.child`), the whole ``NumaApp`` on a session connected
+to a real QEMU in preconfig when one >= 9.0 is found (4096 slots), else on a
+stand-in session with the synthetic topology:
 from constructing the app to its first full paint, and its peak RSS.
 """
 
@@ -30,6 +32,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -91,10 +94,11 @@ async def _cursor_to(app: App[None], grid: CpuGrid, paints: GridPaints, key: str
     await paints.painted_since(grid, before)
 
 
-async def render_round(slots: int, moves: int) -> RenderRun:
-    """``moves`` cursor moves and ``moves`` assignments on a fresh grid app."""
+async def render_round(slots: int, moves: int, topo: Topology | None = None) -> RenderRun:
+    """``moves`` cursor moves and ``moves`` assignments on a fresh grid app
+    (``topo``: as a real QEMU reported it; default: the synthetic one)."""
     run = RenderRun()
-    topo = topology(slots)
+    topo = topo if topo is not None else topology(slots)
     core = (("socket-id", 0), ("core-id", 0))  # under the cursor (slot 0 or 1)
     cores = [with_group_on(topo, core, 1), with_group_on(topo, core, 2)]
     sockets = [with_group_on(topo, core[:1], 1), with_group_on(topo, core[:1], 2)]
@@ -130,13 +134,17 @@ class ChildRun:
     max_rss_kib: int  # ru_maxrss: includes the forking parent's RSS (Linux)
 
 
-def child_run(slots: int) -> ChildRun:
-    """A fresh interpreter runs NumaApp with ``slots`` slots (numatui.bench.child)."""
+def child_run(slots: int, socket: str | None = None) -> ChildRun:
+    """A fresh interpreter runs NumaApp with ``slots`` slots (numatui.bench.child):
+    connected to the real QEMU on ``socket``, else on the synthetic stand-in."""
     env = dict(os.environ)
-    proc = subprocess.run(
-        [sys.executable, "-m", "numatui.bench.child", str(slots), f"{SIZE[0]}x{SIZE[1]}"],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="numatui-bench-") as state:
+        env["XDG_STATE_HOME"] = state  # the app's autosave and records stay out of the user's
+        proc = subprocess.run(
+            [sys.executable, "-m", "numatui.bench.child", str(slots), f"{SIZE[0]}x{SIZE[1]}",
+             *([socket] if socket else [])],
+            capture_output=True, text=True, timeout=120, env=env, check=False,
+        )
     if proc.returncode != 0:
         raise BenchError(f"child for {slots} slots failed: {proc.stderr.strip()[-500:]}")
     data = json.loads(proc.stdout.strip().splitlines()[-1])

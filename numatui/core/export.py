@@ -17,6 +17,7 @@ from numatui.model.host import HostTopology
 from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import export_lines, full_command_line, numa_options, shell_join, shell_quote
+from numatui.model.sanitise import one_line
 from numatui.session.errors import BadRequest
 
 if TYPE_CHECKING:
@@ -65,8 +66,31 @@ def host_cpus(host: HostTopology | None) -> dict[int, tuple[int, ...]] | None:
     return None if host is None else {n.id: tuple(n.cpus) for n in host.nodes}
 
 
+def warning_lines(session: Session) -> list[str]:
+    """``# warning: ...``, one comment line per thing numatui cannot know
+    (``session.unknowns``): the TUI's text views and what ``q`` prints start
+    with them.  A shell or QEMU does not skip them: remove lines starting
+    with ``#`` before giving the options to QEMU (``grep -v '^#'``)."""
+    return [f"# warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
+
+
+def quit_text(session: Session) -> str:
+    """What ``q`` prints: the :func:`warning_lines`, then :func:`compact_text`."""
+    warnings = warning_lines(session)
+    text = compact_text(session)
+    return "\n".join(warnings) + "\n" + text if warnings else text
+
+
 def render(view: str, session: Session, host: HostTopology | None = None) -> str:
-    """The text of the TUI's ``view`` for the session as it is now."""
+    """The text of the TUI's ``view`` for the session as it is now (the
+    command-line views start with :func:`warning_lines`)."""
+    warnings = warning_lines(session)
+    if view in ("compact", "full") and warnings:
+        return "\n".join(warnings) + "\n" + _render(view, session, host)
+    return _render(view, session, host)
+
+
+def _render(view: str, session: Session, host: HostTopology | None = None) -> str:
     plan = session.plan()
     if view == "compact":
         return compact_text(session) or "(no CPU slot is assigned to a node yet)"
@@ -103,7 +127,7 @@ def export_text(session: Session, fmt: str, host: HostTopology | None = None) ->
                 "the full command line needs QEMU's own, which numatui knows only for a QEMU it "
                 "launched or a local one it can read /proc for; use --format numa"
             )
-        text = render("full", session)
+        text = _render("full", session)  # the warnings go to stderr (numatui.cli)
     elif fmt == "libvirt":  # LibvirtUnsupported: one line, exit 2
         text = libvirt_xml(session.topology, session.plan(), smp=session.info.smp,
                            host_cpus=host_cpus(host))

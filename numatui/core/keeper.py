@@ -21,6 +21,7 @@ from numatui.session.replay import (
     GONE_REASON,
     MOVE_REASON,
     UNDO_REASON,
+    ReplayRefused,
     can_relaunch,
     check_relaunch,
     moved_plan,
@@ -134,9 +135,24 @@ class Keeper:
         assert self.launcher is not None
         return self.launcher
 
-    async def set_memory(self, sizes: dict[int, int]) -> Launcher:
-        """A new QEMU whose nodes have ``sizes`` (bytes; 0 = memoryless), the
-        plan replayed; saved afterwards (the saved argv carries the split)."""
+    async def set_memory(self, sizes: dict[int, int]) -> Launcher | None:
+        """Give the nodes ``sizes`` (bytes; 0 = memoryless); saved afterwards.
+
+        In preconfig, when only nodes QEMU does not have yet are new (existing
+        sizes unchanged), they are added live (``object-add`` of a
+        ``memory-backend-ram`` + ``set-numa-node`` type node with ``memdev``;
+        memoryless: the node alone) and None is returned: no relaunch.
+        Otherwise a new QEMU with the split, the plan replayed (the saved argv
+        carries the split); returns its launcher."""
+        live = memory.live_additions(self.session, sizes)
+        if live is not None:
+            problem = memory.memory_problem(self.session, sizes)
+            if problem is not None:
+                raise ReplayRefused(problem)
+            for node_id, size in live:
+                await self.session.add_node(node_id, size=size or None)
+            self.autosave()
+            return None
         self.launcher = await memory.relaunch_with_memory(self.session, sizes, launcher=self.launcher)
         self.autosave()
         return self.launcher

@@ -183,8 +183,11 @@ class Vm:
         self.check_hmat(caches=[cache])
         await self.session.set_hmat_cache(cache)
 
-    async def set_memory(self, sizes: dict[int, int]) -> Launcher:
-        """A new QEMU whose nodes have ``sizes`` (bytes), the plan replayed."""
+    async def set_memory(self, sizes: dict[int, int]) -> Launcher | None:
+        """Nodes with ``sizes`` (bytes): nodes QEMU lacks are added live with a
+        new backend in preconfig (None: no relaunch, see
+        :meth:`numatui.core.keeper.Keeper.set_memory`); a changed size is a new
+        QEMU with the plan replayed (its launcher)."""
         return await self.keeper.set_memory(sizes)
 
     # -- undo, redo, relaunch ------------------------------------------------------------
@@ -346,8 +349,9 @@ class Vm:
         return export.export_text(self.session, fmt, self.host.get() if self.session.pinning else None)
 
     def quit_text(self) -> str:
-        """What quitting prints: the compact -numa options."""
-        return export.compact_text(self.session)
+        """What quitting prints: a ``# warning:`` comment line per unknown, then
+        the compact -numa options (:func:`numatui.core.export.quit_text`)."""
+        return export.quit_text(self.session)
 
     async def apply_plan(self, plan: Plan, sent: Callable[[dict[str, Any]], object]) -> Applied:
         """Apply ``plan`` live: validate all of it first, then send the fewest

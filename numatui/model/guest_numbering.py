@@ -19,7 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from numatui.model.plan import Node
 from numatui.model.topology import Topology
+
+#: Machine types whose guests number nodes by the ACPI SRAT as above (x86 pc
+#: and q35, checked with a real guest).  Device-tree boards (pseries, arm virt
+#: without ACPI, riscv virt) give Linux the node ids themselves.
+_SRAT_MACHINES = ("pc-", "pc", "q35")
 
 
 def guest_node_ids(cpu_nodes: Sequence[int], memory_nodes: Iterable[int]) -> dict[int, int]:
@@ -63,3 +69,37 @@ def guest_distances(
         for (src, dst), value in distances.items()
         if src in numbering and dst in numbering
     }
+
+
+def applies(machine_type: str) -> bool:
+    """Whether the guest renumbers nodes on this board (``qom-get /machine
+    type``, e.g. ``pc-q35-7.2-machine``): x86 pc and q35."""
+    return machine_type.startswith("pc-") or machine_type.removesuffix("-machine") in _SRAT_MACHINES
+
+
+def node_numbering(topology: Topology, nodes: Iterable[Node]) -> dict[int, int]:
+    """QEMU node id -> guest node id for nodes as the plan holds them (a node
+    with a ``memdev`` of unknown size has memory)."""
+    sizes = {n.id: n.size if n.size is not None else (1 if n.memdev else 0) for n in nodes}
+    return guest_numbering(topology, sizes)
+
+
+def renumbered(numbering: Mapping[int, int]) -> list[tuple[int, int]]:
+    """The ``(qemu, guest)`` pairs whose ids differ, by QEMU id."""
+    return [(q, g) for q, g in sorted(numbering.items()) if q != g]
+
+
+def guest_labels(topology: Topology, nodes: Sequence[Node], machine_type: str, *,
+                 always: bool = False) -> dict[int, str]:
+    """QEMU node id -> ``"guest node0"`` (or ``"not in guest"`` for a node with
+    neither CPUs nor memory), for the faces to show beside QEMU's ids.
+
+    Empty when the board keeps QEMU's ids or no node is known, and (unless
+    ``always``) when the guest's numbering equals QEMU's."""
+    if not nodes or not applies(machine_type):
+        return {}
+    numbering = node_numbering(topology, nodes)
+    ids = {n.id for n in nodes} | {s.node_id for s in topology.slots if s.node_id is not None}
+    if not always and all(numbering.get(i) == i for i in ids):
+        return {}
+    return {i: f"guest node{numbering[i]}" if i in numbering else "not in guest" for i in sorted(ids)}

@@ -19,6 +19,8 @@ from enum import StrEnum
 
 from numatui.model import hmat as hmat_rules
 from numatui.model.errors import NumaError
+from numatui.model.guest_numbering import applies as guest_renumbers
+from numatui.model.guest_numbering import node_numbering, renumbered
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
 from numatui.model.topology import SlotKey, Topology, format_key
 from numatui.model.units import human_size
@@ -29,6 +31,7 @@ NUMA_DISTANCE_MIN = 10
 class Severity(StrEnum):
     BLOCKING = "blocking"
     WARNING = "warning"
+    INFO = "info"  # nothing wrong: something the user should know (e.g. the guest's numbering)
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,15 @@ def _count(n: int, one: str, many: str) -> str:
 
 
 def check(topology: Topology, plan: Plan, ram_size: int | None = None,
-          boot_cpus: int | None = None, hmat: bool | None = None) -> list[Finding]:
-    """Every finding for this plan on this machine, blocking ones first.
+          boot_cpus: int | None = None, hmat: bool | None = None, *,
+          qemu_version: str = "", machine_type: str = "") -> list[Finding]:
+    """Every finding for this plan on this machine, blocking first, notes last.
     ``boot_cpus``: ``-smp cpus`` when it is below ``maxcpus`` (the CPUs with
     cpu-index below it are present at boot, the rest hot-pluggable).
-    ``hmat``: whether QEMU runs with ``-machine hmat=on`` (None: unknown)."""
+    ``hmat``: whether QEMU runs with ``-machine hmat=on`` (None: unknown).
+    ``qemu_version`` ("10.0.2") and ``machine_type`` (``qom-get /machine
+    type``) enable the known-bug findings and the guest-numbering note; empty:
+    those are skipped."""
     out: list[Finding] = []
 
     def block(code: str, message: str) -> None:
@@ -102,7 +109,11 @@ def check(topology: Topology, plan: Plan, ram_size: int | None = None,
     if boot_cpus is not None and mapping:
         out += _boot_cpus_warnings(topology, mapping, boot_cpus)
     out += _hmat(topology, plan, mapping, sorted(set(nodes) | exists), hmat)
-    out.sort(key=lambda f: f.severity != Severity.BLOCKING)
+    out += known_bugs(topology, mapping, qemu_version, machine_type)
+    if known and guest_renumbers(machine_type):
+        out += _guest_numbering(topology, mapping, plan.nodes)
+    order = (Severity.BLOCKING, Severity.WARNING, Severity.INFO)
+    out.sort(key=lambda f: order.index(f.severity))
     return out
 
 
@@ -130,6 +141,61 @@ def _boot_cpus_warnings(topology: Topology, mapping: Mapping[SlotKey, int],
                            f"Node {node} will boot with no CPUs: its CPUs (cpu-index {_ids(cpus)}) "
                            f"are beyond -smp cpus={boot_cpus}, so they stay empty until hot-plugged."))
     return out
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for part in text.split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+def known_bugs(topology: Topology, mapping: Mapping[SlotKey, int], qemu_version: str,
+               machine_type: str) -> list[Finding]:
+    """QEMU bugs this mapping would hit on this QEMU version and board.
+
+    - QEMU 10.0 (seen on 10.0.2) riscv ``virt``: ``x-exit-preconfig``
+      segfaults when a node's CPUs are not one ascending run of core ids
+      (``-numa cpu,node-id=1,core-id=0 -numa cpu,node-id=0,core-id=1
+      -numa cpu,node-id=0,core-id=2 -numa cpu,node-id=1,core-id=3``).
+    """
+    out: list[Finding] = []
+    if _version(qemu_version)[:2] == (10, 0) and machine_type.removesuffix("-machine") == "virt" \
+            and topology.levels == ("core-id",):
+        cores: dict[int, list[int]] = {}
+        for slot in topology.slots:
+            core = slot.prop("core-id")
+            node = mapping.get(slot.key)
+            if core is not None and node is not None:
+                cores.setdefault(node, []).append(core)
+        broken = sorted(n for n, ids in cores.items() if sorted(ids) != list(range(min(ids), max(ids) + 1)))
+        if broken:
+            n = broken[0]
+            out.append(Finding(Severity.BLOCKING, "qemu-bug-riscv-numa-runs",
+                               f"Node {_ids(broken)} has CPUs that are not one ascending run of core ids "
+                               f"(node {n}: core {_ids(cores[n])}): QEMU {qemu_version}'s riscv virt board "
+                               "crashes (segmentation fault) at x-exit-preconfig with such a "
+                               "mapping (a known bug of QEMU 10.0, seen on 10.0.2); give each node "
+                               "consecutive cores."))
+    return out
+
+
+def _guest_numbering(topology: Topology, mapping: Mapping[SlotKey, int],
+                     nodes: Sequence[Node]) -> list[Finding]:
+    """A note when the guest will number the nodes differently from QEMU."""
+    final = topology.with_mapping({s.key: mapping.get(s.key) for s in topology.slots})
+    numbering = node_numbering(final, nodes)
+    moved = sorted(renumbered(numbering), key=lambda pair: pair[1])  # the guest's node0 first
+    if not moved:
+        return []
+    q, g = moved[0]
+    pairs = ", ".join(f"QEMU node {a} \u2192 guest node{b}" for a, b in moved)
+    return [Finding(Severity.INFO, "guest-numbering",
+                    f"QEMU node {q} will be the guest's node{g}: Linux numbers nodes in the order of "
+                    "the CPUs (the node of cpu-index 0 first), then the nodes with memory only, and "
+                    f"leaves out nodes with neither ({pairs}).")]
 
 
 def _distances(distances: Sequence[Distance], nodes: Sequence[int] | None) -> list[Finding]:

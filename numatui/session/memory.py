@@ -153,3 +153,25 @@ async def relaunch_with_bindings(session: Session, plan: Plan, *, why: str,
                    keep_running=launcher.keep_running)
     return await relaunch_with_plan(session, replace(plan, nodes=tuple(nodes)), why=why,
                                     launcher=launcher, new=new, reason=reason)
+
+
+def live_additions(session: Session, sizes: Mapping[int, int]) -> list[tuple[int, int]] | None:
+    """The nodes to add live for ``sizes`` (node id -> bytes, 0 = memoryless),
+    as ``(node id, bytes)``: in preconfig a node QEMU does not have yet gets
+    its memory by ``object-add`` + ``set-numa-node`` type node with ``memdev``
+    (:meth:`Session.add_node`), no relaunch.  None when that is not enough: not
+    in preconfig, no new node, or an existing node's size changes (a
+    backend's size is fixed when QEMU starts: that needs a new QEMU)."""
+    if session.state is not RunState.PRECONFIG:
+        return None
+    current = current_sizes(session)
+    if any(current[i] != size for i, size in sizes.items() if i in current):
+        return None
+    new = sorted((i, size) for i, size in sizes.items() if i not in current)
+    return new or None
+
+
+def memory_problem(session: Session, sizes: Mapping[int, int]) -> str | None:
+    """Why ``sizes`` (merged over the current split) does not add up to -m (None: it does)."""
+    problems = MemorySplit(session.info.ram_size or 0, {**current_sizes(session), **sizes}).problems()
+    return f"memory split refused: {problems[0]}" if problems else None

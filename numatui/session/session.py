@@ -710,7 +710,8 @@ class Session(Connection):
         sized = self.nodes_source == "launch arguments" or "command line" in self.nodes_source
         ram = self.info.ram_size if sized else None
         findings: list[Finding] = check(self.topology, self.plan(), ram, self.boot_cpus(),
-                                        hmat=self.info.hmat)
+                                        hmat=self.info.hmat, qemu_version=self.info.qemu_version,
+                                        machine_type=self.info.machine_type)
         if self.extra_checks is not None:
             findings += self.extra_checks()
             findings.sort(key=lambda f: not _blocking(f))

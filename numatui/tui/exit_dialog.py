@@ -24,12 +24,15 @@ def severity(finding: Any) -> str:
 
 def findings_text(findings: Sequence[Any]) -> Text:
     out = Text()
-    ordered = sorted(findings, key=lambda f: severity(f) != "blocking")
+    ordered = sorted(findings, key=lambda f: ("blocking", "warning", "info").index(severity(f))
+                     if severity(f) in ("blocking", "warning", "info") else 1)
     if not ordered:
         out.append("✔ No findings: QEMU should boot with this mapping.\n", style="bold #10b981")
     for f in ordered:
         if severity(f) == "blocking":
             out.append("✖ blocking ", style="bold #ef4444")
+        elif severity(f) == "info":
+            out.append("ℹ note     ", style="bold #38bdf8")
         else:
             out.append("⚠ warning  ", style="bold #f59e0b")
         out.append(f"{f.message}\n")

@@ -26,7 +26,7 @@ from numatui.model.errors import NumaError
 from numatui.model.memory_split import MemorySplit, even_split, parse_node_size
 from numatui.model.units import format_size, human_size
 from numatui.session.errors import SessionError
-from numatui.session.memory import current_sizes, read_only_reason
+from numatui.session.memory import current_sizes, live_additions, read_only_reason
 from numatui.session.replay import ReplayFailed
 from numatui.tui.editing import (
     MessageLine,
@@ -63,6 +63,7 @@ class MemoryEditor(ModalScreen[None]):
         Binding("e", "even", "Even split"),
         Binding("r", "reset", "Reset"),
         Binding("a", "apply", "Apply (relaunch)"),
+        Binding("n", "new_node", "New node"),
         Binding("escape", "close", "Close"),
         *digit_bindings(),
     ]
@@ -234,8 +235,37 @@ class MemoryEditor(ModalScreen[None]):
             return
         self.apply()
 
+    def action_new_node(self) -> None:
+        """A row for a node QEMU does not have yet (memory given to it in
+        preconfig is added live, without a relaunch)."""
+        if self._refuse_if_read_only() or self.query_one("#mem-input", Input).has_class("shown"):
+            return
+        node = max([*self.draft, *(n.id for n in self.session.nodes)], default=-1) + 1
+        self.draft[node] = 0
+        self.redraw()
+        self.table.move_cursor(row=sorted(self.draft).index(node))
+        self.action_edit()
+
     @work(group="memory", exclusive=True)
     async def apply(self) -> None:
+        live = live_additions(self.session, self.draft)
+        if live is not None:  # new nodes only: object-add + set-numa-node, no relaunch
+            self.message.say("Adding the new node(s) with their memory live\u2026")
+            async with self.step("adding node(s) with memory live"):
+                try:
+                    await self.vm.set_memory(self.draft)
+                except SessionError as exc:
+                    self.message.say(error_words(exc), "error")
+                else:
+                    added = ", ".join(f"node {n} {human_size(size) if size else 'no memory'}"
+                                      for n, size in live)
+                    self.message.say(f"Applied live (no relaunch): {added}.", "ok")
+            self.draft = current_sizes(self.session)
+            if self.is_attached:
+                self.redraw()
+            if self.on_change is not None:
+                self.on_change()
+            return
         self.message.say("Starting a new QEMU with the new split and replaying the plan\u2026")
         async with self.step("relaunching QEMU with the new memory split"):
             try:
@@ -246,7 +276,8 @@ class MemoryEditor(ModalScreen[None]):
             except SessionError as exc:
                 self.message.say(error_words(exc), "error")
             else:
-                self.message.say(f"Applied: a new QEMU (pid {new.pid}) holds the new split and the "
+                pid = new.pid if new is not None else "?"
+                self.message.say(f"Applied: a new QEMU (pid {pid}) holds the new split and the "
                                  "replayed plan.", "ok")
         self.draft = current_sizes(self.session)
         if self.is_attached:

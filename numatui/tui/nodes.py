@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.strip import Strip
 
+from numatui.model.guest_numbering import guest_labels
 from numatui.model.units import human_size
 from numatui.tui import colours
 from numatui.tui.gestures import NEW_NODE, DropTarget
@@ -42,6 +43,8 @@ def node_lines(
             present[s.node_id] += s.vcpus_count
     known = {n.id: n for n in session.nodes}
     ids = sorted(set(known) | {n for n in cpus if n is not None})
+    # Linux's own node ids, when they differ from QEMU's (numatui.model.guest_numbering)
+    guest = guest_labels(session.topology, session.nodes, session.info.machine_type)
     lines: list[tuple[Text, DropTarget | None]] = [(Text("Nodes", style="bold"), None)]
     if not ids:
         lines.append((Text("(none known: press n to add one)", style="italic"), None))
@@ -60,6 +63,8 @@ def node_lines(
             out.append(f"  {human_size(node.size)}")
         elif node is not None and not booted:
             out.append("  no memory", style="italic")
+        if node_id in guest:
+            out.append(f"  {guest[node_id]}", style="italic")
         if dragging and drop == node_id:
             out.stylize(DROP_STYLE, 2)
             out.append(" ◀", style="bold")

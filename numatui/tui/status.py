@@ -23,6 +23,8 @@ STATE_STYLES: dict[str, str] = {
     "disconnected": "bold white on #ef4444",
     "other": "bold black on #94a3b8",
 }
+#: the badge saying numatui cannot know something (session.unknowns)
+UNKNOWN_STYLE = "bold black on #38bdf8"
 
 
 def shape(session: Session) -> str:
@@ -108,6 +110,9 @@ def status_text(session: Session, busy: str | None, mask: Callable[[str], str] =
     line.append("\n")
     if busy:  # first: on a narrow terminal the rest is cut
         line.append("⟳ " + busy + "  ", style="bold #f59e0b")
+    if session.unknowns:  # what numatui cannot know: the sentences head the command-line views
+        line.append(f" ? {len(session.unknowns)} unknown ", style=UNKNOWN_STYLE)
+        line.append(" ")
     origin = "launched by numatui" if session.launcher is not None else "attached"
     if not session.topology.slots and state == "disconnected":
         line.append(f"{origin} · QEMU is gone: R relaunches or reconnects")
