@@ -79,20 +79,23 @@ def remove_stale_dirs(base: str | Path, now: float | None = None) -> list[Path]:
         return []
     now = time.time() if now is None else now
     removed = []
-    with contextlib.suppress(OSError):
-        for d in Path(base).glob("numatui-*"):
-            try:
-                st = os.lstat(d)
-            except OSError:
-                continue
-            if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid()
-                    or now - st.st_mtime < STALE_AFTER):
-                continue
-            sock = d / "qmp.sock"
-            if str(sock) in listening:
-                continue  # a QEMU (--keep-running, or another numatui's) still serves it
-            if not (sock.exists() or (d / "qemu.stderr").exists()):
-                continue  # not a directory numatui made
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(d)
+    try:
+        candidates = list(Path(base).glob("numatui-*"))
+    except OSError:
+        return []
+    for d in candidates:  # one going away meanwhile (another numatui's) does not stop the rest
+        try:
+            st = os.lstat(d)
+        except OSError:
+            continue
+        if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid()
+                or now - st.st_mtime < STALE_AFTER):
+            continue
+        sock = d / "qmp.sock"
+        if str(sock) in listening:
+            continue  # a QEMU (--keep-running, or another numatui's) still serves it
+        if not (sock.exists() or (d / "qemu.stderr").exists()):
+            continue  # not a directory numatui made
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
     return removed
