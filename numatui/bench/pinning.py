@@ -13,8 +13,8 @@ idempotent, so the samples alternate on the same VM; connecting is not timed.
 
 from __future__ import annotations
 
-import contextlib
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -85,7 +85,5 @@ async def pin_run(samples: int) -> PinRun:
         if session is not None:
             await session.close()
         await vm.stop()
-        with contextlib.suppress(OSError):
-            os.unlink(floor_sock)
-            os.rmdir(floor_dir)
+        shutil.rmtree(floor_dir, ignore_errors=True)
     return run
