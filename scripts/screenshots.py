@@ -159,6 +159,30 @@ async def host(outdir: Path) -> Path:
             await lch.stop()
 
 
+#: Screens whose snapshot tests already drive them on a real QEMU (tests/__snapshots__):
+#: copied, so the README shows exactly what the tests check.
+FROM_SNAPSHOTS = {
+    "hmat": "test_hmat_tui/test_hmat_editor_snapshot.svg",
+    "presets": "test_tui_navigation/test_preset_chooser_snapshot.svg",
+    "overview": "test_tui_navigation/test_overview_snapshot.svg",
+    "big-80x24": "test_tui_snapshots/test_big_vm_at_80x24.svg",
+    "wide-200x60": "test_tui_snapshots/test_wide_with_log_beside_the_panel.svg",
+}
+
+
+def from_snapshots(outdir: Path) -> list[Path]:
+    snapshots = Path(__file__).parent.parent / "tests" / "__snapshots__"
+    out = []
+    for name, rel in FROM_SNAPSHOTS.items():
+        svg = outdir / f"{name}.svg"
+        text = (snapshots / rel).read_text()
+        if 'xml:space="preserve"' not in text:  # rsvg-convert drops leading spaces otherwise
+            text = text.replace("<svg ", '<svg xml:space="preserve" ', 1)
+        svg.write_text(text)
+        out.append(svg)
+    return out
+
+
 def to_png(svg: Path) -> None:
     if shutil.which("rsvg-convert") is None:
         print("rsvg-convert not found (apt-get install librsvg2-bin fonts-firacode): SVG only")
@@ -170,5 +194,6 @@ def to_png(svg: Path) -> None:
 
 if __name__ == "__main__":
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent.parent / "screenshots"
-    for svg in [*asyncio.run(main(out)), asyncio.run(distances(out)), asyncio.run(host(out))]:
+    for svg in [*asyncio.run(main(out)), asyncio.run(distances(out)), asyncio.run(host(out)),
+                *from_snapshots(out)]:
         to_png(svg)

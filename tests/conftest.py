@@ -33,6 +33,10 @@ from numatui.session.session import Session
 
 DATA = Path(__file__).parent / "data"
 
+#: The distribution's QEMU, whatever NUMATUI_TEST_QEMU put first on PATH: what
+#: libvirt's converter may probe (a private prefix's QEMU needs its -L and modules).
+SYSTEM_QEMU = shutil.which("qemu-system-x86_64", path=os.defpath) or "/usr/bin/qemu-system-x86_64"
+
 # -- the QEMU version matrix ---------------------------------------------------
 # NUMATUI_TEST_QEMU=10.0 runs the tests on the QEMU 10.0 that scripts/dev
 # unpacks into .cache/qemu-10.0: its bin dir goes first on PATH, so the tests,

@@ -15,14 +15,13 @@ import io
 import json
 import re
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import hmat_cases as cases
 import pytest
-from conftest import Qemu, info_numa
+from conftest import SYSTEM_QEMU, Qemu, info_numa
 
 from numatui import cli
 
@@ -179,7 +178,7 @@ def test_libvirt_export_validates_converts_and_boots_the_same(
     assert "<interconnects>" in cpu and '<cache level="1" associativity="direct"' in cpu
     xml = tmp_path / "domain.xml"
     xml.write_text(DOMAIN.format(kib=3 << 20, vcpus=4, cpu=cpu.strip(),
-                                 emulator=shutil.which("qemu-system-x86_64")))
+                                 emulator=SYSTEM_QEMU))
     valid = subprocess.run(["virt-xml-validate", str(xml), "domain"], capture_output=True, text=True)
     assert valid.returncode == 0, valid.stdout + valid.stderr
     options = _numa_options_of(_libvirt_argv(xml))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SYSTEM_QEMU
 from host_trees import Trees, trees_fixture  # noqa: F401
 from test_cli import fails, ok
 from test_truth_roundtrip import DOMAIN, _libvirt_argv
@@ -122,7 +123,7 @@ def test_libvirt_numatune_cputune_validate_and_convert(qemu_factory: Any, tmp_pa
     assert xml.count("<vcpupin ") == 2
     domain = tmp_path / "domain.xml"
     domain.write_text(DOMAIN.format(kib=1024 * 1024, vcpus=2, cpu=xml,
-                                    emulator=shutil.which("qemu-system-x86_64")))
+                                    emulator=SYSTEM_QEMU))
     check = subprocess.run(["virt-xml-validate", str(domain), "domain"], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     argv = " ".join(_libvirt_argv(domain))

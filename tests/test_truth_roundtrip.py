@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEFAULT_ARGS, Qemu, info_numa, numa_node_args
+from conftest import DEFAULT_ARGS, SYSTEM_QEMU, Qemu, info_numa, numa_node_args
 
 from numatui.model.qemu_args import iter_options
 
@@ -452,9 +452,7 @@ async def _libvirt_fragment(qemu_factory: Any, tmp_path: Path) -> tuple[Qemu, Pa
     assert "clusters" not in cpu and "dies" not in cpu  # libvirt 9.0 has no clusters
     xml = tmp_path / "domain.xml"
     xml.write_text(DOMAIN.format(kib=2 * G // 1024, vcpus=8, cpu=cpu.strip(),
-                                 # the system's QEMU: libvirt probes it, and a private
-                                 # prefix's (NUMATUI_TEST_QEMU=10.0) needs its -L and modules
-                                 emulator=shutil.which("qemu-system-x86_64", path=os.defpath)))
+                                 emulator=SYSTEM_QEMU))
     return q, xml
 
 
