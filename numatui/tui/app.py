@@ -13,12 +13,13 @@ options once the screen is restored (``run_async`` returns them instead).
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.actions import parse
 from textual.app import App, ComposeResult, SystemCommand
@@ -26,6 +27,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from numatui.core import export
@@ -64,6 +66,8 @@ if TYPE_CHECKING:
     from numatui.session.session import Session
 
 
+W = TypeVar("W", bound=Widget)
+
 #: Events waiting for the next redraw (older ones of a flood are dropped).
 MAX_PENDING_EVENTS = 1000
 
@@ -99,6 +103,7 @@ class NumaApp(App[str]):
         self.vm = Vm(session, keeper, host_root=host_root)
         self.keeper = self.vm.keeper
         self._masks = dict(mask or {})
+        self._parts: dict[type[Widget], Widget] = {}  # see part()
         self._bindings_key: tuple[bool, Screen[Any]] | None = None  # what the footer last showed
         self._log_shown = False
         self.ctl = Controller(self, self.vm)
@@ -138,12 +143,24 @@ class NumaApp(App[str]):
         yield Footer()
 
     def grid_mounted(self) -> bool:
-        """False once the app's widgets are gone (closing), when a queued message may still come."""
-        return bool(self.query(CpuGrid))
+        """False while another screen is on top, and once the app's widgets are
+        gone (closing), when a queued message may still come."""
+        grid = self._parts.get(CpuGrid)
+        if grid is None:
+            return bool(self.query(CpuGrid))
+        return grid.is_attached and grid.screen is self.screen
+
+    def part(self, kind: type[W]) -> W:
+        """The main screen's one ``kind`` widget, looked up once (they live as
+        long as the app; a DOM query per redraw showed in the keypress bench)."""
+        widget = self._parts.get(kind)
+        if widget is None:
+            widget = self._parts[kind] = self.query_one(kind)
+        return cast(W, widget)
 
     @property
     def grid(self) -> CpuGrid:
-        return self.query_one(CpuGrid)
+        return self.part(CpuGrid)
 
     def on_mount(self) -> None:
         self._removers = [
@@ -154,6 +171,7 @@ class NumaApp(App[str]):
         ]
         self.grid.focus()
         self.sync()
+        self.call_after_refresh(gc.freeze)
 
     # session callbacks run on this loop; messages keep widget work in handlers
     def _on_entry(self, entry: Any) -> None:
@@ -191,20 +209,20 @@ class NumaApp(App[str]):
             self.grid.queued.clear()
         self.grid.set_topology(s.topology, booted=booted, pending=s.pending_unplug)
         self.show_status()
-        self.query_one(DisconnectedBanner).show(self.vm, self.mask)
-        self.query_one(NodesPanel).show(s, booted)
+        self.part(DisconnectedBanner).show(self.vm, self.mask)
+        self.part(NodesPanel).show(s, booted)
         nodes = sorted({n.id for n in s.nodes}
                        | {x.node_id for x in s.topology.slots if x.node_id is not None})
-        self.query_one(Legend).show(booted, nodes, launched=self.keeper.launcher is not None)
-        self.query_one(HostPanel).refresh_text()
-        panel = self.query_one(CommandPanel)
+        self.part(Legend).show(booted, nodes, launched=self.keeper.launcher is not None)
+        self.part(HostPanel).refresh_text()
+        panel = self.part(CommandPanel)
         panel.show(export.render(panel.view, s), self.mask, booted=booted)
         self.on_cpu_grid_cursor_moved()
         self._refresh_bindings_if_changed(booted)
 
     def show_status(self) -> None:
         """Redraw the status bar alone (an operation's busy text)."""
-        self.query_one(StatusBar).show(self.session, self.ctl.busy, self.mask)
+        self.part(StatusBar).show(self.session, self.ctl.busy, self.mask)
 
     def _refresh_bindings_if_changed(self, booted: bool) -> None:
         """``check_action`` depends on the run state and the screen on top; the
@@ -230,7 +248,7 @@ class NumaApp(App[str]):
         if event.get("event") == "NUMATUI_DISCONNECTED":
             data = event.get("data") or {}
             stderr = str(data["stderr"]) if data.get("stderr") else None
-            self.query_one(DisconnectedBanner).lost(str(data.get("reason") or "QEMU went away"), stderr)
+            self.part(DisconnectedBanner).lost(str(data.get("reason") or "QEMU went away"), stderr)
         if event.get("event") == "NUMATUI_DISCONNECTED" and not self.ctl.told_disconnected:
             words = str(data.get("reason") or "QEMU went away")
             if stderr:
@@ -244,7 +262,7 @@ class NumaApp(App[str]):
         self._log_posted = False
         if not self.grid_mounted():
             return
-        self.query_one(QmpLog).catch_up()
+        self.part(QmpLog).catch_up()
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
         grid = self.grid
@@ -255,12 +273,12 @@ class NumaApp(App[str]):
         text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, boot_cpus, pin)
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
-        self.query_one("#cursor-info", InfoLine).show(text)
+        self.part(InfoLine).show(text)
         self._show_overview()
 
     def _show_overview(self) -> None:
         """The overview shows when the grid does not fit (or while it has the focus)."""
-        overview = self.query_one(Overview)
+        overview = self.part(Overview)
         grid = self.grid
         shown = overview.has_focus or not grid.fits
         if overview.display != shown:
@@ -273,7 +291,7 @@ class NumaApp(App[str]):
             self._show_overview()
 
     def action_overview(self) -> None:
-        overview = self.query_one(Overview)
+        overview = self.part(Overview)
         overview.display = True
         overview.show(self.grid.topology, self.grid.cursor)
         overview.focus()
@@ -412,7 +430,7 @@ class NumaApp(App[str]):
         self.start(self.ctl.add_node())
 
     def action_copy(self) -> None:
-        panel = self.query_one(CommandPanel)
+        panel = self.part(CommandPanel)
         text = self.vm.quit_text() if panel.view == "compact" else panel.text
         self.start(self.ctl.copy(self.mask(text)), group="copy")
 
@@ -423,7 +441,7 @@ class NumaApp(App[str]):
         self.action_next_view()
 
     def action_next_view(self) -> None:
-        self.query_one(CommandPanel).next_view()
+        self.part(CommandPanel).next_view()
         self.sync()
 
     def action_exit_preconfig(self) -> None:
@@ -443,7 +461,7 @@ class NumaApp(App[str]):
 
     def action_toggle_log(self) -> None:
         """The log beside the command-line panel on a wide terminal, in its place otherwise."""
-        self._log_shown = self.query_one(QmpLog).toggle()
+        self._log_shown = self.part(QmpLog).toggle()
         self.screen.set_class(self._log_shown, "-log")
 
     def on_command_panel_boot_requested(self) -> None:
@@ -452,7 +470,7 @@ class NumaApp(App[str]):
 
     def action_toggle_host(self) -> None:
         """The host panel (#18): host nodes, their CPUs, memory and bound guest nodes."""
-        self.query_one(HostPanel).toggle()
+        self.part(HostPanel).toggle()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """What :data:`numatui.core.actions.ACTIONS` allows now: under a dialog only

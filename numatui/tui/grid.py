@@ -31,6 +31,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from numatui.model.errors import NumaError
 from numatui.model.topology import Slot, SlotKey, Topology
@@ -49,6 +50,9 @@ RowKey = tuple[int, bool, bool, str, tuple[Look, ...]]
 
 #: What a slot's look takes from the slot itself (``present`` is ``qom_path is not None``).
 _SLOT_FACTS = attrgetter("node_id", "qom_path")
+
+#: Seconds a key's own change waits for the paint of QEMU's answer (CpuGrid._paint_soon).
+LATE_PAINT = 0.05
 
 
 def header_row_of(layout: GridLayout, row: int) -> int:
@@ -141,6 +145,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
         self._drawn: dict[int, RowKey] = {}  # row -> strip key last drawn
         self._layout_args: tuple[int, int] | None = None  # (width, cell width) of _layout
+        self._late_paint: Timer | None = None  # see _paint_soon
         self.queued: set[SlotKey] = set()
         """Slots an assignment still waiting in the controller's queue will set."""
         self.hovered: int | None = None
@@ -173,6 +178,8 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             self.refresh()
         else:
             self._refresh_changed_rows(self._rows_changed_since(old, old_pending))
+        if self._late_paint is not None:  # a key's change waits for this paint
+            self._changed()
 
     def _keep_by_key(self, old: Topology) -> None:
         """After a change of shape: the cursor and selection back on their slot keys."""
@@ -262,7 +269,9 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         keys = self.target_keys()
         if not self.selection:
             return keys, lambda: None
-        self.clear_selection()
+        self.selection.clear()
+        self._anchor = None
+        self._paint_soon()
 
         def restore() -> None:
             if not self.selection:
@@ -414,8 +423,25 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self.scroll_to_region(region, animate=False, immediate=True)
 
     def _changed(self) -> None:
+        if self._late_paint is not None:
+            self._late_paint.stop()
+            self._late_paint = None
         self._refresh_changed_rows(self._rows_marked_anew())
         self.post_message(self.CursorMoved(self))
+
+    def _paint_soon(self) -> None:
+        """Paint a change made as a key arrives (the selection it took) with
+        the redraw of QEMU's answer, or after LATE_PAINT seconds if that is
+        late.  Painting it at once would hold the answer's paint back by up to
+        a frame (Textual paints at most 60 times a second): half the keypress
+        row of ``python -m numatui.bench``."""
+        if self._late_paint is None:
+            self._late_paint = self.set_timer(LATE_PAINT, self._paint_late)
+
+    def _paint_late(self) -> None:
+        self._late_paint = None
+        if self.is_attached:
+            self._changed()
 
     def hover_moved(self) -> None:
         """The mouse's slot changed (for the status line)."""

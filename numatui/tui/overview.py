@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widget import Widget
+from textual.strip import Strip
 
 from numatui.model.topology import SlotKey, Topology
 from numatui.tui import colours
 from numatui.tui.grid_layout import unit_label
+from numatui.tui.paint import LinePainter
 
 LABEL = 5  # columns of a line's label ("s12 ")
 
@@ -65,7 +66,25 @@ def overview_cells(keys: tuple[SlotKey, ...], width: int) -> tuple[Line, ...]:
     return tuple(lines)
 
 
-class Overview(Widget, can_focus=True):
+_DIM = Style(dim=True)
+_MARK = Style(bold=True, bgcolor="#ffffff")
+_REVERSE = Style(reverse=True)
+
+
+@lru_cache(maxsize=256)
+def _cell_look(nodes: frozenset[int | None]) -> tuple[str, Style]:
+    """A cell's glyph and style: one node's colour, ``▒`` in the lowest node's
+    colour when its slots are on several, or the unassigned look."""
+    if len(nodes) > 1:
+        first = min(x for x in nodes if x is not None)
+        return "▒", Style(color=colours.node_colour(first))
+    node = next(iter(nodes), None)
+    if node is None:
+        return colours.UNASSIGNED_TEXT, Style(color=colours.UNASSIGNED_FG)
+    return "█", Style(color=colours.node_colour(node))
+
+
+class Overview(LinePainter, can_focus=True):
     """Every socket in a line, coloured by node; the cursor marked."""
 
     DEFAULT_CSS = """
@@ -94,6 +113,7 @@ class Overview(Widget, can_focus=True):
         self.grid_cursor = 0
         self.at = (0, 0)  # (line, cell) of the overview's own cursor
         self._shown: tuple[object, ...] | None = None
+        self._strips: dict[int, tuple[object, Strip]] = {}  # y -> (what it shows, its strip)
 
     def lines(self, width: int | None = None) -> tuple[Line, ...]:
         """The lines at ``width`` columns (default: the widget's; none before it has a size)."""
@@ -119,33 +139,37 @@ class Overview(Widget, can_focus=True):
                         return n, c
         return 0, 0
 
-    def render(self) -> Text:
-        out = Text(no_wrap=True, overflow="crop")
-        topo = self.topology
-        if topo is None:
-            return out
-        slots = topo.slots
-        mark = self.where(self.grid_cursor)
-        for n, line in enumerate(self.lines()):
-            if n:
-                out.append("\n")
-            out.append(f"{line.label:<{LABEL - 1}} ", style="dim")
-            for c, cell in enumerate(line.cells):
-                nodes = {slots[i].node_id for i in cell}
-                node = next(iter(nodes)) if len(nodes) == 1 else None
-                if len(nodes) > 1:
-                    first = min(x for x in nodes if x is not None)
-                    glyph, style = "▒", Style(color=colours.node_colour(first))
-                elif node is None:
-                    glyph, style = colours.UNASSIGNED_TEXT, Style(color=colours.UNASSIGNED_FG)
+    def render_line(self, y: int) -> Strip:
+        """Line ``y``: its label, then runs of equal cells (each run one
+        segment), kept until the line looks different (a key press changes one
+        line or two)."""
+        width = self.content_region.width
+        base = self.base_style
+        lines = self.lines()
+        if self.topology is None or y >= len(lines):
+            return Strip.blank(width, base)
+        line, slots = lines[y], self.topology.slots
+        mark, at = self.where(self.grid_cursor), self.at if self.has_focus else None
+        looks = tuple(
+            (_cell_look(frozenset(slots[i].node_id for i in cell)), (y, c) == mark, (y, c) == at)
+            for c, cell in enumerate(line.cells))
+        key = (line.label, looks, base, width)
+        drawn = self._strips.get(y)
+        if drawn is None or drawn[0] != key:
+            segments = [Segment(f"{line.label:<{LABEL - 1}} ", base + _DIM)]
+            for (glyph, style), marked, cursor in looks:
+                if marked:
+                    glyph, style = "◆", style + _MARK
+                if cursor:
+                    style += _REVERSE
+                style = base + style
+                if segments[-1].style == style:  # equal cells side by side: one segment
+                    segments[-1] = Segment(segments[-1].text + glyph, style)
                 else:
-                    glyph, style = "█", Style(color=colours.node_colour(node))
-                if (n, c) == mark:
-                    glyph, style = "◆", style + Style(bold=True, bgcolor="#ffffff")
-                if self.has_focus and (n, c) == self.at:
-                    style += Style(reverse=True)
-                out.append(glyph, style=style)
-        return out
+                    segments.append(Segment(glyph, style))
+            drawn = (key, Strip(segments).crop_extend(0, width, base))
+            self._strips[y] = drawn
+        return drawn[1]
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         return max(len(self.lines(width)), 1)
