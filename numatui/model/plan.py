@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from numatui.model.compact import CpuOption, compact
-from numatui.model.errors import NumaError
+from numatui.model.errors import NumaError, whole_number
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.topology import PROP_ORDER, SlotKey, Topology, format_key, order_props
 from numatui.model.units import parse_size
@@ -118,7 +118,7 @@ class Node:
             raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
         if "id" not in raw:
             raise NumaError(f"{where}: \"id\" is missing")
-        node_id = _int(f"{where}.id", raw["id"], 0, MAX_NODES - 1)
+        node_id = whole_number(f"{where}.id", raw["id"], 0, MAX_NODES - 1)
         memdev = raw.get("memdev")
         if memdev is not None and (not isinstance(memdev, str) or not memdev):
             raise NumaError(f"{where}.memdev must be a non-empty string")
@@ -136,7 +136,7 @@ class Node:
         host_nodes, policy = _binding(where, raw, memdev is not None or size is not None)
         initiator = raw.get("initiator")
         if initiator is not None:
-            initiator = _int(f"{where}.initiator", initiator, 0, MAX_NODES - 1)
+            initiator = whole_number(f"{where}.initiator", initiator, 0, MAX_NODES - 1)
         return cls(id=node_id, memdev=memdev, size=size, created=origin["created"],
                    memdev_created=origin["memdev-created"], host_nodes=host_nodes, policy=policy,
                    initiator=initiator)
@@ -356,15 +356,6 @@ def _list(data: Mapping[str, Any], key: str) -> Sequence[Any]:
     return value
 
 
-def _int(where: str, value: Any, low: int = 0, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise NumaError(f"{where} must be a whole number, not {json.dumps(value)}")
-    if value < low or (high is not None and value > high):
-        bound = f"{low}..{high}" if high is not None else f">= {low}"
-        raise NumaError(f"{where} = {value} is out of range ({bound})")
-    return value
-
-
 def _binding(where: str, raw: Mapping[str, Any], has_memory: bool) -> tuple[tuple[int, ...], str | None]:
     """A node's ``host-nodes`` (list of host node ids) and ``policy``."""
     hosts = raw.get("host-nodes")
@@ -375,7 +366,7 @@ def _binding(where: str, raw: Mapping[str, Any], has_memory: bool) -> tuple[tupl
         return (), None
     if not isinstance(hosts, list) or not hosts:
         raise NumaError(f"{where}.host-nodes must be a non-empty list of host node ids like [0]")
-    ids = tuple(sorted({_int(f"{where}.host-nodes[{j}]", h, 0, 1023) for j, h in enumerate(hosts)}))
+    ids = tuple(sorted({whole_number(f"{where}.host-nodes[{j}]", h, 0, 1023) for j, h in enumerate(hosts)}))
     if policy is None:
         policy = "bind"
     if policy not in POLICIES:
@@ -397,9 +388,9 @@ def _distance(i: int, raw: Any) -> Distance:
     if unknown:
         raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
     return Distance(
-        src=_int(f"{where}.src", raw["src"], 0, MAX_NODES - 1),
-        dst=_int(f"{where}.dst", raw["dst"], 0, MAX_NODES - 1),
-        val=_int(f"{where}.val", raw["val"], 0, 255),
+        src=whole_number(f"{where}.src", raw["src"], 0, MAX_NODES - 1),
+        dst=whole_number(f"{where}.dst", raw["dst"], 0, MAX_NODES - 1),
+        val=whole_number(f"{where}.val", raw["val"], 0, 255),
     )
 
 
@@ -418,7 +409,7 @@ def _cpu(i: int, raw: Any) -> CpuOption:
         if key != "node-id" and key not in PROP_ORDER:
             raise NumaError(f"{where}: unknown prop {key!r}; QEMU knows node-id, {', '.join(PROP_ORDER)}")
         high = MAX_NODES - 1 if key == "node-id" else None
-        out[key] = _int(f"{where}.{key}", value, 0, high)
+        out[key] = whole_number(f"{where}.{key}", value, 0, high)
     ordered: CpuOption = {"node-id": out["node-id"]}
     ordered.update(dict(order_props(out)))
     return ordered
