@@ -8,7 +8,6 @@ from typing import Any
 from conftest import until
 from host_trees import Trees, trees_fixture  # noqa: F401
 
-from numatui.core.presets import plan_for_session
 from numatui.core.vm import Vm
 from numatui.session.machine import RunState
 from numatui.session.pinning import read_affinity
@@ -26,8 +25,7 @@ async def test_host_panel_toggle_and_pinning_after_boot(qemu_factory: Any) -> No
     q = qemu_factory(BASE)
     session = await Session.connect(q.sock)
     try:
-        plan = plan_for_session(session, "host")
-        await Vm(session).apply_plan(plan, lambda _: None)
+        await Vm(session).apply_preset("host")
         app = NumaApp(session)
         async with app.run_test(size=(120, 40)) as pilot:
             panel = app.query_one(HostPanel)
@@ -73,7 +71,7 @@ async def test_a_hot_plugged_cpu_is_pinned_as_it_appears(qemu_factory: Any) -> N
     session = await Session.connect(q.sock)
     try:
         vm = Vm(session)
-        await vm.apply_plan(plan_for_session(session, "host"), lambda _: None)
+        await vm.apply_preset("host")
         assert session.pinning == "node"
         assert await vm.boot() is not None and len(vm.pinned) == 1
         empty = next(s.key for s in session.topology.slots if not s.present)

@@ -1,9 +1,9 @@
 """Undo history, move-by-relaunch and autosave around one session.
 
-The Keeper is the one owner of the launcher numatui started: a move, undo,
-redo, memory split or relaunch swaps QEMU through
-:func:`numatui.session.replay.relaunch_with_plan` and keeps the launcher it
-returns (``session.launcher`` follows, for the connection's own use).
+A move, undo, redo, memory split or relaunch swaps QEMU through
+:func:`numatui.session.replay.relaunch_with_plan`, which puts the new launcher
+on the session: ``session.launcher`` is the one place it is kept (the session
+reads its argv and stderr and stops it), and :attr:`Keeper.launcher` reads it.
 """
 
 from __future__ import annotations
@@ -48,9 +48,6 @@ class Keeper:
         self.session = session
         self.save = save
         self.history = history or History(session.plan(), "start")
-        launcher = session.launcher
-        #: the QEMU numatui started (None: attached); the one owner of it
-        self.launcher: Launcher | None = launcher if isinstance(launcher, Launcher) else None
         self.last_save_error: str | None = None
         #: where the last autosave went (when ``save`` returns something with a ``path``)
         self.saved_path: str | None = None
@@ -59,6 +56,12 @@ class Keeper:
 
     def close(self) -> None:
         self._remove()
+
+    @property
+    def launcher(self) -> Launcher | None:
+        """The QEMU numatui started (None: attached)."""
+        launcher = self.session.launcher
+        return launcher if isinstance(launcher, Launcher) else None
 
     @property
     def can_relaunch(self) -> bool:
@@ -89,15 +92,13 @@ class Keeper:
         try:
             launcher = check_relaunch(self.session, self.launcher)
             if memory.split_differs(self.session, plan):  # e.g. undo of a memory change
-                self.launcher = await memory.relaunch_with_split(
-                    self.session, plan, memory.plan_sizes(plan), why=why, launcher=launcher,
-                    reason=reason)
+                await memory.relaunch_with_split(self.session, plan, memory.plan_sizes(plan), why=why,
+                                                 launcher=launcher, reason=reason)
             elif memory.bindings_differ(self.session, plan):  # e.g. undo of a rebinding
-                self.launcher = await memory.relaunch_with_bindings(
-                    self.session, plan, why=why, launcher=launcher, reason=reason)
+                await memory.relaunch_with_bindings(self.session, plan, why=why, launcher=launcher,
+                                                    reason=reason)
             else:
-                self.launcher = await relaunch_with_plan(self.session, plan, why=why, launcher=launcher,
-                                                           reason=reason)
+                await relaunch_with_plan(self.session, plan, why=why, launcher=launcher, reason=reason)
         finally:
             self._replaying = False
         self.autosave()
@@ -153,6 +154,6 @@ class Keeper:
                 await self.session.add_node(node_id, size=size or None)
             self.autosave()
             return None
-        self.launcher = await memory.relaunch_with_memory(self.session, sizes, launcher=self.launcher)
+        new = await memory.relaunch_with_memory(self.session, sizes, launcher=self.launcher)
         self.autosave()
-        return self.launcher
+        return new

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from numatui.core.host import HOST_PRESET, host_context
+from numatui.core.host import HostView
 from numatui.model.errors import NumaError
 from numatui.model.host import HostTopology
 from numatui.model.plan import Plan
@@ -22,19 +22,15 @@ def preset_names() -> list[str]:
     return [p.name for p in presets()]
 
 
-def plan_for_session(session: Session, name: str, *, into: int | None = None,
-                     add_nodes: bool = False, host: HostTopology | None = None) -> Plan:
+def plan_for_session(session: Session, name: str, host: HostTopology | None, *,
+                     into: int | None = None, add_nodes: bool = False) -> Plan:
     """The plan applying preset ``name`` to the machine ``session`` is on,
     over the nodes QEMU has (PresetError: one line, exit 2).  ``host``: the
-    host the "host" preset shapes the guest after (read from ``/`` when None)."""
+    host the "host" preset shapes the guest after (None: it could not be read)."""
     unknown = not session.nodes and session.nodes_source == "unknown"
-    if name == HOST_PRESET and host is None:
-        from numatui.core.host import HostView
-
-        host = HostView().get()
-    with host_context(host, session.info.ram_size):
-        return preset_plan(name, session.topology, None if unknown else session.nodes, into=into,
-                           add_nodes=add_nodes, nodes_source=session.nodes_source)
+    return preset_plan(name, session.topology, None if unknown else session.nodes, into=into,
+                       add_nodes=add_nodes, nodes_source=session.nodes_source, host=host,
+                       ram=session.info.ram_size)
 
 
 @dataclass(frozen=True)
@@ -58,12 +54,14 @@ def choices(session: Session, into: int | None = None,
             host: HostTopology | None = None) -> list[PresetChoice]:
     """Every registered preset and whether it applies to this board and nodes
     (``into``: for the presets that take it; ``host``: what the "host" preset
-    shapes the guest after)."""
+    shapes the guest after, read from ``/`` when not given)."""
+    if host is None:
+        host = HostView().get()
     out = []
     for p in presets():
         missing, refused = 0, None
         try:
-            plan_for_session(session, p.name, into=into if p.takes_into else None, host=host)
+            plan_for_session(session, p.name, host, into=into if p.takes_into else None)
         except NotEnoughNodes as exc:
             missing = len(exc.missing)
         except NumaError as exc:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from numatui.core import export
-from numatui.core.host import HOST_PRESET, HostView, capacity_findings
+from numatui.core.host import HostView, capacity_findings
 from numatui.core.keeper import Keeper
 from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
 from numatui.model import hmat
@@ -447,8 +447,7 @@ class Vm:
         """The plan preset ``name`` makes of this machine (PresetError, NotEnoughNodes)."""
         from numatui.core.presets import plan_for_session
 
-        return plan_for_session(self.session, name, into=into, add_nodes=add_nodes,
-                                host=self.host.get() if name == HOST_PRESET else None)
+        return plan_for_session(self.session, name, self.host.get(), into=into, add_nodes=add_nodes)
 
     async def apply_preset(self, name: str, into: int | None = None, add_nodes: bool = False,
                            sent: Callable[[dict[str, Any]], object] | None = None) -> Applied:

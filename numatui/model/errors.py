@@ -1,5 +1,18 @@
-"""The one error type of the pure model."""
+"""The one error type of the pure model, and the whole-number check its readers share."""
+
+import json
+from typing import Any
 
 
 class NumaError(ValueError):
     """Bad input to the model: the message is one line naming what and why."""
+
+
+def whole_number(where: str, value: Any, low: int = 0, high: int | None = None) -> int:
+    """``value`` when it is an int within ``low..high``; else NumaError naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NumaError(f"{where} must be a whole number, not {json.dumps(value)}")
+    if value < low or (high is not None and value > high):
+        bound = f"{low}..{high}" if high is not None else f">= {low}"
+        raise NumaError(f"{where} = {value} is out of range ({bound})")
+    return value

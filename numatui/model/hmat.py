@@ -43,7 +43,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from numatui.model.errors import NumaError
+from numatui.model.errors import NumaError, whole_number
 
 MAX_NODES = 128
 HIERARCHIES = ("memory", "first-level", "second-level", "third-level")
@@ -107,14 +107,9 @@ class HmatCache:
 
 # -- reading (plan JSON items, -numa option values) -------------------------------
 def _int(where: str, value: Any, low: int = 0, high: int | None = None) -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdigit():  # a -numa option value
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise NumaError(f"{where} must be a whole number, not {json.dumps(value)}")
-    if value < low or (high is not None and value > high):
-        bound = f"{low}..{high}" if high is not None else f">= {low}"
-        raise NumaError(f"{where} = {value} is out of range ({bound})")
-    return value
+    return whole_number(where, value, low, high)
 
 
 def _choice(where: str, value: Any, allowed: tuple[str, ...]) -> str:

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from numatui.model.compact import CpuOption, compact
-from numatui.model.errors import NumaError
+from numatui.model.errors import NumaError, whole_number
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.topology import PROP_ORDER, SlotKey, Topology, format_key, order_props
 from numatui.model.units import parse_size
@@ -92,6 +92,54 @@ class Node:
     def with_binding(self, host_nodes: Iterable[int], policy: str | None) -> Node:
         nodes = tuple(sorted(set(host_nodes)))
         return replace(self, host_nodes=nodes, policy=(policy or "bind") if nodes else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The node as the plan file has it."""
+        d: dict[str, Any] = {"id": self.id}
+        for key, value in (("memdev", self.memdev), ("size", self.size), ("created", self.created),
+                           ("memdev-created", self.memdev_created)):
+            if value is not None:
+                d[key] = value
+        if self.host_nodes:
+            d["host-nodes"] = list(self.host_nodes)
+            d["policy"] = self.policy or "bind"
+        if self.initiator is not None:
+            d["initiator"] = self.initiator
+        return d
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str) -> Node:
+        """A node of a plan file; NumaError naming ``where`` when it is not one."""
+        if not isinstance(raw, Mapping):
+            raise NumaError(f"{where} must be an object like {{\"id\": 0}}")
+        unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created", "host-nodes",
+                              "policy", "initiator"}
+        if unknown:
+            raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        if "id" not in raw:
+            raise NumaError(f"{where}: \"id\" is missing")
+        node_id = whole_number(f"{where}.id", raw["id"], 0, MAX_NODES - 1)
+        memdev = raw.get("memdev")
+        if memdev is not None and (not isinstance(memdev, str) or not memdev):
+            raise NumaError(f"{where}.memdev must be a non-empty string")
+        size = raw.get("size")
+        if size is not None:
+            size = parse_size(size, what=f"{where}.size")
+        origin: dict[str, str | None] = {}
+        for key in ("created", "memdev-created"):
+            value = raw.get(key)
+            if value is not None and value != LIVE:
+                raise NumaError(f"{where}.{key} must be \"{LIVE}\", not {json.dumps(value)}")
+            origin[key] = value
+        if origin["memdev-created"] is not None and (memdev is None or size is None):
+            raise NumaError(f"{where}: \"memdev-created\" needs \"memdev\" and \"size\"")
+        host_nodes, policy = _binding(where, raw, memdev is not None or size is not None)
+        initiator = raw.get("initiator")
+        if initiator is not None:
+            initiator = whole_number(f"{where}.initiator", initiator, 0, MAX_NODES - 1)
+        return cls(id=node_id, memdev=memdev, size=size, created=origin["created"],
+                   memdev_created=origin["memdev-created"], host_nodes=host_nodes, policy=policy,
+                   initiator=initiator)
 
 
 @dataclass(frozen=True)
@@ -185,26 +233,9 @@ class Plan:
 
     # -- the plan file ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        nodes: list[dict[str, Any]] = []
-        for n in self.nodes:
-            d: dict[str, Any] = {"id": n.id}
-            if n.memdev is not None:
-                d["memdev"] = n.memdev
-            if n.size is not None:
-                d["size"] = n.size
-            if n.created is not None:
-                d["created"] = n.created
-            if n.memdev_created is not None:
-                d["memdev-created"] = n.memdev_created
-            if n.host_nodes:
-                d["host-nodes"] = list(n.host_nodes)
-                d["policy"] = n.policy or "bind"
-            if n.initiator is not None:
-                d["initiator"] = n.initiator
-            nodes.append(d)
         out: dict[str, Any] = {
             "version": PLAN_VERSION,
-            "nodes": nodes,
+            "nodes": [n.to_dict() for n in self.nodes],
             "distances": [{"src": d.src, "dst": d.dst, "val": d.val} for d in self.distances],
             "cpus": [dict(c) for c in self.cpus],
         }
@@ -239,7 +270,7 @@ class Plan:
         version = data.get("version", PLAN_VERSION)
         if version != PLAN_VERSION:
             raise NumaError(f"plan: version {version!r} is not supported (this numatui reads 1)")
-        nodes = tuple(_node(i, n) for i, n in enumerate(_list(data, "nodes")))
+        nodes = tuple(Node.from_dict(n, f"plan: nodes[{i}]") for i, n in enumerate(_list(data, "nodes")))
         seen: set[int] = set()
         for i, n in enumerate(nodes):
             if n.id in seen:
@@ -325,49 +356,6 @@ def _list(data: Mapping[str, Any], key: str) -> Sequence[Any]:
     return value
 
 
-def _int(where: str, value: Any, low: int = 0, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise NumaError(f"{where} must be a whole number, not {json.dumps(value)}")
-    if value < low or (high is not None and value > high):
-        bound = f"{low}..{high}" if high is not None else f">= {low}"
-        raise NumaError(f"{where} = {value} is out of range ({bound})")
-    return value
-
-
-def _node(i: int, raw: Any) -> Node:
-    where = f"plan: nodes[{i}]"
-    if not isinstance(raw, Mapping):
-        raise NumaError(f"{where} must be an object like {{\"id\": 0}}")
-    unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created", "host-nodes", "policy",
-                          "initiator"}
-    if unknown:
-        raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
-    if "id" not in raw:
-        raise NumaError(f"{where}: \"id\" is missing")
-    node_id = _int(f"{where}.id", raw["id"], 0, MAX_NODES - 1)
-    memdev = raw.get("memdev")
-    if memdev is not None and (not isinstance(memdev, str) or not memdev):
-        raise NumaError(f"{where}.memdev must be a non-empty string")
-    size = raw.get("size")
-    if size is not None:
-        size = parse_size(size, what=f"{where}.size")
-    origin: dict[str, str | None] = {}
-    for key in ("created", "memdev-created"):
-        value = raw.get(key)
-        if value is not None and value != LIVE:
-            raise NumaError(f"{where}.{key} must be \"{LIVE}\", not {json.dumps(value)}")
-        origin[key] = value
-    if origin["memdev-created"] is not None and (memdev is None or size is None):
-        raise NumaError(f"{where}: \"memdev-created\" needs \"memdev\" and \"size\"")
-    host_nodes, policy = _binding(where, raw, memdev is not None or size is not None)
-    initiator = raw.get("initiator")
-    if initiator is not None:
-        initiator = _int(f"{where}.initiator", initiator, 0, MAX_NODES - 1)
-    return Node(id=node_id, memdev=memdev, size=size, created=origin["created"],
-                memdev_created=origin["memdev-created"], host_nodes=host_nodes, policy=policy,
-                initiator=initiator)
-
-
 def _binding(where: str, raw: Mapping[str, Any], has_memory: bool) -> tuple[tuple[int, ...], str | None]:
     """A node's ``host-nodes`` (list of host node ids) and ``policy``."""
     hosts = raw.get("host-nodes")
@@ -378,7 +366,7 @@ def _binding(where: str, raw: Mapping[str, Any], has_memory: bool) -> tuple[tupl
         return (), None
     if not isinstance(hosts, list) or not hosts:
         raise NumaError(f"{where}.host-nodes must be a non-empty list of host node ids like [0]")
-    ids = tuple(sorted({_int(f"{where}.host-nodes[{j}]", h, 0, 1023) for j, h in enumerate(hosts)}))
+    ids = tuple(sorted({whole_number(f"{where}.host-nodes[{j}]", h, 0, 1023) for j, h in enumerate(hosts)}))
     if policy is None:
         policy = "bind"
     if policy not in POLICIES:
@@ -400,9 +388,9 @@ def _distance(i: int, raw: Any) -> Distance:
     if unknown:
         raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
     return Distance(
-        src=_int(f"{where}.src", raw["src"], 0, MAX_NODES - 1),
-        dst=_int(f"{where}.dst", raw["dst"], 0, MAX_NODES - 1),
-        val=_int(f"{where}.val", raw["val"], 0, 255),
+        src=whole_number(f"{where}.src", raw["src"], 0, MAX_NODES - 1),
+        dst=whole_number(f"{where}.dst", raw["dst"], 0, MAX_NODES - 1),
+        val=whole_number(f"{where}.val", raw["val"], 0, 255),
     )
 
 
@@ -421,7 +409,7 @@ def _cpu(i: int, raw: Any) -> CpuOption:
         if key != "node-id" and key not in PROP_ORDER:
             raise NumaError(f"{where}: unknown prop {key!r}; QEMU knows node-id, {', '.join(PROP_ORDER)}")
         high = MAX_NODES - 1 if key == "node-id" else None
-        out[key] = _int(f"{where}.{key}", value, 0, high)
+        out[key] = whole_number(f"{where}.{key}", value, 0, high)
     ordered: CpuOption = {"node-id": out["node-id"]}
     ordered.update(dict(order_props(out)))
     return ordered

@@ -1,24 +1,22 @@
 """Presets: named whole-machine mappings (``socket``, ``split``, ...).
 
 A preset is a pure function from the machine to a mapping: it gets a
-:class:`PresetInput` (the topology, how many nodes QEMU has, ``--into N``)
-and returns ``{slot key: node-id}`` for every slot (or a :class:`Plan`, whose
+:class:`PresetInput` (the topology, how many nodes QEMU has, ``--into N``,
+the host and ``-m``) and returns ``{slot key: node-id}`` for every slot (or a :class:`Plan`, whose
 ``cpus`` and ``distances`` are used).  The registry keeps them by name, in
 the order registered; the faces list :func:`presets` and call
 :func:`preset_plan`, which also checks the nodes the result needs.
 
-Registering one (e.g. a host-based "like the host" preset)::
+Registering one::
 
     from numatui.model.presets import PresetInput, preset
 
-    @preset("host", "the host's NUMA layout", needs="as many nodes as the host has")
-    def like_host(inp: PresetInput) -> dict[SlotKey, int]:
+    @preset("evens", "every other core on node 1", needs="two nodes")
+    def evens(inp: PresetInput) -> dict[SlotKey, int]:
         ...
 
 or ``register(Preset(name, description, needs, build))`` for a function made
-elsewhere, e.g. a closure over facts read where I/O is allowed (the session
-layer reads /sys, then registers ``lambda inp: like(inp.topology, facts)``).
-The module that registers must be imported before :func:`get` is asked for
+elsewhere.  The module that registers must be imported before :func:`get` is asked for
 the name (the model imports nothing above it).  A preset that spreads over
 a node count calls ``inp.spread(name)`` and is registered with
 ``takes_into=True``.  Raise :class:`PresetError` (one line) when the board
@@ -35,6 +33,8 @@ on node 2):
   balance (whole sockets when they divide evenly, else whole dies, ..., else
   whole cores; a core's threads are never split), in topology order.
 - ``interleave``: core *k* of the machine on node *k mod N*.
+- ``host``: the host's NUMA layout (:func:`numatui.model.host_preset.host_plan`
+  of the host and ``-m`` the caller read).
 
 A "core" is a slot without its ``thread-id`` (x86, arm virt), or the slot
 itself where the board names cores only (ppc64 pseries, one slot per core
@@ -48,6 +48,8 @@ from dataclasses import dataclass, replace
 
 from numatui.model.compact import compact
 from numatui.model.errors import NumaError
+from numatui.model.host import HostTopology
+from numatui.model.host_preset import host_plan
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
 from numatui.model.ranges import format_ranges
 from numatui.model.topology import LEVEL_NAMES, Slot, SlotKey, Topology
@@ -82,6 +84,10 @@ class PresetInput:
     """How many nodes QEMU has (None: numatui cannot tell)."""
     into: int | None = None
     """``--into N``: spread over nodes 0..N-1 instead of all QEMU has."""
+    host: HostTopology | None = None
+    """The host numatui runs on (None: it could not be read)."""
+    ram: int | None = None
+    """The guest's ``-m`` in bytes (None: QEMU did not say)."""
 
     def spread(self, preset: str) -> int:
         """N for a preset that spreads over nodes: ``into``, else every node QEMU has."""
@@ -160,11 +166,12 @@ def get(name: str) -> Preset:
 def preset_mapping(name: str, topology: Topology, nodes: int | None,
                    into: int | None = None) -> dict[SlotKey, int]:
     """The mapping preset ``name`` makes of ``topology``, checked against it."""
-    return _run(name, topology, nodes, into)[0]
+    return _run(name, PresetInput(topology, nodes, into))[0]
 
 
 def preset_plan(name: str, topology: Topology, nodes: Sequence[Node] | None, *,
-                into: int | None = None, add_nodes: bool = False, nodes_source: str = "") -> Plan:
+                into: int | None = None, add_nodes: bool = False, nodes_source: str = "",
+                host: HostTopology | None = None, ram: int | None = None) -> Plan:
     """The plan applying preset ``name``: its ``cpus`` the compact options of
     the preset's mapping (so applying it sends the fewest commands).
 
@@ -172,9 +179,11 @@ def preset_plan(name: str, topology: Topology, nodes: Sequence[Node] | None, *,
     naming nodes QEMU lacks raises :class:`NotEnoughNodes`, unless
     ``add_nodes``: then the plan declares them memoryless (with QEMU's own
     nodes beside them), which is how a plan asks for nodes to be added.
+    ``host`` and ``ram`` are what the "host" preset shapes the guest after.
     """
     have = None if nodes is None else sorted({n.id for n in nodes})
-    mapping, distances, built = _run(name, topology, None if have is None else len(have), into)
+    inp = PresetInput(topology, None if have is None else len(have), into, host, ram)
+    mapping, distances, built = _run(name, inp)
     pinning = built.pinning if built is not None else None
     if built is not None and built.nodes:  # the preset declares its nodes (memory, binding)
         return Plan(nodes=merge_nodes(nodes or (), built.nodes), distances=distances,
@@ -211,9 +220,9 @@ def merge_nodes(have: Iterable[Node], wanted: Iterable[Node]) -> tuple[Node, ...
     return tuple(out[i] for i in sorted(out))
 
 
-def _run(name: str, topology: Topology, nodes: int | None,
-         into: int | None) -> tuple[dict[SlotKey, int], tuple[Distance, ...], Plan | None]:
+def _run(name: str, inp: PresetInput) -> tuple[dict[SlotKey, int], tuple[Distance, ...], Plan | None]:
     p = get(name)
+    topology, into = inp.topology, inp.into
     if into is not None:
         if not p.takes_into:
             raise PresetError(f"preset {name} takes no --into: it needs {p.needs}")
@@ -221,7 +230,7 @@ def _run(name: str, topology: Topology, nodes: int | None,
             raise PresetError(f"--into {into} is out of range (1..{MAX_NODES})")
     if not topology.slots:
         raise PresetError(f"preset {name}: the machine has no CPU slots")
-    result = p.build(PresetInput(topology, nodes, into))
+    result = p.build(inp)
     if isinstance(result, Plan):
         return result.resolve(topology), result.distances, result
     mapping = dict(result)
@@ -231,7 +240,6 @@ def _run(name: str, topology: Topology, nodes: int | None,
             raise PresetError(f"preset {name} put a CPU on node {node!r}: QEMU has node ids "
                               f"0..{MAX_NODES - 1}")
     return mapping, (), None
-
 
 
 # -- helpers for preset functions -------------------------------------------------------
@@ -339,3 +347,13 @@ def interleave(inp: PresetInput) -> dict[SlotKey, int]:
     n = inp.spread("interleave")
     cores = units(inp.topology, core_depth(inp.topology))
     return groups_on_nodes(cores, (k % n for k in range(len(cores))))
+
+
+@preset("host", "the host's NUMA layout: a guest node per host node, memory bound, vCPUs pinned "
+        "after boot", "one node per host node the vCPUs can fill")
+def like_host(inp: PresetInput) -> Plan:
+    if inp.host is None:
+        raise PresetError("preset host needs the host's NUMA view, which numatui could not read")
+    if not inp.ram:
+        raise PresetError("preset host splits the guest's RAM, and QEMU did not say its -m size")
+    return host_plan(inp.host, inp.topology, inp.ram)

@@ -24,6 +24,7 @@ from numatui.session.address import Address
 from numatui.session.connect import open_client
 from numatui.session.errors import CommandTimeout, Disconnected, QemuRefused
 from numatui.session.event_stream import stream_events
+from numatui.session.listeners import Listeners
 from numatui.session.machine import RunState
 from numatui.session.peer import Peer
 from numatui.session.transcript import Transcript, reply_text
@@ -80,8 +81,8 @@ class Connection:
         self.state = RunState.DISCONNECTED
         self.status = ""
         self.peer = None
-        self._event_listeners: list[EventCallback] = []
-        self._state_listeners: list[StateCallback] = []
+        self._event_listeners: Listeners[dict[str, Any]] = Listeners()
+        self._state_listeners: Listeners[RunState] = Listeners()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._client: QMPClient | None = None
         self._forget_loss()
@@ -171,33 +172,18 @@ class Connection:
         """Call ``cb(event)`` for every QMP event, and for the synthetic
         ``{"event": "NUMATUI_DISCONNECTED", "data": {"reason", "stderr"}}``.
         Returns a function removing it."""
-        self._event_listeners.append(cb)
-
-        def remove() -> None:
-            if cb in self._event_listeners:
-                self._event_listeners.remove(cb)
-
-        return remove
+        return self._event_listeners.add(cb)
 
     def add_state_listener(self, cb: StateCallback) -> Callable[[], None]:
         """Call ``cb(state)`` whenever the run state changes.  Returns a remover."""
-        self._state_listeners.append(cb)
-
-        def remove() -> None:
-            if cb in self._state_listeners:
-                self._state_listeners.remove(cb)
-
-        return remove
+        return self._state_listeners.add(cb)
 
     def _set_state(self, state: RunState, force: bool = False) -> None:
         if state is self.state and not force:
             return
         self.state = state
-        for cb in list(self._state_listeners):
-            try:
-                cb(state)
-            except Exception as exc:
-                self.transcript.note(f"a state listener failed: {exc!r}")
+        self._state_listeners.call(state,
+                                   lambda _, exc: self.transcript.note(f"a state listener failed: {exc!r}"))
 
     def _on_event(self, event: dict[str, Any]) -> None:
         self.transcript.append("event", compact_json(event))
@@ -212,11 +198,8 @@ class Connection:
             self.status = "shutdown"
             self._set_state(RunState.OTHER)
         self._handle_event(event)
-        for cb in list(self._event_listeners):
-            try:
-                cb(event)
-            except Exception as exc:
-                self.transcript.note(f"an event listener failed: {exc!r}")
+        self._event_listeners.call(event,
+                                   lambda _, exc: self.transcript.note(f"an event listener failed: {exc!r}"))
 
     def _handle_event(self, event: dict[str, Any]) -> None:
         """Subclasses react to events here, before the listeners."""

@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,8 @@ class Record:
             "qemu": self.identity.to_dict() if self.identity else None,
             "machine": self.machine,
             "first-seen": self.first_seen,
-            "nodes": [_node_dict(n) for _, n in sorted(self.nodes.items())],
+            "nodes": [{k: v for k, v in n.to_dict().items() if k != "created"}  # all are "live"
+                      for _, n in sorted(self.nodes.items())],
             "memdevs": [{"id": k, "size": v} for k, v in sorted(self.memdevs.items())],
             "distances": [{"src": s, "dst": d, "val": v} for (s, d), v in sorted(self.distances.items())],
             "derived-mapping": [{"props": p, "node-id": n} for p, n in self.derived_mapping],
@@ -157,15 +158,8 @@ class Record:
                 raise ValueError("not a version 1 record")
             q = data.get("qemu")
             identity = Identity(pid=_i(q["pid"]), start=_i(q["start"]), boot=str(q["boot"])) if q else None
-            nodes = {}
-            for raw in data.get("nodes", []):
-                n = Node(id=_i(raw["id"]), memdev=_s(raw.get("memdev")), size=_oi(raw.get("size")),
-                         created=LIVE,
-                         memdev_created=LIVE if raw.get("memdev-created") == LIVE else None,
-                         initiator=_oi(raw.get("initiator")))
-                if raw.get("host-nodes"):
-                    n = n.with_binding([_i(h) for h in raw["host-nodes"]], _s(raw.get("policy")))
-                nodes[n.id] = n
+            read = (Node.from_dict(raw, f"nodes[{i}]") for i, raw in enumerate(data.get("nodes", [])))
+            nodes = {n.id: replace(n, created=LIVE) for n in read}
             memdevs = {str(m["id"]): _i(m["size"]) for m in data.get("memdevs", [])}
             dists = {(_i(d["src"]), _i(d["dst"])): _i(d["val"]) for d in data.get("distances", [])}
             derived = [({str(k): _i(v) for k, v in m["props"].items()}, _i(m["node-id"]))
@@ -190,32 +184,12 @@ def _i(v: Any) -> int:
     return v
 
 
-def _oi(v: Any) -> int | None:
-    return None if v is None else _i(v)
-
-
 def _s(v: Any) -> str | None:
     if v is None:
         return None
     if not isinstance(v, str):
         raise ValueError(f"{v!r} is not a string")
     return v
-
-
-def _node_dict(n: Node) -> dict[str, Any]:
-    d: dict[str, Any] = {"id": n.id}
-    if n.memdev is not None:
-        d["memdev"] = n.memdev
-    if n.size is not None:
-        d["size"] = n.size
-    if n.memdev_created is not None:
-        d["memdev-created"] = n.memdev_created
-    if n.host_nodes:
-        d["host-nodes"] = list(n.host_nodes)
-        d["policy"] = n.policy
-    if n.initiator is not None:
-        d["initiator"] = n.initiator
-    return d
 
 
 def record_dir() -> Path:

@@ -36,6 +36,7 @@ from numatui.session.errors import (
     QemuRefused,
     SessionError,
 )
+from numatui.session.listeners import Listeners
 from numatui.session.machine import MachineInfo, RunState, derived_props, mark_present, read_info
 from numatui.session.peer import looks_like_qemu, read_cmdline
 from numatui.session.record import Record
@@ -83,7 +84,7 @@ class Session(Connection):
         self._given_nodes = nodes
         self._given_argv = list(qemu_argv) if qemu_argv is not None else None
         self._derived_mapping: dict[SlotKey, int] = {}
-        self._change_listeners: list[Callable[[str], None]] = []
+        self._change_listeners: Listeners[str] = Listeners()
         self._batch_depth = 0
         self._batch_changes: list[str] = []
         #: re-read the slots on DEVICE_DELETED (a TUI turns it off to re-read under its own lock)
@@ -431,13 +432,7 @@ class Session(Connection):
         """Call ``cb(description)`` after every change of the plan numatui made
         (assign, add_node, set_distance; a refused assign too, as it may be
         half-applied), e.g. ``"socket 1 -> node 1"``.  Returns a remover."""
-        self._change_listeners.append(cb)
-
-        def remove() -> None:
-            if cb in self._change_listeners:
-                self._change_listeners.remove(cb)
-
-        return remove
+        return self._change_listeners.add(cb)
 
     @contextlib.contextmanager
     def batch_changes(self, description: str) -> Iterator[None]:
@@ -457,11 +452,8 @@ class Session(Connection):
         if self._batch_depth:
             self._batch_changes.append(description)
             return
-        for cb in list(self._change_listeners):
-            try:
-                cb(description)
-            except Exception as exc:
-                self.transcript.note(f"a change listener failed: {exc!r}")
+        self._change_listeners.call(description,
+                                    lambda _, exc: self.transcript.note(f"a change listener failed: {exc!r}"))
 
     # -- preconfig: mapping -----------------------------------------------------
     def _check_node_id(self, node: int) -> None:

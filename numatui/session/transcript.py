@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
+from numatui.session.listeners import Listeners
+
 EntryKind = Literal["cmd", "reply", "error", "event", "note"]
 
 #: How each kind is marked in a log line.
@@ -42,7 +44,7 @@ class Transcript:
 
     def __init__(self, maxlen: int = 5000) -> None:
         self._entries: deque[Entry] = deque(maxlen=maxlen)
-        self._listeners: list[Callable[[Entry], None]] = []
+        self._listeners: Listeners[Entry] = Listeners()
         self._counts: Counter[str] = Counter()
         self._files: list[IO[str]] = []
         self._full: tuple[Entry, str] | None = None  # the entry being appended, its whole text
@@ -68,11 +70,7 @@ class Transcript:
             self._full = (entry, full())
         self._entries.append(entry)
         self._counts[kind] += 1
-        for cb in list(self._listeners):
-            try:
-                cb(entry)
-            except Exception:
-                self._listeners.remove(cb)
+        self._listeners.call(entry, lambda cb, _: self._listeners.discard(cb))
         self._full = None
         return entry
 
@@ -102,13 +100,7 @@ class Transcript:
 
     def add_listener(self, cb: Callable[[Entry], None]) -> Callable[[], None]:
         """Call ``cb(entry)`` for each new entry; returns a function removing it."""
-        self._listeners.append(cb)
-
-        def remove() -> None:
-            if cb in self._listeners:
-                self._listeners.remove(cb)
-
-        return remove
+        return self._listeners.add(cb)
 
     def write_to(self, path: str | Path) -> Callable[[], None]:
         """Append every entry (those kept so far, then each new one) to ``path``
