@@ -63,7 +63,7 @@ async def test_letter_then_enter_and_split_onto_four(qemu_factory: Any) -> None:
     app = NumaApp(session)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            keys = ["P", hotkeys([c.name for c in choices(session)])["split"], "4"]
+            keys = ["P", hotkeys([c.name for c in choices(session, None)])["split"], "4"]
             assert await type_keys(app, pilot, keys) <= 3
             nodes = await q.nodes()
             assert Counter(nodes.values()) == {0: 60, 1: 60, 2: 60, 3: 60}
@@ -102,7 +102,7 @@ async def test_socket_preset_row_says_how_many_nodes_it_adds(qemu_factory: Any) 
                       "-smp", "8,sockets=4,cores=1,threads=2", "-m", "2G", *numa_node_args(2, 2048)])
     session = await Session.connect(q.sock, nodes=2)
     try:
-        socket = next(c for c in choices(session) if c.name == "socket")
+        socket = next(c for c in choices(session, None) if c.name == "socket")
         assert socket.missing == 2 and not socket.fits
     finally:
         await session.close()
@@ -148,7 +148,7 @@ async def test_4096_vcpus_socket_per_node_and_split_onto_four(qemu_factory: Any)
     app = NumaApp(session)
     try:
         async with app.run_test(size=(160, 50)) as pilot:
-            keys = ["P", hotkeys([c.name for c in choices(session)])["split"], "4"]
+            keys = ["P", hotkeys([c.name for c in choices(session, None)])["split"], "4"]
             assert await type_keys(app, pilot, keys) <= 3
             assert Counter((await q2.nodes()).values()) == {0: 1024, 1: 1024, 2: 1024, 3: 1024}
     finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from numatui.core.host import HostView
 from numatui.model.errors import NumaError
 from numatui.model.host import HostTopology
 from numatui.model.plan import Plan
@@ -50,13 +49,10 @@ class PresetChoice:
         return self.refused is None and not self.missing
 
 
-def choices(session: Session, into: int | None = None,
-            host: HostTopology | None = None) -> list[PresetChoice]:
+def choices(session: Session, host: HostTopology | None, into: int | None = None) -> list[PresetChoice]:
     """Every registered preset and whether it applies to this board and nodes
-    (``into``: for the presets that take it; ``host``: what the "host" preset
-    shapes the guest after, read from ``/`` when not given)."""
-    if host is None:
-        host = HostView().get()
+    (``host``: what the "host" preset shapes the guest after, None: unread;
+    ``into``: for the presets that take it)."""
     out = []
     for p in presets():
         missing, refused = 0, None

@@ -33,6 +33,7 @@ from textual.widgets import Footer
 from numatui.core import export
 from numatui.core.actions import State, available
 from numatui.core.keeper import Keeper
+from numatui.core.presets import choices
 from numatui.core.vm import ActionRefused, Vm, is_booted, run_state
 from numatui.model import sanitise
 from numatui.model.errors import NumaError
@@ -60,6 +61,7 @@ from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.overview import Overview
+from numatui.tui.preset_chooser import PresetChooser, PresetPick
 from numatui.tui.status import StatusBar, cursor_text, hover_text
 
 if TYPE_CHECKING:
@@ -413,17 +415,16 @@ class NumaApp(App[str]):
 
     def action_presets(self) -> None:
         """``P``: the preset chooser; what it picks runs after every earlier key."""
-        from numatui.core.presets import choices
-        from numatui.tui.preset_chooser import PresetChooser, PresetPick
+        host = self.vm.host.get()
 
         def recheck(name: str, into: int) -> Any:
-            return next(c for c in choices(self.session, into) if c.name == name)
+            return next(c for c in choices(self.session, host, into) if c.name == name)
 
         def chosen(pick: PresetPick | None) -> None:
             if pick is not None:
                 self.start(self.ctl.apply_preset(pick.name, pick.into, pick.add_nodes))
 
-        self.push_screen(PresetChooser(choices(self.session), len(self.session.nodes), recheck), chosen)
+        self.push_screen(PresetChooser(choices(self.session, host), len(self.session.nodes), recheck), chosen)
 
     def action_apply_preset(self, name: str) -> None:
         """A palette entry: preset ``name`` over every node QEMU has (adding none)."""
