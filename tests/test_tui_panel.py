@@ -368,6 +368,19 @@ def _console() -> Any:
     return Console()
 
 
+def test_help_lists_every_key_of_the_action_table() -> None:
+    from rich.text import Text
+
+    from numatui.core.actions import ACTIONS, key_of
+
+    shown = Text.from_markup(HELP).plain
+    keyed = [a for a in ACTIONS if a.keys and a.label]  # assign_refused: the digits again, after boot
+    assert len(keyed) >= 25
+    for action in keyed:
+        row = f"{key_of(action.id):<7} {action.help}"
+        assert action.help and row in shown, action.id
+
+
 def test_help_keeps_its_indentation_at_80_columns() -> None:
     from rich.text import Text
 

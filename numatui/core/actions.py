@@ -40,7 +40,8 @@ class Action:
     """One user action.  ``id`` is the Textual action (``action_<id>`` on the app,
     or on the grid when ``grid``); ``keys`` its keys ("" = palette only);
     ``label`` the footer's word (shown there when ``footer``); ``title`` and
-    ``description`` the palette's entry."""
+    ``description`` the palette's entry; ``section`` and ``help`` (default:
+    the title) its line on the help screen, which lists every action with a key."""
 
     id: str
     keys: str
@@ -52,73 +53,103 @@ class Action:
     key_display: str | None = None
     tooltip: str | None = None
     grid: bool = False
+    section: str = "Other"
+    help: str | None = None
 
 
 ACTIONS: tuple[Action, ...] = (
     Action("assign", "0,1,2,3,4,5,6,7,8,9", "Assign", "Assign to node {node}",
            "Put the selection (or the cursor slot) on node {node}, live", _preconfig, footer=True,
-           key_display="0-9"),
+           key_display="0-9",
+           section="Assign", help="put the selection (or the cursor slot) on that node"),
     # after boot the digits only say why nothing moves (not in the footer, not in the palette)
     Action("assign_refused", "0,1,2,3,4,5,6,7,8,9", "", "", "", _running),
     Action("add_node", "n", "+Node", "Add a node", "Declare a new memoryless NUMA node in QEMU (n)",
-           _preconfig, footer=True, tooltip="Add a memoryless NUMA node"),
+           _preconfig, footer=True, tooltip="Add a memoryless NUMA node",
+           section="Assign", help="add a node (memoryless), live"),
     Action("distances", "d", "Distances", "Edit distances",
-           "The node x node distance matrix, sent live (d)"),
+           "The node x node distance matrix, sent live (d)",
+           section="Assign", help="edit the distances, live"),
     Action("memory", "m", "Memory", "Edit node memory",
-           "Split the RAM across nodes; relaunches a QEMU numatui started (m)"),
+           "Split the RAM across nodes; relaunches a QEMU numatui started (m)",
+           section="Assign", help="edit the node memory (relaunches QEMU)"),
     Action("hmat", "t", "HMAT", "Edit memory tiers (HMAT)",
            "Latency/bandwidth per initiator x target and memory-side caches, sent live; "
-           "needs hmat=on (t)"),
+           "needs hmat=on (t)",
+           section="Assign", help="edit memory tiers (HMAT, needs hmat=on), live"),
     Action("undo", "ctrl+z", "Undo", "Undo ({undo})",
            "Relaunch QEMU with the plan before the last change (ctrl+z)",
-           tooltip="Undo the last change (relaunches QEMU)"),
+           tooltip="Undo the last change (relaunches QEMU)",
+           section="Undo", help="undo (relaunches QEMU and replays the plan)"),
     Action("redo", "ctrl+y", "Redo", "Redo ({redo})", "Relaunch QEMU with the change again (ctrl+y)",
-           tooltip="Redo (relaunches QEMU)"),
+           tooltip="Redo (relaunches QEMU)",
+           section="Undo", help="redo (the same way)"),
     Action("relaunch", "R", "Relaunch", "Relaunch or reconnect",
            "After QEMU went away: a new QEMU with the plan (numatui started it), or connect again (R)",
-           key_display="R", tooltip="After QEMU went away: relaunch it with the plan, or reconnect"),
+           key_display="R", tooltip="After QEMU went away: relaunch it with the plan, or reconnect",
+           section="Undo", help="relaunch or reconnect after QEMU went away"),
     Action("copy_needed_plan", "", "", "Copy the plan this move needs",
            "JSON plan to apply to a QEMU restarted with --preconfig (QEMU cannot move an assigned CPU)"),
-    Action("toggle_slot", "space", "Select", "", "", grid=True, footer=True),
+    Action("toggle_slot", "space", "Select", "", "", grid=True, footer=True,
+           section="Select", help="toggle the cursor slot (shift+arrows extend)"),
     Action("select_group('socket-id')", "s", "Socket", "Select the cursor's socket", "s", grid=True,
-           footer=True),
-    Action("select_group('core-id')", "c", "Core", "Select the cursor's core", "c", grid=True),
-    Action("select_unassigned", "a", "Unassigned", "Select every unassigned slot", "a", grid=True),
-    Action("clear", "escape", "Clear", "Clear the selection", "escape", grid=True),
-    Action("copy", "y", "Copy", "Copy the command line", "Copy what the command-line panel shows (y)"),
+           footer=True,
+           section="Select", help="the cursor's socket"),
+    Action("select_group('core-id')", "c", "Core", "Select the cursor's core", "c", grid=True,
+           section="Select", help="the cursor's core"),
+    Action("select_unassigned", "a", "Unassigned", "Select every unassigned slot", "a", grid=True,
+           section="Select", help="every unassigned slot"),
+    Action("clear", "escape", "Clear", "Clear the selection", "escape", grid=True,
+           section="Select", help="clear the selection"),
+    Action("copy", "y", "Copy", "Copy the command line", "Copy what the command-line panel shows (y)",
+           section="Command", help="copy what the panel shows"),
     Action("next_view", "v", "View", "Switch the command-line view",
-           "-numa options, full command line, JSON plan, libvirt XML (v)"),
+           "-numa options, full command line, JSON plan, libvirt XML (v)",
+           section="Command", help="-numa options, command line, JSON plan, libvirt XML"),
     Action("exit_preconfig", "X", "Boot", "Exit preconfig and boot",
-           "List the preflight findings, then boot (X)", _preconfig, footer=True, key_display="X"),
+           "List the preflight findings, then boot (X)", _preconfig, footer=True, key_display="X",
+           section="Boot", help="(or the Exit preconfig button): the preflight, then boot"),
     Action("hotplug", "p", "Plug", "Hot-plug CPUs",
            "device_add into the selected empty slots, after boot (p)",
-           _running, footer=True, tooltip="Hot-plug CPUs into the selected empty slots"),
+           _running, footer=True, tooltip="Hot-plug CPUs into the selected empty slots",
+           section="Running", help="plug CPUs into the selected empty slots"),
     Action("unplug", "u", "Unplug", "Unplug CPUs",
            "Ask the guest to eject the selected hot-plugged CPUs (u)",
-           _running, tooltip="Ask the guest to eject hot-plugged CPUs"),
-    Action("toggle_log", "l", "Log", "Toggle the QMP log", "Commands, replies and events (l)"),
+           _running, tooltip="Ask the guest to eject hot-plugged CPUs",
+           section="Running", help="ask the guest to eject hot-plugged CPUs (~ until done)"),
+    Action("toggle_log", "l", "Log", "Toggle the QMP log", "Commands, replies and events (l)",
+           section="Panels", help="the QMP log (beside the panel on a wide terminal)"),
     Action("toggle_host", "H", "Host", "Toggle the host panel",
            "The host's NUMA nodes, their CPUs and memory, and the guest nodes bound to them (H)",
-           _always),
+           _always,
+           section="Panels", help="the host's NUMA nodes and the guest nodes bound to them"),
     Action("presets", "P", "Presets", "Apply a preset…",
            "Map the whole machine in one step: one node per socket, split, interleave, … (P)",
-           _preconfig, key_display="P", tooltip="Map the whole machine with a preset"),
+           _preconfig, key_display="P", tooltip="Map the whole machine with a preset",
+           section="Assign", help="map the whole machine with a preset"),
     Action("apply_preset", "", "", "Preset: {preset}", "{description}", _preconfig),
     Action("next_group('socket-id', 1)", "right_square_bracket", "Next socket", "Next socket",
-           "The cursor to the first slot of the next socket (])", grid=True, key_display="]"),
+           "The cursor to the first slot of the next socket (])", grid=True, key_display="]",
+           section="Move", help="next socket"),
     Action("next_group('socket-id', -1)", "left_square_bracket", "Prev socket", "Previous socket",
-           "The cursor to the first slot of the previous socket ([)", grid=True, key_display="["),
+           "The cursor to the first slot of the previous socket ([)", grid=True, key_display="[",
+           section="Move", help="previous socket"),
     Action("next_group('die-id', 1)", "right_curly_bracket", "Next die", "Next die",
            "The cursor to the first slot of the next die, where the board has dies (})", grid=True,
-           key_display="}"),
+           key_display="}",
+           section="Move", help="next die (where the board has dies)"),
     Action("next_group('die-id', -1)", "left_curly_bracket", "Prev die", "Previous die",
-           "The cursor to the first slot of the previous die ({)", grid=True, key_display="{"),
+           "The cursor to the first slot of the previous die ({)", grid=True, key_display="{",
+           section="Move", help="previous die"),
     Action("overview", "o", "Overview", "Go to the overview",
            "The whole machine, one line per socket; enter or a click moves the cursor there (o)",
-           key_display="o"),
+           key_display="o",
+           section="Panels", help="the overview: one line per socket; enter goes there"),
     Action("help", "question_mark", "Help", "Help", "Keys and what QEMU allows (?)", _always,
-           footer=True, key_display="?"),
-    Action("quit", "q", "Quit", "Quit", "Quit and print the -numa options (q)", _always, footer=True),
+           footer=True, key_display="?",
+           section="Other", help="this help (ctrl+p: every command)"),
+    Action("quit", "q", "Quit", "Quit", "Quit and print the -numa options (q)", _always, footer=True,
+           section="Other", help="quit (the -numa options are printed)"),
 )
 
 BY_ID = {a.id: a for a in ACTIONS}
@@ -130,6 +161,18 @@ def available(action_id: str, state: State) -> bool:
     if action is None:
         return action_id == "command_palette" or not state.dialog
     return action.when(state)
+
+
+#: The help screen's sections, in order.
+SECTIONS = ("Move", "Select", "Assign", "Undo", "Command", "Boot", "Running", "Panels", "Other")
+
+
+def help_rows() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The help screen's keys: per section, (key, what it does) for every
+    action with a key and a help line, in table order."""
+    return [(section, [(key_of(a.id), a.help) for a in ACTIONS
+                       if a.section == section and a.keys and a.help])
+            for section in SECTIONS]
 
 
 def key_of(action_id: str) -> str:

@@ -10,57 +10,60 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from numatui.core.actions import ACTIONS, key_of
+from numatui.core.actions import help_rows, key_of
 
-#: The keys come from :data:`numatui.core.actions.ACTIONS`.
-HELP = """\
-[b]numatui[/b] maps the guest's CPU slots to NUMA nodes in a QEMU in preconfig.
+#: Columns of the section names and of the keys.
+SECTION, KEY = 12, 8
 
-[b]Move[/b]        arrows or h j k, PageUp PageDown Home End
-            ({toggle_log} is the QMP log, not vi's right: → moves right)
-[b]Select[/b]      {toggle} toggles the cursor slot; shift+arrows extend
-            {socket} its socket, {core} its core, {unassigned} every unassigned slot
-            {clear} clears the selection
-[b]Assign[/b]      {assign} puts the selection (or the cursor slot) on that node
-            {add_node} adds a node (memoryless), live
-            {distances} edits the distances (live)
-            {memory} edits the node memory (relaunches QEMU)
-[b]Undo[/b]        {undo} / {redo} undo and redo (relaunch + replay)
-            {relaunch} relaunches or reconnects after QEMU went away
-[b]Mouse[/b]       click a slot: it alone; ctrl+click: add or remove it
-            shift+click: every slot from the cursor to it, in
-            topology order (socket, die, core, thread)
-            click a socket or core label: its slots
-            drag across empty space: a band selects what it touches
-            drag slots onto a node (or + new node): assigned, live;
-            let go elsewhere or press escape: nothing is sent
-            hover: a slot's props; wheel: scroll; after boot: select only
-[b]Command[/b]     {next_view} switches view (-numa options, full command line,
-[b]line[/b]        JSON plan, libvirt XML); {copy} copies what is shown
-            tab focuses it: arrows, PageUp/PageDown scroll it
-            {toggle_log} shows the QMP log (beside it on a wide terminal)
-[b]Boot[/b]        {exit_preconfig} or the Exit preconfig button: the preflight
-            findings, then enter boots the VM
-[b]Running[/b]     {hotplug} plugs CPUs into the selected empty slots
-            {unplug} asks the guest to eject hot-plugged CPUs (~ until done)
-[b]Other[/b]       ctrl+p every command, {help} this help, {quit} quits
-            (the -numa options are printed when you quit)
+#: Lines before a section's keys: the grid's and the panel's own keys, not actions of the table.
+BEFORE = {
+    "Move": ("arrows or h j k, PageUp PageDown Home End",
+             "(\u2192 moves right: l is the QMP log, not vi's right)"),
+    "Command": ("tab     focuses the panel: arrows, PageUp PageDown scroll it",),
+}
 
+MOUSE = """\
+click a slot: it alone; ctrl+click: add or remove it
+shift+click: every slot from the cursor to it, in
+topology order (socket, die, core, thread)
+click a socket or core label: its slots
+drag across empty space: a band selects what it touches
+drag slots onto a node (or + new node): assigned, live;
+let go elsewhere or press escape: nothing is sent
+hover: a slot's props; wheel: scroll; after boot: select only"""
+
+QEMU = """\
 [b]What QEMU allows[/b]
-• Each assignment is sent to QEMU at once; the grid shows what QEMU
+\u2022 Each assignment is sent to QEMU at once; the grid shows what QEMU
   reports.
-• QEMU has no undo: a slot set on a node (marked •) cannot move there.
+\u2022 QEMU has no undo: a slot set on a node (marked \u2022) cannot move there.
   When numatui launched QEMU, a move or {undo} / {redo} relaunches it and
   replays the plan; attached, export the plan, restart QEMU with
   --preconfig and apply it.
-• Slots left unassigned go to node 0 at boot, with a warning from QEMU.
-• After boot the nodes are fixed; present CPUs show their cpu-index.
+\u2022 Slots left unassigned go to node 0 at boot, with a warning from QEMU.
+\u2022 After boot the nodes are fixed; present CPUs show their cpu-index.
 
-Press escape or {help} to close.""".format(**{
-    name: key_of(action) for name, action in {
-        "toggle": "toggle_slot", "socket": "select_group('socket-id')",
-        "core": "select_group('core-id')", "unassigned": "select_unassigned", "clear": "clear",
-    }.items()} | {a.id: key_of(a.id) for a in ACTIONS if "(" not in a.id})
+Press escape or {help} to close."""
+
+
+def _section(name: str, rows: list[str]) -> list[str]:
+    return [(f"[b]{name}[/b]" + " " * (SECTION - len(name)) if i == 0 else " " * SECTION) + row
+            for i, row in enumerate(rows)]
+
+
+def help_text() -> str:
+    """The help: every key from :data:`numatui.core.actions.ACTIONS` by
+    section, then the mouse and what QEMU allows."""
+    lines = ["[b]numatui[/b] maps the guest's CPU slots to NUMA nodes in a QEMU in preconfig.", ""]
+    for section, keys in help_rows():
+        rows = [f"{key:<{KEY - 1}} {what}".replace("[", "\\[") for key, what in keys]  # literal
+        lines += _section(section, [*BEFORE.get(section, ()), *rows])
+    lines += _section("Mouse", MOUSE.splitlines())
+    return "\n".join([*lines, "", QEMU.format(undo=key_of("undo"), redo=key_of("redo"),
+                                                help=key_of("help"))])
+
+
+HELP = help_text()
 
 
 class HelpScreen(ModalScreen[None]):
