@@ -7,10 +7,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from numatui.core.actions import ACTIONS, key_of
+from numatui.tui.dialog import Dialog
 
 #: The keys come from :data:`numatui.core.actions.ACTIONS`.
 HELP = """\
@@ -63,14 +63,8 @@ Press escape or {help} to close.""".format(**{
     }.items()} | {a.id: key_of(a.id) for a in ACTIONS if "(" not in a.id})
 
 
-class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 90; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $primary; background: $surface; padding: 0 1;
-    }
-    """
+class HelpScreen(Dialog[None]):
+    DEFAULT_CSS = "HelpScreen > VerticalScroll { width: 90; }"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "dismiss", "Close"),
     ]
