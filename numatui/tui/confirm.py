@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.containers import Vertical
+from textual.widgets import Footer, Static
+
+from numatui.tui.dialog import ButtonDialog
 
 
 def quit_stops_guest(booted: bool, launched: bool, keep_running: bool, alive: bool) -> bool:
@@ -29,16 +29,8 @@ APPLY_QUESTION = ("This QEMU does not hold the saved plan ({what}; saved in {whe
                   "Apply it now, live?")
 
 
-class ConfirmDialog(ModalScreen[bool]):
-    DEFAULT_CSS = """
-    ConfirmDialog { align: center middle; }
-    ConfirmDialog > Vertical {
-        width: 72; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $warning; background: $surface; padding: 0 1;
-    }
-    ConfirmDialog #buttons { height: auto; align-horizontal: right; margin-top: 1; }
-    ConfirmDialog Button { margin-left: 1; }
-    """
+class ConfirmDialog(ButtonDialog[bool]):
+    DEFAULT_CSS = "ConfirmDialog > Vertical { width: 72; }"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,y", "confirm", "Yes", priority=True),
         Binding("escape,n", "cancel", "No"),
@@ -52,9 +44,7 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical() as box:
             box.border_title = self.title_text
             yield Static(self.question, id="question", markup=False)
-            with Horizontal(id="buttons"):
-                yield Button(f"{self.no} (esc)", id="cancel", compact=True)
-                yield Button(f"{self.yes} (enter)", id="confirm", variant="warning", compact=True)
+            yield from self.buttons(self.yes, self.no)
         yield Footer(show_command_palette=False)
 
     def action_confirm(self) -> None:
@@ -62,11 +52,3 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
-
-    @on(Button.Pressed, "#confirm")
-    def _confirm(self) -> None:
-        self.action_confirm()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.action_cancel()

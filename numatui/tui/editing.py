@@ -1,27 +1,42 @@
-"""What the node editors (distances, memory) share: running a QMP step and
-showing its outcome where the user is looking.
+"""What the node editors (distances, HMAT, memory) share: a table, one input
+opened on its cursor, a message line, and running a QMP step.
 
 An editor runs its QMP work through a *step*: an async context manager that
 serialises QMP calls.  Inside the app it is ``Controller.step`` (the app's
 lock, the status bar, a redraw after); standing alone (tests, other hosts) a
 private lock.  Refusals are caught by the editor first and shown in its own
 message line, QEMU's words verbatim and never parsed as markup.
+
+The widgets of an editor are ``#P-table``, ``#P-input`` and ``#P-message``
+for its ``PREFIX`` P; a :class:`MatrixEditor` (node x node, sent live) has a
+``#P-cell`` line too, describing the cursor's cell.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
 from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input, Static
+from textual.containers import Vertical
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, Footer, Input, Static
 
-from numatui.session.errors import QemuRefused, SessionError
+from numatui.session.errors import Disconnected, QemuRefused, SessionError
+from numatui.session.machine import RunState
+from numatui.tui.dialog import Dialog
+
+if TYPE_CHECKING:
+    from numatui.core.vm import Vm
 
 Step = Callable[[str], AbstractAsyncContextManager[None]]
+K = TypeVar("K")  # what the open input edits (a node, a pair, ...)
 
 
 def local_step() -> Step:
@@ -65,17 +80,6 @@ class MessageLine(Static):
         self.update(Text(text))
 
 
-def open_input(field: Input, value: str, title: str) -> None:
-    """Show an editor's input holding ``value`` under ``title``, focused, the
-    cursor at the end (focusing does not select it: a key typed next adds to it)."""
-    field.select_on_focus = False
-    field.value = value
-    field.border_title = title
-    field.add_class("shown")
-    field.focus()
-    field.cursor_position = len(field.value)
-
-
 def digit_bindings() -> list[Binding]:
     """0-9 on an editor's table start an edit with that digit, or add it to the
     edit already open.  Bindings, not ``on_key``: Textual runs a key's binding
@@ -85,7 +89,200 @@ def digit_bindings() -> list[Binding]:
     return [Binding(str(d), f"edit('{d}')", show=False) for d in range(10)]
 
 
-def type_into(field: Input, text: str) -> None:
-    """``text`` typed after an edit opened but before the focus reached ``field``."""
-    field.cursor_position = len(field.value)
-    field.insert_text_at_cursor(text)
+class Editor(Dialog[None], Generic[K]):
+    """An editor of ``vm``: its QMP work runs in ``step`` (see the module
+    docstring), ``on_change`` is called after QEMU's state changed."""
+
+    DEFAULT_CSS = """
+    Editor DataTable { height: auto; margin: 1 0 0 0; }
+    Editor Input { display: none; width: 40; }
+    Editor Input.shown { display: block; }
+    """
+    PREFIX: ClassVar[str]
+    BOX_TITLE: ClassVar[str]
+
+    def __init__(self, vm: Vm, *, step: Step | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.vm = vm
+        self.session = vm.session
+        self.step = step or local_step()
+        self.on_change = on_change
+        self.editing: K | None = None
+
+    @property
+    def read_only(self) -> str | None:
+        """Why nothing can be changed now, or None."""
+        raise NotImplementedError
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one(f"#{self.PREFIX}-table", DataTable)
+
+    @property
+    def field(self) -> Input:
+        return self.query_one(f"#{self.PREFIX}-input", Input)
+
+    @property
+    def message(self) -> MessageLine:
+        return self.query_one(f"#{self.PREFIX}-message", MessageLine)
+
+    def refused(self) -> bool:
+        """Whether read-only, said as an error."""
+        if self.read_only:
+            self.message.say(self.read_only, "error")
+        return bool(self.read_only)
+
+    # -- drawing ------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.BOX_TITLE
+            yield from self.body()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def new_table(self, cursor_type: Literal["cell", "row"]) -> DataTable[Text]:
+        table: DataTable[Text] = DataTable(id=f"{self.PREFIX}-table", cursor_type=cursor_type)
+        table.show_row_labels = True
+        return table
+
+    def on_mount(self) -> None:
+        self.redraw()
+        self.table.focus()
+        if self.read_only:
+            self.message.say(self.read_only)
+
+    def redraw(self) -> None:
+        raise NotImplementedError
+
+    def changed(self, redraw: Callable[[], None] | None = None) -> None:
+        """After QEMU's state changed: redraw (when still shown), tell the app."""
+        if self.is_attached:
+            (redraw or self.redraw)()
+        if self.on_change is not None:
+            self.on_change()
+
+    # -- editing ------------------------------------------------------------------
+    def action_edit(self, first: str = "") -> None:
+        """Enter or a digit: open the input on the cursor (holding ``first``).
+        Once open, keys typed before the focus reached it go on to it."""
+        field = self.field
+        if field.has_class("shown"):
+            if first:
+                field.cursor_position = len(field.value)
+                field.insert_text_at_cursor(first)
+            elif self.editing is not None:  # enter
+                self.submit(self.editing, field.value)
+            return
+        self.start_edit(first)
+
+    def start_edit(self, first: str) -> None:
+        raise NotImplementedError
+
+    def open_input(self, editing: K, value: str, title: str) -> None:
+        """Show the input holding ``value`` under ``title``, focused, the
+        cursor at the end (focusing does not select it: a key typed next adds to it)."""
+        self.editing = editing
+        field = self.field
+        field.select_on_focus = False
+        field.value = value
+        field.border_title = title
+        field.add_class("shown")
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    @on(DataTable.CellSelected)
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_edit()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self.editing is not None:
+            self.submit(self.editing, event.value)
+
+    def submit(self, editing: K, text: str) -> None:
+        """``text`` entered for ``editing``: a refusal leaves the input open to correct."""
+        raise NotImplementedError
+
+    def close_input(self) -> None:
+        field = self.field
+        field.remove_class("shown")
+        field.value = ""
+        self.editing = None
+        self.table.focus()
+
+    def action_close(self) -> None:
+        if self.field.has_class("shown"):
+            self.close_input()
+            return
+        self.dismiss(None)
+
+
+class MatrixEditor(Editor[K]):
+    """An editor of a node x node table (rows from, columns to) sent live,
+    in preconfig only: QEMU takes ``TAKES`` then."""
+
+    TAKES: ClassVar[str]
+
+    @property
+    def read_only(self) -> str | None:
+        if self.session.state is RunState.DISCONNECTED:
+            return "QEMU is gone: nothing can be sent."
+        if self.session.state is not RunState.PRECONFIG:
+            return f"The VM is running: QEMU takes {self.TAKES} only in preconfig (shown read-only)."
+        return None
+
+    def axes(self) -> tuple[Sequence[int], Sequence[int]]:
+        """The nodes of the rows and of the columns."""
+        raise NotImplementedError
+
+    def cursor_pair(self) -> tuple[int, int] | None:
+        rows, cols = self.axes()
+        row, col = self.table.cursor_coordinate
+        if not rows or row >= len(rows) or col >= len(cols):
+            return None
+        return rows[row], cols[col]
+
+    def fill_table(self, header: str, width: int, cell: Callable[[int, int], Text]) -> None:
+        """Rebuild the table, columns headed ``header`` + node, the cursor kept
+        where it was (or on the last row / column)."""
+        table = self.table
+        rows, cols = self.axes()
+        where = table.cursor_coordinate
+        table.clear(columns=True)
+        for b in cols:
+            table.add_column(Text(f"{header}{b}", style="bold"), key=str(b), width=width)
+        for a in rows:
+            table.add_row(*(cell(a, b) for b in cols), key=str(a), label=Text(f"node {a}", style="bold"))
+        if rows and cols:
+            table.cursor_coordinate = Coordinate(min(where.row, len(rows) - 1),
+                                                 min(where.column, len(cols) - 1))
+
+    @on(DataTable.CellHighlighted)
+    def describe_cursor(self) -> None:
+        pair = self.cursor_pair()
+        cell = self.query_one(f"#{self.PREFIX}-cell", Static)
+        cell.update("" if pair is None else Text(self.pair_words(*pair)))
+
+    def pair_words(self, a: int, b: int) -> str:
+        """The cursor line for the cell ``a`` -> ``b``."""
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def sending(self, what: str, sent: str,
+                      failed: Callable[[SessionError], str] = error_words) -> AsyncIterator[None]:
+        """The body as the QMP step ``what``; its outcome in the message line:
+        ``sent``, or ``failed(exc)`` (QEMU going away goes on to the step too)."""
+        async with self.step(what):
+            try:
+                yield
+            except Disconnected as exc:
+                self.message.say(error_words(exc), "error")
+                raise  # the app's step reports QEMU going away too
+            except SessionError as exc:
+                self.message.say(failed(exc), "error")
+            else:
+                self.message.say(sent, "ok")

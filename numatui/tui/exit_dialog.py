@@ -13,9 +13,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Footer, Static
+
+from numatui.tui.dialog import ButtonDialog
 
 
 def severity(finding: Any) -> str:
@@ -39,17 +40,11 @@ def findings_text(findings: Sequence[Any]) -> Text:
     return out
 
 
-class ExitDialog(ModalScreen[bool | None]):
+class ExitDialog(ButtonDialog[bool | None]):
     DEFAULT_CSS = """
-    ExitDialog { align: center middle; }
-    ExitDialog > Vertical {
-        width: 84; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $warning; background: $surface; padding: 0 1;
-    }
+    ExitDialog > Vertical { width: 84; }
     ExitDialog #findings { height: auto; max-height: 12; }
     ExitDialog #force { margin: 1 0 0 0; }
-    ExitDialog #buttons { height: auto; align-horizontal: right; margin-top: 1; }
-    ExitDialog Button { margin-left: 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "confirm", "Boot", priority=True),
@@ -73,12 +68,7 @@ class ExitDialog(ModalScreen[bool | None]):
                 yield Static(findings_text(self.findings))
             if self.blocking:
                 yield Checkbox("Force: boot despite the blocking findings (f)", id="force", compact=True)
-            with Horizontal(id="buttons"):
-                yield Button("Cancel (esc)", id="cancel", compact=True)
-                yield Button(
-                    "Boot (enter)", id="confirm", variant="warning", disabled=bool(self.blocking),
-                    compact=True,
-                )
+            yield from self.buttons("Boot", "Cancel", disabled=bool(self.blocking))
         yield Footer(show_command_palette=False)  # the dialog's own keys, not the grid's
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -106,11 +96,3 @@ class ExitDialog(ModalScreen[bool | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-    @on(Button.Pressed, "#confirm")
-    def _confirm(self) -> None:
-        self.action_confirm()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.action_cancel()

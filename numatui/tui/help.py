@@ -7,10 +7,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from numatui.core.actions import help_rows, key_of
+from numatui.tui.dialog import Dialog
 
 #: Columns of the section names and of the keys.
 SECTION, KEY = 12, 8
@@ -66,14 +66,8 @@ def help_text() -> str:
 HELP = help_text()
 
 
-class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 90; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $primary; background: $surface; padding: 0 1;
-    }
-    """
+class HelpScreen(Dialog[None]):
+    DEFAULT_CSS = "HelpScreen > VerticalScroll { width: 90; }"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "dismiss", "Close"),
     ]

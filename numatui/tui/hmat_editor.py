@@ -16,36 +16,21 @@ hmat=on`` (``numatui launch --hmat``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.coordinate import Coordinate
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Input, Static
 
 from numatui.model import hmat
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.units import human_size, qemu_strtosz
-from numatui.session.errors import Disconnected, SessionError
-from numatui.session.machine import RunState
-from numatui.tui.editing import (
-    MessageLine,
-    Step,
-    digit_bindings,
-    error_words,
-    local_step,
-    open_input,
-    type_into,
-)
-
-if TYPE_CHECKING:
-    from numatui.core.vm import Vm
+from numatui.session.errors import SessionError
+from numatui.tui.editing import MatrixEditor, MessageLine, digit_bindings
 
 CELL_WIDTH = 10
 
@@ -74,21 +59,16 @@ def parse_cache(node: int, text: str) -> HmatCache:
     return hmat.cache_from_args("cache", raw)
 
 
-class HmatEditor(ModalScreen[None]):
+class HmatEditor(MatrixEditor[tuple[str, int, int]]):
     """Edit the HMAT of ``vm`` live (see the module docstring)."""
 
     DEFAULT_CSS = """
-    HmatEditor { align: center middle; }
-    HmatEditor > Vertical {
-        width: auto; min-width: 78; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $primary; background: $surface; padding: 0 1;
-    }
-    HmatEditor #hmat-table { height: auto; max-height: 14; width: auto; margin: 1 0 0 0; }
+    HmatEditor > Vertical { width: auto; min-width: 78; }
+    HmatEditor #hmat-table { max-height: 14; width: auto; }
     HmatEditor #hmat-which, HmatEditor #hmat-cell, HmatEditor #hmat-caches,
     HmatEditor #hmat-status { height: auto; padding: 0 1; }
     HmatEditor #hmat-status { color: $text-muted; }
-    HmatEditor #hmat-input { display: none; width: 60; }
-    HmatEditor #hmat-input.shown { display: block; }
+    HmatEditor #hmat-input { width: 60; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "edit", "Edit", show=True),
@@ -98,17 +78,12 @@ class HmatEditor(ModalScreen[None]):
         Binding("escape", "close", "Close"),
         *digit_bindings(),  # a digit starts an edit with it: keys act in the order typed
     ]
+    PREFIX = "hmat"
+    BOX_TITLE = "HMAT (set-numa-node types hmat-lb, hmat-cache)"
+    TAKES = "HMAT"
 
-    def __init__(self, vm: Vm, *, step: Step | None = None,
-                 on_change: Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self.vm = vm
-        self.session = vm.session
-        self.step = step or local_step()
-        self.on_change = on_change
-        self.hierarchy = hmat.HIERARCHIES[0]
-        self.data_type = hmat.DATA_TYPES[0]
-        self.editing: tuple[str, int, int] | None = None  # ("lb", initiator, target) / ("cache", node, 0)
+    hierarchy = hmat.HIERARCHIES[0]  # the table shown (h and t switch); the input
+    data_type = hmat.DATA_TYPES[0]  # edits ("lb", initiator, target) or ("cache", node, 0)
 
     # -- state --------------------------------------------------------------------
     @property
@@ -118,6 +93,9 @@ class HmatEditor(ModalScreen[None]):
     @property
     def targets(self) -> list[int]:
         return sorted({n.id for n in self.session.nodes} | set(self.initiators))
+
+    def axes(self) -> tuple[Sequence[int], Sequence[int]]:
+        return self.initiators, self.targets
 
     @property
     def latency(self) -> bool:
@@ -131,49 +109,25 @@ class HmatEditor(ModalScreen[None]):
 
     @property
     def read_only(self) -> str | None:
-        if self.session.state is RunState.DISCONNECTED:
-            return "QEMU is gone: nothing can be sent."
-        if self.session.state is not RunState.PRECONFIG:
-            return "The VM is running: QEMU takes HMAT only in preconfig (shown read-only)."
+        if (why := super().read_only) is not None:
+            return why
         if self.session.info.hmat is False:
             return "QEMU runs without hmat=on: start it with numatui launch --hmat (read-only)."
         return None
 
-    @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#hmat-table", DataTable)
-
-    @property
-    def message(self) -> MessageLine:
-        return self.query_one("#hmat-message", MessageLine)
-
-    def cursor_pair(self) -> tuple[int, int] | None:
-        rows, cols = self.initiators, self.targets
-        row, col = self.table.cursor_coordinate
-        if not rows or row >= len(rows) or col >= len(cols):
-            return None
-        return rows[row], cols[col]
-
     # -- drawing ------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = "HMAT (set-numa-node types hmat-lb, hmat-cache)"
-            yield Static("", id="hmat-which")
-            table: DataTable[Text] = DataTable(id="hmat-table", cursor_type="cell", zebra_stripes=False)
-            table.show_row_labels = True
-            yield table
-            yield Static("", id="hmat-cell")
-            yield Input(placeholder="", id="hmat-input", select_on_focus=False)
-            yield Static("", id="hmat-caches")
-            yield MessageLine("", id="hmat-message")
-            yield Static("", id="hmat-status")
-        yield Footer()
+    def body(self) -> ComposeResult:
+        yield Static("", id="hmat-which")
+        yield self.new_table("cell")
+        yield Static("", id="hmat-cell")
+        yield Input(placeholder="", id="hmat-input", select_on_focus=False)
+        yield Static("", id="hmat-caches")
+        yield MessageLine("", id="hmat-message")
+        yield Static("", id="hmat-status")
 
-    def on_mount(self) -> None:
-        self.redraw()
-        self.table.focus()
-        if self.read_only:
-            self.message.say(self.read_only)
+    def _cell(self, i: int, t: int) -> Text:
+        lb = self.value(i, t)
+        return Text("\u00b7", style="dim") if lb is None else Text(hmat.format_value(lb), style="bold")
 
     def redraw(self) -> None:
         unit = "ns" if self.latency else "bytes/s"
@@ -181,21 +135,7 @@ class HmatEditor(ModalScreen[None]):
             ("Rows: initiators (nodes with CPUs) \u00b7 columns: targets\n", ""),
             (f"{self.data_type} ({unit})", "bold"), (" \u00b7 level ", ""), (self.hierarchy, "bold"),
             ("   t: data type  h: level  c: cache", "dim")))
-        table = self.table
-        where = table.cursor_coordinate
-        table.clear(columns=True)
-        for t in self.targets:
-            table.add_column(Text(f"node {t}", style="bold"), key=str(t), width=CELL_WIDTH)
-        for i in self.initiators:
-            cells = []
-            for t in self.targets:
-                lb = self.value(i, t)
-                cells.append(Text("\u00b7", style="dim") if lb is None
-                             else Text(hmat.format_value(lb), style="bold"))
-            table.add_row(*cells, key=str(i), label=Text(f"node {i}", style="bold"))
-        if self.initiators and self.targets:
-            table.cursor_coordinate = Coordinate(min(where.row, len(self.initiators) - 1),
-                                                 min(where.column, len(self.targets) - 1))
+        self.fill_table("node ", CELL_WIDTH, self._cell)
         self.describe_cursor()
         self.query_one("#hmat-caches", Static).update(Text(self.caches_text()))
         self.query_one("#hmat-status", Static).update(Text(self.status_text()))
@@ -223,20 +163,10 @@ class HmatEditor(ModalScreen[None]):
             return "This table is empty: QEMU writes no such table."
         return "This table is complete."
 
-    def describe_cursor(self) -> None:
-        pair = self.cursor_pair()
-        cell = self.query_one("#hmat-cell", Static)
-        if pair is None:
-            cell.update("")
-            return
-        i, t = pair
+    def pair_words(self, i: int, t: int) -> str:
         lb = self.value(i, t)
         shown = "unset" if lb is None else f"{hmat.format_value(lb)} (fixed: QEMU cannot change it)"
-        cell.update(Text(f"node {i} \u2192 node {t}: {shown}"))
-
-    @on(DataTable.CellHighlighted)
-    def _highlighted(self) -> None:
-        self.describe_cursor()
+        return f"node {i} \u2192 node {t}: {shown}"
 
     # -- switching tables -----------------------------------------------------------
     def action_next_type(self) -> None:
@@ -250,106 +180,53 @@ class HmatEditor(ModalScreen[None]):
         self.redraw()
 
     # -- editing ------------------------------------------------------------------
-    def _input(self) -> Input:
-        return self.query_one("#hmat-input", Input)
-
-    def action_edit(self, first: str = "") -> None:
-        field = self._input()
-        if field.has_class("shown"):  # typed before the field had the focus
-            if first:
-                type_into(field, first)
-            elif self.editing is not None:  # enter
-                self._submitted(Input.Submitted(field, field.value))
-            return
+    def start_edit(self, first: str) -> None:
         pair = self.cursor_pair()
-        if pair is None:
-            return
-        if self.read_only:
-            self.message.say(self.read_only, "error")
+        if pair is None or self.refused():
             return
         i, t = pair
         if self.value(i, t) is not None:
             self.message.say(f"node {i} \u2192 node {t} is set already: QEMU cannot change it "
                              "(\u201cDuplicate configuration\u201d).", "error")
             return
-        self.editing = ("lb", i, t)
-        field = self._input()
-        field.placeholder = ("latency in ns" if self.latency
-                             else "bandwidth in bytes/s, e.g. 20G (a multiple of 1M)")
-        open_input(field, first, f"{self.data_type} node {i} \u2192 node {t}")
-
-    @on(DataTable.CellSelected)
-    def _selected(self) -> None:
-        self.action_edit()
+        self.field.placeholder = ("latency in ns" if self.latency
+                                  else "bandwidth in bytes/s, e.g. 20G (a multiple of 1M)")
+        self.open_input(("lb", i, t), first, f"{self.data_type} node {i} \u2192 node {t}")
 
     def action_add_cache(self) -> None:
         pair = self.cursor_pair()
-        if pair is None or self._input().has_class("shown"):
+        if pair is None or self.field.has_class("shown") or self.refused():
             return
-        if self.read_only:
-            self.message.say(self.read_only, "error")
-            return
-        self.editing = ("cache", pair[1], 0)
-        field = self._input()
-        field.placeholder = "LEVEL SIZE [ASSOCIATIVITY [POLICY [LINE]]]  e.g. 1 256M direct write-back 64"
-        open_input(field, "", f"memory-side cache of node {pair[1]}")
+        self.field.placeholder = ("LEVEL SIZE [ASSOCIATIVITY [POLICY [LINE]]]  "
+                                  "e.g. 1 256M direct write-back 64")
+        self.open_input(("cache", pair[1], 0), "", f"memory-side cache of node {pair[1]}")
 
-    def close_input(self) -> None:
-        field = self._input()
-        field.remove_class("shown")
-        field.value = ""
-        self.editing = None
-        self.table.focus()
-
-    @on(Input.Submitted, "#hmat-input")
-    def _submitted(self, event: Input.Submitted) -> None:
-        if self.editing is None:
-            return
-        kind, a, b = self.editing
+    def submit(self, editing: tuple[str, int, int], text: str) -> None:
+        kind, a, b = editing
         try:
             item: HmatLb | HmatCache
             if kind == "lb":
-                value = parse_value(event.value, self.latency)
+                value = parse_value(text, self.latency)
                 lb = HmatLb(a, b, self.hierarchy, self.data_type, value)
                 self.vm.check_hmat(lbs=[lb])
                 item = lb
             else:
-                cache = parse_cache(a, event.value)
+                cache = parse_cache(a, text)
                 self.vm.check_hmat(caches=[cache])
                 item = cache
         except (NumaError, SessionError) as exc:
             self.message.say(f"Refused: {exc}", "error")
-            return  # the input stays open to correct
+            return
         self.close_input()
         self.send(item)
-
-    def action_close(self) -> None:
-        if self._input().has_class("shown"):
-            self.close_input()
-            return
-        self.dismiss(None)
 
     # -- sending ------------------------------------------------------------------
     @work(group="hmat", exclusive=False)
     async def send(self, item: HmatLb | HmatCache) -> None:
         what = item.option()
-        gone: Disconnected | None = None
-        async with self.step(f"setting {what}"):
-            try:
-                if isinstance(item, HmatLb):
-                    await self.vm.set_hmat_lb(item)
-                else:
-                    await self.vm.set_hmat_cache(item)
-            except Disconnected as exc:
-                self.message.say(error_words(exc), "error")
-                gone = exc
-            except SessionError as exc:
-                self.message.say(error_words(exc), "error")
+        async with self.sending(f"setting {what}", f"Sent: {what}"):
+            if isinstance(item, HmatLb):
+                await self.vm.set_hmat_lb(item)
             else:
-                self.message.say(f"Sent: {what}", "ok")
-            if gone is not None:
-                raise gone
-        if self.is_attached:
-            self.redraw()
-        if self.on_change is not None:
-            self.on_change()
+                await self.vm.set_hmat_cache(item)
+        self.changed()

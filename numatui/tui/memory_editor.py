@@ -15,12 +15,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Input, Static
 
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import MemorySplit, even_split, parse_node_size
@@ -28,15 +26,7 @@ from numatui.model.units import format_size, human_size
 from numatui.session.errors import SessionError
 from numatui.session.memory import current_sizes, live_additions, read_only_reason
 from numatui.session.replay import ReplayFailed
-from numatui.tui.editing import (
-    MessageLine,
-    Step,
-    digit_bindings,
-    error_words,
-    local_step,
-    open_input,
-    type_into,
-)
+from numatui.tui.editing import Editor, MessageLine, Step, digit_bindings, error_words
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
@@ -44,19 +34,13 @@ if TYPE_CHECKING:
 COLUMNS = ("memdev", "CPUs", "now", "new")
 
 
-class MemoryEditor(ModalScreen[None]):
+class MemoryEditor(Editor[int]):
     """Edit the node memory split of ``session`` (see the module docstring)."""
 
     DEFAULT_CSS = """
-    MemoryEditor { align: center middle; }
-    MemoryEditor > Vertical {
-        width: 72; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $primary; background: $surface; padding: 0 1;
-    }
-    MemoryEditor #mem-table { height: auto; max-height: 16; margin: 1 0 0 0; }
+    MemoryEditor > Vertical { width: 72; }
+    MemoryEditor #mem-table { max-height: 16; }
     MemoryEditor #mem-total { height: auto; padding: 0 1; }
-    MemoryEditor #mem-input { display: none; width: 40; }
-    MemoryEditor #mem-input.shown { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "edit", "Edit size"),
@@ -67,20 +51,18 @@ class MemoryEditor(ModalScreen[None]):
         Binding("escape", "close", "Close"),
         *digit_bindings(),
     ]
+    PREFIX = "mem"
+    BOX_TITLE = "Node memory (-object memory-backend-ram,size=)"
 
     def __init__(self, vm: Vm, *, step: Step | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self.vm = vm
-        self.session = vm.session
-        self.step = step or local_step()
-        self.on_change = on_change
+        super().__init__(vm, step=step, on_change=on_change)
         self.draft: dict[int, int] = current_sizes(self.session)
-        self.editing: int | None = None
 
     @property
     def read_only(self) -> str | None:
-        return read_only_reason(self.session, self.vm.launcher)
+        reason = read_only_reason(self.session, self.vm.launcher)
+        return None if reason is None else f"Read-only: {reason}."
 
     @property
     def split(self) -> MemorySplit:
@@ -89,46 +71,27 @@ class MemoryEditor(ModalScreen[None]):
     def remainder_text(self) -> str:
         return self.split.remainder_text()
 
-    @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#mem-table", DataTable)
-
-    @property
-    def message(self) -> MessageLine:
-        return self.query_one("#mem-message", MessageLine)
-
     def cursor_node(self) -> int | None:
         ids = sorted(self.draft)
         row = self.table.cursor_row
         return ids[row] if ids and 0 <= row < len(ids) else None
 
     # -- drawing ------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = "Node memory (-object memory-backend-ram,size=)"
-            yield Static("Type a size or press enter on a node (1G, 512M, 0 = memoryless). The sizes "
-                         "must add up to -m. Applying starts a new QEMU with them and replays the "
-                         "mapping and distances.", id="mem-help")
-            table: DataTable[Text] = DataTable(id="mem-table", cursor_type="row")
-            table.show_row_labels = True
-            yield table
-            yield Static("", id="mem-total")
-            yield Input(placeholder="size like 1G, 512M or 0 (memoryless); enter, esc", id="mem-input",
-                        select_on_focus=False)
-            yield MessageLine("", id="mem-message")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        table = self.table
-        for name in COLUMNS:
-            table.add_column(name, key=name)
-        self.redraw()
-        table.focus()
-        if self.read_only:
-            self.message.say(f"Read-only: {self.read_only}.")
+    def body(self) -> ComposeResult:
+        yield Static("Type a size or press enter on a node (1G, 512M, 0 = memoryless). The sizes "
+                     "must add up to -m. Applying starts a new QEMU with them and replays the "
+                     "mapping and distances.", id="mem-help")
+        yield self.new_table("row")
+        yield Static("", id="mem-total")
+        yield Input(placeholder="size like 1G, 512M or 0 (memoryless); enter, esc", id="mem-input",
+                    select_on_focus=False)
+        yield MessageLine("", id="mem-message")
 
     def redraw(self) -> None:
         table = self.table
+        if not table.columns:
+            for name in COLUMNS:
+                table.add_column(name, key=name)
         row = table.cursor_row
         table.clear()
         cpus: Counter[int | None] = Counter()
@@ -155,48 +118,21 @@ class MemoryEditor(ModalScreen[None]):
         self.query_one("#mem-total", Static).update(total)
 
     # -- editing ------------------------------------------------------------------
-    def _refuse_if_read_only(self) -> bool:
-        if self.read_only:
-            self.message.say(f"Read-only: {self.read_only}.", "error")
-            return True
-        return False
-
-    def action_edit(self, first: str = "") -> None:
-        field = self.query_one("#mem-input", Input)
-        if field.has_class("shown"):  # typed before the field had the focus
-            if first:
-                type_into(field, first)
-            elif self.editing is not None:  # enter
-                self._submitted(Input.Submitted(field, field.value))
-            return
+    def start_edit(self, first: str) -> None:
         node = self.cursor_node()
-        if node is None or self._refuse_if_read_only():
+        if node is None or self.refused():
             return
-        self.editing = node
         size = self.draft[node]
         shown = format_size(size) if size else "0"  # exact, in QEMU's spelling
-        open_input(field, first or shown, f"node {node} memory")
+        self.open_input(node, first or shown, f"node {node} memory")
 
-    @on(DataTable.RowSelected)
-    def _selected(self) -> None:
-        self.action_edit()
-
-    def close_input(self) -> None:
-        field = self.query_one("#mem-input", Input)
-        field.remove_class("shown")
-        self.editing = None
-        self.table.focus()
-
-    @on(Input.Submitted, "#mem-input")
-    def _submitted(self, event: Input.Submitted) -> None:
-        if self.editing is None:
-            return
+    def submit(self, editing: int, text: str) -> None:
         try:
-            size = parse_node_size(event.value, what=f"node {self.editing} size")
+            size = parse_node_size(text, what=f"node {editing} size")
         except NumaError as exc:
             self.message.say(f"Refused: {exc}", "error")
             return
-        self.draft[self.editing] = size
+        self.draft[editing] = size
         self.close_input()
         words = self.remainder_text()
         problems = self.split.problems()  # what a would refuse: say so now, not "press a"
@@ -208,7 +144,7 @@ class MemoryEditor(ModalScreen[None]):
         self.redraw()
 
     def action_even(self) -> None:
-        if self._refuse_if_read_only() or not self.draft:
+        if self.refused() or not self.draft:
             return
         self.draft = even_split(self.split.ram, sorted(self.draft))
         self.redraw()
@@ -217,14 +153,8 @@ class MemoryEditor(ModalScreen[None]):
         self.draft = current_sizes(self.session)
         self.redraw()
 
-    def action_close(self) -> None:
-        if self.query_one("#mem-input", Input).has_class("shown"):
-            self.close_input()
-            return
-        self.dismiss(None)
-
     def action_apply(self) -> None:
-        if self._refuse_if_read_only():
+        if self.refused():
             return
         problems = self.split.problems()
         if problems:
@@ -238,7 +168,7 @@ class MemoryEditor(ModalScreen[None]):
     def action_new_node(self) -> None:
         """A row for a node QEMU does not have yet (memory given to it in
         preconfig is added live, without a relaunch)."""
-        if self._refuse_if_read_only() or self.query_one("#mem-input", Input).has_class("shown"):
+        if self.refused() or self.field.has_class("shown"):
             return
         node = max([*self.draft, *(n.id for n in self.session.nodes)], default=-1) + 1
         self.draft[node] = 0
@@ -260,27 +190,19 @@ class MemoryEditor(ModalScreen[None]):
                     added = ", ".join(f"node {n} {human_size(size) if size else 'no memory'}"
                                       for n, size in live)
                     self.message.say(f"Applied live (no relaunch): {added}.", "ok")
-            self.draft = current_sizes(self.session)
-            if self.is_attached:
-                self.redraw()
-            if self.on_change is not None:
-                self.on_change()
-            return
-        self.message.say("Starting a new QEMU with the new split and replaying the plan\u2026")
-        async with self.step("relaunching QEMU with the new memory split"):
-            try:
-                new = await self.vm.set_memory(self.draft)
-            except ReplayFailed as exc:
-                where = "still on the old QEMU" if exc.restored else "QEMU is gone"
-                self.message.say(f"{error_words(exc)} ({where})", "error")
-            except SessionError as exc:
-                self.message.say(error_words(exc), "error")
-            else:
-                pid = new.pid if new is not None else "?"
-                self.message.say(f"Applied: a new QEMU (pid {pid}) holds the new split and the "
-                                 "replayed plan.", "ok")
+        else:
+            self.message.say("Starting a new QEMU with the new split and replaying the plan\u2026")
+            async with self.step("relaunching QEMU with the new memory split"):
+                try:
+                    new = await self.vm.set_memory(self.draft)
+                except ReplayFailed as exc:
+                    where = "still on the old QEMU" if exc.restored else "QEMU is gone"
+                    self.message.say(f"{error_words(exc)} ({where})", "error")
+                except SessionError as exc:
+                    self.message.say(error_words(exc), "error")
+                else:
+                    pid = new.pid if new is not None else "?"
+                    self.message.say(f"Applied: a new QEMU (pid {pid}) holds the new split and the "
+                                     "replayed plan.", "ok")
         self.draft = current_sizes(self.session)
-        if self.is_attached:
-            self.redraw()
-        if self.on_change is not None:
-            self.on_change()
+        self.changed()

@@ -23,11 +23,11 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from numatui.core.presets import PresetChoice
+from numatui.tui.dialog import Dialog
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,11 @@ def status_text(choice: PresetChoice, nodes: int) -> tuple[str, str]:
     return "✔ fits", "green"
 
 
-class PresetChooser(ModalScreen[PresetPick | None]):
+class PresetChooser(Dialog[PresetPick | None]):
     """Choose a preset for the whole machine."""
 
     DEFAULT_CSS = """
-    PresetChooser { align: center middle; }
-    PresetChooser > Vertical {
-        width: 90; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $primary; background: $surface; padding: 0 1;
-    }
+    PresetChooser > Vertical { width: 90; }
     PresetChooser #preset-title { text-style: bold; }
     PresetChooser OptionList { height: auto; max-height: 20; border: none; padding: 0; }
     PresetChooser #preset-hint { color: $text-muted; }
