@@ -46,6 +46,7 @@ from numatui.tui.cmdline import LOG_BESIDE_WIDTH, SMALL_HEIGHT, CommandPanel
 from numatui.tui.commands import bindings, numatui_commands
 from numatui.tui.confirm import APPLY_QUESTION, QUIT_QUESTION, ConfirmDialog, quit_stops_guest
 from numatui.tui.controller import Controller
+from numatui.tui.dialog import ButtonDialog
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
@@ -480,7 +481,7 @@ class NumaApp(App[str]):
         """What :data:`numatui.core.actions.ACTIONS` allows now: under a dialog only
         help and quit; after boot, not what only preconfig allows (the digits
         stay, to explain why)."""
-        if isinstance(self.screen, ExitDialog | ConfirmDialog):  # their footer: their own keys only
+        if isinstance(self.screen, ButtonDialog):  # their footer: their own keys only
             return False
         state = State(booted=is_booted(self.session), dialog=len(self.screen_stack) > 1)
         return available(action, state)
