@@ -50,6 +50,7 @@ from typing import Any
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.plan import LIVE, Distance, Node
+from numatui.session.machine import MachineInfo
 from numatui.session.xdg import state_dir, write_atomic
 
 SUFFIX = ".record"
@@ -240,9 +241,7 @@ def prune(directory: Path, keep: Path | None = None, proc: str | Path = "/proc")
                 p.unlink()
 
 
-def machine_guard(info: Any) -> dict[str, Any]:
+def machine_guard(info: MachineInfo) -> dict[str, Any]:
     """What must match for a user-named record file to describe this QEMU."""
-    return {"qemu": str(getattr(info, "qemu_version", "")),
-            "type": str(getattr(info, "machine_type", "")),
-            "smp": dict(getattr(info, "smp", {}) or {}),
-            "ram": getattr(info, "ram_size", None)}
+    return {"qemu": info.qemu_version, "type": info.machine_type, "smp": dict(info.smp),
+            "ram": info.ram_size}

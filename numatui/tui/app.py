@@ -492,10 +492,9 @@ class NumaApp(App[str]):
     async def action_quit(self) -> None:
         """Quit; first ask when that would stop a running guest numatui launched."""
         launcher = self.keeper.launcher
-        if quit_stops_guest(is_booted(self.session), launcher is not None,
-                            bool(getattr(launcher, "keep_running", False)),
-                            run_state(self.session) != "disconnected"):
-            question = QUIT_QUESTION.format(pid=getattr(launcher, "pid", "?"))
+        if launcher is not None and quit_stops_guest(is_booted(self.session), True, launcher.keep_running,
+                                                     run_state(self.session) != "disconnected"):
+            question = QUIT_QUESTION.format(pid=launcher.pid)
             self.push_screen(ConfirmDialog("Quit and stop the guest?", question,
                                            "Quit, stop QEMU", "Stay"), self._quit_chosen)
             return
