@@ -150,7 +150,8 @@ def numa_text(plan: Plan) -> str:
     """
     nodes = sorted(plan.nodes, key=lambda n: n.id)
     new = _memdev_ids(nodes, ())
-    lines = [["-object", ram_backend(n, n.memdev or new[n.id])] for n in nodes if n.size]
+    lines = [["-object", ram_backend(n, memdev)] for n in nodes
+             if n.size and (memdev := n.memdev or new.get(n.id))]
     lines += [["-numa", value] for value in numa_options(plan, with_nodes=True, memdevs=new)]
     return "".join(f"{shlex.join(line)}\n" for line in lines)
 
