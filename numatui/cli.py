@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
@@ -268,18 +268,12 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "launch":
         return await _launch(args, out, err)
-    if args.command == "host":
+    if args.command == "host" and args.vm is None:
         from numatui.cli_host import host_command
 
-        if args.vm is None:
-            return host_command(args, out)
-        session = await _connect(args, err, address=Address.parse(args.vm))
-        try:
-            return host_command(args, out, _vm(session, save=False, host_root=args.host_root))
-        finally:
-            await session.close()
+        return host_command(args, out)
     plan = _read_plan(args.plan) if args.command == "apply" and args.plan is not None else None  # first
-    session = await _connect(args, err)
+    session = await _connect(args, err, Address.parse(args.vm) if args.command == "host" else None)
     try:
         return await _run_command(session, args, out, err, plan)
     finally:
@@ -313,6 +307,10 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
         await cmd.hotplug(_vm(session, save=False), args.slots, out)
     elif args.command == "unplug":
         await cmd.unplug(_vm(session, save=False), args.slots, out, wait=args.wait)
+    elif args.command == "host":  # --vm ADDRESS
+        from numatui.cli_host import host_command
+
+        return host_command(args, out, _vm(session, save=False, host_root=args.host_root))
     elif args.command == "pin":
         from numatui.cli_host import pin_command
 
@@ -342,8 +340,7 @@ async def _connect(args: argparse.Namespace, err: TextIO, address: Address | Non
 
     if address is None:
         address = Address.parse(args.address)
-    transcript = _transcript(args)
-    try:
+    with _transcript(args) as transcript:
         if launcher is not None:
             session = await Session.connect(address, timeout=args.timeout, launcher=launcher,
                                             qemu_argv=launcher.user_argv, transcript=transcript)
@@ -351,9 +348,6 @@ async def _connect(args: argparse.Namespace, err: TextIO, address: Address | Non
             session = await Session.connect(address, timeout=args.timeout, nodes=args.nodes,
                                             transcript=transcript,
                                             record_file=getattr(args, "record", None))
-    except BaseException:
-        transcript.close()
-        raise
     warning = address.warning()  # after connecting, so that a failure stays one line
     if warning:
         err.write(f"numatui: warning: {warning}\n")
@@ -363,13 +357,18 @@ async def _connect(args: argparse.Namespace, err: TextIO, address: Address | Non
     return session
 
 
-def _transcript(args: argparse.Namespace) -> Transcript:
+@contextlib.contextmanager
+def _transcript(args: argparse.Namespace) -> Iterator[Transcript]:
     """The session's transcript, writing to ``--log`` from the first QMP line
-    (OSError when the file cannot be opened)."""
+    (OSError when the file cannot be opened); closed when connecting fails."""
     transcript = Transcript()
     if args.log:
         transcript.write_to(args.log)
-    return transcript
+    try:
+        yield transcript
+    except BaseException:
+        transcript.close()
+        raise
 
 
 def _vm(session: Session, path: Path | None = None, *, save: bool = True,
@@ -453,13 +452,9 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
     if not state.argv:
         raise UsageError(f"{state.path} holds no QEMU command line to start (numatui attached to that QEMU)")
     err.write(f"numatui: resuming {state.key} (saved {state.saved}) from {state.path}\n")
-    transcript = _transcript(args)
-    try:
+    with _transcript(args) as transcript:
         session = await launch_with_plan(state.argv, state.plan, timeout=args.timeout,
                                          keep_running=args.keep_running, transcript=transcript)
-    except BaseException:
-        transcript.close()
-        raise
     launcher = session.launcher
     assert isinstance(launcher, Launcher)
     return session, launcher, state.path

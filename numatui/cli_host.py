@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any, TextIO
 
-from numatui.model.host import render_host
+from numatui.model.host import format_cpulist, render_host
 from numatui.model.pinning import PinPolicy
 from numatui.session.host_reader import read_host
 
@@ -67,14 +67,8 @@ async def pin_command(vm: Vm, args: argparse.Namespace, out: TextIO) -> int:
     if not args.dry_run:
         for pin in result.plan.pins:
             got = result.applied.get(pin.vcpu.cpu_index, ())
-            out.write(f"vCPU {pin.vcpu.cpu_index}: Cpus_allowed_list {_list(got)}\n")
+            out.write(f"vCPU {pin.vcpu.cpu_index}: Cpus_allowed_list {format_cpulist(got)}\n")
     if not result.plan.pins:
         out.write("nothing to pin: no vCPU is on a guest node bound to a host node "
                   "(bind a node's memory with host-nodes=, or use --policy cpu)\n")
     return 0
-
-
-def _list(cpus: tuple[int, ...]) -> str:
-    from numatui.model.host import format_cpulist
-
-    return format_cpulist(cpus)

@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from conftest import load_data
 
-from numatui.model.libvirt import LibvirtUnsupported, cpu_ranges, libvirt_xml, topology_counts
+from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml, topology_counts
 from numatui.model.plan import Distance, Node, Plan
+from numatui.model.ranges import format_ranges
 from numatui.model.topology import Topology
 
 G = 1 << 30
@@ -18,9 +19,9 @@ def q35_dies() -> Topology:
     return Topology.from_hotpluggable(load_data("q35-dies-threads.json")["query-hotpluggable-cpus"])
 
 
-def test_cpu_ranges() -> None:
-    assert cpu_ranges([8, 0, 1, 2, 3, 9, 10, 11, 5]) == "0-3,5,8-11"
-    assert cpu_ranges([]) == "" and cpu_ranges([4]) == "4"
+def test_format_ranges() -> None:
+    assert format_ranges([8, 0, 1, 2, 3, 9, 10, 11, 5]) == "0-3,5,8-11"
+    assert format_ranges([]) == "" and format_ranges([4]) == "4"
 
 
 def test_cells_topology_and_distances() -> None:

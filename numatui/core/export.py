@@ -16,7 +16,7 @@ from numatui.model.devices import device_args, plugged_cpus
 from numatui.model.host import HostTopology
 from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml
 from numatui.model.plan import Plan
-from numatui.model.qemu_args import export_lines, full_command_line, numa_options, shell_join, shell_quote
+from numatui.model.qemu_args import export_lines, full_command_line, numa_options, shell_join
 from numatui.model.sanitise import one_line
 from numatui.session.errors import BadRequest
 
@@ -34,59 +34,45 @@ VIEWS: dict[str, str] = {
 EXPORT_FORMATS = ("numa", "cmdline", "json", "libvirt")
 
 
-def numa_lines(plan: Plan) -> list[str]:
-    """``["-numa node,nodeid=2", "-numa cpu,node-id=0,socket-id=0", ...]``: what QEMU's
-    own command line needs added (:func:`numatui.model.qemu_args.export_lines`): the
-    ``-object`` of backends numatui created, ``-numa node``/``dist``/``cpu``."""
-    return list(export_lines(plan))
-
-
 def _devices(session: Session) -> list[str]:
     """``-device`` argv pairs for the hot-plugged CPUs QEMU's own argv lacks."""
     return device_args(plugged_cpus(session.topology), session.qemu_argv or ())
 
 
-def device_lines(session: Session) -> list[str]:
-    """``["-device max-x86_64-cpu,id=...,socket-id=1,...,node-id=1", ...]``: the
-    hot-plugged CPUs that QEMU's own command line does not declare."""
-    args = _devices(session)
-    return [f"{opt} {shell_quote(value)}" for opt, value in zip(args[::2], args[1::2], strict=True)]
-
-
 def compact_text(session: Session) -> str:
-    """What ``q`` prints and ``export --format numa`` gives: the compact
-    ``-numa cpu`` options, one per line ("" if none), then after boot a
-    ``-device`` option per hot-plugged CPU (so a restart keeps it)."""
-    lines = numa_lines(session.plan()) + device_lines(session)
+    """What ``q`` prints and ``export --format numa`` gives: what QEMU's own
+    command line needs added (:func:`numatui.model.qemu_args.export_lines`),
+    one option per line ("" if none): the ``-object`` of backends numatui
+    created, ``-numa node``/``dist``/``cpu``, then after boot a ``-device``
+    option per hot-plugged CPU (so a restart keeps it)."""
+    lines = export_lines(session.plan(), _devices(session))
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def host_cpus(host: HostTopology | None) -> dict[int, tuple[int, ...]] | None:
-    """host node -> its online CPUs (for ``<vcpupin>``); None when the host is unknown."""
-    return None if host is None else {n.id: tuple(n.cpus) for n in host.nodes}
+def _libvirt(session: Session, host: HostTopology | None) -> str:
+    """libvirt XML of the plan; with the host known, ``<vcpupin>`` to each host node's CPUs."""
+    cpus = None if host is None else {n.id: tuple(n.cpus) for n in host.nodes}
+    return libvirt_xml(session.topology, session.plan(), smp=session.info.smp, host_cpus=cpus)
 
 
-def warning_lines(session: Session) -> list[str]:
-    """``# warning: ...``, one comment line per thing numatui cannot know
-    (``session.unknowns``): the TUI's text views and what ``q`` prints start
-    with them.  A shell or QEMU does not skip them: remove lines starting
-    with ``#`` before giving the options to QEMU (``grep -v '^#'``)."""
-    return [f"# warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
+def _with_warnings(session: Session, text: str) -> str:
+    """``# warning: ...`` first, one comment line per thing numatui cannot know
+    (``session.unknowns``).  A shell or QEMU does not skip them: remove lines
+    starting with ``#`` before giving the options to QEMU (``grep -v '^#'``)."""
+    warnings = [f"# warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
+    return "\n".join(warnings) + "\n" + text if warnings else text
 
 
 def quit_text(session: Session) -> str:
-    """What ``q`` prints: the :func:`warning_lines`, then :func:`compact_text`."""
-    warnings = warning_lines(session)
-    text = compact_text(session)
-    return "\n".join(warnings) + "\n" + text if warnings else text
+    """What ``q`` prints: the warnings, then :func:`compact_text`."""
+    return _with_warnings(session, compact_text(session))
 
 
 def render(view: str, session: Session, host: HostTopology | None = None) -> str:
     """The text of the TUI's ``view`` for the session as it is now (the
-    command-line views start with :func:`warning_lines`)."""
-    warnings = warning_lines(session)
-    if view in ("compact", "full") and warnings:
-        return "\n".join(warnings) + "\n" + _render(view, session, host)
+    command-line views start with the warnings)."""
+    if view in ("compact", "full"):
+        return _with_warnings(session, _render(view, session, host))
     return _render(view, session, host)
 
 
@@ -103,12 +89,12 @@ def _render(view: str, session: Session, host: HostTopology | None = None) -> st
             return (
                 "# QEMU's own command line is unknown (attached over TCP?); "
                 "add these to it:\n"
-                + "\n".join([*(f"-numa {o}" for o in options), *device_lines(session)])
+                + "\n".join([*(f"-numa {o}" for o in options), *export_lines(Plan(), _devices(session))])
             )
         return shell_join(full_command_line(argv, plan) + _devices(session))
     if view == "libvirt":
         try:
-            return libvirt_xml(session.topology, plan, smp=session.info.smp, host_cpus=host_cpus(host))
+            return _libvirt(session, host)
         except LibvirtUnsupported as exc:  # what libvirt cannot say
             return f"(no libvirt XML: {exc})"
     raise ValueError(f"unknown view {view!r}")
@@ -129,8 +115,7 @@ def export_text(session: Session, fmt: str, host: HostTopology | None = None) ->
             )
         text = _render("full", session)  # the warnings go to stderr (numatui.cli)
     elif fmt == "libvirt":  # LibvirtUnsupported: one line, exit 2
-        text = libvirt_xml(session.topology, session.plan(), smp=session.info.smp,
-                           host_cpus=host_cpus(host))
+        text = _libvirt(session, host)
     else:
         raise BadRequest(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}")
     return text if text.endswith("\n") or not text else text + "\n"

@@ -83,6 +83,12 @@ def iter_options(argv: Sequence[str]) -> Iterator[Option]:
             i += 1
 
 
+def split_program(argv: Sequence[str]) -> tuple[str | None, list[str]]:
+    """(argv[0] when it is a program name (no leading ``-``), the options)."""
+    args = list(argv)
+    return (args.pop(0) if args and not args[0].startswith("-") else None), args
+
+
 @dataclass
 class QemuConfig:
     """What a QEMU argv says about the machine, its CPUs and its NUMA nodes."""
@@ -122,9 +128,7 @@ def parse_qemu_args(argv: Sequence[str], *, strict: bool = True) -> QemuConfig:
     syntax; :mod:`numatui.model.preflight` reports the rest.
     """
     cfg = QemuConfig()
-    args = list(argv)
-    if args and not args[0].startswith("-"):
-        cfg.program = args.pop(0)
+    cfg.program, args = split_program(argv)
     smp: dict[str, int] = {}
     smp_where = "-smp"
     mem: dict[str, str] = {}
@@ -171,26 +175,29 @@ def _ram_size(text: str, where: str) -> int | None:
     return -(-size // 8192) * 8192
 
 
+def object_props(value: str, where: str) -> dict[str, Any]:
+    """The properties of an ``-object`` value, JSON or QemuOpts (a repeated key: the last)."""
+    if not value.lstrip().startswith("{"):
+        return dict(split_opts(value, "qom-type", where))
+    try:
+        props = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise NumaError(f"{where}: not valid JSON: {exc.msg}") from None
+    if not isinstance(props, dict):
+        raise NumaError(f"{where}: the JSON form must be an object")
+    return props
+
+
 def _object(cfg: QemuConfig, value: str, where: str) -> None:
-    props: dict[str, Any]
+    props = object_props(value, where)
     hosts: list[int] = []
     if value.lstrip().startswith("{"):
-        try:
-            loaded = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise NumaError(f"{where}: not valid JSON: {exc.msg}") from None
-        if not isinstance(loaded, dict):
-            raise NumaError(f"{where}: the JSON form must be an object")
-        props = loaded
         raw_hosts = props.get("host-nodes")
         if isinstance(raw_hosts, list):
             hosts = [h for h in raw_hosts if isinstance(h, int) and not isinstance(h, bool)]
-    else:
-        pairs = split_opts(value, "qom-type", where)
-        props = dict(pairs)
-        for k, v in pairs:  # QemuOpts: host-nodes=0-1,host-nodes=3
-            if k == "host-nodes":
-                hosts += _host_node_range(v, where)
+    else:  # QemuOpts: host-nodes=0-1,host-nodes=3
+        hosts = [i for k, v in split_opts(value, "qom-type", where) if k == "host-nodes"
+                 for i in _host_node_range(v, where)]
     qom_type = props.get("qom-type")
     if not isinstance(qom_type, str) or not qom_type:
         raise NumaError(f"{where}: Parameter 'qom-type' is missing")

@@ -16,9 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from numatui.model.argv import iter_options
-from numatui.model.errors import NumaError
-from numatui.model.smp import split_opts
+from numatui.model.argv import iter_options, split_program
+from numatui.model.smp import escape_opt, split_opts_or_none
 from numatui.model.topology import Slot, SlotKey, Topology
 
 PERIPHERAL = "/machine/peripheral/"
@@ -61,11 +60,6 @@ def device_id_of(qom_path: str | None) -> str | None:
     return qom_path[len(PERIPHERAL):] or None
 
 
-def _esc(value: str) -> str:
-    """QemuOpts escaping: a literal comma is written twice."""
-    return value.replace(",", ",,")
-
-
 @dataclass(frozen=True)
 class CpuDevice:
     """A plugged CPU as a ``-device`` option: driver, id, slot props, node-id."""
@@ -77,7 +71,7 @@ class CpuDevice:
 
     def option(self) -> str:
         """``max-x86_64-cpu,id=numatui-cpu-1-0-0,socket-id=1,core-id=0,thread-id=0,node-id=1``."""
-        parts = [_esc(self.driver), f"id={_esc(self.id)}"]
+        parts = [escape_opt(self.driver), f"id={escape_opt(self.id)}"]
         parts += [f"{name}={value}" for name, value in self.key]
         if self.node_id is not None:
             parts.append(f"node-id={self.node_id}")
@@ -100,19 +94,8 @@ def plugged_cpus(topology: Topology) -> list[CpuDevice]:
 
 def declared_device_ids(argv: Sequence[str]) -> set[str]:
     """The ids of the ``-device`` options of ``argv`` (program name first or not)."""
-    args = list(argv)
-    if args and not args[0].startswith("-"):
-        args = args[1:]
-    ids: set[str] = set()
-    for opt in iter_options(args):
-        if opt.name != "device" or not opt.value:
-            continue
-        try:
-            pairs = split_opts(opt.value, "driver", "-device")
-        except NumaError:
-            continue
-        ids.update(v for k, v in pairs if k == "id")
-    return ids
+    return {v for opt in iter_options(split_program(argv)[1]) if opt.name == "device" and opt.value
+            for k, v in split_opts_or_none(opt.value, "driver") or () if k == "id"}
 
 
 def device_args(devices: Iterable[CpuDevice], argv: Sequence[str] = ()) -> list[str]:

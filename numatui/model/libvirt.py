@@ -24,26 +24,17 @@ from numatui.model.errors import NumaError
 from numatui.model.hmat import MIB, HmatCache, HmatLb
 from numatui.model.plan import Plan
 from numatui.model.ranges import format_ranges
-from numatui.model.topology import SlotKey, Topology
+from numatui.model.topology import SMP_KEYS, SlotKey, Topology
 
-#: libvirt's <topology> attributes and the -smp counts they come from.
+#: libvirt's <topology> attributes (the -smp counts they come from), the -smp
+#: levels it has no attribute for, and the slot prop of each level.
 _TOPOLOGY_ATTRS = ("sockets", "dies", "clusters", "cores", "threads")
-_LEVEL_OF = {"sockets": "socket-id", "dies": "die-id", "clusters": "cluster-id",
-             "cores": "core-id", "threads": "thread-id"}
+_NOT_IN_LIBVIRT = ("modules", "books", "drawers")
+_PROP_OF = {level: prop for prop, level in SMP_KEYS.items()}
 
 
 class LibvirtUnsupported(NumaError):
     """The mapping has something libvirt's domain XML cannot say."""
-
-
-#: -smp levels libvirt's <topology> has no attribute for.
-_NOT_IN_LIBVIRT = ("modules", "books", "drawers")
-_NOT_IN_LIBVIRT_PROPS = {"module-id": "modules", "book-id": "books", "drawer-id": "drawers"}
-
-
-def cpu_ranges(indexes: Iterable[int]) -> str:
-    """``0-3,8-11``: sorted cpu-indexes as libvirt (and taskset) write them."""
-    return format_ranges(indexes)
 
 
 def topology_counts(topology: Topology, smp: Mapping[str, int] | None = None) -> dict[str, int]:
@@ -53,7 +44,7 @@ def topology_counts(topology: Topology, smp: Mapping[str, int] | None = None) ->
     out: dict[str, int] = {}
     levels = topology.levels
     for attr in _TOPOLOGY_ATTRS:
-        prop = _LEVEL_OF[attr]
+        prop = _PROP_OF[attr]
         if prop not in levels:
             out[attr] = 1
             continue
@@ -76,17 +67,16 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
     A cell without CPUs gets no ``cpus``.  Raises :class:`LibvirtUnsupported`
     for what libvirt cannot express (see the module docstring).
     """
-    for level in _NOT_IN_LIBVIRT:
+    for level in _NOT_IN_LIBVIRT:  # from -smp when given, else counted in the slots
+        prop = _PROP_OF[level]
         if smp and int(smp.get(level, 1) or 1) > 1:
-            raise LibvirtUnsupported(
-                f"libvirt cannot express {level}={smp[level]} (its <topology> has no {level}): "
-                "use --format cmdline or numa")
-    for prop, level in _NOT_IN_LIBVIRT_PROPS.items():
-        if not smp and prop in topology.levels and len({v for s in topology.slots
-                                                        for p, v in s.key if p == prop}) > 1:
-            raise LibvirtUnsupported(
-                f"libvirt cannot express {level} > 1 (its <topology> has no {level}): "
-                "use --format cmdline or numa")
+            said = f"{level}={smp[level]}"
+        elif not smp and len({v for s in topology.slots for p, v in s.key if p == prop}) > 1:
+            said = f"{level} > 1"
+        else:
+            continue
+        raise LibvirtUnsupported(f"libvirt cannot express {said} (its <topology> has no {level}): "
+                                 "use --format cmdline or numa")
     mapping = plan.resolve(topology) if plan.cpus else {
         s.key: s.node_id for s in topology.slots if s.node_id is not None
     }
@@ -109,7 +99,7 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
         for node_id in ids:
             attrs = {"id": str(node_id)}
             if cpus.get(node_id):
-                attrs["cpus"] = cpu_ranges(cpus[node_id])
+                attrs["cpus"] = format_ranges(cpus[node_id])
             declared = nodes.get(node_id)
             size = declared.size if declared is not None else None
             if not size:
@@ -158,10 +148,10 @@ def tune_elements(topology: Topology, plan: Plan, mapping: Mapping[SlotKey, int]
         every = sorted({h for n in bound for h in n.host_nodes})
         modes = {n.policy or "bind" for n in bound}
         mode = _MODES[modes.pop()] if len(modes) == 1 else "strict"
-        ET.SubElement(tune, "memory", {"mode": mode, "nodeset": cpu_ranges(every)})
+        ET.SubElement(tune, "memory", {"mode": mode, "nodeset": format_ranges(every)})
         for n in bound:
             ET.SubElement(tune, "memnode", {"cellid": str(n.id), "mode": _MODES[n.policy or "bind"],
-                                            "nodeset": cpu_ranges(n.host_nodes)})
+                                            "nodeset": format_ranges(n.host_nodes)})
         out.append(tune)
     if plan.pinning == "node" and host_cpus:
         indexes = topology.cpu_indexes()
@@ -175,7 +165,7 @@ def tune_elements(topology: Topology, plan: Plan, mapping: Mapping[SlotKey, int]
         if pins:
             tune = ET.Element("cputune")
             for i in sorted(pins):
-                ET.SubElement(tune, "vcpupin", {"vcpu": str(i), "cpuset": cpu_ranges(pins[i])})
+                ET.SubElement(tune, "vcpupin", {"vcpu": str(i), "cpuset": format_ranges(pins[i])})
             out.append(tune)
     return out
 

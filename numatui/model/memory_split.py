@@ -11,16 +11,21 @@ Pure.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from numatui.model.argv import iter_options, parse_qemu_args
+from numatui.model.argv import iter_options, parse_qemu_args, split_program
 from numatui.model.errors import NumaError
 from numatui.model.plan import Node
-from numatui.model.qemu_args import object_id as _object_id
-from numatui.model.qemu_args import ram_backend, rebind_object
-from numatui.model.smp import parse_int, split_opts
+from numatui.model.qemu_args import (
+    backend_id,
+    edit_object,
+    free_memdev_id,
+    node_option,
+    ram_backend,
+    rebind_object,
+)
+from numatui.model.smp import escape_opt, parse_int, split_opts_or_none
 from numatui.model.units import format_size, human_size, parse_size
 
 MIB = 1024 * 1024
@@ -89,14 +94,6 @@ class MemorySplit:
         return not self.problems()
 
 
-def _free_id(node: int, taken: set[str]) -> str:
-    name = f"m{node}"
-    while name in taken:
-        name = f"numatui-{name}"
-    taken.add(name)
-    return name
-
-
 def split_nodes(nodes: Iterable[Node], sizes: Mapping[int, int], taken: Iterable[str] = ()) -> list[Node]:
     """``nodes`` (plus any only in ``sizes``) with the new sizes: a sized node
     keeps its memdev or gets ``m<N>``; a node of size 0 has none."""
@@ -109,32 +106,9 @@ def split_nodes(nodes: Iterable[Node], sizes: Mapping[int, int], taken: Iterable
         if size <= 0:
             out.append(Node(node_id))
         else:
-            out.append(Node(node_id, old.memdev or _free_id(node_id, used), size,
+            out.append(Node(node_id, old.memdev or free_memdev_id(node_id, used), size,
                             host_nodes=old.host_nodes, policy=old.policy))
     return out
-
-
-def _esc(value: str) -> str:
-    return value.replace(",", ",,")
-
-
-def _numa_pairs(value: str) -> list[tuple[str, str]] | None:
-    try:
-        return split_opts(value, "type", "-numa")
-    except NumaError:
-        return None
-
-
-def _resize_object(value: str, size: int) -> str:
-    """``memory-backend-*,id=..,size=..`` (or its JSON form) with a new size."""
-    if value.lstrip().startswith("{"):
-        props = json.loads(value)
-        props["size"] = size
-        return json.dumps(props, separators=(",", ":"))
-    pairs = split_opts(value, "qom-type", "-object")
-    kept = [f"{k}={_esc(v)}" for k, v in pairs if k not in ("qom-type", "size")]
-    qtype = next(v for k, v in pairs if k == "qom-type")
-    return ",".join([qtype, *kept, f"size={format_size(size)}"])
 
 
 def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
@@ -147,8 +121,7 @@ def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
     are declared at the end.  ``-m`` is left alone: check the split with
     :class:`MemorySplit` first.
     """
-    args = list(argv)
-    program = args.pop(0) if args and not args[0].startswith("-") else None
+    program, args = split_program(argv)
     cfg = parse_qemu_args(args, strict=False)
     nodes = split_nodes(cfg.nodes, sizes, cfg.memdev_ids)
     want = {n.id: n for n in nodes}
@@ -159,26 +132,26 @@ def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
     declared: set[int] = set()
     for opt in iter_options(args):
         if opt.name == "object" and opt.value is not None:
-            qtype, oid = _object_id(opt.value)
-            if qtype and qtype.startswith("memory-backend-") and oid in dropped:
+            oid = backend_id(opt.value)
+            if oid in dropped:
                 continue
-            if qtype and qtype.startswith("memory-backend-") and oid in resized:
-                out += [f"-{opt.name}", _resize_object(opt.value, resized[oid] or 0)]
+            if oid in resized:
+                size = resized[oid] or 0
+                out += [f"-{opt.name}", edit_object(opt.value, {"size": size}, f",size={format_size(size)}")]
                 continue
         if opt.name == "numa" and opt.value is not None:
-            pairs = _numa_pairs(opt.value)
-            kind = next((v for k, v in pairs or [] if k == "type"), None)
-            if pairs is not None and kind == "node":
+            pairs = split_opts_or_none(opt.value, "type")
+            if pairs is not None and next((v for k, v in pairs if k == "type"), None) == "node":
                 node_id = parse_int(next((v for k, v in pairs if k == "nodeid"), str(len(declared))),
                                     "nodeid", opt.text)
                 declared.add(node_id)
                 if node_id in sizes:
                     node = want[node_id]
-                    kept = [f"{k}={_esc(v)}" for k, v in pairs
+                    kept = [f"{k}={escape_opt(v)}" for k, v in pairs
                             if k not in ("type", "memdev", "mem", "nodeid")]
                     value = ",".join(["node", f"nodeid={node_id}", *kept])
                     if node.memdev:
-                        value += f",memdev={_esc(node.memdev)}"
+                        value += f",memdev={escape_opt(node.memdev)}"
                     out += [f"-{opt.name}", value]
                     if node.memdev and node.memdev not in cfg.memdev_ids:
                         out += ["-object", ram_backend(node, node.memdev)]
@@ -187,11 +160,8 @@ def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
     for node_id in sorted(set(sizes) - declared):
         node = want[node_id]
         if node.memdev:
-            memdev = _esc(node.memdev)
-            out += ["-object", ram_backend(node, node.memdev),
-                    "-numa", f"node,nodeid={node_id},memdev={memdev}"]
-        else:
-            out += ["-numa", f"node,nodeid={node_id}"]
+            out += ["-object", ram_backend(node, node.memdev)]
+        out += ["-numa", node_option(node, node.memdev)]
     return out
 
 
@@ -201,14 +171,13 @@ def argv_with_bindings(argv: Sequence[str], bindings: Mapping[str, tuple[Sequenc
     (memdev id -> (host nodes, policy); no host nodes: unbound) carrying that
     binding: how a node whose backend QEMU already has is rebound (a new QEMU).
     NumaError naming a memdev the argv does not define."""
-    args = list(argv)
-    program = args.pop(0) if args and not args[0].startswith("-") else None
+    program, args = split_program(argv)
     out: list[str] = [program] if program else []
     seen: set[str] = set()
     for opt in iter_options(args):
         if opt.name == "object" and opt.value is not None:
-            qtype, oid = _object_id(opt.value)
-            if qtype and qtype.startswith("memory-backend-") and oid is not None and oid in bindings:
+            oid = backend_id(opt.value)
+            if oid is not None and oid in bindings:
                 hosts, policy = bindings[oid]
                 out += [f"-{opt.name}", rebind_object(opt.value, hosts, policy)]
                 seen.add(oid)

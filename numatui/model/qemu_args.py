@@ -12,51 +12,25 @@ import json
 import re
 import shlex
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
-from numatui.model.argv import FLAGS, Option, QemuConfig, iter_options, parse_qemu_args
-from numatui.model.compact import CpuOption
+from numatui.model.argv import Option, iter_options, object_props, parse_qemu_args, split_program
 from numatui.model.errors import NumaError
-from numatui.model.plan import LIVE, Distance, Node, Plan, check_distances
+from numatui.model.plan import LIVE, Node, Plan, check_distances
 from numatui.model.ranges import runs
-from numatui.model.smp import SmpConfig, parse_smp, split_opts
+from numatui.model.smp import escape_opt, parse_smp, split_opts, split_opts_or_none
 from numatui.model.units import format_size
 
-__all__ = [
-    "FLAGS",
-    "CpuOption",
-    "Option",
-    "QemuConfig",
-    "SmpConfig",
-    "backend_object",
-    "export_lines",
-    "full_command_line",
-    "hmat_options",
-    "iter_options",
-    "load_plan",
-    "numa_options",
-    "numa_text",
-    "parse_qemu_args",
-    "parse_smp",
-    "plan_from_numa_text",
-    "shell_join",
-]
+__all__ = ["iter_options", "parse_qemu_args", "parse_smp"]  # re-exported from argv and smp
 
 #: Monitors numatui's launcher adds live in a private ``numatui-XXXX`` directory.
 LAUNCHER_MARK = "/numatui-"
 _MONITOR_OPTIONS = frozenset({"qmp", "qmp-pretty", "monitor", "mon", "chardev"})
 
 
-def _esc(value: str) -> str:
-    """QemuOpts escaping: a literal comma is written twice."""
-    return value.replace(",", ",,")
-
-
-def _props(opt: Mapping[str, int]) -> str:
-    return ",".join(f"{k}={v}" for k, v in opt.items())
-
-
-def _node_value(node: Node, memdev: str | None) -> str:
-    return (f"node,nodeid={node.id}" + (f",memdev={_esc(memdev)}" if memdev else "")
+def node_option(node: Node, memdev: str | None) -> str:
+    """``node,nodeid=N[,memdev=M][,initiator=I]``: the ``-numa`` value declaring ``node``."""
+    return (f"node,nodeid={node.id}" + (f",memdev={escape_opt(memdev)}" if memdev else "")
             + (f",initiator={node.initiator}" if node.initiator is not None else ""))
 
 
@@ -66,90 +40,78 @@ def hmat_options(plan: Plan) -> list[str]:
     return [lb.option() for lb in plan.hmat_lb] + [c.option() for c in plan.hmat_cache]
 
 
-def _dist_value(d: Distance) -> str:
-    return f"dist,src={d.src},dst={d.dst},val={d.val}"
-
-
-def numa_options(plan: Plan, with_nodes: bool = False) -> list[str]:
+def numa_options(plan: Plan, with_nodes: bool = False, memdevs: Mapping[int, str] | None = None
+                 ) -> list[str]:
     """The values of the ``-numa`` options that, added to QEMU's own command
     line, reproduce the plan: ``["node,nodeid=2", "dist,src=0,dst=1,val=20",
     "cpu,node-id=0,socket-id=0", ...]``.
 
     ``node`` for the nodes QEMU's command line does not define (``created``
     live: see :mod:`numatui.model.plan`), or for every node with
-    ``with_nodes``; then every ``dist``; then the plan's ``cpu`` options as
-    they are (``Plan.from_topology`` gives the compact ones).  A node whose
-    memdev was created live also needs its ``-object``: :func:`export_lines`
-    writes both.
+    ``with_nodes``, with its memdev or the one ``memdevs`` names; then every
+    ``dist``; then the plan's ``cpu`` options as they are
+    (``Plan.from_topology`` gives the compact ones); then the HMAT ones.  A
+    node whose memdev was created live also needs its ``-object``:
+    :func:`export_lines` writes both.
     """
     nodes = [n for n in sorted(plan.nodes, key=lambda n: n.id) if with_nodes or n.live]
-    out = [_node_value(n, n.memdev) for n in nodes]
-    out += [_dist_value(d) for d in plan.distances]
-    out += [f"cpu,{_props(c)}" for c in plan.cpus]
-    out += hmat_options(plan)
-    return out
-
-
-def host_node_ranges(ids: Sequence[int]) -> list[str]:
-    """``[0, 1, 3]`` -> ``["0-1", "3"]``: QemuOpts' list syntax, one ``host-nodes=`` each."""
-    return runs(ids)
+    out = [node_option(n, n.memdev or (memdevs or {}).get(n.id)) for n in nodes]
+    out += [f"dist,src={d.src},dst={d.dst},val={d.val}" for d in plan.distances]
+    out += ["cpu," + ",".join(f"{k}={v}" for k, v in c.items()) for c in plan.cpus]
+    return out + hmat_options(plan)
 
 
 def binding_opts(node: Node) -> str:
-    """``,host-nodes=0,policy=bind`` for a bound node ("" when not bound)."""
+    """``,host-nodes=0,policy=bind`` for a bound node ("" when not bound): one
+    ``host-nodes=`` per run, QemuOpts' list syntax."""
     if not node.host_nodes:
         return ""
-    hosts = "".join(f",host-nodes={r}" for r in host_node_ranges(node.host_nodes))
+    hosts = "".join(f",host-nodes={r}" for r in runs(node.host_nodes))
     return f"{hosts},policy={node.policy or 'bind'}"
 
 
 def ram_backend(node: Node, memdev: str) -> str:
     """``memory-backend-ram,id=M,size=S[,host-nodes=H,policy=P]``."""
-    return f"memory-backend-ram,id={_esc(memdev)},size={format_size(node.size or 0)}{binding_opts(node)}"
+    return (f"memory-backend-ram,id={escape_opt(memdev)},size={format_size(node.size or 0)}"
+            + binding_opts(node))
 
 
 def object_id(value: str) -> tuple[str | None, str | None]:
-    """(qom-type, id) of an ``-object`` value, either form."""
-    if value.lstrip().startswith("{"):
-        try:
-            props = json.loads(value)
-        except json.JSONDecodeError:
-            return None, None
-        if not isinstance(props, dict):
-            return None, None
-        qtype, oid = props.get("qom-type"), props.get("id")
-        return (qtype if isinstance(qtype, str) else None, oid if isinstance(oid, str) else None)
+    """(qom-type, id) of an ``-object`` value, either form ((None, None) when unreadable)."""
     try:
-        pairs = dict(split_opts(value, "qom-type", "-object"))
+        props = object_props(value, "-object")
     except NumaError:
         return None, None
-    return pairs.get("qom-type"), pairs.get("id")
+    qtype, oid = props.get("qom-type"), props.get("id")
+    return (qtype if isinstance(qtype, str) else None, oid if isinstance(oid, str) else None)
+
+
+def backend_id(value: str) -> str | None:
+    """The id of a ``memory-backend-*`` ``-object`` value, else None."""
+    qtype, oid = object_id(value)
+    return oid if qtype and qtype.startswith("memory-backend-") else None
+
+
+def edit_object(value: str, props: Mapping[str, Any], opts: str, drop: Collection[str] = ()) -> str:
+    """An ``-object`` value without the keys ``drop``, then with ``props``: in the
+    JSON form set in place (a new key at the end); in the QemuOpts form every
+    key of ``props`` removed and ``opts`` (``,key=value...``) appended."""
+    if value.lstrip().startswith("{"):
+        loaded = {k: v for k, v in json.loads(value).items() if k not in drop}
+        return json.dumps(loaded | dict(props), separators=(",", ":"))
+    pairs = split_opts(value, "qom-type", "-object")
+    qtype = next(v for k, v in pairs if k == "qom-type")
+    kept = [f"{k}={escape_opt(v)}" for k, v in pairs
+            if k != "qom-type" and k not in drop and k not in props]
+    return ",".join([qtype, *kept]) + opts
 
 
 def rebind_object(value: str, hosts: Sequence[int], policy: str | None) -> str:
     """``memory-backend-*`` (either form) with ``host-nodes``/``policy`` replaced
     (removed when ``hosts`` is empty)."""
-    if value.lstrip().startswith("{"):
-        props = json.loads(value)
-        props.pop("host-nodes", None)
-        props.pop("policy", None)
-        if hosts:
-            props["host-nodes"] = sorted(set(hosts))
-            props["policy"] = policy or "bind"
-        return json.dumps(props, separators=(",", ":"))
-    pairs = split_opts(value, "qom-type", "-object")
-    qtype = next(v for k, v in pairs if k == "qom-type")
-    kept = [f"{k}={_esc(v)}" for k, v in pairs if k not in ("qom-type", "host-nodes", "policy")]
-    binding = binding_opts(Node(0).with_binding(hosts, policy)) if hosts else ""
-    return ",".join([qtype, *kept]) + binding
-
-
-def backend_object(node: Node) -> str | None:
-    """``memory-backend-ram,id=M,size=S`` (and its binding) for a node whose memdev
-    numatui created live."""
-    if node.memdev_created != LIVE or node.memdev is None or node.size is None:
-        return None
-    return ram_backend(node, node.memdev)
+    node = Node(0).with_binding(hosts, policy)
+    props = {"host-nodes": list(node.host_nodes), "policy": node.policy} if hosts else {}
+    return edit_object(value, props, binding_opts(node), drop=("host-nodes", "policy"))
 
 
 def export_lines(plan: Plan, devices: Sequence[str] = ()) -> list[str]:
@@ -157,25 +119,26 @@ def export_lines(plan: Plan, devices: Sequence[str] = ()) -> list[str]:
     line, shell-quoted: the ``-object`` of every backend created live, then
     :func:`numa_options` (live nodes, distances, cpus), then ``devices``
     (``["-device", "VALUE", ...]``, the hot-plugged CPUs)."""
-    lines = [shlex.join(["-object", obj]) for n in sorted(plan.nodes, key=lambda n: n.id)
-             if n.live and (obj := backend_object(n)) is not None]
-    lines += [shlex.join(["-numa", value]) for value in numa_options(plan)]
-    lines += [shlex.join(list(pair)) for pair in zip(devices[::2], devices[1::2], strict=True)]
-    return lines
+    objects = [("-object", ram_backend(n, n.memdev)) for n in sorted(plan.nodes, key=lambda n: n.id)
+               if n.live and n.memdev_created == LIVE and n.memdev is not None and n.size is not None]
+    pairs = [*objects, *(("-numa", v) for v in numa_options(plan)),
+             *zip(devices[::2], devices[1::2], strict=True)]
+    return [f"{opt} {shell_quote(value)}" for opt, value in pairs]
+
+
+def free_memdev_id(node_id: int, used: set[str]) -> str:
+    """``m<N>`` (``numatui-m<N>``... when taken) for a node's new backend, added to ``used``."""
+    name = f"m{node_id}"
+    while name in used:
+        name = f"numatui-{name}"
+    used.add(name)
+    return name
 
 
 def _memdev_ids(nodes: Sequence[Node], taken: Collection[str]) -> dict[int, str]:
     """A memdev id for every node that has a size but no memdev (``m<N>`` unless taken)."""
     used = set(taken) | {n.memdev for n in nodes if n.memdev}
-    out: dict[int, str] = {}
-    for n in nodes:
-        if n.memdev is None and n.size:
-            name = f"m{n.id}"
-            while name in used:
-                name = f"numatui-{name}"
-            used.add(name)
-            out[n.id] = name
-    return out
+    return {n.id: free_memdev_id(n.id, used) for n in nodes if n.memdev is None and n.size}
 
 
 def numa_text(plan: Plan) -> str:
@@ -187,15 +150,9 @@ def numa_text(plan: Plan) -> str:
     """
     nodes = sorted(plan.nodes, key=lambda n: n.id)
     new = _memdev_ids(nodes, ())
-    lines: list[list[str]] = []
-    for n in nodes:
-        memdev = n.memdev or new.get(n.id)
-        if memdev and n.size:
-            lines.append(["-object", ram_backend(n, memdev)])
-    lines += [["-numa", _node_value(n, n.memdev or new.get(n.id))] for n in nodes]
-    lines += [["-numa", _dist_value(d)] for d in plan.distances]
-    lines += [["-numa", f"cpu,{_props(c)}"] for c in plan.cpus]
-    lines += [["-numa", value] for value in hmat_options(plan)]
+    lines = [["-object", ram_backend(n, memdev)] for n in nodes
+             if n.size and (memdev := n.memdev or new.get(n.id))]
+    lines += [["-numa", value] for value in numa_options(plan, with_nodes=True, memdevs=new)]
     return "".join(f"{shlex.join(line)}\n" for line in lines)
 
 
@@ -251,12 +208,9 @@ def load_plan(text: str) -> Plan:
     return plan_from_numa_text(text)
 
 
-def _numa_kind(value: str) -> str | None:
-    try:
-        pairs = split_opts(value, "type", "-numa")
-    except NumaError:
-        return None
-    return next((v for k, v in pairs if k == "type"), None)
+def numa_kind(value: str) -> str | None:
+    """``node``, ``cpu``, ``dist``, ... of a ``-numa`` value (its first ``type``; None: unreadable)."""
+    return next((v for k, v in split_opts_or_none(value, "type") or () if k == "type"), None)
 
 
 def _monitor_options(options: Sequence[Option], marks: Collection[str]) -> set[int]:
@@ -293,28 +247,25 @@ def full_command_line(
     distances (the plan's win over the argv's for the same pair); the
     plan's ``-numa cpu`` options.
     """
-    args = list(user_argv)
-    program = args.pop(0) if args and not args[0].startswith("-") else None
+    program, args = split_program(user_argv)
     cfg = parse_qemu_args(args, strict=False)
     options = list(iter_options(args))
     marks = [LAUNCHER_MARK] if monitors is None else [m for m in monitors if m]
     drop = _monitor_options(options, marks) if marks else set()
     out: list[str] = [program] if program else []
-    argv_dists: dict[tuple[int, int], Distance] = {}
     rebinds = {n.memdev: n for n in plan.nodes
                if n.memdev in cfg.bindings or (n.memdev in cfg.memdev_ids and n.host_nodes)}
     for i, opt in enumerate(options):
         if i in drop or opt.name == "preconfig":
             continue
         if opt.name == "object" and opt.value is not None:  # the plan's binding wins
-            qtype, oid = object_id(opt.value)
-            node = rebinds.get(oid) if oid is not None else None
-            if qtype and qtype.startswith("memory-backend-") and node is not None \
-                    and cfg.bindings.get(oid or "", ((), None)) != (node.host_nodes, node.policy):
+            oid = backend_id(opt.value) or ""
+            node = rebinds.get(oid)
+            if node is not None and cfg.bindings.get(oid, ((), None)) != (node.host_nodes, node.policy):
                 out += ["-object", rebind_object(opt.value, node.host_nodes, node.policy)]
                 continue
         if opt.name == "numa" and opt.value is not None:
-            kind = _numa_kind(opt.value)
+            kind = numa_kind(opt.value)
             if kind in ("cpu", "dist", "hmat-lb", "hmat-cache"):
                 continue  # the plan's cpus replace these; distances, hmat after every node/cpu
             if kind == "node" and "cpus=" in opt.value:
@@ -322,30 +273,22 @@ def full_command_line(
                 out += [f"-{opt.name}", ",".join(kept)]
                 continue
         out.extend(opt.tokens)
-    for d in cfg.distances:
-        argv_dists[(d.src, d.dst)] = d
     declared = {n.id for n in cfg.nodes}
     new_nodes = [n for n in sorted(plan.nodes, key=lambda n: n.id) if n.id not in declared]
-    fresh = _memdev_ids([n for n in new_nodes if n.memdev not in cfg.memdev_ids],
-                        cfg.memdev_ids)
+    fresh = _memdev_ids([n for n in new_nodes if n.memdev not in cfg.memdev_ids], cfg.memdev_ids)
     for n in new_nodes:
         memdev = n.memdev
-        if n.size and (memdev is None or memdev not in cfg.memdev_ids):
+        if n.size and memdev not in cfg.memdev_ids:
             memdev = memdev or fresh[n.id]
             out += ["-object", ram_backend(n, memdev)]
-        out += ["-numa", _node_value(n, memdev)]
-    dists = dict(argv_dists)
-    for d in plan.distances:
-        dists[(d.src, d.dst)] = d
-    for d in dists.values():
-        out += ["-numa", _dist_value(d)]
-    out += [t for value in numa_options(Plan(cpus=plan.cpus)) for t in ("-numa", value)]
+        out += ["-numa", node_option(n, memdev)]
+    dists = {(d.src, d.dst): d for d in (*cfg.distances, *plan.distances)}  # the plan's win
+    numa = numa_options(Plan(distances=tuple(dists.values()), cpus=plan.cpus))
+    out += [t for value in numa for t in ("-numa", value)]
     if plan.has_hmat and not cfg.hmat:
         out += ["-machine", "hmat=on"]
     argv_hmat = Plan(hmat_lb=tuple(cfg.hmat_lb), hmat_cache=tuple(cfg.hmat_cache))
-    out += [t for value in hmat_options(argv_hmat) for t in ("-numa", value)]
-    out += [t for value in hmat_options(plan) for t in ("-numa", value)]
-    return out
+    return out + [t for value in hmat_options(argv_hmat) + hmat_options(plan) for t in ("-numa", value)]
 
 
 def shell_join(argv: Sequence[str]) -> str:

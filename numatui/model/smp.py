@@ -64,6 +64,19 @@ def split_opts(text: str, implied: str | None, where: str) -> list[tuple[str, st
     return out
 
 
+def split_opts_or_none(text: str, implied: str | None) -> list[tuple[str, str]] | None:
+    """:func:`split_opts`, None where it would raise (an option numatui only looks at)."""
+    try:
+        return split_opts(text, implied, "")
+    except NumaError:
+        return None
+
+
+def escape_opt(value: str) -> str:
+    """QemuOpts escaping: a literal comma is written twice."""
+    return value.replace(",", ",,")
+
+
 _INT = re.compile(r"\s*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
 
 

@@ -30,17 +30,8 @@ PROP_ORDER: tuple[str, ...] = (
 #: The word a person uses for each level.
 LEVEL_NAMES: dict[str, str] = {p: p.removesuffix("-id") for p in PROP_ORDER}
 
-#: ``-smp`` keys that size each level.
-SMP_KEYS: dict[str, str] = {
-    "drawer-id": "drawers",
-    "book-id": "books",
-    "socket-id": "sockets",
-    "die-id": "dies",
-    "module-id": "modules",
-    "cluster-id": "clusters",
-    "core-id": "cores",
-    "thread-id": "threads",
-}
+#: ``-smp`` keys that size each level (``socket-id``: ``sockets``).
+SMP_KEYS: dict[str, str] = {p: f"{LEVEL_NAMES[p]}s" for p in PROP_ORDER}
 
 #: A slot's identity: its topology props as ``(name, value)`` pairs in PROP_ORDER.
 SlotKey = tuple[tuple[str, int], ...]
