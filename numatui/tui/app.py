@@ -146,12 +146,9 @@ class NumaApp(App[str]):
         yield Footer()
 
     def grid_mounted(self) -> bool:
-        """False while another screen is on top, and once the app's widgets are
-        gone (closing), when a queued message may still come."""
+        """False once the app's widgets are gone (closing), when a queued message may still come."""
         grid = self._parts.get(CpuGrid)
-        if grid is None:
-            return bool(self.query(CpuGrid))
-        return grid.is_attached and grid.screen is self.screen
+        return grid.is_attached if grid is not None else bool(self.query(CpuGrid))
 
     def part(self, kind: type[W]) -> W:
         """The main screen's one ``kind`` widget, looked up once (they live as
