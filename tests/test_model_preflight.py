@@ -204,28 +204,57 @@ def test_a_note_when_the_guest_numbers_the_nodes_differently() -> None:
     assert codes(check(q35(), swapped, 2 * G)) == []  # board unknown: nothing said
 
 
-def _riscv(nodes: list[int]) -> tuple[Topology, Plan]:
+def _riscv(nodes: list[int | None], declared: int = 2) -> tuple[Topology, Plan]:
     from numatui.model.topology import Slot
 
     slots = [Slot(key=(("core-id", i),), node_id=None, vcpus_count=1, type="rv64-riscv-cpu", qom_path=None)
              for i in range(len(nodes))]
     topo = Topology.build(slots)
-    plan = Plan(nodes=(Node(0, "m0", G), Node(1, "m1", G)),
-                cpus=tuple({"node-id": n, "core-id": i} for i, n in enumerate(nodes)))
+    plan = Plan(nodes=tuple(Node(i, f"m{i}", G) for i in range(declared)),
+                cpus=tuple({"node-id": n, "core-id": i} for i, n in enumerate(nodes) if n is not None))
     return topo, plan
 
 
-def test_qemu_10_0_riscv_virt_segfault_with_a_node_that_is_not_one_run_of_cores() -> None:
-    topo, plan = _riscv([1, 0, 0, 1])  # the mapping that crashed QEMU 10.0.2
-    found = check(topo, plan, 2 * G, qemu_version="10.0.2", machine_type="virt-machine")
-    bug = only(found, "qemu-bug-riscv-numa-runs")
+def _riscv_codes(nodes: list[int | None], version: str = "10.0.2", declared: int = 2,
+                 machine_type: str = "virt-machine") -> list[str]:
+    topo, plan = _riscv(nodes, declared)
+    return [c for c in codes(check(topo, plan, declared * G, qemu_version=version, machine_type=machine_type))
+            if c.startswith("qemu-bug-riscv")]
+
+
+def test_riscv_virt_needs_one_run_of_cores_per_node_in_node_order() -> None:
+    """What QEMU 7.2.22 and 10.0.2 both do at x-exit-preconfig (tests/test_riscv.py runs them)."""
+    topo, plan = _riscv([1, 0, 0, 1])  # segfaults on both
+    bug = only(check(topo, plan, 2 * G, qemu_version="10.0.2", machine_type="virt-machine"),
+               "qemu-bug-riscv-numa-runs")
     assert bug.severity is Severity.BLOCKING
-    assert "node 1: core 0, 3" in bug.message and "QEMU 10.0.2" in bug.message and "10.0" in bug.message
-    # another QEMU version, another board, or runs of cores: no finding
-    assert "qemu-bug-riscv-numa-runs" not in codes(check(topo, plan, 2 * G, qemu_version="7.2.22",
-                                                         machine_type="virt-machine"))
-    assert "qemu-bug-riscv-numa-runs" not in codes(check(topo, plan, 2 * G, qemu_version="10.0.2",
-                                                         machine_type="virt-7.2-machine"))
-    runs, plan2 = _riscv([1, 1, 0, 0])
-    assert "qemu-bug-riscv-numa-runs" not in codes(check(runs, plan2, 2 * G, qemu_version="10.0.2",
-                                                         machine_type="virt-machine"))
+    assert "the nodes come in the order 1, 0, 1 along the core ids" in bug.message
+    assert "discontinuous hartids" in bug.message and "segmentation fault" in bug.message
+    for version in ("7.2.22", "10.0.2"):
+        for broken in ([1, 1, 0, 0], [0, 1, 1, 0], [0, 1, 0, 1], [0, 2, 1, 1]):
+            assert _riscv_codes(broken, version, declared=3 if 2 in broken else 2) == \
+                ["qemu-bug-riscv-numa-runs"], (version, broken)
+        assert _riscv_codes([0, 0, 1, 1], version) == []
+        assert _riscv_codes([0, 1, 2, 2], version, declared=3) == []
+        # unassigned CPUs are node 0's
+        assert _riscv_codes([0, 0, None, None], version) == ["qemu-bug-riscv-numa-runs"]
+    topo, plan = _riscv([0, 0, 0, 0])  # node 1 declared, without CPUs
+    found = check(topo, plan, 2 * G, qemu_version="7.2.22", machine_type="virt-machine")
+    assert "node 1 has no CPUs" in only(found, "qemu-bug-riscv-numa-runs").message
+    # arm virt (socket/cluster/core/thread, versioned type), an unknown version, nothing mapped: not said
+    assert _riscv_codes([1, 0, 0, 1], machine_type="virt-10.0-machine") == []
+    assert _riscv_codes([1, 0, 0, 1], version="") == []
+    assert _riscv_codes([None, None, None, None]) == []  # QEMU's own default: runs in node order
+
+
+def test_qemu_7_2_riscv_virt_aborts_when_a_node_starts_past_its_cpu_count() -> None:
+    topo, plan = _riscv([0, 0, 0, 1])
+    bug = only(check(topo, plan, 2 * G, qemu_version="7.2.22", machine_type="virt-machine"),
+               "qemu-bug-riscv-plic")
+    assert bug.severity is Severity.BLOCKING
+    assert "Node 1 starts at core 3 but has only 1 CPU(s)" in bug.message and "QEMU 7.2.22" in bug.message
+    assert _riscv_codes([0, 0, 0, 1], "10.0.2") == []  # fixed there
+    assert _riscv_codes([0, 0, 1, 2], "7.2.22", declared=3) == ["qemu-bug-riscv-plic"]
+    assert _riscv_codes([0, 0, 0, 1, 1], "7.2.22") == ["qemu-bug-riscv-plic"]
+    assert _riscv_codes([0, 0, 0, 1, 1, 1], "7.2.22") == []
+    assert _riscv_codes([0, 1, 1, 1], "7.2.22") == []

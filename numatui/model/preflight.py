@@ -109,7 +109,7 @@ def check(topology: Topology, plan: Plan, ram_size: int | None = None,
     if boot_cpus is not None and mapping:
         out += _boot_cpus_warnings(topology, mapping, boot_cpus)
     out += _hmat(topology, plan, mapping, sorted(set(nodes) | exists), hmat)
-    out += known_bugs(topology, mapping, qemu_version, machine_type)
+    out += known_bugs(topology, mapping, qemu_version, machine_type, set(nodes) | exists)
     if known and guest_renumbers(machine_type):
         out += _guest_numbering(topology, mapping, plan.nodes)
     order = (Severity.BLOCKING, Severity.WARNING, Severity.INFO)
@@ -153,33 +153,46 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def known_bugs(topology: Topology, mapping: Mapping[SlotKey, int], qemu_version: str,
-               machine_type: str) -> list[Finding]:
-    """QEMU bugs this mapping would hit on this QEMU version and board.
+               machine_type: str, node_ids: Iterable[int] = ()) -> list[Finding]:
+    """The QEMU bugs and board limits this mapping would hit at ``x-exit-preconfig``.
 
-    - QEMU 10.0 (seen on 10.0.2) riscv ``virt``: ``x-exit-preconfig``
-      segfaults when a node's CPUs are not one ascending run of core ids
-      (``-numa cpu,node-id=1,core-id=0 -numa cpu,node-id=0,core-id=1
-      -numa cpu,node-id=0,core-id=2 -numa cpu,node-id=1,core-id=3``).
+    riscv ``virt`` (7.2.22 and 10.0.2 checked; unassigned CPUs count as node
+    0's, as QEMU puts them there) makes a hart group of each node: along the
+    core ids the nodes must come as one run each, node 0's first, then node
+    1's, and so on over every node.  Otherwise ``x-exit-preconfig`` exits
+    ("discontinuous hartids in socket1" for a node without CPUs or split in
+    two) or segfaults (nodes out of order: ``-numa cpu,node-id=1,core-id=0
+    -numa cpu,node-id=0,core-id=1``).  7.2 also aborts ("Property
+    'riscv.sifive.plic.unnamed-gpio-out[3]' not found") when a node's first
+    core id is above its CPU count (cores 0-2 on node 0, core 3 on node 1);
+    10.0.2 boots that (said for every version before 10.0: 8.x, 9.x unchecked).
     """
-    out: list[Finding] = []
-    if _version(qemu_version)[:2] == (10, 0) and machine_type.removesuffix("-machine") == "virt" \
-            and topology.levels == ("core-id",):
-        cores: dict[int, list[int]] = {}
-        for slot in topology.slots:
-            core = slot.prop("core-id")
-            node = mapping.get(slot.key)
-            if core is not None and node is not None:
-                cores.setdefault(node, []).append(core)
-        broken = sorted(n for n, ids in cores.items() if sorted(ids) != list(range(min(ids), max(ids) + 1)))
-        if broken:
-            n = broken[0]
-            out.append(Finding(Severity.BLOCKING, "qemu-bug-riscv-numa-runs",
-                               f"Node {_ids(broken)} has CPUs that are not one ascending run of core ids "
-                               f"(node {n}: core {_ids(cores[n])}): QEMU {qemu_version}'s riscv virt board "
-                               "crashes (segmentation fault) at x-exit-preconfig with such a "
-                               "mapping (a known bug of QEMU 10.0, seen on 10.0.2); give each node "
-                               "consecutive cores."))
-    return out
+    if not (qemu_version and machine_type.removesuffix("-machine") == "virt"
+            and topology.levels == ("core-id",) and mapping):
+        return []
+    along = [mapping.get(slot.key, 0) for slot in topology.slots]  # in core-id order
+    runs = [n for i, n in enumerate(along) if i == 0 or along[i - 1] != n]
+    nodes = sorted(set(node_ids) | set(along))
+    if runs != nodes:
+        cpuless = sorted(set(nodes) - set(along))
+        why = (f"node {_ids(cpuless)} has no CPUs" if cpuless
+               else f"the nodes come in the order {', '.join(map(str, runs))} along the core ids")
+        return [Finding(Severity.BLOCKING, "qemu-bug-riscv-numa-runs",
+                        f"QEMU's riscv virt board needs each node's CPUs to be one run of consecutive core "
+                        f"ids, node 0's first, then node 1's and so on, every node with CPUs ({why}): "
+                        "it would exit at x-exit-preconfig (\u201cdiscontinuous hartids\u201d) or crash "
+                        "(segmentation fault), as QEMU 7.2 and 10.0.2 do.")]
+    if _version(qemu_version)[:1] < (10,):
+        for node in nodes:
+            first, count = along.index(node), along.count(node)
+            if first > count:
+                return [Finding(Severity.BLOCKING, "qemu-bug-riscv-plic",
+                                f"Node {node} starts at core {first} but has only {count} CPU(s): QEMU "
+                                f"{qemu_version}'s riscv virt board aborts at x-exit-preconfig with such a "
+                                "mapping (\u201cProperty 'riscv.sifive.plic.unnamed-gpio-out[...]' not "
+                                "found\u201d, seen on QEMU 7.2; 10.0.2 boots it); give each node at least "
+                                "as many CPUs as there are cores before it.")]
+    return []
 
 
 def _guest_numbering(topology: Topology, mapping: Mapping[SlotKey, int],

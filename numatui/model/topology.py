@@ -199,7 +199,7 @@ class Topology:
         cls, smp: Mapping[str, int], props: Iterable[str], cpu_type: str = ""
     ) -> Topology:
         """Derive the slots from ``qom-get /machine smp`` when the board refuses
-        query-hotpluggable-cpus (arm virt, riscv virt in QEMU 7.2).
+        query-hotpluggable-cpus (arm virt, riscv virt).
 
         ``props`` are the prop names the board accepts in set-numa-node, e.g.
         ``("socket-id", "cluster-id", "core-id", "thread-id")`` for arm virt.
