@@ -316,7 +316,7 @@ async def launched_with_keeper(tmp_path: Path) -> AsyncIterator[tuple[Session, K
     finally:
         if session is not None:
             await session.close()
-        for lch in {launcher, session and session.launcher, keeper and keeper.launcher}:
+        for lch in {launcher, session and session.launcher}:
             if isinstance(lch, Launcher):
                 await lch.stop()
 

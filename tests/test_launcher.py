@@ -14,9 +14,9 @@ import pytest
 from qemu.qmp import QMPClient
 
 from numatui.model.errors import NumaError
-from numatui.model.plan import Node
+from numatui.model.plan import Node, Plan
 from numatui.session.launcher import Launcher, LaunchFailed
-from numatui.session.replay import fresh_launcher
+from numatui.session.replay import launcher_for
 
 GIB = 1024**3
 TCG = ["-accel", "tcg", "-cpu", "max"]
@@ -167,10 +167,10 @@ def test_bad_requests_are_numa_errors() -> None:
 
 
 def test_relaunch_has_the_same_arguments() -> None:
-    launcher = Launcher(nodes=3, smp="6", memory="3G", extra_args=TCG, keep_running=True)
-    again = fresh_launcher(launcher)
+    launcher = Launcher(nodes=3, smp="6", memory="3G", extra_args=TCG, keep_running=True, hmat=True)
+    again, _ = launcher_for(launcher.user_argv, Plan(), keep_running=launcher.keep_running)
     assert again is not launcher
-    assert again.user_argv == launcher.user_argv and again.keep_running
+    assert again.user_argv == launcher.user_argv and again.keep_running and again.nodes == launcher.nodes
 
 
 def test_kvm_when_usable_else_tcg_with_cpu_max(monkeypatch: pytest.MonkeyPatch) -> None:

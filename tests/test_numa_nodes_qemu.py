@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import info_numa, socket
 
+from numatui.core.keeper import Keeper
 from numatui.model.distances import DistanceMatrix
 from numatui.model.memory_split import MIB
 from numatui.model.qemu_args import full_command_line
@@ -19,7 +20,7 @@ from numatui.model.topology import Topology
 from numatui.session.errors import Disconnected, PreflightBlocked
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
-from numatui.session.memory import ATTACHED_READ_ONLY, read_only_reason, relaunch_with_memory
+from numatui.session.memory import ATTACHED_READ_ONLY, read_only_reason
 from numatui.session.replay import ReplayRefused
 from numatui.session.session import Session
 
@@ -87,7 +88,7 @@ async def test_memory_split_survives_relaunch(launched: Session) -> None:
     await session.assign(socket(session.topology, 0), 1)
     await session.set_distance(0, 1, 30)
     old_pid = session.launcher.pid if isinstance(session.launcher, Launcher) else None
-    new = await relaunch_with_memory(session, {0: 1536 * MIB, 1: 512 * MIB}, launcher=session.launcher)
+    new = await Keeper(session).set_memory({0: 1536 * MIB, 1: 512 * MIB})
     assert new.pid != old_pid and session.launcher is new
     memdevs = {m["id"]: m["size"] for m in await session.execute("query-memdev")}
     assert memdevs == {"m0": 1536 * MIB, "m1": 512 * MIB}
@@ -96,8 +97,7 @@ async def test_memory_split_survives_relaunch(launched: Session) -> None:
     assert {live[k] for k in socket(session.topology, 0)} == {1}
     assert [(d.src, d.dst, d.val) for d in session.distances] == [(0, 1, 30)]
     # a memoryless node 2 and a third of the RAM on it, in a second relaunch
-    await relaunch_with_memory(session, {0: 1024 * MIB, 1: 0, 2: 1024 * MIB},
-                               launcher=session.launcher)
+    await Keeper(session).set_memory({0: 1024 * MIB, 1: 0, 2: 1024 * MIB})
     memdevs = {m["id"]: m["size"] for m in await session.execute("query-memdev")}
     assert memdevs == {"m0": 1024 * MIB, "m2": 1024 * MIB}
     await fill_distances(session)
@@ -109,22 +109,20 @@ async def test_memory_split_survives_relaunch(launched: Session) -> None:
 async def test_split_that_does_not_add_up_is_refused_before_any_qemu(launched: Session) -> None:
     pid = session_pid = launched.launcher.pid if isinstance(launched.launcher, Launcher) else None
     with pytest.raises(ReplayRefused, match="should equal RAM size"):
-        await relaunch_with_memory(launched, {0: 1536 * MIB}, launcher=launched.launcher)
+        await Keeper(launched).set_memory({0: 1536 * MIB})
     assert isinstance(launched.launcher, Launcher) and launched.launcher.pid == pid == session_pid
 
 
 async def test_attached_memory_is_read_only(session: Session) -> None:
     assert read_only_reason(session, None) == ATTACHED_READ_ONLY
     with pytest.raises(ReplayRefused, match="did not start this QEMU"):
-        await relaunch_with_memory(session, {0: 512 * MIB, 1: 1536 * MIB}, launcher=None)
+        await Keeper(session).set_memory({0: 512 * MIB, 1: 1536 * MIB})
 
 
 async def test_memory_relaunch_keeps_the_undo_keeper_on_the_new_qemu(launched: Session) -> None:
     """The Keeper learns the new launcher and saves; undo of the memory change
     relaunches QEMU with the split as it was (and the mapping of then), redo
     brings the new split back; the session's node sizes are what QEMU has."""
-    from numatui.core.keeper import Keeper
-
     async def memdevs() -> dict[str, int]:
         return {m["id"]: m["size"] for m in await launched.execute("query-memdev")}
 
@@ -135,7 +133,7 @@ async def test_memory_relaunch_keeps_the_undo_keeper_on_the_new_qemu(launched: S
     assert before == {"m0": 1024 * MIB, "m1": 1024 * MIB}
     await launched.assign(socket(launched.topology, 0), 1)
     new = await keeper.set_memory({0: 512 * MIB, 1: 1536 * MIB})
-    assert keeper.launcher is new is launched.launcher and saves
+    assert new is launched.launcher and saves
     assert await memdevs() == {"m0": 512 * MIB, "m1": 1536 * MIB}
     assert keeper.history.undo_description() == "memory node 0 512 MiB, node 1 1.5 GiB"
 
@@ -144,7 +142,8 @@ async def test_memory_relaunch_keeps_the_undo_keeper_on_the_new_qemu(launched: S
     assert {n.memdev: n.size for n in launched.nodes} == before
     live = Topology.from_hotpluggable(await launched.execute("query-hotpluggable-cpus")).mapping()
     assert {live[k] for k in socket(launched.topology, 0)} == {1}
-    assert "-object memory-backend-ram,id=m0,size=1G" in " ".join(keeper.launcher.user_argv)
+    assert isinstance(launched.launcher, Launcher)
+    assert "-object memory-backend-ram,id=m0,size=1G" in " ".join(launched.launcher.user_argv)
 
     await keeper.undo()  # and before the assignment
     live = Topology.from_hotpluggable(await launched.execute("query-hotpluggable-cpus")).mapping()
@@ -166,16 +165,16 @@ async def test_failed_memory_relaunch_leaves_everything_as_it_was(launched: Sess
     old = launched.launcher
     assert isinstance(old, Launcher)
     await launched.assign(socket(launched.topology, 1), 0)
-    before = (list(old.extra_args), old.smp, old.memory, list(old.nodes))
-    binary, old.qemu = old.qemu, "/nonexistent/qemu-system-x86_64"
+    before = (list(old.user_argv), list(old.nodes))
+    binary, old.user_argv[0] = old.user_argv[0], "/nonexistent/qemu-system-x86_64"
     try:
         with pytest.raises(ReplayFailed) as failed:
-            await relaunch_with_memory(launched, {0: 512 * MIB, 1: 1536 * MIB}, launcher=old)
+            await Keeper(launched).set_memory({0: 512 * MIB, 1: 1536 * MIB})
     finally:
-        old.qemu = binary
+        old.user_argv[0] = binary
     assert failed.value.restored
     assert launched.launcher is old and old.alive()
-    assert (old.extra_args, old.smp, old.memory, old.nodes) == before
+    assert (old.user_argv, old.nodes) == before
     memdevs = {m["id"]: m["size"] for m in await launched.execute("query-memdev")}
     assert memdevs == {"m0": 1024 * MIB, "m1": 1024 * MIB}
     live = Topology.from_hotpluggable(await launched.execute("query-hotpluggable-cpus")).mapping()
@@ -188,4 +187,4 @@ async def test_memory_is_read_only_after_boot(launched: Session) -> None:
     await launched.exit_preconfig()
     assert read_only_reason(launched, launched.launcher) == BOOTED_READ_ONLY
     with pytest.raises(ReplayRefused, match="running"):
-        await relaunch_with_memory(launched, {0: 512 * MIB, 1: 1536 * MIB}, launcher=launched.launcher)
+        await Keeper(launched).set_memory({0: 512 * MIB, 1: 1536 * MIB})

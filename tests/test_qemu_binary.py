@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import QEMU10_PREFIX
 
+from numatui.model.plan import Plan
 from numatui.session.launcher import Launcher
 from numatui.session.qemu_binary import qemu_binary
-from numatui.session.replay import fresh_launcher
+from numatui.session.replay import launcher_for
 
 QEMU10 = QEMU10_PREFIX / "usr" / "bin" / "qemu-system-x86_64"
 SYSTEM_MODULES = Path("/usr/lib/x86_64-linux-gnu/qemu")
@@ -66,7 +67,7 @@ def test_launcher_puts_l_in_the_user_argv_once(tmp_path: Path) -> None:
     # a relaunch or a restart from the exported argv keeps exactly one
     again = Launcher(qemu=launcher.user_argv[0], extra_args=launcher.user_argv[1:])
     assert again.user_argv.count("-L") == 1
-    assert fresh_launcher(launcher).user_argv.count("-L") == 1  # move/undo relaunch
+    assert launcher_for(launcher.user_argv, Plan())[0].user_argv.count("-L") == 1  # move/undo relaunch
 
 
 def _need_qemu10() -> None:

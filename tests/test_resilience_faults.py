@@ -15,6 +15,7 @@ from conftest import TEST_QEMU, launched_with_keeper, until
 
 from numatui.autosave import Autosaver, load
 from numatui.core.keeper import Keeper
+from numatui.core.vm import Vm
 from numatui.model.topology import SlotKey, Topology
 from numatui.session.errors import Disconnected
 from numatui.session.launcher import Launcher
@@ -122,7 +123,7 @@ async def test_qemu_exits_at_exit_preconfig_with_its_own_words(tmp_path: Path) -
         assert info.value.stderr_tail is not None
         assert session.state is RunState.DISCONNECTED
         assert load(saver.path).plan == session.plan()
-        assert keeper.can_relaunch  # the screen can offer it
+        assert Vm(session, keeper).can_relaunch  # the screen can offer it
     finally:
         await session.close()
         await launcher.stop()

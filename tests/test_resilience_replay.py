@@ -21,13 +21,12 @@ from numatui.session.launcher import Launcher
 from numatui.session.replay import (
     ReplayFailed,
     ReplayRefused,
-    relaunch_with_plan,
+    can_relaunch,
+    relaunch,
     without_numa_cpu_dist,
 )
 from numatui.session.session import Session
 
-ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "8,sockets=2,cores=2,threads=2",
-        "-m", "2G"]
 S0 = (("socket-id", 0),)
 S1 = (("socket-id", 1),)
 
@@ -72,7 +71,7 @@ async def test_move_undo_redo_through_relaunch(launched: Session) -> None:
     new_pid = session.peer.pid if session.peer else None
     assert new_pid != old_pid and not pid_alive(old_pid)
     assert not old_launcher.directory.exists()  # its private socket directory is gone
-    assert session.launcher is keeper.launcher and session.launcher is not old_launcher
+    assert isinstance(session.launcher, Launcher) and session.launcher is not old_launcher
     moved = await qemu_mapping(session)
     assert moved[first] == 0
     assert {k: v for k, v in moved.items() if k != first} == {
@@ -103,7 +102,7 @@ async def test_move_undo_redo_through_relaunch(launched: Session) -> None:
 async def test_replay_uses_the_fewest_commands(launched: Session) -> None:
     session = launched
     plan = Plan.from_dict({"cpus": [{"node-id": 1, "socket-id": 0}, {"node-id": 0, "socket-id": 1}]})
-    await relaunch_with_plan(session, plan, why="test", launcher=session.launcher)
+    await relaunch(session, plan, why="test")
     sent = [e.text for e in session.transcript.entries if e.kind == "cmd" and "set-numa-node" in e.text]
     assert len(sent) == 2
     mapping = await qemu_mapping(session)
@@ -118,14 +117,13 @@ async def test_a_plan_qemu_refuses_leaves_the_old_qemu_untouched(launched: Sessi
     bad = Plan.from_dict({"distances": [{"src": 0, "dst": 0, "val": 20}],
                           "cpus": [{"node-id": 0, "socket-id": 0}]})
     with pytest.raises(ReplayFailed, match="Local distance of node 0 should be 10") as info:
-        await relaunch_with_plan(session, bad, launcher=session.launcher)
+        await relaunch(session, bad)
     assert info.value.restored
     assert session.peer is not None and session.peer.pid == old_pid
     assert await qemu_mapping(session) == before
     # and a plan that does not fit is refused before any QEMU is touched
     with pytest.raises(ReplayRefused, match="die-id"):
-        await relaunch_with_plan(session, Plan.from_dict({"cpus": [{"node-id": 0, "die-id": 0}]}),
-                                 launcher=session.launcher)
+        await relaunch(session, Plan.from_dict({"cpus": [{"node-id": 0, "die-id": 0}]}))
     assert session.peer is not None and session.peer.pid == old_pid
 
 
@@ -133,11 +131,11 @@ async def test_attached_sessions_are_refused_with_an_explanation(qemu: Any) -> N
     session = await Session.connect(qemu.sock)
     try:
         keeper = Keeper(session)
-        assert not keeper.can_relaunch
+        assert not can_relaunch(session)
         with pytest.raises(ReplayRefused, match="restart QEMU with --preconfig and apply it"):
             await keeper.move([session.topology.slots[0].key], 1)
         with pytest.raises(ReplayRefused, match="numatui did not start this QEMU"):
-            await relaunch_with_plan(session, session.plan(), launcher=None)
+            await relaunch(session, session.plan())
     finally:
         await session.close()
 
@@ -173,14 +171,13 @@ async def test_move_on_a_board_without_query_hotpluggable_cpus() -> None:
 
 async def test_a_new_qemu_that_does_not_start_changes_nothing(
         launched: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    import numatui.session.replay as replay
-
     session = launched
     await session.assign(socket(session.topology, 0), 1)
     before = await qemu_mapping(session)
     old_pid = session.peer.pid if session.peer else None
-    monkeypatch.setattr(replay, "fresh_launcher",
-                        lambda old: Launcher(qemu="/nonexistent/qemu-system-x86_64", extra_args=ARGS))
+    old = session.launcher
+    assert isinstance(old, Launcher)  # the new QEMU starts from its argv
+    monkeypatch.setattr(old, "user_argv", ["/nonexistent/qemu-system-x86_64", *old.user_argv[1:]])
     keeper = Keeper(session)
     with pytest.raises(ReplayFailed, match=r"did not start.*nothing changed") as info:
         await keeper.move(socket(session.topology, 0)[:1], 0)

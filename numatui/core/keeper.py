@@ -1,9 +1,9 @@
 """Undo history, move-by-relaunch and autosave around one session.
 
 A move, undo, redo, memory split or relaunch swaps QEMU through
-:func:`numatui.session.replay.relaunch_with_plan`, which puts the new launcher
-on the session: ``session.launcher`` is the one place it is kept (the session
-reads its argv and stderr and stops it), and :attr:`Keeper.launcher` reads it.
+:func:`numatui.session.replay.relaunch`, which puts the new launcher on the
+session: ``session.launcher`` is the one place it is kept (the session reads
+its argv and stderr and stops it).
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from numatui.session.launcher import Launcher
 from numatui.session.replay import (
     BINDING_REASON,
     GONE_REASON,
+    MEMORY_REASON,
     MOVE_REASON,
     UNDO_REASON,
     ReplayRefused,
-    can_relaunch,
     check_relaunch,
+    launched,
     moved_plan,
-    relaunch_with_plan,
+    relaunch,
 )
 
 if TYPE_CHECKING:
@@ -57,16 +58,6 @@ class Keeper:
     def close(self) -> None:
         self._remove()
 
-    @property
-    def launcher(self) -> Launcher | None:
-        """The QEMU numatui started (None: attached)."""
-        launcher = self.session.launcher
-        return launcher if isinstance(launcher, Launcher) else None
-
-    @property
-    def can_relaunch(self) -> bool:
-        return can_relaunch(self.session, self.launcher)
-
     def _on_change(self, description: str) -> None:
         if not self._replaying:
             self.history.push(self.session.plan(), description)
@@ -90,22 +81,14 @@ class Keeper:
     async def _go(self, plan: Plan, why: str, reason: str) -> None:
         self._replaying = True
         try:
-            launcher = check_relaunch(self.session, self.launcher)
-            if memory.split_differs(self.session, plan):  # e.g. undo of a memory change
-                await memory.relaunch_with_split(self.session, plan, memory.plan_sizes(plan), why=why,
-                                                 launcher=launcher, reason=reason)
-            elif memory.bindings_differ(self.session, plan):  # e.g. undo of a rebinding
-                await memory.relaunch_with_bindings(self.session, plan, why=why, launcher=launcher,
-                                                    reason=reason)
-            else:
-                await relaunch_with_plan(self.session, plan, why=why, launcher=launcher, reason=reason)
+            await relaunch(self.session, plan, why=why, reason=reason)
         finally:
             self._replaying = False
         self.autosave()
 
     async def move(self, keys: Collection[SlotKey], node: int) -> None:
         """Put ``keys`` on ``node`` even when some are assigned elsewhere."""
-        check_relaunch(self.session, self.launcher)
+        check_relaunch(self.session)
         description = describe_assign(self.session.topology, keys, node)
         await self._go(moved_plan(self.session, keys, node), description, MOVE_REASON)
         self.history.push(self.session.plan(), description)
@@ -127,14 +110,10 @@ class Keeper:
         """After QEMU died: a new QEMU with the current plan."""
         await self._go(self.history.current, "restoring the plan", GONE_REASON)
 
-    async def rebind(self, plan: Plan, why: str = "memory binding") -> Launcher:
-        """A new QEMU whose existing backends carry ``plan``'s host-nodes/policy,
-        ``plan`` replayed (see :func:`numatui.session.memory.relaunch_with_bindings`)."""
-        check_relaunch(self.session, self.launcher)
+    async def rebind(self, plan: Plan, why: str = "memory binding") -> None:
+        """A new QEMU whose existing backends carry ``plan``'s host-nodes/policy, ``plan`` replayed."""
         await self._go(plan, why, BINDING_REASON)
         self.history.push(self.session.plan(), why)
-        assert self.launcher is not None
-        return self.launcher
 
     async def set_memory(self, sizes: dict[int, int]) -> Launcher | None:
         """Give the nodes ``sizes`` (bytes; 0 = memoryless); saved afterwards.
@@ -146,14 +125,15 @@ class Keeper:
         Otherwise a new QEMU with the split, the plan replayed (the saved argv
         carries the split); returns its launcher."""
         live = memory.live_additions(self.session, sizes)
-        if live is not None:
-            problem = memory.memory_problem(self.session, sizes)
-            if problem is not None:
-                raise ReplayRefused(problem)
-            for node_id, size in live:
-                await self.session.add_node(node_id, size=size or None)
-            self.autosave()
-            return None
-        new = await memory.relaunch_with_memory(self.session, sizes, launcher=self.launcher)
+        refusal = None if live is not None else memory.read_only_reason(self.session, launched(self.session))
+        refusal = refusal or memory.memory_problem(self.session, sizes)
+        if refusal is not None:
+            raise ReplayRefused(refusal)
+        new: Launcher | None = None
+        if live is None:
+            plan, why = memory.split_plan(self.session, sizes)
+            new = await relaunch(self.session, plan, why=why, reason=MEMORY_REASON)
+        for node_id, size in live or ():
+            await self.session.add_node(node_id, size=size or None)
         self.autosave()
         return new

@@ -1,7 +1,7 @@
 """The running QEMU and every action a user can ask of it, once.
 
-:class:`Vm` owns the session, the launcher numatui started (through its
-:class:`~numatui.core.keeper.Keeper`: undo history, autosave) and the
+:class:`Vm` owns the session (and through it the launcher numatui started),
+its :class:`~numatui.core.keeper.Keeper` (undo history, autosave) and the
 unplug requests in flight.  Each user action is one method with one set of
 checks; a check that fails raises :class:`ActionRefused` (nothing was sent),
 QEMU's refusals stay :class:`~numatui.session.errors.QemuRefused`.  The CLI
@@ -33,7 +33,7 @@ from numatui.session import memory
 from numatui.session.errors import BadRequest, QemuRefused, SessionError
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
-from numatui.session.replay import ATTACHED_EXPLANATION, moved_plan
+from numatui.session.replay import ATTACHED_EXPLANATION, can_relaunch, launched, moved_plan
 
 if TYPE_CHECKING:
     from numatui.session.pinning import PinResult
@@ -105,8 +105,8 @@ class Vm:
     # -- state ------------------------------------------------------------------------
     @property
     def launcher(self) -> Launcher | None:
-        """The QEMU numatui started (None: attached); the Keeper owns it."""
-        return self.keeper.launcher
+        """The QEMU numatui started (None: attached)."""
+        return launched(self.session)
 
     @property
     def booted(self) -> bool:
@@ -114,7 +114,7 @@ class Vm:
 
     @property
     def can_relaunch(self) -> bool:
-        return self.keeper.can_relaunch
+        return can_relaunch(self.session)
 
     # -- assign ------------------------------------------------------------------------
     def check_assign(self, node: int) -> None:

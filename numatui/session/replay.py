@@ -1,9 +1,12 @@
-"""Relaunch-and-replay: moving an assigned slot, undo and redo.
+"""Relaunch-and-replay: moving an assigned slot, undo and redo, node memory
+and its host binding.
 
-QEMU cannot move or unassign a CPU slot once ``set-numa-node`` assigned it.
+QEMU cannot move or unassign a CPU slot once ``set-numa-node`` assigned it,
+and fixes a node's memory and its backend's host binding when it starts.
 When numatui started QEMU itself it can do what a person would: start a new
-QEMU with the same arguments in preconfig, replay the nodes, the distances
-and the wanted mapping with the fewest commands, and continue there.
+QEMU with the same arguments (the plan's memory and binding rewritten in) in
+preconfig, replay the nodes, the distances and the wanted mapping with the
+fewest commands, and continue there (:func:`relaunch`).
 
 The swap is safe at every step.  The new QEMU is started and replayed while
 the old one keeps running untouched; only when the new one holds the whole
@@ -18,14 +21,16 @@ the new QEMU with :meth:`Session.reconnect`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from numatui.model.errors import NumaError
-from numatui.model.plan import Plan
-from numatui.model.qemu_args import iter_options
+from numatui.model.memory_split import argv_with_bindings, argv_with_split
+from numatui.model.plan import Node, Plan
+from numatui.model.qemu_args import iter_options, parse_qemu_args
 from numatui.model.smp import split_opts
 from numatui.model.topology import SlotKey, format_key
+from numatui.session import memory
 from numatui.session.errors import SessionError
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
@@ -56,24 +61,25 @@ class ReplayFailed(SessionError):
         super().__init__(message)
 
 
-def can_relaunch(session: Session, launcher: Launcher | None) -> bool:
+def launched(session: Session) -> Launcher | None:
+    """The QEMU numatui started for ``session`` (None: attached)."""
+    return session.launcher if isinstance(session.launcher, Launcher) else None
+
+
+def can_relaunch(session: Session) -> bool:
     """True when a move/undo by relaunch is possible right now."""
     try:
-        check_relaunch(session, launcher)
+        check_relaunch(session)
     except ReplayRefused:
         return False
     return True
 
 
-def move_refusal(qemu_message: str | None = None) -> str:
-    """The one-line refusal of a move on an attached QEMU (QEMU's words first)."""
-    return f"{qemu_message}: {ATTACHED_EXPLANATION}" if qemu_message else ATTACHED_EXPLANATION
-
-
-def check_relaunch(session: Session, launcher: Launcher | None) -> Launcher:
-    """``launcher`` when a relaunch is possible now; else ReplayRefused saying why."""
+def check_relaunch(session: Session) -> Launcher:
+    """The session's launcher when a relaunch is possible now; else ReplayRefused saying why."""
+    launcher = launched(session)
     if launcher is None:
-        raise ReplayRefused(move_refusal())
+        raise ReplayRefused(ATTACHED_EXPLANATION)
     if session.state in (RunState.RUNNING, RunState.PAUSED, RunState.OTHER):
         raise ReplayRefused(
             "the VM has booted: a relaunch would restart the guest; QEMU fixed every CPU's node at boot"
@@ -98,16 +104,22 @@ def without_numa_cpu_dist(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def fresh_launcher(old: Launcher) -> Launcher:
-    """An unstarted Launcher with ``old``'s arguments minus ``-numa cpu``/``dist``."""
-    return Launcher(
-        qemu=old.qemu,
-        nodes=old.node_count,
-        smp=old.smp,
-        memory=old.memory,
-        extra_args=without_numa_cpu_dist(old.extra_args),
-        keep_running=old.keep_running,
-    )
+def launcher_for(argv: Sequence[str], plan: Plan, *, keep_running: bool = False,
+                 split: Mapping[int, int] | None = None) -> tuple[Launcher, Plan]:
+    """An unstarted Launcher for ``plan`` from a QEMU ``argv`` (program first),
+    and the plan to replay on it.  Its memory backends carry the plan's
+    ``host-nodes``/``policy`` (QEMU fixes a backend's binding when it makes
+    it); ``split`` (node id -> bytes, 0 = memoryless) gives the nodes other
+    memory, and the plan the argv's nodes; ``-numa cpu``/``dist`` are
+    dropped (the replay sends them).  ReplayRefused when the argv cannot say it."""
+    if split is not None:
+        try:
+            argv = argv_with_split(argv, split)
+            plan = plan.with_nodes(parse_qemu_args(argv[1:], strict=True).nodes)
+        except NumaError as exc:
+            raise ReplayRefused(f"cannot rewrite QEMU's arguments for the new split: {exc}") from None
+    argv = _with_plan_bindings(argv, plan)
+    return Launcher(qemu=argv[0], extra_args=without_numa_cpu_dist(argv[1:]), keep_running=keep_running), plan
 
 
 def check_plan(session: Session, plan: Plan, launcher: Launcher) -> dict[SlotKey, int]:
@@ -131,58 +143,53 @@ def check_plan(session: Session, plan: Plan, launcher: Launcher) -> dict[SlotKey
     return mapping
 
 
-async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int] | None = None) -> int:
-    """Send ``plan`` to a QEMU in preconfig whose slots are unassigned: the
-    nodes its arguments lack (memoryless, or with memory: see check_plan), the distances, then the mapping
-    with the fewest set-numa-node commands.  Returns the commands sent.
-    Raises SessionError (QEMU's words) or ReplayFailed when QEMU ends up
-    with another mapping."""
-    if mapping is None:
-        try:
-            mapping = plan.resolve(session.topology)
-        except NumaError as exc:
-            raise ReplayRefused(f"the plan does not fit this machine: {exc}") from None
-    sent = 0
-    if plan.pinning is not None and session.pinning != plan.pinning:
-        session.set_pinning(plan.pinning)  # pinned after boot, as the plan asks
-    have = {n.id for n in session.nodes}
-    wanted_nodes = sorted({n.id for n in plan.nodes} | set(mapping.values())
-                          | {d.src for d in plan.distances} | {d.dst for d in plan.distances})
-    for node_id in wanted_nodes:
-        if node_id not in have:
-            planned = plan.node(node_id)
-            added = await session.add_node(node_id, size=planned.size if planned else None,
-                                           memdev=planned.memdev if planned else None,
-                                           host_nodes=planned.host_nodes if planned else (),
-                                           policy=planned.policy if planned else None,
-                                           initiator=planned.initiator if planned else None)
-            sent += 2 if added.memdev_created else 1
-    current = {(d.src, d.dst): d.val for d in session.distances}
-    for d in plan.distances:
-        if current.get((d.src, d.dst)) != d.val:
-            await session.set_distance(d.src, d.dst, d.val)
-            sent += 1
-    if mapping:  # every node at once: the fewest commands (any prop pattern), one re-read
-        sent += len(await session.apply_mapping(mapping))
-    live = {k: v for k, v in session.topology.mapping().items() if v is not None}
-    if live != mapping:
-        diff = sorted(set(live.items()) ^ set(mapping.items()))
-        key, _ = diff[0]
-        raise ReplayFailed(
-            f"after the replay QEMU has slot {format_key(key)} on node {live.get(key)}, "
-            f"the plan says {mapping.get(key)}", restored=False)
-    for lb in plan.hmat_lb:  # HMAT after the CPUs (an initiator needs them), caches last
-        if lb not in session.hmat_lb:
-            await session.set_hmat_lb(lb)
-            sent += 1
-    for c in plan.hmat_cache:
-        if c not in session.hmat_cache:
-            await session.set_hmat_cache(c)
-            sent += 1
-    return sent
+async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int], why: str) -> int:
+    """Send ``plan`` (``mapping``: :func:`check_plan`'s) to a QEMU in preconfig
+    whose slots are unassigned, announced as one change ``why``: the nodes its
+    arguments lack (memoryless, or with memory: see check_plan), the
+    distances, then the mapping with the fewest set-numa-node commands.
+    Returns the commands sent.  Raises SessionError (QEMU's words) or
+    ReplayFailed when QEMU ends up with another mapping."""
+    with session.batch_changes(why):
+        sent = 0
+        if plan.pinning is not None and session.pinning != plan.pinning:
+            session.set_pinning(plan.pinning)  # pinned after boot, as the plan asks
+        have = {n.id for n in session.nodes}
+        wanted_nodes = sorted({n.id for n in plan.nodes} | set(mapping.values())
+                              | {d.src for d in plan.distances} | {d.dst for d in plan.distances})
+        for node_id in wanted_nodes:
+            if node_id not in have:
+                planned = plan.node(node_id) or Node(node_id)
+                added = await session.add_node(node_id, size=planned.size, memdev=planned.memdev,
+                                               host_nodes=planned.host_nodes, policy=planned.policy,
+                                               initiator=planned.initiator)
+                sent += 2 if added.memdev_created else 1
+        current = {(d.src, d.dst): d.val for d in session.distances}
+        for d in plan.distances:
+            if current.get((d.src, d.dst)) != d.val:
+                await session.set_distance(d.src, d.dst, d.val)
+                sent += 1
+        if mapping:  # every node at once: the fewest commands (any prop pattern), one re-read
+            sent += len(await session.apply_mapping(mapping))
+        live = {k: v for k, v in session.topology.mapping().items() if v is not None}
+        if live != mapping:
+            diff = sorted(set(live.items()) ^ set(mapping.items()))
+            key, _ = diff[0]
+            raise ReplayFailed(
+                f"after the replay QEMU has slot {format_key(key)} on node {live.get(key)}, "
+                f"the plan says {mapping.get(key)}", restored=False)
+        for lb in plan.hmat_lb:  # HMAT after the CPUs (an initiator needs them), caches last
+            if lb not in session.hmat_lb:
+                await session.set_hmat_lb(lb)
+                sent += 1
+        for c in plan.hmat_cache:
+            if c not in session.hmat_cache:
+                await session.set_hmat_cache(c)
+                sent += 1
+        return sent
 
 
-#: Why a relaunch is needed, as the QMP log says it (``relaunch_with_plan(reason=...)``).
+#: Why a relaunch is needed, as the QMP log says it (``relaunch(reason=...)``).
 MOVE_REASON = "QEMU cannot move an assigned CPU"
 UNDO_REASON = "QEMU has no undo (an assigned CPU cannot move or be unassigned)"
 MEMORY_REASON = "QEMU fixes a node's memory when it starts"
@@ -190,59 +197,51 @@ BINDING_REASON = "QEMU fixes a memory backend's host binding when it creates it"
 GONE_REASON = "QEMU went away"
 
 
-async def relaunch_with_plan(session: Session, plan: Plan, *, launcher: Launcher | None,
-                             why: str = "", new: Launcher | None = None,
-                             reason: str = MOVE_REASON) -> Launcher:
-    """Swap the session's QEMU (started by ``launcher``) for a new one holding
-    ``plan`` (see the module docstring): ``new`` when given (unstarted, e.g.
-    other node memory), else one with ``launcher``'s arguments.  Returns the
-    new launcher (also ``session.launcher``).
+async def relaunch(session: Session, plan: Plan, *, why: str = "", reason: str = MOVE_REASON) -> Launcher:
+    """Swap the session's QEMU (``session.launcher``) for a new one holding
+    ``plan`` (see the module docstring), started from the same arguments
+    with the plan's node memory and backends' host binding (QEMU fixes both
+    when it starts).  Returns the new launcher (also ``session.launcher``).
 
     Raises ReplayRefused (attached, booted, plan does not fit: nothing
     touched) or ReplayFailed (the new QEMU failed; ``restored`` says whether
     the session is back on the old QEMU, unchanged).
     """
-    old = check_relaunch(session, launcher)
-    new = new or fresh_launcher(old)
+    old = check_relaunch(session)
+    new, plan = launcher_for(old.user_argv, plan, keep_running=old.keep_running,
+                             split=memory.split_for(session, plan))
     mapping = check_plan(session, plan, new)
     note = session.transcript.note
     note(f"relaunching QEMU{f' for {why}' if why else ''}: {reason}, "
          "so a new QEMU in preconfig gets the whole plan replayed")
     try:
         await new.start()
-    except SessionError as exc:
-        note(f"relaunch failed, still on the old QEMU: {exc}")
-        raise ReplayFailed(f"the new QEMU did not start: {exc}; nothing changed", restored=True) from None
-    except BaseException:  # cancelled (numatui quits): no QEMU left behind
-        await new.stop()
-        raise
-    session.launcher = new
-    try:
+        session.launcher = new
         await session.reconnect(new.address)
-        with session.batch_changes(why or "relaunch"):
-            sent = await replay(session, plan, mapping)
-    except (SessionError, NumaError) as exc:
-        note(f"replay on the new QEMU failed: {exc}; going back to the old QEMU")
-        await new.stop()
-        restored = await _back_to(session, old)
-        where = "nothing changed" if restored else "the old QEMU is gone too"
-        raise ReplayFailed(f"relaunch failed: {exc}; {where}", restored=restored) from None
-    except BaseException:  # cancelled: the old QEMU is still the session's to stop
+        sent = await replay(session, plan, mapping, why or "relaunch")
+    except BaseException as exc:
+        started = session.launcher is not old
         session.launcher = old
         await new.stop()
-        raise
+        if not isinstance(exc, (SessionError, NumaError)):
+            raise  # cancelled (numatui quits): the old QEMU is still the session's to stop
+        if not started:
+            note(f"relaunch failed, still on the old QEMU: {exc}")
+            raise ReplayFailed(f"the new QEMU did not start: {exc}; nothing changed", restored=True) from None
+        note(f"replay on the new QEMU failed: {exc}; going back to the old QEMU")
+        restored = await _reconnect(session, old)
+        where = "nothing changed" if restored else "the old QEMU is gone too"
+        raise ReplayFailed(f"relaunch failed: {exc}; {where}", restored=restored) from None
     await old.stop()
     note(f"relaunched QEMU (pid {new.pid}) with the plan replayed in {sent} command(s); "
          f"the old QEMU (pid {old.pid}) was stopped")
     return new
 
 
-async def _back_to(session: Session, old: Launcher) -> bool:
+async def _reconnect(session: Session, old: Launcher) -> bool:
     """Reconnect ``session`` to the old QEMU; False when that fails too."""
     if not old.alive():
-        session.launcher = old
         return False
-    session.launcher = old
     try:
         await session.reconnect(old.address)
     except SessionError as exc:
@@ -262,25 +261,19 @@ def moved_plan(session: Session, keys: Collection[SlotKey], node: int) -> Plan:
 
 async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 3.0,
                            keep_running: bool = False, transcript: Transcript | None = None) -> Session:
-    """Start QEMU from a saved ``argv`` (program first; ``-numa cpu``/``dist``
-    dropped, the plan carries them) in preconfig and replay ``plan``: what
-    ``numatui launch --resume`` does.  On any failure QEMU is stopped and the
-    error raised (LaunchFailed / ReplayRefused / QEMU's refusal)."""
+    """Start QEMU from a saved ``argv`` (program first; see :func:`launcher_for`)
+    in preconfig and replay ``plan``: what ``numatui launch --resume`` does.
+    On any failure QEMU is stopped and the error raised (LaunchFailed /
+    ReplayRefused / QEMU's refusal)."""
     from numatui.session.session import Session
 
-    if not argv:
-        raise ReplayRefused("the saved state has no QEMU command line to start")
-    argv = _with_plan_bindings(argv, plan)
-    launcher = Launcher(qemu=argv[0], extra_args=without_numa_cpu_dist(argv[1:]),
-                        keep_running=keep_running)
+    launcher, plan = launcher_for(argv, plan, keep_running=keep_running)
     await launcher.start()
     session: Session | None = None
     try:
         session = await Session.connect(launcher.address, timeout=timeout, launcher=launcher,
                                         qemu_argv=launcher.user_argv, transcript=transcript)
-        mapping = check_plan(session, plan, launcher)
-        with session.batch_changes("resume"):
-            sent = await replay(session, plan, mapping)
+        sent = await replay(session, plan, check_plan(session, plan, launcher), "resume")
         session.transcript.note(f"resumed: the saved plan replayed in {sent} command(s)")
     except BaseException:
         if session is not None:
@@ -294,9 +287,6 @@ def _with_plan_bindings(argv: Sequence[str], plan: Plan) -> list[str]:
     """``argv`` whose ``-object memory-backend-*`` of the plan's nodes carry the
     plan's ``host-nodes``/``policy`` (a backend's binding is fixed when QEMU
     makes it: the command line must say it)."""
-    from numatui.model.memory_split import argv_with_bindings
-    from numatui.model.qemu_args import parse_qemu_args
-
     try:
         cfg = parse_qemu_args(list(argv[1:]), strict=False)
     except NumaError:

@@ -216,7 +216,7 @@ class NumaApp(App[str]):
         self.part(NodesPanel).show(s, booted)
         nodes = sorted({n.id for n in s.nodes}
                        | {x.node_id for x in s.topology.slots if x.node_id is not None})
-        self.part(Legend).show(booted, nodes, launched=self.keeper.launcher is not None)
+        self.part(Legend).show(booted, nodes, launched=self.vm.launcher is not None)
         self.part(HostPanel).refresh_text()
         panel = self.part(CommandPanel)
         panel.show(export.render(panel.view, s), self.mask, booted=booted)
@@ -488,7 +488,7 @@ class NumaApp(App[str]):
 
     async def action_quit(self) -> None:
         """Quit; first ask when that would stop a running guest numatui launched."""
-        launcher = self.keeper.launcher
+        launcher = self.vm.launcher
         if launcher is not None and quit_stops_guest(is_booted(self.session), True, launcher.keep_running,
                                                      run_state(self.session) != "disconnected"):
             question = QUIT_QUESTION.format(pid=launcher.pid)
