@@ -10,7 +10,7 @@ formats the results as lines, the TUI as widgets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,7 +33,7 @@ from numatui.session import memory
 from numatui.session.errors import BadRequest, QemuRefused, SessionError
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
-from numatui.session.replay import ATTACHED_EXPLANATION, can_relaunch, launched, moved_plan
+from numatui.session.replay import ATTACHED_EXPLANATION, can_relaunch, launched, moved_plan, send_plan
 
 if TYPE_CHECKING:
     from numatui.session.pinning import PinResult
@@ -377,15 +377,14 @@ class Vm:
                     f"node {node_id}'s memory backend exists already and numatui did not start this "
                     "QEMU: its binding (host-nodes=, policy=) is fixed by QEMU's command line; "
                     f"restart QEMU with -object {_rebound_backend(s, node_id, *rebind[node_id])}")
-            target = s.plan().with_nodes(_rebound(s.nodes, plan, rebind))
+            target = s.plan().with_nodes(n.with_binding(*rebind[n.id]) if n.id in rebind else n
+                                         for n in s.nodes)
             await self.keeper.rebind(target, "bind " + ", ".join(
                 f"node {i} to host node(s) {','.join(map(str, h)) or 'none'}" for i, (h, _) in
                 sorted(rebind.items())))
             for node_id in sorted(rebind):
                 hosts, policy = rebind[node_id]
                 sent({"rebind": node_id, "host-nodes": list(hosts), "policy": policy})
-        if plan.pinning is not None:
-            s.set_pinning(plan.pinning)
         new_nodes = _nodes_to_add(s, plan)
         new_lb = [lb for lb in plan.hmat_lb if lb not in s.hmat_lb]
         new_cache = [c for c in plan.hmat_cache if c not in s.hmat_cache]
@@ -402,44 +401,7 @@ class Vm:
             current = s.topology.slot(key).node_id
             if current is not None and current != node:
                 await s.assign([key], node)  # QemuRefused: "CPU is already assigned ..."
-        count = 0
-        for new in new_nodes:
-            added = await s.add_node(new.id, size=new.size, memdev=new.memdev,
-                                     host_nodes=new.host_nodes, policy=new.policy,
-                                     initiator=new.initiator)
-            if added.memdev_created:
-                backend: dict[str, Any] = {"qom-type": "memory-backend-ram", "id": added.memdev,
-                                           "size": added.size}
-                if added.host_nodes:
-                    backend.update({"host-nodes": list(added.host_nodes), "policy": added.policy})
-                sent(backend)
-                count += 1
-            args: dict[str, Any] = {"type": "node", "nodeid": added.id}
-            if added.memdev is not None:
-                args["memdev"] = added.memdev
-            if added.initiator is not None:
-                args["initiator"] = added.initiator
-            sent(args)
-            count += 1
-        pending = {key: node for key, node in mapping.items() if s.topology.slot(key).node_id is None}
-        if pending:  # every node at once: the fewest commands, one re-read
-            for command in await s.apply_mapping(pending):
-                sent(command if "type" in command else {"type": "cpu", **command})
-                count += 1
-        have = {(d.src, d.dst): d.val for d in s.distances}
-        for d in plan.distances:
-            if have.get((d.src, d.dst)) != d.val:
-                await s.set_distance(d.src, d.dst, d.val)
-                sent({"type": "dist", "src": d.src, "dst": d.dst, "val": d.val})
-                count += 1
-        for lb in new_lb:  # after the CPUs: an initiator must have CPUs when QEMU hears it
-            await s.set_hmat_lb(lb)
-            sent({"type": "hmat-lb", **lb.to_args()})
-            count += 1
-        for c in new_cache:  # after the latency and bandwidth of its node
-            await s.set_hmat_cache(c)
-            sent({"type": "hmat-cache", **c.to_args()})
-            count += 1
+        count = await send_plan(s, plan, mapping, new_nodes, sent)
         vcpus = sum(s.topology.slot(k).vcpus_count for k in mapping)
         return Applied(slots=len(mapping), vcpus=vcpus, nodes=len(set(mapping.values())), commands=count)
 
@@ -470,12 +432,6 @@ def _rebound_backend(session: Session, node_id: int, hosts: tuple[int, ...], pol
         if opt.name == "object" and opt.value is not None and object_id(opt.value)[1] == memdev:
             return rebind_object(opt.value, hosts, policy)
     return ram_backend(node.with_binding(hosts, policy), memdev)
-
-
-def _rebound(nodes: Sequence[Node], plan: Plan,
-             rebind: Mapping[int, tuple[tuple[int, ...], str | None]]) -> list[Node]:
-    """``nodes`` with the bindings of ``rebind`` (node id -> (host nodes, policy))."""
-    return [n.with_binding(*rebind[n.id]) if n.id in rebind else n for n in nodes]
 
 
 @dataclass

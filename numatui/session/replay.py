@@ -21,8 +21,8 @@ the new QEMU with :meth:`Session.reconnect`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import argv_with_bindings, argv_with_split
@@ -118,7 +118,14 @@ def launcher_for(argv: Sequence[str], plan: Plan, *, keep_running: bool = False,
             plan = plan.with_nodes(parse_qemu_args(argv[1:], strict=True).nodes)
         except NumaError as exc:
             raise ReplayRefused(f"cannot rewrite QEMU's arguments for the new split: {exc}") from None
-    argv = _with_plan_bindings(argv, plan)
+    try:
+        cfg = parse_qemu_args(argv[1:], strict=False)
+    except NumaError:
+        cfg = None  # left as it is
+    rebind = {n.memdev: (n.host_nodes, n.policy) for n in plan.nodes if cfg and n.memdev in cfg.memdev_ids
+              and cfg.bindings.get(n.memdev, ((), None)) != (n.host_nodes, n.policy)}
+    if rebind:
+        argv = argv_with_bindings(argv, rebind)
     return Launcher(qemu=argv[0], extra_args=without_numa_cpu_dist(argv[1:]), keep_running=keep_running), plan
 
 
@@ -143,50 +150,76 @@ def check_plan(session: Session, plan: Plan, launcher: Launcher) -> dict[SlotKey
     return mapping
 
 
+async def send_plan(session: Session, plan: Plan, mapping: Mapping[SlotKey, int], nodes: Sequence[Node],
+                    sent: Callable[[dict[str, Any]], object] = lambda args: None) -> int:
+    """Send ``plan`` to a QEMU in preconfig with the fewest commands: its
+    pinning (numatui's, after boot), ``nodes`` (QEMU lacks them; a sized one
+    gets a new backend by ``object-add`` first), the ``mapping`` of the slots
+    that have no node yet, the distances QEMU lacks, then HMAT (after the
+    CPUs: an initiator needs them; caches last).  ``sent`` hears each
+    command's arguments (``object-add``'s with ``qom-type``); returns how many."""
+    count = 0
+
+    def send(args: dict[str, Any]) -> None:
+        nonlocal count
+        sent(args)
+        count += 1
+
+    if plan.pinning is not None and session.pinning != plan.pinning:
+        session.set_pinning(plan.pinning)
+    for new in nodes:
+        added = await session.add_node(new.id, size=new.size, memdev=new.memdev, host_nodes=new.host_nodes,
+                                       policy=new.policy, initiator=new.initiator)
+        if added.memdev_created:
+            backend: dict[str, Any] = {"qom-type": "memory-backend-ram", "id": added.memdev,
+                                       "size": added.size}
+            if added.host_nodes:
+                backend.update({"host-nodes": list(added.host_nodes), "policy": added.policy})
+            send(backend)
+        args: dict[str, Any] = {"type": "node", "nodeid": added.id}
+        if added.memdev is not None:
+            args["memdev"] = added.memdev
+        if added.initiator is not None:
+            args["initiator"] = added.initiator
+        send(args)
+    pending = {key: node for key, node in mapping.items() if session.topology.slot(key).node_id is None}
+    if pending:  # every node at once: the fewest commands (any prop pattern), one re-read
+        for command in await session.apply_mapping(pending):
+            send(command if "type" in command else {"type": "cpu", **command})
+    have = {(d.src, d.dst): d.val for d in session.distances}
+    for d in plan.distances:
+        if have.get((d.src, d.dst)) != d.val:
+            await session.set_distance(d.src, d.dst, d.val)
+            send({"type": "dist", "src": d.src, "dst": d.dst, "val": d.val})
+    for lb in plan.hmat_lb:
+        if lb not in session.hmat_lb:
+            await session.set_hmat_lb(lb)
+            send({"type": "hmat-lb", **lb.to_args()})
+    for c in plan.hmat_cache:
+        if c not in session.hmat_cache:
+            await session.set_hmat_cache(c)
+            send({"type": "hmat-cache", **c.to_args()})
+    return count
+
+
 async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int], why: str) -> int:
-    """Send ``plan`` (``mapping``: :func:`check_plan`'s) to a QEMU in preconfig
-    whose slots are unassigned, announced as one change ``why``: the nodes its
-    arguments lack (memoryless, or with memory: see check_plan), the
-    distances, then the mapping with the fewest set-numa-node commands.
-    Returns the commands sent.  Raises SessionError (QEMU's words) or
-    ReplayFailed when QEMU ends up with another mapping."""
+    """:func:`send_plan` to a new QEMU (``mapping``: :func:`check_plan`'s),
+    announced as one change ``why``; the nodes its arguments lack are added
+    (memoryless, or with memory: see check_plan).  Returns the commands sent.
+    Raises SessionError (QEMU's words) or ReplayFailed when QEMU ends up
+    with another mapping."""
+    have = {n.id for n in session.nodes}
+    wanted = {n.id for n in plan.nodes} | set(mapping.values()) | {d.src for d in plan.distances} \
+        | {d.dst for d in plan.distances}
     with session.batch_changes(why):
-        sent = 0
-        if plan.pinning is not None and session.pinning != plan.pinning:
-            session.set_pinning(plan.pinning)  # pinned after boot, as the plan asks
-        have = {n.id for n in session.nodes}
-        wanted_nodes = sorted({n.id for n in plan.nodes} | set(mapping.values())
-                              | {d.src for d in plan.distances} | {d.dst for d in plan.distances})
-        for node_id in wanted_nodes:
-            if node_id not in have:
-                planned = plan.node(node_id) or Node(node_id)
-                added = await session.add_node(node_id, size=planned.size, memdev=planned.memdev,
-                                               host_nodes=planned.host_nodes, policy=planned.policy,
-                                               initiator=planned.initiator)
-                sent += 2 if added.memdev_created else 1
-        current = {(d.src, d.dst): d.val for d in session.distances}
-        for d in plan.distances:
-            if current.get((d.src, d.dst)) != d.val:
-                await session.set_distance(d.src, d.dst, d.val)
-                sent += 1
-        if mapping:  # every node at once: the fewest commands (any prop pattern), one re-read
-            sent += len(await session.apply_mapping(mapping))
-        live = {k: v for k, v in session.topology.mapping().items() if v is not None}
-        if live != mapping:
-            diff = sorted(set(live.items()) ^ set(mapping.items()))
-            key, _ = diff[0]
-            raise ReplayFailed(
-                f"after the replay QEMU has slot {format_key(key)} on node {live.get(key)}, "
-                f"the plan says {mapping.get(key)}", restored=False)
-        for lb in plan.hmat_lb:  # HMAT after the CPUs (an initiator needs them), caches last
-            if lb not in session.hmat_lb:
-                await session.set_hmat_lb(lb)
-                sent += 1
-        for c in plan.hmat_cache:
-            if c not in session.hmat_cache:
-                await session.set_hmat_cache(c)
-                sent += 1
-        return sent
+        sent = await send_plan(session, plan, mapping,
+                               [plan.node(i) or Node(i) for i in sorted(wanted - have)])
+    live = {k: v for k, v in session.topology.mapping().items() if v is not None}
+    if live != mapping:
+        key, _ = sorted(set(live.items()) ^ set(mapping.items()))[0]
+        raise ReplayFailed(f"after the replay QEMU has slot {format_key(key)} on node {live.get(key)}, "
+                           f"the plan says {mapping.get(key)}", restored=False)
+    return sent
 
 
 #: Why a relaunch is needed, as the QMP log says it (``relaunch(reason=...)``).
@@ -281,17 +314,3 @@ async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 
         await launcher.stop()
         raise
     return session
-
-
-def _with_plan_bindings(argv: Sequence[str], plan: Plan) -> list[str]:
-    """``argv`` whose ``-object memory-backend-*`` of the plan's nodes carry the
-    plan's ``host-nodes``/``policy`` (a backend's binding is fixed when QEMU
-    makes it: the command line must say it)."""
-    try:
-        cfg = parse_qemu_args(list(argv[1:]), strict=False)
-    except NumaError:
-        return list(argv)
-    wanted = {n.memdev: (n.host_nodes, n.policy) for n in plan.nodes
-              if n.memdev in cfg.memdev_ids
-              and cfg.bindings.get(n.memdev, ((), None)) != (n.host_nodes, n.policy)}
-    return argv_with_bindings(argv, wanted) if wanted else list(argv)
