@@ -14,8 +14,9 @@ from test_session_assign import K, sent_set_numa_node
 
 from numatui.model.compact import assign_commands, fewest_commands, names_no_prop
 from numatui.model.topology import Slot, SlotKey, Topology
-from numatui.session import BadRequest, Session
 from numatui.session import session as session_module
+from numatui.session.errors import BadRequest
+from numatui.session.session import Session
 
 
 def two_sockets(socket0_on: int | None = None) -> Topology:

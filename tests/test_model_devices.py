@@ -20,7 +20,6 @@ from numatui.model.devices import (
     unplug_refusal_reason,
 )
 from numatui.model.topology import Slot, Topology
-from numatui.session.session import Session
 
 KEY = (("socket-id", 1), ("core-id", 0), ("thread-id", 1))
 
@@ -46,8 +45,8 @@ def test_only_cpus_plugged_as_devices_count() -> None:
     assert device_id_of("/machine/unattached/device[0]") is None
 
 
-def test_device_id_is_the_sessions() -> None:
-    assert cpu_device_id(KEY) == Session.device_id(KEY) == "numatui-cpu-1-0-1"
+def test_device_id() -> None:
+    assert cpu_device_id(KEY) == "numatui-cpu-1-0-1"
 
 
 def test_plugged_cpus_in_topology_order_with_ids() -> None:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from numatui.session import Address, BadAddress, Transcript
+from numatui.session.address import Address
+from numatui.session.errors import BadAddress
+from numatui.session.transcript import Transcript
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 from conftest import TEST_QEMU, Qemu, numa_node_args
 
 from numatui.model.topology import SlotKey, Topology
-from numatui.session import BadRequest, QemuRefused, Session
+from numatui.session.errors import BadRequest, QemuRefused
+from numatui.session.session import Session
 
 TCG = ["-accel", "tcg", "-cpu", "max"]
 

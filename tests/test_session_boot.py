@@ -11,15 +11,10 @@ import pytest
 from conftest import DEFAULT_ARGS, Qemu, numa_node_args, until
 
 from numatui.model.plan import Node
-from numatui.session import (
-    DISCONNECTED_EVENT,
-    BadRequest,
-    Disconnected,
-    PreflightBlocked,
-    QemuRefused,
-    RunState,
-    Session,
-)
+from numatui.session.connection import DISCONNECTED_EVENT
+from numatui.session.errors import BadRequest, Disconnected, PreflightBlocked, QemuRefused
+from numatui.session.machine import RunState
+from numatui.session.session import Session
 
 TCG = ["-accel", "tcg", "-cpu", "max"]
 GIB = 1024**3

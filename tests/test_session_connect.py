@@ -14,7 +14,10 @@ from conftest import DEFAULT_ARGS, TEST_QEMU, Qemu, numa_node_args
 from fake_qmp import FaultyServer
 
 from numatui.model.topology import Topology
-from numatui.session import Address, BadAddress, ConnectFailed, RunState, Session
+from numatui.session.address import Address
+from numatui.session.errors import BadAddress, ConnectFailed
+from numatui.session.machine import RunState
+from numatui.session.session import Session
 
 GIB = 1024**3
 TCG = ["-accel", "tcg", "-cpu", "max"]

@@ -288,18 +288,6 @@ class Vm:
             return "unpinned"
         return None
 
-    def pin_state(self) -> dict[SlotKey, str]:
-        """Per present slot: "pinned" (read back), "unpinned" (left alone: its
-        node is bound to no host node) — only slots the last pinning saw."""
-        out: dict[SlotKey, str] = {}
-        indexes = self.session.topology.cpu_indexes()
-        for key, idx in indexes.items():
-            if any(i in self.pinned for i in idx):
-                out[key] = "pinned"
-            elif any(i in self.unpinned for i in idx):
-                out[key] = "unpinned"
-        return out
-
     # -- plug, unplug --------------------------------------------------------------------
     def check_running(self, verb: str) -> None:
         if not self.booted:

@@ -42,8 +42,7 @@ __all__ = [
 
 
 def cpu_device_id(key: SlotKey) -> str:
-    """The id numatui gives the CPU it plugs into slot ``key``: ``numatui-cpu-1-0-0``
-    (``Session.device_id`` is this function)."""
+    """The id numatui gives the CPU it plugs into slot ``key``: ``numatui-cpu-1-0-0``."""
     return "numatui-cpu-" + "-".join(str(v) for _, v in key)
 
 

@@ -27,7 +27,7 @@ from numatui.model.topology import Slot, SlotKey, Topology, format_key
 from numatui.session import discovery
 from numatui.session import record as records
 from numatui.session.address import Address
-from numatui.session.connection import DISCONNECTED_EVENT, Connection, LauncherLike
+from numatui.session.connection import Connection, LauncherLike
 from numatui.session.errors import (
     BadRequest,
     ConnectFailed,
@@ -44,8 +44,6 @@ from numatui.session.transcript import Transcript
 
 if TYPE_CHECKING:
     from numatui.model.preflight import Finding
-
-__all__ = ["DISCONNECTED_EVENT", "LauncherLike", "MachineInfo", "RunState", "Session"]
 
 #: x-exit-preconfig builds the whole machine: give it longer than a query.
 EXIT_TIMEOUT = 60.0
@@ -741,9 +739,6 @@ class Session(Connection):
         reply = await self.execute("query-cpus-fast")
         return list(reply)
 
-    #: The stable device id numatui gives a CPU it hot-plugs.
-    device_id = staticmethod(cpu_device_id)
-
     async def hotplug(self, key: SlotKey) -> str:
         """device_add a CPU into an empty slot; returns its device id."""
         slot = self._slot(key)
@@ -751,7 +746,7 @@ class Session(Connection):
             raise BadRequest(f"slot {format_key(key)} already holds a CPU ({slot.qom_path})")
         if not slot.type:
             raise BadRequest(f"slot {format_key(key)}: the board names no CPU type to plug")
-        dev_id = self.device_id(key)
+        dev_id = cpu_device_id(key)
         try:
             await self.execute("device_add", {"driver": slot.type, **slot.props, "id": dev_id})
         except QemuRefused:
@@ -836,7 +831,7 @@ class Session(Connection):
             if path is not None:
                 del self._unplug_paths[path]
             device = path.rsplit("/", 1)[-1] if path and path.startswith("/machine/peripheral/") \
-                else self.device_id(key)
+                else cpu_device_id(key)
             self._on_event({
                 "event": "DEVICE_DELETED",
                 "data": {"device": device, "path": path or ""},
