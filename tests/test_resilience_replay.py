@@ -19,6 +19,7 @@ from numatui.model.topology import SlotKey, Topology
 from numatui.session.errors import QemuRefused
 from numatui.session.launcher import Launcher
 from numatui.session.replay import (
+    MOVE_REASON,
     ReplayFailed,
     ReplayRefused,
     can_relaunch,
@@ -102,7 +103,7 @@ async def test_move_undo_redo_through_relaunch(launched: Session) -> None:
 async def test_replay_uses_the_fewest_commands(launched: Session) -> None:
     session = launched
     plan = Plan.from_dict({"cpus": [{"node-id": 1, "socket-id": 0}, {"node-id": 0, "socket-id": 1}]})
-    await relaunch(session, plan, why="test")
+    await relaunch(session, plan, "test", MOVE_REASON)
     sent = [e.text for e in session.transcript.entries if e.kind == "cmd" and "set-numa-node" in e.text]
     assert len(sent) == 2
     mapping = await qemu_mapping(session)
@@ -117,13 +118,13 @@ async def test_a_plan_qemu_refuses_leaves_the_old_qemu_untouched(launched: Sessi
     bad = Plan.from_dict({"distances": [{"src": 0, "dst": 0, "val": 20}],
                           "cpus": [{"node-id": 0, "socket-id": 0}]})
     with pytest.raises(ReplayFailed, match="Local distance of node 0 should be 10") as info:
-        await relaunch(session, bad)
+        await relaunch(session, bad, "test", MOVE_REASON)
     assert info.value.restored
     assert session.peer is not None and session.peer.pid == old_pid
     assert await qemu_mapping(session) == before
     # and a plan that does not fit is refused before any QEMU is touched
     with pytest.raises(ReplayRefused, match="die-id"):
-        await relaunch(session, Plan.from_dict({"cpus": [{"node-id": 0, "die-id": 0}]}))
+        await relaunch(session, Plan.from_dict({"cpus": [{"node-id": 0, "die-id": 0}]}), "test", MOVE_REASON)
     assert session.peer is not None and session.peer.pid == old_pid
 
 
@@ -135,7 +136,7 @@ async def test_attached_sessions_are_refused_with_an_explanation(qemu: Any) -> N
         with pytest.raises(ReplayRefused, match="restart QEMU with --preconfig and apply it"):
             await keeper.move([session.topology.slots[0].key], 1)
         with pytest.raises(ReplayRefused, match="numatui did not start this QEMU"):
-            await relaunch(session, session.plan())
+            await relaunch(session, session.plan(), "test", MOVE_REASON)
     finally:
         await session.close()
 

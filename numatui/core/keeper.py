@@ -81,7 +81,7 @@ class Keeper:
     async def _go(self, plan: Plan, why: str, reason: str) -> None:
         self._replaying = True
         try:
-            await relaunch(self.session, plan, why=why, reason=reason)
+            await relaunch(self.session, plan, why, reason)
         finally:
             self._replaying = False
         self.autosave()
@@ -132,7 +132,7 @@ class Keeper:
         new: Launcher | None = None
         if live is None:
             plan, why = memory.split_plan(self.session, sizes)
-            new = await relaunch(self.session, plan, why=why, reason=MEMORY_REASON)
+            new = await relaunch(self.session, plan, why, MEMORY_REASON)
         for node_id, size in live or ():
             await self.session.add_node(node_id, size=size or None)
         self.autosave()

@@ -280,7 +280,7 @@ class Launcher:
     async def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start QEMU and wait for its socket.  Raises :class:`LaunchFailed`."""
         if self._proc is not None:
-            raise RuntimeError("this Launcher has already started a QEMU; use relaunch()")
+            raise RuntimeError("this Launcher has already started a QEMU; make a new one")
         base = None
         if len(tempfile.gettempdir()) > 60:  # unix socket paths are limited to 107 bytes
             base = "/tmp"

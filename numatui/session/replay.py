@@ -222,7 +222,7 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int], why:
     return sent
 
 
-#: Why a relaunch is needed, as the QMP log says it (``relaunch(reason=...)``).
+#: Why a relaunch is needed, as the QMP log says it (``relaunch``'s ``reason``).
 MOVE_REASON = "QEMU cannot move an assigned CPU"
 UNDO_REASON = "QEMU has no undo (an assigned CPU cannot move or be unassigned)"
 MEMORY_REASON = "QEMU fixes a node's memory when it starts"
@@ -230,9 +230,10 @@ BINDING_REASON = "QEMU fixes a memory backend's host binding when it creates it"
 GONE_REASON = "QEMU went away"
 
 
-async def relaunch(session: Session, plan: Plan, *, why: str = "", reason: str = MOVE_REASON) -> Launcher:
+async def relaunch(session: Session, plan: Plan, why: str, reason: str) -> Launcher:
     """Swap the session's QEMU (``session.launcher``) for a new one holding
-    ``plan`` (see the module docstring), started from the same arguments
+    ``plan`` (``why``: for what, ``reason``: why a new QEMU, as the QMP log
+    says them; see the module docstring), started from the same arguments
     with the plan's node memory and backends' host binding (QEMU fixes both
     when it starts).  Returns the new launcher (also ``session.launcher``).
 
@@ -245,13 +246,13 @@ async def relaunch(session: Session, plan: Plan, *, why: str = "", reason: str =
                              split=memory.split_for(session, plan))
     mapping = check_plan(session, plan, new)
     note = session.transcript.note
-    note(f"relaunching QEMU{f' for {why}' if why else ''}: {reason}, "
+    note(f"relaunching QEMU for {why}: {reason}, "
          "so a new QEMU in preconfig gets the whole plan replayed")
     try:
         await new.start()
         session.launcher = new
         await session.reconnect(new.address)
-        sent = await replay(session, plan, mapping, why or "relaunch")
+        sent = await replay(session, plan, mapping, why)
     except BaseException as exc:
         started = session.launcher is not old
         session.launcher = old
