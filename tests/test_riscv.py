@@ -36,7 +36,8 @@ from test_truth_roundtrip import (
 )
 
 from numatui.model.qemu_args import iter_options
-from numatui.session import QemuRefused, Session
+from numatui.session.errors import QemuRefused
+from numatui.session.session import Session
 
 RISCV = "qemu-system-riscv64"
 #: -bios none: no firmware needed to leave preconfig (the harts then spin on an empty RAM)
