@@ -132,18 +132,16 @@ async def distances(outdir: Path) -> Path:
 
 async def host(outdir: Path) -> Path:
     """The host panel (H) after the "host" preset (node 0 bound, by relaunch) and boot (pinned)."""
-    from numatui.core.presets import plan_for_session
-
     launcher = Launcher(smp=SMP, nodes=2)
     await launcher.start()
     session = await Session.connect(launcher.address, launcher=launcher)
     app = NumaApp(session)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await app.vm.apply_plan(plan_for_session(session, "host"), lambda _: None)
+            await app.vm.apply_plan(app.vm.preset_plan("host"), lambda _: None)
             masks = {str(session.address): "unix:/run/user/1000/numatui/qmp.sock"}
-            if session.launcher is not None and session.launcher.pid is not None:
-                masks[f"pid {session.launcher.pid}"] = "pid 4242"
+            if app.vm.launcher is not None and app.vm.launcher.pid is not None:
+                masks[f"pid {app.vm.launcher.pid}"] = "pid 4242"
             app._masks = masks
             app.sync()
             await pilot.press("X")
