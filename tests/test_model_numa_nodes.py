@@ -219,7 +219,7 @@ def test_full_command_line_carries_nodes_memory_and_every_distance() -> None:
 
 
 def test_numa_text_and_json_round_trip_nodes_and_distances() -> None:
-    from numatui.model.qemu_args import numa_text
+    from oracles import numa_text
 
     plan = full_plan()
     back = plan_from_numa_text(numa_text(plan))
