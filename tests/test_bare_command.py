@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from conftest import Qemu
 from hypothesis import HealthCheck, given, settings
+from oracles import assign_commands
 from test_model_compact import topo_now_and_wanted
 from test_session_assign import K, sent_set_numa_node
 
-from numatui.model.compact import assign_commands, fewest_commands, names_no_prop
+from numatui.model.compact import fewest_commands, names_no_prop
 from numatui.model.topology import Slot, SlotKey, Topology
 from numatui.session import session as session_module
 from numatui.session.errors import BadRequest

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from conftest import SYSTEM_QEMU
 from host_trees import Trees, trees_fixture  # noqa: F401
+from oracles import read_affinity
 from test_cli import fails, ok
 from test_truth_roundtrip import DOMAIN, _libvirt_argv
 
 from numatui.core.vm import Vm
 from numatui.model.plan import Plan
-from numatui.session.pinning import read_affinity
 from numatui.session.session import Session
 
 BASE = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "2,sockets=2,cores=1,threads=1",

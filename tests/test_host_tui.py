@@ -7,10 +7,10 @@ from typing import Any
 
 from conftest import until
 from host_trees import Trees, trees_fixture  # noqa: F401
+from oracles import read_affinity
 
 from numatui.core.vm import Vm
 from numatui.session.machine import RunState
-from numatui.session.pinning import read_affinity
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 from numatui.tui.exit_dialog import ExitDialog

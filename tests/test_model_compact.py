@@ -10,8 +10,9 @@ import pytest
 from conftest import load_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracles import assign_commands
 
-from numatui.model.compact import CpuOption, assign_commands, compact, cover, fewest_commands
+from numatui.model.compact import CpuOption, compact, cover, fewest_commands
 from numatui.model.errors import NumaError
 from numatui.model.topology import PROP_ORDER, Slot, SlotKey, Topology
 

@@ -3,7 +3,7 @@ itself proves the rule in tests/test_guest.py."""
 
 from __future__ import annotations
 
-from numatui.model.guest_numbering import cpu_nodes, guest_distances, guest_node_ids, guest_numbering
+from numatui.model.guest_numbering import cpu_nodes, guest_node_ids, guest_numbering
 from numatui.model.topology import Slot, Topology
 
 
@@ -38,14 +38,6 @@ def test_unassigned_cpus_count_as_node_0_and_vcpus_count_repeats() -> None:
     assert cpu_nodes(topo) == [1, 0, 0, 0]
     assert guest_numbering(topo, {0: 1, 1: 1}) == {1: 0, 0: 1}
     assert guest_numbering(topo, {0: 1, 1: 0, 2: 1}) == {1: 0, 0: 1, 2: 2}
-
-
-def test_distances_follow_the_nodes() -> None:
-    numbering = {1: 0, 0: 1, 2: 2}
-    qemu = {(0, 1): 21, (1, 0): 21, (0, 2): 31, (2, 0): 31, (1, 2): 41, (2, 1): 41, (3, 0): 50}
-    assert guest_distances(qemu, numbering) == {
-        (1, 0): 21, (0, 1): 21, (1, 2): 31, (2, 1): 31, (0, 2): 41, (2, 0): 41,
-    }
 
 
 def test_node_numbering_from_plan_nodes_and_the_boards_it_applies_to() -> None:

@@ -6,12 +6,13 @@ import json
 
 import hmat_cases as cases
 import pytest
+from oracles import numa_text
 
 from numatui.model import hmat
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
 from numatui.model.preflight import Severity, check
-from numatui.model.qemu_args import load_plan, numa_options, numa_text, parse_qemu_args
+from numatui.model.qemu_args import load_plan, numa_options, parse_qemu_args
 from numatui.model.topology import Topology
 
 

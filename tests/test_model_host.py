@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import pytest
 
 from numatui.model.errors import NumaError
-from numatui.model.host import MappingFiles, format_cpulist, parse_cpulist, parse_cpumask, parse_host
+from numatui.model.host import format_cpulist, parse_cpulist, parse_cpumask, parse_host
 
 pytestmark = pytest.mark.pure
 N = "sys/devices/system/node"
 C = "sys/devices/system/cpu"
+
+
+@dataclass(frozen=True)
+class MappingFiles:
+    """``numatui.model.host.HostFiles`` over a mapping of path -> text (directories are implied)."""
+
+    files: Mapping[str, str]
+
+    def read(self, path: str) -> str | None:
+        return self.files.get(path.strip("/"))
+
+    def list(self, path: str) -> Sequence[str]:
+        prefix = path.strip("/") + "/"
+        return sorted({p[len(prefix):].split("/")[0] for p in self.files if p.startswith(prefix)})
 
 
 def test_cpu_lists_and_masks() -> None:

@@ -49,12 +49,12 @@ def test_cells_local_given_mirror_unset() -> None:
     assert m.kind(1, 0) is CellKind.MIRROR and m.value(1, 0) == 21
     assert m.kind(0, 2) is CellKind.UNSET and m.value(0, 2) is None
     assert m.unset_pairs() == [(0, 2), (1, 2)]
-    assert not m.complete and "2 pair(s) have no distance: 0\u20132, 1\u20132" in m.problems()[0]
+    assert "2 pair(s) have no distance: 0\u20132, 1\u20132" in m.problems()[0]
 
 
 def test_no_distance_at_all_is_complete() -> None:
     m = DistanceMatrix.of([0, 1], [])
-    assert m.complete and not m.used and m.completed() == {}
+    assert not m.problems() and not m.used
 
 
 def test_linked_edit_sets_the_mirror_unlinked_does_not() -> None:
@@ -90,28 +90,30 @@ def test_check_distance_and_parse() -> None:
 
 
 def test_fill_completes_unset_pairs_one_way() -> None:
-    m = DistanceMatrix.of([0, 1, 2], [Distance(0, 1, 15)])
+    given = [Distance(0, 1, 15)]
+    m = DistanceMatrix.of([0, 1, 2], given)
     added = m.fill()
     assert added == [Distance(0, 2, 20), Distance(1, 2, 20)]  # QEMU mirrors them
-    full = m.with_distances(added)
-    assert full.complete and not full.unset_pairs() and full.value(2, 1) == 20
+    full = DistanceMatrix.of([0, 1, 2], [*given, *added])
+    assert not full.problems() and not full.unset_pairs() and full.value(2, 1) == 20
     assert full.fill() == []
     with pytest.raises(NumaError):
         m.fill(default=5)
 
 
 def test_fill_when_asymmetric_gives_every_direction() -> None:
-    m = DistanceMatrix.of([0, 1, 2], [Distance(0, 1, 15), Distance(1, 0, 25), Distance(0, 2, 30)])
+    given = [Distance(0, 1, 15), Distance(1, 0, 25), Distance(0, 2, 30)]
+    m = DistanceMatrix.of([0, 1, 2], given)
     assert m.fill() == [Distance(2, 0, 30), Distance(1, 2, 20), Distance(2, 1, 20)]
-    assert m.with_distances(m.fill()).complete
+    assert not DistanceMatrix.of([0, 1, 2], [*given, *m.fill()]).problems()
 
 
 def test_asymmetric_needs_every_direction() -> None:
-    m = DistanceMatrix.of([0, 1, 2], [Distance(0, 1, 20), Distance(1, 0, 30), Distance(0, 2, 20),
-                                      Distance(1, 2, 20)])
+    given = [Distance(0, 1, 20), Distance(1, 0, 30), Distance(0, 2, 20), Distance(1, 2, 20)]
+    m = DistanceMatrix.of([0, 1, 2], given)
     assert m.asymmetric and not m.unset_pairs()
     assert any("every direction" in p for p in m.problems())
-    assert m.with_distances(m.fill()).complete
+    assert not DistanceMatrix.of([0, 1, 2], [*given, *m.fill()]).problems()
 
 
 @given(st.sets(st.integers(0, 6), min_size=1, max_size=6),
@@ -121,8 +123,8 @@ def test_fill_always_gives_what_preflight_accepts(ids: set[int], raw: list[tuple
     nodes = sorted(ids)
     dists = [Distance(a, b, v if a != b else 10) for a, b, v in raw if a in ids and b in ids]
     m = DistanceMatrix.of(nodes, dists)
-    full = m.with_distances(m.fill())
-    assert full.complete
+    full = DistanceMatrix.of(nodes, [*dists, *m.fill()])
+    assert not full.problems()
     plan = Plan(nodes=tuple(Node(i) for i in range(max(nodes) + 1)),
                 distances=tuple(Distance(a, b, v) for (a, b), v in full.given.items()))
     dense = DistanceMatrix.of(range(max(nodes) + 1), plan.distances)
@@ -215,11 +217,11 @@ def test_full_command_line_carries_nodes_memory_and_every_distance() -> None:
     assert sorted(cfg.distances, key=lambda d: (d.src, d.dst)) == sorted(
         full_plan().distances, key=lambda d: (d.src, d.dst))
     assert [n.size for n in cfg.nodes] == [G, G, 512 * MIB]
-    assert DistanceMatrix.of([0, 1, 2], cfg.distances).complete
+    assert not DistanceMatrix.of([0, 1, 2], cfg.distances).problems()
 
 
 def test_numa_text_and_json_round_trip_nodes_and_distances() -> None:
-    from numatui.model.qemu_args import numa_text
+    from oracles import numa_text
 
     plan = full_plan()
     back = plan_from_numa_text(numa_text(plan))

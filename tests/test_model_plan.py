@@ -8,10 +8,11 @@ import pytest
 from conftest import load_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles import numa_text
 
 from numatui.model.errors import NumaError
 from numatui.model.plan import Distance, Node, Plan
-from numatui.model.qemu_args import load_plan, numa_options, numa_text, plan_from_numa_text
+from numatui.model.qemu_args import load_plan, numa_options, plan_from_numa_text
 from numatui.model.topology import Topology
 
 ISSUE_EXAMPLE = """{"version": 1,

@@ -4,27 +4,17 @@ on synthetic and recorded topologies."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from conftest import load_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from numatui.model import presets as presets_module
 from numatui.model.compact import fewest_commands
 from numatui.model.errors import NumaError
 from numatui.model.plan import Distance, Node, Plan
-from numatui.model.presets import (
-    NotEnoughNodes,
-    PresetError,
-    PresetInput,
-    get,
-    preset,
-    preset_mapping,
-    preset_plan,
-    presets,
-    unregister,
-)
+from numatui.model.presets import NotEnoughNodes, PresetError, PresetInput, get, preset, preset_plan, presets
 from numatui.model.topology import Slot, SlotKey, Topology
 
 X86 = ("socket-id", "die-id", "module-id", "core-id", "thread-id")
@@ -79,6 +69,14 @@ def by(topo: Topology, mapping: dict[SlotKey, int], *props: str) -> dict[tuple[i
     return out
 
 
+def preset_mapping(name: str, topo: Topology, nodes: int | None,
+                   into: int | None = None) -> dict[SlotKey, int]:
+    """The mapping in the plan of preset ``name`` when QEMU has ``nodes`` nodes
+    (the plan adds the ones the preset needs beyond them)."""
+    have = None if nodes is None else [Node(i) for i in range(nodes)]
+    return preset_plan(name, topo, have, into=into, add_nodes=nodes is not None).resolve(topo)
+
+
 def loads(topo: Topology, mapping: dict[SlotKey, int], n: int) -> list[int]:
     count = Counter[int]()
     for s in topo.slots:
@@ -102,14 +100,19 @@ def test_unknown_preset_is_one_line_naming_the_known_ones() -> None:
 
 
 @pytest.fixture
-def custom() -> Iterator[str]:
+def registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The presets a test registers are gone after it."""
+    monkeypatch.setattr(presets_module, "_REGISTRY", dict(presets_module._REGISTRY))
+
+
+@pytest.fixture
+def custom(registry: None) -> str:
     @preset("evens", "even cores on node 0, odd on node 1", needs="2 nodes")
     def evens(inp: PresetInput) -> Plan:
         return Plan(distances=(Distance(0, 1, 21), Distance(1, 0, 21)),
                     cpus=({"node-id": 0, "core-id": 0}, {"node-id": 1, "core-id": 2},
                           {"node-id": 0, "core-id": 4}, {"node-id": 1, "core-id": 6}))
-    yield "evens"
-    unregister("evens")
+    return "evens"
 
 
 def test_registering_a_preset_is_one_decorator(custom: str) -> None:
@@ -123,16 +126,13 @@ def test_registering_a_preset_is_one_decorator(custom: str) -> None:
         preset_plan(custom, pseries(), [Node(0)])
 
 
-def test_a_preset_naming_a_slot_the_board_lacks_is_an_error() -> None:
+def test_a_preset_naming_a_slot_the_board_lacks_is_an_error(registry: None) -> None:
     @preset("bogus", "a slot that is not there", "nothing")
     def bogus(inp: PresetInput) -> dict[SlotKey, int]:
         return {(("socket-id", 99),): 0}
 
-    try:
-        with pytest.raises(NumaError, match="no CPU slot socket-id=99"):
-            preset_mapping("bogus", q240(), 8)
-    finally:
-        unregister("bogus")
+    with pytest.raises(NumaError, match="no CPU slot socket-id=99"):
+        preset_mapping("bogus", q240(), 8)
 
 
 # -- level presets ----------------------------------------------------------------------

@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 from conftest import Qemu, load_data
+from oracles import assign_commands
 
-from numatui.model.compact import assign_commands, compact
+from numatui.model.compact import compact
 from numatui.model.plan import Distance, Node, Plan
 from numatui.model.preflight import Severity, check
 from numatui.model.qemu_args import full_command_line, parse_qemu_args

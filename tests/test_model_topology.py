@@ -63,7 +63,7 @@ def test_arm_virt_slots_derived_from_smp() -> None:
     assert topo.slots[5].props == {"socket-id": 1, "cluster-id": 0, "core-id": 1, "thread-id": 0}
     # the argv parser resolves the same smp QEMU reported
     smp = parse_qemu_args(data["argv"]).smp
-    assert smp is not None and smp.to_qom() == {**data["smp"]}
+    assert smp is not None and {k: v for k, v in smp.to_dict().items() if k in data["smp"]} == data["smp"]
 
 
 def test_riscv_like_core_only_numbered_over_everything() -> None:

@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 from conftest import info_numa, until
+from tui_helpers import nodes_text
 
 from numatui.core import export as exports
 from numatui.model.memory_split import MIB
@@ -19,7 +20,6 @@ from numatui.tui.app import NumaApp
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.memory_editor import MemoryEditor
-from numatui.tui.nodes import nodes_text
 
 
 class Notes:

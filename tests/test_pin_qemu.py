@@ -9,9 +9,8 @@ import os
 from typing import Any
 
 import pytest
+from oracles import read_affinity
 from test_cli import fails, ok
-
-from numatui.session.pinning import read_affinity
 
 HOST_CPUS = sorted(os.sched_getaffinity(0))
 pytestmark = pytest.mark.skipif(len(HOST_CPUS) < 2, reason="needs 2 host CPUs numatui may run on")

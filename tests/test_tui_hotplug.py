@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import numa_node_args
-from tui_helpers import settle
+from tui_helpers import nodes_text, settle
 
 from numatui.core import export as exports
 from numatui.model.topology import SlotKey
@@ -23,7 +23,6 @@ from numatui.tui.app import NumaApp
 from numatui.tui.cmdline import CommandPanel
 from numatui.tui.grid import CpuGrid
 from numatui.tui.messages import SessionChanged
-from numatui.tui.nodes import nodes_text
 
 ARGS = [
     "-machine", "q35", "-accel", "tcg", "-cpu", "max",
@@ -129,7 +128,7 @@ async def test_plug_two_slots_on_two_nodes_and_refuse_a_present_one(vm: Any, ses
         assert (severity, title) == ("information", "Plugged 2 CPU(s)")
         assert "socket-id=1,core-id=0,thread-id=0 (cpu-index 4, node 1)" in said
         assert "socket-id=1,core-id=1,thread-id=0 (cpu-index 6, node 0)" in said
-        text = nodes_text(session, True).plain
+        text = nodes_text(session, True)
         assert "0  5/6 present" in text and "1  1/2 present" in text
         panel = app.query_one(CommandPanel)
         assert DEVICE in panel.text

@@ -20,7 +20,7 @@ from numatui.session.replay import GONE_REASON, MEMORY_REASON, MOVE_REASON, UNDO
 from numatui.session.session import Session
 from numatui.tui import colours
 from numatui.tui.app import NumaApp
-from numatui.tui.cmdline import CommandPanel, CommandScroll, panel_rows
+from numatui.tui.cmdline import SMALL_HEIGHT, CommandPanel, CommandScroll
 from numatui.tui.confirm import ConfirmDialog
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
@@ -35,6 +35,18 @@ BIG = ["-machine", "q35", "-accel", "tcg", "-cpu", "max",
        "-smp", "240,sockets=8,cores=15,threads=2", "-m", "2G", *numa_node_args(8, 2048)]
 EIGHT = ["-machine", "q35", "-accel", "tcg", "-cpu", "max",
          "-smp", "8,sockets=8,cores=1,threads=1", "-m", "2G", *numa_node_args(8, 2048)]
+
+#: The smallest panel: its border, the button bar and four lines of text.
+MIN_ROWS = 6
+
+
+def panel_rows(width: int, height: int) -> int:
+    """Rows the app's CSS gives the panel (and the log beside it) in a ``width``
+    x ``height`` terminal: the smallest below SMALL_HEIGHT rows, else 40% of
+    all but the footer."""
+    if height < SMALL_HEIGHT:
+        return MIN_ROWS
+    return max(MIN_ROWS, (height - 1) * 2 // 5)
 
 
 def footer_keys(screen: Any) -> list[str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from numatui.session.session import Session
 from numatui.tui.app import NumaApp
+from numatui.tui.nodes import node_lines
 
 
 class Notes:
@@ -42,3 +44,8 @@ def warned(session: Any, text: str) -> str:
     one ``# warning:`` comment line per thing numatui cannot know (an
     attached QEMU with no record has one)."""
     return "".join(f"# warning: {u}\n" for u in session.unknowns) + text
+
+
+def nodes_text(session: Session, booted: bool) -> str:
+    """The nodes panel's lines for ``session`` (numatui.tui.nodes.node_lines), as text."""
+    return "\n".join(text.plain for text, _ in node_lines(session, booted))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import TracebackType
 from typing import Any
 
 from textual.app import App
@@ -68,9 +67,7 @@ class GridPaints:
         CpuGrid.set_topology = noted_set_topology  # type: ignore[method-assign, assignment]
         return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._saved is not None:
             CpuGrid.render_line, CpuGrid.set_topology = self._saved  # type: ignore[method-assign]
 

@@ -21,7 +21,6 @@ from numatui.model.topology import SlotKey
 from numatui.session.launcher import Launcher
 
 QEMU = "qemu-system-x86_64"
-SMP = "240,sockets=8,cores=15,threads=2"
 SOCKETS, CORES, THREADS = 8, 15, 2
 NODES = 8
 MEMORY = "2G"

@@ -59,19 +59,6 @@ def compact(topology: Topology, mapping: Mapping[SlotKey, int | None] | None = N
     return _prefix_commands(topology, target, [None] * len(target))
 
 
-def assign_commands(topology: Topology, keys: Collection[SlotKey], node: int) -> list[CpuOption]:
-    """The fewest *prefix* set-numa-node commands putting ``keys`` on ``node`` now.
-
-    A command may also touch slots already on ``node`` (QEMU accepts
-    re-assigning to the same node) but never an unassigned slot outside
-    ``keys`` nor a slot on another node.  :func:`fewest_commands` may do
-    better by leaving outer props out.
-    """
-    already = {s.key for s in topology.slots if s.node_id == node}
-    bare = len(set(keys)) == len(topology.slots)  # see fewest_commands: no bare command unless all
-    return [{"node-id": node, **dict(p)} for p in cover(topology, keys, already, bare)]
-
-
 def fewest_commands(topology: Topology, mapping: Mapping[SlotKey, int]) -> list[CpuOption]:
     """The fewest set-numa-node commands putting every slot of ``mapping`` on
     its node, given the nodes ``topology``'s slots carry now.

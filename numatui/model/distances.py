@@ -149,10 +149,6 @@ class DistanceMatrix:
                            f"{a}\u2192{b} and {len(one_way) - 1} more are not given")
         return out
 
-    @property
-    def complete(self) -> bool:
-        return not self.problems()
-
     # -- changing ------------------------------------------------------------------
     def edits(self, src: int, dst: int, val: int, *, linked: bool = True) -> list[Distance]:
         """The distances to send to make cell (src, dst) ``val``: the mirror
@@ -185,24 +181,4 @@ class DistanceMatrix:
                 for src, dst in ((a, b), (b, a)):
                     if (src, dst) not in self.given:
                         out.append(Distance(src, dst, self.given[(dst, src)]))
-        return out
-
-    def with_distances(self, distances: Iterable[Distance]) -> DistanceMatrix:
-        """This matrix with ``distances`` given too."""
-        given = dict(self.given)
-        for d in distances:
-            given[(d.src, d.dst)] = d.val
-        return DistanceMatrix(nodes=self.nodes, given=given)
-
-    def completed(self) -> dict[tuple[int, int], int]:
-        """Every cell as the guest will see it (QEMU's completion); empty when
-        no distance is given (QEMU then gives the guest no SLIT)."""
-        if not self.given:
-            return {}
-        out: dict[tuple[int, int], int] = {}
-        for a in self.nodes:
-            for b in self.nodes:
-                v = self.value(a, b)
-                if v is not None:
-                    out[(a, b)] = v
         return out

@@ -59,18 +59,6 @@ def guest_numbering(topology: Topology, node_sizes: Mapping[int, int]) -> dict[i
     return guest_node_ids(cpu_nodes(topology), [n for n, size in node_sizes.items() if size > 0])
 
 
-def guest_distances(
-    distances: Mapping[tuple[int, int], int], numbering: Mapping[int, int]
-) -> dict[tuple[int, int], int]:
-    """QEMU's ``(src, dst) -> distance`` renumbered as the guest sees it
-    (pairs of nodes the guest does not have are left out)."""
-    return {
-        (numbering[src], numbering[dst]): value
-        for (src, dst), value in distances.items()
-        if src in numbering and dst in numbering
-    }
-
-
 def applies(machine_type: str) -> bool:
     """Whether the guest renumbers nodes on this board (``qom-get /machine
     type``, e.g. ``pc-q35-7.2-machine``): x86 pc and q35."""

@@ -2,10 +2,10 @@
 the CPU topology, as Linux shows them under ``/sys/devices/system``.
 
 Pure: :func:`parse_host` reads through a :class:`HostFiles` (paths relative
-to the root of a ``/sys`` + ``/proc`` tree, e.g. ``sys/devices/system/node``);
-:class:`MappingFiles` serves a mapping of path -> text, the session's reader
-serves a directory.  The view is the whole machine's (every online CPU and
-every node), not the part a cgroup or cpuset lets a process use.
+to the root of a ``/sys`` + ``/proc`` tree, e.g. ``sys/devices/system/node``),
+which the session's reader serves from a directory.  The view is the whole
+machine's (every online CPU and every node), not the part a cgroup or cpuset
+lets a process use.
 
 Rules (as hwloc reads the same files): CPUs are the online ones
 (``cpu/online``); a node's CPUs come from ``nodeN/cpulist``, or the hex mask
@@ -20,7 +20,7 @@ without a node directory is one node 0 holding every CPU and the memory of
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,20 +41,6 @@ class HostFiles(Protocol):
 
     def list(self, path: str) -> Sequence[str]:
         """The names in a directory, empty when it does not exist."""
-
-
-@dataclass(frozen=True)
-class MappingFiles:
-    """:class:`HostFiles` over a mapping of path -> text (directories are implied)."""
-
-    files: Mapping[str, str]
-
-    def read(self, path: str) -> str | None:
-        return self.files.get(path.strip("/"))
-
-    def list(self, path: str) -> Sequence[str]:
-        prefix = path.strip("/") + "/"
-        return sorted({p[len(prefix):].split("/")[0] for p in self.files if p.startswith(prefix)})
 
 
 @dataclass(frozen=True)

@@ -133,11 +133,6 @@ def register(p: Preset, *, replace: bool = False) -> Preset:
     return p
 
 
-def unregister(name: str) -> None:
-    """Remove preset ``name`` (nothing when there is none)."""
-    _REGISTRY.pop(name, None)
-
-
 def preset(name: str, description: str, needs: str,
            takes_into: bool = False) -> Callable[[PresetFunction], PresetFunction]:
     """Decorator: register the function as preset ``name``."""
@@ -163,12 +158,6 @@ def get(name: str) -> Preset:
 
 
 # -- running a preset ------------------------------------------------------------------
-def preset_mapping(name: str, topology: Topology, nodes: int | None,
-                   into: int | None = None) -> dict[SlotKey, int]:
-    """The mapping preset ``name`` makes of ``topology``, checked against it."""
-    return _run(name, PresetInput(topology, nodes, into))[0]
-
-
 def preset_plan(name: str, topology: Topology, nodes: Sequence[Node] | None, *,
                 into: int | None = None, add_nodes: bool = False, nodes_source: str = "",
                 host: HostTopology | None = None, ram: int | None = None) -> Plan:

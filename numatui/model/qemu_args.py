@@ -2,8 +2,8 @@
 
 Reading lives in :mod:`numatui.model.argv` (``-machine``, ``-m``, ``-numa``,
 ``-object``) and :mod:`numatui.model.smp` (``-smp``); this module re-exports
-it and adds the writers: the ``-numa`` options of a plan, the plan text file,
-the full command line, and shell quoting.
+it and adds the writers: the ``-numa`` options of a plan, the full command
+line, and shell quoting; and reads the plan text file.
 """
 
 from __future__ import annotations
@@ -40,22 +40,21 @@ def hmat_options(plan: Plan) -> list[str]:
     return [lb.option() for lb in plan.hmat_lb] + [c.option() for c in plan.hmat_cache]
 
 
-def numa_options(plan: Plan, with_nodes: bool = False, memdevs: Mapping[int, str] | None = None
-                 ) -> list[str]:
+def numa_options(plan: Plan, with_nodes: bool = False) -> list[str]:
     """The values of the ``-numa`` options that, added to QEMU's own command
     line, reproduce the plan: ``["node,nodeid=2", "dist,src=0,dst=1,val=20",
     "cpu,node-id=0,socket-id=0", ...]``.
 
     ``node`` for the nodes QEMU's command line does not define (``created``
     live: see :mod:`numatui.model.plan`), or for every node with
-    ``with_nodes``, with its memdev or the one ``memdevs`` names; then every
+    ``with_nodes``, with its memdev; then every
     ``dist``; then the plan's ``cpu`` options as they are
     (``Plan.from_topology`` gives the compact ones); then the HMAT ones.  A
     node whose memdev was created live also needs its ``-object``:
     :func:`export_lines` writes both.
     """
     nodes = [n for n in sorted(plan.nodes, key=lambda n: n.id) if with_nodes or n.live]
-    out = [node_option(n, n.memdev or (memdevs or {}).get(n.id)) for n in nodes]
+    out = [node_option(n, n.memdev) for n in nodes]
     out += [f"dist,src={d.src},dst={d.dst},val={d.val}" for d in plan.distances]
     out += ["cpu," + ",".join(f"{k}={v}" for k, v in c.items()) for c in plan.cpus]
     return out + hmat_options(plan)
@@ -139,21 +138,6 @@ def _memdev_ids(nodes: Sequence[Node], taken: Collection[str]) -> dict[int, str]
     """A memdev id for every node that has a size but no memdev (``m<N>`` unless taken)."""
     used = set(taken) | {n.memdev for n in nodes if n.memdev}
     return {n.id: free_memdev_id(n.id, used) for n in nodes if n.memdev is None and n.size}
-
-
-def numa_text(plan: Plan) -> str:
-    """The plan as a text file of QEMU options, one per line.
-
-    Nodes with a size get their ``-object memory-backend-ram`` (nodes sized
-    but without a memdev get one named ``m<N>``), then ``-numa node``,
-    ``-numa dist`` and ``-numa cpu``.  :func:`plan_from_numa_text` reads it.
-    """
-    nodes = sorted(plan.nodes, key=lambda n: n.id)
-    new = _memdev_ids(nodes, ())
-    lines = [["-object", ram_backend(n, memdev)] for n in nodes
-             if n.size and (memdev := n.memdev or new.get(n.id))]
-    lines += [["-numa", value] for value in numa_options(plan, with_nodes=True, memdevs=new)]
-    return "".join(f"{shlex.join(line)}\n" for line in lines)
 
 
 def plan_from_numa_text(text: str) -> Plan:

@@ -1,14 +1,14 @@
 """Text from QEMU or a file made safe to show: the ONE sanitiser every face uses.
 
-A QMP peer (or a planted file) chooses the strings numatui shows: QEMU's
-version ``package``, machine and CPU type names, memdev ids, error ``desc``,
-event names.  A terminal obeys control characters in them (``ESC ] 52`` writes
-the user's clipboard, ``ESC [ 2 J`` clears the screen, OSC 8 makes links), so
-they are never emitted: each is shown visibly instead, as a Python-style
-escape (``\\x1b``, ``\\x07``, ``\\x9b``, ``\\u202e``).  That spelling is plain
-ASCII, unambiguous, greppable and what a user pastes into a bug report; the
-Unicode control pictures (``␛``) were rejected because they look like text a
-peer could also send literally.
+A QMP peer (or a planted file) chooses the strings numatui shows: machine
+and CPU type names, memdev ids, error ``desc``, event names.  A terminal
+obeys control characters in them (``ESC ] 52`` writes the user's clipboard,
+``ESC [ 2 J`` clears the screen, OSC 8 makes links), so they are never
+emitted: each is shown visibly instead, as a Python-style escape
+(``\\x1b``, ``\\x07``, ``\\x9b``, ``\\u202e``).  That spelling is plain ASCII,
+unambiguous, greppable and what a user pastes into a bug report; the Unicode
+control pictures (``␛``) were rejected because they look like text a peer
+could also send literally.
 
 What counts as a control: C0 (U+0000-U+001F), DEL (U+007F), C1
 (U+0080-U+009F: ``\\x9b`` is a one-byte CSI for some terminals), and the
@@ -41,8 +41,6 @@ BLOCK_LIMIT = 4000
 _FORMAT_CONTROLS = "\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff"
 _ALL = re.compile(f"[\x00-\x1f\x7f-\x9f{_FORMAT_CONTROLS}]")
 _BLOCK = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT_CONTROLS}]")
-#: Any character a terminal would act on (for tests and asserts).
-CONTROL = _ALL
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -83,8 +81,3 @@ def multi_line(text: object, limit: int | None = BLOCK_LIMIT) -> str:
     visible, at most ``limit`` characters (plus the marker)."""
     s = text if isinstance(text, str) else str(text)
     return _bound(s, _BLOCK.sub(_visible, s), limit)
-
-
-def has_control(text: str) -> bool:
-    """True when ``text`` holds a character :func:`one_line` would escape."""
-    return _ALL.search(text) is not None

@@ -115,11 +115,6 @@ class SmpConfig:
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 
-    def to_qom(self) -> dict[str, int]:
-        """The shape of ``qom-get /machine smp`` in QEMU 7.2 (for Topology.from_smp)."""
-        d = self.to_dict()
-        return {k: d[k] for k in ("cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads")}
-
 
 @dataclass(frozen=True)
 class _Board:

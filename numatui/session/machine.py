@@ -47,10 +47,8 @@ class MachineInfo:
     ram_size: int | None = None  # qom-get /machine memory -> {"size": bytes}
     memdevs: list[dict[str, Any]] = field(default_factory=list)  # query-memdev
     exit_command: str | None = None  # "x-exit-preconfig" when query-commands lists it
-    qemu_package: str = ""  # query-version package, e.g. "Debian 1:7.2+dfsg-7"
     commands: frozenset[str] = field(default=frozenset(), repr=False)  # query-commands names
     hotpluggable_cpus: bool = True  # False when the board refuses query-hotpluggable-cpus
-    slots_note: str = ""  # why the slots are derived from smp (QEMU's refusal text)
     hmat: bool | None = None  # qom-get /machine hmat (None: the board has no such property)
 
     @property
@@ -125,7 +123,6 @@ async def read_info(execute: Execute) -> MachineInfo:
                              "expected {\"qemu\": {\"major\": N, \"minor\": N, \"micro\": N}}")
     info = MachineInfo(
         qemu_version=f"{q['major']}.{q['minor']}.{q['micro']}",
-        qemu_package=str(version.get("package", "")).strip(),
         commands=names,
     )
     for name in ("x-exit-preconfig", "exit-preconfig"):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from numatui.model.host import HostTopology, format_cpulist, parse_cpulist
+from numatui.model.host import HostTopology, format_cpulist
 from numatui.model.pinning import PinPlan, PinPolicy, VCpu, binding_from_memdevs, plan_pinning
 from numatui.session.errors import BadRequest, SessionError
 from numatui.session.machine import RunState
@@ -54,19 +54,6 @@ async def read_binding(session: Session) -> dict[int, int]:
         return {n.id: n.host_nodes[0] for n in session.nodes if n.memdev and len(n.host_nodes) == 1}
     memdevs = await session.execute("query-memdev")
     return binding_from_memdevs(memdevs, node_memdevs)
-
-
-def status_path(tid: int, pid: int | None) -> str:
-    return f"/proc/{pid}/task/{tid}/status" if pid else f"/proc/{tid}/status"
-
-
-def read_affinity(tid: int, pid: int | None = None) -> tuple[int, ...]:
-    """The thread's ``Cpus_allowed_list`` (OSError when the thread is gone)."""
-    with open(status_path(tid, pid)) as f:
-        for line in f:
-            if line.startswith("Cpus_allowed_list:"):
-                return parse_cpulist(line.split(":", 1)[1])
-    return ()
 
 
 def _refusal(vcpu: VCpu, cpus: tuple[int, ...], exc: OSError) -> PinRefused:

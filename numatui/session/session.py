@@ -190,9 +190,8 @@ class Session(Connection):
         if self.info.hotpluggable_cpus:
             try:
                 reply = await self.execute("query-hotpluggable-cpus")
-            except QemuRefused as exc:
+            except QemuRefused:
                 self.info.hotpluggable_cpus = False
-                self.info.slots_note = exc.qemu_message
                 self.transcript.note(
                     "the board does not list its CPU slots; deriving them from qom-get /machine smp"
                 )

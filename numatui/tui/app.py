@@ -85,7 +85,7 @@ class NumaApp(App[str]):
     #cursor-info { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
     #side { width: 30; border-left: solid $primary; }
     /* the command-line panel: smallest on short terminals, two fifths of taller ones
-       (numatui.tui.cmdline.panel_rows); the QMP log beside it on wide ones */
+       (numatui.tui.cmdline.SMALL_HEIGHT); the QMP log beside it on wide ones */
     #bottom { height: 6; }
     Screen.-tall #bottom { height: 40%; }
     Screen.-narrow.-log #cmdline { display: none; }

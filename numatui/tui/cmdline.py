@@ -5,7 +5,7 @@ Shows one of :data:`numatui.core.export.VIEWS` (``v`` switches); ``y`` or the
 Copy button copies exactly what is shown; Exit preconfig is ``X`` (the
 preflight dialog, then boot) and goes away after boot.  The text scrolls from
 the keyboard once focused (tab to it: arrows, PageUp/PageDown, Home/End).
-The app's CSS sizes the panel as :func:`panel_rows` says (breakpoint classes).
+The app's CSS sizes the panel (breakpoint classes at :data:`SMALL_HEIGHT`).
 """
 
 from __future__ import annotations
@@ -22,26 +22,12 @@ from numatui.core.actions import key_of
 from numatui.core.export import VIEWS
 from numatui.tui.paint import update_static
 
-#: Below this many terminal rows the panel keeps its smallest size.
+#: Below this many terminal rows the panel keeps its smallest size (6 rows, so
+#: the grid keeps a whole socket of a big VM at 80x24); from it, two fifths of
+#: the height (at 200x60 a full command line or a JSON plan fits).
 SMALL_HEIGHT = 30
-#: The smallest panel: its border, the button bar and four lines of text.
-MIN_ROWS = 6
 #: Terminal columns from which the QMP log sits beside the panel instead of replacing it.
 LOG_BESIDE_WIDTH = 140
-
-
-def panel_rows(width: int, height: int) -> int:
-    """Rows for the panel (and the log beside it) in a ``width`` x ``height`` terminal:
-    the smallest at 80x24 so the grid keeps a whole socket of a big VM, else
-    two fifths of the height (at 200x60 a full command line or a JSON plan fits)."""
-    if height < SMALL_HEIGHT:
-        return MIN_ROWS
-    return max(MIN_ROWS, (height - 1) * 2 // 5)  # the app's CSS: 40% of all but the footer
-
-
-def log_beside(width: int) -> bool:
-    """Whether the QMP log is shown beside the panel (else it replaces it)."""
-    return width >= LOG_BESIDE_WIDTH
 
 
 class CommandScroll(ScrollableContainer):

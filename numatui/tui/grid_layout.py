@@ -94,15 +94,6 @@ class GridLayout:
         return range(self.rows[self.cell_rows[first]].cells[0].slot,
                       self.rows[self.cell_rows[last]].cells[-1].slot + 1)
 
-    def slot_at(self, row: int, x: int) -> int | None:
-        """The slot drawn at ``(row, x)``, or None (hit-testing without Textual)."""
-        if not 0 <= row < len(self.rows):
-            return None
-        for cell in self.rows[row].cells:
-            if cell.x <= x < cell.x + self.cell_width:
-                return cell.slot
-        return None
-
     def nearest_in_row(self, row: int, x: int) -> int:
         """The slot of cell row ``row`` whose column is closest to ``x``."""
         cells = self.rows[row].cells

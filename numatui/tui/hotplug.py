@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from numatui.core.vm import ActionRefused
+from numatui.core.vm import ActionRefused, Targets
 from numatui.model.devices import plug_refusal_reason, unplug_refusal_reason
 from numatui.model.topology import Slot, SlotKey, format_key
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
@@ -58,27 +58,33 @@ class Hotplug:
             return False
         return True
 
-    # -- p: plug -----------------------------------------------------------------------
+    # -- p and u -----------------------------------------------------------------------
     def plug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
         """``p``: hot-plug the empty slots among ``keys``, queued behind earlier
         keys (checked when it runs; ``restore`` gives the selection back when
         nothing can be plugged)."""
-        self.ctl.face.start(self._plug_queued(keys, restore))
+        self.ctl.face.start(self._queued(True, keys, restore))
 
-    async def _plug_queued(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None) -> None:
-        if not self._running("plugged"):
-            if restore:
-                restore()
-            return
-        targets = self.vm.plug_targets(keys)
+    def unplug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
+        """``u``: ask the guest to eject the hot-plugged CPUs among ``keys`` (queued, as ``p``)."""
+        self.ctl.face.start(self._queued(False, keys, restore))
+
+    async def _queued(self, plug: bool, keys: Sequence[SlotKey], restore: Callable[[], None] | None) -> None:
+        """Once its turn comes: nothing before boot; the slots ``p`` (``u``)
+        cannot take are reported, the others plugged (unplugged)."""
+        targets = Targets()
+        if self._running("plugged" if plug else "unplugged"):
+            targets = self.vm.plug_targets(keys) if plug else self.vm.unplug_targets(keys)
         if targets.refused:
             topo = self.vm.session.topology
-            taken = [self._label(topo.slot(k)) for k, _ in targets.refused]
-            self.ctl.say("Already present, nothing to plug there:\n" + "\n".join(taken),
-                         title="Refused: slot holds a CPU", severity="warning",
+            lines = [self._label(topo.slot(k)) + ("" if plug else f": {_UNPLUG_WHY[w]}")
+                     for k, w in targets.refused]
+            head, title = (("Already present, nothing to plug there:\n", "Refused: slot holds a CPU")
+                           if plug else ("", "Not unplugged"))
+            self.ctl.say(head + "\n".join(lines), title=title, severity="warning",
                          timeout=10 if not targets.ok else None)
         if targets.ok:
-            await self._plug(targets.ok)
+            await (self._plug if plug else self._unplug)(targets.ok)
         elif restore:
             restore()
 
@@ -109,27 +115,6 @@ class Hotplug:
             if failed:
                 head = f"{len(failed)} of {len(keys)} slot(s) refused by QEMU:\n"
                 ctl.say(head + "\n".join(failed), title="Hot-plug refused", severity="error", timeout=15)
-
-    # -- u: unplug ---------------------------------------------------------------------
-    def unplug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
-        """``u``: ask the guest to eject the hot-plugged CPUs among ``keys`` (queued, as ``p``)."""
-        self.ctl.face.start(self._unplug_queued(keys, restore))
-
-    async def _unplug_queued(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None) -> None:
-        if not self._running("unplugged"):
-            if restore:
-                restore()
-            return
-        targets = self.vm.unplug_targets(keys)
-        if targets.refused:
-            topo = self.vm.session.topology
-            why = [f"{self._label(topo.slot(k))}: {_UNPLUG_WHY[w]}" for k, w in targets.refused]
-            self.ctl.say("\n".join(why), title="Not unplugged", severity="warning",
-                         timeout=10 if not targets.ok else None)
-        if targets.ok:
-            await self._unplug(targets.ok)
-        elif restore:
-            restore()
 
     async def _unplug(self, keys: list[SlotKey]) -> None:
         ctl = self.ctl

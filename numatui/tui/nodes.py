@@ -83,10 +83,6 @@ def node_lines(
     return lines
 
 
-def nodes_text(session: Session, booted: bool) -> Text:
-    return Text("\n").join(text for text, _ in node_lines(session, booted)) + "\n"
-
-
 class NodesPanel(LinePainter):
     """The nodes, and a drop zone for slots dragged from the CPU grid.
 
@@ -166,11 +162,6 @@ class NodesPanel(LinePainter):
         if x not in range(region.x, region.right) or not 0 <= line < len(lines):
             return None
         return lines[line][1]
-
-    def line_of(self, target: DropTarget) -> int | None:
-        """The panel line (from the top of its content) that is ``target``'s drop target."""
-        targets = [t for _, t in self._lines_at(self.content_region.width)]
-        return targets.index(target) if target in targets else None
 
     def show_drop(self, dragging: bool, target: DropTarget | None) -> None:
         """Show (or stop showing) a drag in progress, ``target`` highlighted."""
