@@ -50,8 +50,8 @@ async def drag_shot(app: NumaApp, pilot: Any, outdir: Path) -> Path:
     await pilot.click(grid, offset=cell(7), control=True)  # slots 6 and 7 selected
     await pilot.mouse_down(grid, offset=cell(7))
     await pilot.hover(grid, offset=(cell(7)[0] + 6, cell(7)[1] + 2))
-    line = nodes.line_of(1)
-    assert line is not None
+    region = nodes.region  # the panel line a drop finds node 1 on
+    line = next(y for y in range(region.height) if nodes.drop_target_at(region.x + 4, region.y + y) == 1)
     await pilot.hover(nodes, offset=(6, line))
     path = await shoot(app, pilot, outdir, "drag")
     await pilot.press("escape")  # cancel: nothing is sent
