@@ -114,13 +114,17 @@ class Overview(LinePainter, can_focus=True):
         self.at = (0, 0)  # (line, cell) of the overview's own cursor
         self._shown: tuple[object, ...] | None = None
         self._strips: dict[int, tuple[object, Strip]] = {}  # y -> (what it shows, its strip)
+        self._lines: tuple[tuple[SlotKey, ...], int, tuple[Line, ...]] | None = None  # see lines()
 
     def lines(self, width: int | None = None) -> tuple[Line, ...]:
         """The lines at ``width`` columns (default: the widget's; none before it has a size)."""
         width = self.content_region.width if width is None else width
         if self.topology is None or width <= 0:
             return ()
-        return overview_cells(self.topology.slot_keys, width)
+        keys = self.topology.slot_keys  # one tuple per shape: known by identity, not by hashing it
+        if self._lines is None or self._lines[0] is not keys or self._lines[1] != width:
+            self._lines = (keys, width, overview_cells(keys, width))
+        return self._lines[2]
 
     def show(self, topology: Topology, cursor: int) -> None:
         """Redraw for ``topology`` with the grid's cursor on slot ``cursor`` (only on change)."""
