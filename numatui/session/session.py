@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from numatui.model.compact import fewest_commands, names_no_prop
 from numatui.model.devices import cpu_device_id
@@ -23,6 +23,7 @@ from numatui.model.errors import NumaError
 from numatui.model.history import describe_mapping
 from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.plan import LIVE, MAX_NODES, Distance, Node, Plan
+from numatui.model.preflight import Finding, Severity, check
 from numatui.model.topology import Slot, SlotKey, Topology, format_key
 from numatui.session import discovery
 from numatui.session import record as records
@@ -41,9 +42,6 @@ from numatui.session.machine import MachineInfo, RunState, derived_props, mark_p
 from numatui.session.peer import looks_like_qemu, read_cmdline
 from numatui.session.record import Record
 from numatui.session.transcript import Transcript
-
-if TYPE_CHECKING:
-    from numatui.model.preflight import Finding
 
 #: x-exit-preconfig builds the whole machine: give it longer than a query.
 EXIT_TIMEOUT = 60.0
@@ -692,8 +690,6 @@ class Session(Connection):
 
     def preflight(self) -> list[Finding]:
         """The model's checks of the current plan (blocking first)."""
-        from numatui.model.preflight import check
-
         # Node sizes are known only from a command line; probed or counted nodes
         # would look memoryless and fail the RAM total check falsely.
         sized = self.nodes_source == "launch arguments" or "command line" in self.nodes_source
@@ -703,7 +699,7 @@ class Session(Connection):
                                         machine_type=self.info.machine_type)
         if self.extra_checks is not None:
             findings += self.extra_checks()
-            findings.sort(key=lambda f: not _blocking(f))
+            findings.sort(key=lambda f: f.severity is not Severity.BLOCKING)
         return findings
 
     async def exit_preconfig(self, force: bool = False) -> None:
@@ -716,7 +712,7 @@ class Session(Connection):
         if command is None:
             raise BadRequest("this QEMU lists no x-exit-preconfig in query-commands")
         findings = self.preflight()
-        if not force and any(_blocking(f) for f in findings):
+        if not force and any(f.severity is Severity.BLOCKING for f in findings):
             raise PreflightBlocked(findings)
         self._booting = True  # its RESUME is ours: the refresh below re-reads
         try:
@@ -852,7 +848,3 @@ def _record_mapping(topo: Topology, items: Sequence[tuple[dict[str, int], int]])
             out[hits[0].key] = node
     return out
 
-
-def _blocking(finding: Any) -> bool:
-    severity = getattr(finding, "severity", None)
-    return str(getattr(severity, "value", severity)) == "blocking"
