@@ -269,9 +269,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         keys = self.target_keys()
         if not self.selection:
             return keys, lambda: None
-        self.selection.clear()
-        self._anchor = None
-        self._paint_soon()
+        self.clear_selection(paint_now=False)
 
         def restore() -> None:
             if not self.selection:
@@ -289,10 +287,14 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._anchor = None
         self._changed()
 
-    def clear_selection(self) -> None:
+    def clear_selection(self, *, paint_now: bool = True) -> None:
+        """No slot selected; ``paint_now=False``: painted with QEMU's answer (:meth:`_paint_soon`)."""
         self.selection.clear()
         self._anchor = None
-        self._changed()
+        if paint_now:
+            self._changed()
+        else:
+            self._paint_soon()
 
     @property
     def range_anchor(self) -> int | None:
