@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import argv_with_bindings, argv_with_split
 from numatui.model.plan import Node, Plan
-from numatui.model.qemu_args import iter_options, parse_qemu_args
-from numatui.model.smp import split_opts
+from numatui.model.qemu_args import iter_options, numa_kind, parse_qemu_args
 from numatui.model.topology import SlotKey, format_key
 from numatui.session import memory
 from numatui.session.errors import SessionError
@@ -92,14 +91,8 @@ def without_numa_cpu_dist(argv: Sequence[str]) -> list[str]:
     replayed over QMP carries them; a relaunched QEMU must not pre-assign)."""
     out: list[str] = []
     for opt in iter_options(argv):
-        if opt.name == "numa" and opt.value is not None:
-            try:
-                pairs = split_opts(opt.value, "type", "-numa")
-            except NumaError:
-                pairs = []
-            kind = next((v for k, v in pairs if k == "type"), None)
-            if kind in ("cpu", "dist"):
-                continue
+        if opt.name == "numa" and opt.value is not None and numa_kind(opt.value) in ("cpu", "dist"):
+            continue
         out.extend(opt.tokens)
     return out
 
