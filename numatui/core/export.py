@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 from numatui.model.devices import device_args, plugged_cpus
 from numatui.model.host import HostTopology
 from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml
-from numatui.model.plan import Plan
-from numatui.model.qemu_args import export_lines, full_command_line, numa_options, shell_join
+from numatui.model.qemu_args import export_lines, full_command_line, numa_options, option_lines, shell_join
 from numatui.model.sanitise import one_line
 from numatui.session.errors import BadRequest
 
@@ -89,7 +88,7 @@ def _render(view: str, session: Session, host: HostTopology | None = None) -> st
             return (
                 "# QEMU's own command line is unknown (attached over TCP?); "
                 "add these to it:\n"
-                + "\n".join([*(f"-numa {o}" for o in options), *export_lines(Plan(), _devices(session))])
+                + "\n".join([*(f"-numa {o}" for o in options), *option_lines(_devices(session))])
             )
         return shell_join(full_command_line(argv, plan) + _devices(session))
     if view == "libvirt":

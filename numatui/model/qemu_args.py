@@ -118,11 +118,18 @@ def export_lines(plan: Plan, devices: Sequence[str] = ()) -> list[str]:
     line, shell-quoted: the ``-object`` of every backend created live, then
     :func:`numa_options` (live nodes, distances, cpus), then ``devices``
     (``["-device", "VALUE", ...]``, the hot-plugged CPUs)."""
-    objects = [("-object", ram_backend(n, n.memdev)) for n in sorted(plan.nodes, key=lambda n: n.id)
-               if n.live and n.memdev_created == LIVE and n.memdev is not None and n.size is not None]
-    pairs = [*objects, *(("-numa", v) for v in numa_options(plan)),
-             *zip(devices[::2], devices[1::2], strict=True)]
-    return [f"{opt} {shell_quote(value)}" for opt, value in pairs]
+    args: list[str] = []
+    for n in sorted(plan.nodes, key=lambda n: n.id):
+        if n.live and n.memdev_created == LIVE and n.memdev is not None and n.size is not None:
+            args += ["-object", ram_backend(n, n.memdev)]
+    for value in numa_options(plan):
+        args += ["-numa", value]
+    return option_lines([*args, *devices])
+
+
+def option_lines(args: Sequence[str]) -> list[str]:
+    """``["-opt", "VALUE", ...]`` as one ``-opt VALUE`` line per option, the value shell-quoted."""
+    return [f"{opt} {shell_quote(value)}" for opt, value in zip(args[::2], args[1::2], strict=True)]
 
 
 def free_memdev_id(node_id: int, used: set[str]) -> str:
