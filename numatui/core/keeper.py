@@ -133,7 +133,8 @@ class Keeper:
         if live is None:
             plan, why = memory.split_plan(self.session, sizes)
             new = await relaunch(self.session, plan, why, MEMORY_REASON)
-        for node_id, size in live or ():
-            await self.session.add_node(node_id, size=size or None)
+        else:
+            for node_id, size in live:
+                await self.session.add_node(node_id, size=size or None)
         self.autosave()
         return new
