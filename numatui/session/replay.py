@@ -294,6 +294,8 @@ async def launch_with_plan(argv: Sequence[str], plan: Plan, *, timeout: float = 
     ReplayRefused / QEMU's refusal)."""
     from numatui.session.session import Session
 
+    if not argv:
+        raise ReplayRefused("the saved state has no QEMU command line to start")
     launcher, plan = launcher_for(argv, plan, keep_running=keep_running)
     await launcher.start()
     session: Session | None = None
