@@ -23,6 +23,7 @@ from numatui.session.replay import (
     ReplayFailed,
     ReplayRefused,
     can_relaunch,
+    launch_with_plan,
     relaunch,
     without_numa_cpu_dist,
 )
@@ -145,6 +146,11 @@ def test_relaunch_args_drop_numa_cpu_and_dist_only() -> None:
     argv = ["-m", "2G", "-numa", "node,nodeid=0,memdev=m0", "-numa", "cpu,node-id=0,socket-id=0",
             "--numa=dist,src=0,dst=0,val=10", "-numa", "type=cpu,node-id=0", "-name", "vm"]
     assert without_numa_cpu_dist(argv) == ["-m", "2G", "-numa", "node,nodeid=0,memdev=m0", "-name", "vm"]
+
+
+async def test_a_saved_state_without_argv_starts_nothing() -> None:
+    with pytest.raises(ReplayRefused, match="no QEMU command line to start"):
+        await launch_with_plan([], Plan())
 
 
 async def test_move_on_a_board_without_query_hotpluggable_cpus() -> None:
