@@ -2,6 +2,6 @@
 
 import sys
 
-from numatui.cli import main
+from numatui.cli.run import main
 
 sys.exit(main())

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from qemu.qmp import QMPClient
 
-from numatui.autosave import Autosaver
+from numatui.core.autosave import Autosaver
 from numatui.core.keeper import Keeper
 from numatui.model.topology import SlotKey, Topology
 from numatui.session.launcher import Launcher

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from numatui.autosave import (
+from numatui.core.autosave import (
     Autosaver,
     SavedStateError,
     find,

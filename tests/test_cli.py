@@ -29,6 +29,7 @@ import pytest
 from conftest import DEFAULT_ARGS, TEST_QEMU, Qemu, numa_node_args
 
 from numatui import cli
+from numatui.cli import launch as cli_launch
 from numatui.model.plan import Plan
 
 NODE_ARGS = numa_node_args(2, 2048)
@@ -71,7 +72,7 @@ def by_socket(q: Qemu) -> dict[int, set[int | None]]:
     return out
 
 
-OPEN_TUI = cli.open_tui
+OPEN_TUI = cli_launch.open_tui
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +81,7 @@ def _no_tui(monkeypatch: pytest.MonkeyPatch) -> None:
     async def no_tui(vm: Any, out: Any, tui: bool = True) -> int:
         return await OPEN_TUI(vm, out, tui=False)
 
-    monkeypatch.setattr(cli, "open_tui", no_tui)
+    monkeypatch.setattr(cli_launch, "open_tui", no_tui)
 
 
 def test_show_default_topology_as_a_tree(qemu: Qemu) -> None:
@@ -338,7 +339,7 @@ def test_the_tui_seam_gets_the_session(
     monkeypatch.syspath_prepend(str(tmp_path))
     import fake_tui_app  # type: ignore[import-not-found]
 
-    monkeypatch.setattr(cli, "open_tui", OPEN_TUI)
+    monkeypatch.setattr(cli_launch, "open_tui", OPEN_TUI)
     monkeypatch.setattr("numatui.tui.app.run_tui", fake_tui_app.run_tui)
     code, out, err = run("connect", qemu.sock)
     assert (code, out, err) == (5, "", "")

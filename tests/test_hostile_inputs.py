@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from numatui import cli
-from numatui.autosave import SavedStateError, load
+from numatui.core.autosave import SavedStateError, load
 from numatui.model.errors import NumaError
 from numatui.model.qemu_args import load_plan
 

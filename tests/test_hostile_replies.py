@@ -16,7 +16,7 @@ from fake_qmp import HostileProxy
 from test_hostile_cli import assert_inert, numatui
 from tui_helpers import Notes, settle
 
-from numatui.autosave import Autosaver
+from numatui.core.autosave import Autosaver
 from numatui.core.keeper import Keeper
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp

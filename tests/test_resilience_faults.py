@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import TEST_QEMU, launched_with_keeper, until
 
-from numatui.autosave import Autosaver, load
+from numatui.core.autosave import Autosaver, load
 from numatui.core.keeper import Keeper
 from numatui.core.vm import Vm
 from numatui.model.topology import SlotKey, Topology

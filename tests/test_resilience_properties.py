@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from numatui.autosave import SavedStateError, load
+from numatui.core.autosave import SavedStateError, load
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import load_plan

@@ -15,7 +15,7 @@ from conftest import launched_with_keeper
 from fake_qmp import HostileProxy
 from tui_helpers import Notes, settle
 
-from numatui.autosave import Autosaver, load
+from numatui.core.autosave import Autosaver, load
 from numatui.core.keeper import Keeper
 from numatui.model import sanitise
 from numatui.model.topology import SlotKey, Topology

@@ -21,7 +21,7 @@ import pytest
 from conftest import DEFAULT_ARGS, _wait_for_socket
 
 from numatui import cli
-from numatui.autosave import SavedStateError, find, list_saved, save, state_dir
+from numatui.core.autosave import SavedStateError, find, list_saved, save, state_dir
 from numatui.model.plan import Plan
 
 NOBODY = 65534

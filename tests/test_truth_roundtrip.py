@@ -176,7 +176,7 @@ async def test_export_cmdline_is_the_whole_command_line(qemu_factory: Any, tmp_p
 async def test_the_record_is_per_qemu_instance(qemu_factory: Any, tmp_path: Path) -> None:
     """Two identical VMs: what was sent to one is never shown for the other, and a
     restarted QEMU (same socket path, new pid) starts without a record."""
-    from numatui.autosave import state_dir
+    from numatui.core.autosave import state_dir
     from numatui.session import record
 
     a = qemu_factory(NO_NUMA)

@@ -88,7 +88,7 @@ def test_sigterm_with_keep_running_leaves_qemu(tmux: Tmux) -> None:
 STUCK = """
 import asyncio, queue, sys
 from pathlib import Path
-from numatui.cli_signals import SignalGuard, on_emergency
+from numatui.cli.signals import SignalGuard, on_emergency
 
 async def main() -> None:
     guard = SignalGuard(asyncio.get_running_loop(), asyncio.current_task(), grace=1.0)

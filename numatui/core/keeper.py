@@ -39,7 +39,7 @@ class Keeper:
     """Undo history, move-by-relaunch and autosave around one session.
 
     It listens to the session's changes: each one is pushed on the history
-    and saved (``save(session)``, e.g. :meth:`numatui.autosave.Autosaver.save_session`).
+    and saved (``save(session)``, e.g. :meth:`numatui.core.autosave.Autosaver.save_session`).
     ``move``/``undo``/``redo``/``relaunch``/``set_memory`` swap QEMU; the
     history survives (it lives here).
     """

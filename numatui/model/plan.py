@@ -258,7 +258,7 @@ class Plan:
     @classmethod
     def from_dict(cls, data: Any) -> Plan:
         """A plan file's data; an autosaved state (``{"version": 1, "argv": [...],
-        "plan": {...}, ...}``, see :mod:`numatui.autosave`) gives its ``plan``."""
+        "plan": {...}, ...}``, see :mod:`numatui.core.autosave`) gives its ``plan``."""
         if not isinstance(data, Mapping):
             raise NumaError("plan: the top level must be a JSON object")
         if "plan" in data and "cpus" not in data:
@@ -326,7 +326,7 @@ def loads_strict(text: str) -> Any:
     return json.loads(text, object_pairs_hook=_unique_keys)
 
 
-#: The keys of an autosaved state file (numatui.autosave writes it).
+#: The keys of an autosaved state file (numatui.core.autosave writes it).
 SAVED_STATE_KEYS = frozenset({"version", "name", "argv", "qemu_argv", "plan", "saved", "launched",
                               "address"})
 

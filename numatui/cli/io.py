@@ -12,8 +12,13 @@ changes a correct export; it is the last line of defence, not the escaping.
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
 from typing import Any, TextIO
 
+from numatui.model.errors import NumaError
+from numatui.model.plan import Plan
+from numatui.model.qemu_args import load_plan
 from numatui.model.sanitise import multi_line
 
 
@@ -48,3 +53,18 @@ class SafeStream(io.TextIOBase):
 def safe(stream: TextIO) -> TextIO:
     """``stream`` wrapped once (a SafeStream is returned as it is)."""
     return stream if isinstance(stream, SafeStream) else SafeStream(stream)  # type: ignore[return-value]
+
+
+def read_plan(path: str) -> Plan:
+    """A plan file (JSON or ``-numa`` text), ``-`` for stdin; NumaError/OSError when bad."""
+    if path == "-":
+        stdin = getattr(sys.stdin, "buffer", None)  # a text-only stdin (tests) reads as text
+        data = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    else:
+        data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NumaError(f"plan {path}: not UTF-8 text (byte {exc.start}); a plan is JSON or -numa "
+                        "options") from None
+    return load_plan(text)

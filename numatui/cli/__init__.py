@@ -1,0 +1,15 @@
+"""The headless face: ``numatui COMMAND``.
+
+- :mod:`numatui.cli.parser`: the grammar (subcommands, options, usage errors);
+- :mod:`numatui.cli.run`: :func:`main`, the one place an error becomes a line
+  and an exit code, and the dispatch of each command;
+- :mod:`numatui.cli.launch`: starting or reaching QEMU, the session and the
+  application layer on it, the TUI;
+- :mod:`numatui.cli.commands`, :mod:`numatui.cli.host`: each command's lines;
+- :mod:`numatui.cli.io`: the safe output stream, reading plan files;
+- :mod:`numatui.cli.signals`: SIGTERM/SIGHUP end numatui promptly.
+"""
+
+from numatui.cli.run import main
+
+__all__ = ["main"]

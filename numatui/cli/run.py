@@ -1,0 +1,179 @@
+"""``numatui``: launch or connect (the TUI) and the headless commands.
+
+Exit codes: 0 ok, 2 bad usage or input, 3 cannot connect, 1 QEMU refused (or
+failed, or went away).  A failure is ONE line on stderr, never a traceback
+(``NUMATUI_DEBUG=1`` shows it); every error is turned into that line in
+:func:`main` only.
+
+``launch`` and ``connect`` run the TUI (:func:`numatui.tui.app.run_tui`, which
+prints the ``-numa`` options on quit itself); with ``--no-tui`` they print
+``show`` and the ``-numa`` options.  Every action goes through
+:class:`numatui.core.vm.Vm`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from numatui.cli import launch as launching
+from numatui.cli.io import read_plan, safe
+from numatui.cli.launch import connect, make_vm
+from numatui.cli.parser import EXIT_CONNECT, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, parse
+from numatui.cli.signals import SignalGuard, on_emergency
+from numatui.model import sanitise
+from numatui.model.errors import NumaError
+from numatui.model.plan import Plan
+from numatui.session.address import Address
+from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, SessionError
+
+if TYPE_CHECKING:
+    from numatui.session.session import Session
+
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Run numatui; returns the exit code.  The ONE place errors become a line."""
+    out = safe(stdout or sys.stdout)  # no control character from QEMU or a file reaches a terminal
+    err = safe(stderr or sys.stderr)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with contextlib.redirect_stdout(out):  # --help, --version
+            args = parse(args_in)
+        return asyncio.run(_main(args, out, err))
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # `numatui show ... | head`: the reader left, nothing to say
+        if out is sys.stdout:
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        err.write("numatui: interrupted\n")
+        return 130
+    except Terminated as exc:
+        err.write(f"numatui: stopped by {exc.signal.name}\n")
+        return 128 + exc.signal.value
+    except BaseException as exc:
+        code, message = describe_error(exc)
+        err.write(f"numatui: {message}\n")
+        if os.environ.get("NUMATUI_DEBUG"):
+            traceback.print_exception(exc, file=err)
+        return code
+
+
+def describe_error(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the one line for any failure."""
+    if isinstance(exc, UsageError | NumaError | BadAddress | BadRequest):
+        code = EXIT_USAGE
+    elif isinstance(exc, ConnectFailed):
+        code = EXIT_CONNECT
+    elif isinstance(exc, SessionError):
+        code = EXIT_REFUSED  # QemuRefused, Disconnected, PreflightBlocked, LaunchFailed, ...
+    elif isinstance(exc, OSError):
+        name = f"{exc.filename}: " if exc.filename else ""
+        return EXIT_USAGE, f"{name}{exc.strerror or exc}"
+    else:
+        return EXIT_REFUSED, (f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
+                              "(NUMATUI_DEBUG=1 shows the traceback)")
+    return code, one_line(str(exc))
+
+
+def one_line(text: str) -> str:
+    """Lines joined by " | ", controls visible, bounded (the sanitiser's one-line form)."""
+    parts = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    return sanitise.one_line(" | ".join(parts) if parts else "failed", ERROR_LIMIT)
+
+
+#: The longest one-line error (QEMU's words beyond it are cut, with a marker).
+ERROR_LIMIT = 1000
+
+
+class Terminated(Exception):
+    """SIGTERM or SIGHUP (the terminal closed) arrived; cleanup has run."""
+
+    def __init__(self, sig: signal.Signals) -> None:
+        super().__init__(sig.name)
+        self.signal = sig
+
+
+async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """:func:`_dispatch`, cancelled by SIGTERM/SIGHUP so that ``finally`` blocks
+    still stop a launched QEMU and remove its socket directory."""
+    task = asyncio.current_task()
+    assert task is not None
+    guard = SignalGuard(asyncio.get_running_loop(), task)  # a watchdog forces the exit if stuck
+    guard.install()
+    try:
+        return await _dispatch(args, out, err)
+    except asyncio.CancelledError:
+        if guard.received:
+            raise Terminated(guard.received[0]) from None
+        raise
+    finally:
+        guard.uninstall()
+
+
+async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "launch":
+        return await launching.launch(args, out, err)
+    if args.command == "host" and args.vm is None:
+        from numatui.cli.host import host_command
+
+        return host_command(args, out)
+    plan = read_plan(args.plan) if args.command == "apply" and args.plan is not None else None  # first
+    session = await connect(args, err, Address.parse(args.vm) if args.command == "host" else None)
+    try:
+        return await _run_command(session, args, out, err, plan)
+    finally:
+        await session.close()
+
+
+async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, err: TextIO,
+                       plan: Plan | None) -> int:
+    from numatui.cli import commands as cmd
+
+    if args.command == "connect":
+        vm = make_vm(session, err=err)
+        remove = on_emergency(vm.keeper.autosave)  # a forced exit on SIGTERM/SIGHUP still saves
+        try:
+            return await launching.open_tui(vm, out, tui=not args.no_tui)
+        finally:
+            remove()
+    if args.command in ("show", "export"):  # what numatui cannot know, said (exit code unchanged)
+        for unknown in session.unknowns:
+            err.write(f"numatui: warning: {one_line(unknown)}\n")
+    if args.command == "show":
+        out.write(cmd.render_show(session))
+    elif args.command == "apply":
+        vm = make_vm(session, err=err, host_root=args.host_root)  # autosaved after every change
+        preset = None if plan is not None else (args.preset, args.into, args.add_nodes)
+        await cmd.apply_plan(vm, plan, out, exit_preconfig=args.exit_preconfig,
+                             force=args.force, err=err, preset=preset)
+    elif args.command == "export":
+        out.write(make_vm(session, save=False).export(args.format))
+    elif args.command == "hotplug":
+        await cmd.hotplug(make_vm(session, save=False), args.slots, out)
+    elif args.command == "unplug":
+        await cmd.unplug(make_vm(session, save=False), args.slots, out, wait=args.wait)
+    elif args.command == "host":  # --vm ADDRESS
+        from numatui.cli.host import host_command
+
+        return host_command(args, out, make_vm(session, save=False, host_root=args.host_root))
+    elif args.command == "pin":
+        from numatui.cli.host import pin_command
+
+        return await pin_command(make_vm(session, save=False, host_root=args.host_root), args, out)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
