@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from conftest import Qemu
 from hypothesis import HealthCheck, given, settings
-from oracles import assign_commands
 from test_model_compact import topo_now_and_wanted
 from test_session_assign import K, sent_set_numa_node
 
@@ -34,14 +33,12 @@ def socket_keys(n: int) -> list[SlotKey]:
 def test_the_rest_on_the_node_already_is_not_enough() -> None:
     topo = two_sockets(socket0_on=1)
     assert fewest_commands(topo, dict.fromkeys(socket_keys(1), 1)) == [{"node-id": 1, "socket-id": 1}]
-    assert assign_commands(topo, socket_keys(1), 1) == [{"node-id": 1, "socket-id": 1}]
 
 
 def test_a_mapping_of_every_slot_may_be_one_bare_command() -> None:
     topo = two_sockets()
     every = dict.fromkeys(socket_keys(0) + socket_keys(1), 1)
     assert fewest_commands(topo, every) == [{"node-id": 1}]
-    assert assign_commands(topo, list(every), 1) == [{"node-id": 1}]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -52,10 +49,6 @@ def test_no_bare_command_unless_the_mapping_covers_every_slot(
     topo, wanted = case
     for command in fewest_commands(topo, wanted):
         assert not names_no_prop(command) or len(wanted) == len(topo.slots), command
-    for node in set(wanted.values()):
-        keys = [k for k, n in wanted.items() if n == node]
-        for command in assign_commands(topo, keys, node):
-            assert not names_no_prop(command) or len(keys) == len(topo.slots), command
 
 
 async def test_on_qemu_the_second_socket_is_named(qemu: Qemu) -> None:

@@ -93,14 +93,13 @@ def test_compact_defaults_to_the_nodes_slots_carry() -> None:
     assert compact(topo.with_mapping(mapping)) == compact(topo, mapping)
 
 
-def test_assign_commands_reuses_slots_already_on_the_node() -> None:
+def test_cover_reuses_slots_already_on_the_node() -> None:
     topo = q35_dies()
     socket0 = [s.key for s in topo if s.prop("socket-id") == 0]
     half = socket0[:4]  # die 0 of socket 0 already on node 1
-    topo = topo.with_mapping(dict.fromkeys(half, 1))
-    assert assign_commands(topo, socket0[4:], 1) == [{"node-id": 1, "socket-id": 0}]
+    assert cover(topo, socket0[4:], half) == [(("socket-id", 0),)]
     # on another node: only the die itself
-    assert assign_commands(topo, socket0[4:], 2) == [{"node-id": 2, "socket-id": 0, "die-id": 1}]
+    assert cover(topo, socket0[4:], ()) == [(("socket-id", 0), ("die-id", 1))]
 
 
 # -- properties over random topologies --------------------------------------------------
@@ -200,13 +199,16 @@ def test_compact_is_minimal(case: tuple[Topology, Mapping_]) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(topo_and_mapping(max_slots=8), st.data())
-def test_assign_commands_properties(case: tuple[Topology, Mapping_], data: st.DataObject) -> None:
+def test_cover_for_assignment_properties(case: tuple[Topology, Mapping_], data: st.DataObject) -> None:
     topo, current = case
     topo = topo.with_mapping(current)
     node = data.draw(st.sampled_from([0, 1, 2, 3]))
     free = [s.key for s in topo if s.node_id in (None, node)]
     keys = data.draw(st.lists(st.sampled_from(free), unique=True) if free else st.just([]))
-    commands = assign_commands(topo, keys, node)
+    already = {s.key for s in topo if s.node_id == node}
+    commands = [{"node-id": node, **dict(p)}
+                for p in cover(topo, keys, already, bare=len(set(keys)) == len(topo.slots))]
+    assert commands == assign_commands(topo, keys, node)  # the independent oracle agrees
     options_are_whole_groups(topo, commands)
     after = apply(topo, commands, topo.mapping())  # never "already assigned"
     for s in topo:
@@ -214,7 +216,6 @@ def test_assign_commands_properties(case: tuple[Topology, Mapping_], data: st.Da
             assert after[s.key] == node
         else:
             assert after[s.key] == s.node_id, f"{s.key} was touched"
-    already = {s.key for s in topo if s.node_id == node}
     assert len(commands) == brute_force_cover(topo, keys, already)
 
 

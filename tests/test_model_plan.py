@@ -53,8 +53,8 @@ def test_json_round_trip() -> None:
 def test_numa_text_round_trip() -> None:
     plan = full_plan()
     text = numa_text(plan)
-    assert text.splitlines()[:2] == ["-object memory-backend-ram,id=m0,size=1G",
-                                     "-object memory-backend-ram,id=m1,size=1G"]
+    assert text.splitlines()[:2] == ["-object memory-backend-ram,id=m0,size=1073741824",
+                                     "-object memory-backend-ram,id=m1,size=1073741824"]
     assert "-numa cpu,node-id=2,socket-id=1,core-id=1,thread-id=1" in text.splitlines()
     assert plan_from_numa_text(text) == plan
     assert load_plan(text) == plan
@@ -63,7 +63,7 @@ def test_numa_text_round_trip() -> None:
 def test_numa_text_gives_a_sized_node_without_memdev_a_backend() -> None:
     plan = Plan(nodes=(Node(0, size=1 << 29),), cpus=({"node-id": 0},))
     text = numa_text(plan)
-    assert text == ("-object memory-backend-ram,id=m0,size=512M\n"
+    assert text == ("-object memory-backend-ram,id=m0,size=536870912\n"
                     "-numa node,nodeid=0,memdev=m0\n-numa cpu,node-id=0\n")
     assert plan_from_numa_text(text) == Plan(nodes=(Node(0, "m0", 1 << 29),), cpus=({"node-id": 0},))
 

@@ -65,7 +65,7 @@ def test_no_peer_escape_reaches_the_terminal(qemu: Any, tmux: Tmux, tmp_path: Pa
         tmux.run("send-keys", "-t", "t", "1")  # refused; the peer makes QEMU's words hostile
         screen = tmux.wait_for(r"\\x1b\]52;c;ZXZpbA==\\x07")  # shown visibly, as text
         tmux.run("send-keys", "-t", "t", "l")  # the QMP log, with the hostile replies
-        time.sleep(0.5)
+        tmux.wait_for(r"set-numa-node")  # the log is drawn
         escaped = tmux.run("capture-pane", "-p", "-e", "-t", "t")
         buffers = tmux.run("list-buffers")
         tmux.run("send-keys", "-t", "t", "q")

@@ -55,7 +55,6 @@ class Tmux:
     def mouse(self, button: int, x: int, y: int, release: bool = False) -> None:
         """One SGR mouse report at 0-based screen (x, y)."""
         self.run("send-keys", "-t", "t", "-l", f"\x1b[<{button};{x + 1};{y + 1}{'m' if release else 'M'}")
-        time.sleep(0.15)
 
 
 @pytest.fixture
