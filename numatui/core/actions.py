@@ -1,13 +1,18 @@
 """The user actions of the TUI, declared once: id, keys, labels and when each
 is available.  The TUI derives its key bindings, its footer, what
-``check_action`` allows and its command palette from :data:`ACTIONS`.
-Textual-free: a key is a Textual key name, ``when`` a predicate over
-:class:`State`.
+``check_action`` allows, its help screen and its command palette from
+:data:`ACTIONS`.  Textual-free: a key is a Textual key name, ``when`` a
+predicate over :class:`State`.
+
+Every keyed action has a binding id (:attr:`Action.binding_id`; the digits
+are ``assign-0`` .. ``assign-9``), the names a user's ``[keys]`` table
+remaps (:mod:`numatui.tui.keymap`); :func:`key_of` and :func:`help_rows`
+show the keys in force under such a keymap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -55,6 +60,29 @@ class Action:
     grid: bool = False
     section: str = "Other"
     help: str | None = None
+    overview: bool = False
+    key_id: str | None = None
+
+    @property
+    def binding_id(self) -> str:
+        """The id a user keymap names this action's binding by."""
+        return self.key_id or self.id
+
+
+#: The help lines the cursor keys share (one help row each: :func:`help_rows` joins their keys).
+_CURSOR = "move the cursor (l is the QMP log)"
+_EXTEND = "extend the selection"
+_PAGE = "a screenful, with the cursor"
+_ENDS = "the first / last slot"
+_STEP = "move in the overview"
+
+
+def _move(key_id: str, keys: str, action: str, label: str, help_line: str, *, overview: bool = False,
+          key_display: str | None = None, footer: bool = False) -> Action:
+    """A cursor key of the grid (or of the overview): in the table so that it can be remapped."""
+    return Action(action, keys, label, "", "", _any, grid=not overview, overview=overview,
+                  section="Move" if not overview else "Overview", help=help_line, key_id=key_id,
+                  key_display=key_display, footer=footer)
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -93,9 +121,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("toggle_slot", "space", "Select", "", "", grid=True, footer=True,
            section="Select", help="toggle the cursor slot (shift+arrows extend)"),
     Action("select_group('socket-id')", "s", "Socket", "Select the cursor's socket", "s", grid=True,
-           footer=True,
+           footer=True, key_id="select_socket",
            section="Select", help="the cursor's socket"),
     Action("select_group('core-id')", "c", "Core", "Select the cursor's core", "c", grid=True,
+           key_id="select_core",
            section="Select", help="the cursor's core"),
     Action("select_unassigned", "a", "Unassigned", "Select every unassigned slot", "a", grid=True,
            section="Select", help="every unassigned slot"),
@@ -128,18 +157,41 @@ ACTIONS: tuple[Action, ...] = (
            _preconfig, key_display="P", tooltip="Map the whole machine with a preset",
            section="Assign", help="map the whole machine with a preset"),
     Action("apply_preset", "", "", "Preset: {preset}", "{description}", _preconfig),
+    _move("cursor_up", "up,k", "move(0, -1)", "Up", _CURSOR, key_display="↑ k"),
+    _move("cursor_down", "down,j", "move(0, 1)", "Down", _CURSOR, key_display="↓ j"),
+    _move("cursor_left", "left,h", "move(-1, 0)", "Left", _CURSOR, key_display="← h"),
+    _move("cursor_right", "right", "move(1, 0)", "Right", _CURSOR, key_display="→"),
+    _move("extend_up", "shift+up", "move(0, -1, True)", "Extend up", _EXTEND, key_display="shift+↑"),
+    _move("extend_down", "shift+down", "move(0, 1, True)", "Extend down", _EXTEND, key_display="shift+↓"),
+    _move("extend_left", "shift+left", "move(-1, 0, True)", "Extend left", _EXTEND, key_display="shift+←"),
+    _move("extend_right", "shift+right", "move(1, 0, True)", "Extend right", _EXTEND, key_display="shift+→"),
+    _move("page_up", "pageup", "page(-1)", "Page up", _PAGE),
+    _move("page_down", "pagedown", "page(1)", "Page down", _PAGE),
+    _move("first_slot", "home", "jump(0)", "First slot", _ENDS),
+    _move("last_slot", "end", "jump(-1)", "Last slot", _ENDS),
+    _move("overview_left", "left,h", "step(0, -1)", "Left", _STEP, overview=True, key_display="← h"),
+    _move("overview_right", "right", "step(0, 1)", "Right", _STEP, overview=True, key_display="→"),
+    _move("overview_up", "up,k", "step(-1, 0)", "Up", _STEP, overview=True, key_display="↑ k"),
+    _move("overview_down", "down,j", "step(1, 0)", "Down", _STEP, overview=True, key_display="↓ j"),
+    _move("overview_go", "enter", "go", "Go there", "the grid's cursor to that core", overview=True,
+          footer=True),
+    _move("overview_back", "escape,o", "back", "Back to the grid", "back to the grid", overview=True,
+          footer=True),
     Action("next_group('socket-id', 1)", "right_square_bracket", "Next socket", "Next socket",
            "The cursor to the first slot of the next socket (])", grid=True, key_display="]",
+           key_id="next_socket",
            section="Move", help="next socket"),
     Action("next_group('socket-id', -1)", "left_square_bracket", "Prev socket", "Previous socket",
            "The cursor to the first slot of the previous socket ([)", grid=True, key_display="[",
+           key_id="previous_socket",
            section="Move", help="previous socket"),
     Action("next_group('die-id', 1)", "right_curly_bracket", "Next die", "Next die",
            "The cursor to the first slot of the next die, where the board has dies (})", grid=True,
-           key_display="}",
+           key_display="}", key_id="next_die",
            section="Move", help="next die (where the board has dies)"),
     Action("next_group('die-id', -1)", "left_curly_bracket", "Prev die", "Previous die",
            "The cursor to the first slot of the previous die ({)", grid=True, key_display="{",
+           key_id="previous_die",
            section="Move", help="previous die"),
     Action("overview", "o", "Overview", "Go to the overview",
            "The whole machine, one line per socket; enter or a click moves the cursor there (o)",
@@ -164,18 +216,51 @@ def available(action_id: str, state: State) -> bool:
 
 
 #: The help screen's sections, in order.
-SECTIONS = ("Move", "Select", "Assign", "Undo", "Command", "Boot", "Running", "Panels", "Other")
+SECTIONS = ("Move", "Select", "Assign", "Undo", "Command", "Boot", "Running", "Panels", "Overview",
+            "Other")
 
 
-def help_rows() -> list[tuple[str, list[tuple[str, str]]]]:
-    """The help screen's keys: per section, (key, what it does) for every
-    action with a key and a help line, in table order."""
-    return [(section, [(key_of(a.id), a.help) for a in ACTIONS
-                       if a.section == section and a.keys and a.help])
-            for section in SECTIONS]
+def help_rows(keymap: Mapping[str, str] | None = None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The help screen's keys: per section, (keys, what they do) for every
+    action with a key and a help line, in table order, as ``keymap`` binds
+    them; actions sharing a help line share its row (the arrows)."""
+    out: list[tuple[str, list[tuple[str, str]]]] = []
+    for section in SECTIONS:
+        rows: dict[str, list[str]] = {}
+        for a in ACTIONS:
+            if a.section == section and a.keys and a.help:
+                rows.setdefault(a.help, []).append(_shown_keys(a, keymap or {}))
+        out.append((section, [(" ".join(keys), what) for what, keys in rows.items()]))
+    return out
 
 
-def key_of(action_id: str) -> str:
-    """The key of ``action_id`` as the help and the footer show it (``0-9``, ``?``, ``ctrl+z``)."""
-    action = BY_ID[action_id]
+def assign_binding_id(digit: str) -> str:
+    """The binding id of the key that assigns to node ``digit`` (``assign-3``)."""
+    return f"assign-{digit}"
+
+
+def binding_ids() -> dict[str, str]:
+    """Every binding id a user keymap may name -> its default keys."""
+    out: dict[str, str] = {}
+    for a in ACTIONS:
+        if a.id == "assign":
+            out.update({assign_binding_id(d): d for d in a.keys.split(",")})
+        elif a.keys and a.id != "assign_refused":  # the digits after boot follow assign's ids
+            out.setdefault(a.binding_id, a.keys)
+    return out
+
+
+def _shown_keys(action: Action, keymap: Mapping[str, str]) -> str:
+    if action.id in ("assign", "assign_refused"):
+        digits = action.keys.split(",")
+        keys = [keymap.get(assign_binding_id(d), d).split(",")[0] for d in digits]
+        return action.key_display if keys == digits and action.key_display else " ".join(keys)
+    if action.binding_id in keymap:
+        return keymap[action.binding_id].replace(",", " ")
     return action.key_display or action.keys.split(",")[0]
+
+
+def key_of(action_id: str, keymap: Mapping[str, str] | None = None) -> str:
+    """The key of ``action_id`` as the help and the footer show it (``0-9``, ``?``,
+    ``ctrl+z``), or the keys ``keymap`` binds it to."""
+    return _shown_keys(BY_ID[action_id], keymap or {})

@@ -20,6 +20,11 @@ def state_dir() -> Path:
     return _home("XDG_STATE_HOME", ".local/state")
 
 
+def config_dir() -> Path:
+    """``$XDG_CONFIG_HOME/numatui`` (``~/.config/numatui`` by default): ``config.toml``."""
+    return _home("XDG_CONFIG_HOME", ".config")
+
+
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/numatui`` (``~/.cache/numatui`` by default): a copy no clipboard took."""
     return _home("XDG_CACHE_HOME", ".cache")

@@ -97,11 +97,16 @@ class NumaApp(App[str]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (LOG_BESIDE_WIDTH, "-wide")]  # noqa: RUF012
 
     def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
-                 keeper: Keeper | None = None, host_root: str = "/") -> None:
+                 keeper: Keeper | None = None, host_root: str = "/",
+                 keymap: Mapping[str, str] | None = None, config_notes: Iterable[str] = ()) -> None:
         """``mask`` replaces strings (socket paths, pids) wherever they are shown:
         for screenshots and snapshot tests.  ``keeper`` holds the undo history
-        and autosave (the CLI gives one that saves; default: history only)."""
+        and autosave (the CLI gives one that saves; default: history only).
+        ``keymap``: the user's keys (binding id -> keys, :mod:`numatui.tui.keymap`);
+        ``config_notes``: what was refused in the config, shown at start."""
         super().__init__()
+        self.keymap = dict(keymap or {})
+        self._config_notes = list(config_notes)
         self.session = session
         self.vm = Vm(session, keeper, host_root=host_root)
         self.keeper = self.vm.keeper
@@ -141,7 +146,7 @@ class NumaApp(App[str]):
                 yield Overview(id="overview")
                 yield HostPanel(self.vm, id="host")
         with Horizontal(id="bottom"):
-            yield CommandPanel(id="cmdline")
+            yield CommandPanel(keymap=self.keymap, id="cmdline")
             yield QmpLog(self.session.transcript, self.mask, id="log")
         yield Footer()
 
@@ -163,6 +168,10 @@ class NumaApp(App[str]):
         return self.part(CpuGrid)
 
     def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        for note in self._config_notes:
+            self.notify(note, severity="warning", timeout=10)
         self._removers = [
             self.session.transcript.add_listener(self._on_entry),
             self.session.add_listener(self._on_event),
@@ -484,7 +493,7 @@ class NumaApp(App[str]):
         return available(action, state)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.keymap))
 
     async def action_quit(self) -> None:
         """Quit; first ask when that would stop a running guest numatui launched."""
@@ -538,7 +547,10 @@ async def run_async(
     """Run the app on the running event loop (the session's); return the
     compact ``-numa`` options for the caller to print once the screen is back.
     ``options`` go to ``App.run_async`` (``headless``, ``size``, ``auto_pilot``)."""
-    app = NumaApp(session, mask=mask, keeper=keeper)
+    from numatui.tui.keymap import load_keymap
+
+    keymap, notes = load_keymap()
+    app = NumaApp(session, mask=mask, keeper=keeper, keymap=keymap, config_notes=notes)
     await app.run_async(**options)
     result = app.return_value
     return result if result is not None else app.vm.quit_text()

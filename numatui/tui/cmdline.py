@@ -10,7 +10,7 @@ The app's CSS sizes the panel (breakpoint classes at :data:`SMALL_HEIGHT`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -60,17 +60,20 @@ class CommandPanel(Vertical):
     class BootRequested(Message):
         """The Exit preconfig button: the same as ``X``."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, keymap: Mapping[str, str] | None = None, id: str | None = None) -> None:
+        """``keymap``: the user's keys, which the buttons name."""
         super().__init__(id=id)
         self.view = "compact"
         self.text = ""
+        self.keymap = keymap
 
     def compose(self) -> ComposeResult:
+        keys = self.keymap
         with Horizontal(id="cmd-bar"):
             yield Label("", id="cmd-title")
-            yield Button(f"View ({key_of('next_view')})", id="cmd-view", compact=True)
-            yield Button(f"Copy ({key_of('copy')})", id="cmd-copy", compact=True, variant="primary")
-            yield Button(f"Exit preconfig ({key_of('exit_preconfig')})", id="cmd-boot", compact=True,
+            yield Button(f"View ({key_of('next_view', keys)})", id="cmd-view", compact=True)
+            yield Button(f"Copy ({key_of('copy', keys)})", id="cmd-copy", compact=True, variant="primary")
+            yield Button(f"Exit preconfig ({key_of('exit_preconfig', keys)})", id="cmd-boot", compact=True,
                          variant="warning")
         with CommandScroll(id="cmd-scroll"):
             yield Static("", id="cmd-text")

@@ -8,23 +8,26 @@ from collections.abc import Callable, Iterable
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 
-from numatui.core.actions import ACTIONS
+from numatui.core.actions import ACTIONS, assign_binding_id
 from numatui.core.vm import Vm
 from numatui.model.presets import presets
 
 
-def bindings(grid: bool) -> list[BindingType]:
-    """The app's bindings (or, with ``grid``, the grid's selection keys)."""
+def bindings(grid: bool = False, overview: bool = False) -> list[BindingType]:
+    """The app's bindings (or, with ``grid``, the grid's keys; with
+    ``overview``, the overview's), each with its binding id for user keymaps."""
     out: list[BindingType] = []
     for a in ACTIONS:
-        if a.grid != grid or not a.keys:
+        if a.grid != grid or a.overview != overview or not a.keys:
             continue
-        if a.id == "assign":  # one binding per digit, shown once as 0-9
-            out += [Binding(k, f"assign({k})", a.label, show=k == "1", key_display=a.key_display)
+        if a.id in ("assign", "assign_refused"):  # one binding per digit, shown once as 0-9
+            out += [Binding(k, f"{a.id}({k})" if a.id == "assign" else a.id, a.label,
+                            show=a.footer and k == "1", key_display=a.key_display,
+                            id=assign_binding_id(k))
                     for k in a.keys.split(",")]
         else:
             out.append(Binding(a.keys, a.id, a.label, show=a.footer, key_display=a.key_display,
-                               tooltip=a.tooltip or ""))
+                               tooltip=a.tooltip or "", id=a.binding_id))
     return out
 
 

@@ -24,7 +24,7 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.events import Resize
 from textual.geometry import Region, Size
@@ -91,21 +91,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     CpuGrid > .cpugrid--header { text-style: bold; color: $text; }
     CpuGrid > .cpugrid--label { color: $text-muted; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "move(0, -1)", "Up", show=False),
-        Binding("down,j", "move(0, 1)", "Down", show=False),
-        Binding("left,h", "move(-1, 0)", "Left", show=False),
-        Binding("right", "move(1, 0)", "Right", show=False),
-        Binding("shift+up", "move(0, -1, True)", "Extend up", show=False),
-        Binding("shift+down", "move(0, 1, True)", "Extend down", show=False),
-        Binding("shift+left", "move(-1, 0, True)", "Extend left", show=False),
-        Binding("shift+right", "move(1, 0, True)", "Extend right", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "jump(0)", "First slot", show=False),
-        Binding("end", "jump(-1)", "Last slot", show=False),
-        *bindings(grid=True),  # the selection keys, from core.actions
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(grid=True)  # cursor and selection keys: core.actions
 
     class CursorMoved(Message):
         """The cursor or the selection changed (for the status line)."""

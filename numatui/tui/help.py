@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -17,8 +18,6 @@ SECTION, KEY = 12, 8
 
 #: Lines before a section's keys: the grid's and the panel's own keys, not actions of the table.
 BEFORE = {
-    "Move": ("arrows or h j k, PageUp PageDown Home End",
-             "(\u2192 moves right: l is the QMP log, not vi's right)"),
     "Command": ("tab     focuses the panel: arrows, PageUp PageDown scroll it",),
 }
 
@@ -51,16 +50,21 @@ def _section(name: str, rows: list[str]) -> list[str]:
             for i, row in enumerate(rows)]
 
 
-def help_text() -> str:
+def _key_row(keys: str, what: str) -> str:
+    """``keys`` and what they do: aligned on the column, or after the keys when they are wider."""
+    return f"{keys:<{KEY - 1}} {what}"
+
+
+def help_text(keymap: Mapping[str, str] | None = None) -> str:
     """The help: every key from :data:`numatui.core.actions.ACTIONS` by
-    section, then the mouse and what QEMU allows."""
+    section, as ``keymap`` binds them, then the mouse and what QEMU allows."""
     lines = ["[b]numatui[/b] maps the guest's CPU slots to NUMA nodes in a QEMU in preconfig.", ""]
-    for section, keys in help_rows():
-        rows = [f"{key:<{KEY - 1}} {what}".replace("[", "\\[") for key, what in keys]  # literal
+    for section, keys in help_rows(keymap):
+        rows = [_key_row(key, what).replace("[", "\\[") for key, what in keys]  # literal
         lines += _section(section, [*BEFORE.get(section, ()), *rows])
     lines += _section("Mouse", MOUSE.splitlines())
-    return "\n".join([*lines, "", QEMU.format(undo=key_of("undo"), redo=key_of("redo"),
-                                                help=key_of("help"))])
+    return "\n".join([*lines, "", QEMU.format(undo=key_of("undo", keymap), redo=key_of("redo", keymap),
+                                                help=key_of("help", keymap))])
 
 
 HELP = help_text()
@@ -72,9 +76,13 @@ class HelpScreen(Dialog[None]):
         Binding("escape,question_mark,q", "dismiss", "Close"),
     ]
 
+    def __init__(self, keymap: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.text = help_text(keymap) if keymap else HELP
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(HELP)
+            yield Static(self.text)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

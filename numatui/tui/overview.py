@@ -19,12 +19,13 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.strip import Strip
 
 from numatui.model.topology import SlotKey, Topology
 from numatui.tui import colours
+from numatui.tui.commands import bindings
 from numatui.tui.grid_layout import unit_label
 from numatui.tui.paint import LinePainter
 
@@ -91,14 +92,7 @@ class Overview(LinePainter, can_focus=True):
     Overview { height: auto; padding: 0 1; margin-top: 1; }
     Overview:focus { background: $boost; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left,h", "step(0, -1)", "Left", show=False),
-        Binding("right", "step(0, 1)", "Right", show=False),
-        Binding("up,k", "step(-1, 0)", "Up", show=False),
-        Binding("down,j", "step(1, 0)", "Down", show=False),
-        Binding("enter", "go", "Go there", show=True),
-        Binding("escape,o", "back", "Back to the grid", show=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(overview=True)  # from core.actions
 
     class Jump(Message):
         """Move the grid's cursor to ``slot`` (None: only give the grid the focus back)."""
