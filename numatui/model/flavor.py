@@ -128,9 +128,13 @@ def read_flavor(text: str) -> Flavor | None:
         if not isinstance(data, dict) or "properties" not in data or "cpus" in data or "nodes" in data:
             return None
         return _from_show(data)
-    commands = list(_commands(text))
-    if not commands or commands[0][:2] != ["openstack", "flavor"]:
+    try:
+        first = next(_commands(text), [])
+    except FlavorError:
+        first = []  # not read as a flavor: the -numa reader says what is wrong
+    if first[:2] != ["openstack", "flavor"]:
         return None
+    commands = list(_commands(text))
     specs: dict[str, str] = {}
     sizes: dict[str, int] = {}
     for words in commands:
