@@ -270,6 +270,10 @@ def test_unknown_and_left_out_keys_get_one_line_each() -> None:
         "hw:numa_cpus.3=1: nova reads hw:numa_cpus.0, .1, ... up to the first gap and ignores this one; "
         "left out",
     ]
+    hostile = read_flavor(json.dumps({"properties": {"hw:\x1b[2J": "x" * 500}}))
+    assert hostile is not None
+    [note] = hostile.notes()  # a file's text: shown, not obeyed, and bounded
+    assert note.startswith("hw:\\x1b[2J=xxx") and "\x1b" not in note and len(note) < 250
 
 
 @pytest.mark.parametrize(("text", "why"), [

@@ -38,6 +38,7 @@ from numatui.model.libvirt import topology_counts
 from numatui.model.plan import Node, Plan, loads_strict
 from numatui.model.preflight import present_at_boot
 from numatui.model.ranges import format_ranges
+from numatui.model.sanitise import one_line
 from numatui.model.topology import SlotKey, Topology
 
 MIB = 1 << 20
@@ -97,7 +98,7 @@ class Flavor:
         out = []
         cells = _cell_lists(self.spec)
         for key, value in self.specs:
-            said = f"{key}={value}"
+            said = one_line(f"{key}={value}", 120)  # a file's text: visible, bounded
             m = _CELL_KEY.fullmatch(key)
             if m:
                 if int(m[2]) >= len(cells[m[1]]):
@@ -212,7 +213,7 @@ def _from_show(data: Mapping[str, Any]) -> Flavor:
 def _whole(where: str, value: Any, low: int = 0) -> int:
     """A whole number from a flavor: an int, or a string of digits (extra specs are strings)."""
     if isinstance(value, str) and re.fullmatch(r"\s*\d{1,9}\s*", value):
-        value = int(value)  # numbers: parse_int when on main
+        value = int(value)  # numbers: parse_int once it is on main
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise FlavorError(f"{where} must be a whole number >= {low}, not {json.dumps(value)}")
     return value
