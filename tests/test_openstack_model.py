@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from conftest import load_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nova_oracle import Nova, cells_of, nova_fixture  # noqa: F401  (the fixture)
 from test_model_presets import x86
 
@@ -297,3 +299,32 @@ def test_plans_that_are_not_flavors_read_as_before() -> None:
     assert not isinstance(load_plan('{"cpus": [{"node-id": 0, "socket-id": 0}]}'), FlavorPlan)
     assert not isinstance(load_plan("-numa cpu,node-id=0,socket-id=0\n"), FlavorPlan)
     assert read_flavor("# openstack flavor set f\n-numa cpu,node-id=0,socket-id=0") is None
+
+
+@st.composite
+def layouts(draw: st.DrawFn) -> tuple[Topology, Plan]:
+    """A q35 shape and a whole mapping onto 1-4 nodes (each with a slot and whole MiB)."""
+    topo = x86(draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2)),
+               dies=draw(st.integers(1, 2)))
+    count = draw(st.integers(1, min(4, len(topo.slots))))
+    ids = sorted(draw(st.sets(st.integers(0, 7), min_size=count, max_size=count)))
+    nodes = [ids[i % count] for i in range(len(topo.slots))]  # every node gets a slot
+    order = draw(st.permutations(nodes))
+    cpus = tuple({"node-id": n, **dict(s.key)} for s, n in zip(topo.slots, order, strict=True))
+    sizes = [draw(st.integers(1, 4)) * 256 * M for _ in ids]
+    return topo, Plan(nodes=tuple(Node(i, f"m{i}", z) for i, z in zip(ids, sizes, strict=True)), cpus=cpus)
+
+
+@settings(max_examples=60, deadline=None)
+@given(layouts())
+def test_every_exported_flavor_is_nova_s_and_reads_back(nova: Nova, layout: tuple[Topology, Plan]) -> None:
+    topo, plan = layout
+    f = flavor_specs(topo, plan)
+    ram = sum((n.size or 0) for n in plan.nodes) // M
+    assert (f.vcpus, f.ram) == (len(topo.slots), ram)
+    assert cells_of(nova.check(dict(f.specs), f.vcpus, ram)) == by_cell(topo, plan)
+    back = load_plan(flavor_command(topo, plan))
+    assert isinstance(back, FlavorPlan)
+    cells = sorted({n.id for n in plan.nodes})
+    renumbered = {k: cells.index(n) for k, n in plan.resolve(topo).items()}
+    assert back.laid_out(topo, ram_size=ram * M).resolve(topo) == renumbered
