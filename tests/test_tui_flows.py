@@ -248,7 +248,7 @@ async def test_every_command_line_view_renders(qemu: Any, session: Session) -> N
         await settle(app, pilot)
         panel = app.query_one(CommandPanel)
         seen = {}
-        for _ in range(4):
+        for _ in range(5):
             seen[panel.view] = panel.text
             await pilot.press("v")
         assert panel.view == "compact"
@@ -257,3 +257,4 @@ async def test_every_command_line_view_renders(qemu: Any, session: Session) -> N
         assert "-numa cpu,node-id=1,socket-id=1" in seen["full"]
         assert '"node-id": 1' in seen["json"] and '"version": 1' in seen["json"]
         assert "<numa>" in seen["libvirt"] and "<cell" in seen["libvirt"]
+        assert "--property hw:numa_cpus.1=4-7" in seen["openstack"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from numatui.model import sanitise
 from numatui.model.devices import unplug_refusal_reason
+from numatui.model.flavor import FlavorPlan
 from numatui.model.guest_numbering import guest_labels
 from numatui.model.plan import Plan
 from numatui.model.topology import LEVEL_NAMES, SMP_KEYS, Slot, SlotKey, Topology, format_key, parse_key
@@ -145,6 +146,9 @@ async def apply_plan(vm: Vm, plan: Plan | None, out: TextIO, *, exit_preconfig: 
         command = "object-add" if "qom-type" in args else "set-numa-node"
         out.write(f"{command} {json.dumps(args)}\n")
 
+    if isinstance(plan, FlavorPlan) and err is not None:  # what the flavor says that numatui leaves out
+        for note in plan.flavor.notes():
+            err.write(f"numatui: warning: {note}\n")
     if plan is not None:
         done = await vm.apply_plan(plan, sent)
     else:

@@ -86,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[address, nodes, common],
                        help="print the mapping QEMU has now")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="numa",
-                   help="-numa options (default), full command line, JSON plan, libvirt XML")
+                   help="-numa options (default), full command line, JSON plan, libvirt XML, "
+                        "openstack flavor set line")
+    p.add_argument("--flavor", metavar="NAME",
+                   help="the flavor's name in --format openstack (default FLAVOR)")
 
     for name, what in (("hotplug", "plug CPUs into empty slots (after boot)"),
                        ("unplug", "ask the guest to eject CPUs (after boot)")):
@@ -142,6 +145,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     wait = getattr(args, "wait", 0.0)  # unplug only
     if not math.isfinite(wait) or wait < 0:
         raise UsageError(f"--wait {wait} is not a number of seconds")
+    if getattr(args, "flavor", None) is not None and args.format != "openstack":
+        raise UsageError("--flavor goes with --format openstack")
     if args.command == "apply":
         if (args.plan is None) == (args.preset is None):
             raise UsageError("apply takes a PLAN file or --preset NAME (exactly one)")

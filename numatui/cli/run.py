@@ -159,7 +159,7 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
         await cmd.apply_plan(vm, plan, out, exit_preconfig=args.exit_preconfig,
                              force=args.force, err=err, preset=preset)
     elif args.command == "export":
-        out.write(make_vm(session, save=False).export(args.format))
+        out.write(make_vm(session, save=False).export(args.format, args.flavor))
     elif args.command == "hotplug":
         await cmd.hotplug(make_vm(session, save=False), args.slots, out)
     elif args.command == "unplug":

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from numatui.model.devices import device_args, plugged_cpus
 from numatui.model.host import HostTopology
 from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml
+from numatui.model.openstack import FlavorUnsupported, flavor_command
 from numatui.model.qemu_args import export_lines, full_command_line, numa_options, option_lines, shell_join
 from numatui.model.sanitise import one_line
 from numatui.session.errors import BadRequest
@@ -28,9 +29,10 @@ VIEWS: dict[str, str] = {
     "full": "full command line",
     "json": "JSON plan",
     "libvirt": "libvirt XML",
+    "openstack": "OpenStack flavor",
 }
 #: ``numatui export --format`` choices.
-EXPORT_FORMATS = ("numa", "cmdline", "json", "libvirt")
+EXPORT_FORMATS = ("numa", "cmdline", "json", "libvirt", "openstack")
 
 
 def _devices(session: Session) -> list[str]:
@@ -52,6 +54,12 @@ def _libvirt(session: Session, host: HostTopology | None) -> str:
     """libvirt XML of the plan; with the host known, ``<vcpupin>`` to each host node's CPUs."""
     cpus = None if host is None else {n.id: tuple(n.cpus) for n in host.nodes}
     return libvirt_xml(session.topology, session.plan(), smp=session.info.smp, host_cpus=cpus)
+
+
+def _flavor(session: Session, name: str | None = None) -> str:
+    """The ``openstack flavor set`` line of the plan (:mod:`numatui.model.openstack`)."""
+    return flavor_command(session.topology, session.plan(), name=name, boot_cpus=session.boot_cpus(),
+                          smp=session.info.smp, ram_size=session.info.ram_size)
 
 
 def _with_warnings(session: Session, text: str) -> str:
@@ -96,12 +104,19 @@ def _render(view: str, session: Session, host: HostTopology | None = None) -> st
             return _libvirt(session, host)
         except LibvirtUnsupported as exc:  # what libvirt cannot say
             return f"(no libvirt XML: {exc})"
+    if view == "openstack":
+        try:
+            return _flavor(session)
+        except FlavorUnsupported as exc:  # what a flavor cannot say
+            return f"(no OpenStack flavor: {exc})"
     raise ValueError(f"unknown view {view!r}")
 
 
-def export_text(session: Session, fmt: str, host: HostTopology | None = None) -> str:
+def export_text(session: Session, fmt: str, host: HostTopology | None = None,
+                flavor: str | None = None) -> str:
     """``numatui export --format fmt``: the mapping QEMU reports as the compact
-    ``-numa cpu`` options, the full command line, the JSON plan or libvirt XML."""
+    ``-numa cpu`` options, the full command line, the JSON plan, libvirt XML
+    or an ``openstack flavor set`` line (``flavor``: its name)."""
     if fmt == "numa":  # the same lines the TUI shows and prints on quit
         text = compact_text(session)
     elif fmt == "json":
@@ -115,6 +130,8 @@ def export_text(session: Session, fmt: str, host: HostTopology | None = None) ->
         text = _render("full", session)  # the warnings go to stderr (numatui.cli)
     elif fmt == "libvirt":  # LibvirtUnsupported: one line, exit 2
         text = _libvirt(session, host)
+    elif fmt == "openstack":  # FlavorUnsupported: one line, exit 2
+        text = _flavor(session, flavor)
     else:
         raise BadRequest(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}")
     return text if text.endswith("\n") or not text else text + "\n"

@@ -21,6 +21,7 @@ from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
 from numatui.model import hmat
 from numatui.model.devices import is_plugged_device
 from numatui.model.errors import NumaError
+from numatui.model.flavor import FlavorPlan
 from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.host import format_cpulist
 from numatui.model.pinning import PinPolicy
@@ -332,9 +333,10 @@ class Vm:
         self.unplugs.track(key)
 
     # -- export, apply -------------------------------------------------------------------
-    def export(self, fmt: str) -> str:
-        """``numatui export --format fmt``."""
-        return export.export_text(self.session, fmt, self.host.get() if self.session.pinning else None)
+    def export(self, fmt: str, flavor: str | None = None) -> str:
+        """``numatui export --format fmt [--flavor NAME]``."""
+        return export.export_text(self.session, fmt, self.host.get() if self.session.pinning else None,
+                                  flavor)
 
     def quit_text(self) -> str:
         """What quitting prints: a ``# warning:`` comment line per unknown, then
@@ -356,6 +358,9 @@ class Vm:
         refuses it in its own words (QemuRefused) and nothing changes.
         """
         s = self.session
+        if isinstance(plan, FlavorPlan):  # nova's cells laid onto this machine's slots (FlavorError)
+            plan = plan.laid_out(s.topology, boot_cpus=s.boot_cpus(), ram_size=s.info.ram_size,
+                                 nodes=s.nodes, smp=s.info.smp)
         mapping = plan.resolve(s.topology)
         rebind = memory.bindings_differ(s, plan)
         if rebind:  # backends QEMU has: their binding is fixed until a new QEMU

@@ -16,6 +16,7 @@ from typing import Any
 
 from numatui.model.argv import Option, iter_options, object_props, parse_qemu_args, split_program
 from numatui.model.errors import NumaError
+from numatui.model.flavor import FlavorPlan, read_flavor
 from numatui.model.plan import LIVE, Node, Plan, check_distances
 from numatui.model.ranges import runs
 from numatui.model.smp import escape_opt, parse_smp, split_opts, split_opts_or_none
@@ -192,7 +193,11 @@ def plan_from_numa_text(text: str) -> Plan:
 
 
 def load_plan(text: str) -> Plan:
-    """A plan file's text, JSON (starts with ``{``) or QEMU ``-numa`` options."""
+    """A plan file's text, JSON (starts with ``{``) or QEMU ``-numa`` options, or
+    an OpenStack flavor (:func:`numatui.model.flavor.read_flavor`)."""
+    flavor = read_flavor(text)
+    if flavor is not None:
+        return FlavorPlan(flavor=flavor)
     head = text.lstrip("\ufeff \t\r\n")
     if head.startswith(("{", "[")):
         return Plan.from_json(head)
