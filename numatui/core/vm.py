@@ -10,7 +10,7 @@ formats the results as lines, the TUI as widgets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +19,7 @@ from numatui.core.host import HostView, capacity_findings
 from numatui.core.keeper import Keeper
 from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
 from numatui.model import hmat
+from numatui.model.backend import Backend
 from numatui.model.devices import is_plugged_device
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb
@@ -183,12 +184,14 @@ class Vm:
         self.check_hmat(caches=[cache])
         await self.session.set_hmat_cache(cache)
 
-    async def set_memory(self, sizes: dict[int, int]) -> Launcher | None:
+    async def set_memory(self, sizes: dict[int, int],
+                         backends: Mapping[int, Backend] | None = None) -> Launcher | None:
         """Nodes with ``sizes`` (bytes): nodes QEMU lacks are added live with a
         new backend in preconfig (None: no relaunch, see
         :meth:`numatui.core.keeper.Keeper.set_memory`); a changed size is a new
-        QEMU with the plan replayed (its launcher)."""
-        return await self.keeper.set_memory(sizes)
+        QEMU with the plan replayed (its launcher).  ``backends``: a new
+        node's backend type and options (:mod:`numatui.model.backend`)."""
+        return await self.keeper.set_memory(sizes, backends)
 
     # -- undo, redo, relaunch ------------------------------------------------------------
     def _why_not_relaunch(self, what: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from numatui.model.argv import Option, iter_options, object_props, parse_qemu_args, split_program
+from numatui.model.backend import backend_opts, backend_type
 from numatui.model.errors import NumaError
 from numatui.model.plan import LIVE, Node, Plan, check_distances
 from numatui.model.ranges import runs
@@ -70,9 +71,10 @@ def binding_opts(node: Node) -> str:
 
 
 def ram_backend(node: Node, memdev: str) -> str:
-    """``memory-backend-ram,id=M,size=S[,host-nodes=H,policy=P]``."""
-    return (f"memory-backend-ram,id={escape_opt(memdev)},size={format_size(node.size or 0)}"
-            + binding_opts(node))
+    """``memory-backend-ram,id=M,size=S[,host-nodes=H,policy=P]``: the node's
+    backend type (``memory-backend-memfd,...,share=on``) and options when it has one."""
+    return (f"{backend_type(node.backend)},id={escape_opt(memdev)},size={format_size(node.size or 0)}"
+            + backend_opts(node.backend) + binding_opts(node))
 
 
 def object_id(value: str) -> tuple[str | None, str | None]:
@@ -223,6 +225,15 @@ def _monitor_options(options: Sequence[Option], marks: Collection[str]) -> set[i
     return drop
 
 
+def without_legacy_cpus(value: str) -> str:
+    """A ``-numa node`` value without its legacy ``cpus=`` (a plan's ``-numa
+    cpu`` options, or the replay, say where the CPUs go)."""
+    pairs = split_opts_or_none(value, "type")
+    if pairs is None:
+        return value
+    return ",".join(v if k == "type" else f"{k}={escape_opt(v)}" for k, v in pairs if k != "cpus")
+
+
 def full_command_line(
     user_argv: Sequence[str], plan: Plan, *, monitors: Collection[str] | None = None
 ) -> list[str]:
@@ -260,8 +271,7 @@ def full_command_line(
             if kind in ("cpu", "dist", "hmat-lb", "hmat-cache"):
                 continue  # the plan's cpus replace these; distances, hmat after every node/cpu
             if kind == "node" and "cpus=" in opt.value:
-                kept = [p for p in opt.value.split(",") if not p.startswith("cpus=")]
-                out += [f"-{opt.name}", ",".join(kept)]
+                out += [f"-{opt.name}", without_legacy_cpus(opt.value)]
                 continue
         out.extend(opt.tokens)
     declared = {n.id for n in cfg.nodes}

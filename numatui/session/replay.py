@@ -24,10 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from numatui.model.backend import backend_args
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import argv_with_bindings, argv_with_split
 from numatui.model.plan import Node, Plan
-from numatui.model.qemu_args import iter_options, numa_kind, parse_qemu_args
+from numatui.model.qemu_args import iter_options, numa_kind, parse_qemu_args, without_legacy_cpus
 from numatui.model.topology import SlotKey, format_key
 from numatui.session import memory
 from numatui.session.errors import SessionError
@@ -87,11 +88,17 @@ def check_relaunch(session: Session) -> Launcher:
 
 
 def without_numa_cpu_dist(argv: Sequence[str]) -> list[str]:
-    """``argv`` without its ``-numa cpu`` and ``-numa dist`` options (the plan
-    replayed over QMP carries them; a relaunched QEMU must not pre-assign)."""
+    """``argv`` without its ``-numa cpu`` and ``-numa dist`` options and the
+    legacy ``cpus=`` of ``-numa node`` (the plan replayed over QMP carries
+    them; a relaunched QEMU must not pre-assign)."""
     out: list[str] = []
     for opt in iter_options(argv):
-        if opt.name == "numa" and opt.value is not None and numa_kind(opt.value) in ("cpu", "dist"):
+        kind = numa_kind(opt.value) if opt.name == "numa" and opt.value is not None else None
+        if kind in ("cpu", "dist"):
+            continue
+        if kind == "node" and opt.value is not None and "cpus=" in opt.value:
+            out += [opt.tokens[0], without_legacy_cpus(opt.value)] if len(opt.tokens) == 2 \
+                else [f"-numa={without_legacy_cpus(opt.value)}"]
             continue
         out.extend(opt.tokens)
     return out
@@ -103,11 +110,11 @@ def launcher_for(argv: Sequence[str], plan: Plan, *, keep_running: bool = False,
     and the plan to replay on it.  Its memory backends carry the plan's
     ``host-nodes``/``policy`` (QEMU fixes a backend's binding when it makes
     it); ``split`` (node id -> bytes, 0 = memoryless) gives the nodes other
-    memory, and the plan the argv's nodes; ``-numa cpu``/``dist`` are
+    memory (a new backend of the plan node's type), and the plan the argv's nodes; ``-numa cpu``/``dist`` are
     dropped (the replay sends them).  ReplayRefused when the argv cannot say it."""
     if split is not None:
         try:
-            argv = argv_with_split(argv, split)
+            argv = argv_with_split(argv, split, {n.id: n.backend for n in plan.nodes if n.backend})
             plan = plan.with_nodes(parse_qemu_args(argv[1:], strict=True).nodes)
         except NumaError as exc:
             raise ReplayRefused(f"cannot rewrite QEMU's arguments for the new split: {exc}") from None
@@ -162,10 +169,9 @@ async def send_plan(session: Session, plan: Plan, mapping: Mapping[SlotKey, int]
         session.set_pinning(plan.pinning)
     for new in nodes:
         added = await session.add_node(new.id, size=new.size, memdev=new.memdev, host_nodes=new.host_nodes,
-                                       policy=new.policy, initiator=new.initiator)
+                                       policy=new.policy, initiator=new.initiator, backend=new.backend)
         if added.memdev_created:
-            backend: dict[str, Any] = {"qom-type": "memory-backend-ram", "id": added.memdev,
-                                       "size": added.size}
+            backend: dict[str, Any] = {**backend_args(added.backend), "id": added.memdev, "size": added.size}
             if added.host_nodes:
                 backend.update({"host-nodes": list(added.host_nodes), "policy": added.policy})
             send(backend)
