@@ -8,7 +8,7 @@ its argv and stderr and stops it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from numatui.model.backend import Backend
@@ -28,6 +28,7 @@ from numatui.session.replay import (
     launched,
     moved_plan,
     relaunch,
+    relaunch_topology,
 )
 
 if TYPE_CHECKING:
@@ -110,6 +111,20 @@ class Keeper:
     async def relaunch(self) -> None:
         """After QEMU died: a new QEMU with the current plan."""
         await self._go(self.history.current, "restoring the plan", GONE_REASON)
+
+    async def set_topology(self, argv: Sequence[str], why: str) -> list[SlotKey]:
+        """A new QEMU from ``argv`` (another -smp or -cpu) with the plan carried
+        over (:func:`relaunch_topology`); returns the slots that had a node and
+        are gone.  The undo history starts again there: an earlier plan names
+        slots of the old topology."""
+        self._replaying = True
+        try:
+            _, gone = await relaunch_topology(self.session, argv, why)
+        finally:
+            self._replaying = False
+        self.history = History(self.session.plan(), why)
+        self.autosave()
+        return gone
 
     async def rebind(self, plan: Plan, why: str = "memory binding") -> None:
         """A new QEMU whose existing backends carry ``plan``'s host-nodes/policy, ``plan`` replayed."""

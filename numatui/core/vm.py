@@ -27,7 +27,14 @@ from numatui.model.host import format_cpulist
 from numatui.model.pinning import PinPolicy
 from numatui.model.plan import Node, Plan
 from numatui.model.preflight import Finding
-from numatui.model.qemu_args import iter_options, object_id, ram_backend, rebind_object
+from numatui.model.qemu_args import (
+    argv_with_topology,
+    iter_options,
+    object_id,
+    ram_backend,
+    rebind_object,
+    topology_options,
+)
 from numatui.model.topology import SlotKey
 from numatui.model.units import human_size
 from numatui.session import memory
@@ -192,6 +199,29 @@ class Vm:
         QEMU with the plan replayed (its launcher).  ``backends``: a new
         node's backend type and options (:mod:`numatui.model.backend`)."""
         return await self.keeper.set_memory(sizes, backends)
+
+    # -- topology (-smp, -cpu) -----------------------------------------------------------
+    def topology_options(self) -> tuple[str, str]:
+        """The ``-smp`` and ``-cpu`` QEMU runs with ("" when its argv has none)."""
+        return topology_options(self.session.qemu_argv or ())
+
+    async def set_topology(self, smp: str, cpu: str) -> list[SlotKey]:
+        """A new QEMU with ``-smp smp`` and ``-cpu cpu`` ("" = QEMU's default
+        model), the mapping carried over where the slots still exist (same
+        props); returns the slots that had a node and are gone.  ActionRefused
+        when numatui did not start this QEMU or the VM has booted (nothing
+        changed), or for an -smp QEMU would not take; ReplayFailed when the new
+        QEMU fails (back on the old one)."""
+        launcher = self.launcher
+        if launcher is None or not self.can_relaunch:
+            raise ActionRefused(self._why_not_relaunch("-smp and -cpu are fixed when QEMU starts"))
+        try:
+            argv = argv_with_topology(launcher.user_argv, smp, cpu)
+        except NumaError as exc:
+            raise ActionRefused(str(exc)) from None
+        if argv == launcher.user_argv:
+            raise ActionRefused("QEMU runs with this -smp and -cpu already.")
+        return await self.keeper.set_topology(argv, f"-smp {smp}" + (f" -cpu {cpu}" if cpu else ""))
 
     # -- undo, redo, relaunch ------------------------------------------------------------
     def _why_not_relaunch(self, what: str) -> str:

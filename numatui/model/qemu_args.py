@@ -326,3 +326,37 @@ def shell_quote(token: str) -> str:
         return ch
 
     return "$'" + "".join(one(c) for c in token) + "'"
+
+
+def topology_options(argv: Sequence[str]) -> tuple[str, str]:
+    """The ``-smp`` and ``-cpu`` values of ``argv`` (program first or not; "" when absent;
+    several ``-smp``: joined, as QEMU merges them)."""
+    _, args = split_program(argv)
+    options = list(iter_options(args))
+    smp = ",".join(o.value or "" for o in options if o.name == "smp")
+    cpu = next((o.value or "" for o in reversed(options) if o.name == "cpu"), "")
+    return smp, cpu
+
+
+def argv_with_topology(argv: Sequence[str], smp: str, cpu: str) -> list[str]:
+    """``argv`` (program first or not) with its ``-smp`` and ``-cpu`` replaced by
+    ``smp`` and ``cpu`` (one each, where the first was, else at the end; an
+    empty ``cpu``: no ``-cpu``, QEMU's default model).  NumaError when the
+    ``-smp`` is not one QEMU would take for this machine."""
+    program, args = split_program(argv)
+    machine = parse_qemu_args(args, strict=False).machine
+    if smp.strip() == "":
+        raise NumaError("-smp: give the CPU topology, like 8,sockets=2,cores=2,threads=2")
+    parse_smp(smp, machine)
+    if any(ord(c) < 0x20 or c.isspace() for c in cpu):
+        raise NumaError(f"-cpu {cpu!r}: a CPU model has no spaces or control characters")
+    out: list[str] = [program] if program else []
+    wanted = {"smp": smp, "cpu": cpu}
+    for opt in iter_options(args):
+        if opt.name in ("smp", "cpu"):
+            value = wanted.pop(opt.name, None)
+            if value:
+                out += [f"-{opt.name}", value]
+            continue
+        out.extend(opt.tokens)
+    return out + [t for name, value in wanted.items() if value for t in (f"-{name}", value)]

@@ -21,7 +21,7 @@ the new QEMU with :meth:`Session.reconnect`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from numatui.model.backend import backend_args
@@ -244,14 +244,41 @@ async def relaunch(session: Session, plan: Plan, why: str, reason: str) -> Launc
     new, plan = launcher_for(old.user_argv, plan, keep_running=old.keep_running,
                              split=memory.split_for(session, plan))
     mapping = check_plan(session, plan, new)
+    return await _swap(session, old, new, f"{why}: {reason}", lambda: replay(session, plan, mapping, why))
+
+
+async def relaunch_topology(session: Session, argv: Sequence[str],
+                            why: str) -> tuple[Launcher, list[SlotKey]]:
+    """Swap the session's QEMU for one started from ``argv`` (another ``-smp``
+    or ``-cpu``: QEMU fixes both when it starts) with the current plan's
+    nodes, distances and HMAT replayed, and the node of every slot the new
+    QEMU still has (same props).  Returns the new launcher and the slots
+    that had a node and are gone.  Raises as :func:`relaunch`."""
+    old = check_relaunch(session)
+    plan = session.plan()
+    before = {k: n for k, n in session.topology.mapping().items() if n is not None}
+    new, plan = launcher_for(argv, plan, keep_running=old.keep_running)
+    gone: list[SlotKey] = []
+
+    async def carry() -> int:
+        have = {s.key for s in session.topology.slots}
+        gone.extend(sorted(k for k in before if k not in have))
+        return await replay(session, plan, {k: n for k, n in before.items() if k in have}, why)
+
+    return await _swap(session, old, new, f"{why}: QEMU fixes its CPU topology when it starts", carry), gone
+
+
+async def _swap(session: Session, old: Launcher, new: Launcher, why: str,
+                replay_on_new: Callable[[], Awaitable[int]]) -> Launcher:
+    """Start ``new``, move the session there and run ``replay_on_new``; then
+    stop ``old``.  Any failure stops ``new`` and goes back to ``old``."""
     note = session.transcript.note
-    note(f"relaunching QEMU for {why}: {reason}, "
-         "so a new QEMU in preconfig gets the whole plan replayed")
+    note(f"relaunching QEMU for {why}, so a new QEMU in preconfig gets the whole plan replayed")
     try:
         await new.start()
         session.launcher = new
         await session.reconnect(new.address)
-        sent = await replay(session, plan, mapping, why)
+        sent = await replay_on_new()
     except BaseException as exc:
         started = session.launcher is not old
         session.launcher = old
