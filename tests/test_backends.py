@@ -93,7 +93,7 @@ def test_backend_is_checked_as_data() -> None:
         ({"qom-type": "memory-backend-memfd", "mem-path": "/x"}, "memfd has no key 'mem-path'"),
         ({"qom-type": "memory-backend-file"}, "needs \"mem-path\""),
         ({"qom-type": "memory-backend-file", "mem-path": "/x\x1b[2J"}, "without control characters"),
-        ({"qom-type": "memory-backend-ram", "size": 5}, "(the node's own keys)"),
+        ({"qom-type": "memory-backend-ram", "size": 5}, "has no key 'size' here; known: dump, merge"),
         ("memfd", "b must be an object"),
     ]:
         with pytest.raises(NumaError) as err:
@@ -111,6 +111,8 @@ def test_numa_text_and_json_round_trip_the_backend(tmp_path: Path) -> None:
                      f"-object memory-backend-file,id=m3,size=512M,mem-path={tmp_path}\n"
                      "-numa node,nodeid=2,memdev=m2\n-numa node,nodeid=3,memdev=m3\n")
     assert [n.backend for n in text.nodes] == [plan.nodes[2].backend, plan.nodes[3].backend]
+    with pytest.raises(NumaError, match="memory-backend-memfd has no key 'pmem' here; known: dump"):
+        load_plan("-object memory-backend-memfd,id=m2,size=1G,pmem=on\n-numa node,nodeid=2,memdev=m2")
 
 
 def test_libvirt_says_memfd_or_refuses_in_one_line(tmp_path: Path) -> None:
@@ -202,3 +204,28 @@ async def test_memory_editor_picks_the_backend_and_a_relaunch_keeps_it(tmp_path:
         for lch in {launcher, session.launcher}:
             if isinstance(lch, Launcher):
                 await lch.stop()
+
+
+async def test_libvirt_memfd_export_converts_to_memfd_backends(qemu_factory: Any, tmp_path: Path) -> None:
+    """The libvirt export of memfd (share) nodes, through libvirt's own converter
+    (qemu:///embed), starts a QEMU whose nodes are shared memfd backends."""
+    from test_truth_roundtrip import DOMAIN, NO_NUMA, SYSTEM_QEMU, _libvirt_argv, _numa_options_of, need
+
+    need("virsh")
+    q = qemu_factory(NO_NUMA)
+    memfd = {"qom-type": "memory-backend-memfd", "share": True}
+    session = await Session.connect(q.sock)
+    try:
+        vm = Vm(session)
+        await vm.apply_plan(Plan.from_dict({
+            "nodes": [{"id": 0, "size": GIB, "backend": memfd}, {"id": 1, "size": GIB, "backend": memfd}],
+            "cpus": [{"node-id": 0, "socket-id": 0}, {"node-id": 1, "socket-id": 1}]}), lambda args: None)
+        cpu = vm.export("libvirt")
+    finally:
+        await session.close()
+    xml = tmp_path / "domain.xml"
+    xml.write_text(DOMAIN.format(kib=2 * GIB // 1024, vcpus=8, cpu=cpu.strip(), emulator=SYSTEM_QEMU))
+    fresh = qemu_factory([*NO_NUMA, *_numa_options_of(_libvirt_argv(xml)), "-S"], preconfig=False)
+    assert {t for t, share, size in (await backends(fresh)).values()} == {"memory-backend-memfd"}
+    assert {(share, size) for t, share, size in (await backends(fresh)).values()} == {(True, GIB)}
+    assert await layout(fresh) == {(0, 0): {0}, (0, 1): {0}, (1, 0): {1}, (1, 1): {1}}

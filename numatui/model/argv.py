@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from numatui.model.backend import Backend, backend_from_opts
+from numatui.model.backend import Backend, backend_from_opts, unknown_option
 from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
@@ -119,6 +119,8 @@ class QemuConfig:
     initiators: dict[int, int] = field(default_factory=dict)
     #: memdev id -> its backend's type and options (numatui.model.backend)
     backends: dict[str, Backend] = field(default_factory=dict)
+    #: why a backend cannot go in a plan (a type or key numatui does not know), per option
+    backend_unknown: list[str] = field(default_factory=list)
 
 
 def parse_qemu_args(argv: Sequence[str], *, strict: bool = True) -> QemuConfig:
@@ -214,6 +216,7 @@ def _object(cfg: QemuConfig, value: str, where: str) -> None:
         raise NumaError(f"{where}: attempt to add duplicate property '{oid}' (id used twice)")
     cfg.memdev_ids.append(oid)
     cfg.backends[oid] = backend_from_opts(props, where)
+    cfg.backend_unknown += [why for why in [unknown_option(props, where)] if why]
     if hosts:
         policy = props.get("policy")
         cfg.bindings[oid] = (tuple(sorted(set(hosts))),

@@ -56,8 +56,7 @@ def check_backend(raw: Any, where: str) -> Backend:
         kind = KEYS[qtype].get(key)
         if kind is None:
             hint = " (the node's own keys)" if key in NOT_BACKEND else ""
-            raise NumaError(f"{where}: {qtype} has no key {key!r} here{hint}; "
-                            f"known: {', '.join(sorted(KEYS[qtype]))}")
+            raise NumaError(_no_key(qtype, key, where) + hint)
         out[key] = _typed(f"{where}.{key}", kind, value)
     if qtype == FILE and "mem-path" not in out:
         raise NumaError(f"{where}: {FILE} needs \"mem-path\" (a file or a directory, e.g. on hugetlbfs)")
@@ -73,6 +72,20 @@ def backend_from_opts(props: Mapping[str, Any], where: str) -> Backend:
         return (("qom-type", qtype),)
     return _normal(qtype, {k: _typed(f"{where}: {k}", known[k], v, opts=True)
                            for k, v in props.items() if k in known})
+
+
+def unknown_option(props: Mapping[str, Any], where: str) -> str | None:
+    """Why a plan cannot carry this ``-object``'s backend (a type or key numatui
+    does not know; it would be dropped), or None."""
+    qtype = str(props.get("qom-type"))
+    if qtype not in KEYS:
+        return f"{where}: {qtype} is not a backend a plan can create ({', '.join(TYPES)})"
+    key = next((k for k in props if k not in KEYS[qtype] and k not in NOT_BACKEND), None)
+    return None if key is None else _no_key(qtype, key, where)
+
+
+def _no_key(qtype: str, key: str, where: str) -> str:
+    return f"{where}: {qtype} has no key {key!r} here; known: {', '.join(sorted(KEYS[qtype]))}"
 
 
 def backend_args(backend: Backend) -> dict[str, Any]:

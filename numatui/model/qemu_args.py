@@ -183,6 +183,8 @@ def plan_from_numa_text(text: str) -> Plan:
             f"-numa node,nodeid={node},cpus=...: a plan names CPU slots, not cpu indexes; "
             f"write -numa cpu,node-id={node},socket-id=...,core-id=... instead"
         )
+    if cfg.backend_unknown:
+        raise NumaError(cfg.backend_unknown[0])
     check_distances(cfg.distances, "plan: -numa dist")
     return Plan(
         nodes=tuple(sorted(cfg.nodes, key=lambda n: n.id)),

@@ -54,7 +54,7 @@ class MemoryEditor(Editor[int]):
         *digit_bindings(),
     ]
     PREFIX = "mem"
-    BOX_TITLE = "Node memory (-object memory-backend-ram,size=)"
+    BOX_TITLE = "Node memory (-object memory-backend-*,size=)"
 
     def __init__(self, vm: Vm, *, step: Step | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
@@ -84,7 +84,7 @@ class MemoryEditor(Editor[int]):
     def body(self) -> ComposeResult:
         yield Static("Type a size or press enter on a node (1G, 512M, 0 = memoryless). The sizes "
                      "must add up to -m. Applying starts a new QEMU with them and replays the "
-                     "mapping and distances.", id="mem-help")
+                     "mapping and distances. b: a new node's backend (ram, memfd, file).", id="mem-help")
         yield self.new_table("row")
         yield Static("", id="mem-total")
         yield Input(placeholder="size like 1G, 512M or 0 (memoryless); enter, esc", id="mem-input",
