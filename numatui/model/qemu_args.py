@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from numatui.model.argv import Option, iter_options, object_props, parse_qemu_args, split_program
+from numatui.model.argv import FLAGS, Option, iter_options, object_props, parse_qemu_args, split_program
 from numatui.model.backend import backend_opts, backend_type
 from numatui.model.errors import NumaError
 from numatui.model.plan import LIVE, Node, Plan, check_distances
@@ -362,3 +362,27 @@ def argv_with_topology(argv: Sequence[str], smp: str, cpu: str) -> list[str]:
             continue
         out.extend(opt.tokens)
     return out + [t for name, value in wanted.items() if value for t in (f"-{name}", value)]
+
+
+#: Options a second QEMU can run beside the first: they open no host resource
+#: exclusively (no image, socket, port, device); read-only files are fine.
+_SHAREABLE = frozenset({"machine", "M", "smp", "m", "numa", "cpu", "accel", "L", "display", "name",
+                        "uuid", "kernel", "initrd", "append", "dtb", "bios", "boot", "rtc", "global",
+                        "smbios", "k", "vga", "icount", "msg", "D", "d", "trace", "overcommit"})
+
+
+def exclusive_option(argv: Sequence[str]) -> str | None:
+    """The first option of ``argv`` (program first or not) that a second QEMU
+    could not open while this one runs (a disk image's write lock, a listening
+    socket, a TCP port, a passed-through device; None: every option is
+    shareable): a relaunch must stop the old QEMU before starting the new one."""
+    for opt in iter_options(split_program(argv)[1]):
+        if opt.name is None or opt.name in FLAGS or opt.name in _SHAREABLE:
+            continue
+        value = opt.value or ""
+        if opt.name == "object" and object_id(value)[0] in ("memory-backend-ram", "memory-backend-memfd"):
+            continue
+        if opt.name == "device" and not any(w in value for w in ("vfio", "host", "drive=", "chardev=")):
+            continue
+        return opt.text
+    return None

@@ -28,7 +28,13 @@ from numatui.model.backend import backend_args
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import argv_with_bindings, argv_with_split
 from numatui.model.plan import Node, Plan
-from numatui.model.qemu_args import iter_options, numa_kind, parse_qemu_args, without_legacy_cpus
+from numatui.model.qemu_args import (
+    exclusive_option,
+    iter_options,
+    numa_kind,
+    parse_qemu_args,
+    without_legacy_cpus,
+)
 from numatui.model.topology import SlotKey, format_key
 from numatui.session import memory
 from numatui.session.errors import SessionError
@@ -271,9 +277,20 @@ async def relaunch_topology(session: Session, argv: Sequence[str],
 async def _swap(session: Session, old: Launcher, new: Launcher, why: str,
                 replay_on_new: Callable[[], Awaitable[int]]) -> Launcher:
     """Start ``new``, move the session there and run ``replay_on_new``; then
-    stop ``old``.  Any failure stops ``new`` and goes back to ``old``."""
+    stop ``old``.  Any failure stops ``new`` and goes back to ``old``.
+
+    When QEMU's command line holds a host resource a second QEMU cannot open
+    (a disk image's write lock, a listening socket: :func:`exclusive_option`),
+    the old QEMU is stopped first, and going back means a QEMU started again
+    from the old arguments with the old plan replayed."""
     note = session.transcript.note
-    note(f"relaunching QEMU for {why}, so a new QEMU in preconfig gets the whole plan replayed")
+    first = exclusive_option(old.user_argv)
+    before = session.plan()
+    before_mapping = {k: n for k, n in session.topology.mapping().items() if n is not None}
+    note(f"relaunching QEMU for {why}, so a new QEMU in preconfig gets the whole plan replayed"
+         + (f"; the old QEMU stops first ({first} cannot be opened by two QEMUs)" if first else ""))
+    if first:
+        await old.stop()
     try:
         await new.start()
         session.launcher = new
@@ -285,17 +302,37 @@ async def _swap(session: Session, old: Launcher, new: Launcher, why: str,
         await new.stop()
         if not isinstance(exc, (SessionError, NumaError)):
             raise  # cancelled (numatui quits): the old QEMU is still the session's to stop
-        if not started:
+        if not started and not first:
             note(f"relaunch failed, still on the old QEMU: {exc}")
             raise ReplayFailed(f"the new QEMU did not start: {exc}; nothing changed", restored=True) from None
-        note(f"replay on the new QEMU failed: {exc}; going back to the old QEMU")
-        restored = await _reconnect(session, old)
+        note(f"the new QEMU failed: {exc}; going back to the old QEMU")
+        if first:
+            restored = await _restart(session, old, before, before_mapping)
+        else:
+            restored = await _reconnect(session, old)
         where = "nothing changed" if restored else "the old QEMU is gone too"
         raise ReplayFailed(f"relaunch failed: {exc}; {where}", restored=restored) from None
-    await old.stop()
+    if not first:
+        await old.stop()
     note(f"relaunched QEMU (pid {new.pid}) with the plan replayed in {sent} command(s); "
          f"the old QEMU (pid {old.pid}) was stopped")
     return new
+
+
+async def _restart(session: Session, old: Launcher, plan: Plan, mapping: dict[SlotKey, int]) -> bool:
+    """A QEMU from ``old``'s arguments holding ``plan`` again (the old one was
+    stopped first); False when that fails too."""
+    again, plan = launcher_for(old.user_argv, plan, keep_running=old.keep_running)
+    try:
+        await again.start()
+        session.launcher = again
+        await session.reconnect(again.address)
+        await replay(session, plan, mapping, "going back")
+    except (SessionError, NumaError) as exc:
+        session.transcript.note(f"cannot start the old QEMU again: {exc}")
+        await again.stop()
+        return False
+    return True
 
 
 async def _reconnect(session: Session, old: Launcher) -> bool:
