@@ -17,7 +17,9 @@ from test_backends import argv_of
 from test_numa_nodes_tui import press
 
 from numatui.core.vm import ActionRefused, Vm
+from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
+from numatui.model.qemu_args import argv_with_topology, exclusive_option, topology_options
 from numatui.session.launcher import Launcher
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
@@ -112,3 +114,28 @@ async def test_smp_dialog_from_the_keys() -> None:
             await press(app, pilot, "escape")
             assert not isinstance(app.screen, SmpEditor)
         assert await check.layout() == {(0, 0): {0}, (0, 1): {0}, (1, 0): {None}, (1, 1): {None}}
+
+
+def test_argv_with_topology_replaces_smp_and_cpu_once() -> None:
+    argv = ["qemu-system-x86_64", "-machine", "q35", "-smp", "8,sockets=2", "-cpu", "max", "-m", "2G",
+            "-smp", "maxcpus=8"]
+    assert topology_options(argv) == ("8,sockets=2,maxcpus=8", "max")
+    assert argv_with_topology(argv, "12,sockets=3,cores=2,threads=2", "") == [
+        "qemu-system-x86_64", "-machine", "q35", "-smp", "12,sockets=3,cores=2,threads=2", "-m", "2G"]
+    assert argv_with_topology(["-m", "1G"], "2", "qemu64") == ["-m", "1G", "-smp", "2", "-cpu", "qemu64"]
+    for smp, cpu, words in [("8,sockets=3", "", "product of the hierarchy"),
+                            ("4,clusters=2", "", "clusters not supported"),
+                            ("", "", "give the CPU topology"),
+                            ("4", "max -S", "no spaces or control characters")]:
+        with pytest.raises(NumaError, match=words):
+            argv_with_topology(argv, smp, cpu)
+
+
+def test_which_options_make_a_relaunch_stop_the_old_qemu_first() -> None:
+    shareable = [*DEFAULT_ARGS, "-object", "memory-backend-memfd,id=m0,size=1G", "-nodefaults",
+                 "-device", "virtio-rng-pci", "-name", "vm1"]
+    assert exclusive_option(["qemu-system-x86_64", *shareable]) is None
+    for extra in (["-drive", "file=d.qcow2"], ["-chardev", "socket,id=c,path=/x,server=on"],
+                  ["-vnc", ":1"], ["-device", "vfio-pci,host=01:00.0"],
+                  ["-object", "memory-backend-file,id=f,size=1G,mem-path=/x,share=on"]):
+        assert exclusive_option([*shareable, *extra]) == " ".join(extra)
