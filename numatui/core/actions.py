@@ -101,6 +101,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("memory", "m", "Memory", "Edit node memory",
            "Split the RAM across nodes; relaunches a QEMU numatui started (m)",
            section="Assign", help="edit the node memory (relaunches QEMU)"),
+    Action("smp", "S", "Topology", "Change the CPU topology (-smp, -cpu)",
+           "sockets, dies, clusters, cores, threads, maxcpus and the CPU model; relaunches a QEMU "
+           "numatui started, the mapping carried over (S)", _preconfig, key_display="S",
+           section="Assign", help="change -smp or -cpu (relaunches QEMU, keeps the mapping)"),
     Action("hmat", "t", "HMAT", "Edit memory tiers (HMAT)",
            "Latency/bandwidth per initiator x target and memory-side caches, sent live; "
            "needs hmat=on (t)",

@@ -8,9 +8,10 @@ its argv and stderr and stops it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from numatui.model.backend import Backend
 from numatui.model.history import History, describe_assign
 from numatui.model.plan import Plan
 from numatui.model.topology import SlotKey
@@ -27,6 +28,7 @@ from numatui.session.replay import (
     launched,
     moved_plan,
     relaunch,
+    relaunch_topology,
 )
 
 if TYPE_CHECKING:
@@ -110,12 +112,27 @@ class Keeper:
         """After QEMU died: a new QEMU with the current plan."""
         await self._go(self.history.current, "restoring the plan", GONE_REASON)
 
+    async def set_topology(self, argv: Sequence[str], why: str) -> list[SlotKey]:
+        """A new QEMU from ``argv`` (another -smp or -cpu) with the plan carried
+        over (:func:`relaunch_topology`); returns the slots that had a node and
+        are gone.  The undo history starts again there: an earlier plan names
+        slots of the old topology."""
+        self._replaying = True
+        try:
+            _, gone = await relaunch_topology(self.session, argv, why)
+        finally:
+            self._replaying = False
+        self.history = History(self.session.plan(), why)
+        self.autosave()
+        return gone
+
     async def rebind(self, plan: Plan, why: str = "memory binding") -> None:
         """A new QEMU whose existing backends carry ``plan``'s host-nodes/policy, ``plan`` replayed."""
         await self._go(plan, why, BINDING_REASON)
         self.history.push(self.session.plan(), why)
 
-    async def set_memory(self, sizes: dict[int, int]) -> Launcher | None:
+    async def set_memory(self, sizes: dict[int, int],
+                         backends: Mapping[int, Backend] | None = None) -> Launcher | None:
         """Give the nodes ``sizes`` (bytes; 0 = memoryless); saved afterwards.
 
         In preconfig, when only nodes QEMU does not have yet are new (existing
@@ -123,7 +140,8 @@ class Keeper:
         ``memory-backend-ram`` + ``set-numa-node`` type node with ``memdev``;
         memoryless: the node alone) and None is returned: no relaunch.
         Otherwise a new QEMU with the split, the plan replayed (the saved argv
-        carries the split); returns its launcher."""
+        carries the split); returns its launcher.  ``backends``: the type and
+        options of a new node's backend (default RAM)."""
         live = memory.live_additions(self.session, sizes)
         refusal = None if live is not None else memory.read_only_reason(self.session, launched(self.session))
         refusal = refusal or memory.memory_problem(self.session, sizes)
@@ -131,10 +149,11 @@ class Keeper:
             raise ReplayRefused(refusal)
         new: Launcher | None = None
         if live is None:
-            plan, why = memory.split_plan(self.session, sizes)
+            plan, why = memory.split_plan(self.session, sizes, backends or {})
             new = await relaunch(self.session, plan, why, MEMORY_REASON)
         else:
             for node_id, size in live:
-                await self.session.add_node(node_id, size=size or None)
+                await self.session.add_node(node_id, size=size or None,
+                                            backend=(backends or {}).get(node_id, ()) if size else ())
         self.autosave()
         return new

@@ -10,7 +10,7 @@ formats the results as lines, the TUI as widgets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +19,7 @@ from numatui.core.host import HostView, capacity_findings
 from numatui.core.keeper import Keeper
 from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
 from numatui.model import hmat
+from numatui.model.backend import Backend
 from numatui.model.devices import is_plugged_device
 from numatui.model.errors import NumaError
 from numatui.model.flavor import FlavorPlan
@@ -27,7 +28,14 @@ from numatui.model.host import format_cpulist
 from numatui.model.pinning import PinPolicy
 from numatui.model.plan import Node, Plan
 from numatui.model.preflight import Finding
-from numatui.model.qemu_args import iter_options, object_id, ram_backend, rebind_object
+from numatui.model.qemu_args import (
+    argv_with_topology,
+    iter_options,
+    object_id,
+    ram_backend,
+    rebind_object,
+    topology_options,
+)
 from numatui.model.topology import SlotKey
 from numatui.model.units import human_size
 from numatui.session import memory
@@ -184,12 +192,37 @@ class Vm:
         self.check_hmat(caches=[cache])
         await self.session.set_hmat_cache(cache)
 
-    async def set_memory(self, sizes: dict[int, int]) -> Launcher | None:
+    async def set_memory(self, sizes: dict[int, int],
+                         backends: Mapping[int, Backend] | None = None) -> Launcher | None:
         """Nodes with ``sizes`` (bytes): nodes QEMU lacks are added live with a
         new backend in preconfig (None: no relaunch, see
         :meth:`numatui.core.keeper.Keeper.set_memory`); a changed size is a new
-        QEMU with the plan replayed (its launcher)."""
-        return await self.keeper.set_memory(sizes)
+        QEMU with the plan replayed (its launcher).  ``backends``: a new
+        node's backend type and options (:mod:`numatui.model.backend`)."""
+        return await self.keeper.set_memory(sizes, backends)
+
+    # -- topology (-smp, -cpu) -----------------------------------------------------------
+    def topology_options(self) -> tuple[str, str]:
+        """The ``-smp`` and ``-cpu`` QEMU runs with ("" when its argv has none)."""
+        return topology_options(self.session.qemu_argv or ())
+
+    async def set_topology(self, smp: str, cpu: str) -> list[SlotKey]:
+        """A new QEMU with ``-smp smp`` and ``-cpu cpu`` ("" = QEMU's default
+        model), the mapping carried over where the slots still exist (same
+        props); returns the slots that had a node and are gone.  ActionRefused
+        when numatui did not start this QEMU or the VM has booted (nothing
+        changed), or for an -smp QEMU would not take; ReplayFailed when the new
+        QEMU fails (back on the old one)."""
+        launcher = self.launcher
+        if launcher is None or not self.can_relaunch:
+            raise ActionRefused(self._why_not_relaunch("-smp and -cpu are fixed when QEMU starts"))
+        try:
+            argv = argv_with_topology(launcher.user_argv, smp, cpu)
+        except NumaError as exc:
+            raise ActionRefused(str(exc)) from None
+        if argv == launcher.user_argv:
+            raise ActionRefused("QEMU runs with this -smp and -cpu already.")
+        return await self.keeper.set_topology(argv, f"-smp {smp}" + (f" -cpu {cpu}" if cpu else ""))
 
     # -- undo, redo, relaunch ------------------------------------------------------------
     def _why_not_relaunch(self, what: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from numatui.model.backend import Backend, backend_from_opts, unknown_option
 from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
@@ -116,6 +117,10 @@ class QemuConfig:
     hmat_cache: list[HmatCache] = field(default_factory=list)
     #: ``-numa node,initiator=``: node -> initiator
     initiators: dict[int, int] = field(default_factory=dict)
+    #: memdev id -> its backend's type and options (numatui.model.backend)
+    backends: dict[str, Backend] = field(default_factory=dict)
+    #: why a backend cannot go in a plan (a type or key numatui does not know), per option
+    backend_unknown: list[str] = field(default_factory=list)
 
 
 def parse_qemu_args(argv: Sequence[str], *, strict: bool = True) -> QemuConfig:
@@ -210,6 +215,8 @@ def _object(cfg: QemuConfig, value: str, where: str) -> None:
     if oid in cfg.memdev_ids:
         raise NumaError(f"{where}: attempt to add duplicate property '{oid}' (id used twice)")
     cfg.memdev_ids.append(oid)
+    cfg.backends[oid] = backend_from_opts(props, where)
+    cfg.backend_unknown += [why for why in [unknown_option(props, where)] if why]
     if hosts:
         policy = props.get("policy")
         cfg.bindings[oid] = (tuple(sorted(set(hosts))),
@@ -350,7 +357,8 @@ def _finish_nodes(cfg: QemuConfig, raw_nodes: Sequence[Any], strict: bool) -> No
         if strict and all(mixed):
             raise NumaError(f"{opt.text}: numa configuration should use either mem= or memdev=, "
                             "mixing both is not allowed")
-        declared = Node(id=nodeid, memdev=memdev, size=size, initiator=cfg.initiators.get(nodeid))
+        declared = Node(id=nodeid, memdev=memdev, size=size, initiator=cfg.initiators.get(nodeid),
+                        backend=cfg.backends.get(memdev or "", ()))
         if memdev is not None and memdev in cfg.bindings:
             hosts, policy = cfg.bindings[memdev]
             declared = declared.with_binding(hosts, None if policy == "default" else policy)

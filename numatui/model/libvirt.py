@@ -20,6 +20,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 
+from numatui.model.backend import FILE, MEMFD, backend_type
 from numatui.model.errors import NumaError
 from numatui.model.hmat import MIB, HmatCache, HmatLb
 from numatui.model.plan import Plan
@@ -90,6 +91,7 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
     for d in plan.distances:
         table[(d.src, d.dst)] = d.val
 
+    backing, shared = memory_backing(plan, ids)
     root = ET.Element("cpu")
     counts = topology_counts(topology, smp)
     ET.SubElement(root, "topology", {a: str(v) for a, v in counts.items()
@@ -111,6 +113,8 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
                 raise LibvirtUnsupported(f"node {node_id} {why}, or use --format cmdline or numa")
             attrs["memory"] = str(size // 1024)
             attrs["unit"] = "KiB"
+            if node_id in shared:
+                attrs["memAccess"] = "shared"
             cell = ET.SubElement(numa, "cell", attrs)
             for c in sorted((c for c in plan.hmat_cache if c.node_id == node_id),
                             key=lambda c: c.level):
@@ -127,13 +131,39 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
             _interconnects(numa, plan)
     ET.indent(root, space="  ")
     out = ET.tostring(root, encoding="unicode") + "\n"
-    for extra in tune_elements(topology, plan, mapping, host_cpus):
+    for extra in [*([backing] if backing is not None else []),
+                  *tune_elements(topology, plan, mapping, host_cpus)]:
         ET.indent(extra, space="  ")
         out += ET.tostring(extra, encoding="unicode") + "\n"
     bad = _XML_FORBIDDEN.search(out)
     if bad:  # only numbers go in today; a future string attribute must not break XML 1.0
         raise NumaError(f"libvirt XML cannot hold the control character \\x{ord(bad.group()):02x}")
     return out
+
+
+def memory_backing(plan: Plan, ids: Iterable[int]) -> tuple[ET.Element | None, set[int]]:
+    """``<memoryBacking><source type='memfd'/></memoryBacking>`` when the cells'
+    backends are memfd, and the cells with ``share`` (``memAccess='shared'``).
+    libvirt has one backend type per domain and picks a file backend's path
+    itself (qemu.conf ``memory_backing_dir``): other cases raise LibvirtUnsupported."""
+    nodes = [n for n in plan.nodes if n.id in set(ids)]
+    types = {backend_type(n.backend) for n in nodes}
+    if len(types) > 1:
+        raise LibvirtUnsupported(f"libvirt has one backend type for every cell, the nodes have "
+                                 f"{', '.join(sorted(types))}: use --format cmdline or numa")
+    for n in nodes:
+        if backend_type(n.backend) == FILE:
+            raise LibvirtUnsupported(f"node {n.id}'s memory-backend-file: libvirt picks the file itself "
+                                     "(qemu.conf memory_backing_dir); use memfd, or --format cmdline or numa")
+        extra = sorted(set(dict(n.backend)) - {"qom-type", "share"})
+        if extra:
+            raise LibvirtUnsupported(f"node {n.id}'s backend option {extra[0]} has no libvirt cell "
+                                     "attribute here: use --format cmdline or numa")
+    if types != {MEMFD}:
+        return None, set()
+    backing = ET.Element("memoryBacking")
+    ET.SubElement(backing, "source", {"type": "memfd"})
+    return backing, {n.id for n in nodes if dict(n.backend).get("share")}
 
 
 def tune_elements(topology: Topology, plan: Plan, mapping: Mapping[SlotKey, int],

@@ -12,9 +12,10 @@ Pure.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from numatui.model.argv import iter_options, parse_qemu_args, split_program
+from numatui.model.backend import Backend
 from numatui.model.errors import NumaError
 from numatui.model.plan import Node
 from numatui.model.qemu_args import (
@@ -107,24 +108,26 @@ def split_nodes(nodes: Iterable[Node], sizes: Mapping[int, int], taken: Iterable
             out.append(Node(node_id))
         else:
             out.append(Node(node_id, old.memdev or free_memdev_id(node_id, used), size,
-                            host_nodes=old.host_nodes, policy=old.policy))
+                            host_nodes=old.host_nodes, policy=old.policy, backend=old.backend))
     return out
 
 
-def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
+def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int],
+                    backends: Mapping[int, Backend] | None = None) -> list[str]:
     """``argv`` (program name first or not) with node memory as ``sizes`` says.
 
     A node's existing backend keeps its type and options (a hugepage file
     backend stays one) with ``size=`` changed; a node without one gets
     ``-object memory-backend-ram,id=m<N>``; a node of size 0 loses its
-    memdev and its backend.  Nodes in ``sizes`` the argv does not declare
+    memdev and its backend; a new backend has the type ``backends`` gives
+    its node (default RAM).  Nodes in ``sizes`` the argv does not declare
     are declared at the end.  ``-m`` is left alone: check the split with
     :class:`MemorySplit` first.
     """
     program, args = split_program(argv)
     cfg = parse_qemu_args(args, strict=False)
     nodes = split_nodes(cfg.nodes, sizes, cfg.memdev_ids)
-    want = {n.id: n for n in nodes}
+    want = {n.id: replace(n, backend=(backends or {}).get(n.id, n.backend)) for n in nodes}
     old_memdev = {n.id: n.memdev for n in cfg.nodes}
     dropped = {m for i, m in old_memdev.items() if m and i in sizes and want[i].memdev is None}
     resized = {want[i].memdev: want[i].size for i in sizes if want[i].memdev in cfg.memdev_ids}

@@ -37,6 +37,12 @@ backend to host NUMA nodes (``host-nodes=``/``policy=`` of
 ``memory-backend-*``; a node with memory only; policy defaults to bind); a
 top-level ``"pinning": "node"|"cpu"`` asks for the vCPU threads to be pinned
 after boot (``node``: each on its guest node's host node's CPUs; ``cpu``: 1:1).
+
+A node's ``"backend"`` (additive within version 1): the ``object-add``
+arguments of its memory backend other than ``id``, ``size`` and the binding,
+``{"qom-type": "memory-backend-memfd", "share": true}`` (see
+:mod:`numatui.model.backend`); without it a node's new backend is a
+``memory-backend-ram``.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from numatui.model.backend import Backend, check_backend
 from numatui.model.compact import CpuOption, compact
 from numatui.model.errors import NumaError, whole_number
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
@@ -79,6 +86,8 @@ class Node:
     policy: str | None = None
     #: ``initiator=`` (HMAT): the node whose CPUs are closest to this (memory-only) node
     initiator: int | None = None
+    #: its memory backend's type and options (() = memory-backend-ram; see numatui.model.backend)
+    backend: Backend = ()
 
     @property
     def live(self) -> bool:
@@ -105,6 +114,8 @@ class Node:
             d["policy"] = self.policy or "bind"
         if self.initiator is not None:
             d["initiator"] = self.initiator
+        if self.backend:
+            d["backend"] = dict(self.backend)
         return d
 
     @classmethod
@@ -113,7 +124,7 @@ class Node:
         if not isinstance(raw, Mapping):
             raise NumaError(f"{where} must be an object like {{\"id\": 0}}")
         unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created", "host-nodes",
-                              "policy", "initiator"}
+                              "policy", "initiator", "backend"}
         if unknown:
             raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
         if "id" not in raw:
@@ -139,7 +150,7 @@ class Node:
             initiator = whole_number(f"{where}.initiator", initiator, 0, MAX_NODES - 1)
         return cls(id=node_id, memdev=memdev, size=size, created=origin["created"],
                    memdev_created=origin["memdev-created"], host_nodes=host_nodes, policy=policy,
-                   initiator=initiator)
+                   initiator=initiator, backend=_backend(where, raw, memdev is not None or size is not None))
 
 
 @dataclass(frozen=True)
@@ -375,6 +386,16 @@ def _binding(where: str, raw: Mapping[str, Any], has_memory: bool) -> tuple[tupl
         raise NumaError(f"{where}: \"host-nodes\" binds the node's memory, but it has none "
                         "(give it a \"memdev\" or a \"size\")")
     return ids, policy
+
+
+def _backend(where: str, raw: Mapping[str, Any], has_memory: bool) -> Backend:
+    """A node's ``backend`` (absent: ``()``, a memory-backend-ram)."""
+    if "backend" not in raw:
+        return ()
+    if not has_memory:
+        raise NumaError(f"{where}: \"backend\" is the node's memory backend, but it has no memory "
+                        "(give it a \"size\")")
+    return check_backend(raw["backend"], f"{where}.backend")
 
 
 def _distance(i: int, raw: Any) -> Distance:

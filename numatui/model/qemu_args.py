@@ -14,7 +14,8 @@ import shlex
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from numatui.model.argv import Option, iter_options, object_props, parse_qemu_args, split_program
+from numatui.model.argv import FLAGS, Option, iter_options, object_props, parse_qemu_args, split_program
+from numatui.model.backend import backend_opts, backend_type
 from numatui.model.errors import NumaError
 from numatui.model.flavor import FlavorPlan, read_flavor
 from numatui.model.plan import LIVE, Node, Plan, check_distances
@@ -71,9 +72,10 @@ def binding_opts(node: Node) -> str:
 
 
 def ram_backend(node: Node, memdev: str) -> str:
-    """``memory-backend-ram,id=M,size=S[,host-nodes=H,policy=P]``."""
-    return (f"memory-backend-ram,id={escape_opt(memdev)},size={format_size(node.size or 0)}"
-            + binding_opts(node))
+    """``memory-backend-ram,id=M,size=S[,host-nodes=H,policy=P]``: the node's
+    backend type (``memory-backend-memfd,...,share=on``) and options when it has one."""
+    return (f"{backend_type(node.backend)},id={escape_opt(memdev)},size={format_size(node.size or 0)}"
+            + backend_opts(node.backend) + binding_opts(node))
 
 
 def object_id(value: str) -> tuple[str | None, str | None]:
@@ -182,6 +184,8 @@ def plan_from_numa_text(text: str) -> Plan:
             f"-numa node,nodeid={node},cpus=...: a plan names CPU slots, not cpu indexes; "
             f"write -numa cpu,node-id={node},socket-id=...,core-id=... instead"
         )
+    if cfg.backend_unknown:
+        raise NumaError(cfg.backend_unknown[0])
     check_distances(cfg.distances, "plan: -numa dist")
     return Plan(
         nodes=tuple(sorted(cfg.nodes, key=lambda n: n.id)),
@@ -228,6 +232,15 @@ def _monitor_options(options: Sequence[Option], marks: Collection[str]) -> set[i
     return drop
 
 
+def without_legacy_cpus(value: str) -> str:
+    """A ``-numa node`` value without its legacy ``cpus=`` (a plan's ``-numa
+    cpu`` options, or the replay, say where the CPUs go)."""
+    pairs = split_opts_or_none(value, "type")
+    if pairs is None:
+        return value
+    return ",".join(v if k == "type" else f"{k}={escape_opt(v)}" for k, v in pairs if k != "cpus")
+
+
 def full_command_line(
     user_argv: Sequence[str], plan: Plan, *, monitors: Collection[str] | None = None
 ) -> list[str]:
@@ -265,8 +278,7 @@ def full_command_line(
             if kind in ("cpu", "dist", "hmat-lb", "hmat-cache"):
                 continue  # the plan's cpus replace these; distances, hmat after every node/cpu
             if kind == "node" and "cpus=" in opt.value:
-                kept = [p for p in opt.value.split(",") if not p.startswith("cpus=")]
-                out += [f"-{opt.name}", ",".join(kept)]
+                out += [f"-{opt.name}", without_legacy_cpus(opt.value)]
                 continue
         out.extend(opt.tokens)
     declared = {n.id for n in cfg.nodes}
@@ -321,3 +333,61 @@ def shell_quote(token: str) -> str:
         return ch
 
     return "$'" + "".join(one(c) for c in token) + "'"
+
+
+def topology_options(argv: Sequence[str]) -> tuple[str, str]:
+    """The ``-smp`` and ``-cpu`` values of ``argv`` (program first or not; "" when absent;
+    several ``-smp``: joined, as QEMU merges them)."""
+    _, args = split_program(argv)
+    options = list(iter_options(args))
+    smp = ",".join(o.value or "" for o in options if o.name == "smp")
+    cpu = next((o.value or "" for o in reversed(options) if o.name == "cpu"), "")
+    return smp, cpu
+
+
+def argv_with_topology(argv: Sequence[str], smp: str, cpu: str) -> list[str]:
+    """``argv`` (program first or not) with its ``-smp`` and ``-cpu`` replaced by
+    ``smp`` and ``cpu`` (one each, where the first was, else at the end; an
+    empty ``cpu``: no ``-cpu``, QEMU's default model).  NumaError when the
+    ``-smp`` is not one QEMU would take for this machine."""
+    program, args = split_program(argv)
+    machine = parse_qemu_args(args, strict=False).machine
+    if smp.strip() == "":
+        raise NumaError("-smp: give the CPU topology, like 8,sockets=2,cores=2,threads=2")
+    parse_smp(smp, machine)
+    if any(ord(c) < 0x20 or c.isspace() for c in cpu):
+        raise NumaError(f"-cpu {cpu!r}: a CPU model has no spaces or control characters")
+    out: list[str] = [program] if program else []
+    wanted = {"smp": smp, "cpu": cpu}
+    for opt in iter_options(args):
+        if opt.name in ("smp", "cpu"):
+            value = wanted.pop(opt.name, None)
+            if value:
+                out += [f"-{opt.name}", value]
+            continue
+        out.extend(opt.tokens)
+    return out + [t for name, value in wanted.items() if value for t in (f"-{name}", value)]
+
+
+#: Options a second QEMU can run beside the first: they open no host resource
+#: exclusively (no image, socket, port, device); read-only files are fine.
+_SHAREABLE = frozenset({"machine", "M", "smp", "m", "numa", "cpu", "accel", "L", "display", "name",
+                        "uuid", "kernel", "initrd", "append", "dtb", "bios", "boot", "rtc", "global",
+                        "smbios", "k", "vga", "icount", "msg", "D", "d", "trace", "overcommit"})
+
+
+def exclusive_option(argv: Sequence[str]) -> str | None:
+    """The first option of ``argv`` (program first or not) that a second QEMU
+    could not open while this one runs (a disk image's write lock, a listening
+    socket, a TCP port, a passed-through device; None: every option is
+    shareable): a relaunch must stop the old QEMU before starting the new one."""
+    for opt in iter_options(split_program(argv)[1]):
+        if opt.name is None or opt.name in FLAGS or opt.name in _SHAREABLE:
+            continue
+        value = opt.value or ""
+        if opt.name == "object" and object_id(value)[0] in ("memory-backend-ram", "memory-backend-memfd"):
+            continue
+        if opt.name == "device" and not any(w in value for w in ("vfio", "host", "drive=", "chardev=")):
+            continue
+        return opt.text
+    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from numatui.model.errors import NumaError
@@ -53,7 +53,7 @@ def from_argv(argv: Sequence[str], source: str) -> NodeFacts:
 
 def _sized(node: Node, memdevs: dict[str, int]) -> Node:
     if node.size is None and node.memdev is not None and node.memdev in memdevs:
-        return Node(id=node.id, memdev=node.memdev, size=memdevs[node.memdev])
+        return replace(node, size=memdevs[node.memdev])
     return node
 
 
@@ -84,7 +84,7 @@ def fill_sizes(nodes: Iterable[Node], memdevs: Sequence[dict[str, object]]) -> l
     for n in nodes:
         size = sizes.get(n.memdev) if n.memdev is not None else None
         if n.size is None and isinstance(size, int):
-            n = Node(id=n.id, memdev=n.memdev, size=size)
+            n = replace(n, size=size)
         out.append(n)
     return out
 

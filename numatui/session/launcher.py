@@ -29,6 +29,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from numatui.model.argv import split_program
 from numatui.model.errors import NumaError
 from numatui.model.plan import MAX_NODES, Node
 from numatui.model.qemu_args import iter_options, parse_qemu_args
@@ -37,6 +38,7 @@ from numatui.model.units import format_size, parse_size
 from numatui.session.address import Address
 from numatui.session.child_lifetime import die_with_parent, remove_stale_dirs
 from numatui.session.errors import SessionError
+from numatui.session.peer import looks_like_qemu
 from numatui.session.qemu_binary import qemu_binary
 
 DEFAULT_QEMU = "qemu-system-x86_64"
@@ -129,6 +131,11 @@ class Launcher:
     ) -> None:
         if not 1 <= nodes <= MAX_NODES:
             raise NumaError(f"--nodes {nodes} is out of range (1..{MAX_NODES})")
+        program, rest = split_program(extra_args)
+        if program is not None and looks_like_qemu([program]):  # a whole command line, program first
+            if qemu not in (DEFAULT_QEMU, program):
+                raise NumaError(f"give the QEMU once: --qemu {qemu} or {program} after --, not both")
+            qemu, extra_args = program, rest
         self.qemu = qemu
         self.binary = qemu_binary(qemu)  # a private prefix's -L and QEMU_MODULE_DIR
         self.node_count = nodes

@@ -10,8 +10,10 @@ started this one.  Nodes QEMU does not have yet are added live
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from numatui.model.backend import Backend
 from numatui.model.memory_split import MemorySplit, split_nodes
 from numatui.model.plan import Plan
 from numatui.model.units import human_size
@@ -58,13 +60,18 @@ def split_for(session: Session, plan: Plan) -> dict[int, int] | None:
     return {**{i: 0 for i, size in current.items() if size}, **sizes}
 
 
-def split_plan(session: Session, sizes: Mapping[int, int]) -> tuple[Plan, str]:
+def split_plan(session: Session, sizes: Mapping[int, int],
+               backends: Mapping[int, Backend] | None = None) -> tuple[Plan, str]:
     """The current plan with node memory ``sizes`` (bytes, 0 = memoryless)
-    merged over the current split, and the change in words."""
+    merged over the current split, and the change in words; a node QEMU
+    lacks gets the backend ``backends`` names (default RAM)."""
     wanted = {**current_sizes(session), **sizes}
+    have = {n.id for n in session.nodes}
+    new = {i: b for i, b in (backends or {}).items() if i not in have and wanted.get(i)}
     words = ", ".join(f"node {n} {human_size(size) if size else 'none'}"
                       for n, size in sorted(wanted.items()))
-    return session.plan().with_nodes(split_nodes(session.nodes, wanted)), f"memory {words}"
+    nodes = [replace(n, backend=new.get(n.id, n.backend)) for n in split_nodes(session.nodes, wanted)]
+    return session.plan().with_nodes(nodes), f"memory {words}"
 
 
 def bindings_differ(session: Session, plan: Plan) -> dict[int, tuple[tuple[int, ...], str | None]]:

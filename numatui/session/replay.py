@@ -21,13 +21,20 @@ the new QEMU with :meth:`Session.reconnect`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from numatui.model.backend import backend_args
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import argv_with_bindings, argv_with_split
 from numatui.model.plan import Node, Plan
-from numatui.model.qemu_args import iter_options, numa_kind, parse_qemu_args
+from numatui.model.qemu_args import (
+    exclusive_option,
+    iter_options,
+    numa_kind,
+    parse_qemu_args,
+    without_legacy_cpus,
+)
 from numatui.model.topology import SlotKey, format_key
 from numatui.session import memory
 from numatui.session.errors import SessionError
@@ -87,11 +94,17 @@ def check_relaunch(session: Session) -> Launcher:
 
 
 def without_numa_cpu_dist(argv: Sequence[str]) -> list[str]:
-    """``argv`` without its ``-numa cpu`` and ``-numa dist`` options (the plan
-    replayed over QMP carries them; a relaunched QEMU must not pre-assign)."""
+    """``argv`` without its ``-numa cpu`` and ``-numa dist`` options and the
+    legacy ``cpus=`` of ``-numa node`` (the plan replayed over QMP carries
+    them; a relaunched QEMU must not pre-assign)."""
     out: list[str] = []
     for opt in iter_options(argv):
-        if opt.name == "numa" and opt.value is not None and numa_kind(opt.value) in ("cpu", "dist"):
+        kind = numa_kind(opt.value) if opt.name == "numa" and opt.value is not None else None
+        if kind in ("cpu", "dist"):
+            continue
+        if kind == "node" and opt.value is not None and "cpus=" in opt.value:
+            out += [opt.tokens[0], without_legacy_cpus(opt.value)] if len(opt.tokens) == 2 \
+                else [f"-numa={without_legacy_cpus(opt.value)}"]
             continue
         out.extend(opt.tokens)
     return out
@@ -103,11 +116,11 @@ def launcher_for(argv: Sequence[str], plan: Plan, *, keep_running: bool = False,
     and the plan to replay on it.  Its memory backends carry the plan's
     ``host-nodes``/``policy`` (QEMU fixes a backend's binding when it makes
     it); ``split`` (node id -> bytes, 0 = memoryless) gives the nodes other
-    memory, and the plan the argv's nodes; ``-numa cpu``/``dist`` are
+    memory (a new backend of the plan node's type), and the plan the argv's nodes; ``-numa cpu``/``dist`` are
     dropped (the replay sends them).  ReplayRefused when the argv cannot say it."""
     if split is not None:
         try:
-            argv = argv_with_split(argv, split)
+            argv = argv_with_split(argv, split, {n.id: n.backend for n in plan.nodes if n.backend})
             plan = plan.with_nodes(parse_qemu_args(argv[1:], strict=True).nodes)
         except NumaError as exc:
             raise ReplayRefused(f"cannot rewrite QEMU's arguments for the new split: {exc}") from None
@@ -162,10 +175,9 @@ async def send_plan(session: Session, plan: Plan, mapping: Mapping[SlotKey, int]
         session.set_pinning(plan.pinning)
     for new in nodes:
         added = await session.add_node(new.id, size=new.size, memdev=new.memdev, host_nodes=new.host_nodes,
-                                       policy=new.policy, initiator=new.initiator)
+                                       policy=new.policy, initiator=new.initiator, backend=new.backend)
         if added.memdev_created:
-            backend: dict[str, Any] = {"qom-type": "memory-backend-ram", "id": added.memdev,
-                                       "size": added.size}
+            backend: dict[str, Any] = {**backend_args(added.backend), "id": added.memdev, "size": added.size}
             if added.host_nodes:
                 backend.update({"host-nodes": list(added.host_nodes), "policy": added.policy})
             send(backend)
@@ -238,31 +250,89 @@ async def relaunch(session: Session, plan: Plan, why: str, reason: str) -> Launc
     new, plan = launcher_for(old.user_argv, plan, keep_running=old.keep_running,
                              split=memory.split_for(session, plan))
     mapping = check_plan(session, plan, new)
+    return await _swap(session, old, new, f"{why}: {reason}", lambda: replay(session, plan, mapping, why))
+
+
+async def relaunch_topology(session: Session, argv: Sequence[str],
+                            why: str) -> tuple[Launcher, list[SlotKey]]:
+    """Swap the session's QEMU for one started from ``argv`` (another ``-smp``
+    or ``-cpu``: QEMU fixes both when it starts) with the current plan's
+    nodes, distances and HMAT replayed, and the node of every slot the new
+    QEMU still has (same props).  Returns the new launcher and the slots
+    that had a node and are gone.  Raises as :func:`relaunch`."""
+    old = check_relaunch(session)
+    plan = session.plan()
+    before = {k: n for k, n in session.topology.mapping().items() if n is not None}
+    new, plan = launcher_for(argv, plan, keep_running=old.keep_running)
+    gone: list[SlotKey] = []
+
+    async def carry() -> int:
+        have = {s.key for s in session.topology.slots}
+        gone.extend(sorted(k for k in before if k not in have))
+        return await replay(session, plan, {k: n for k, n in before.items() if k in have}, why)
+
+    return await _swap(session, old, new, f"{why}: QEMU fixes its CPU topology when it starts", carry), gone
+
+
+async def _swap(session: Session, old: Launcher, new: Launcher, why: str,
+                replay_on_new: Callable[[], Awaitable[int]]) -> Launcher:
+    """Start ``new``, move the session there and run ``replay_on_new``; then
+    stop ``old``.  Any failure stops ``new`` and goes back to ``old``.
+
+    When QEMU's command line holds a host resource a second QEMU cannot open
+    (a disk image's write lock, a listening socket: :func:`exclusive_option`),
+    the old QEMU is stopped first, and going back means a QEMU started again
+    from the old arguments with the old plan replayed."""
     note = session.transcript.note
-    note(f"relaunching QEMU for {why}: {reason}, "
-         "so a new QEMU in preconfig gets the whole plan replayed")
+    first = exclusive_option(old.user_argv)
+    before = session.plan()
+    before_mapping = {k: n for k, n in session.topology.mapping().items() if n is not None}
+    note(f"relaunching QEMU for {why}, so a new QEMU in preconfig gets the whole plan replayed"
+         + (f"; the old QEMU stops first ({first} cannot be opened by two QEMUs)" if first else ""))
+    if first:
+        await old.stop()
     try:
         await new.start()
         session.launcher = new
         await session.reconnect(new.address)
-        sent = await replay(session, plan, mapping, why)
+        sent = await replay_on_new()
     except BaseException as exc:
         started = session.launcher is not old
         session.launcher = old
         await new.stop()
         if not isinstance(exc, (SessionError, NumaError)):
             raise  # cancelled (numatui quits): the old QEMU is still the session's to stop
-        if not started:
+        if not started and not first:
             note(f"relaunch failed, still on the old QEMU: {exc}")
             raise ReplayFailed(f"the new QEMU did not start: {exc}; nothing changed", restored=True) from None
-        note(f"replay on the new QEMU failed: {exc}; going back to the old QEMU")
-        restored = await _reconnect(session, old)
+        note(f"the new QEMU failed: {exc}; going back to the old QEMU")
+        if first:
+            restored = await _restart(session, old, before, before_mapping)
+        else:
+            restored = await _reconnect(session, old)
         where = "nothing changed" if restored else "the old QEMU is gone too"
         raise ReplayFailed(f"relaunch failed: {exc}; {where}", restored=restored) from None
-    await old.stop()
+    if not first:
+        await old.stop()
     note(f"relaunched QEMU (pid {new.pid}) with the plan replayed in {sent} command(s); "
          f"the old QEMU (pid {old.pid}) was stopped")
     return new
+
+
+async def _restart(session: Session, old: Launcher, plan: Plan, mapping: dict[SlotKey, int]) -> bool:
+    """A QEMU from ``old``'s arguments holding ``plan`` again (the old one was
+    stopped first); False when that fails too."""
+    again, plan = launcher_for(old.user_argv, plan, keep_running=old.keep_running)
+    try:
+        await again.start()
+        session.launcher = again
+        await session.reconnect(again.address)
+        await replay(session, plan, mapping, "going back")
+    except (SessionError, NumaError) as exc:
+        session.transcript.note(f"cannot start the old QEMU again: {exc}")
+        await again.stop()
+        return False
+    return True
 
 
 async def _reconnect(session: Session, old: Launcher) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from numatui.model.backend import Backend, backend_args
 from numatui.model.compact import fewest_commands, names_no_prop
 from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
@@ -344,7 +345,7 @@ class Session(Connection):
                 size = node.size if node.size is not None else self.info.memdev_size(node.memdev)
                 by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=size, created=LIVE,
                                       memdev_created=node.memdev_created, host_nodes=node.host_nodes,
-                                      policy=node.policy, initiator=node.initiator)
+                                      policy=node.policy, initiator=node.initiator, backend=node.backend)
             if rec.pinning is not None and self.pinning is None:
                 self.pinning = rec.pinning
             self.hmat_lb = list(rec.hmat_lb)
@@ -542,7 +543,8 @@ class Session(Connection):
 
     async def add_node(self, node_id: int | None = None, size: int | None = None,
                        memdev: str | None = None, host_nodes: Sequence[int] = (),
-                       policy: str | None = None, initiator: int | None = None) -> Node:
+                       policy: str | None = None, initiator: int | None = None,
+                       backend: Backend = ()) -> Node:
         """Declare a node live (default id: the next free one).
 
         Memoryless without ``size`` and ``memdev``.  With ``size`` (bytes), a
@@ -553,7 +555,8 @@ class Session(Connection):
         (``object-add`` with ``host-nodes`` and ``policy``); an existing
         backend keeps the binding QEMU reports (rebinding it needs a new QEMU).
         ``initiator`` (HMAT, needs ``-machine hmat=on``): the node whose CPUs
-        are closest to this one, for a memory-only node.
+        are closest to this one, for a memory-only node.  ``backend``: a new
+        backend's type and options (:mod:`numatui.model.backend`; () = RAM).
         Each command QEMU accepts is recorded (:mod:`numatui.session.record`);
         the binding is read back with ``query-memdev``, QEMU's word.
         """
@@ -579,12 +582,12 @@ class Session(Connection):
                 raise BadRequest(f"node {node_id}: memory size {size!r} must be a positive number of bytes")
             new_id: str = memdev or self._free_memdev_id(node_id)
             new_size: int = size
-            backend: dict[str, Any] = {"qom-type": "memory-backend-ram", "id": new_id, "size": new_size}
+            new_backend: dict[str, Any] = {**backend_args(backend), "id": new_id, "size": new_size}
             if host_nodes:
-                backend["host-nodes"] = sorted(set(host_nodes))
-                backend["policy"] = policy or "bind"
-            await self.execute("object-add", backend)
-            self.info.memdevs = [*self.info.memdevs, await self._memdev_info(new_id, backend)]
+                new_backend["host-nodes"] = sorted(set(host_nodes))
+                new_backend["policy"] = policy or "bind"
+            await self.execute("object-add", new_backend)
+            self.info.memdevs = [*self.info.memdevs, await self._memdev_info(new_id, new_backend)]
             self._note_record(lambda r: r.memdevs.__setitem__(new_id, new_size))
             memdev, created = new_id, LIVE
         elif memdev is not None:
@@ -601,7 +604,7 @@ class Session(Connection):
                 self.nodes = sorted([*self.nodes, Node(id=node_id)], key=lambda n: n.id)
             raise
         node = Node(id=node_id, memdev=memdev, size=size, created=LIVE, memdev_created=created,
-                    initiator=initiator)
+                    initiator=initiator, backend=backend if created else ())
         node = discovery.with_bindings([node], self.info.memdevs)[0]
         self.nodes = sorted([*(n for n in self.nodes if n.id != node_id), node], key=lambda n: n.id)
         self._note_record(lambda r: r.nodes.__setitem__(node_id, node))

@@ -63,6 +63,7 @@ from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
+from numatui.tui.smp_editor import SmpEditor
 from numatui.tui.status import StatusBar, cursor_text, hover_text
 
 if TYPE_CHECKING:
@@ -419,6 +420,9 @@ class NumaApp(App[str]):
 
     def action_memory(self) -> None:
         self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+
+    def action_smp(self) -> None:
+        self.push_screen(SmpEditor(self.vm, step=self.ctl.step, on_change=self.sync))
 
     def action_presets(self) -> None:
         """``P``: the preset chooser; what it picks runs after every earlier key."""

@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
+from numatui.model.backend import CHOICES, Backend
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import MemorySplit, even_split, parse_node_size
 from numatui.model.units import format_size, human_size
@@ -48,16 +49,19 @@ class MemoryEditor(Editor[int]):
         Binding("r", "reset", "Reset"),
         Binding("a", "apply", "Apply (relaunch)"),
         Binding("n", "new_node", "New node"),
+        Binding("b", "backend", "Backend"),
         Binding("escape", "close", "Close"),
         *digit_bindings(),
     ]
     PREFIX = "mem"
-    BOX_TITLE = "Node memory (-object memory-backend-ram,size=)"
+    BOX_TITLE = "Node memory (-object memory-backend-*,size=)"
 
     def __init__(self, vm: Vm, *, step: Step | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         super().__init__(vm, step=step, on_change=on_change)
         self.draft: dict[int, int] = current_sizes(self.session)
+        #: the backend chosen (b) for a node QEMU does not have yet: an index into CHOICES
+        self.backends: dict[int, int] = {}
 
     @property
     def read_only(self) -> str | None:
@@ -80,7 +84,7 @@ class MemoryEditor(Editor[int]):
     def body(self) -> ComposeResult:
         yield Static("Type a size or press enter on a node (1G, 512M, 0 = memoryless). The sizes "
                      "must add up to -m. Applying starts a new QEMU with them and replays the "
-                     "mapping and distances.", id="mem-help")
+                     "mapping and distances. b: a new node's backend (ram, memfd, file).", id="mem-help")
         yield self.new_table("row")
         yield Static("", id="mem-total")
         yield Input(placeholder="size like 1G, 512M or 0 (memoryless); enter, esc", id="mem-input",
@@ -103,7 +107,8 @@ class MemoryEditor(Editor[int]):
             now = node.size if node is not None and node.size else 0
             changed = size != now
             table.add_row(
-                Text(node.memdev if node is not None and node.memdev else "-"),
+                Text(node.memdev if node is not None and node.memdev else
+                     f"new {CHOICES[self.backends.get(node_id, 0)][0]}" if node is None else "-"),
                 Text(str(cpus[node_id])),
                 Text(human_size(now) if now else "none", style="dim" if not now else ""),
                 Text(human_size(size) if size else "none", style="bold" if changed else ""),
@@ -176,6 +181,22 @@ class MemoryEditor(Editor[int]):
         self.table.move_cursor(row=sorted(self.draft).index(node))
         self.action_edit()
 
+    def action_backend(self) -> None:
+        """The next backend type for the cursor's new node (a node QEMU has keeps its own)."""
+        node = self.cursor_node()
+        if node is None or self.refused() or self.field.has_class("shown"):
+            return
+        if any(n.id == node for n in self.session.nodes):
+            self.message.say(f"Node {node}'s backend exists already; b picks one for a new node (n).",
+                             "error")
+            return
+        self.backends[node] = (self.backends.get(node, 0) + 1) % len(CHOICES)
+        self.message.say(f"Node {node}: -object memory-backend-{CHOICES[self.backends[node]][0]}.")
+        self.redraw()
+
+    def chosen_backends(self) -> dict[int, Backend]:
+        return {node: CHOICES[i][1] for node, i in self.backends.items()}
+
     @work(group="memory", exclusive=True)
     async def apply(self) -> None:
         live = live_additions(self.session, self.draft)
@@ -183,7 +204,7 @@ class MemoryEditor(Editor[int]):
             self.message.say("Adding the new node(s) with their memory live\u2026")
             async with self.step("adding node(s) with memory live"):
                 try:
-                    await self.vm.set_memory(self.draft)
+                    await self.vm.set_memory(self.draft, self.chosen_backends())
                 except SessionError as exc:
                     self.message.say(error_words(exc), "error")
                 else:
@@ -194,7 +215,7 @@ class MemoryEditor(Editor[int]):
             self.message.say("Starting a new QEMU with the new split and replaying the plan\u2026")
             async with self.step("relaunching QEMU with the new memory split"):
                 try:
-                    new = await self.vm.set_memory(self.draft)
+                    new = await self.vm.set_memory(self.draft, self.chosen_backends())
                 except ReplayFailed as exc:
                     where = "still on the old QEMU" if exc.restored else "QEMU is gone"
                     self.message.say(f"{error_words(exc)} ({where})", "error")
@@ -205,4 +226,5 @@ class MemoryEditor(Editor[int]):
                     self.message.say(f"Applied: a new QEMU (pid {pid}) holds the new split and the "
                                      "replayed plan.", "ok")
         self.draft = current_sizes(self.session)
+        self.backends = {}
         self.changed()
