@@ -140,6 +140,7 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
     state = autosave.find(args.resume or None)  # only trusted files numatui launched
     if not state.argv:
         raise UsageError(f"{state.path} holds no QEMU command line to start (numatui attached to that QEMU)")
+    _refuse_if_running(state.key, state.argv, state.address)
     err.write(f"numatui: resuming {state.key} (saved {state.saved}) from {state.path}\n")
     with _transcript(args) as transcript:
         session = await launch_with_plan(state.argv, state.plan, timeout=args.timeout,
@@ -147,6 +148,24 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
     launcher = session.launcher
     assert isinstance(launcher, Launcher)
     return session, launcher, state.path
+
+
+def _refuse_if_running(key: str, argv: list[str], address: str | None) -> None:
+    """UsageError when the saved QEMU still runs: a process listens on a unix
+    socket its command line binds, or on the monitor numatui had.  A second
+    QEMU from the same command line would remove those sockets (QEMU unlinks
+    a path before binding it): nothing is started, nothing removed."""
+    from numatui.session.child_lifetime import listening_at, socket_paths
+
+    monitor = address.removeprefix("unix:") if address and address.startswith("unix:") else None
+    live = listening_at(socket_paths(argv) | ({monitor} if monitor else set()))
+    if not live:
+        return
+    more = f" and {len(live) - 1} more" if len(live) > 1 else ""
+    how = (f"connect to it (numatui connect unix:{monitor})" if monitor in live
+           else "connect to one of its monitors (numatui connect unix:PATH)")
+    raise UsageError(f"not resuming {key}: its QEMU still runs (a process listens on {live[0]}{more}, "
+                     f"which a second QEMU would take away); {how}, or stop it first")
 
 
 async def open_tui(vm: Vm, out: TextIO, tui: bool = True) -> int:
