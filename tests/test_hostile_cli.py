@@ -39,7 +39,7 @@ def hostile(command: str, msg: dict[str, Any]) -> dict[str, Any]:
 
 async def numatui(*argv: str) -> tuple[int, bytes, bytes]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "numatui.cli", *argv,
+        sys.executable, "-m", "numatui", *argv,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
