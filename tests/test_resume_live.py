@@ -17,11 +17,19 @@ import signal
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import until_sync
 from qemu.qmp import QMPClient
+
+from numatui.cli.launch import _refuse_if_running
+from numatui.cli.parser import UsageError
+from numatui.core import autosave
+from numatui.model.plan import Plan
+from numatui.session.child_lifetime import is_zombie
+from numatui.session.record import identify
 
 pytestmark = pytest.mark.qemu
 
@@ -63,10 +71,13 @@ def test_resume_of_a_running_vm_is_refused_and_leaves_its_sockets() -> None:
     pid, monitor = int(found[1]), found[2]
     try:
         assert answers(extra) == "prelaunch"
+        (saved,) = [s for s in autosave.list_saved() if s.name == "live1"]
+        assert saved.qemu == identify(pid).to_dict()  # type: ignore[union-attr]
         resumed = numatui("launch", "--resume", "live1", "--no-tui")
         lines = resumed.stderr.splitlines()
         assert resumed.returncode == 2 and len(lines) == 1, resumed.stderr
-        assert lines[0].startswith("numatui: not resuming live1-") and "its QEMU still runs" in lines[0]
+        assert lines[0].startswith("numatui: not resuming live1-")
+        assert f"its QEMU still runs (pid {pid};" in lines[0]
         assert f"numatui connect unix:{monitor}" in lines[0]
         # the live QEMU keeps every socket, and its monitors answer
         assert is_socket(extra) and is_socket(chardev) and is_socket(monitor)
@@ -74,7 +85,7 @@ def test_resume_of_a_running_vm_is_refused_and_leaves_its_sockets() -> None:
         os.kill(pid, 0)
     finally:
         os.kill(pid, signal.SIGKILL)
-        until_sync(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), 10, "QEMU gone")
+        until_sync(lambda: not Path(f"/proc/{pid}").exists() or is_zombie(pid), 10, "QEMU gone")
         shutil.rmtree(Path(monitor).parent, ignore_errors=True)
     try:  # the QEMU is gone: the same resume starts it again (and stops it on exit)
         again = numatui("launch", "--resume", "live1", "--no-tui")
@@ -84,8 +95,20 @@ def test_resume_of_a_running_vm_is_refused_and_leaves_its_sockets() -> None:
         shutil.rmtree(short, ignore_errors=True)
 
 
-def _zombie(pid: int) -> bool:
+def test_the_saved_pid_alone_refuses_when_its_start_time_matches(tmp_path: Path) -> None:
+    """A QEMU whose sockets are all gone still runs: its saved identity says so
+    (a ``sleep`` stands in for it); the same pid with another start time is
+    another process, and does not."""
+    proc = subprocess.Popen(["sleep", "600"])
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
+        me = identify(proc.pid)
+        assert me is not None
+        state = autosave.SavedState(path=tmp_path / "vm-1.json", name=None, argv=["qemu-system-x86_64"],
+                                    plan=Plan(), saved="", launched=True, qemu=me.to_dict())
+        with pytest.raises(UsageError, match=rf"its QEMU still runs \(pid {proc.pid}\)"):
+            _refuse_if_running(state)
+        _refuse_if_running(replace(state, qemu={**me.to_dict(), "start": me.start + 1}))
+    finally:
+        proc.kill()
+        proc.wait()
+    _refuse_if_running(state)  # gone: nothing refuses

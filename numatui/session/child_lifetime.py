@@ -143,3 +143,14 @@ def listening_at(paths: Iterable[str]) -> list[str]:
             if stat.S_ISSOCK(os.stat(path).st_mode):
                 out.append(path)
     return out
+
+
+def is_zombie(pid: int) -> bool:
+    """True when process ``pid`` has exited and awaits its parent (state Z in
+    ``/proc/PID/stat``; in a container whose init does not reap, for good)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read(4096)
+    except OSError:
+        return False
+    return text[text.rfind(b")") + 1:].split()[:1] == [b"Z"]
