@@ -109,7 +109,11 @@ def qemu_pid(session: Session) -> int:
     if peer.pid == os.getpid():
         raise PinRefused(f"the process at the other end of {session.address} is numatui itself "
                          f"(pid {peer.pid}), not QEMU: no thread pinned")
-    if peer.start is None or start_time(peer.pid) != peer.start:
+    if peer.start is None:
+        raise PinRefused(f"numatui could not read the start time of pid {peer.pid} (the other end of "
+                         f"{session.address}) when it connected, so it cannot tell that process "
+                         "from a later one: no thread pinned")
+    if start_time(peer.pid) != peer.start:
         raise PinRefused(f"the process at the other end of {session.address} (pid {peer.pid}) is "
                          "gone: no thread pinned")
     return peer.pid
@@ -128,12 +132,12 @@ def _is_task(pid: int, tid: int) -> bool:
     return 0 < tid <= PID_MAX and tid != os.getpid() and os.path.isdir(f"/proc/{pid}/task/{tid}")
 
 
-def _check_task(pid: int, vcpu: VCpu) -> None:
+def _check_task(pid: int, vcpu: VCpu, done: int = 0) -> None:
     if not _is_task(pid, vcpu.thread_id):
         raise PinRefused(f"not pinning {vcpu.describe()}: QEMU says it runs there, but the kernel "
                          f"has no such thread in QEMU's process (pid {pid}, "
                          f"{sanitise.one_line(_comm(pid), 40)}); numatui pins only QEMU's own "
-                         "threads, and pinned none")
+                         "threads, and " + (f"stopped after {done}" if done else "pinned none"))
 
 
 def apply_pinning(plan: PinPlan, pid: int) -> dict[int, tuple[int, ...]]:
@@ -145,9 +149,9 @@ def apply_pinning(plan: PinPlan, pid: int) -> dict[int, tuple[int, ...]]:
     for pin in plan.pins:
         _check_task(pid, pin.vcpu)
     applied: dict[int, tuple[int, ...]] = {}
-    for pin in plan.pins:
+    for done, pin in enumerate(plan.pins):
         tid = pin.vcpu.thread_id
-        _check_task(pid, pin.vcpu)
+        _check_task(pid, pin.vcpu, done)
         try:
             before = os.sched_getaffinity(tid)
             os.sched_setaffinity(tid, pin.cpus)
@@ -156,7 +160,7 @@ def apply_pinning(plan: PinPlan, pid: int) -> dict[int, tuple[int, ...]]:
         if not _is_task(pid, tid):  # it ended, and its id went to another process meanwhile
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(tid, before)
-            _check_task(pid, pin.vcpu)
+            _check_task(pid, pin.vcpu, done)
     wanted: dict[tuple[int, ...], set[int]] = {}
     for pin in plan.pins:
         try:  # the kernel's affinity mask of the thread: what Cpus_allowed_list shows
