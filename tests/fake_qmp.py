@@ -59,7 +59,7 @@ class HostileProxy:
     """A fault-injecting proxy in front of a REAL QEMU monitor.
 
     Everything passes through unchanged, except: the ``desc`` of every error
-    reply is replaced by ``text``, ``rewrite`` (when given) replaces the greeting
+    reply is replaced by ``text`` (unless ``keep_errors``), ``rewrite`` (when given) replaces the greeting
     and any reply (malformed or hostile replies QEMU never sends), and before the reply to the first command
     whose name contains ``event_after`` an event named ``text`` with ``text``
     in its data is sent.  It shows how numatui copes with hostile strings
@@ -68,8 +68,11 @@ class HostileProxy:
 
     def __init__(self, path: str | Path, upstream: str, text: str,
                  event_after: str = "set-numa-node", rewrite: Rewrite | None = None,
-                 flood: threading.Event | None = None, flood_rate: int = 10_000) -> None:
+                 flood: threading.Event | None = None, flood_rate: int = 10_000,
+                 keep_errors: bool = False) -> None:
         self.path = str(path)
+        #: QEMU's own error texts pass unchanged (a peer that lies elsewhere only)
+        self.keep_errors = keep_errors
         self.rewrite = rewrite
         #: once set, ``flood_rate`` events per second go to every client
         self.flood = flood
@@ -117,7 +120,7 @@ class HostileProxy:
                         event = {"event": self.text, "data": {"text": self.text},
                                  "timestamp": {"seconds": 0, "microseconds": 0}}
                         writer.write(json.dumps(event).encode() + b"\r\n")
-                if "error" in msg:
+                if "error" in msg and not self.keep_errors:
                     msg["error"]["desc"] = self.text
                     line = json.dumps(msg).encode() + b"\r\n"
                 if self.rewrite is not None and command:

@@ -115,23 +115,28 @@ def _fmt(cpus: tuple[int, ...]) -> str:
 
 
 def test_a_refusal_names_the_thread_and_the_reason() -> None:
-    import threading
+    import subprocess
 
     from numatui.model.pinning import Pin, PinPlan, PinPolicy, VCpu
     from numatui.session.pinning import PinRefused, apply_pinning
 
-    me = threading.get_native_id()
-    before = os.sched_getaffinity(me)
-    plan = PinPlan(PinPolicy.CPU, (Pin(VCpu(0, me), (4000,)),))  # no such CPU: EINVAL
-    with pytest.raises(PinRefused) as exc:
-        apply_pinning(plan)
-    said = str(exc.value)
-    assert "\n" not in said
-    assert f"cannot pin vCPU 0 (thread {me}) to host CPUs 4000" in said and "EINVAL" in said
-    assert os.sched_getaffinity(me) == before
-    gone = PinPlan(PinPolicy.CPU, (Pin(VCpu(1, 2**22 + 7), (HOST_CPUS[0],)),))
-    with pytest.raises(PinRefused, match=r"thread 4194311.*no longer exists"):
-        apply_pinning(gone)
+    proc = subprocess.Popen(["sleep", "600"])  # stands in for QEMU: its one thread is its own task
+    try:
+        me = proc.pid
+        before = os.sched_getaffinity(me)
+        plan = PinPlan(PinPolicy.CPU, (Pin(VCpu(0, me), (4000,)),))  # no such CPU: EINVAL
+        with pytest.raises(PinRefused) as exc:
+            apply_pinning(plan, proc.pid)
+        said = str(exc.value)
+        assert "\n" not in said
+        assert f"cannot pin vCPU 0 (thread {me}) to host CPUs 4000" in said and "EINVAL" in said
+        assert os.sched_getaffinity(me) == before
+        gone = PinPlan(PinPolicy.CPU, (Pin(VCpu(1, 2**22 - 7), (HOST_CPUS[0],)),))
+        with pytest.raises(PinRefused, match=r"thread 4194297.*no such thread in QEMU's process"):
+            apply_pinning(gone, proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_unbound_guest_nodes_are_left_alone_and_said_so(qemu_factory: Any) -> None:

@@ -175,8 +175,8 @@ async def _exit_preconfig(vm: Vm, out: TextIO, *, force: bool, err: TextIO | Non
     out.write(f"left preconfig: QEMU is {_state(vm.session)}\n")
     if pinned is not None:
         out.write(f"pinned {len(pinned.applied)} vCPU thread(s) ({pinned.plan.policy} policy)\n")
-    if vm.pin_error is not None and err is not None:
-        err.write(f"numatui: warning: pinning after boot failed: {vm.pin_error}\n")
+    if vm.pin_failure is not None:  # the VM runs; the refused pinning fails the command
+        raise vm.pin_failure
 
 
 # -- hotplug ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from numatui.session.transcript import Transcript
 if TYPE_CHECKING:
     import argparse
 
+    from numatui.core.autosave import SavedState
     from numatui.core.vm import Vm
     from numatui.session.session import Session
 
@@ -140,6 +141,7 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
     state = autosave.find(args.resume or None)  # only trusted files numatui launched
     if not state.argv:
         raise UsageError(f"{state.path} holds no QEMU command line to start (numatui attached to that QEMU)")
+    _refuse_if_running(state)
     err.write(f"numatui: resuming {state.key} (saved {state.saved}) from {state.path}\n")
     with _transcript(args) as transcript:
         session = await launch_with_plan(state.argv, state.plan, timeout=args.timeout,
@@ -147,6 +149,35 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
     launcher = session.launcher
     assert isinstance(launcher, Launcher)
     return session, launcher, state.path
+
+
+def _refuse_if_running(state: SavedState) -> None:
+    """UsageError when the saved QEMU still runs: its process (the pid with the
+    start time and boot the state file saved) exists, or a process listens on
+    a unix socket its command line binds or on the monitor numatui had.  A
+    second QEMU from the same command line would take those sockets away
+    (QEMU unlinks a path before binding it) and re-create its files: nothing
+    is started, nothing removed."""
+    from numatui.session.child_lifetime import is_zombie, listening_at, socket_paths
+    from numatui.session.record import identify
+
+    assert state.argv is not None
+    saved = state.qemu or {}
+    pid = saved.get("pid")
+    alive = identify(pid) if type(pid) is int and pid > 0 and not is_zombie(pid) else None
+    address = state.address
+    monitor = address.removeprefix("unix:") if address and address.startswith("unix:") else None
+    live = listening_at(socket_paths(state.argv) | ({monitor} if monitor else set()))
+    if not live and (alive is None or alive.to_dict() != saved):
+        return
+    why = [f"pid {pid}"] if alive is not None and alive.to_dict() == saved else []
+    if live:
+        more = f" and {len(live) - 1} more" if len(live) > 1 else ""
+        why.append(f"a process listens on {live[0]}{more}, which a second QEMU would take away")
+    how = (f"connect to it (numatui connect unix:{monitor})" if monitor in live
+           else "connect to one of its monitors (numatui connect unix:PATH)")
+    raise UsageError(f"not resuming {state.key}: its QEMU still runs ({'; '.join(why)}); {how}, "
+                     "or stop it first")
 
 
 async def open_tui(vm: Vm, out: TextIO, tui: bool = True) -> int:

@@ -98,7 +98,7 @@ ERROR_LIMIT = 1000
 
 
 class Terminated(Exception):
-    """SIGTERM or SIGHUP (the terminal closed) arrived; cleanup has run."""
+    """SIGTERM, SIGHUP (the terminal closed) or SIGINT arrived; cleanup has run."""
 
     def __init__(self, sig: signal.Signals) -> None:
         super().__init__(sig.name)
@@ -106,20 +106,24 @@ class Terminated(Exception):
 
 
 async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """:func:`_dispatch`, cancelled by SIGTERM/SIGHUP so that ``finally`` blocks
-    still stop a launched QEMU and remove its socket directory."""
+    """:func:`_dispatch`, cancelled by SIGTERM/SIGHUP/SIGINT so that ``finally``
+    blocks still stop a launched QEMU and remove its socket directory; the
+    exit status is then 128 + the signal, however the command ended."""
     task = asyncio.current_task()
     assert task is not None
     guard = SignalGuard(asyncio.get_running_loop(), task)  # a watchdog forces the exit if stuck
     guard.install()
     try:
-        return await _dispatch(args, out, err)
-    except asyncio.CancelledError:
-        if guard.received:
+        code = await _dispatch(args, out, err)
+    except (asyncio.CancelledError, Exception):
+        if guard.received:  # whatever the cancellation ended in, the signal says why
             raise Terminated(guard.received[0]) from None
         raise
     finally:
         guard.uninstall()
+    if guard.received:  # the TUI takes the cancellation as a quit and returns 0
+        raise Terminated(guard.received[0])
+    return code
 
 
 async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -1,4 +1,8 @@
-"""SIGTERM and SIGHUP end numatui promptly, whatever Textual's writer thread does.
+"""SIGTERM, SIGHUP and SIGINT end numatui promptly with 128 + the signal,
+whatever Textual's writer thread does.
+
+SIGINT included: inside the TUI ctrl+c is a key (the terminal is raw), so a
+SIGINT there was sent with ``kill`` and ends numatui like the other two.
 
 The first signal cancels the running command (its ``finally`` blocks stop a
 launched QEMU, save state and restore the terminal), and starts a watchdog
@@ -48,7 +52,7 @@ def on_emergency(callback: Callable[[], None]) -> Callable[[], None]:
 class SignalGuard:
     """Installed around one command by :func:`numatui.cli._main`."""
 
-    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
     def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[object],
                  grace: float = GRACE) -> None:

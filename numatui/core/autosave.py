@@ -44,6 +44,7 @@ from numatui.model.errors import NumaError
 from numatui.model.plan import PLAN_VERSION, Plan, loads_strict
 from numatui.model.qemu_args import LAUNCHER_MARK, iter_options
 from numatui.model.smp import split_opts
+from numatui.session.record import identify
 from numatui.session.replay import without_numa_cpu_dist
 from numatui.session.trust import program_problem, state_dir_problem, state_file_problem
 from numatui.session.xdg import state_dir, write_atomic
@@ -107,6 +108,8 @@ class SavedState:
     address: str | None = None
     #: an attached QEMU's own argv: for export and apply, never started
     qemu_argv: list[str] | None = None
+    #: the launched QEMU's identity ({"pid", "start", "boot"}): resume refuses while it runs
+    qemu: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -116,7 +119,8 @@ class SavedState:
         return {"version": PLAN_VERSION, "name": self.name,
                 "argv": self.argv if self.launched else None,
                 "qemu_argv": self.qemu_argv, "launched": self.launched, "address": self.address,
-                "plan": self.plan.to_dict(), "saved": self.saved}
+                "plan": self.plan.to_dict(), "saved": self.saved,
+                **({"qemu": self.qemu} if self.qemu else {})}
 
 
 def usable_state_dir(directory: Path | None = None) -> str | None:
@@ -139,12 +143,14 @@ def _now() -> str:
 
 
 def save(path: Path, plan: Plan, *, argv: Sequence[str] | None, name: str | None = None,
-         launched: bool = False, address: str | None = None) -> SavedState:
+         launched: bool = False, address: str | None = None,
+         qemu: dict[str, Any] | None = None) -> SavedState:
     """Save atomically; returns what was saved."""
     state = SavedState(path=path, name=name if name is not None else vm_name(argv),
                        argv=list(argv) if argv is not None and launched else None, plan=plan,
                        saved=_now(), launched=launched, address=address,
-                       qemu_argv=list(argv) if argv is not None and not launched else None)
+                       qemu_argv=list(argv) if argv is not None and not launched else None,
+                       qemu=qemu if launched else None)
     write_atomic(path, json.dumps(state.to_dict(), indent=2) + "\n")
     return state
 
@@ -175,9 +181,11 @@ def load(path: str | Path) -> SavedState:
         qemu_argv, argv = qemu_argv or argv, None
     name = data.get("name")
     address = data.get("address")
+    qemu = data.get("qemu")
     return SavedState(path=p, name=name if isinstance(name, str) else None, argv=argv, plan=plan,
                       saved=str(data.get("saved", "")), launched=launched,
-                      address=address if isinstance(address, str) else None, qemu_argv=qemu_argv)
+                      address=address if isinstance(address, str) else None, qemu_argv=qemu_argv,
+                      qemu=qemu if isinstance(qemu, dict) else None)
 
 
 def _argv_field(p: Path, data: dict[str, Any], field: str) -> list[str] | None:
@@ -256,8 +264,9 @@ class Autosaver:
     def save_session(self, session: Session) -> SavedState:
         """Save the session's plan now (the argv of its current QEMU)."""
         argv, launched = _argv_of(session)
+        identity = identify(getattr(session.launcher, "pid", None)) if launched else None
         return save(self.path, session.plan(), argv=argv, launched=launched,
-                    address=str(session.address))
+                    address=str(session.address), qemu=identity.to_dict() if identity else None)
 
 
 def _argv_of(session: Session) -> tuple[list[str] | None, bool]:

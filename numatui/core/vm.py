@@ -109,6 +109,8 @@ class Vm:
         self.unpinned: dict[int, str] = {}
         #: why the plan's pinning after boot or a hot-plug failed (None: it did not)
         self.pin_error: str | None = None
+        #: that failure itself (the CLI fails with it: a refused pin is an error)
+        self.pin_failure: SessionError | NumaError | None = None
         session.extra_checks = lambda: capacity_findings(session, self.host.get())
 
     # -- state ------------------------------------------------------------------------
@@ -299,13 +301,13 @@ class Vm:
     async def pin_planned(self) -> PinResult | None:
         """:meth:`pin` by the plan's policy when the plan has one (None otherwise,
         or when it failed: ``pin_error`` says why in one line; the VM runs on)."""
-        self.pin_error = None
+        self.pin_error, self.pin_failure = None, None
         if self.session.pinning is None or not self.booted:
             return None
         try:
             return await self.pin(self.session.pinning)
-        except (BadRequest, NumaError, SessionError) as exc:
-            self.pin_error = str(exc)
+        except (NumaError, SessionError) as exc:
+            self.pin_error, self.pin_failure = str(exc), exc
             return None
 
     def pin_text(self, key: SlotKey) -> str | None:

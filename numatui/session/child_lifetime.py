@@ -12,6 +12,10 @@
   its private ``numatui-*`` directory; the next launch removes those of the
   user's whose QEMU is gone (nobody listens on their ``qmp.sock`` any more,
   per ``/proc/net/unix``) and that are older than a launch can take.
+- :func:`listening_at`: which of the unix socket paths a saved command line
+  names some process listens on now.  QEMU removes whatever is at a socket
+  path before it binds it, so ``launch --resume`` must not start a saved
+  command line while its QEMU still runs: its monitors would be lost.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ import shutil
 import signal
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+
+from numatui.model.errors import NumaError
+from numatui.model.qemu_args import iter_options
+from numatui.model.smp import split_opts_or_none
 
 PR_SET_PDEATHSIG = 1
 #: A directory younger than this may belong to a numatui that is starting QEMU now.
@@ -99,3 +107,50 @@ def remove_stale_dirs(base: str | Path, now: float | None = None) -> list[Path]:
         shutil.rmtree(d, ignore_errors=True)
         removed.append(d)
     return removed
+
+
+def socket_paths(argv: Sequence[str]) -> set[str]:
+    """The unix socket paths a QEMU command line (program first) may bind:
+    ``unix:PATH`` values (``-qmp``, ``-monitor``, ``-serial``, ``-vnc``,
+    ``-incoming``, ...) and ``path=``/``addr.path=`` (``-chardev socket``,
+    ``-netdev stream``).  Generous: a path that is no socket is left out by
+    :func:`listening_at`."""
+    out: set[str] = set()
+    try:
+        options = list(iter_options(list(argv[1:])))
+    except NumaError:
+        return out
+    for opt in options:
+        for key, value in split_opts_or_none(opt.value or "", "type") or ():
+            if value.startswith("unix:"):
+                out.add(value.removeprefix("unix:"))
+            elif key in ("path", "addr.path") and value:
+                out.add(value)
+    return out
+
+
+def listening_at(paths: Iterable[str]) -> list[str]:
+    """The ``paths`` some process listens on now (``/proc/net/unix``); when that
+    table cannot be read, every path that is a socket (it may be live)."""
+    listening = _listening_sockets()
+    out = []
+    for path in sorted(set(paths)):
+        if listening is not None:
+            if path in listening or os.path.abspath(path) in listening:
+                out.append(path)
+            continue
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                out.append(path)
+    return out
+
+
+def is_zombie(pid: int) -> bool:
+    """True when process ``pid`` has exited and awaits its parent (state Z in
+    ``/proc/PID/stat``; in a container whose init does not reap, for good)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read(4096)
+    except OSError:
+        return False
+    return text[text.rfind(b")") + 1:].split()[:1] == [b"Z"]

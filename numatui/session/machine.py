@@ -9,7 +9,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from numatui.model.topology import Topology
+from numatui.model import sanitise
+from numatui.model.topology import MAX_SLOTS, Topology
+from numatui.model.units import human_size
 from numatui.session.errors import QemuRefused, SessionError
 
 #: ``Session.execute``: run one QMP command, raise QemuRefused on QEMU's error.
@@ -91,6 +93,14 @@ class MalformedReply(SessionError):
         super().__init__(f"{command}: malformed reply ({what}); is this a QEMU monitor?")
 
 
+#: The most RAM (and memory backend) any QEMU can have: what a host process
+#: can map (57-bit virtual addresses with 5-level paging).  A peer that
+#: says more is no QEMU, and its number is not shown as "909494701772928256 TiB".
+MAX_RAM = 1 << 57
+#: The largest ``-smp`` value (cpus, maxcpus, sockets, cores, ...) a QEMU can
+#: report: numatui's slot limit (QEMU 10.0 takes at most 4096 vCPUs on any board).
+MAX_SMP = MAX_SLOTS
+
 #: QEMU's id_wellformed(): a letter, then letters, digits, '-', '.', '_'.
 _QEMU_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
 
@@ -100,7 +110,7 @@ def _memdev_ok(m: Any) -> bool:
         return False
     mid, size = m.get("id"), m.get("size")
     return ((mid is None or (isinstance(mid, str) and _QEMU_ID.fullmatch(mid) is not None))
-            and (size is None or (type(size) is int and size >= 0)))
+            and (size is None or (type(size) is int and 0 <= size <= MAX_RAM)))
 
 
 async def read_info(execute: Execute) -> MachineInfo:
@@ -134,17 +144,25 @@ async def read_info(execute: Execute) -> MachineInfo:
     smp = await maybe("qom-get", {"path": "/machine", "property": "smp"})
     if isinstance(smp, dict):
         info.smp = {str(k): int(v) for k, v in smp.items() if isinstance(v, int)}
+        for k, v in info.smp.items():
+            if not 0 <= v <= MAX_SMP:  # the value itself is not shown: it may have 5000 digits
+                raise MalformedReply("qom-get /machine smp", f"{sanitise.one_line(k, 40)} is out of "
+                                     f"range: a QEMU reports 0 to {MAX_SMP}")
     memory = await maybe("qom-get", {"path": "/machine", "property": "memory"})
     if isinstance(memory, dict) and isinstance(memory.get("size"), int):
         info.ram_size = memory["size"]
     elif isinstance(memory, int):
         info.ram_size = memory
+    if info.ram_size is not None and not 0 <= info.ram_size <= MAX_RAM:
+        raise MalformedReply("qom-get /machine memory", f"a RAM size out of range: a QEMU has 0 to "
+                             f"{human_size(MAX_RAM)}")
     hmat = await maybe("qom-get", {"path": "/machine", "property": "hmat"})
     info.hmat = hmat if isinstance(hmat, bool) else None
     if "query-memdev" in names:
         memdevs = await maybe("query-memdev")
         if memdevs is not None and (not isinstance(memdevs, list) or not all(_memdev_ok(m) for m in memdevs)):
-            raise MalformedReply("query-memdev", "expected a list of objects with a QEMU id and a size")
+            raise MalformedReply("query-memdev", "expected a list of objects with a QEMU id and a size "
+                                 f"of 0 to {human_size(MAX_RAM)}")
         info.memdevs = list(memdevs) if isinstance(memdevs, list) else []
     return info
 

@@ -13,6 +13,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from numatui.session.record import start_time
+
 _UCRED = struct.Struct("3i")  # struct ucred { pid_t pid; uid_t uid; gid_t gid; }
 
 
@@ -21,6 +23,9 @@ class Peer:
     pid: int
     uid: int
     gid: int
+    #: its start time (``/proc/PID/stat`` field 22) when numatui connected: a pid
+    #: the kernel gave to another process since then has another
+    start: int | None = None
 
 
 def peer_of(sock: socket.socket) -> Peer | None:
@@ -35,7 +40,7 @@ def peer_of(sock: socket.socket) -> Peer | None:
     pid, uid, gid = _UCRED.unpack(raw)
     if pid <= 0:  # the peer lives in another pid namespace
         return None
-    return Peer(pid=pid, uid=uid, gid=gid)
+    return Peer(pid=pid, uid=uid, gid=gid, start=start_time(pid))
 
 
 def read_cmdline(pid: int, proc: str | Path = "/proc") -> list[str] | None:

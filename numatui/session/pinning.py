@@ -3,27 +3,44 @@
 ``query-cpus-fast`` gives each vCPU's ``thread-id`` (QEMU refuses it in
 preconfig); ``os.sched_setaffinity(thread_id, cpus)`` pins it; the kernel's
 ``Cpus_allowed_list`` in ``/proc/PID/task/TID/status`` is the truth.
+
+Trust: a thread id is the peer's word, and ``sched_setaffinity`` takes any
+thread of the host (as root: any at all).  So a thread is pinned only when
+the kernel says it is a task of the QEMU numatui talks to: ``/proc/PID/task/TID``
+exists, where PID is the QEMU numatui launched, else the process at the other
+end of the unix socket (``SO_PEERCRED``, still the process of that start
+time).  That is checked for every thread before any is pinned, and again for
+each right before and right after its pinning (an affinity set on a thread
+that stopped being QEMU's in between is put back).  A TCP peer has no pid:
+pinning over TCP needs a QEMU numatui launched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from numatui.model import sanitise
 from numatui.model.host import HostTopology, format_cpulist
 from numatui.model.pinning import PinPlan, PinPolicy, VCpu, binding_from_memdevs, plan_pinning
 from numatui.session.errors import BadRequest, SessionError
-from numatui.session.machine import RunState
+from numatui.session.launcher import Launcher
+from numatui.session.machine import MalformedReply, RunState
+from numatui.session.record import start_time
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
 
+#: The kernel's largest pid (PID_MAX_LIMIT on 64-bit): a thread id above it is no thread.
+PID_MAX = 1 << 22
+
 
 class PinRefused(SessionError):
-    """The kernel refused to pin a vCPU thread (exit 1)."""
+    """The kernel refused to pin a vCPU thread, or the thread is not QEMU's (exit 1)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,11 @@ async def read_vcpus(session: Session) -> list[VCpu]:
     if session.state is RunState.PRECONFIG:
         raise BadRequest("QEMU is in preconfig: its vCPU threads do not exist yet and it refuses "
                          "query-cpus-fast; boot it first (x-exit-preconfig, numatui apply --exit-preconfig)")
-    return [VCpu.from_qmp(e) for e in await session.query_cpus_fast()]
+    cpus = await session.query_cpus_fast()
+    if not all(isinstance(e, dict) and type(e.get("cpu-index")) is int and type(e.get("thread-id")) is int
+               for e in cpus):
+        raise MalformedReply("query-cpus-fast", "a vCPU without an integer cpu-index and thread-id")
+    return [VCpu.from_qmp(e) for e in cpus]
 
 
 async def read_binding(session: Session) -> dict[int, int]:
@@ -71,17 +92,75 @@ def _refusal(vcpu: VCpu, cpus: tuple[int, ...], exc: OSError) -> PinRefused:
     return PinRefused(f"{what}: {why}")
 
 
-def apply_pinning(plan: PinPlan, pid: int | None = None) -> dict[int, tuple[int, ...]]:
-    """sched_setaffinity for each pin, then the affinity read back from the kernel
-    (``sched_getaffinity``: the mask ``/proc/PID/task/TID/status`` shows as
-    ``Cpus_allowed_list``, without generating 240 status files); PinRefused on
-    the first refusal."""
-    applied: dict[int, tuple[int, ...]] = {}
+def qemu_pid(session: Session) -> int:
+    """The QEMU process whose threads numatui may pin: the one it launched, else
+    the peer of the unix socket.  BadRequest over TCP (exit 2), PinRefused when
+    that process is numatui itself or is gone."""
+    launcher = session.launcher
+    if isinstance(launcher, Launcher) and launcher.pid is not None:
+        if not launcher.alive():  # not reaped before this check: its pid is not reused
+            raise PinRefused(f"QEMU (pid {launcher.pid}) has exited: there is no vCPU thread to pin")
+        return launcher.pid
+    peer = session.peer
+    if peer is None:
+        raise BadRequest(f"{session.address}: over TCP numatui cannot tell which process QEMU is, "
+                         "so it pins no thread; connect to a unix -qmp socket of QEMU, or let "
+                         "numatui launch QEMU (numatui launch)")
+    if peer.pid == os.getpid():
+        raise PinRefused(f"the process at the other end of {session.address} is numatui itself "
+                         f"(pid {peer.pid}), not QEMU: no thread pinned")
+    if peer.start is None:
+        raise PinRefused(f"numatui could not read the start time of pid {peer.pid} (the other end of "
+                         f"{session.address}) when it connected, so it cannot tell that process "
+                         "from a later one: no thread pinned")
+    if start_time(peer.pid) != peer.start:
+        raise PinRefused(f"the process at the other end of {session.address} (pid {peer.pid}) is "
+                         "gone: no thread pinned")
+    return peer.pid
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read(64).decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
+def _is_task(pid: int, tid: int) -> bool:
+    """True when the kernel lists thread ``tid`` among the tasks of process ``pid``."""
+    return 0 < tid <= PID_MAX and tid != os.getpid() and os.path.isdir(f"/proc/{pid}/task/{tid}")
+
+
+def _check_task(pid: int, vcpu: VCpu, done: int = 0) -> None:
+    if not _is_task(pid, vcpu.thread_id):
+        raise PinRefused(f"not pinning {vcpu.describe()}: QEMU says it runs there, but the kernel "
+                         f"has no such thread in QEMU's process (pid {pid}, "
+                         f"{sanitise.one_line(_comm(pid), 40)}); numatui pins only QEMU's own "
+                         "threads, and " + (f"stopped after {done}" if done else "pinned none"))
+
+
+def apply_pinning(plan: PinPlan, pid: int) -> dict[int, tuple[int, ...]]:
+    """sched_setaffinity for each pin, every thread a task of process ``pid``
+    (checked for all before any is pinned, and again around each), then the
+    affinity read back from the kernel (``sched_getaffinity``: the mask
+    ``/proc/PID/task/TID/status`` shows as ``Cpus_allowed_list``, without
+    generating 240 status files); PinRefused on the first refusal."""
     for pin in plan.pins:
+        _check_task(pid, pin.vcpu)
+    applied: dict[int, tuple[int, ...]] = {}
+    for done, pin in enumerate(plan.pins):
+        tid = pin.vcpu.thread_id
+        _check_task(pid, pin.vcpu, done)
         try:
-            os.sched_setaffinity(pin.vcpu.thread_id, pin.cpus)
+            before = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, pin.cpus)
         except OSError as exc:
             raise _refusal(pin.vcpu, pin.cpus, exc) from None
+        if not _is_task(pid, tid):  # it ended, and its id went to another process meanwhile
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, before)
+            _check_task(pid, pin.vcpu, done)
     wanted: dict[tuple[int, ...], set[int]] = {}
     for pin in plan.pins:
         try:  # the kernel's affinity mask of the thread: what Cpus_allowed_list shows
@@ -102,6 +181,5 @@ async def pin_vcpus(session: Session, host: HostTopology, policy: PinPolicy, *,
     vcpus = await read_vcpus(session)
     binding = await read_binding(session) if policy is PinPolicy.NODE else {}
     plan = plan_pinning(host, vcpus, policy, binding, allowed=os.sched_getaffinity(0))
-    pid = session.peer.pid if session.peer is not None else None
-    applied = {} if dry_run else apply_pinning(plan, pid)
+    applied = {} if dry_run else apply_pinning(plan, qemu_pid(session))
     return PinResult(plan, applied)
