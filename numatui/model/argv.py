@@ -17,8 +17,9 @@ from typing import Any
 from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
+from numatui.model.numbers import parse_qemu_int
 from numatui.model.plan import MAX_NODES, Distance, Node
-from numatui.model.smp import SmpConfig, parse_int, resolve_smp, smp_keys, split_opts
+from numatui.model.smp import SmpConfig, resolve_smp, smp_keys, split_opts
 from numatui.model.topology import PROP_ORDER
 from numatui.model.units import qemu_strtosz
 
@@ -255,7 +256,7 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
     if kind in ("hmat-lb", "hmat-cache"):
         raw: dict[str, Any] = dict(pairs)
         for k in ("bandwidth", "size"):  # QAPI 'size': suffixes allowed on the command line
-            if isinstance(raw.get(k), str) and not raw[k].isdigit():
+            if isinstance(raw.get(k), str):
                 raw[k] = qemu_strtosz(raw[k], "B", what=f"{where}: {k}")
         if kind == "hmat-lb":
             cfg.hmat_lb.append(lb_from_args(where, raw))
@@ -277,14 +278,14 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
         values[k] = v
     declared = {n[1] for n in raw_nodes}
     if kind == "node":
-        nodeid = (parse_int(values["nodeid"], "nodeid", where, 0xFFFF) if "nodeid" in values
+        nodeid = (parse_qemu_int(values["nodeid"], "nodeid", where, 0xFFFF) if "nodeid" in values
                   else len(raw_nodes))
         if nodeid >= MAX_NODES:
             raise NumaError(f"{where}: Max number of NUMA nodes reached: {nodeid}")
         if nodeid in declared:
             raise NumaError(f"{where}: Duplicate NUMA nodeid: {nodeid}")
         if "initiator" in values:
-            cfg.initiators[nodeid] = parse_int(values["initiator"], "initiator", where, 0xFFFF)
+            cfg.initiators[nodeid] = parse_qemu_int(values["initiator"], "initiator", where, 0xFFFF)
         size = None
         if "mem" in values:
             size = qemu_strtosz(values["mem"], "M", what=f"{where}: mem")
@@ -300,7 +301,7 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
         out: CpuOption = {}
         for k in _CPU_KEYS[1:]:
             if k in values:
-                out[k] = parse_int(values[k], k, where, MAX_NODES - 1 if k == "node-id" else None)
+                out[k] = parse_qemu_int(values[k], k, where, MAX_NODES - 1 if k == "node-id" else None)
         if strict and out["node-id"] not in declared:
             raise NumaError(
                 f"{where}: Invalid node-id={out['node-id']}, NUMA node must be defined with "
@@ -311,9 +312,9 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
         for k in ("src", "dst", "val"):
             if k not in values:
                 raise NumaError(f"{where}: Parameter '{k}' is missing")
-        src = parse_int(values["src"], "src", where, MAX_NODES - 1)
-        dst = parse_int(values["dst"], "dst", where, MAX_NODES - 1)
-        val = parse_int(values["val"], "val", where, 255)
+        src = parse_qemu_int(values["src"], "src", where, MAX_NODES - 1)
+        dst = parse_qemu_int(values["dst"], "dst", where, MAX_NODES - 1)
+        val = parse_qemu_int(values["val"], "val", where, 255)
         if strict:
             if src not in declared or dst not in declared:
                 raise NumaError(f"{where}: Source/Destination NUMA node is missing. "
@@ -330,8 +331,8 @@ def _cpu_indexes(ranges: Sequence[str], where: str) -> tuple[int, ...]:
     out: list[int] = []
     for r in ranges:
         lo, dash, hi = r.partition("-")
-        a = parse_int(lo, "cpus", where, 0xFFFF)
-        b = parse_int(hi, "cpus", where, 0xFFFF) if dash else a
+        a = parse_qemu_int(lo, "cpus", where, 0xFFFF)
+        b = parse_qemu_int(hi, "cpus", where, 0xFFFF) if dash else a
         if b < a:
             raise NumaError(f"{where}: Parameter 'cpus' has a range {r!r} that runs backwards")
         out.extend(range(a, b + 1))

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from numatui.model.errors import NumaError
+from numatui.model.numbers import parse_qemu_int, shown
 
 #: -smp keys, outermost level first (as cpu_hierarchy_to_string prints them).
 SMP_LEVELS: tuple[str, ...] = (
@@ -77,26 +78,6 @@ def escape_opt(value: str) -> str:
     return value.replace(",", ",,")
 
 
-_INT = re.compile(r"\s*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
-
-
-def parse_int(value: str, key: str, where: str, high: int | None = None) -> int:
-    """An integer as QEMU's option visitors read it (decimal, ``0x`` hex, ``0`` octal)."""
-    m = _INT.match(value) if len(value) <= 40 else None
-    if not m:
-        raise NumaError(f"{where}: Parameter '{key}' expects a non-negative integer, not {value!r}")
-    digits = m.group(1)
-    if digits[:2] in ("0x", "0X"):
-        n = int(digits, 16)
-    elif len(digits) > 1:
-        n = int(digits, 8) if digits[0] == "0" else int(digits)
-    else:
-        n = int(digits)
-    if high is not None and n > high:
-        raise NumaError(f"{where}: Parameter '{key}' expects an integer between 0 and {high}, not {n}")
-    return n
-
-
 @dataclass(frozen=True)
 class SmpConfig:
     """A resolved ``-smp``: every count known, as QEMU reports it in ``qom-get /machine smp``."""
@@ -133,7 +114,7 @@ def _board(machine: str | None) -> _Board:
     """
     if not machine:
         return _Board()
-    m = re.search(r"-(\d+)\.(\d+)$", machine)
+    m = re.search(r"-([0-9]{1,4})\.([0-9]{1,4})$", machine)
     version = (int(m.group(1)), int(m.group(2))) if m else None
     old = version is not None and version < (6, 2)
     if machine == "q35" or machine.startswith("pc-q35"):
@@ -160,9 +141,10 @@ def smp_keys(text: str, where: str | None = None) -> dict[str, int]:
                 f"{where}: Parameter 'smp.{key}' is unexpected; -smp takes cpus, maxcpus, "
                 + ", ".join(SMP_LEVELS)
             )
-        if len(value) > 40 or not _INT.match(value):
-            raise NumaError(f"{where}: Parameter 'smp.{key}' expects integer, not {value!r}")
-        out[key] = parse_int(value, f"smp.{key}", where)
+        try:
+            out[key] = parse_qemu_int(value, f"smp.{key}", where)
+        except NumaError:
+            raise NumaError(f"{where}: Parameter 'smp.{key}' expects integer, not {shown(value)}") from None
     return out
 
 
