@@ -18,7 +18,7 @@ from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.numbers import parse_qemu_int
-from numatui.model.plan import MAX_NODES, Distance, Node
+from numatui.model.plan import MAX_HOST_NODE, MAX_NODES, Distance, Node
 from numatui.model.smp import SmpConfig, resolve_smp, smp_keys, split_opts
 from numatui.model.topology import PROP_ORDER
 from numatui.model.units import qemu_strtosz
@@ -231,10 +231,8 @@ def _object(cfg: QemuConfig, value: str, where: str) -> None:
 def _host_node_range(text: str, where: str) -> list[int]:
     """``0`` or ``0-3`` (QemuOpts' list syntax for host-nodes)."""
     lo, _, hi = text.partition("-")
-    try:
-        a, b = int(lo), int(hi or lo)
-    except ValueError:
-        raise NumaError(f"{where}: host-nodes={text} is not a host node id or range") from None
+    a = parse_qemu_int(lo, "host-nodes", where, MAX_HOST_NODE)
+    b = parse_qemu_int(hi, "host-nodes", where, MAX_HOST_NODE) if hi else a
     if a > b:
         raise NumaError(f"{where}: host-nodes={text} is an empty range")
     return list(range(a, b + 1))

@@ -60,6 +60,8 @@ POLICIES = ("bind", "preferred", "interleave")
 #: The plan's ``pinning``: how vCPU threads go on host CPUs after boot.
 PINNINGS = ("node", "cpu")
 MAX_NODES = 128  # QEMU's MAX_NODES
+#: The largest host node id a node's memory may be bound to (``host-nodes=``).
+MAX_HOST_NODE = 1023
 
 
 @dataclass(frozen=True)
@@ -380,7 +382,8 @@ def _binding(where: str, raw: Mapping[str, Any], has_memory: bool) -> tuple[tupl
         return (), None
     if not isinstance(hosts, list) or not hosts:
         raise NumaError(f"{where}.host-nodes must be a non-empty list of host node ids like [0]")
-    ids = tuple(sorted({whole_number(f"{where}.host-nodes[{j}]", h, 0, 1023) for j, h in enumerate(hosts)}))
+    ids = tuple(sorted({whole_number(f"{where}.host-nodes[{j}]", h, 0, MAX_HOST_NODE)
+                        for j, h in enumerate(hosts)}))
     if policy is None:
         policy = "bind"
     if policy not in POLICIES:
