@@ -108,8 +108,9 @@ class HmatCache:
 
 # -- reading (plan JSON items, -numa option values) -------------------------------
 def _int(where: str, value: Any, low: int = 0, high: int | None = None) -> int:
-    if isinstance(value, str):  # a -numa option value
-        value = parse_int(value, where, lo=low, hi=UINT64_MAX if high is None else high)
+    if isinstance(value, str):  # a -numa option value; ``where`` ends in ".KEY"
+        at, _, key = where.rpartition(".")
+        value = parse_int(value, key, lo=low, hi=UINT64_MAX if high is None else high, where=at)
     return whole_number(where, value, low, high)
 
 
