@@ -169,7 +169,7 @@ def parse_qemu_args(argv: Sequence[str], *, strict: bool = True) -> QemuConfig:
 def _ram_size(text: str, where: str) -> int | None:
     """``-m``: suffix-less means MiB (vl.c), 0 means the machine default, 8 KiB aligned."""
     size = qemu_strtosz(text, "B", what=f"{where}: Parameter 'size'")
-    if text[-1:].isdigit():
+    if text.endswith(tuple("0123456789")):  # no suffix (qemu_strtosz took only ASCII digits)
         size *= _MIB
     if size == 0:
         return None
