@@ -144,7 +144,7 @@ def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int]) -> list[str]:
             pairs = split_opts_or_none(opt.value, "type")
             if pairs is not None and next((v for k, v in pairs if k == "type"), None) == "node":
                 node_id = parse_qemu_int(next((v for k, v in pairs if k == "nodeid"), str(len(declared))),
-                                    "nodeid", opt.text)
+                                         "nodeid", opt.text)
                 declared.add(node_id)
                 if node_id in sizes:
                     node = want[node_id]
