@@ -143,3 +143,18 @@ def test_a_numa_export_reapplies_as_a_plan(qemu_factory: Any, tmp_path: Path) ->
     memdevs = {m["id"]: m["size"] for m in asyncio.run(fresh.qmp("query-memdev"))}
     assert memdevs == {m["id"]: m["size"] for m in asyncio.run(first.qmp("query-memdev"))}
     assert ok("export", fresh.sock, "--format", "numa") == exported
+
+
+def test_a_node_line_keeps_the_binding_of_qemus_own_backend(qemu_factory: Any, tmp_path: Path) -> None:
+    """``-numa node,nodeid=0,memdev=m0,cpus=...`` without m0's ``-object`` speaks of
+    the CPUs only: the host-nodes= binding QEMU's command line gave m0 stays."""
+    bound = ["-object", "memory-backend-ram,id=m0,size=1G,host-nodes=0,policy=bind",
+             "-object", "memory-backend-ram,id=m1,size=1G"]
+    q = qemu_factory(["-machine", "q35", *X86, "-smp", "8,sockets=2,cores=2,threads=2", *bound,
+                      *plain_nodes(2)])
+    plan = tmp_path / "p.numa"
+    plan.write_text("".join(f"-numa {v}\n" for v in legacy_lines({0: ["0-3"], 1: ["4-7"]}, memdev=True)))
+    ok("apply", q.sock, str(plan))
+    assert {dict(k)["socket-id"] for k, n in asyncio.run(q.nodes()).items() if n == 0} == {0}
+    memdevs = {m["id"]: m for m in asyncio.run(q.qmp("query-memdev"))}
+    assert memdevs["m0"]["host-nodes"] == [0] and memdevs["m0"]["policy"] == "bind"
