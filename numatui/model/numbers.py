@@ -71,12 +71,8 @@ def parse_qemu_int(text: str, key: str, where: str, hi: int | None = None) -> in
     if not m:
         raise NumaError(f"{where}: Parameter '{key}' expects a non-negative integer, not {shown(str(text))}")
     digits = m.group(1)
-    if digits[:2] in ("0x", "0X"):
-        n = parse_int(digits[2:], key, hi=UINT64_MAX + 1, where=where, base=16)
-    elif len(digits) > 1 and digits[0] == "0":
-        n = parse_int(digits, key, hi=UINT64_MAX + 1, where=where, base=8)
-    else:
-        n = parse_int(digits, key, hi=UINT64_MAX + 1, where=where)
+    base = 16 if digits[:2] in ("0x", "0X") else 8 if len(digits) > 1 and digits[0] == "0" else 10
+    n = parse_int(digits[2:] if base == 16 else digits, key, hi=16**MAX_DIGITS, where=where, base=base)
     high = UINT64_MAX if hi is None else hi
     if n > high:
         raise NumaError(f"{where}: Parameter '{key}' expects an integer between 0 and {high}, not {n}")
