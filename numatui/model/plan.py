@@ -163,8 +163,9 @@ class Plan:
     #: set-numa-node type hmat-lb / hmat-cache, in the order they are sent
     hmat_lb: tuple[HmatLb, ...] = ()
     hmat_cache: tuple[HmatCache, ...] = ()
-    #: legacy ``-numa node,nodeid=N,cpus=...``: (node, cpu indexes); only the board
-    #: knows their slots (:meth:`Topology.cpu_indexes`), so :meth:`resolve` maps them
+    #: legacy ``-numa node,nodeid=N,cpus=...`` of a text plan: (node, cpu indexes); only
+    #: the board knows their slots (:meth:`Topology.cpu_indexes`), so :meth:`resolve`
+    #: maps them.  JSON plans have no such form (a plan from the slots never has them).
     cpu_indexes: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
     # -- building -------------------------------------------------------------
