@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from numatui.model.errors import NumaError
-from numatui.model.numbers import parse_int, shown
+from numatui.model.numbers import parse_int
 from numatui.session.errors import BadAddress
 
 #: ``-qmp``/``-chardev`` socket options a pasted address may carry.
@@ -39,14 +39,14 @@ class Address:
         if text.startswith("unix:"):
             path = text[len("unix:"):]
             if not path:
-                raise BadAddress(f"QMP address {shown(raw)}: unix: needs a socket path")
+                raise BadAddress(f"QMP address {raw!r}: unix: needs a socket path")
             return cls(kind="unix", path=path)
         if text.startswith("tcp:"):
             return cls._tcp(text[len("tcp:"):], raw)
         for scheme in ("telnet:", "udp:", "vsock:", "fd:", "websocket:"):
             if text.startswith(scheme):
                 raise BadAddress(
-                    f"QMP address {shown(raw)}: {scheme[:-1]} is not supported; "
+                    f"QMP address {raw!r}: {scheme[:-1]} is not supported; "
                     "use unix:PATH or tcp:HOST:PORT"
                 )
         if "/" not in text and _looks_like_host_port(text):
@@ -57,9 +57,9 @@ class Address:
     def _tcp(cls, rest: str, raw: str) -> Address:
         host, sep, port_text = rest.rpartition(":")
         if not sep:
-            raise BadAddress(f"QMP address {shown(raw)}: expected tcp:HOST:PORT with a numeric port")
+            raise BadAddress(f"QMP address {raw!r}: expected tcp:HOST:PORT with a numeric port")
         try:
-            port = parse_int(port_text, "port", lo=1, hi=65535, where=f"QMP address {shown(raw)}")
+            port = parse_int(port_text, "port", lo=1, hi=65535, where=f"QMP address {raw!r}")
         except NumaError as exc:
             raise BadAddress(str(exc)) from None
         if host.startswith("[") and host.endswith("]"):
