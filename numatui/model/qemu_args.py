@@ -225,7 +225,7 @@ def plan_from_numa_text(text: str) -> Plan:
                 words = words[1:]  # the program name of a pasted command line
             else:
                 raise NumaError(
-                    f"plan line {lineno}: {shown(line.strip())} is neither a QEMU option nor a -numa value"
+                    f"plan line {lineno}: {line.strip()!r} is neither a QEMU option nor a -numa value"
                 )
         tokens += words
         lines += [lineno] * len(words)

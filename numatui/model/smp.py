@@ -207,12 +207,12 @@ def resolve_smp(keys: Mapping[str, int], machine: str | None = None, where: str 
 def _hierarchy(smp: SmpConfig, board: _Board) -> str:
     """cpu_hierarchy_to_string: the levels this board has, outermost first."""
     d = smp.to_dict()
-    shown = ["sockets"]
+    named = ["sockets"]
     if board.dies:
-        shown.append("dies")
+        named.append("dies")
     if board.clusters:
-        shown.append("clusters")
-    shown += ["cores", "threads"]
+        named.append("clusters")
+    named += ["cores", "threads"]
     extra = [lv for lv in ("drawers", "books", "modules") if d[lv] > 1]
-    levels = [lv for lv in SMP_LEVELS if lv in shown or lv in extra]
+    levels = [lv for lv in SMP_LEVELS if lv in named or lv in extra]
     return " * ".join(f"{lv} ({d[lv]})" for lv in levels)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from numatui.model.errors import NumaError
-from numatui.model.numbers import parse_int, shown
+from numatui.model.numbers import parse_int
 
 #: Topology props in QEMU's order, outermost first (qapi/machine.json CpuInstanceProperties).
 PROP_ORDER: tuple[str, ...] = (
@@ -95,11 +95,10 @@ def parse_key(text: str) -> SlotKey:
     for part in text.split(","):
         name, sep, value = part.strip().partition("=")
         if not sep:
-            raise NumaError(f"bad slot {shown(text)}: expected PROP=NUMBER[,PROP=NUMBER...], "
-                            f"got {shown(part)}")
+            raise NumaError(f"bad slot {text!r}: expected PROP=NUMBER[,PROP=NUMBER...], got {part!r}")
         if name in props:
-            raise NumaError(f"bad slot {shown(text)}: {name} given twice")
-        props[name] = parse_int(value, name, hi=MAX_ID, where=f"bad slot {shown(text)}")
+            raise NumaError(f"bad slot {text!r}: {name} given twice")
+        props[name] = parse_int(value, name, hi=MAX_ID, where=f"bad slot {text!r}")
     key = order_props(props)
     if not key:
         raise NumaError(f"bad slot {text!r}: name it by its topology props, e.g. socket-id=1,core-id=0")
