@@ -92,7 +92,9 @@ def test_text_with_comments_bare_values_and_a_pasted_command_line() -> None:
     pasted = ("qemu-system-x86_64 \\\n  -machine q35 \\\n  -m 2G \\\n"
               "  -numa node,nodeid=0 \\\n  -numa cpu,node-id=0,socket-id=0\n")
     assert load_plan(pasted) == Plan(nodes=(Node(0),), cpus=({"node-id": 0, "socket-id": 0},))
-    assert load_plan("") == Plan() == load_plan("# nothing\n\n")
+    for empty in ("", "# nothing\n\n", "{}", '{"version": 1, "cpus": []}'):
+        with pytest.raises(NumaError, match="plan: it is empty"):
+            load_plan(empty)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +113,10 @@ def test_text_with_comments_bare_values_and_a_pasted_command_line() -> None:
         ("-numa cpu,socket-id=0", "-numa cpu,socket-id=0: Missing mandatory node-id"),
         ("-numa node,node-id=1", "-numa node,node-id=1: Invalid parameter 'node-id'.*nodeid"),
         ("cpu,nodeid=1", "-numa cpu,nodeid=1: Invalid parameter 'nodeid'.*node-id"),
-        ("-numa node,nodeid=0,cpus=0-3", "cpu indexes"),
+        ("-numa node,nodeid=0 && touch x", "^plan line 1: '&&' is neither a QEMU option"),
+        ("-numa node,nodeid=0\n-numa cpu,node-id=0 $(touch x)", "^plan line 2: '\\$\\(touch'"),
+        ("-m 2G ; rm -rf x", "^plan line 1: ';'"),
+        ("-numa node,nodeid=0,cpus=0-3x", "Parameter 'cpus' expects"),
         ("-numa node,nodeid=0 'x", "plan line 1"),
         ("node,nodeid=0 and words", "neither a QEMU option"),
         ("-numa bogus", "does not accept value 'bogus'"),

@@ -9,18 +9,17 @@ import sys
 from numatui.bench.keypress import profile_keypress
 from numatui.bench.report import machine
 from numatui.bench.runner import Config, run
+from numatui.cli.parser import whole
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m numatui.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few samples: a smoke run, not a measurement")
-    parser.add_argument("--repeat", type=int, default=None, metavar="N",
+    parser.add_argument("--repeat", type=whole(1, 1000), default=None, metavar="N",
                         help="samples per side (default 10; --quick 2)")
     parser.add_argument("--profile-keypress", action="store_true",
                         help="only profile numatui's key presses (cProfile over the timed spans)")
     args = parser.parse_args(argv)
-    if args.repeat is not None and args.repeat < 1:
-        parser.error("--repeat must be at least 1")
     if args.profile_keypress:
         print(asyncio.run(profile_keypress()))
         return 0

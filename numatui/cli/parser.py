@@ -4,8 +4,11 @@ error is one line, exit 2)."""
 from __future__ import annotations
 
 import argparse
-import math
+from collections.abc import Callable
 from typing import NoReturn
+
+from numatui.model.errors import NumaError
+from numatui.model.numbers import parse_decimal, parse_int
 
 #: The documented exit codes (README): 0 ok, 1 QEMU refused (or failed, or went
 #: away), 2 bad usage or input, 3 cannot connect.
@@ -26,6 +29,31 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+def whole(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse ``type=`` reading a whole number lo..hi through numatui's one
+    number parser (``int`` would take ``\u0663`` and refuse ``²`` in its own words)."""
+    def convert(text: str) -> int:
+        try:
+            return parse_int(text, "value", lo=lo, hi=hi)
+        except NumaError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
+def seconds(lo: float, hi: float) -> Callable[[str], float]:
+    """An argparse ``type=`` for seconds lo..hi (``float`` would take ``nan``, ``inf``, ``1e9``)."""
+    def convert(text: str) -> float:
+        try:
+            return parse_decimal(text, "seconds", lo=lo, hi=hi)
+        except NumaError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
+#: The most seconds any wait may be given (a day).
+MAX_SECONDS = 86400.0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from numatui.core.export import EXPORT_FORMATS
 
@@ -35,11 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     common = _Parser(add_help=False)
-    common.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
+    common.add_argument("--timeout", type=seconds(0.001, MAX_SECONDS), default=3.0, metavar="SECONDS",
                         help="how long to wait for QMP to answer (default 3)")
     common.add_argument("--log", metavar="FILE", help="append the QMP transcript to FILE")
     nodes = _Parser(add_help=False)
-    nodes.add_argument("--nodes", type=int, metavar="N",
+    nodes.add_argument("--nodes", type=whole(1, 128), metavar="N",
                        help="how many NUMA nodes QEMU has, when numatui cannot read its command line")
     nodes.add_argument("--record", metavar="FILE",
                        help="keep the record of what numatui told this QEMU in FILE (a TCP peer "
@@ -53,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                        usage="numatui launch [options] [-- QEMU ARGS...]")
     p.add_argument("--qemu", default="qemu-system-x86_64", metavar="BINARY",
                    help="the QEMU to run (default qemu-system-x86_64)")
-    p.add_argument("--nodes", type=int, default=2, metavar="N",
+    p.add_argument("--nodes", type=whole(1, 128), default=2, metavar="N",
                    help="NUMA nodes to declare when the QEMU args declare none (default 2)")
     p.add_argument("--smp", metavar="SPEC", help="-smp for QEMU (default 8,sockets=2,cores=2,threads=2)")
     p.add_argument("-m", dest="memory", metavar="SIZE", help="-m for QEMU (default 2G)")
@@ -97,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("slots", nargs="+", metavar="SLOT",
                        help="slot props, e.g. socket-id=1,core-id=0,thread-id=1")
         if name == "unplug":
-            p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+            p.add_argument("--wait", type=seconds(0, MAX_SECONDS), default=0.0, metavar="SECONDS",
                            help="wait for the guest to eject the CPUs (DEVICE_DELETED); "
                                 "exit 1 if it refuses or does not answer in time")
     from numatui.cli.host import add_parsers
@@ -111,7 +139,7 @@ def _add_preset_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--preset", metavar="NAME",
                    help=f"apply a preset instead of a plan file: {', '.join(preset_names())}")
-    p.add_argument("--into", type=int, metavar="N",
+    p.add_argument("--into", type=whole(1, 128), metavar="N",
                    help="split/interleave over nodes 0..N-1 (default: every node QEMU has)")
     p.add_argument("--add-nodes", action="store_true",
                    help="add the memoryless nodes the preset needs that QEMU lacks")
@@ -138,13 +166,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if qemu_args and args.command != "launch":
         raise UsageError(f"only launch takes QEMU args after --, not {args.command}")
     args.qemu_args = qemu_args
-    if args.nodes is not None and not 1 <= args.nodes <= 128:
-        raise UsageError(f"--nodes {args.nodes} is out of range (1..128)")
-    if not math.isfinite(args.timeout) or args.timeout <= 0:
-        raise UsageError(f"--timeout {args.timeout} is not a positive number of seconds")
-    wait = getattr(args, "wait", 0.0)  # unplug only
-    if not math.isfinite(wait) or wait < 0:
-        raise UsageError(f"--wait {wait} is not a number of seconds")
     if getattr(args, "flavor", None) is not None and args.format != "openstack":
         raise UsageError("--flavor goes with --format openstack")
     if args.command == "apply":

@@ -396,7 +396,11 @@ class Vm:
         if isinstance(plan, FlavorPlan):  # nova's cells laid onto this machine's slots (FlavorError)
             plan = plan.laid_out(s.topology, boot_cpus=s.boot_cpus(), ram_size=s.info.ram_size,
                                  nodes=s.nodes, smp=s.info.smp)
+        # a plan of -numa options (a numa export) declares only the nodes it adds: QEMU's own are there
+        if plan.nodes:
+            plan = plan.with_nodes([*plan.nodes, *(n for n in s.nodes if plan.node(n.id) is None)])
         mapping = plan.resolve(s.topology)
+        _check_memdevs(s, plan)
         rebind = memory.bindings_differ(s, plan)
         if rebind:  # backends QEMU has: their binding is fixed until a new QEMU
             if not self.can_relaunch:
@@ -501,6 +505,19 @@ def hmat_problem(session: Session, lbs: Sequence[HmatLb], caches: Sequence[HmatC
                                           lb_provided=provided):
         return f"{caches[i - len(old_c)].option() if i >= len(old_c) else 'hmat-cache'}: {message}"
     return None
+
+
+def _check_memdevs(session: Session, plan: Plan) -> None:
+    """A plan node naming another memdev than QEMU's node of that id describes
+    another machine: refused, not skipped as done (a node that names no memdev
+    only maps CPUs)."""
+    have = {n.id: n.memdev for n in session.nodes}
+    for n in plan.nodes:
+        memdev = have.get(n.id)
+        if n.memdev is not None and memdev is not None and n.memdev != memdev:
+            raise BadRequest(f"the plan gives node {n.id} memdev {n.memdev!r}, but QEMU's node {n.id} "
+                             f"has memdev {memdev!r}, which cannot change live: name {memdev!r} or "
+                             "leave memdev= out (then the node line only maps CPUs)")
 
 
 def _nodes_to_add(session: Session, plan: Plan) -> list[Node]:

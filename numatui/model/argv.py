@@ -18,8 +18,9 @@ from numatui.model.backend import Backend, backend_from_opts, unknown_option
 from numatui.model.compact import CpuOption
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
-from numatui.model.plan import MAX_NODES, Distance, Node
-from numatui.model.smp import SmpConfig, parse_int, resolve_smp, smp_keys, split_opts
+from numatui.model.numbers import parse_qemu_int
+from numatui.model.plan import MAX_HOST_NODE, MAX_NODES, Distance, Node
+from numatui.model.smp import SmpConfig, resolve_smp, smp_keys, split_opts
 from numatui.model.topology import PROP_ORDER
 from numatui.model.units import qemu_strtosz
 
@@ -173,7 +174,7 @@ def parse_qemu_args(argv: Sequence[str], *, strict: bool = True) -> QemuConfig:
 def _ram_size(text: str, where: str) -> int | None:
     """``-m``: suffix-less means MiB (vl.c), 0 means the machine default, 8 KiB aligned."""
     size = qemu_strtosz(text, "B", what=f"{where}: Parameter 'size'")
-    if text[-1:].isdigit():
+    if text.endswith(tuple("0123456789")):  # no suffix (qemu_strtosz took only ASCII digits)
         size *= _MIB
     if size == 0:
         return None
@@ -237,10 +238,8 @@ def _object(cfg: QemuConfig, value: str, where: str) -> None:
 def _host_node_range(text: str, where: str) -> list[int]:
     """``0`` or ``0-3`` (QemuOpts' list syntax for host-nodes)."""
     lo, _, hi = text.partition("-")
-    try:
-        a, b = int(lo), int(hi or lo)
-    except ValueError:
-        raise NumaError(f"{where}: host-nodes={text} is not a host node id or range") from None
+    a = parse_qemu_int(lo, "host-nodes", where, MAX_HOST_NODE)
+    b = parse_qemu_int(hi, "host-nodes", where, MAX_HOST_NODE) if hi else a
     if a > b:
         raise NumaError(f"{where}: host-nodes={text} is an empty range")
     return list(range(a, b + 1))
@@ -262,7 +261,7 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
     if kind in ("hmat-lb", "hmat-cache"):
         raw: dict[str, Any] = dict(pairs)
         for k in ("bandwidth", "size"):  # QAPI 'size': suffixes allowed on the command line
-            if isinstance(raw.get(k), str) and not raw[k].isdigit():
+            if isinstance(raw.get(k), str):
                 raw[k] = qemu_strtosz(raw[k], "B", what=f"{where}: {k}")
         if kind == "hmat-lb":
             cfg.hmat_lb.append(lb_from_args(where, raw))
@@ -284,14 +283,14 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
         values[k] = v
     declared = {n[1] for n in raw_nodes}
     if kind == "node":
-        nodeid = (parse_int(values["nodeid"], "nodeid", where, 0xFFFF) if "nodeid" in values
+        nodeid = (parse_qemu_int(values["nodeid"], "nodeid", where, 0xFFFF) if "nodeid" in values
                   else len(raw_nodes))
         if nodeid >= MAX_NODES:
             raise NumaError(f"{where}: Max number of NUMA nodes reached: {nodeid}")
         if nodeid in declared:
             raise NumaError(f"{where}: Duplicate NUMA nodeid: {nodeid}")
         if "initiator" in values:
-            cfg.initiators[nodeid] = parse_int(values["initiator"], "initiator", where, 0xFFFF)
+            cfg.initiators[nodeid] = parse_qemu_int(values["initiator"], "initiator", where, 0xFFFF)
         size = None
         if "mem" in values:
             size = qemu_strtosz(values["mem"], "M", what=f"{where}: mem")
@@ -307,7 +306,7 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
         out: CpuOption = {}
         for k in _CPU_KEYS[1:]:
             if k in values:
-                out[k] = parse_int(values[k], k, where, MAX_NODES - 1 if k == "node-id" else None)
+                out[k] = parse_qemu_int(values[k], k, where, MAX_NODES - 1 if k == "node-id" else None)
         if strict and out["node-id"] not in declared:
             raise NumaError(
                 f"{where}: Invalid node-id={out['node-id']}, NUMA node must be defined with "
@@ -318,9 +317,9 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
         for k in ("src", "dst", "val"):
             if k not in values:
                 raise NumaError(f"{where}: Parameter '{k}' is missing")
-        src = parse_int(values["src"], "src", where, MAX_NODES - 1)
-        dst = parse_int(values["dst"], "dst", where, MAX_NODES - 1)
-        val = parse_int(values["val"], "val", where, 255)
+        src = parse_qemu_int(values["src"], "src", where, MAX_NODES - 1)
+        dst = parse_qemu_int(values["dst"], "dst", where, MAX_NODES - 1)
+        val = parse_qemu_int(values["val"], "val", where, 255)
         if strict:
             if src not in declared or dst not in declared:
                 raise NumaError(f"{where}: Source/Destination NUMA node is missing. "
@@ -337,8 +336,8 @@ def _cpu_indexes(ranges: Sequence[str], where: str) -> tuple[int, ...]:
     out: list[int] = []
     for r in ranges:
         lo, dash, hi = r.partition("-")
-        a = parse_int(lo, "cpus", where, 0xFFFF)
-        b = parse_int(hi, "cpus", where, 0xFFFF) if dash else a
+        a = parse_qemu_int(lo, "cpus", where, 0xFFFF)
+        b = parse_qemu_int(hi, "cpus", where, 0xFFFF) if dash else a
         if b < a:
             raise NumaError(f"{where}: Parameter 'cpus' has a range {r!r} that runs backwards")
         out.extend(range(a, b + 1))

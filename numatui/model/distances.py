@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from numatui.model.errors import NumaError
+from numatui.model.numbers import UINT64_MAX, parse_int, shown
 from numatui.model.plan import MAX_NODES, Distance
 
 LOCAL_DISTANCE = 10
@@ -68,11 +69,13 @@ def parse_distance(text: str) -> int:
     s = text.strip()
     if not s:
         raise NumaError("no distance given: type a whole number from 10 to 255")
-    if not s.isascii() or not s.isdigit():
-        raise NumaError(f"{text.strip()!r} is not a distance: type a whole number from 10 to 255")
-    if len(s) > 6:
-        raise NumaError(f"distance {s} is refused: the largest distance is {MAX_DISTANCE}")
-    return int(s)
+    try:
+        value = parse_int(s, "distance", hi=UINT64_MAX)
+    except NumaError:
+        raise NumaError(f"{shown(s)} is not a distance: type a whole number from 10 to 255") from None
+    if value > MAX_DISTANCE:
+        raise NumaError(f"distance {value} is refused: the largest distance is {MAX_DISTANCE}")
+    return value
 
 
 @dataclass(frozen=True)

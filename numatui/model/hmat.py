@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from numatui.model.errors import NumaError, whole_number
+from numatui.model.numbers import UINT64_MAX, parse_int
 
 MAX_NODES = 128
 HIERARCHIES = ("memory", "first-level", "second-level", "third-level")
@@ -107,8 +108,9 @@ class HmatCache:
 
 # -- reading (plan JSON items, -numa option values) -------------------------------
 def _int(where: str, value: Any, low: int = 0, high: int | None = None) -> int:
-    if isinstance(value, str) and value.isdigit():  # a -numa option value
-        value = int(value)
+    if isinstance(value, str):  # a -numa option value; ``where`` ends in ".KEY"
+        at, _, key = where.rpartition(".")
+        value = parse_int(value, key, lo=low, hi=UINT64_MAX if high is None else high, where=at)
     return whole_number(where, value, low, high)
 
 
@@ -242,7 +244,6 @@ def lb_problems(items: Iterable[HmatLb], *, num_nodes: int, present: Collection[
     return out
 
 
-UINT64_MAX = (1 << 64) - 1  # QEMU starts a latency table's base at UINT64_MAX
 
 
 def provided(items: Iterable[HmatLb]) -> dict[int, set[str]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from numatui.model.argv import iter_options, parse_qemu_args, split_program
 from numatui.model.backend import Backend
 from numatui.model.errors import NumaError
+from numatui.model.numbers import parse_qemu_int
 from numatui.model.plan import Node
 from numatui.model.qemu_args import (
     backend_id,
@@ -26,7 +27,7 @@ from numatui.model.qemu_args import (
     ram_backend,
     rebind_object,
 )
-from numatui.model.smp import escape_opt, parse_int, split_opts_or_none
+from numatui.model.smp import escape_opt, split_opts_or_none
 from numatui.model.units import format_size, human_size, parse_size
 
 MIB = 1024 * 1024
@@ -145,8 +146,8 @@ def argv_with_split(argv: Sequence[str], sizes: Mapping[int, int],
         if opt.name == "numa" and opt.value is not None:
             pairs = split_opts_or_none(opt.value, "type")
             if pairs is not None and next((v for k, v in pairs if k == "type"), None) == "node":
-                node_id = parse_int(next((v for k, v in pairs if k == "nodeid"), str(len(declared))),
-                                    "nodeid", opt.text)
+                node_id = parse_qemu_int(next((v for k, v in pairs if k == "nodeid"), str(len(declared))),
+                                         "nodeid", opt.text)
                 declared.add(node_id)
                 if node_id in sizes:
                     node = want[node_id]

@@ -67,6 +67,8 @@ POLICIES = ("bind", "preferred", "interleave")
 #: The plan's ``pinning``: how vCPU threads go on host CPUs after boot.
 PINNINGS = ("node", "cpu")
 MAX_NODES = 128  # QEMU's MAX_NODES
+#: The largest host node id a node's memory may be bound to (``host-nodes=``).
+MAX_HOST_NODE = 1023
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,10 @@ class Plan:
     #: set-numa-node type hmat-lb / hmat-cache, in the order they are sent
     hmat_lb: tuple[HmatLb, ...] = ()
     hmat_cache: tuple[HmatCache, ...] = ()
+    #: legacy ``-numa node,nodeid=N,cpus=...`` of a text plan: (node, cpu indexes); only
+    #: the board knows their slots (:meth:`Topology.cpu_indexes`), so :meth:`resolve`
+    #: maps them.  JSON plans have no such form (a plan from the slots never has them).
+    cpu_indexes: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
     # -- building -------------------------------------------------------------
     @classmethod
@@ -198,6 +204,7 @@ class Plan:
     def node_ids(self) -> list[int]:
         """Nodes named anywhere in the plan, sorted."""
         ids = {n.id for n in self.nodes} | {c["node-id"] for c in self.cpus}
+        ids |= {node for node, _ in self.cpu_indexes}
         ids |= {d.src for d in self.distances} | {d.dst for d in self.distances}
         return sorted(ids)
 
@@ -217,7 +224,23 @@ class Plan:
         """
         known = {n.id for n in self.nodes}
         out: dict[SlotKey, int] = {}
-        origin: dict[SlotKey, int] = {}
+        origin: dict[SlotKey, str] = {}
+
+        def put(key: SlotKey, node: int, where: str, by: str) -> None:
+            if key in out and out[key] != node:
+                raise NumaError(f"{where}: slot {format_key(key)} is already on node {out[key]} "
+                                f"by {origin[key]}")
+            out[key] = node
+            origin.setdefault(key, by)
+
+        slot_of = {i: key for key, span in topology.cpu_indexes().items() for i in span}
+        for node, indexes in self.cpu_indexes:  # QEMU: cpu_index_to_instance_props
+            for i in indexes:
+                where = f"-numa node,nodeid={node},cpus={i}"
+                if i not in slot_of:
+                    raise NumaError(f"{where}: CPU index ({i}) should be smaller than maxcpus "
+                                    f"({len(slot_of)})")
+                put(slot_of[i], node, where, where)
         for i, opt in enumerate(self.cpus):
             where = f"cpus[{i}] ({_describe(opt)})"
             node = opt["node-id"]
@@ -233,13 +256,7 @@ class Plan:
             if not hits:
                 raise NumaError(f"{where}: no CPU slot matches")
             for s in hits:
-                if s.key in out and out[s.key] != node:
-                    raise NumaError(
-                        f"{where}: slot {format_key(s.key)} is already on node {out[s.key]} "
-                        f"by cpus[{origin[s.key]}]"
-                    )
-                out[s.key] = node
-                origin.setdefault(s.key, i)
+                put(s.key, node, where, f"cpus[{i}]")
         return out
 
     # -- the plan file ----------------------------------------------------------
@@ -377,7 +394,8 @@ def _binding(where: str, raw: Mapping[str, Any], has_memory: bool) -> tuple[tupl
         return (), None
     if not isinstance(hosts, list) or not hosts:
         raise NumaError(f"{where}.host-nodes must be a non-empty list of host node ids like [0]")
-    ids = tuple(sorted({whole_number(f"{where}.host-nodes[{j}]", h, 0, 1023) for j, h in enumerate(hosts)}))
+    ids = tuple(sorted({whole_number(f"{where}.host-nodes[{j}]", h, 0, MAX_HOST_NODE)
+                        for j, h in enumerate(hosts)}))
     if policy is None:
         policy = "bind"
     if policy not in POLICIES:

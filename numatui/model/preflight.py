@@ -21,6 +21,7 @@ from numatui.model import hmat as hmat_rules
 from numatui.model.errors import NumaError
 from numatui.model.guest_numbering import applies as guest_renumbers
 from numatui.model.guest_numbering import node_numbering, renumbered
+from numatui.model.numbers import parse_int
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
 from numatui.model.topology import SlotKey, Topology, format_key
 from numatui.model.units import human_size
@@ -146,9 +147,10 @@ def _boot_cpus_warnings(topology: Topology, mapping: Mapping[SlotKey, int],
 def _version(text: str) -> tuple[int, ...]:
     parts = []
     for part in text.split("."):
-        if not part.isdigit():
+        try:
+            parts.append(parse_int(part, "version", hi=10**6))
+        except NumaError:
             break
-        parts.append(int(part))
     return tuple(parts)
 
 

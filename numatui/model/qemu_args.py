@@ -18,6 +18,7 @@ from numatui.model.argv import FLAGS, Option, iter_options, object_props, parse_
 from numatui.model.backend import backend_opts, backend_type
 from numatui.model.errors import NumaError
 from numatui.model.flavor import FlavorPlan, read_flavor
+from numatui.model.numbers import shown
 from numatui.model.plan import LIVE, Node, Plan, check_distances
 from numatui.model.ranges import runs
 from numatui.model.smp import escape_opt, parse_smp, split_opts, split_opts_or_none
@@ -150,19 +151,72 @@ def _memdev_ids(nodes: Sequence[Node], taken: Collection[str]) -> dict[int, str]
     return {n.id: free_memdev_id(n.id, used) for n in nodes if n.memdev is None and n.size}
 
 
+#: The most options a text plan may hold: one per slot of the largest board
+#: numatui reads (:data:`numatui.model.topology.MAX_SLOTS`; QEMU's largest has
+#: 4096 vCPUs).  Reading that many takes seconds; more is refused.
+MAX_PLAN_OPTIONS = 1 << 16
+
+#: shlex's whitespace; a word: unquoted characters, escapes and quoted pieces.
+_BLANKS = re.compile(r"[ \t\r\n]*")
+_WORD = re.compile(r"""(?:[^ \t\r\n'"\\#]+|\\.|'[^']*'|"(?:[^"\\]+|\\.)*")+""", re.S)
+_PIECE = re.compile(r"""\\(.)|'([^']*)'|"((?:[^"\\]|\\.)*)"|[^'"\\]+""", re.S)
+_IN_DOUBLE = re.compile(r"\\(.)", re.S)
+
+
+def shell_words(line: str) -> list[str]:
+    """``shlex.split(line, comments=True)``, in linear time with C-speed regexes
+    (shlex reads a character at a time: seconds for a megabyte).  ValueError
+    for an unclosed quote or a trailing backslash, as shlex."""
+    out: list[str] = []
+    pos, end = 0, len(line)
+    while True:
+        pos = _BLANKS.match(line, pos).end()  # type: ignore[union-attr]  # * always matches
+        if pos >= end or line[pos] == "#":
+            return out
+        m = _WORD.match(line, pos)
+        if m is None or (m.end() < end and line[m.end()] not in " \t\r\n#"):
+            raise ValueError("No escaped character" if line.rstrip().endswith("\\")
+                             else "No closing quotation")
+        word = m.group()
+        out.append(_unquote(word) if any(c in word for c in "'\"\\") else word)
+        pos = m.end()
+
+
+def _unquote(word: str) -> str:
+    """One shell word without its quotes and escapes (in double quotes only
+    ``\\"`` and ``\\\\`` are escapes, as in shlex)."""
+    parts: list[str] = []
+    for m in _PIECE.finditer(word):
+        escaped, single, double = m.groups()
+        if escaped is not None:
+            parts.append(escaped)
+        elif single is not None:
+            parts.append(single)
+        elif double is not None:
+            parts.append(_IN_DOUBLE.sub(lambda e: e[1] if e[1] in '"\\' else e[0], double))
+        else:
+            parts.append(m.group())
+    return "".join(parts)
+
+
 def plan_from_numa_text(text: str) -> Plan:
-    """A plan from QEMU options in text: ``-numa node|dist|cpu``, ``-object memory-backend-*``.
+    """A plan from QEMU options in text: ``-numa node|dist|cpu|hmat-*``,
+    ``-object memory-backend-*`` (what ``numatui export --format numa`` writes).
 
     One option per line; ``#`` starts a comment; blank lines are fine; a line
     may leave out ``-numa`` (``cpu,node-id=0,socket-id=0``); a pasted command
-    line (with ``\\`` continuations and the program name first) works too;
-    options other than ``-numa`` and ``-object`` are ignored.
+    line (with ``\\`` continuations and the program name first) works too:
+    its other QEMU options are the VM's, not the plan's.  A word that is
+    no option nor an option's value (``&&``, ``$(touch``) is refused, naming
+    its line.  Legacy ``-numa node,nodeid=N,cpus=A-B`` (``cpus=`` may repeat)
+    names cpu indexes, mapped to slots as QEMU maps them (:meth:`Plan.resolve`).
     """
     text = text.replace("\\\r\n", " ").replace("\\\n", " ")
     tokens: list[str] = []
+    lines: list[int] = []  # the line of each token
     for lineno, line in enumerate(text.splitlines(), 1):
         try:
-            words = shlex.split(line, comments=True)
+            words = shell_words(line)
         except ValueError as exc:
             raise NumaError(f"plan line {lineno}: {exc}") from None
         if not words:
@@ -177,13 +231,17 @@ def plan_from_numa_text(text: str) -> Plan:
                     f"plan line {lineno}: {line.strip()!r} is neither a QEMU option nor a -numa value"
                 )
         tokens += words
+        lines += [lineno] * len(words)
+        if len(tokens) > 2 * MAX_PLAN_OPTIONS:
+            raise NumaError(f"plan line {lineno}: the plan has more than {MAX_PLAN_OPTIONS} options, "
+                            "more than any machine needs (export --format numa writes a few per node)")
+    at = 0
+    for opt in iter_options(tokens):
+        if opt.name is None:
+            raise NumaError(f"plan line {lines[at]}: {shown(opt.value or '')} is neither a QEMU "
+                            "option nor the value of one; nothing was applied")
+        at += len(opt.tokens)
     cfg = parse_qemu_args(tokens, strict=False)
-    if cfg.legacy_cpus:
-        node = min(cfg.legacy_cpus)
-        raise NumaError(
-            f"-numa node,nodeid={node},cpus=...: a plan names CPU slots, not cpu indexes; "
-            f"write -numa cpu,node-id={node},socket-id=...,core-id=... instead"
-        )
     if cfg.backend_unknown:
         raise NumaError(cfg.backend_unknown[0])
     check_distances(cfg.distances, "plan: -numa dist")
@@ -193,19 +251,24 @@ def plan_from_numa_text(text: str) -> Plan:
         cpus=tuple(cfg.cpus),
         hmat_lb=tuple(cfg.hmat_lb),
         hmat_cache=tuple(cfg.hmat_cache),
+        cpu_indexes=tuple(cfg.legacy_cpus.items()),
     )
 
 
 def load_plan(text: str) -> Plan:
     """A plan file's text, JSON (starts with ``{``) or QEMU ``-numa`` options, or
-    an OpenStack flavor (:func:`numatui.model.flavor.read_flavor`)."""
+    an OpenStack flavor (:func:`numatui.model.flavor.read_flavor`).  A plan
+    that says nothing (no node, distance, CPU, HMAT entry or pinning) is a
+    NumaError: applying it would look like success and do nothing."""
     flavor = read_flavor(text)
     if flavor is not None:
         return FlavorPlan(flavor=flavor)
     head = text.lstrip("\ufeff \t\r\n")
-    if head.startswith(("{", "[")):
-        return Plan.from_json(head)
-    return plan_from_numa_text(text)
+    plan = Plan.from_json(head) if head.startswith(("{", "[")) else plan_from_numa_text(text)
+    if plan == Plan():
+        raise NumaError("plan: it is empty (no -numa option, no nodes, distances or cpus): "
+                        "nothing to apply; give the plan some content")
+    return plan
 
 
 def numa_kind(value: str) -> str | None:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from numatui.model.errors import NumaError
+from numatui.model.numbers import parse_int
 
 #: Topology props in QEMU's order, outermost first (qapi/machine.json CpuInstanceProperties).
 PROP_ORDER: tuple[str, ...] = (
@@ -93,11 +94,11 @@ def parse_key(text: str) -> SlotKey:
     props: dict[str, int] = {}
     for part in text.split(","):
         name, sep, value = part.strip().partition("=")
-        if not sep or not value.strip().isdigit():
+        if not sep:
             raise NumaError(f"bad slot {text!r}: expected PROP=NUMBER[,PROP=NUMBER...], got {part!r}")
         if name in props:
             raise NumaError(f"bad slot {text!r}: {name} given twice")
-        props[name] = int(value)
+        props[name] = parse_int(value, name, hi=MAX_ID, where=f"bad slot {text!r}")
     key = order_props(props)
     if not key:
         raise NumaError(f"bad slot {text!r}: name it by its topology props, e.g. socket-id=1,core-id=0")

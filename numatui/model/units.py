@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from numatui.model.errors import NumaError
+from numatui.model.numbers import MAX_DIGITS, UINT64_MAX, parse_int, shown
 
 
 def parse_size(text: str | int, default_unit: str = "b", what: str = "size") -> int:
@@ -44,6 +47,8 @@ def human_size(size: int) -> str:
 
 
 _QEMU_SUFFIX = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+#: ``0x`` hex, or decimal with an optional fraction; then one suffix letter or none.
+_SIZE = re.compile(r"(?:0[xX]([0-9a-fA-F]{1,40})|([0-9]{1,40})(?:\.([0-9]*))?)([BKMGTPEbkmgtpe]?)\Z")
 
 
 def qemu_strtosz(text: str, default_suffix: str = "B", what: str = "size") -> int:
@@ -54,45 +59,26 @@ def qemu_strtosz(text: str, default_suffix: str = "B", what: str = "size") -> in
     nothing (``default_suffix``).  Nothing may follow.  ``2Gi``, ``1e3`` and
     ``-1`` are refused as QEMU refuses them.
     """
-    s = text.lstrip(" \t\n\r\f\v").removeprefix("+")
     bad = NumaError(
-        f"{what} {text!r} is not a size: give a whole number with an optional "
+        f"{what} {shown(text)} is not a size: give a whole number with an optional "
         "suffix B, K, M, G, T, P or E (like 2G or 512M)"
     )
-    i = 0
-    while i < len(s) and s[i].isdigit() and s[i].isascii():
-        i += 1
-    if i == 0 or i > 40:
+    m = _SIZE.match(text.lstrip(" \t\n\r\f\v").removeprefix("+"))
+    if m is None:
         raise bad
-    whole = int(s[:i])
-    fraction = ""
-    if whole == 0 and s[i : i + 1] in ("x", "X"):
-        j = i + 1
-        while j < len(s) and s[j] in "0123456789abcdefABCDEF":
-            j += 1
-        if j == i + 1 or j > i + 40 or s[j : j + 1] == ".":
-            raise bad
-        whole = int(s[i + 1 : j], 16)
-        i = j
-    elif s[i : i + 1] == ".":
-        j = i + 1
-        while j < len(s) and s[j].isdigit() and s[j].isascii():
-            j += 1
-        fraction = s[i + 1 : j][:30]
-        i = j
-    rest = s[i:]
-    if rest:
-        if len(rest) != 1 or rest.upper() not in _QEMU_SUFFIX:
-            raise bad
-        power = _QEMU_SUFFIX[rest.upper()]
+    hex_digits, digits, fraction, suffix = m.groups()
+    if hex_digits is not None:
+        whole = parse_int(hex_digits, what, hi=UINT64_MAX, base=16)
     else:
-        power = _QEMU_SUFFIX[default_suffix.upper()]
+        whole = parse_int(digits, what, hi=10**MAX_DIGITS)
+    fraction = (fraction or "")[:30]
+    power = _QEMU_SUFFIX[(suffix or default_suffix).upper()]
     unit = 1024**power
     if unit == 1 and fraction.strip("0"):
         raise bad
     value: int = whole * unit
     if fraction:
-        value += int(int(fraction) * unit // 10 ** len(fraction))
+        value += parse_int(fraction, what, hi=10**30) * unit // 10 ** len(fraction)
     if value >= 2**64:
-        raise NumaError(f"{what} {text!r} is too large (QEMU takes sizes below 2^64)")
+        raise NumaError(f"{what} {shown(text)} is too large (QEMU takes sizes below 2^64)")
     return value

@@ -10,6 +10,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
+from numatui.model.errors import NumaError
+from numatui.model.numbers import parse_int
 from numatui.session.errors import BadAddress
 
 #: ``-qmp``/``-chardev`` socket options a pasted address may carry.
@@ -44,7 +46,8 @@ class Address:
         for scheme in ("telnet:", "udp:", "vsock:", "fd:", "websocket:"):
             if text.startswith(scheme):
                 raise BadAddress(
-                    f"QMP address {raw!r}: {scheme[:-1]} is not supported; use unix:PATH or tcp:HOST:PORT"
+                    f"QMP address {raw!r}: {scheme[:-1]} is not supported; "
+                    "use unix:PATH or tcp:HOST:PORT"
                 )
         if "/" not in text and _looks_like_host_port(text):
             return cls._tcp(text, raw)
@@ -53,11 +56,12 @@ class Address:
     @classmethod
     def _tcp(cls, rest: str, raw: str) -> Address:
         host, sep, port_text = rest.rpartition(":")
-        if not sep or not port_text.isdigit():
+        if not sep:
             raise BadAddress(f"QMP address {raw!r}: expected tcp:HOST:PORT with a numeric port")
-        port = int(port_text)
-        if not 0 < port < 65536:
-            raise BadAddress(f"QMP address {raw!r}: port {port} is out of range (1..65535)")
+        try:
+            port = parse_int(port_text, "port", lo=1, hi=65535, where=f"QMP address {raw!r}")
+        except NumaError as exc:
+            raise BadAddress(str(exc)) from None
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
         if not host:
@@ -111,5 +115,7 @@ def _strip_options(text: str) -> str:
 
 
 def _looks_like_host_port(text: str) -> bool:
+    """Meant as HOST:PORT.  Any script's digits count here, so that ``host:²`` is
+    refused by the port's parser rather than tried as a socket path."""
     host, sep, port = text.rpartition(":")
     return bool(sep and host and port.isdigit())

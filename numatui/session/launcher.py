@@ -31,6 +31,7 @@ from pathlib import Path
 
 from numatui.model.argv import split_program
 from numatui.model.errors import NumaError
+from numatui.model.numbers import parse_qemu_int
 from numatui.model.plan import MAX_NODES, Node
 from numatui.model.qemu_args import iter_options, parse_qemu_args
 from numatui.model.smp import split_opts
@@ -240,10 +241,7 @@ class Launcher:
         # the user's own nodes, with memory added
         ids = []
         for i, d in zip(numa_at, declared, strict=True):
-            try:
-                ids.append(int(d.get("nodeid", str(len(ids)))))
-            except ValueError:
-                raise NumaError(f"{options[i].text}: nodeid is not a number") from None
+            ids.append(parse_qemu_int(d.get("nodeid", str(len(ids))), "nodeid", options[i].text, 0xFFFF))
         sizes = _split_memory(ram, len(ids))
         memdev_of = dict(zip(numa_at, ids, strict=True))
         out = [argv[0]]

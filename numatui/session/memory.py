@@ -83,6 +83,8 @@ def bindings_differ(session: Session, plan: Plan) -> dict[int, tuple[tuple[int, 
         cur = have.get(n.id)
         if n.memdev is None or cur is None or cur.memdev is None:
             continue  # a new node: object-add binds it live
+        if n.size is None and not n.host_nodes:
+            continue  # names QEMU's backend, not its -object (a text plan's -numa node line)
         want = (n.host_nodes, n.policy if n.host_nodes else None)
         if (cur.host_nodes, cur.policy if cur.host_nodes else None) != want:
             out[n.id] = want

@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 BUSY_DELAY = 0.15
 
 
+def internal_error(exc: BaseException) -> str:
+    """The line a TUI shows for an exception nobody expected (the CLI's words)."""
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
 class Face(Protocol):
     """What the controller needs of the app."""
 
@@ -126,6 +131,9 @@ class Controller:
             except (SessionError, NumaError) as exc:  # NumaError: a malformed reply, never a traceback
                 face.notify(clip(face.mask(str(exc))), title="QEMU", severity="error", timeout=10,
                             markup=False)
+            except Exception as exc:  # a bug: said, and the app (and the VM it launched) stay
+                face.notify(clip(face.mask(internal_error(exc))), title="numatui", severity="error",
+                            timeout=30, markup=False)
             finally:
                 busy_timer.stop()
                 self.busy = None

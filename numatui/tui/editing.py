@@ -30,6 +30,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
 from numatui.session.machine import RunState
+from numatui.tui.controller import internal_error
 from numatui.tui.dialog import Dialog
 
 if TYPE_CHECKING:
@@ -201,7 +202,10 @@ class Editor(Dialog[None], Generic[K]):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         if self.editing is not None:
-            self.submit(self.editing, event.value)
+            try:
+                self.submit(self.editing, event.value)
+            except Exception as exc:  # a bug: said here; the editor, the app and the VM stay
+                self.message.say(f"Refused: {internal_error(exc)}", "error")
 
     def submit(self, editing: K, text: str) -> None:
         """``text`` entered for ``editing``: a refusal leaves the input open to correct."""

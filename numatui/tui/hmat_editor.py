@@ -28,6 +28,7 @@ from textual.widgets import Input, Static
 from numatui.model import hmat
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb
+from numatui.model.numbers import UINT64_MAX, parse_int
 from numatui.model.units import human_size, qemu_strtosz
 from numatui.session.errors import SessionError
 from numatui.tui.editing import MatrixEditor, MessageLine, digit_bindings
@@ -41,9 +42,7 @@ def parse_value(text: str, latency: bool) -> int:
     if not text:
         raise NumaError("type a value")
     if latency:
-        if not text.isdigit():
-            raise NumaError(f"latency {text!r} must be a whole number of nanoseconds")
-        return int(text)
+        return parse_int(text, "latency (ns)", hi=UINT64_MAX)
     return qemu_strtosz(text, "B", what="bandwidth")
 
 
