@@ -39,6 +39,7 @@ from numatui.model.plan import Node, Plan, loads_strict
 from numatui.model.preflight import present_at_boot
 from numatui.model.ranges import format_ranges
 from numatui.model.sanitise import one_line
+from numatui.model.shell import shell_words
 from numatui.model.topology import SlotKey, Topology
 
 MIB = 1 << 20
@@ -157,7 +158,7 @@ def _commands(text: str) -> Iterator[list[str]]:
     text = text.replace("\\\r\n", " ").replace("\\\n", " ")
     for lineno, line in enumerate(text.splitlines(), 1):
         try:
-            words = shlex.split(line, comments=True)
+            words = shell_words(line)
         except ValueError as exc:
             raise FlavorError(f"flavor line {lineno}: {exc}") from None
         if words:
