@@ -97,9 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                            help="wait for the guest to eject the CPUs (DEVICE_DELETED); "
                                 "exit 1 if it refuses or does not answer in time")
+    from numatui.cli.domain import add_parser as add_domain
     from numatui.cli.host import add_parsers
 
     add_parsers(sub, address, nodes, common)  # host, pin
+    add_domain(sub, common, _add_preset_options)
     return parser
 
 
@@ -147,4 +149,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
             raise UsageError("apply takes a PLAN file or --preset NAME (exactly one)")
         if args.preset is None and (args.into is not None or args.add_nodes):
             raise UsageError("--into and --add-nodes go with --preset")
+    if args.command == "domain":
+        from numatui.cli.domain import check_args
+
+        check_args(args)
     return args

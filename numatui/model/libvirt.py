@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from numatui.model.errors import NumaError
 from numatui.model.hmat import MIB, HmatCache, HmatLb
@@ -67,6 +68,33 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
     A cell without CPUs gets no ``cpus``.  Raises :class:`LibvirtUnsupported`
     for what libvirt cannot express (see the module docstring).
     """
+    parts = domain_elements(topology, plan, smp, host_cpus)
+    root = ET.Element("cpu")
+    root.append(parts.topology)
+    if parts.numa is not None:
+        root.append(parts.numa)
+    ET.indent(root, space="  ")
+    out = ET.tostring(root, encoding="unicode") + "\n"
+    for extra in parts.tunes:
+        ET.indent(extra, space="  ")
+        out += ET.tostring(extra, encoding="unicode") + "\n"
+    return out
+
+
+@dataclass(frozen=True)
+class DomainElements:
+    """What numatui writes into a domain: ``<cpu>``'s ``<topology>`` and ``<numa>``
+    (None: no node), ``<numatune>``/``<cputune>`` when the plan binds or pins."""
+
+    topology: ET.Element
+    numa: ET.Element | None
+    tunes: list[ET.Element]
+
+
+def domain_elements(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = None,
+                    host_cpus: Mapping[int, tuple[int, ...]] | None = None) -> DomainElements:
+    """The elements :func:`libvirt_xml` writes, as elements (for
+    :mod:`numatui.model.domain_xml`, which splices them into a domain's text)."""
     for level in _NOT_IN_LIBVIRT:  # from -smp when given, else counted in the slots
         prop = _PROP_OF[level]
         if smp and int(smp.get(level, 1) or 1) > 1:
@@ -90,12 +118,12 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
     for d in plan.distances:
         table[(d.src, d.dst)] = d.val
 
-    root = ET.Element("cpu")
     counts = topology_counts(topology, smp)
-    ET.SubElement(root, "topology", {a: str(v) for a, v in counts.items()
-                                     if a not in ("dies", "clusters") or v > 1})
+    topo = ET.Element("topology", {a: str(v) for a, v in counts.items()
+                                   if a not in ("dies", "clusters") or v > 1})
+    numa = None
     if ids:
-        numa = ET.SubElement(root, "numa")
+        numa = ET.Element("numa")
         for node_id in ids:
             attrs = {"id": str(node_id)}
             if cpus.get(node_id):
@@ -125,15 +153,12 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
                         ET.SubElement(dist, "sibling", {"id": str(other), "value": str(val)})
         if plan.hmat_lb:
             _interconnects(numa, plan)
-    ET.indent(root, space="  ")
-    out = ET.tostring(root, encoding="unicode") + "\n"
-    for extra in tune_elements(topology, plan, mapping, host_cpus):
-        ET.indent(extra, space="  ")
-        out += ET.tostring(extra, encoding="unicode") + "\n"
-    bad = _XML_FORBIDDEN.search(out)
-    if bad:  # only numbers go in today; a future string attribute must not break XML 1.0
-        raise NumaError(f"libvirt XML cannot hold the control character \\x{ord(bad.group()):02x}")
-    return out
+    tunes = tune_elements(topology, plan, mapping, host_cpus)
+    for el in (topo, numa, *tunes):
+        bad = None if el is None else _XML_FORBIDDEN.search(ET.tostring(el, encoding="unicode"))
+        if bad:  # only numbers go in today; a future string attribute must not break XML 1.0
+            raise NumaError(f"libvirt XML cannot hold the control character \\x{ord(bad.group()):02x}")
+    return DomainElements(topo, numa, tunes)
 
 
 def tune_elements(topology: Topology, plan: Plan, mapping: Mapping[SlotKey, int],

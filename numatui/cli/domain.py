@@ -1,0 +1,135 @@
+"""``numatui domain SOURCE``: lay out a libvirt domain's NUMA on a scratch QEMU, write it back.
+
+SOURCE is a domain XML file or a domain's name on ``--connect URI``.  libvirt
+converts the domain (``domxml-to-native``, with its devices left out); numatui
+starts a scratch QEMU in preconfig with the board, CPUs, memory and cells of
+it (:func:`numatui.model.domain_xml.scratch_args`), maps the cells' vCPUs over
+QMP, then opens the TUI, or applies ``--apply PLAN`` / ``--preset NAME``
+headless, checks that QEMU boots the layout (``x-exit-preconfig`` of the
+scratch QEMU, which has no devices and no guest code), and writes the domain
+back (:class:`numatui.core.domain.DomainTarget`).  Nothing is written or
+defined when any step fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING, Any, TextIO
+
+from numatui.cli.parser import EXIT_OK, UsageError
+from numatui.core.domain import DomainTarget, domain_plan
+from numatui.model.domain_xml import Domain, conversion_xml, read_domain, scratch_args
+
+if TYPE_CHECKING:
+    from numatui.core.vm import Vm
+    from numatui.session.launcher import Launcher
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser,
+               preset_options: object) -> None:
+    """The ``domain`` subcommand (``preset_options``: the parser's --preset/--into adder)."""
+    p = sub.add_parser("domain", parents=[common],
+                       help="lay out a libvirt domain's NUMA (a domain XML file or a name)")
+    p.add_argument("source", metavar="SOURCE", help="a domain XML file, or a domain's name on --connect")
+    p.add_argument("--connect", "-c", metavar="URI",
+                   help="libvirt URI (default: libvirt's own default), e.g. qemu:///system")
+    p.add_argument("--qemu", metavar="BINARY",
+                   help="the scratch QEMU (default qemu-system-ARCH for the domain's arch)")
+    p.add_argument("--apply", metavar="PLAN", help="apply this plan (JSON or -numa text) headless")
+    preset_options(p)  # type: ignore[operator]
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--output", "-o", metavar="FILE",
+                       help="write the new domain XML here (default stdout)")
+    where.add_argument("--in-place", action="store_true", help="rewrite the SOURCE file (atomically)")
+    where.add_argument("--define", action="store_true",
+                       help="redefine the domain on its connection (virsh define)")
+    p.add_argument("--nodes", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Usage errors of ``domain`` (one line, exit 2)."""
+    if args.apply is not None and args.preset is not None:
+        raise UsageError("domain takes --apply PLAN or --preset NAME, not both")
+    if args.preset is None and (args.into is not None or args.add_nodes):
+        raise UsageError("--into and --add-nodes go with --preset")
+    if args.in_place and not _is_file(args.source):
+        raise UsageError(f"--in-place rewrites a file; {args.source!r} is not one")
+    if args.define and _is_file(args.source):
+        raise UsageError("--define redefines a domain by name: give its name (and --connect URI), "
+                         "or write the file with --output / --in-place")
+
+
+def _is_file(source: str) -> bool:
+    return os.path.exists(source) or "/" in source or source.endswith(".xml")
+
+
+def load(args: argparse.Namespace) -> DomainTarget:
+    """The domain (a file, or ``virsh dumpxml`` of a name) and where it is written."""
+    from numatui.session import libvirt
+
+    if _is_file(args.source):
+        with open(args.source, encoding="utf-8") as f:
+            text = f.read(2 << 20)
+        domain = read_domain(text, args.source)
+        return DomainTarget(domain, uri=args.connect, path=args.source, output=args.output,
+                            in_place=args.in_place)
+    where = f"domain {args.source} on {args.connect or 'libvirt (its default URI)'}"
+    domain = read_domain(libvirt.dumpxml(args.connect, args.source), where)
+    return DomainTarget(domain, uri=args.connect, name=args.source, output=args.output,
+                        define=args.define)
+
+
+def scratch_launcher(domain: Domain, uri: str | None,
+                     qemu: str | None) -> tuple[Launcher, dict[int, tuple[int, ...]]]:
+    """The scratch QEMU's launcher (not started) and the cells' vCPU indexes."""
+    from numatui.session import libvirt
+    from numatui.session.launcher import Launcher, kvm_usable
+
+    scratch = scratch_args(libvirt.to_native(uri, conversion_xml(domain)))
+    args = scratch.args
+    if not kvm_usable() and "kvm" in args:  # a KVM domain laid out on a host without KVM
+        args = ["tcg" if a == "kvm" else a for a in args]
+        args = ["max" if a == "host" and args[i - 1] == "-cpu" else a for i, a in enumerate(args)]
+    return Launcher(qemu=qemu or domain.qemu, extra_args=args), scratch.cell_cpus
+
+
+async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from numatui.cli.io import read_plan
+    from numatui.cli.launch import connect, make_vm
+
+    plan = read_plan(args.apply) if args.apply is not None else None  # bad input: before QEMU starts
+    target = load(args)
+    launcher, cells = scratch_launcher(target.domain, args.connect, args.qemu)
+    await launcher.start()
+    vm: Vm | None = None
+    try:
+        session = await connect(args, err, launcher.address, launcher)
+        try:
+            headless = plan is not None or args.preset is not None
+            vm = make_vm(session, save=False) if headless else make_vm(session, err=err)
+            if args.preset is not None:
+                plan = vm.preset_plan(args.preset, args.into, args.add_nodes)
+            await vm.apply_plan(domain_plan(session.topology, cells, plan), lambda _: None)
+            if not headless:
+                return await _tui(vm, target, out)
+            host = vm.host.get() if session.pinning else None
+            text = target.text(session, None if host is None else {n.id: tuple(n.cpus) for n in host.nodes})
+            await session.exit_preconfig()  # QEMU judges the layout before anything is written
+            said = target.save(text, out)
+            if said:
+                err.write(f"numatui: {said}\n")
+            return EXIT_OK
+        finally:
+            await session.close()
+    finally:
+        current = vm.launcher if vm is not None and vm.launcher is not None else launcher
+        await current.stop()
+        if current is not launcher:
+            await launcher.stop()
+
+
+async def _tui(vm: Vm, target: DomainTarget, out: TextIO) -> int:
+    from numatui.tui.app import run_tui
+
+    return await run_tui(vm.session, keeper=vm.keeper, domain=target)
