@@ -86,6 +86,29 @@ class DomainTarget:
     output: str | None = None
     in_place: bool = False
     define: bool = False
+    #: the plan last saved (the TUI's Save to domain; None: not tracked)
+    saved: Plan | None = None
+    #: the text a save to stdout keeps, for the TUI to print on quit
+    printed: str | None = None
+
+    def unsaved(self, session: Session) -> bool:
+        """True when QEMU's layout is not the one last saved (or opened with)."""
+        return self.saved is not None and session.plan() != self.saved
+
+    async def save_now(self, session: Session, host_cpus: Mapping[int, tuple[int, ...]] | None = None
+                       ) -> str:
+        """The TUI's Save to domain: write it (virsh in a thread: it may take
+        seconds), remember it as saved; the line that says where it went."""
+        import asyncio
+        import io
+
+        text = self.text(session, host_cpus)
+        said = await asyncio.to_thread(self.save, text, io.StringIO())
+        self.saved = session.plan()
+        if not said:
+            self.printed = text
+            said = "saved: the domain XML is printed when you quit"
+        return said
 
     def text(self, session: Session, host_cpus: Mapping[int, tuple[int, ...]] | None = None) -> str:
         """The domain's text with what QEMU reports now in numatui's elements

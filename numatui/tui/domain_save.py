@@ -1,0 +1,37 @@
+"""``numatui domain``'s part of the TUI: Save to domain (ctrl+s and its button),
+and the question ``q`` asks when the layout is not saved.  The saving itself
+is :meth:`numatui.core.domain.DomainTarget.save_now`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from numatui.model.errors import NumaError
+from numatui.session.errors import SessionError
+from numatui.tui.confirm import ConfirmDialog
+
+if TYPE_CHECKING:
+    from numatui.tui.app import NumaApp
+
+UNSAVED_QUESTION = ("The layout is not saved to the domain. Quit anyway (the domain keeps its "
+                    "old layout)? Save first with ctrl+s or the Save to domain button.")
+
+
+def unsaved_dialog() -> ConfirmDialog:
+    return ConfirmDialog("Quit without saving?", UNSAVED_QUESTION, "Quit", "Stay")
+
+
+async def save_domain(app: NumaApp) -> None:
+    """Write the layout QEMU has now into the domain; say where, or why not."""
+    if app.domain is None:
+        app.notify("Save to domain: numatui was not opened on a domain (numatui domain SOURCE)",
+                   severity="warning", markup=False)
+        return
+    try:
+        host = app.vm.host.get() if app.session.pinning else None
+        cpus = None if host is None else {n.id: tuple(n.cpus) for n in host.nodes}
+        said = await app.domain.save_now(app.session, cpus)
+    except (NumaError, SessionError, OSError) as exc:
+        app.notify(f"Not saved: {exc}", severity="error", markup=False)
+        return
+    app.notify(said, title="Save to domain", markup=False)

@@ -1,0 +1,70 @@
+"""``numatui domain`` in the TUI, driven like a user: map, Save to domain, quit.
+
+The saved domain is then judged by libvirt and QEMU (its ``domxml-to-native``
+argv started in a fresh QEMU reports each slot's node), not by numatui.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from libvirt_fixtures import (
+    URI,
+    libvirtd,  # noqa: F401 (the fixture, used by name)
+)
+from test_domain import REALISTIC, WANT, _native, _oracle_args, _slot_nodes
+from tui_helpers import Notes, settle
+
+from numatui.cli.domain import scratch_launcher
+from numatui.core.domain import DomainTarget, domain_plan
+from numatui.core.keeper import Keeper
+from numatui.core.vm import Vm
+from numatui.model.domain_xml import read_domain
+from numatui.session.launcher import Launcher
+from numatui.session.session import Session
+from numatui.tui.app import NumaApp
+from numatui.tui.confirm import ConfirmDialog
+
+
+@pytest.mark.usefixtures("libvirtd")
+async def test_map_save_quit(qemu_factory: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out.xml"
+    target = DomainTarget(read_domain(REALISTIC.read_text(), str(REALISTIC)), uri=URI,
+                          path=str(REALISTIC), output=str(out))
+    launcher, cells = scratch_launcher(target.domain, URI, None)
+    await launcher.start()
+    session: Session | None = None
+    try:
+        session = await Session.connect(launcher.address, launcher=launcher)
+        await Vm(session).apply_plan(domain_plan(session.topology, cells), lambda _: None)
+        app = NumaApp(session, keeper=Keeper(session), domain=target)
+        async with app.run_test(size=(140, 44)) as pilot:
+            notes = Notes(app)
+            # socket 0 (cells 0: vCPUs 0-3) to node 1, then socket 1 to node 0: moves, relaunched
+            await pilot.press("s", "1", "escape", "right_square_bracket", "s", "0")
+            await settle(app, pilot)
+            assert not out.exists()
+            await pilot.press("q")  # unsaved: asks, and "n" stays
+            await settle(app, pilot)
+            assert isinstance(app.screen, ConfirmDialog)
+            await pilot.press("n")
+            await settle(app, pilot)
+            await pilot.click("#cmd-save")  # the button (ctrl+s is the key)
+            await settle(app, pilot)
+            assert out.exists(), notes.text()
+            await pilot.press("q")  # saved: no question
+            await settle(app, pilot)
+        assert app.return_value == app.vm.quit_text()  # saved to a file: q prints the -numa options
+        saved = ET.fromstring(out.read_text())
+        cells_out = {c.get("id"): c.get("cpus") for c in saved.findall("cpu/numa/cell")}
+        assert cells_out == {"0": "4-7", "1": "0-3"}, notes.text()
+        assert await _slot_nodes(qemu_factory, _oracle_args(_native(URI, out))) == WANT
+    finally:
+        if session is not None:
+            await session.close()
+        for lch in {launcher, session and session.launcher}:
+            if isinstance(lch, Launcher):
+                await lch.stop()
