@@ -14,10 +14,9 @@ defined when any step fails.
 from __future__ import annotations
 
 import argparse
-import os
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from numatui.cli.parser import EXIT_OK, UsageError
+from numatui.cli.parser import EXIT_OK, is_file_source
 from numatui.core.domain import DomainTarget, domain_plan
 from numatui.model.domain_xml import Domain, conversion_xml, read_domain, scratch_args
 
@@ -26,49 +25,11 @@ if TYPE_CHECKING:
     from numatui.session.launcher import Launcher
 
 
-def add_parser(sub: Any, common: argparse.ArgumentParser,
-               preset_options: object) -> None:
-    """The ``domain`` subcommand (``preset_options``: the parser's --preset/--into adder)."""
-    p = sub.add_parser("domain", parents=[common],
-                       help="lay out a libvirt domain's NUMA (a domain XML file or a name)")
-    p.add_argument("source", metavar="SOURCE", help="a domain XML file, or a domain's name on --connect")
-    p.add_argument("--connect", "-c", metavar="URI",
-                   help="libvirt URI (default: libvirt's own default), e.g. qemu:///system")
-    p.add_argument("--qemu", metavar="BINARY",
-                   help="the scratch QEMU (default qemu-system-ARCH for the domain's arch)")
-    p.add_argument("--apply", metavar="PLAN", help="apply this plan (JSON or -numa text) headless")
-    preset_options(p)  # type: ignore[operator]
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--output", "-o", metavar="FILE",
-                       help="write the new domain XML here (default stdout)")
-    where.add_argument("--in-place", action="store_true", help="rewrite the SOURCE file (atomically)")
-    where.add_argument("--define", action="store_true",
-                       help="redefine the domain on its connection (virsh define)")
-    p.add_argument("--nodes", type=int, default=None, help=argparse.SUPPRESS)
-
-
-def check_args(args: argparse.Namespace) -> None:
-    """Usage errors of ``domain`` (one line, exit 2)."""
-    if args.apply is not None and args.preset is not None:
-        raise UsageError("domain takes --apply PLAN or --preset NAME, not both")
-    if args.preset is None and (args.into is not None or args.add_nodes):
-        raise UsageError("--into and --add-nodes go with --preset")
-    if args.in_place and not _is_file(args.source):
-        raise UsageError(f"--in-place rewrites a file; {args.source!r} is not one")
-    if args.define and _is_file(args.source):
-        raise UsageError("--define redefines a domain by name: give its name (and --connect URI), "
-                         "or write the file with --output / --in-place")
-
-
-def _is_file(source: str) -> bool:
-    return os.path.exists(source) or "/" in source or source.endswith(".xml")
-
-
 def load(args: argparse.Namespace) -> DomainTarget:
     """The domain (a file, or ``virsh dumpxml`` of a name) and where it is written."""
     from numatui.session import libvirt
 
-    if _is_file(args.source):
+    if is_file_source(args.source):
         with open(args.source, encoding="utf-8") as f:
             text = f.read(2 << 20)
         domain = read_domain(text, args.source)

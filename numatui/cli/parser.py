@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import NoReturn
+import os
+from typing import Any, NoReturn
 
 #: The documented exit codes (README): 0 ok, 1 QEMU refused (or failed, or went
 #: away), 2 bad usage or input, 3 cannot connect.
@@ -97,11 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                            help="wait for the guest to eject the CPUs (DEVICE_DELETED); "
                                 "exit 1 if it refuses or does not answer in time")
-    from numatui.cli.domain import add_parser as add_domain
     from numatui.cli.host import add_parsers
 
     add_parsers(sub, address, nodes, common)  # host, pin
-    add_domain(sub, common, _add_preset_options)
+    _add_domain_parser(sub, common)
     return parser
 
 
@@ -117,6 +117,44 @@ def _add_preset_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host-root", default="/", metavar="DIR",
                    help="the host for --preset host and the capacity checks: a recorded "
                         "/sys + /proc tree under DIR (default /)")
+
+
+def _add_domain_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The ``domain`` subcommand (numatui.cli.domain runs it)."""
+    p = sub.add_parser("domain", parents=[common],
+                       help="lay out a libvirt domain's NUMA (a domain XML file or a name)")
+    p.add_argument("source", metavar="SOURCE", help="a domain XML file, or a domain's name on --connect")
+    p.add_argument("--connect", "-c", metavar="URI",
+                   help="libvirt URI (default: libvirt's own default), e.g. qemu:///system")
+    p.add_argument("--qemu", metavar="BINARY",
+                   help="the scratch QEMU (default qemu-system-ARCH for the domain's arch)")
+    p.add_argument("--apply", metavar="PLAN", help="apply this plan (JSON or -numa text) headless")
+    _add_preset_options(p)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--output", "-o", metavar="FILE",
+                       help="write the new domain XML here (default stdout)")
+    where.add_argument("--in-place", action="store_true", help="rewrite the SOURCE file (atomically)")
+    where.add_argument("--define", action="store_true",
+                       help="redefine the domain on its connection (virsh define)")
+    p.add_argument("--nodes", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def _check_domain_args(args: argparse.Namespace) -> None:
+    """Usage errors of ``domain`` (one line, exit 2)."""
+    if args.apply is not None and args.preset is not None:
+        raise UsageError("domain takes --apply PLAN or --preset NAME, not both")
+    if args.preset is None and (args.into is not None or args.add_nodes):
+        raise UsageError("--into and --add-nodes go with --preset")
+    if args.in_place and not is_file_source(args.source):
+        raise UsageError(f"--in-place rewrites a file; {args.source!r} is not one")
+    if args.define and is_file_source(args.source):
+        raise UsageError("--define redefines a domain by name: give its name (and --connect URI), "
+                         "or write the file with --output / --in-place")
+
+
+def is_file_source(source: str) -> bool:
+    """``numatui domain SOURCE``: a file (it exists, or looks like a path), else a domain name."""
+    return os.path.exists(source) or "/" in source or source.endswith(".xml")
 
 
 def _version() -> str:
@@ -150,7 +188,5 @@ def parse(argv: list[str]) -> argparse.Namespace:
         if args.preset is None and (args.into is not None or args.add_nodes):
             raise UsageError("--into and --add-nodes go with --preset")
     if args.command == "domain":
-        from numatui.cli.domain import check_args
-
-        check_args(args)
+        _check_domain_args(args)
     return args

@@ -495,7 +495,7 @@ class NumaApp(App[str]):
         self.push_screen(HelpScreen())
 
     def action_save_domain(self) -> None:
-        self.run_now(save_domain(self), "domain")
+        self.run_now(save_domain(self.domain, self.vm, self.notify), "domain")
 
     def on_command_panel_save_requested(self) -> None:
         self.action_save_domain()

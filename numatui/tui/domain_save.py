@@ -4,14 +4,16 @@ is :meth:`numatui.core.domain.DomainTarget.save_now`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from numatui.model.errors import NumaError
 from numatui.session.errors import SessionError
 from numatui.tui.confirm import ConfirmDialog
 
 if TYPE_CHECKING:
-    from numatui.tui.app import NumaApp
+    from numatui.core.domain import DomainTarget
+    from numatui.core.vm import Vm
 
 UNSAVED_QUESTION = ("The layout is not saved to the domain. Quit anyway (the domain keeps its "
                     "old layout)? Save first with ctrl+s or the Save to domain button.")
@@ -21,17 +23,17 @@ def unsaved_dialog() -> ConfirmDialog:
     return ConfirmDialog("Quit without saving?", UNSAVED_QUESTION, "Quit", "Stay")
 
 
-async def save_domain(app: NumaApp) -> None:
-    """Write the layout QEMU has now into the domain; say where, or why not."""
-    if app.domain is None:
-        app.notify("Save to domain: numatui was not opened on a domain (numatui domain SOURCE)",
-                   severity="warning", markup=False)
+async def save_domain(domain: DomainTarget | None, vm: Vm, notify: Callable[..., Any]) -> None:
+    """Write the layout QEMU has now into the domain; say where (``notify``), or why not."""
+    if domain is None:
+        notify("Save to domain: numatui was not opened on a domain (numatui domain SOURCE)",
+               severity="warning", markup=False)
         return
     try:
-        host = app.vm.host.get() if app.session.pinning else None
+        host = vm.host.get() if vm.session.pinning else None
         cpus = None if host is None else {n.id: tuple(n.cpus) for n in host.nodes}
-        said = await app.domain.save_now(app.session, cpus)
+        said = await domain.save_now(vm.session, cpus)
     except (NumaError, SessionError, OSError) as exc:
-        app.notify(f"Not saved: {exc}", severity="error", markup=False)
+        notify(f"Not saved: {exc}", severity="error", markup=False)
         return
-    app.notify(said, title="Save to domain", markup=False)
+    notify(said, title="Save to domain", markup=False)
