@@ -22,6 +22,7 @@ The new elements come from :mod:`numatui.model.libvirt` (the one writer).
 
 from __future__ import annotations
 
+import copy
 import re
 import shlex
 import xml.etree.ElementTree as ET
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 from numatui.model.argv import iter_options, object_props, split_program
 from numatui.model.errors import NumaError
-from numatui.model.smp import split_opts
+from numatui.model.smp import escape_opt, split_opts
 
 #: The largest domain XML numatui reads.
 MAX_DOMAIN_BYTES = 1 << 20
@@ -149,7 +150,8 @@ def scratch_args(native: Sequence[str]) -> Scratch:
                 node = int(dict(pairs).get("nodeid", len(cells)))  # numbers: libvirt writes it
                 cells[node] = _cpu_indexes(ranges, opt.text) if ranges else ()
                 used.update(v for k, v in pairs if k == "memdev")
-                value = ",".join(f"{k}={v}" for k, v in pairs if k != "cpus")
+                value = ",".join(v if k == "type" else f"{k}={escape_opt(v)}"
+                                 for k, v in pairs if k != "cpus")
             out += ["-numa", value]
     backends = [tok for oid, tokens in objects.items() if oid in used for tok in tokens]
     return Scratch(args=backends + out, cell_cpus=cells)
@@ -283,6 +285,11 @@ def splice(domain: Domain, owned: Owned) -> str:
                           ("cputune", owned.cputune)):
         if sibling is None:
             continue
+        before = domain.root.find(name)
+        if name == "cputune" and before is not None:  # numatui's is <vcpupin>; <shares>, ... stay
+            kept = [copy.deepcopy(child) for child in before if child.tag != "vcpupin"]
+            sibling = ET.Element("cputune", before.attrib)
+            sibling.extend([*kept, *(owned.cputune or ())])
         span = _find(spans, "domain", name)
         if span is not None:
             edits.append((span.start, span.end, _render(sibling, unit, 1)))
