@@ -216,3 +216,66 @@ def test_preset_instead_of_a_plan(tmp_path: Path) -> None:
     assert code == 0, err
     cells = {c.get("id"): c.get("cpus") for c in ET.fromstring(stdout).findall("cpu/numa/cell")}
     assert set(cells) == {"0", "1"} and cells["0"] != "0-3" and all(cells.values()), stdout
+
+
+GUEST_DOMAIN = """<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='KiB'>2097152</memory>
+  <vcpu placement='static'>8</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>{dir}/vmlinuz</kernel>
+    <initrd>{dir}/initrd.gz</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
+  </os>
+  <features><acpi/><apic/></features>
+  <cpu mode='custom' match='exact'>
+    <model fallback='allow'>qemu64</model>
+    <topology sockets='2' cores='2' threads='2'/>
+  </cpu>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='file'><source path='{dir}/serial.log'/><target port='0'/></serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+"""
+
+
+@pytest.mark.guest
+@pytest.mark.usefixtures("libvirtd")
+def test_a_real_guest_in_the_defined_domain_sees_the_plan(tmp_path: Path) -> None:
+    """The guest kernel libvirt boots from the domain numatui defined: its nodes,
+    CPUs and distances are the plan's (Linux numbers nodes in SRAT order: cpu 0 first)."""
+    import tempfile
+
+    import guest
+
+    guest.require()
+    name = f"{PREFIX}guest"
+    public = Path(tempfile.mkdtemp(prefix="numatui-guest-"))  # libvirt-qemu must read and write here
+    try:
+        public.chmod(0o777)
+        shutil.copy(guest.KERNEL, public / "vmlinuz")
+        shutil.copy(guest.build_initramfs(tmp_path, guest.INIT_REPORT), public / "initrd.gz")
+        src = tmp_path / "g.xml"
+        src.write_text(GUEST_DOMAIN.format(name=name, dir=public))
+        undefine(name)
+        virsh("define", str(src))
+        code, _, err = numatui("domain", name, "--connect", URI, "--apply",
+                               write_plan(tmp_path, PLAN), "--define")
+        assert code == 0, err
+        virsh("start", name)
+        serial = public / "serial.log"
+
+        def alive() -> bool:
+            return virsh("domstate", name, check=False).stdout.strip() == "running"
+
+        report = guest.wait_report(serial, alive)
+        # QEMU node 1 holds cpu 0 (socket 0): the guest calls it node 0
+        assert report.cpus() == {0: frozenset(range(4)), 1: frozenset(range(4, 8))}
+        assert [n.distances for n in report.nodes.values()] == [(10, 21), (21, 10)]
+    finally:
+        undefine(name)
+        shutil.rmtree(public, ignore_errors=True)

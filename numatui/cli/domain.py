@@ -72,7 +72,8 @@ async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             if args.preset is not None:
                 plan = vm.preset_plan(args.preset, args.into, args.add_nodes)
             await vm.apply_plan(domain_plan(session.topology, cells, plan), lambda _: None)
-            if not headless:
+            if not headless:  # the TUI's Save to domain defines a domain read by name
+                target.define = target.define or (target.name is not None and target.output is None)
                 return await _tui(vm, target, out)
             host = vm.host.get() if session.pinning else None
             text = target.text(session, None if host is None else {n.id: tuple(n.cpus) for n in host.nodes})
