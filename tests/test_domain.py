@@ -147,18 +147,33 @@ def test_unknown_name_and_unreachable_uri(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("libvirtd")
+def test_a_domain_libvirt_refuses(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text(REALISTIC.read_text().replace('machine="q35"', 'machine="no-such-board"'))
+    out = tmp_path / "out.xml"
+    code, _, err = numatui("domain", str(bad), "--connect", URI, "--apply",
+                           write_plan(tmp_path, PLAN), "--output", str(out))
+    assert code == 1 and len(err.splitlines()) == 1 and not out.exists(), err
+    assert err.startswith(f"numatui: libvirt at {URI} refused virsh domxml-to-native: ")
+
+
+@pytest.mark.usefixtures("libvirtd")
 def test_what_libvirt_cannot_say_and_what_qemu_refuses(tmp_path: Path) -> None:
     out = tmp_path / "out.xml"
     memoryless = {"nodes": [{"id": 2}], "cpus": [{"node-id": 2, "socket-id": 0}]}
     code, _, err = numatui("domain", str(REALISTIC), "--connect", URI,
                            "--apply", write_plan(tmp_path, memoryless), "--output", str(out))
     assert code == 2 and len(err.splitlines()) == 1 and "libvirt cannot express" in err, err
-    # a third node's distances missing: QEMU refuses it at x-exit-preconfig
-    three = {"nodes": [{"id": 2, "size": G}], "distances": [{"src": 0, "dst": 1, "val": 21}],
-             "cpus": [{"node-id": 2, "socket-id": 1}]}
-    code, _, err = numatui("domain", str(REALISTIC), "--connect", URI,
-                           "--apply", write_plan(tmp_path, three), "--output", str(out))
-    assert code in (1, 2) and len(err.splitlines()) == 1, err
+    # three cells, a distance for one pair only: QEMU needs every pair ("... is missing")
+    three = tmp_path / "three.xml"
+    three.write_text(REALISTIC.read_text().replace(
+        "<cell id='1' cpus='4-7' memory='1048576' unit='KiB' memAccess='private'/>",
+        "<cell id='1' cpus='4-5' memory='524288' unit='KiB'/>"
+        "<cell id='2' cpus='6-7' memory='524288' unit='KiB'/>"))
+    plan = {"distances": [{"src": 0, "dst": 1, "val": 21}]}
+    code, _, err = numatui("domain", str(three), "--connect", URI,
+                           "--apply", write_plan(tmp_path, plan), "--output", str(out))
+    assert code == 1 and len(err.splitlines()) == 1 and "distance" in err, err
     assert not out.exists()
 
 

@@ -60,8 +60,8 @@ def virsh(uri: str | None, *args: str, timeout: float = VIRSH_TIMEOUT) -> str:
         text = out.read(OUTPUT_LIMIT + 1)
         said = err.read(64 << 10).decode("utf-8", "replace")
     if proc.returncode != 0:
-        words = one_line(" ".join(ln.strip() for ln in said.splitlines() if ln.strip())
-                         .replace("error: ", ""), 600) or f"virsh exited with {proc.returncode}"
+        words = one_line(" ".join(ln.strip().removeprefix("error: ") for ln in said.splitlines()
+                                  if ln.strip()), 600) or f"virsh exited with {proc.returncode}"
         if any(w in said for w in _CONNECT_WORDS):
             raise ConnectFailed(f"cannot connect to {_where(uri)}: {words}; check the URI "
                                 "(--connect) and that libvirtd runs")
