@@ -294,3 +294,21 @@ def test_a_real_guest_in_the_defined_domain_sees_the_plan(tmp_path: Path) -> Non
     finally:
         undefine(name)
         shutil.rmtree(public, ignore_errors=True)
+
+
+@pytest.mark.usefixtures("libvirtd")
+def test_hmat_of_the_domain_is_kept(tmp_path: Path) -> None:
+    """A domain with caches and <interconnects>: the scratch QEMU gets its HMAT
+    over QMP (after the CPUs, which its initiators need), and libvirt converts
+    the written domain into the same hmat-lb/hmat-cache options as the original."""
+    src = DATA / "domain-hmat.xml"
+    out = tmp_path / "out.xml"
+    plan = write_plan(tmp_path, {"cpus": [{"node-id": 0, "socket-id": 0}]})
+    code, _, err = numatui("domain", str(src), "--connect", URI, "--apply", plan, "--output", str(out))
+    assert code == 0, err
+
+    def hmat(path: Path) -> list[str]:
+        return sorted(opt.value or "" for opt in iter_options(_native(URI, path)[1:])
+                      if opt.name == "numa" and "hmat" in (opt.value or ""))
+
+    assert hmat(out) == hmat(src) and len(hmat(src)) == 4

@@ -34,12 +34,13 @@ async def test_map_save_quit(qemu_factory: Any, tmp_path: Path) -> None:
     out = tmp_path / "out.xml"
     target = DomainTarget(read_domain(REALISTIC.read_text(), str(REALISTIC)), uri=URI,
                           path=str(REALISTIC), output=str(out))
-    launcher, cells = scratch_launcher(target.domain, URI, None)
+    launcher, scratch = scratch_launcher(target.domain, URI, None)
     await launcher.start()
     session: Session | None = None
     try:
         session = await Session.connect(launcher.address, launcher=launcher)
-        await Vm(session).apply_plan(domain_plan(session.topology, cells), lambda _: None)
+        plan = domain_plan(session.topology, scratch.cell_cpus, None, scratch.hmat)
+        await Vm(session).apply_plan(plan, lambda _: None)
         app = NumaApp(session, keeper=Keeper(session), domain=target)
         async with app.run_test(size=(140, 44)) as pilot:
             notes = Notes(app)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from numatui.cli.parser import EXIT_OK, is_file_source
 from numatui.core.domain import DomainTarget, domain_plan
-from numatui.model.domain_xml import Domain, conversion_xml, read_domain, scratch_args
+from numatui.model.domain_xml import Domain, Scratch, conversion_xml, read_domain, scratch_args
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
@@ -42,8 +42,8 @@ def load(args: argparse.Namespace) -> DomainTarget:
 
 
 def scratch_launcher(domain: Domain, uri: str | None,
-                     qemu: str | None) -> tuple[Launcher, dict[int, tuple[int, ...]]]:
-    """The scratch QEMU's launcher (not started) and the cells' vCPU indexes."""
+                     qemu: str | None) -> tuple[Launcher, Scratch]:
+    """The scratch QEMU's launcher (not started) and what its QMP is sent (cells' vCPUs, HMAT)."""
     from numatui.session import libvirt
     from numatui.session.launcher import Launcher, kvm_usable
 
@@ -52,7 +52,7 @@ def scratch_launcher(domain: Domain, uri: str | None,
     if not kvm_usable() and "kvm" in args:  # a KVM domain laid out on a host without KVM
         args = ["tcg" if a == "kvm" else a for a in args]
         args = ["max" if a == "host" and args[i - 1] == "-cpu" else a for i, a in enumerate(args)]
-    return Launcher(qemu=qemu or domain.qemu, extra_args=args), scratch.cell_cpus
+    return Launcher(qemu=qemu or domain.qemu, extra_args=args), scratch
 
 
 async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -61,7 +61,7 @@ async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
 
     plan = read_plan(args.apply) if args.apply is not None else None  # bad input: before QEMU starts
     target = load(args)
-    launcher, cells = scratch_launcher(target.domain, args.connect, args.qemu)
+    launcher, scratch = scratch_launcher(target.domain, args.connect, args.qemu)
     await launcher.start()
     vm: Vm | None = None
     try:
@@ -71,7 +71,8 @@ async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             vm = make_vm(session, save=False) if headless else make_vm(session, err=err)
             if args.preset is not None:
                 plan = vm.preset_plan(args.preset, args.into, args.add_nodes)
-            await vm.apply_plan(domain_plan(session.topology, cells, plan), lambda _: None)
+            await vm.apply_plan(domain_plan(session.topology, scratch.cell_cpus, plan, scratch.hmat),
+                                lambda _: None)
             if not headless:  # the TUI's Save to domain defines a domain read by name
                 target.define = target.define or (target.name is not None and target.output is None)
                 return await _tui(vm, target, out)

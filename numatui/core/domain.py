@@ -33,10 +33,11 @@ if TYPE_CHECKING:
 
 
 def domain_plan(topology: Topology, cell_cpus: Mapping[int, tuple[int, ...]],
-                plan: Plan | None = None) -> Plan:
+                plan: Plan | None = None, hmat: Plan | None = None) -> Plan:
     """The cells' vCPU indexes as slots (:meth:`Topology.cpu_indexes`), with
-    ``plan``'s slots over them: one plan entry per slot.  NumaError for an
-    index the machine lacks or a slot (a pseries core) split over cells."""
+    ``plan``'s slots over them: one plan entry per slot; the domain's HMAT
+    (``hmat``) unless the plan has its own.  NumaError for an index the
+    machine lacks or a slot (a pseries core) split over cells."""
     indexes = topology.cpu_indexes()
     slot_of = {i: key for key, r in indexes.items() for i in r}
     mapping: dict[SlotKey, int] = {}
@@ -60,6 +61,8 @@ def domain_plan(topology: Topology, cell_cpus: Mapping[int, tuple[int, ...]],
     options: tuple[CpuOption, ...] = tuple({**dict(key), "node-id": node}
                                            for key, node in mapping.items())
     base = plan or Plan()
+    if hmat is not None and not (base.hmat_lb or base.hmat_cache):
+        base = replace(base, hmat_lb=hmat.hmat_lb, hmat_cache=hmat.hmat_cache)
     declared = {n.id for n in base.nodes}
     extra = [Node(id=n) for n in sorted(set(cell_cpus)) if declared and n not in declared]
     return replace(base, cpus=options, nodes=(*base.nodes, *extra))

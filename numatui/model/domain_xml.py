@@ -27,10 +27,11 @@ import re
 import shlex
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from numatui.model.argv import iter_options, object_props, split_program
+from numatui.model.argv import iter_options, object_props, parse_qemu_args, split_program
 from numatui.model.errors import NumaError
+from numatui.model.plan import Plan
 from numatui.model.smp import escape_opt, split_opts
 
 #: The largest domain XML numatui reads.
@@ -115,10 +116,14 @@ def split_native(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Scratch:
-    """What the scratch QEMU is started with, and the vCPU indexes of each cell."""
+    """What the scratch QEMU is started with, the vCPU indexes of each cell, and
+    the HMAT (``-numa hmat-lb``/``hmat-cache`` values): QEMU checks an hmat-lb's
+    initiator has CPUs as it reads the option, so these are sent over QMP after
+    the CPUs (:attr:`Plan.hmat_lb`)."""
 
     args: list[str]
     cell_cpus: dict[int, tuple[int, ...]]
+    hmat: Plan = field(default_factory=Plan)
 
 
 def scratch_args(native: Sequence[str]) -> Scratch:
@@ -132,6 +137,7 @@ def scratch_args(native: Sequence[str]) -> Scratch:
     objects: dict[str, list[str]] = {}
     used: set[str] = set()
     cells: dict[int, tuple[int, ...]] = {}
+    hmat: list[str] = []
     for opt in iter_options(options):
         value = opt.value or ""
         if opt.name in ("machine", "M"):
@@ -145,6 +151,9 @@ def scratch_args(native: Sequence[str]) -> Scratch:
         elif opt.name == "numa":
             pairs = split_opts(value, "type", opt.text)
             kind = dict(pairs).get("type")
+            if kind in ("hmat-lb", "hmat-cache"):
+                hmat += ["-numa", value]
+                continue
             if kind == "node":
                 ranges = [v for k, v in pairs if k == "cpus"]
                 node = int(dict(pairs).get("nodeid", len(cells)))  # numbers: libvirt writes it
@@ -154,7 +163,9 @@ def scratch_args(native: Sequence[str]) -> Scratch:
                                  for k, v in pairs if k != "cpus")
             out += ["-numa", value]
     backends = [tok for oid, tokens in objects.items() if oid in used for tok in tokens]
-    return Scratch(args=backends + out, cell_cpus=cells)
+    parsed = parse_qemu_args(hmat, strict=False)
+    return Scratch(args=backends + out, cell_cpus=cells,
+                   hmat=Plan(hmat_lb=tuple(parsed.hmat_lb), hmat_cache=tuple(parsed.hmat_cache)))
 
 
 def _scratch_backend(props: Mapping[str, object]) -> str:
