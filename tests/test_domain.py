@@ -312,3 +312,19 @@ def test_hmat_of_the_domain_is_kept(tmp_path: Path) -> None:
                       if opt.name == "numa" and "hmat" in (opt.value or ""))
 
     assert hmat(out) == hmat(src) and len(hmat(src)) == 4
+
+
+@pytest.mark.usefixtures("libvirtd")
+def test_a_kvm_domain_is_laid_out_under_tcg(tmp_path: Path) -> None:
+    """<domain type='kvm'> with host-passthrough: the scratch QEMU runs TCG and
+    -cpu max (it never runs the guest), and the domain keeps its own CPU mode."""
+    src = tmp_path / "kvm.xml"
+    src.write_text(REALISTIC.read_text().replace('<domain type="qemu"', '<domain type="kvm"').replace(
+        "<cpu mode='custom' match='exact' check='none'>\n    <model fallback='forbid'>qemu64</model>",
+        "<cpu mode='host-passthrough'>"))
+    code, stdout, err = numatui("domain", str(src), "--connect", URI,
+                                "--apply", write_plan(tmp_path, PLAN))
+    assert code == 0, err
+    assert _without_owned(stdout) == _without_owned(src.read_text()) and "host-passthrough" in stdout
+    cells = {c.get("id"): c.get("cpus") for c in ET.fromstring(stdout).findall("cpu/numa/cell")}
+    assert cells == {"0": "4-7", "1": "0-3"}

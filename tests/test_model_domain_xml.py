@@ -113,7 +113,8 @@ def test_what_is_not_a_domain_is_one_line(text: str, words: str) -> None:
 def test_scratch_args_keep_the_machine_and_numa_and_take_cpus_out() -> None:
     native = split_native(
         "LC_ALL=C HOME=/x /usr/bin/qemu-system-x86_64 -name guest=t -S \\\n"
-        "-machine pc-q35-7.2,usb=off,dump-guest-core=off,hmat=on -accel tcg -cpu qemu64 -m 2048 \\\n"
+        "-machine pc-q35-7.2,usb=off,dump-guest-core=off,hmat=on,accel=kvm -accel kvm -cpu host,pmu=on \\\n"
+        "-m 2048 \\\n"
         "-smp 4,sockets=2,cores=2,threads=1 \\\n"
         "-object '{\"qom-type\":\"memory-backend-file\",\"id\":\"ram-node0\",\"mem-path\":\"/h\","
         "\"size\":1073741824,\"host-nodes\":[1],\"policy\":\"bind\"}' \\\n"
@@ -122,8 +123,8 @@ def test_scratch_args_keep_the_machine_and_numa_and_take_cpus_out() -> None:
         "-numa dist,src=0,dst=0,val=10 -device '{\"driver\":\"virtio-balloon-pci\"}'\n")
     scratch = scratch_args(native)
     assert scratch.args == [
-        "-object", "memory-backend-ram,id=ram-node0,size=1073741824",
-        "-machine", "pc-q35-7.2,hmat=on", "-accel", "tcg", "-cpu", "qemu64", "-m", "2048",
+        "-object", "memory-backend-ram,id=ram-node0,size=1073741824", "-accel", "tcg",
+        "-machine", "pc-q35-7.2,hmat=on", "-cpu", "max", "-m", "2048",
         "-smp", "4,sockets=2,cores=2,threads=1", "-numa", "node,nodeid=0,memdev=ram-node0",
         "-numa", "dist,src=0,dst=0,val=10"]
     assert scratch.cell_cpus == {0: (0, 1, 3)}

@@ -45,14 +45,10 @@ def scratch_launcher(domain: Domain, uri: str | None,
                      qemu: str | None) -> tuple[Launcher, Scratch]:
     """The scratch QEMU's launcher (not started) and what its QMP is sent (cells' vCPUs, HMAT)."""
     from numatui.session import libvirt
-    from numatui.session.launcher import Launcher, kvm_usable
+    from numatui.session.launcher import Launcher
 
     scratch = scratch_args(libvirt.to_native(uri, conversion_xml(domain)))
-    args = scratch.args
-    if not kvm_usable() and "kvm" in args:  # a KVM domain laid out on a host without KVM
-        args = ["tcg" if a == "kvm" else a for a in args]
-        args = ["max" if a == "host" and args[i - 1] == "-cpu" else a for i, a in enumerate(args)]
-    return Launcher(qemu=qemu or domain.qemu, extra_args=args), scratch
+    return Launcher(qemu=qemu or domain.qemu, extra_args=scratch.args), scratch
 
 
 async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -6,10 +6,12 @@ is ``<domain>``.  :func:`conversion_xml` is the same domain with no devices,
 for ``virsh domxml-to-native``: numatui's scratch QEMU opens no disk, NIC or
 host resource, and libvirt need not resolve networks or pools to convert it.
 :func:`scratch_args` keeps from libvirt's argv only what numatui needs:
-machine type, accelerator, CPU model, ``-smp``, ``-m``, the cells' memory
-backends (as plain RAM or memfd: no host file or binding) and ``-numa``
-without the legacy ``cpus=``; the cells' vCPU indexes come back separately,
-to be sent over QMP, so that moves relaunch and replay like any plan.
+machine type, CPU model, ``-smp``, ``-m``, the cells' memory backends (as
+plain RAM or memfd: no host file or binding) and ``-numa`` without the
+legacy ``cpus=``, and runs it under TCG whatever the domain's accelerator
+(the scratch QEMU never runs the guest; ``-cpu host`` becomes ``max``).
+The cells' vCPU indexes and the HMAT come back separately, to be sent over
+QMP, so that moves relaunch and replay like any plan.
 
 Writing: :func:`splice` never round-trips the document through a parser.
 It finds the character ranges of the elements numatui owns
@@ -37,10 +39,12 @@ from numatui.model.smp import escape_opt, split_opts
 #: The largest domain XML numatui reads.
 MAX_DOMAIN_BYTES = 1 << 20
 
-#: Where the file came from, for messages.
+#: The architectures numatui starts a ``qemu-system-ARCH`` for.
 _ARCHES = frozenset({"x86_64", "i686", "aarch64", "ppc64", "ppc64le", "riscv64", "s390x"})
-#: ``-machine`` keys the scratch QEMU keeps (the board and its NUMA; not usb=, vmport=, ...).
-_MACHINE_KEYS = frozenset({"type", "hmat", "accel"})
+#: ``-machine`` keys the scratch QEMU keeps (the board and its NUMA; not usb=, vmport=, accel=).
+_MACHINE_KEYS = frozenset({"type", "hmat"})
+#: CPU models only KVM runs: the scratch QEMU (always TCG) takes ``max``.
+_HOST_MODELS = frozenset({"host"})
 #: Cell attributes numatui does not write but keeps from the user's cell of the same id.
 _KEPT_CELL_ATTRS = ("memAccess", "discard")
 
@@ -127,7 +131,7 @@ class Scratch:
 
 
 def scratch_args(native: Sequence[str]) -> Scratch:
-    """From libvirt's argv: ``-machine`` (board, hmat, accel), ``-accel``,
+    """From libvirt's argv: ``-machine`` (board, hmat), ``-accel tcg``,
     ``-cpu``, ``-smp``, ``-m``, the ``-object memory-backend-*`` the cells use
     and ``-numa`` with ``cpus=`` taken out (returned as ``cell_cpus``)."""
     from numatui.model.argv import _cpu_indexes
@@ -143,7 +147,9 @@ def scratch_args(native: Sequence[str]) -> Scratch:
         if opt.name in ("machine", "M"):
             keep = [(k, v) for k, v in split_opts(value, "type", opt.text) if k in _MACHINE_KEYS]
             out += ["-machine", ",".join(v if k == "type" else f"{k}={v}" for k, v in keep)]
-        elif opt.name in ("accel", "cpu", "smp", "m") and opt.value is not None:
+        elif opt.name == "cpu" and opt.value is not None:  # host models need KVM: TCG's max
+            out += ["-cpu", "max" if value.split(",")[0] in _HOST_MODELS else value]
+        elif opt.name in ("smp", "m") and opt.value is not None:
             out += [f"-{opt.name}", value]
         elif opt.name == "object" and "memory-backend-" in value:
             props = object_props(value, opt.text)
@@ -164,7 +170,7 @@ def scratch_args(native: Sequence[str]) -> Scratch:
             out += ["-numa", value]
     backends = [tok for oid, tokens in objects.items() if oid in used for tok in tokens]
     parsed = parse_qemu_args(hmat, strict=False)
-    return Scratch(args=backends + out, cell_cpus=cells,
+    return Scratch(args=[*backends, "-accel", "tcg", *out], cell_cpus=cells,
                    hmat=Plan(hmat_lb=tuple(parsed.hmat_lb), hmat_cache=tuple(parsed.hmat_cache)))
 
 
