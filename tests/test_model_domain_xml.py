@@ -9,6 +9,8 @@ insert or merge)."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,9 @@ from numatui.model.domain_xml import (
     split_native,
 )
 from numatui.model.errors import NumaError
+from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml
+from numatui.model.plan import Node, Plan
+from numatui.model.topology import Topology
 
 HEAD = """<?xml version='1.0'?>
 <!-- <cpu> in a comment is not an element -->
@@ -128,3 +133,31 @@ def test_scratch_args_keep_the_machine_and_numa_and_take_cpus_out() -> None:
         "-smp", "4,sockets=2,cores=2,threads=1", "-numa", "node,nodeid=0,memdev=ram-node0",
         "-numa", "dist,src=0,dst=0,val=10"]
     assert scratch.cell_cpus == {0: (0, 1, 3)}
+
+
+# -- per-cell backends (plan nodes' "backend"): what a libvirt cell can say ------------------
+@dataclass(frozen=True)
+class _NodeWithBackend(Node):
+    """A plan node with the ``backend`` field plans gain (object-add arguments)."""
+
+    backend: dict[str, Any] | None = None
+
+
+def _cells(*backends: dict[str, Any] | None) -> str:
+    topo = Topology.from_smp({"cpus": 2, "maxcpus": 2, "sockets": 2}, ("socket-id",))
+    nodes = tuple(_NodeWithBackend(id=i, memdev=f"m{i}", size=1 << 30, backend=b)
+                  for i, b in enumerate(backends))
+    plan = Plan(nodes=nodes, cpus=tuple({"node-id": i, "socket-id": i} for i in range(len(nodes))))
+    return libvirt_xml(topo, plan)
+
+
+def test_a_shared_backend_is_mem_access_and_other_backends_are_refused() -> None:
+    cells = ET.fromstring(_cells(None, {"qom-type": "memory-backend-ram", "share": True})
+                          ).findall("numa/cell")
+    assert [c.get("memAccess") for c in cells] == [None, "shared"]
+    for backend, said in (({"qom-type": "memory-backend-memfd", "share": True}, "memory-backend-memfd"),
+                          ({"qom-type": "memory-backend-file", "mem-path": "/dev/hugepages"},
+                           "memory-backend-file with mem-path")):
+        with pytest.raises(LibvirtUnsupported, match=f"node 1's memory backend \\({said}") as info:
+            _cells(None, backend)
+        assert "\n" not in str(info.value)

@@ -139,6 +139,8 @@ def domain_elements(topology: Topology, plan: Plan, smp: Mapping[str, int] | Non
                 raise LibvirtUnsupported(f"node {node_id} {why}, or use --format cmdline or numa")
             attrs["memory"] = str(size // 1024)
             attrs["unit"] = "KiB"
+            if _cell_backend(node_id, declared):
+                attrs["memAccess"] = "shared"
             cell = ET.SubElement(numa, "cell", attrs)
             for c in sorted((c for c in plan.hmat_cache if c.node_id == node_id),
                             key=lambda c: c.level):
@@ -193,6 +195,25 @@ def tune_elements(topology: Topology, plan: Plan, mapping: Mapping[SlotKey, int]
                 ET.SubElement(tune, "vcpupin", {"vcpu": str(i), "cpuset": format_ranges(pins[i])})
             out.append(tune)
     return out
+
+
+def _cell_backend(node_id: int, node: object) -> bool:
+    """Whether the node's memory backend is shared (a cell's ``memAccess='shared'``).
+
+    A plan node's ``backend`` (the object-add arguments besides id and size,
+    read with getattr: plans without it have plain RAM) is per cell only for
+    ``share``: libvirt chooses the backend type, file paths and hugepages
+    for the whole domain (``<memoryBacking>``), so anything else is refused."""
+    backend = getattr(node, "backend", None) or {}
+    qom = backend.get("qom-type", "memory-backend-ram")
+    other = sorted(set(backend) - {"qom-type", "share"})
+    if qom != "memory-backend-ram" or other:
+        said = f"{qom} with {', '.join(other)}" if other else qom
+        raise LibvirtUnsupported(
+            f"node {node_id}'s memory backend ({said}): a libvirt cell has no element for a "
+            "backend of its own (<memoryBacking> is the whole domain's; a cell says only "
+            "memAccess='shared'): use --format cmdline or numa")
+    return backend.get("share") is True
 
 
 #: QEMU's policy -> libvirt's <numatune> mode.
