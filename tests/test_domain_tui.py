@@ -6,6 +6,8 @@ argv started in a fresh QEMU reports each slot's node), not by numatui.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -69,3 +71,37 @@ async def test_map_save_quit(qemu_factory: Any, tmp_path: Path) -> None:
         for lch in {launcher, session and session.launcher}:
             if isinstance(lch, Launcher):
                 await lch.stop()
+
+
+@pytest.mark.usefixtures("libvirtd")
+def test_snapshot_of_a_domain_saved(snap_compare: Any, tmp_path: Path) -> None:
+    """The TUI on the realistic domain (its cells mapped from the start), after
+    Save to domain (ctrl+s): the button beside Exit preconfig, the notice."""
+    fixed = Path("/tmp/numatui-domain-snapshot")  # the notice names it: the same on every run
+    fixed.mkdir(exist_ok=True)
+    out = fixed / "new.xml"
+    target = DomainTarget(read_domain(REALISTIC.read_text(), str(REALISTIC)), uri=URI,
+                          path=str(REALISTIC), output=str(out))
+    launcher, scratch = scratch_launcher(target.domain, URI, None)
+    asyncio.run(launcher.start())
+    try:
+        session = Session(launcher.address, launcher=launcher, qemu_argv=launcher.user_argv)
+        mask = {str(launcher.address.path): "/run/numatui/vm.qmp",
+                f"pid {launcher.pid}": "pid 4242"}
+        app = NumaApp(session, keeper=Keeper(session), domain=target, mask=mask)
+
+        async def run_before(pilot: Any) -> None:
+            await session.reconnect()
+            plan = domain_plan(session.topology, scratch.cell_cpus, None, scratch.hmat)
+            await Vm(session).apply_plan(plan, lambda _: None)
+            app.sync()
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+
+        assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+        saved = ET.fromstring(out.read_text())
+        cells = {c.get("id"): c.get("cpus") for c in saved.findall("cpu/numa/cell")}
+        assert cells == {"0": "0-3", "1": "4-7"}  # the domain's own layout, saved by ctrl+s
+    finally:
+        asyncio.run(launcher.stop())
+        shutil.rmtree(fixed, ignore_errors=True)
