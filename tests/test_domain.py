@@ -328,3 +328,14 @@ def test_a_kvm_domain_is_laid_out_under_tcg(tmp_path: Path) -> None:
     assert _without_owned(stdout) == _without_owned(src.read_text()) and "host-passthrough" in stdout
     cells = {c.get("id"): c.get("cpus") for c in ET.fromstring(stdout).findall("cpu/numa/cell")}
     assert cells == {"0": "4-7", "1": "0-3"}
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["vm.xml", "--define", "--apply", "p.json"], "--define redefines a domain by name"),
+    (["myvm", "--in-place", "--apply", "p.json"], "--in-place rewrites a file"),
+    (["vm.xml", "--apply", "p.json", "--preset", "socket"], "--apply PLAN or --preset NAME"),
+    (["vm.xml", "--output", "o.xml", "--in-place"], "not allowed with argument"),
+])
+def test_usage_errors_are_one_line(args: list[str], words: str) -> None:
+    code, out, err = numatui("domain", *args)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1 and words in err, err

@@ -161,3 +161,16 @@ def test_a_shared_backend_is_mem_access_and_other_backends_are_refused() -> None
         with pytest.raises(LibvirtUnsupported, match=f"node 1's memory backend \\({said}") as info:
             _cells(None, backend)
         assert "\n" not in str(info.value)
+
+
+def test_topology_and_vcpu_are_replaced_in_place_when_given() -> None:
+    text = HEAD + "    <cpu mode='custom'>\n        <topology sockets='2' cores='2' threads='1'/>\n" \
+        "    </cpu>\n" + TAIL
+    topo = ET.Element("topology", {"sockets": "2", "cores": "4", "threads": "1"})
+    vcpu = ET.Element("vcpu", {"placement": "static", "current": "4"})
+    vcpu.text = "8"
+    out = splice(read_domain(text, "t"), Owned(numa=None, topology=topo, vcpu=vcpu))
+    assert out == HEAD.replace('<vcpu placement="static">4</vcpu>',
+                               '<vcpu placement="static" current="4">8</vcpu>') + (
+        "    <cpu mode='custom'>\n        <topology sockets=\"2\" cores=\"4\" threads=\"1\" />\n"
+        "    </cpu>\n") + TAIL
