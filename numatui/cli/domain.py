@@ -71,9 +71,8 @@ async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
                                 lambda _: None)
             if not headless:  # the TUI's Save to domain defines a domain read by name
                 target.define = target.define or (target.name is not None and target.output is None)
-                return await _tui(vm, target, out)
-            host = vm.host.get() if session.pinning else None
-            text = target.text(session, None if host is None else {n.id: tuple(n.cpus) for n in host.nodes})
+                return await _tui(vm, target)
+            text = target.text(vm)
             await session.exit_preconfig()  # QEMU judges the layout before anything is written
             said = target.save(text, out)
             if said:
@@ -88,7 +87,7 @@ async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             await launcher.stop()
 
 
-async def _tui(vm: Vm, target: DomainTarget, out: TextIO) -> int:
+async def _tui(vm: Vm, target: DomainTarget) -> int:
     from numatui.tui.app import run_tui
 
     return await run_tui(vm.session, keeper=vm.keeper, domain=target)

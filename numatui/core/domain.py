@@ -29,6 +29,7 @@ from numatui.model.plan import Node, Plan
 from numatui.model.topology import SlotKey, Topology, format_key
 
 if TYPE_CHECKING:
+    from numatui.core.vm import Vm
     from numatui.session.session import Session
 
 
@@ -98,24 +99,27 @@ class DomainTarget:
         """True when QEMU's layout is not the one last saved (or opened with)."""
         return self.saved is not None and session.plan() != self.saved
 
-    async def save_now(self, session: Session, host_cpus: Mapping[int, tuple[int, ...]] | None = None
-                       ) -> str:
+    async def save_now(self, vm: Vm) -> str:
         """The TUI's Save to domain: write it (virsh in a thread: it may take
         seconds), remember it as saved; the line that says where it went."""
         import asyncio
         import io
 
-        text = self.text(session, host_cpus)
+        text = self.text(vm)
         said = await asyncio.to_thread(self.save, text, io.StringIO())
-        self.saved = session.plan()
+        self.saved = vm.session.plan()
         if not said:
             self.printed = text
             said = "saved: the domain XML is printed when you quit"
         return said
 
-    def text(self, session: Session, host_cpus: Mapping[int, tuple[int, ...]] | None = None) -> str:
+    def text(self, vm: Vm) -> str:
         """The domain's text with what QEMU reports now in numatui's elements
-        (LibvirtUnsupported for what libvirt cannot say, before anything is written)."""
+        (LibvirtUnsupported for what libvirt cannot say, before anything is
+        written); ``<vcpupin>`` to the host's CPUs when the plan pins by node."""
+        session = vm.session
+        host = vm.host.get() if session.pinning else None
+        host_cpus = None if host is None else {n.id: tuple(n.cpus) for n in host.nodes}
         parts = domain_elements(session.topology, session.plan(), session.info.smp, host_cpus)
         tunes = {el.tag: el for el in parts.tunes}
         smp = session.info.smp or {}
@@ -146,7 +150,9 @@ class DomainTarget:
 
 
 def write_atomically(path: str, text: str) -> None:
-    """``path`` replaced by ``text`` all at once (a temp file in its directory, renamed)."""
+    """``path`` replaced by ``text`` all at once (a temp file in its directory,
+    renamed).  A new file is the user's only (0600: a domain read with
+    ``--security-info`` may hold passwords); an existing one keeps its mode."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".numatui-", suffix=".xml", dir=directory)
     try:

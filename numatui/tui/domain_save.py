@@ -30,9 +30,7 @@ async def save_domain(domain: DomainTarget | None, vm: Vm, notify: Callable[...,
                severity="warning", markup=False)
         return
     try:
-        host = vm.host.get() if vm.session.pinning else None
-        cpus = None if host is None else {n.id: tuple(n.cpus) for n in host.nodes}
-        said = await domain.save_now(vm.session, cpus)
+        said = await domain.save_now(vm)
     except (NumaError, SessionError, OSError) as exc:
         notify(f"Not saved: {exc}", severity="error", markup=False)
         return
