@@ -339,3 +339,31 @@ def test_a_kvm_domain_is_laid_out_under_tcg(tmp_path: Path) -> None:
 def test_usage_errors_are_one_line(args: list[str], words: str) -> None:
     code, out, err = numatui("domain", *args)
     assert (code, out) == (2, "") and len(err.splitlines()) == 1 and words in err, err
+
+
+@pytest.mark.parametrize(("source", "binary", "plan", "want"), [
+    # arm virt: 2 sockets x 4 cores; QEMU reports the nodes of present CPUs after -S
+    ("domain-arm.xml", "qemu-system-aarch64", PLAN["cpus"],
+     {(s, c): 1 - s for s in (0, 1) for c in range(4)}),
+    # pseries: a slot is a core of 2 threads (core-id 0, 2, 4, 6); TCG cannot boot
+    # threads > 1 there, so preflight judges the layout instead of x-exit-preconfig
+    ("domain-pseries.xml", "qemu-system-ppc64",
+     [{"node-id": 1, "core-id": 0}, {"node-id": 0, "core-id": 2}, {"node-id": 1, "core-id": 4},
+      {"node-id": 0, "core-id": 6}], {0: 1, 2: 0, 4: 1, 6: 0}),
+], ids=["arm-virt", "pseries"])
+@pytest.mark.usefixtures("libvirtd")
+async def test_other_boards_round_trip(qemu_factory: Any, tmp_path: Path, source: str, binary: str,
+                                       plan: list[dict[str, int]], want: dict[Any, int]) -> None:
+    out = tmp_path / "out.xml"
+    code, _, err = numatui("domain", str(DATA / source), "--connect", URI,
+                           "--apply", write_plan(tmp_path, {"cpus": plan}), "--output", str(out))
+    assert code == 0, err
+    args = _oracle_args(_native(URI, out))
+    if binary.endswith("aarch64"):
+        q = qemu_factory([*args, "-S"], binary=binary, preconfig=False)
+        got = {(c["props"]["socket-id"], c["props"]["core-id"]): c["props"]["node-id"]
+               for c in await q.qmp("query-cpus-fast")}
+    else:
+        q = qemu_factory(args, binary=binary)
+        got = {s["props"]["core-id"]: s["props"]["node-id"] for s in await q.qmp("query-hotpluggable-cpus")}
+    assert got == want

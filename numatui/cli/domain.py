@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from numatui.cli.parser import EXIT_OK, is_file_source
 from numatui.core.domain import DomainTarget, domain_plan
-from numatui.model.domain_xml import Domain, Scratch, conversion_xml, read_domain, scratch_args
+from numatui.model.domain_xml import (
+    Domain,
+    Scratch,
+    conversion_xml,
+    read_domain,
+    scratch_args,
+    scratch_can_boot,
+)
+from numatui.session.errors import PreflightBlocked
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
@@ -73,7 +81,12 @@ async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
                 target.define = target.define or (target.name is not None and target.output is None)
                 return await _tui(vm, target)
             text = target.text(vm)
-            await session.exit_preconfig()  # QEMU judges the layout before anything is written
+            if scratch_can_boot(session.info.machine_type or "", session.info.smp or {}):
+                await session.exit_preconfig()  # QEMU judges the layout before anything is written
+            else:
+                findings = session.preflight()
+                if any(f.severity.value == "blocking" for f in findings):
+                    raise PreflightBlocked(findings)
             said = target.save(text, out)
             if said:
                 err.write(f"numatui: {said}\n")

@@ -174,6 +174,14 @@ def scratch_args(native: Sequence[str]) -> Scratch:
                    hmat=Plan(hmat_lb=tuple(parsed.hmat_lb), hmat_cache=tuple(parsed.hmat_cache)))
 
 
+def scratch_can_boot(machine_type: str, smp: Mapping[str, int]) -> bool:
+    """Whether the scratch QEMU (TCG) can leave preconfig with this board:
+    TCG refuses pseries with threads > 1 ("TCG cannot support more than 1
+    thread/core on a pseries machine"), which a KVM host runs; there numatui's
+    preflight (QEMU's own checks, modelled) judges the layout instead."""
+    return not (machine_type.startswith("pseries") and int(smp.get("threads", 1) or 1) > 1)
+
+
 def _scratch_backend(props: Mapping[str, object]) -> str:
     """A cell's backend for the scratch QEMU: its id and size, memfd kept as
     memfd (no host resource), anything else as RAM; no binding to host nodes
