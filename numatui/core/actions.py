@@ -113,7 +113,7 @@ ACTIONS: tuple[Action, ...] = (
            section="Command", help="-numa options, command line, JSON plan, libvirt XML"),
     Action("save_domain", "ctrl+s", "Save", "Save to domain",
            "Write the layout into the libvirt domain numatui opened (ctrl+s)", _domain,
-           key_display="^s", section="Command"),
+           key_display="^s", section="Command", help="save to the libvirt domain (numatui domain)"),
     Action("exit_preconfig", "X", "Boot", "Exit preconfig and boot",
            "List the preflight findings, then boot (X)", _preconfig, footer=True, key_display="X",
            section="Boot", help="(or the Exit preconfig button): the preflight, then boot"),
