@@ -105,3 +105,52 @@ def test_snapshot_of_a_domain_saved(snap_compare: Any, tmp_path: Path) -> None:
     finally:
         asyncio.run(launcher.stop())
         shutil.rmtree(fixed, ignore_errors=True)
+
+
+@pytest.mark.usefixtures("libvirtd")
+async def test_ctrl_s_defines_a_domain_opened_by_name(tmp_path: Path) -> None:
+    """A domain read from libvirtd by name: ctrl+s redefines it there (virsh
+    dumpxml shows the move), and q then quits without asking."""
+    from libvirt_fixtures import PREFIX, undefine, virsh
+    from test_domain import DEFINED
+
+    from numatui.session import libvirt
+
+    name = f"{PREFIX}tui"
+    src = tmp_path / "d.xml"
+    src.write_text(DEFINED.format(name=name).replace(
+        "    <topology sockets='2' cores='2' threads='2'/>\n",
+        "    <topology sockets='2' cores='2' threads='2'/>\n    <numa>\n"
+        "      <cell id='0' cpus='0-3' memory='1048576' unit='KiB'/>\n"
+        "      <cell id='1' cpus='4-7' memory='1048576' unit='KiB'/>\n    </numa>\n"))
+    undefine(name)
+    virsh("define", str(src))
+    target = DomainTarget(read_domain(libvirt.dumpxml(URI, name), name), uri=URI, name=name, define=True)
+    launcher, scratch = scratch_launcher(target.domain, URI, None)
+    await launcher.start()
+    session: Session | None = None
+    try:
+        session = await Session.connect(launcher.address, launcher=launcher)
+        plan = domain_plan(session.topology, scratch.cell_cpus, None, scratch.hmat)
+        await Vm(session).apply_plan(plan, lambda _: None)
+        app = NumaApp(session, keeper=Keeper(session), domain=target)
+        async with app.run_test(size=(140, 44)) as pilot:
+            notes = Notes(app)
+            await pilot.press("right_square_bracket", "s", "0")  # socket 1 joins socket 0 on node 0
+            await settle(app, pilot)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert f"defined {name} on {URI}" in notes.text(), notes.text()
+            await pilot.press("q")
+            await settle(app, pilot)
+            assert not isinstance(app.screen, ConfirmDialog)
+        dumped = ET.fromstring(virsh("dumpxml", "--inactive", name).stdout)
+        cells = {c.get("id"): c.get("cpus") for c in dumped.findall("cpu/numa/cell")}
+        assert cells == {"0": "0-7", "1": None}
+    finally:
+        if session is not None:
+            await session.close()
+        for lch in {launcher, session and session.launcher}:
+            if isinstance(lch, Launcher):
+                await lch.stop()
+        undefine(name)
