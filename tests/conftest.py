@@ -64,6 +64,7 @@ elif TEST_QEMU != "7.2":
 #: fixture) gets the ``qemu`` marker, so ``pytest -m "not qemu"`` runs the pure tests.
 QEMU_FIXTURES = frozenset({
     "qemu", "qemu_factory", "session", "launched", "vm", "rig", "proxy_dir", "tmux",
+    "libvirtd",  # the domain tests: numatui's scratch QEMU (tests/libvirt_fixtures.py)
 })
 #: Tests that start QEMU themselves (Launcher, CLI subprocesses, bare
 #: subprocess.run), found by running ``-m "not qemu"`` with no QEMU on PATH.

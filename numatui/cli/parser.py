@@ -4,8 +4,9 @@ error is one line, exit 2)."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from numatui.model.errors import NumaError
 from numatui.model.numbers import parse_decimal, parse_int
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     from numatui.cli.host import add_parsers
 
     add_parsers(sub, address, nodes, common)  # host, pin
+    _add_domain_parser(sub, common)
     return parser
 
 
@@ -146,6 +148,44 @@ def _add_preset_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host-root", default="/", metavar="DIR",
                    help="the host for --preset host and the capacity checks: a recorded "
                         "/sys + /proc tree under DIR (default /)")
+
+
+def _add_domain_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The ``domain`` subcommand (numatui.cli.domain runs it)."""
+    p = sub.add_parser("domain", parents=[common],
+                       help="lay out a libvirt domain's NUMA (a domain XML file or a name)")
+    p.add_argument("source", metavar="SOURCE", help="a domain XML file, or a domain's name on --connect")
+    p.add_argument("--connect", "-c", metavar="URI",
+                   help="libvirt URI (default: libvirt's own default), e.g. qemu:///system")
+    p.add_argument("--qemu", metavar="BINARY",
+                   help="the scratch QEMU (default qemu-system-ARCH for the domain's arch)")
+    p.add_argument("--apply", metavar="PLAN", help="apply this plan (JSON or -numa text) headless")
+    _add_preset_options(p)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--output", "-o", metavar="FILE",
+                       help="write the new domain XML here (default stdout)")
+    where.add_argument("--in-place", action="store_true", help="rewrite the SOURCE file (atomically)")
+    where.add_argument("--define", action="store_true",
+                       help="redefine the domain on its connection (virsh define)")
+    p.add_argument("--nodes", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def _check_domain_args(args: argparse.Namespace) -> None:
+    """Usage errors of ``domain`` (one line, exit 2)."""
+    if args.apply is not None and args.preset is not None:
+        raise UsageError("domain takes --apply PLAN or --preset NAME, not both")
+    if args.preset is None and (args.into is not None or args.add_nodes):
+        raise UsageError("--into and --add-nodes go with --preset")
+    if args.in_place and not is_file_source(args.source):
+        raise UsageError(f"--in-place rewrites a file; {args.source!r} is not one")
+    if args.define and is_file_source(args.source):
+        raise UsageError("--define redefines a domain by name: give its name (and --connect URI), "
+                         "or write the file with --output / --in-place")
+
+
+def is_file_source(source: str) -> bool:
+    """``numatui domain SOURCE``: a file (it exists, or looks like a path), else a domain name."""
+    return os.path.exists(source) or "/" in source or source.endswith(".xml")
 
 
 def _version() -> str:
@@ -173,4 +213,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
             raise UsageError("apply takes a PLAN file or --preset NAME (exactly one)")
         if args.preset is None and (args.into is not None or args.add_nodes):
             raise UsageError("--into and --add-nodes go with --preset")
+    if args.command == "domain":
+        _check_domain_args(args)
     return args

@@ -129,6 +129,10 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "launch":
         return await launching.launch(args, out, err)
+    if args.command == "domain":
+        from numatui.cli.domain import domain_command
+
+        return await domain_command(args, out, err)
     if args.command == "host" and args.vm is None:
         from numatui.cli.host import host_command
 

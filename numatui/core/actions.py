@@ -22,6 +22,7 @@ class State:
 
     booted: bool = False  # x-exit-preconfig done
     dialog: bool = False  # a dialog or editor is on top
+    domain: bool = False  # editing a libvirt domain (numatui domain)
 
 
 def _any(state: State) -> bool:
@@ -34,6 +35,10 @@ def _preconfig(state: State) -> bool:
 
 def _running(state: State) -> bool:
     return not state.dialog and state.booted
+
+
+def _domain(state: State) -> bool:
+    return not state.dialog and state.domain
 
 
 def _always(state: State) -> bool:
@@ -139,6 +144,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("next_view", "v", "View", "Switch the command-line view",
            "-numa options, full command line, JSON plan, libvirt XML (v)",
            section="Command", help="-numa options, command line, JSON plan, libvirt XML"),
+    Action("save_domain", "ctrl+s", "Save", "Save to domain",
+           "Write the layout into the libvirt domain numatui opened (ctrl+s)", _domain,
+           key_display="^s", section="Command", help="save to the libvirt domain (numatui domain)"),
     Action("exit_preconfig", "X", "Boot", "Exit preconfig and boot",
            "List the preflight findings, then boot (X)", _preconfig, footer=True, key_display="X",
            section="Boot", help="(or the Exit preconfig button): the preflight, then boot"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from numatui.model.backend import FILE, MEMFD, backend_type
 from numatui.model.errors import NumaError
@@ -68,6 +69,34 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
     A cell without CPUs gets no ``cpus``.  Raises :class:`LibvirtUnsupported`
     for what libvirt cannot express (see the module docstring).
     """
+    parts = domain_elements(topology, plan, smp, host_cpus)
+    root = ET.Element("cpu")
+    root.append(parts.topology)
+    if parts.numa is not None:
+        root.append(parts.numa)
+    ET.indent(root, space="  ")
+    out = ET.tostring(root, encoding="unicode") + "\n"
+    for extra in [*([parts.backing] if parts.backing is not None else []), *parts.tunes]:
+        ET.indent(extra, space="  ")
+        out += ET.tostring(extra, encoding="unicode") + "\n"
+    return out
+
+
+@dataclass(frozen=True)
+class DomainElements:
+    """What numatui writes into a domain: ``<cpu>``'s ``<topology>`` and ``<numa>``
+    (None: no node), ``<numatune>``/``<cputune>`` when the plan binds or pins."""
+
+    topology: ET.Element
+    numa: ET.Element | None
+    tunes: list[ET.Element]
+    backing: ET.Element | None = None  # <memoryBacking> memfd: the whole domain's, not numatui's own
+
+
+def domain_elements(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = None,
+                    host_cpus: Mapping[int, tuple[int, ...]] | None = None) -> DomainElements:
+    """The elements :func:`libvirt_xml` writes, as elements (for
+    :mod:`numatui.model.domain_xml`, which splices them into a domain's text)."""
     for level in _NOT_IN_LIBVIRT:  # from -smp when given, else counted in the slots
         prop = _PROP_OF[level]
         if smp and int(smp.get(level, 1) or 1) > 1:
@@ -92,12 +121,12 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
         table[(d.src, d.dst)] = d.val
 
     backing, shared = memory_backing(plan, ids)
-    root = ET.Element("cpu")
     counts = topology_counts(topology, smp)
-    ET.SubElement(root, "topology", {a: str(v) for a, v in counts.items()
-                                     if a not in ("dies", "clusters") or v > 1})
+    topo = ET.Element("topology", {a: str(v) for a, v in counts.items()
+                                   if a not in ("dies", "clusters") or v > 1})
+    numa = None
     if ids:
-        numa = ET.SubElement(root, "numa")
+        numa = ET.Element("numa")
         for node_id in ids:
             attrs = {"id": str(node_id)}
             if cpus.get(node_id):
@@ -129,16 +158,12 @@ def libvirt_xml(topology: Topology, plan: Plan, smp: Mapping[str, int] | None = 
                         ET.SubElement(dist, "sibling", {"id": str(other), "value": str(val)})
         if plan.hmat_lb:
             _interconnects(numa, plan)
-    ET.indent(root, space="  ")
-    out = ET.tostring(root, encoding="unicode") + "\n"
-    for extra in [*([backing] if backing is not None else []),
-                  *tune_elements(topology, plan, mapping, host_cpus)]:
-        ET.indent(extra, space="  ")
-        out += ET.tostring(extra, encoding="unicode") + "\n"
-    bad = _XML_FORBIDDEN.search(out)
-    if bad:  # only numbers go in today; a future string attribute must not break XML 1.0
-        raise NumaError(f"libvirt XML cannot hold the control character \\x{ord(bad.group()):02x}")
-    return out
+    tunes = tune_elements(topology, plan, mapping, host_cpus)
+    for el in (topo, numa, backing, *tunes):
+        bad = None if el is None else _XML_FORBIDDEN.search(ET.tostring(el, encoding="unicode"))
+        if bad:  # only numbers go in today; a future string attribute must not break XML 1.0
+            raise NumaError(f"libvirt XML cannot hold the control character \\x{ord(bad.group()):02x}")
+    return DomainElements(topo, numa, tunes, backing)
 
 
 def memory_backing(plan: Plan, ids: Iterable[int]) -> tuple[ET.Element | None, set[int]]:
@@ -159,11 +184,12 @@ def memory_backing(plan: Plan, ids: Iterable[int]) -> tuple[ET.Element | None, s
         if extra:
             raise LibvirtUnsupported(f"node {n.id}'s backend option {extra[0]} has no libvirt cell "
                                      "attribute here: use --format cmdline or numa")
+    shared = {n.id for n in nodes if dict(n.backend).get("share") is True}
     if types != {MEMFD}:
-        return None, set()
+        return None, shared  # RAM: shared or not is the cell's memAccess
     backing = ET.Element("memoryBacking")
     ET.SubElement(backing, "source", {"type": "memfd"})
-    return backing, {n.id for n in nodes if dict(n.backend).get("share")}
+    return backing, shared
 
 
 def tune_elements(topology: Topology, plan: Plan, mapping: Mapping[SlotKey, int],

@@ -32,6 +32,7 @@ from textual.widgets import Footer
 
 from numatui.core import export
 from numatui.core.actions import State, available
+from numatui.core.domain import DomainTarget
 from numatui.core.keeper import Keeper
 from numatui.core.presets import choices
 from numatui.core.vm import ActionRefused, Vm, is_booted, run_state
@@ -48,6 +49,7 @@ from numatui.tui.confirm import APPLY_QUESTION, QUIT_QUESTION, ConfirmDialog, qu
 from numatui.tui.controller import Controller
 from numatui.tui.dialog import ButtonDialog
 from numatui.tui.distance_editor import DistanceEditor
+from numatui.tui.domain_save import save_domain, unsaved_dialog
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
 from numatui.tui.grid import CpuGrid
@@ -99,7 +101,8 @@ class NumaApp(App[str]):
 
     def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
                  keeper: Keeper | None = None, host_root: str = "/",
-                 keymap: Mapping[str, str] | None = None, config_notes: Iterable[str] = ()) -> None:
+                 keymap: Mapping[str, str] | None = None, config_notes: Iterable[str] = (),
+                 domain: DomainTarget | None = None) -> None:
         """``mask`` replaces strings (socket paths, pids) wherever they are shown:
         for screenshots and snapshot tests.  ``keeper`` holds the undo history
         and autosave (the CLI gives one that saves; default: history only).
@@ -111,6 +114,9 @@ class NumaApp(App[str]):
         self.session = session
         self.vm = Vm(session, keeper, host_root=host_root)
         self.keeper = self.vm.keeper
+        self.domain = domain  # numatui domain: Save to domain, and q asks when unsaved
+        if domain is not None:
+            domain.saved = session.plan()
         self._masks = dict(mask or {})
         self._parts: dict[type[Widget], Widget] = {}  # see part()
         self._bindings_key: tuple[bool, Screen[Any]] | None = None  # what the footer last showed
@@ -180,6 +186,7 @@ class NumaApp(App[str]):
             self.session.add_change_listener(lambda _what: self.drop_errors()),
         ]
         self.grid.focus()
+        self.query_one("#cmd-save").display = self.domain is not None
         self.sync()
         # what exists at the first paint lives as long as the app: kept out of
         # the collector's full passes (one took 44 ms inside a key press)
@@ -493,14 +500,25 @@ class NumaApp(App[str]):
         stay, to explain why)."""
         if isinstance(self.screen, ButtonDialog):  # their footer: their own keys only
             return False
-        state = State(booted=is_booted(self.session), dialog=len(self.screen_stack) > 1)
+        state = State(booted=is_booted(self.session), dialog=len(self.screen_stack) > 1,
+                      domain=self.domain is not None)
         return available(action, state)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.keymap))
 
+    def action_save_domain(self) -> None:
+        self.run_now(save_domain(self.domain, self.vm, self.notify), "domain")
+
+    def on_command_panel_save_requested(self) -> None:
+        self.action_save_domain()
+
     async def action_quit(self) -> None:
-        """Quit; first ask when that would stop a running guest numatui launched."""
+        """Quit; first ask when that would stop a running guest numatui launched,
+        or leave a domain's layout unsaved."""
+        if self.domain is not None and self.domain.unsaved(self.session):
+            self.push_screen(unsaved_dialog(), self._quit_chosen)
+            return
         launcher = self.vm.launcher
         if launcher is not None and quit_stops_guest(is_booted(self.session), True, launcher.keep_running,
                                                      run_state(self.session) != "disconnected"):
@@ -508,11 +526,15 @@ class NumaApp(App[str]):
             self.push_screen(ConfirmDialog("Quit and stop the guest?", question,
                                            "Quit, stop QEMU", "Stay"), self._quit_chosen)
             return
-        self.exit(self.vm.quit_text())
+        self.exit(self._quit_text())
 
     def _quit_chosen(self, quit: bool | None) -> None:
         if quit:
-            self.exit(self.vm.quit_text())
+            self.exit(self._quit_text())
+
+    def _quit_text(self) -> str:
+        """What quitting prints: a domain saved to stdout, else the -numa options."""
+        return self.domain.printed or self.vm.quit_text() if self.domain else self.vm.quit_text()
 
     def action_save_screenshot(self) -> None:
         """The palette's Screenshot: an SVG in numatui's state directory (else the
@@ -546,7 +568,7 @@ class NumaApp(App[str]):
 
 async def run_async(
     session: Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
-    **options: Any
+    domain: DomainTarget | None = None, **options: Any
 ) -> str:
     """Run the app on the running event loop (the session's); return the
     compact ``-numa`` options for the caller to print once the screen is back.
@@ -554,7 +576,7 @@ async def run_async(
     from numatui.tui.keymap import load_keymap
 
     keymap, notes = load_keymap()
-    app = NumaApp(session, mask=mask, keeper=keeper, keymap=keymap, config_notes=notes)
+    app = NumaApp(session, mask=mask, keeper=keeper, keymap=keymap, config_notes=notes, domain=domain)
     await app.run_async(**options)
     result = app.return_value
     return result if result is not None else app.vm.quit_text()

@@ -60,6 +60,9 @@ class CommandPanel(Vertical):
     class BootRequested(Message):
         """The Exit preconfig button: the same as ``X``."""
 
+    class SaveRequested(Message):
+        """The Save to domain button (shown by ``numatui domain`` only): the same as ctrl+s."""
+
     def __init__(self, *, keymap: Mapping[str, str] | None = None, id: str | None = None) -> None:
         """``keymap``: the user's keys, which the buttons name."""
         super().__init__(id=id)
@@ -75,6 +78,10 @@ class CommandPanel(Vertical):
             yield Button(f"Copy ({key_of('copy', keys)})", id="cmd-copy", compact=True, variant="primary")
             yield Button(f"Exit preconfig ({key_of('exit_preconfig', keys)})", id="cmd-boot", compact=True,
                          variant="warning")
+            save = Button(f"Save to domain ({key_of('save_domain', keys)})", id="cmd-save", compact=True,
+                          variant="success")
+            save.display = False
+            yield save
         with CommandScroll(id="cmd-scroll"):
             yield Static("", id="cmd-text")
 
@@ -101,3 +108,5 @@ class CommandPanel(Vertical):
             self.post_message(self.ViewRequested())
         elif event.button.id == "cmd-boot":
             self.post_message(self.BootRequested())
+        elif event.button.id == "cmd-save":
+            self.post_message(self.SaveRequested())
