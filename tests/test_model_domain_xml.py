@@ -9,7 +9,6 @@ insert or merge)."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -136,29 +135,25 @@ def test_scratch_args_keep_the_machine_and_numa_and_take_cpus_out() -> None:
 
 
 # -- per-cell backends (plan nodes' "backend"): what a libvirt cell can say ------------------
-@dataclass(frozen=True)
-class _NodeWithBackend(Node):
-    """A plan node with the ``backend`` field plans gain (object-add arguments)."""
-
-    backend: dict[str, Any] | None = None
-
-
 def _cells(*backends: dict[str, Any] | None) -> str:
     topo = Topology.from_smp({"cpus": 2, "maxcpus": 2, "sockets": 2}, ("socket-id",))
-    nodes = tuple(_NodeWithBackend(id=i, memdev=f"m{i}", size=1 << 30, backend=b)
+    nodes = tuple(Node(id=i, memdev=f"m{i}", size=1 << 30, backend=tuple((b or {}).items()))
                   for i, b in enumerate(backends))
     plan = Plan(nodes=nodes, cpus=tuple({"node-id": i, "socket-id": i} for i in range(len(nodes))))
     return libvirt_xml(topo, plan)
 
 
 def test_a_shared_backend_is_mem_access_and_other_backends_are_refused() -> None:
-    cells = ET.fromstring(_cells(None, {"qom-type": "memory-backend-ram", "share": True})
-                          ).findall("numa/cell")
+    cells = ET.fromstring("<d>" + _cells(None, {"qom-type": "memory-backend-ram", "share": True})
+                          + "</d>").findall("cpu/numa/cell")
     assert [c.get("memAccess") for c in cells] == [None, "shared"]
-    for backend, said in (({"qom-type": "memory-backend-memfd", "share": True}, "memory-backend-memfd"),
+    memfd = {"qom-type": "memory-backend-memfd", "share": True}
+    both = ET.fromstring("<d>" + _cells(memfd, memfd) + "</d>")
+    assert both.find("memoryBacking/source").get("type") == "memfd"  # the whole domain's
+    for backend, said in ((memfd, "one backend type for every cell"),
                           ({"qom-type": "memory-backend-file", "mem-path": "/dev/hugepages"},
-                           "memory-backend-file with mem-path")):
-        with pytest.raises(LibvirtUnsupported, match=f"node 1's memory backend \\({said}") as info:
+                           "memory-backend-file")):
+        with pytest.raises(LibvirtUnsupported, match=said) as info:
             _cells(None, backend)
         assert "\n" not in str(info.value)
 
