@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from numatui.model.errors import NumaError
-from numatui.model.ranges import format_ranges
+from numatui.model.ranges import KERNEL_MAX_CPUS, format_ranges, parse_mask, parse_ranges
 
 NODE_DIR = "sys/devices/system/node"
 CPU_DIR = "sys/devices/system/cpu"
@@ -123,33 +123,14 @@ def _page_name(size: int) -> str:
 
 # -- parsing the kernel's formats ------------------------------------------------
 def parse_cpulist(text: str) -> tuple[int, ...]:
-    """``0-3,8,10-11`` -> (0, 1, 2, 3, 8, 10, 11); an empty list is ()."""
-    out: set[int] = set()
-    for part in text.strip().split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                lo, hi = part.split("-", 1)
-                out.update(range(int(lo), int(hi) + 1))
-            else:
-                out.add(int(part))
-        except ValueError:
-            raise NumaError(f"{part!r} is not a CPU list item like 0-3 or 8") from None
-    return tuple(sorted(out))
+    """``0-3,8,10-11`` -> (0, 1, 2, 3, 8, 10, 11); an empty list is (); ids
+    the kernel cannot have are refused (:func:`numatui.model.ranges.parse_ranges`)."""
+    return parse_ranges(text, KERNEL_MAX_CPUS)
 
 
 def parse_cpumask(text: str) -> tuple[int, ...]:
     """The kernel's hex mask ``00000000,0000ff00`` (32-bit words, highest first)."""
-    digits = text.strip().replace(",", "")
-    if not digits:
-        return ()
-    try:
-        value = int(digits, 16)
-    except ValueError:
-        raise NumaError(f"{text.strip()!r} is not a CPU mask") from None
-    return tuple(i for i in range(value.bit_length()) if value >> i & 1)
+    return parse_mask(text, KERNEL_MAX_CPUS)
 
 
 def format_cpulist(cpus: Iterable[int]) -> str:
