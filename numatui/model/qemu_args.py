@@ -158,10 +158,7 @@ def plan_from_numa_text(text: str) -> Plan:
     text = text.replace("\\\r\n", " ").replace("\\\n", " ")
     tokens: list[str] = []
     for lineno, line in enumerate(text.splitlines(), 1):
-        try:
-            words = shlex.split(line, comments=True)
-        except ValueError as exc:
-            raise NumaError(f"plan line {lineno}: {exc}") from None
+        words = _words(line, lineno)
         if not words:
             continue
         if not words[0].startswith("-"):
@@ -189,6 +186,27 @@ def plan_from_numa_text(text: str) -> Plan:
         hmat_lb=tuple(cfg.hmat_lb),
         hmat_cache=tuple(cfg.hmat_cache),
     )
+
+
+#: A line needing shell unquoting longer than this is refused: shlex builds a
+#: token one character at a time (quadratic), and no QEMU option is this long.
+MAX_QUOTED_LINE = 1 << 16
+_SHELL_QUOTING = re.compile(r"[\"'\\]")
+
+
+def _words(line: str, lineno: int) -> list[str]:
+    """The shell words of one plan line: ``str.split`` up to a ``#`` when
+    nothing in it is quoted or escaped (shlex's words, in linear time), else
+    ``shlex`` on a line of bounded length."""
+    if _SHELL_QUOTING.search(line) is None:
+        return line.partition("#")[0].split()
+    if len(line) > MAX_QUOTED_LINE:
+        raise NumaError(f"plan line {lineno}: {len(line)} characters with quotes or escapes: "
+                        f"over {MAX_QUOTED_LINE} (no QEMU option is that long)")
+    try:
+        return shlex.split(line, comments=True)
+    except ValueError as exc:
+        raise NumaError(f"plan line {lineno}: {exc}") from None
 
 
 def load_plan(text: str) -> Plan:

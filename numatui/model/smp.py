@@ -30,22 +30,11 @@ def split_opts(text: str, implied: str | None, where: str) -> list[tuple[str, st
     A first element without ``=`` is the value of ``implied``; a later one is
     ``key=on`` (``nokey`` is ``key=off``), as QEMU reads booleans.
     """
-    parts: list[str] = []
-    cur: list[str] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == ",":
-            if text[i + 1 : i + 2] == ",":
-                cur.append(",")
-                i += 2
-                continue
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-        i += 1
-    parts.append("".join(cur))
+    # ",," pairs are taken left to right (",,," is a comma then a separator), as
+    # str.replace takes them: hide them behind a NUL (never in an argv string)
+    if "\0" in text:
+        raise NumaError(f"{where}: a NUL character in an option")
+    parts = [p.replace("\0", ",") for p in text.replace(",,", "\0").split(",")]
     out: list[tuple[str, str]] = []
     for n, part in enumerate(parts):
         key, sep, value = part.partition("=")
