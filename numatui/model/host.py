@@ -20,7 +20,7 @@ without a node directory is one node 0 holding every CPU and the memory of
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -156,13 +156,19 @@ def _int(text: str | None) -> int | None:
 
 
 def _cpus_of(files: HostFiles, directory: str, list_name: str, mask_name: str) -> tuple[int, ...] | None:
-    text = files.read(f"{directory}/{list_name}")
-    if text is not None:
-        return parse_cpulist(text)
-    text = files.read(f"{directory}/{mask_name}")
-    if text is not None:
-        return parse_cpumask(text)
+    for name, parse in ((list_name, parse_cpulist), (mask_name, parse_cpumask)):
+        text = files.read(f"{directory}/{name}")
+        if text is not None:
+            return _parsed(f"{directory}/{name}", text, parse)
     return None
+
+
+def _parsed(path: str, text: str, parse: Callable[[str], tuple[int, ...]]) -> tuple[int, ...]:
+    """``parse(text)``; its NumaError names the file."""
+    try:
+        return parse(text)
+    except NumaError as exc:
+        raise NumaError(f"{path}: {exc}") from None
 
 
 def _numbered(names: Iterable[str], prefix: str) -> list[int]:
@@ -175,7 +181,7 @@ def online_cpus(files: HostFiles) -> tuple[int, ...]:
     """The online CPUs: ``cpu/online``, else each ``cpuN`` whose ``online`` is not 0."""
     text = files.read(f"{CPU_DIR}/online")
     if text is not None and text.strip():
-        return parse_cpulist(text)
+        return _parsed(f"{CPU_DIR}/online", text, parse_cpulist)
     out = []
     for cpu in _numbered(files.list(CPU_DIR), "cpu"):
         flag = files.read(f"{CPU_DIR}/cpu{cpu}/online")

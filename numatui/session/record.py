@@ -62,13 +62,14 @@ from typing import Any
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.plan import LIVE, Distance, Node
-from numatui.session.errors import SessionError
+from numatui.session.errors import BadRequest, SessionError
 from numatui.session.files import (
     DOCUMENT_CAP,
     SYSFS_CAP,
     FileRefused,
     decode,
     open_regular,
+    read_bytes,
     read_fd,
     read_optional,
     write_atomic,
@@ -252,7 +253,7 @@ def load(path: Path, *, follow: bool = True) -> Record | None:
     try:
         foreign = foreign_owner(st, path)
         if foreign is not None:
-            raise FileRefused(f"record {foreign}")
+            raise NumaError(f"record {foreign}")
         text = decode(read_fd(fd, DOCUMENT_CAP, "record", path), "record", path)
     except OSError as exc:
         raise NumaError(f"cannot read the record {path}: {exc.strerror or exc}") from None
@@ -263,6 +264,16 @@ def load(path: Path, *, follow: bool = True) -> Record | None:
     except (ValueError, RecursionError):
         raise NumaError(f"{path} is not a numatui record (not JSON)") from None
     return Record.from_dict(data)
+
+
+def check_named(path: Path) -> None:
+    """A ``--record FILE`` that exists must be a regular file within the cap,
+    in UTF-8: else BadRequest (one line, exit 2) before anything connects."""
+    try:
+        if path.exists():
+            decode(read_bytes(path, DOCUMENT_CAP, "record"), "record", path)
+    except FileRefused as exc:
+        raise BadRequest(str(exc)) from None
 
 
 #: How long a writer waits for another numatui process's lock on a record.

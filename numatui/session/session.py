@@ -132,6 +132,8 @@ class Session(Connection):
         the record of what numatui tells this QEMU there (``--record``; needed
         for a TCP peer, see :mod:`numatui.session.record`)."""
         addr = address if isinstance(address, Address) else Address.parse(address)
+        if record_file is not None:
+            records.check_named(Path(record_file))  # a device, FIFO or 16 MiB+: BadRequest, exit 2
         session = cls(addr, timeout=timeout, nodes=nodes, launcher=launcher,
                       qemu_argv=qemu_argv, transcript=transcript, record_file=record_file)
         await session._start()
