@@ -189,3 +189,32 @@ def test_a_planted_link_at_the_record_is_replaced_not_written_through(qemu: Any,
     assert code == 0, err
     assert not target.exists() and not named.is_symlink()
     assert json.loads(named.read_text())["distances"] == [{"src": 0, "dst": 1, "val": 21}]
+
+
+async def test_the_tui_marks_what_an_untrusted_state_directory_leaves_unknown(qemu: Any) -> None:
+    from tui_helpers import settle
+
+    from numatui.tui.app import NumaApp
+    from numatui.tui.cmdline import CommandPanel
+    from numatui.tui.status import StatusBar
+
+    d = state_dir()
+    d.mkdir(mode=0o700, parents=True)
+    d.chmod(0o777)
+    rec = d / record_path(qemu).name
+    rec.write_text(planted(qemu))
+    session = await Session.connect(qemu.sock, nodes=2)
+    try:
+        assert session.record_path is None
+        app = NumaApp(session)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(app, pilot)
+            assert f"? {len(session.unknowns)} unknown" in str(app.query_one(StatusBar).render())
+            text = app.query_one(CommandPanel).text
+            assert text.startswith("# warning: records are off (state directory"), text
+            assert "val=99" not in text
+        await session.set_distance(0, 1, 21)  # QEMU takes it; nothing is written into that directory
+    finally:
+        await session.close()
+    assert sorted(p.name for p in d.iterdir()) == [rec.name]
+    assert json.loads(rec.read_text())["distances"] == [{"src": 0, "dst": 1, "val": 99}]
