@@ -236,6 +236,8 @@ def _host_node_range(text: str, where: str) -> list[int]:
         raise NumaError(f"{where}: host-nodes={text} is not a host node id or range") from None
     if a > b:
         raise NumaError(f"{where}: host-nodes={text} is an empty range")
+    if b >= MAX_NODES:  # QEMU's bound (hostmem.c), checked before the range is expanded
+        raise NumaError(f"{where}: Invalid host-nodes value: {b}")
     return list(range(a, b + 1))
 
 
