@@ -189,8 +189,11 @@ def test_proc_cmdline_is_read_bounded() -> None:
     from numatui.session.peer import read_cmdline
 
     sleeper = subprocess.Popen([shutil.which("sleep") or "sleep", "30"])
-    try:
-        assert read_cmdline(sleeper.pid) == [shutil.which("sleep") or "sleep", "30"]
+    try:  # right after the fork the kernel may show an empty cmdline (None) until exec is done
+        deadline = time.monotonic() + HANG
+        while (argv := read_cmdline(sleeper.pid)) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert argv == [shutil.which("sleep") or "sleep", "30"]
     finally:
         sleeper.kill()
         sleeper.wait()

@@ -5,7 +5,7 @@ Reading.  A path may name a FIFO (``open`` blocks until a writer comes), a
 device (``/dev/zero`` never ends), or a sysfs or /proc file whose ``st_size``
 is 0 whatever it holds.  So a file is looked at (``stat``) before it is
 opened, opened ``O_NONBLOCK`` (a FIFO swapped in meanwhile cannot block),
-checked again with ``fstat`` (a regular file, the one looked at), and read up
+checked again with ``fstat`` (still a regular file), and read up
 to a cap per kind of file, counting bytes as they come rather than trusting
 ``st_size``.  Standard input (``-``) is read with the same cap.  Every
 refusal is a :class:`FileRefused`, a one-line :class:`NumaError` (exit 2).
@@ -94,9 +94,9 @@ def open_regular(path: str | Path, what: str, *, follow: bool = True) -> tuple[i
             raise _refuse(what, path, "a symlink, not a regular file") from None
         raise
     try:
-        fst = os.fstat(fd)
-        if not stat.S_ISREG(fst.st_mode) or (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
-            raise _refuse(what, path, "changed while it was opened (not a regular file now)")
+        fst = os.fstat(fd)  # not compared by inode: /proc may give a file a new one per lookup
+        if not stat.S_ISREG(fst.st_mode):
+            raise _refuse(what, path, f"{_kind(fst.st_mode)} (swapped in while it was opened)")
     except BaseException:
         os.close(fd)
         raise
