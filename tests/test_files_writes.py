@@ -102,3 +102,33 @@ def test_a_fifo_as_the_log_is_refused_not_a_hang(qemu: Any, tmp_path: Path) -> N
         os.close(reader)
     assert proc.returncode == 2, proc.stderr
     assert "FIFO" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_a_screenshot_goes_only_into_a_private_state_directory(
+        session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: bool) -> None:
+    from tui_helpers import Notes
+
+    from numatui.session.xdg import state_dir
+    from numatui.tui.app import NumaApp
+
+    d = state_dir()
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)  # the session keeps its record there
+    if not trusted:
+        d.chmod(0o777)
+    before = sorted(p.name for p in d.iterdir())
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    app = NumaApp(session)
+    notes = Notes(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot").callback()
+        await pilot.pause()
+    path = Path(notes.text().split("Screenshot saved to ")[1].split()[0])
+    assert path.read_text().startswith("<svg")
+    if trusted:
+        assert path.parent == d / "screenshots" and (d / "screenshots").stat().st_mode & 0o777 == 0o700
+        assert d.stat().st_mode & 0o777 == 0o700
+    else:
+        assert path.parent == cwd and sorted(p.name for p in d.iterdir()) == before

@@ -135,6 +135,8 @@ def read_optional(path: str | Path, cap: int, what: str, *, follow: bool = True)
 
 def read_stdin(cap: int, what: str) -> bytes:
     """Standard input up to ``cap`` bytes (a text-only stdin, as in tests, read as text)."""
+    if sys.stdin is None:  # started with standard input closed
+        raise _refuse(what, "-", "there is no standard input")
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:
         text = sys.stdin.read(cap + 1)

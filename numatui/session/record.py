@@ -311,6 +311,9 @@ def update(path: Path, change: Callable[[Record], object], base: Record, *,
     another process's changes are kept; ``base`` when there is none or it is
     not this QEMU's) and write it back atomically.  Returns what was written.
     RecordNotWritten (one line) when it cannot be written."""
+    problem = dir_problem() if path.parent == record_dir() else None  # it may have changed since
+    if problem is not None:
+        raise RecordNotWritten(f"QEMU accepted the change, but records are off now: {problem}")
     try:
         with locked(path):
             try:

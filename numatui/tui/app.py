@@ -509,7 +509,8 @@ class NumaApp(App[str]):
         current directory), named in the notification."""
         for where in (state_dir() / "screenshots", Path.cwd()):
             try:  # a private directory, or the user's own; a new file renamed into place
-                problem = private_dir_problem(where, "screenshot directory") if where != Path.cwd() else None
+                problem = None if where == Path.cwd() else (
+                    private_dir_problem(state_dir()) or private_dir_problem(where, "screenshot directory"))
                 if problem is not None:
                     raise OSError(problem)
                 path = where / f"numatui_{time.strftime('%Y-%m-%dT%H_%M_%S')}.svg"
