@@ -381,7 +381,10 @@ class Session(Connection):
         argv = self.qemu_argv or []
         if booted and argv and not any(a in ("--preconfig", "-preconfig") for a in argv[1:]):
             return out  # never in preconfig: nothing can have been set over QMP
-        if not self._record_existed:
+        # an identity but no record file: the state directory is untrusted, said above
+        records_off = self._record_file is None and self.record_path is None \
+            and self.record is not None and self.record.identity is not None
+        if not self._record_existed and not records_off:
             if self.record is not None and self.record.identity is None and self._record_file is None:
                 out.append("QMP cannot read distances or nodes added live, and this QEMU is not a "
                            "local unix-socket peer numatui can identify, so it keeps no record of it: "
@@ -392,9 +395,9 @@ class Session(Connection):
             else:
                 out.append("numatui has no record of this QEMU: distances or nodes another QMP client "
                            "set are unknown (QMP cannot read them)")
-            if self.topology.derived and not booted:
-                out.append("this board cannot list its CPU slots before boot: a mapping another "
-                           "client set is unknown")
+        if not self._record_existed and self.topology.derived and not booted:
+            out.append("this board cannot list its CPU slots before boot: a mapping another "
+                       "client set is unknown")
         for node_id in strangers:
             out.append(f"node {node_id} is not in QEMU's command line and numatui did not add it: "
                        "its memory is unknown")
