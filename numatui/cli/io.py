@@ -12,14 +12,12 @@ changes a correct export; it is the last line of defence, not the escaping.
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
 from typing import Any, TextIO
 
-from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import load_plan
 from numatui.model.sanitise import multi_line
+from numatui.session.files import DOCUMENT_CAP, decode, read_bytes, read_stdin
 
 
 class SafeStream(io.TextIOBase):
@@ -56,15 +54,8 @@ def safe(stream: TextIO) -> TextIO:
 
 
 def read_plan(path: str) -> Plan:
-    """A plan file (JSON or ``-numa`` text), ``-`` for stdin; NumaError/OSError when bad."""
-    if path == "-":
-        stdin = getattr(sys.stdin, "buffer", None)  # a text-only stdin (tests) reads as text
-        data = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
-    else:
-        data = Path(path).read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise NumaError(f"plan {path}: not UTF-8 text (byte {exc.start}); a plan is JSON or -numa "
-                        "options") from None
-    return load_plan(text)
+    """A plan file (JSON or ``-numa`` text), ``-`` for stdin: a regular file or
+    standard input of at most 16 MiB (:mod:`numatui.session.files`); NumaError
+    (one line) when it is not one."""
+    data = read_stdin(DOCUMENT_CAP, "plan") if path == "-" else read_bytes(path, DOCUMENT_CAP, "plan")
+    return load_plan(decode(data, "plan", path))

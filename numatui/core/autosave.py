@@ -44,10 +44,16 @@ from numatui.model.errors import NumaError
 from numatui.model.plan import PLAN_VERSION, Plan, loads_strict
 from numatui.model.qemu_args import LAUNCHER_MARK, iter_options
 from numatui.model.smp import split_opts
+from numatui.session.files import DOCUMENT_CAP, FileRefused, read_text, write_atomic
 from numatui.session.record import identify
 from numatui.session.replay import without_numa_cpu_dist
-from numatui.session.trust import program_problem, state_dir_problem, state_file_problem
-from numatui.session.xdg import state_dir, write_atomic
+from numatui.session.trust import (
+    private_dir_problem,
+    program_problem,
+    state_dir_problem,
+    state_file_problem,
+)
+from numatui.session.xdg import state_dir
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -123,19 +129,15 @@ class SavedState:
                 **({"qemu": self.qemu} if self.qemu else {})}
 
 
+#: How the one line about an untrusted state directory starts (records live there too).
+STATE_OFF = "autosave is off, and records are off too"
+
+
 def usable_state_dir(directory: Path | None = None) -> str | None:
     """None when state may be saved in ``directory`` (made 0700 when missing);
     else the one line saying why not and how to fix it."""
-    d = directory or state_dir()
-    problem = state_dir_problem(d)
-    if problem is not None:
-        return f"autosave is off: {problem}"
-    try:
-        d.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"autosave is off: cannot create {d}: {exc.strerror}"
-    problem = state_dir_problem(d)  # raced, or an umask/ACL made it other than 0700
-    return f"autosave is off: {problem}" if problem is not None else None
+    problem = private_dir_problem(directory or state_dir())
+    return f"{STATE_OFF}: {problem}" if problem is not None else None
 
 
 def _now() -> str:
@@ -145,12 +147,16 @@ def _now() -> str:
 def save(path: Path, plan: Plan, *, argv: Sequence[str] | None, name: str | None = None,
          launched: bool = False, address: str | None = None,
          qemu: dict[str, Any] | None = None) -> SavedState:
-    """Save atomically; returns what was saved."""
+    """Save atomically into a directory that passes the trust rules; returns
+    what was saved (SavedStateError when the directory fails them)."""
     state = SavedState(path=path, name=name if name is not None else vm_name(argv),
                        argv=list(argv) if argv is not None and launched else None, plan=plan,
                        saved=_now(), launched=launched, address=address,
                        qemu_argv=list(argv) if argv is not None and not launched else None,
                        qemu=qemu if launched else None)
+    problem = private_dir_problem(path.parent)  # checked at every save: it may have changed
+    if problem is not None:
+        raise SavedStateError(f"{STATE_OFF}: {problem}")
     write_atomic(path, json.dumps(state.to_dict(), indent=2) + "\n")
     return state
 
@@ -159,11 +165,9 @@ def load(path: str | Path) -> SavedState:
     """Read a saved state file.  SavedStateError (a NumaError) when it is not one."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SavedStateError(f"{p}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SavedStateError(f"{p}: not a numatui saved state (not UTF-8 text)") from None
+        text = read_text(p, DOCUMENT_CAP, "saved state")
+    except FileRefused as exc:
+        raise SavedStateError(str(exc)) from None
     try:
         data = loads_strict(text)  # a key given twice is refused, not "last wins"
     except (ValueError, RecursionError) as exc:

@@ -242,6 +242,8 @@ def _host_node_range(text: str, where: str) -> list[int]:
     b = parse_qemu_int(hi, "host-nodes", where, MAX_HOST_NODE) if hi else a
     if a > b:
         raise NumaError(f"{where}: host-nodes={text} is an empty range")
+    if b >= MAX_NODES:  # QEMU's bound (hostmem.c), checked before the range is expanded
+        raise NumaError(f"{where}: Invalid host-nodes value: {b}")
     return list(range(a, b + 1))
 
 

@@ -20,12 +20,12 @@ without a node directory is one node 0 holding every CPU and the memory of
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from numatui.model.errors import NumaError
-from numatui.model.ranges import format_ranges
+from numatui.model.ranges import KERNEL_MAX_CPUS, format_ranges, parse_mask, parse_ranges
 
 NODE_DIR = "sys/devices/system/node"
 CPU_DIR = "sys/devices/system/cpu"
@@ -123,33 +123,14 @@ def _page_name(size: int) -> str:
 
 # -- parsing the kernel's formats ------------------------------------------------
 def parse_cpulist(text: str) -> tuple[int, ...]:
-    """``0-3,8,10-11`` -> (0, 1, 2, 3, 8, 10, 11); an empty list is ()."""
-    out: set[int] = set()
-    for part in text.strip().split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                lo, hi = part.split("-", 1)
-                out.update(range(int(lo), int(hi) + 1))
-            else:
-                out.add(int(part))
-        except ValueError:
-            raise NumaError(f"{part!r} is not a CPU list item like 0-3 or 8") from None
-    return tuple(sorted(out))
+    """``0-3,8,10-11`` -> (0, 1, 2, 3, 8, 10, 11); an empty list is (); ids
+    the kernel cannot have are refused (:func:`numatui.model.ranges.parse_ranges`)."""
+    return parse_ranges(text, KERNEL_MAX_CPUS)
 
 
 def parse_cpumask(text: str) -> tuple[int, ...]:
     """The kernel's hex mask ``00000000,0000ff00`` (32-bit words, highest first)."""
-    digits = text.strip().replace(",", "")
-    if not digits:
-        return ()
-    try:
-        value = int(digits, 16)
-    except ValueError:
-        raise NumaError(f"{text.strip()!r} is not a CPU mask") from None
-    return tuple(i for i in range(value.bit_length()) if value >> i & 1)
+    return parse_mask(text, KERNEL_MAX_CPUS)
 
 
 def format_cpulist(cpus: Iterable[int]) -> str:
@@ -175,13 +156,19 @@ def _int(text: str | None) -> int | None:
 
 
 def _cpus_of(files: HostFiles, directory: str, list_name: str, mask_name: str) -> tuple[int, ...] | None:
-    text = files.read(f"{directory}/{list_name}")
-    if text is not None:
-        return parse_cpulist(text)
-    text = files.read(f"{directory}/{mask_name}")
-    if text is not None:
-        return parse_cpumask(text)
+    for name, parse in ((list_name, parse_cpulist), (mask_name, parse_cpumask)):
+        text = files.read(f"{directory}/{name}")
+        if text is not None:
+            return _parsed(f"{directory}/{name}", text, parse)
     return None
+
+
+def _parsed(path: str, text: str, parse: Callable[[str], tuple[int, ...]]) -> tuple[int, ...]:
+    """``parse(text)``; its NumaError names the file."""
+    try:
+        return parse(text)
+    except NumaError as exc:
+        raise NumaError(f"{path}: {exc}") from None
 
 
 def _numbered(names: Iterable[str], prefix: str) -> list[int]:
@@ -194,7 +181,7 @@ def online_cpus(files: HostFiles) -> tuple[int, ...]:
     """The online CPUs: ``cpu/online``, else each ``cpuN`` whose ``online`` is not 0."""
     text = files.read(f"{CPU_DIR}/online")
     if text is not None and text.strip():
-        return parse_cpulist(text)
+        return _parsed(f"{CPU_DIR}/online", text, parse_cpulist)
     out = []
     for cpu in _numbered(files.list(CPU_DIR), "cpu"):
         flag = files.read(f"{CPU_DIR}/cpu{cpu}/online")

@@ -298,12 +298,13 @@ class Plan:
         version = data.get("version", PLAN_VERSION)
         if version != PLAN_VERSION:
             raise NumaError(f"plan: version {version!r} is not supported (this numatui reads 1)")
-        nodes = tuple(Node.from_dict(n, f"plan: nodes[{i}]") for i, n in enumerate(_list(data, "nodes")))
-        seen: set[int] = set()
-        for i, n in enumerate(nodes):
-            if n.id in seen:
+        by_id: dict[int, Node] = {}
+        for i, raw in enumerate(_list(data, "nodes")):  # a repeat stops it at once (ids < MAX_NODES)
+            n = Node.from_dict(raw, f"plan: nodes[{i}]")
+            if n.id in by_id:
                 raise NumaError(f"plan: nodes[{i}]: node {n.id} is listed twice")
-            seen.add(n.id)
+            by_id[n.id] = n
+        nodes = tuple(by_id.values())
         distances = tuple(_distance(i, d) for i, d in enumerate(_list(data, "distances")))
         check_distances(distances, "plan: distances")
         cpus = tuple(_cpu(i, c) for i, c in enumerate(_list(data, "cpus")))

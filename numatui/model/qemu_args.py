@@ -214,6 +214,7 @@ def plan_from_numa_text(text: str) -> Plan:
     )
 
 
+
 def load_plan(text: str) -> Plan:
     """A plan file's text, JSON (starts with ``{``) or QEMU ``-numa`` options, or
     an OpenStack flavor (:func:`numatui.model.flavor.read_flavor`).  A plan

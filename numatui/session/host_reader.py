@@ -9,6 +9,7 @@ from pathlib import Path
 
 from numatui.model.host import CPU_DIR, HostTopology, parse_host
 from numatui.session.errors import BadRequest
+from numatui.session.files import SYSFS_CAP, FileRefused, read_optional
 
 
 class DirectoryFiles:
@@ -18,10 +19,18 @@ class DirectoryFiles:
         self.root = Path(root)
 
     def read(self, path: str) -> str | None:
+        """The file as text, as the kernel writes it: a trailing NUL (some
+        sysfs files, and trees saved by hwloc's tools) read as a line end, a
+        missing newline or an empty file as they are.  None when it is missing
+        or unreadable; FileRefused (one line) for a FIFO, a device or a file
+        over 1 MiB (no sysfs file this reader uses is that large)."""
         try:
-            return (self.root / path).read_text(errors="replace")
-        except (OSError, ValueError):
+            raw = read_optional(self.root / path, SYSFS_CAP, "host tree file")
+        except ValueError as exc:  # an embedded NUL in the path
+            if isinstance(exc, FileRefused):
+                raise
             return None
+        return None if raw is None else raw.decode(errors="replace").replace("\0", "\n")
 
     def list(self, path: str) -> Sequence[str]:
         try:

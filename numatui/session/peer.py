@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from numatui.session.files import CMDLINE_CAP, FileRefused, read_optional
 from numatui.session.record import start_time
 
 _UCRED = struct.Struct("3i")  # struct ucred { pid_t pid; uid_t uid; gid_t gid; }
@@ -46,8 +47,8 @@ def peer_of(sock: socket.socket) -> Peer | None:
 def read_cmdline(pid: int, proc: str | Path = "/proc") -> list[str] | None:
     """``/proc/PID/cmdline`` as argv, or None when it cannot be read."""
     try:
-        raw = (Path(proc) / str(pid) / "cmdline").read_bytes()
-    except OSError:
+        raw = read_optional(Path(proc) / str(pid) / "cmdline", CMDLINE_CAP, "/proc cmdline")
+    except FileRefused:
         return None
     if not raw:
         return None  # a zombie or a kernel thread

@@ -16,11 +16,20 @@ TCP peer has no pid: numatui keeps no record of it unless the user names a
 file (``--record FILE``); such a file also carries the machine it was made
 on (QEMU version, machine type, smp, RAM) and is not used when those differ.
 
-Storage: ``xdg.state_dir()`` (0700, files 0600, replaced atomically by
-``xdg.write_atomic``), one ``<boot>-<pid>-<start>.record`` file per
-QEMU (not ``.json``, so the saved-state listing never mistakes one for a
-plan).  Records of processes that no longer exist are removed when a new one
-is written.
+Storage: ``xdg.state_dir()`` (0700, files 0600), one
+``<boot>-<pid>-<start>.record`` file per QEMU (not ``.json``, so the
+saved-state listing never mistakes one for a plan).  Records of processes
+that no longer exist are removed when a new one is written.  When the state
+directory fails the trust rules (:mod:`numatui.session.trust`) no record is
+read from it or written to it, and what only a record could tell is an
+unknown; a record of another user is ignored (:func:`load`).
+
+Two numatui processes may talk to one QEMU (a TUI, and ``apply`` on its
+second monitor): every change is merged into the file under an exclusive
+``flock`` of a lock file beside it (:func:`update`: read what is there,
+apply this change, write a temporary file and rename it), so one writer
+never drops what another recorded.  A record that cannot be written fails
+the command that made the change (:class:`RecordNotWritten`).
 
 Why not a marker inside QEMU (``object-add`` of e.g. a ``secret`` or
 ``memory-backend`` object whose id or data encodes the record, read back by
@@ -41,8 +50,11 @@ unknown instead.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,8 +62,21 @@ from typing import Any
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.plan import LIVE, Distance, Node
+from numatui.session.errors import BadRequest, SessionError
+from numatui.session.files import (
+    DOCUMENT_CAP,
+    SYSFS_CAP,
+    FileRefused,
+    decode,
+    open_regular,
+    read_bytes,
+    read_fd,
+    read_optional,
+    write_atomic,
+)
 from numatui.session.machine import MachineInfo
-from numatui.session.xdg import state_dir, write_atomic
+from numatui.session.trust import foreign_owner, private_dir_problem
+from numatui.session.xdg import state_dir
 
 SUFFIX = ".record"
 RECORD_VERSION = 1
@@ -76,9 +101,12 @@ class Identity:
 def start_time(pid: int, proc: str | Path = "/proc") -> int | None:
     """Field 22 of ``/proc/PID/stat`` (starttime, clock ticks after boot), or None."""
     try:
-        text = (Path(proc) / str(pid) / "stat").read_text()
-    except OSError:
+        raw = read_optional(Path(proc) / str(pid) / "stat", SYSFS_CAP, "/proc stat file")
+    except FileRefused:
         return None
+    if raw is None:
+        return None
+    text = raw.decode(errors="replace")
     # the command name (field 2) may hold spaces and parentheses: split after the last ')'
     rest = text[text.rfind(")") + 1:].split()
     try:
@@ -88,10 +116,11 @@ def start_time(pid: int, proc: str | Path = "/proc") -> int | None:
 
 
 def boot_id(proc: str | Path = "/proc") -> str:
-    try:
-        return (Path(proc) / "sys" / "kernel" / "random" / "boot_id").read_text().strip()
-    except OSError:
-        return "noboot"
+    with contextlib.suppress(FileRefused):
+        raw = read_optional(Path(proc) / "sys" / "kernel" / "random" / "boot_id", SYSFS_CAP, "boot id")
+        if raw:
+            return raw.decode(errors="replace").strip()
+    return "noboot"
 
 
 def identify(pid: int | None, proc: str | Path = "/proc") -> Identity | None:
@@ -193,22 +222,43 @@ def _s(v: Any) -> str | None:
     return v
 
 
+class RecordNotWritten(SessionError):
+    """QEMU accepted a change but its record cannot be written (disk full, a
+    read-only directory): the command that made the change fails (exit 1)."""
+
+
 def record_dir() -> Path:
     return state_dir()
+
+
+def dir_problem() -> str | None:
+    """Why records must not be kept in the state directory (None: they may)."""
+    return private_dir_problem(record_dir())
 
 
 def path_for(identity: Identity, directory: Path | None = None) -> Path:
     return (directory or record_dir()) / f"{identity.key}{SUFFIX}"
 
 
-def load(path: Path) -> Record | None:
-    """The record at ``path``; None when there is none.  NumaError when unreadable."""
+def load(path: Path, *, follow: bool = True) -> Record | None:
+    """The record at ``path``; None when there is none.  NumaError (one line)
+    when it is unreadable, not a record, or another user's file (ignored);
+    ``follow=False`` (the state directory's records): a symlink is refused."""
     try:
-        text = path.read_text(encoding="utf-8")
+        fd, st = open_regular(path, "record", follow=follow)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise NumaError(f"cannot read the record {path}: {exc.strerror or exc}") from None
+    try:
+        foreign = foreign_owner(st, path)
+        if foreign is not None:
+            raise NumaError(f"record {foreign}")
+        text = decode(read_fd(fd, DOCUMENT_CAP, "record", path), "record", path)
+    except OSError as exc:
+        raise NumaError(f"cannot read the record {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -216,11 +266,73 @@ def load(path: Path) -> Record | None:
     return Record.from_dict(data)
 
 
+def check_named(path: Path) -> None:
+    """A ``--record FILE`` that exists must be a regular file within the cap,
+    in UTF-8: else BadRequest (one line, exit 2) before anything connects."""
+    try:
+        if path.exists():
+            decode(read_bytes(path, DOCUMENT_CAP, "record"), "record", path)
+    except FileRefused as exc:
+        raise BadRequest(str(exc)) from None
+
+
+#: How long a writer waits for another numatui process's lock on a record.
+LOCK_WAIT = 10.0
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` of ``.NAME.lock`` beside ``path`` (never a link)."""
+    lock = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise OSError(f"{lock} stays locked by another numatui process") from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def same_qemu(a: Record, b: Record) -> bool:
+    """Whether two records describe one QEMU (identity and machine)."""
+    return a.identity == b.identity and (not a.machine or not b.machine or a.machine == b.machine)
+
+
+def update(path: Path, change: Callable[[Record], object], base: Record, *,
+           follow: bool = True) -> Record:
+    """Apply ``change`` to the record in ``path`` (re-read under the lock, so
+    another process's changes are kept; ``base`` when there is none or it is
+    not this QEMU's) and write it back atomically.  Returns what was written.
+    RecordNotWritten (one line) when it cannot be written."""
+    problem = dir_problem() if path.parent == record_dir() else None  # it may have changed since
+    if problem is not None:
+        raise RecordNotWritten(f"QEMU accepted the change, but records are off now: {problem}")
+    try:
+        with locked(path):
+            try:
+                current = load(path, follow=follow)
+            except NumaError:
+                current = None  # unreadable or another user's: ours replaces it
+            record = current if current is not None and same_qemu(current, base) else base
+            change(record)
+            save(path, record)
+    except OSError as exc:
+        raise RecordNotWritten(f"QEMU accepted the change, but the record {path} cannot be written "
+                               f"({exc.strerror or exc}): later numatui processes would not know it; "
+                               f"make room or fix {path.parent}, then make the change again") from None
+    return record
+
+
 def save(path: Path, record: Record) -> None:
-    """Write atomically (0600 in a 0700 directory); drop records of dead QEMUs."""
+    """Write atomically (0600); drop records of dead QEMUs."""
     write_atomic(path, json.dumps(record.to_dict(), indent=1) + "\n")
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o600)
     if path.parent == record_dir():
         prune(path.parent, keep=path)
 
@@ -239,6 +351,8 @@ def prune(directory: Path, keep: Path | None = None, proc: str | Path = "/proc")
         if start_time(pid, proc) != start:
             with contextlib.suppress(OSError):
                 p.unlink()
+            with contextlib.suppress(OSError):
+                p.with_name(f".{p.name}.lock").unlink()
 
 
 def machine_guard(info: MachineInfo) -> dict[str, Any]:

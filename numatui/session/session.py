@@ -12,6 +12,7 @@ messages; losing QEMU is a state (``DISCONNECTED``) plus a synthetic
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -132,6 +133,8 @@ class Session(Connection):
         the record of what numatui tells this QEMU there (``--record``; needed
         for a TCP peer, see :mod:`numatui.session.record`)."""
         addr = address if isinstance(address, Address) else Address.parse(address)
+        if record_file is not None:
+            records.check_named(Path(record_file))  # a device, FIFO or 16 MiB+: BadRequest, exit 2
         session = cls(addr, timeout=timeout, nodes=nodes, launcher=launcher,
                       qemu_argv=qemu_argv, transcript=transcript, record_file=record_file)
         await session._start()
@@ -168,7 +171,7 @@ class Session(Connection):
     async def close(self) -> None:
         """Disconnect; stop QEMU if numatui launched it without --keep-running."""
         self._closing = True
-        self._flush_record()
+        self._flush_record(quiet=True)
         await self._drop_client()
         self._set_state(RunState.DISCONNECTED)
         self.transcript.note("session closed")
@@ -299,22 +302,28 @@ class Session(Connection):
 
     # -- the record of what numatui told this QEMU (numatui.session.record) -----
     def _open_record(self) -> None:
-        """Find this QEMU's record: by the peer's identity, or the ``--record`` file."""
+        """Find this QEMU's record: by the peer's identity in a trusted state
+        directory, or the ``--record`` file."""
         self.unknowns = []
         self._record_refused = None
         guard = records.machine_guard(self.info)
         identity = records.identify(self.peer.pid if self.peer else None)
         path: Path | None = self._record_file
         if path is None and identity is not None:
-            path = records.path_for(identity)
+            problem = records.dir_problem()
+            if problem is None:
+                path = records.path_for(identity)
+            else:  # nothing read from it, nothing written into it
+                self._record_refused = (f"records are off ({problem}): what was set over QMP "
+                                        "before (distances, nodes added live) is unknown")
         found: Record | None = None
         if path is not None:
             try:
-                found = records.load(path)
+                found = records.load(path, follow=self._record_file is not None)
             except NumaError as exc:
                 self.transcript.note(f"record: {exc}")
+                self._record_refused = f"record not used: {exc}"
                 if self._record_file is not None:  # the user's file: never overwrite it
-                    self._record_refused = f"the record {path} cannot be used ({exc})"
                     path = None
         if found is not None:
             other = (found.identity is not None and identity is not None and found.identity != identity) \
@@ -373,7 +382,10 @@ class Session(Connection):
         argv = self.qemu_argv or []
         if booted and argv and not any(a in ("--preconfig", "-preconfig") for a in argv[1:]):
             return out  # never in preconfig: nothing can have been set over QMP
-        if not self._record_existed:
+        # an identity but no record file: the state directory is untrusted, said above
+        records_off = self._record_file is None and self.record_path is None \
+            and self.record is not None and self.record.identity is not None
+        if not self._record_existed and not records_off:
             if self.record is not None and self.record.identity is None and self._record_file is None:
                 out.append("QMP cannot read distances or nodes added live, and this QEMU is not a "
                            "local unix-socket peer numatui can identify, so it keeps no record of it: "
@@ -384,26 +396,35 @@ class Session(Connection):
             else:
                 out.append("numatui has no record of this QEMU: distances or nodes another QMP client "
                            "set are unknown (QMP cannot read them)")
-            if self.topology.derived and not booted:
-                out.append("this board cannot list its CPU slots before boot: a mapping another "
-                           "client set is unknown")
+        if not self._record_existed and self.topology.derived and not booted:
+            out.append("this board cannot list its CPU slots before boot: a mapping another "
+                       "client set is unknown")
         for node_id in strangers:
             out.append(f"node {node_id} is not in QEMU's command line and numatui did not add it: "
                        "its memory is unknown")
         return out
 
     def _note_record(self, change: Callable[[Record], object]) -> None:
-        """Apply ``change`` to the record and keep it (a failed write is noted, not raised)."""
+        """Apply ``change`` to the record and merge it into the file under its
+        lock (:func:`records.update`); RecordNotWritten when the file cannot be
+        written (the change stays in memory)."""
         if self.record is None:
             self.record = Record()
-        change(self.record)
+        pending = self.record.derived_mapping if self._record_dirty else None
+        self._record_dirty = False
+
+        def apply(record: Record) -> None:
+            change(record)
+            if pending is not None:
+                record.derived_mapping = pending
+
+        before = copy.deepcopy(self.record)
+        apply(self.record)
         if self.record_path is None:
             return
-        try:
-            records.save(self.record_path, self.record)
-            self._record_saved = True
-        except OSError as exc:
-            self.transcript.note(f"cannot write the record {self.record_path}: {exc}")
+        self.record = records.update(self.record_path, apply, before,
+                                     follow=self._record_file is not None)
+        self._record_saved = True
 
     def _record_derived(self) -> None:
         """After a set-numa-node type cpu: the mapping QEMU cannot list (derived
@@ -418,10 +439,17 @@ class Session(Connection):
             self.record.derived_mapping = mapping
             self._record_dirty = True
 
-    def _flush_record(self) -> None:
-        if self._record_dirty:
-            self._record_dirty = False
+    def _flush_record(self, quiet: bool = False) -> None:
+        """Write what :meth:`_record_derived` kept; ``quiet``: a failure is
+        noted, not raised (closing, booting: the change was made earlier)."""
+        if not self._record_dirty:
+            return
+        try:
             self._note_record(lambda r: None)
+        except records.RecordNotWritten as exc:
+            if not quiet:
+                raise
+            self.transcript.note(str(exc))
 
     # -- change listeners (autosave, undo history) -----------------------------
     def add_change_listener(self, cb: Callable[[str], None]) -> Callable[[], None]:
@@ -494,7 +522,7 @@ class Session(Connection):
             except QemuRefused:
                 await self._refresh_quietly()
                 if self.topology.derived:  # QEMU cannot list it: keep it now
-                    self._flush_record()
+                    self._flush_record(quiet=True)  # QEMU refused: that error is the one to see
                 if sent:
                     self._changed(description + " (in part)")
                 raise
@@ -719,7 +747,7 @@ class Session(Connection):
             raise PreflightBlocked(findings)
         self._booting = True  # its RESUME is ours: the refresh below re-reads
         try:
-            self._flush_record()  # what numatui sent in preconfig outlives this process
+            self._flush_record(quiet=True)  # what numatui sent in preconfig outlives this process
             await self.execute(command, timeout=max(self.timeout, EXIT_TIMEOUT))
         except Disconnected as exc:
             raise Disconnected(f"QEMU exited at {command}", exc.stderr_tail) from None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
+from numatui.session.files import open_append
 from numatui.session.listeners import Listeners
 
 EntryKind = Literal["cmd", "reply", "error", "event", "note"]
@@ -105,8 +106,9 @@ class Transcript:
     def write_to(self, path: str | Path) -> Callable[[], None]:
         """Append every entry (those kept so far, then each new one) to ``path``
         as a line, flushed at once.  Returns a function that stops and closes.
-        Raises OSError when the file cannot be opened."""
-        handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by the returned stopper
+        Raises OSError when the file cannot be opened, FileRefused (one line)
+        for a symlink, a FIFO or a device (:func:`numatui.session.files.open_append`)."""
+        handle = open_append(path)
         self._files.append(handle)
         for entry in self._entries:
             handle.write(entry.line() + "\n")

@@ -5,8 +5,12 @@ starts the QEMU named in it, so a file anyone else could write would be a way
 to make the user run a program.  The rules (each check returns None when the
 thing may be trusted, else the one-line reason):
 
-- the state directory: a real directory (not a symlink), owned by the user,
-  mode 0700 (:func:`state_dir_problem`);
+- numatui's own directories (state: autosaves, records, screenshots; cache:
+  a copy no clipboard took): a real directory (not a symlink), owned by the
+  user, mode 0700 (:func:`state_dir_problem`); one that fails holds nothing
+  numatui reads or writes (:func:`private_dir_problem` makes a missing one);
+- a record (:mod:`numatui.session.record`): the user's own file, else it is
+  ignored (:func:`foreign_owner`);
 - a state file to resume: a regular file (not a symlink), owned by the user,
   mode 0600, in such a directory (:func:`state_file_problem`);
 - the program to start (argv[0], found through ``PATH`` as exec finds it): a
@@ -26,25 +30,45 @@ def _owner_ok(st: os.stat_result, allow_root: bool = False) -> bool:
     return st.st_uid == os.geteuid() or (allow_root and st.st_uid == 0)
 
 
-def state_dir_problem(directory: Path) -> str | None:
+def state_dir_problem(directory: Path, what: str = "state directory") -> str | None:
     """Why ``directory`` must not hold state (None: it may, or it does not exist yet)."""
     try:
         st = os.lstat(directory)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        return f"state directory {directory}: {exc.strerror}"
+        return f"{what} {directory}: {exc.strerror}"
     fix = f"chmod 700 {directory}"
     if stat.S_ISLNK(st.st_mode):
-        return (f"state directory {directory} is a symlink (to {os.readlink(directory)}), not a "
+        return (f"{what} {directory} is a symlink (to {os.readlink(directory)}), not a "
                 f"directory of yours: remove it (numatui makes a private one)")
     if not stat.S_ISDIR(st.st_mode):
-        return f"state directory {directory} is not a directory: remove it"
+        return f"{what} {directory} is not a directory: remove it"
     if not _owner_ok(st):
-        return f"state directory {directory} belongs to uid {st.st_uid}, not you: remove it"
+        return f"{what} {directory} belongs to uid {st.st_uid}, not you: remove it"
     if stat.S_IMODE(st.st_mode) != 0o700:
-        return f"state directory {directory} has mode {stat.S_IMODE(st.st_mode):04o}, not 0700: {fix}"
+        return f"{what} {directory} has mode {stat.S_IMODE(st.st_mode):04o}, not 0700: {fix}"
     return None
+
+
+def private_dir_problem(directory: Path, what: str = "state directory") -> str | None:
+    """None when numatui may keep files in ``directory`` (made 0700 when
+    missing, parents included); else the one-line reason and fix."""
+    problem = state_dir_problem(directory, what)
+    if problem is not None:
+        return problem
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create the {what} {directory}: {exc.strerror}"
+    return state_dir_problem(directory, what)  # raced, or an umask/ACL made it other than 0700
+
+
+def foreign_owner(st: os.stat_result, path: Path) -> str | None:
+    """The line saying ``path`` (its fstat ``st``) is another user's, else None."""
+    if _owner_ok(st):
+        return None
+    return f"{path} belongs to uid {st.st_uid}, not you: ignored"
 
 
 def state_file_problem(path: Path) -> str | None:

@@ -1,12 +1,11 @@
 """Where numatui keeps files, by the XDG base directory spec (a variable
-counts only when it is an absolute path, else the spec's default), and how
-it writes them (atomically)."""
+counts only when it is an absolute path, else the spec's default).  How it
+writes them (atomically, never through a link): :mod:`numatui.session.files`;
+which directories it trusts: :mod:`numatui.session.trust`."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -28,19 +27,3 @@ def config_dir() -> Path:
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/numatui`` (``~/.cache/numatui`` by default): a copy no clipboard took."""
     return _home("XDG_CACHE_HOME", ".cache")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync, rename over ``path``."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -16,6 +16,7 @@ import contextlib
 import gc
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -39,6 +40,8 @@ from numatui.core.vm import ActionRefused, Vm, is_booted, run_state
 from numatui.model import sanitise
 from numatui.model.errors import NumaError
 from numatui.session.errors import SessionError
+from numatui.session.files import write_atomic
+from numatui.session.trust import private_dir_problem
 from numatui.session.xdg import state_dir
 from numatui.tui.banner import DisconnectedBanner
 from numatui.tui.clip import MAX_NOTICE, clip
@@ -540,9 +543,13 @@ class NumaApp(App[str]):
         """The palette's Screenshot: an SVG in numatui's state directory (else the
         current directory), named in the notification."""
         for where in (state_dir() / "screenshots", Path.cwd()):
-            try:
-                where.mkdir(mode=0o700, parents=True, exist_ok=True)
-                path = self.save_screenshot(path=str(where))
+            try:  # a private directory, or the user's own; a new file renamed into place
+                problem = None if where == Path.cwd() else (
+                    private_dir_problem(state_dir()) or private_dir_problem(where, "screenshot directory"))
+                if problem is not None:
+                    raise OSError(problem)
+                path = where / f"numatui_{time.strftime('%Y-%m-%dT%H_%M_%S')}.svg"
+                write_atomic(path, self.export_screenshot(), mode=0o644)
             except OSError as exc:
                 error = exc
                 continue

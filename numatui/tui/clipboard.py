@@ -16,6 +16,8 @@ from typing import Any
 
 from textual.app import App
 
+from numatui.session.files import write_atomic
+from numatui.session.trust import private_dir_problem
 from numatui.session.xdg import cache_dir
 
 # The child: exit 3 when pyperclip finds no clipboard program, else copy stdin
@@ -57,9 +59,14 @@ def fallback_path() -> Path:
 
 
 def save_copy(text: str) -> Path:
+    """Write ``text`` to the fallback file: only in a private cache directory
+    (the trust rules), as a new file renamed into place (a planted link is
+    replaced, never written through).  OSError with the reason otherwise."""
     path = fallback_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    problem = private_dir_problem(path.parent, "cache directory")
+    if problem is not None:
+        raise OSError(problem)
+    write_atomic(path, text)
     return path
 
 
