@@ -27,6 +27,7 @@ GOALS: dict[str, float] = {
     "commands_ratio_preset_split": 1.0,
     "keypress_ratio": 3.0,
     "pin_ratio": 1.5,
+    "plan_ratio": 1.5,
     "render_scaling": 1.5,
     "first_paint_scaling": 1.5,
     "memory_scaling": 1.3,
