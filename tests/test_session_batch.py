@@ -17,8 +17,9 @@ from numatui.core.vm import Vm
 from numatui.model.plan import Node, Plan
 from numatui.model.topology import Topology
 from numatui.session import record as records
+from numatui.session.commands import Step, distance_step
 from numatui.session.errors import QemuRefused
-from numatui.session.session import Session, Step
+from numatui.session.session import Session
 
 
 def _qemu_mapping(reply: Any) -> dict[Any, int | None]:
@@ -97,8 +98,8 @@ async def test_a_refusal_in_the_middle_keeps_what_qemu_accepted_and_reports_the_
             Step("set-numa-node", {"type": "node", "nodeid": 0}, Node(0)),  # Duplicate: refused first
             *s.node_steps([Node(3)]),
             *s.mapping_steps(dict.fromkeys(s0, 2)),
-            s.distance_step(0, 1, 5),  # below 10: refused second
-            s.distance_step(0, 2, 30),
+            distance_step(0, 1, 5),  # below 10: refused second
+            distance_step(0, 2, 30),
             *s.mapping_steps(dict.fromkeys(s1, 3)),
         ]
         accepted: list[dict[str, Any]] = []

@@ -30,6 +30,7 @@ from numatui.model.qemu_args import iter_options, object_id, ram_backend, rebind
 from numatui.model.topology import SlotKey
 from numatui.model.units import human_size
 from numatui.session import memory
+from numatui.session.commands import distance_step
 from numatui.session.errors import BadRequest, QemuRefused, SessionError
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
@@ -168,7 +169,7 @@ class Vm:
         """An editor's distances as one batch (one change, one undo step);
         returns how many QEMU accepted, raises its first refusal."""
         s = self.session
-        return await s.send([s.distance_step(d.src, d.dst, d.val) for d in distances], description)
+        return await s.send([distance_step(d.src, d.dst, d.val) for d in distances], description)
 
     # -- HMAT -------------------------------------------------------------------
     def check_hmat(self, lbs: Sequence[HmatLb] = (), caches: Sequence[HmatCache] = ()) -> None:

@@ -8,9 +8,11 @@ since QEMU cannot tell it afterwards.  The session keeps that mapping
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from numatui.model.errors import NumaError
 from numatui.model.topology import SlotKey, Topology
 from numatui.session.machine import MachineInfo, RunState, derived_props, mark_present
 
@@ -45,11 +47,28 @@ def from_record(topo: Topology, items: Sequence[tuple[dict[str, int], int]]) -> 
     return out
 
 
-async def read_slots(info: MachineInfo, state: RunState, mapping: Mapping[SlotKey, int],
+def from_options(mapping: dict[SlotKey, int], topo: Topology,
+                 options: Sequence[Mapping[str, int]]) -> Topology:
+    """``topo`` with the mapping of a command line's ``-numa cpu`` ``options``
+    (followed into ``mapping``) when numatui has none yet: QEMU cannot tell."""
+    if not topo.derived or not options or mapping:
+        return topo
+    for option in options:
+        with contextlib.suppress(NumaError):
+            follow(mapping, topo, option, None)
+    return topo.with_mapping(mapping)
+
+
+async def read_slots(info: MachineInfo, state: RunState, mapping: dict[SlotKey, int],
+                     recorded: Sequence[tuple[dict[str, int], int]],
                      query: Callable[[str], Awaitable[Any]]) -> Topology:
-    """The slots from ``-smp`` with ``mapping``; once booted, the present CPUs
+    """The slots from ``-smp`` with ``mapping`` (first filled from the
+    record's ``recorded`` mapping when empty); once booted, the present CPUs
     from ``query-cpus-fast`` (``query``: None when QEMU refuses)."""
-    topo = Topology.from_smp(info.smp, derived_props(info.machine_type)).with_mapping(mapping)
+    topo = Topology.from_smp(info.smp, derived_props(info.machine_type))
+    if recorded and not mapping:
+        mapping.update(from_record(topo, recorded))
+    topo = topo.with_mapping(mapping)
     if state in (RunState.RUNNING, RunState.PAUSED) and "query-cpus-fast" in info.commands:
         topo = mark_present(topo, await query("query-cpus-fast") or [])
     return topo

@@ -29,7 +29,7 @@ from numatui.model.memory_split import argv_with_bindings, argv_with_split
 from numatui.model.plan import Node, Plan
 from numatui.model.qemu_args import iter_options, numa_kind, parse_qemu_args
 from numatui.model.topology import SlotKey, format_key
-from numatui.session import memory
+from numatui.session import commands, memory
 from numatui.session.errors import SessionError
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
@@ -160,10 +160,10 @@ async def send_plan(session: Session, plan: Plan, mapping: Mapping[SlotKey, int]
     pending = {key: node for key, node in mapping.items() if session.topology.slot(key).node_id is None}
     steps += session.mapping_steps(pending) if pending else []
     have = {(d.src, d.dst): d.val for d in session.distances}
-    steps += [session.distance_step(d.src, d.dst, d.val) for d in plan.distances
+    steps += [commands.distance_step(d.src, d.dst, d.val) for d in plan.distances
               if have.get((d.src, d.dst)) != d.val]
-    steps += [session.hmat_step(lb) for lb in plan.hmat_lb if lb not in session.hmat_lb]
-    steps += [session.hmat_step(c) for c in plan.hmat_cache if c not in session.hmat_cache]
+    steps += [commands.hmat_step(lb) for lb in plan.hmat_lb if lb not in session.hmat_lb]
+    steps += [commands.hmat_step(c) for c in plan.hmat_cache if c not in session.hmat_cache]
     return await session.send(steps, description, pending, sent) if steps else 0
 
 

@@ -14,22 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from numatui.model.compact import fewest_commands, names_no_prop
 from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
 from numatui.model.history import describe_mapping
 from numatui.model.hmat import HmatCache, HmatLb
-from numatui.model.plan import LIVE, MAX_NODES, Distance, Node, Plan
+from numatui.model.plan import LIVE, Distance, Node, Plan
 from numatui.model.preflight import Finding, Severity, check
-from numatui.model.qemu_args import free_memdev_id
-from numatui.model.topology import Slot, SlotKey, Topology, format_key
-from numatui.session import derived, discovery
+from numatui.model.topology import SlotKey, Topology, format_key
+from numatui.session import commands, derived, discovery
 from numatui.session import record as records
 from numatui.session.address import Address
+from numatui.session.commands import Step
 from numatui.session.connection import Connection, LauncherLike
 from numatui.session.errors import (
     BadRequest,
@@ -40,25 +39,13 @@ from numatui.session.errors import (
     SessionError,
 )
 from numatui.session.listeners import Listeners
-from numatui.session.machine import MachineInfo, RunState, derived_props, read_info
-from numatui.session.peer import looks_like_qemu, read_cmdline
+from numatui.session.machine import MachineInfo, RunState, read_info
 from numatui.session.record import Record
 from numatui.session.transcript import Transcript
 from numatui.session.unplugs import UNPLUG_SETTLED, Unplugs
 
 #: x-exit-preconfig builds the whole machine: give it longer than a query.
 EXIT_TIMEOUT = 60.0
-
-
-@dataclass(frozen=True)
-class Step:
-    """One command of a batch (:meth:`Session.send`): QMP's name and arguments,
-    and what QEMU holds once it accepts it: the Node, Distance, HmatLb or
-    HmatCache; object-add's backend as query-memdev lists it; type cpu's option."""
-
-    command: str
-    args: dict[str, Any]
-    holds: Any = None
 
 
 class Session(Connection):
@@ -77,17 +64,9 @@ class Session(Connection):
     #: facts QMP cannot read and the record does not cover, one short sentence each
     unknowns: list[str]
 
-    def __init__(
-        self,
-        address: Address,
-        *,
-        timeout: float = 3.0,
-        nodes: int | None = None,
-        launcher: LauncherLike | None = None,
-        qemu_argv: Sequence[str] | None = None,
-        transcript: Transcript | None = None,
-        record_file: str | Path | None = None,
-    ) -> None:
+    def __init__(self, address: Address, *, timeout: float = 3.0, nodes: int | None = None,
+                 launcher: LauncherLike | None = None, qemu_argv: Sequence[str] | None = None,
+                 transcript: Transcript | None = None, record_file: str | Path | None = None) -> None:
         super().__init__(address, timeout=timeout, launcher=launcher, transcript=transcript)
         self._record_file = Path(record_file) if record_file is not None else None
         self._given_nodes = nodes
@@ -128,17 +107,9 @@ class Session(Connection):
 
     # -- connecting -------------------------------------------------------------
     @classmethod
-    async def connect(
-        cls,
-        address: Address | str,
-        *,
-        timeout: float = 3.0,
-        nodes: int | None = None,
-        launcher: LauncherLike | None = None,
-        qemu_argv: Sequence[str] | None = None,
-        transcript: Transcript | None = None,
-        record_file: str | Path | None = None,
-    ) -> Session:
+    async def connect(cls, address: Address | str, *, timeout: float = 3.0, nodes: int | None = None,
+                      launcher: LauncherLike | None = None, qemu_argv: Sequence[str] | None = None,
+                      transcript: Transcript | None = None, record_file: str | Path | None = None) -> Session:
         """Connect, read everything, learn the nodes.  Raises ConnectFailed
         (BadAddress when the address does not parse).  ``record_file``: keep
         the record of what numatui tells this QEMU there (``--record``; needed
@@ -209,10 +180,9 @@ class Session(Connection):
             else:
                 self.topology = Topology.from_hotpluggable(reply)
                 return
-        if self.record is not None and self.record.derived_mapping and not self._derived_mapping:
-            bare = Topology.from_smp(self.info.smp, derived_props(self.info.machine_type))
-            self._derived_mapping = derived.from_record(bare, self.record.derived_mapping)
-        self.topology = await derived.read_slots(self.info, self.state, self._derived_mapping, self._try)
+        recorded = self.record.derived_mapping if self.record is not None else []
+        self.topology = await derived.read_slots(self.info, self.state, self._derived_mapping, recorded,
+                                                 self._try)
 
     async def refresh(self) -> Topology:
         """Re-read the run state and the slots (QEMU's word, not numatui's)."""
@@ -233,78 +203,21 @@ class Session(Connection):
 
     # -- nodes ------------------------------------------------------------------
     async def _learn_nodes(self) -> None:
-        facts = self._nodes_from_command_line()
-        if facts is None and self._given_nodes is not None:
-            facts = discovery.from_count(self._given_nodes)
-        if facts is None:
-            facts = await self._nodes_from_qemu()
-        if facts is None:
-            facts = discovery.NodeFacts(nodes=[], source="unknown")
-        self.nodes = discovery.with_slot_nodes(
-            discovery.fill_sizes(facts.nodes, self.info.memdevs), self.topology
-        )
+        facts = await discovery.learn(self.launcher, self._given_argv, self._given_nodes,
+                                      self.peer.pid if self.peer else None, self.state, self.topology,
+                                      self.execute, self.transcript.note)
+        sized = discovery.fill_sizes(facts.nodes, self.info.memdevs)
+        self.nodes = discovery.with_slot_nodes(sized, self.topology)
         self.distances = sorted(facts.distances, key=lambda d: (d.src, d.dst))
         self.nodes_source = facts.source
         if self.qemu_argv is None:
             self.qemu_argv = facts.argv
-        if self.topology.derived and facts.cpus and not self._derived_mapping:
-            # QEMU cannot tell; its command line's -numa cpu options can
-            for option in facts.cpus:
-                with contextlib.suppress(NumaError):
-                    derived.follow(self._derived_mapping, self.topology, option, None)
-            self.topology = self.topology.with_mapping(self._derived_mapping)
+        self.topology = derived.from_options(self._derived_mapping, self.topology, facts.cpus)
         self._merge_record(facts.argv)
         self.nodes = discovery.with_bindings(self.nodes, self.info.memdevs)
-        self.transcript.note(
-            f"NUMA nodes {[n.id for n in self.nodes]} from {self.nodes_source}"
-        )
+        self.transcript.note(f"NUMA nodes {[n.id for n in self.nodes]} from {self.nodes_source}")
 
-    def _nodes_from_command_line(self) -> discovery.NodeFacts | None:
-        if self.launcher is not None:
-            with contextlib.suppress(Exception):
-                self.qemu_argv = list(self.launcher.argv)
-            parsed = self._parse_argv(self.qemu_argv)
-            return discovery.NodeFacts(
-                nodes=list(self.launcher.nodes), source="launch arguments",
-                distances=parsed.distances if parsed else [], argv=self.qemu_argv,
-                cpus=parsed.cpus if parsed else [],
-            )
-        candidates: list[tuple[list[str], str]] = []
-        if self._given_argv:
-            candidates.append((self._given_argv, "the given QEMU command line"))
-        if self.peer is not None:
-            argv = read_cmdline(self.peer.pid)
-            if argv is None:
-                self.transcript.note(f"cannot read /proc/{self.peer.pid}/cmdline")
-            elif not looks_like_qemu(argv):
-                self.transcript.note(
-                    f"pid {self.peer.pid} ({argv[0]}) is not QEMU: its command line is not used"
-                )
-            else:
-                candidates.append((argv, f"command line of pid {self.peer.pid}"))
-        for argv, source in candidates:
-            try:
-                return discovery.from_argv(argv, source)
-            except NumaError as exc:
-                self.transcript.note(f"cannot read the nodes from the {source}: {exc}")
-        return None
-
-    @staticmethod
-    def _parse_argv(argv: Sequence[str] | None) -> discovery.NodeFacts | None:
-        if not argv:
-            return None
-        try:
-            return discovery.from_argv(argv, "")
-        except NumaError:
-            return None
-
-    async def _nodes_from_qemu(self) -> discovery.NodeFacts | None:
-        if self.state in (RunState.RUNNING, RunState.PAUSED):
-            return await discovery.from_qemu_info_numa(self.execute)
-        if self.state is RunState.PRECONFIG:
-            self.transcript.note("probing node ids with set-numa-node matching no slot")
-            return await discovery.probe_nodes(self.execute, self.topology)
-        return None
+    _parse_argv = staticmethod(discovery.parse_argv)
 
     # -- the record of what numatui told this QEMU (numatui.session.record) -----
     def _open_record(self) -> None:
@@ -544,27 +457,8 @@ class Session(Connection):
             if self.topology.derived:  # QEMU cannot list it: keep it now
                 self._flush_record()
 
-    def _check_node_id(self, node: int) -> None:
-        if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < MAX_NODES:
-            raise BadRequest(
-                f"node-id {node!r} is out of range: QEMU has at most {MAX_NODES} nodes "
-                f"(0..{MAX_NODES - 1})"
-            )
-
     def mapping_steps(self, mapping: Mapping[SlotKey, int]) -> list[Step]:
-        """The fewest set-numa-node type cpu putting every slot of ``mapping``
-        on its node (:func:`~numatui.model.compact.fewest_commands`); node ids
-        and slots checked first (BadRequest)."""
-        wanted = dict(mapping)
-        for node in sorted(set(wanted.values())):
-            self._check_node_id(node)
-        for key in wanted:
-            self._slot(key)
-        options = fewest_commands(self.topology, wanted)
-        if len(wanted) != len(self.topology.slots) and any(names_no_prop(o) for o in options):
-            raise BadRequest("numatui refuses to send a set-numa-node naming no CPU prop (it would "
-                             "map every CPU) for a mapping that does not cover every slot")
-        return [Step("set-numa-node", {"type": "cpu", **o}, o) for o in options]
+        return commands.mapping_steps(self.topology, mapping)
 
     async def assign(self, keys: Collection[SlotKey], node: int) -> list[dict[str, Any]]:
         """Put the slots ``keys`` on ``node``: :meth:`apply_mapping` of one node,
@@ -585,62 +479,7 @@ class Session(Connection):
         return [s.args for s in steps]
 
     def node_steps(self, nodes: Sequence[Node]) -> list[Step]:
-        """The commands declaring ``nodes`` live, checked before anything is
-        sent (BadRequest).
-
-        A node is memoryless without ``size`` and ``memdev``.  With ``size``
-        (bytes), a new ``memory-backend-ram`` is made first by ``object-add``
-        (id ``memdev``, default ``m<N>`` unless taken) with the node's
-        ``host_nodes``/``policy`` binding; with ``memdev`` alone, an existing
-        backend (``query-memdev``) is used, keeping the binding QEMU reports
-        (rebinding it needs a new QEMU).  ``initiator`` (HMAT, needs
-        ``-machine hmat=on``): the node whose CPUs are closest to this one.
-        """
-        steps: list[Step] = []
-        taken = self.memdev_ids()
-        made: dict[str, int] = {}
-        have = {n.id for n in self.nodes}
-        for want in nodes:
-            node_id, size, memdev, created = want.id, want.size, want.memdev, None
-            self._check_node_id(node_id)
-            if want.initiator is not None:
-                # QEMU 7.2 reports an initiator >= 128 on stderr only and answers success
-                # without creating the node: refuse it here
-                self._check_node_id(want.initiator)
-            if size is not None and node_id in have:  # before object-add
-                raise BadRequest(f"node {node_id} exists already (nodes: {sorted(have)})")
-            if memdev is not None and memdev in taken:
-                known = made.get(memdev, self.info.memdev_size(memdev))
-                if size is not None and known is not None and known != size:
-                    raise BadRequest(f"node {node_id}: memory backend {memdev!r} has {known} bytes, "
-                                     f"not {size}")
-                size = known if known is not None else size
-            elif size is not None:
-                if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-                    raise BadRequest(f"node {node_id}: memory size {size!r} must be a positive number "
-                                     "of bytes")
-                memdev, created = memdev or free_memdev_id(node_id, taken), LIVE
-                taken.add(memdev)
-                made[memdev] = size
-                backend: dict[str, Any] = {"qom-type": "memory-backend-ram", "id": memdev, "size": size}
-                if want.host_nodes:
-                    backend["host-nodes"] = sorted(set(want.host_nodes))
-                    backend["policy"] = want.policy or "bind"
-                held = {k: v for k, v in backend.items() if k != "qom-type"}
-                steps.append(Step("object-add", backend, held))
-            elif memdev is not None:
-                raise BadRequest(f"node {node_id}: QEMU has no memory backend {memdev!r} "
-                                 f"(it has {', '.join(sorted(self.memdev_ids())) or 'none'})")
-            args: dict[str, Any] = {"type": "node", "nodeid": node_id}
-            if memdev is not None:
-                args["memdev"] = memdev
-            if want.initiator is not None:
-                args["initiator"] = want.initiator
-            steps.append(Step("set-numa-node", args, Node(
-                id=node_id, memdev=memdev, size=size, created=LIVE, memdev_created=created,
-                initiator=want.initiator)))
-            have.add(node_id)
-        return steps
+        return commands.node_steps(nodes, self.nodes, self.memdev_ids(), self.info.memdev_size)
 
     async def add_node(self, node_id: int | None = None, size: int | None = None,
                        memdev: str | None = None, host_nodes: Sequence[int] = (),
@@ -671,29 +510,17 @@ class Session(Connection):
             ids |= {n.memdev for n in parsed.nodes if n.memdev}
         return ids
 
-    def distance_step(self, src: int, dst: int, val: int) -> Step:
-        """``set-numa-node type dist``; QEMU checks the values."""
-        self._check_node_id(src)
-        self._check_node_id(dst)
-        return Step("set-numa-node", {"type": "dist", "src": src, "dst": dst, "val": val},
-                    Distance(src, dst, val))
-
     async def set_distance(self, src: int, dst: int, val: int) -> None:
-        await self.send([self.distance_step(src, dst, val)], f"distance {src} -> {dst} = {val}")
+        await self.send([commands.distance_step(src, dst, val)], f"distance {src} -> {dst} = {val}")
 
     # -- HMAT (set-numa-node types hmat-lb, hmat-cache; see numatui.model.hmat) ------
-    @staticmethod
-    def hmat_step(item: HmatLb | HmatCache) -> Step:
-        kind = "hmat-lb" if isinstance(item, HmatLb) else "hmat-cache"
-        return Step("set-numa-node", {"type": kind, **item.to_args()}, item)
-
     async def set_hmat_lb(self, lb: HmatLb) -> None:
-        await self.send([self.hmat_step(lb)],
+        await self.send([commands.hmat_step(lb)],
                         f"hmat-lb {lb.data_type} {lb.initiator} -> {lb.target} ({lb.hierarchy})")
 
     async def set_hmat_cache(self, cache: HmatCache) -> None:
         """A memory-side cache of a node."""
-        await self.send([self.hmat_step(cache)], f"hmat-cache node {cache.node_id} level {cache.level}")
+        await self.send([commands.hmat_step(cache)], f"hmat-cache node {cache.node_id} level {cache.level}")
 
     def plan(self) -> Plan:
         """The current mapping as a plan (compact cpus, nodes, distances, HMAT).
@@ -758,7 +585,7 @@ class Session(Connection):
             self._booting = False
         await self.refresh()
         if not self.nodes and self.nodes_source == "unknown":
-            facts = await self._nodes_from_qemu()
+            facts = await discovery.from_qemu(self.state, self.topology, self.execute, self.transcript.note)
             if facts is not None:
                 self.nodes, self.nodes_source = facts.nodes, facts.source
 
@@ -770,7 +597,7 @@ class Session(Connection):
 
     async def hotplug(self, key: SlotKey) -> str:
         """device_add a CPU into an empty slot; returns its device id."""
-        slot = self._slot(key)
+        slot = commands.slot_of(self.topology, key)
         if slot.present:
             raise BadRequest(f"slot {format_key(key)} already holds a CPU ({slot.qom_path})")
         if not slot.type:
@@ -787,7 +614,7 @@ class Session(Connection):
     async def unplug(self, key: SlotKey) -> None:
         """device_del a present CPU; the slot stays in ``pending_unplug`` until
         QEMU sends DEVICE_DELETED (the guest must agree)."""
-        slot = self._slot(key)
+        slot = commands.slot_of(self.topology, key)
         if slot.qom_path is None:
             raise BadRequest(f"slot {format_key(key)} holds no CPU")
         self.unplugs.asked(key, slot.qom_path)
@@ -796,12 +623,6 @@ class Session(Connection):
         except SessionError:
             self.unplugs.failed(key, slot.qom_path)
             raise
-
-    def _slot(self, key: SlotKey) -> Slot:
-        try:
-            return self.topology.slot(key)
-        except NumaError:
-            raise BadRequest(f"no CPU slot {format_key(key)} on this machine") from None
 
     def _handle_event(self, event: dict[str, Any]) -> None:
         name = event.get("event")
