@@ -14,6 +14,10 @@ the :class:`~numatui.bench.report.Report`.
    Textual app of :mod:`numatui.bench.textual_floor`).
 3b. ``pin_ratio``: :mod:`numatui.bench.pinning` (numatui pin --policy node
    of a booted 240-vCPU VM vs a raw query-cpus-fast + sched_setaffinity loop).
+3d. ``cli_ratio``, ``apply_process_ratio``: :mod:`numatui.bench.processes`
+   (whole ``numatui show`` / ``numatui apply`` processes vs a plain script's).
+3e. ``relaunch_ratio``: :mod:`numatui.bench.relaunch` (a move by
+   relaunch-and-replay vs starting QEMU with the final options).
 3c. ``plan_ratio``: :mod:`numatui.bench.plan` (a 32-node plan with memory
    and all distances through ``Vm.apply_plan`` vs a raw client sending the
    same commands), with the 8/16/32/64-node series as context rows.
@@ -29,7 +33,7 @@ import sys
 import time
 from dataclasses import dataclass, fields
 
-from numatui.bench import keypress, measures, pinning, plan, render
+from numatui.bench import keypress, measures, pinning, plan, processes, relaunch, render
 from numatui.bench.fewest import fewest_patterns
 from numatui.bench.qemu_vm import (
     SOCKETS,
@@ -77,6 +81,8 @@ async def run(config: Config) -> Report:
     await _presets(report)
     await _pin(report, config)
     await _plan(report, config)
+    await _processes(report, config)
+    await _relaunch(report, config)
     await _keypress(report, config)
     big = big_vm()
     async with real_machines(big) as real:  # the scaling rows on a real 4096-slot QEMU when found
@@ -175,6 +181,29 @@ async def _plan(report: Report, config: Config) -> None:
         f"{high.commands / low.commands:.1f}x; numatui's time {ms(high.numatui) / ms(low.numatui):.1f}x, "
         f"the raw client's {ms(high.raw) / ms(low.raw):.1f}x."
     )
+
+
+async def _processes(report: Report, config: Config) -> None:
+    """Whole processes vs a plain script's (:mod:`numatui.bench.processes`)."""
+    _say(f"cli: {config.repeat} pairs of whole processes, numatui show vs a raw-socket script")
+    run = await processes.cli_pairs(config.repeat)
+    report.add("cli_ratio", f"whole process: numatui show of the 240-vCPU VM / a raw-socket script "
+               f"sending the same {run.commands} queries", run.numatui, run.raw, "ms")
+    pairs = max(3, config.repeat // 3) if config.repeat > 2 else config.repeat
+    _say(f"apply process: {pairs} pairs, numatui apply of the {plan.PLAN_NODES}-node plan vs the script")
+    run = await processes.apply_pairs(pairs)
+    report.add("apply_process_ratio", f"whole process: numatui apply of the {plan.PLAN_NODES}-node plan / "
+               f"a raw-socket script sending the same {run.commands} commands (fresh QEMU each)",
+               run.numatui, run.raw, "ms")
+
+
+async def _relaunch(report: Report, config: Config) -> None:
+    _say(f"relaunch: {config.repeat} pairs, a move by relaunch-and-replay vs QEMU started with the "
+         "final options")
+    run = await relaunch.relaunch_pairs(config.repeat)
+    report.add("relaunch_ratio", "move socket 0 of the 240-vCPU VM by relaunch-and-replay (Keeper.move) / "
+               "starting QEMU with the final -numa cpu options until it answers",
+               run.numatui, run.floor, "ms")
 
 
 async def _pin(report: Report, config: Config) -> None:

@@ -230,9 +230,9 @@ async def relaunch(session: Session, plan: Plan, why: str, reason: str) -> Launc
         restored = await _reconnect(session, old)
         where = "nothing changed" if restored else "the old QEMU is gone too"
         raise ReplayFailed(f"relaunch failed: {exc}; {where}", restored=restored) from None
-    await old.stop()
+    session.retire(old)  # the move is done: the old QEMU's exit need not hold it up
     note(f"relaunched QEMU (pid {new.pid}) with the plan replayed in {sent} command(s); "
-         f"the old QEMU (pid {old.pid}) was stopped")
+         f"the old QEMU (pid {old.pid}) is stopped")
     return new
 
 

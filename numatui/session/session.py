@@ -73,6 +73,7 @@ class Session(Connection):
         self._given_argv = list(qemu_argv) if qemu_argv is not None else None
         self._derived_mapping: dict[SlotKey, int] = {}
         self._change_listeners: Listeners[str] = Listeners()
+        self._retiring: set[asyncio.Task[None]] = set()  # replaced QEMUs being stopped (retire)
         #: re-read the slots on DEVICE_DELETED (a TUI turns it off to re-read under its own lock)
         self.refresh_on_delete = True
         #: the plan's vCPU pinning after boot ("node", "cpu" or None); kept across relaunches
@@ -155,12 +156,20 @@ class Session(Connection):
         await self._drop_client()
         self._set_state(RunState.DISCONNECTED)
         self.transcript.note("session closed")
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         launcher = self.launcher
         if launcher is not None and not getattr(launcher, "keep_running", False):
             try:
                 await launcher.stop()
             except Exception as exc:
                 self.transcript.note(f"stopping QEMU failed: {exc}")
+
+    def retire(self, launcher: LauncherLike) -> None:
+        """Stop a QEMU this session has left (a relaunch replaced it) in the
+        background: :meth:`close` waits for it."""
+        task = asyncio.ensure_future(launcher.stop())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     # -- reading ----------------------------------------------------------------
     async def _read_status(self) -> None:
