@@ -66,7 +66,15 @@ def _commands(log: Path) -> list[list[Any]]:
 
 
 def _env(state: str) -> dict[str, str]:
-    return {**os.environ, "XDG_STATE_HOME": state, "NO_COLOR": "1"}
+    """The children's environment: a private state directory, and bytecode
+    cached as an installed package has it (pip compiles at install; with
+    PYTHONDONTWRITEBYTECODE every start would compile numatui from source, a
+    third of a ``numatui show``): in a private PYTHONPYCACHEPREFIX, written by
+    the warm-up run, not into the source tree."""
+    env = {**os.environ, "XDG_STATE_HOME": state, "NO_COLOR": "1",
+           "PYTHONPYCACHEPREFIX": str(Path(state) / "pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 async def cli_pairs(pairs: int) -> ProcessRun:
