@@ -146,7 +146,7 @@ async def profile_keypress(top: int = 30) -> str:
               f"parts (medians): QMP exchange {qmp * 1000:.2f} ms (set-numa-node + one "
               f"query-hotpluggable-cpus; the raw floor's {ms(run.floor) * 1000:.2f} ms), the app "
               f"handling the key and repainting the grid rows {(ms(run.numatui) - qmp) * 1000:.2f} ms; "
-              "the other panels repaint after that frame (NumaApp.sync), outside the span\n")
+              "the other panels are redrawn once, after that frame (NumaApp.sync)\n")
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top // 2)
