@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,7 @@ from typing import Any
 from numatui.bench.paint import BenchError
 from numatui.bench.qemu_vm import CORES, MACHINE_ARGS, QEMU, SOCKETS, VM_240
 from numatui.bench.raw_qmp import RawQmp
+from numatui.session.launcher import _greeted
 
 #: -m of the plan VM: the nodes share it.
 MEMORY_MIB = 4096
@@ -72,7 +72,7 @@ async def bare_vm() -> AsyncIterator[str]:
                 if proc.poll() is not None:
                     raise BenchError(f"the plan VM did not start: {proc.stderr.read().decode()[-300:]}"
                                      if proc.stderr else "the plan VM did not start")
-                if os.path.exists(sock) and _listening(sock):
+                if os.path.exists(sock) and await _greeted(Path(sock), 2.0):  # as the Launcher waits
                     break
                 await asyncio.sleep(0.025)
             yield sock
@@ -81,15 +81,6 @@ async def bare_vm() -> AsyncIterator[str]:
             proc.wait()
             if proc.stderr:
                 proc.stderr.close()
-
-
-def _listening(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(path)
-        except OSError:
-            return False
-    return True
 
 
 @dataclass
