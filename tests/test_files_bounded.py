@@ -203,6 +203,6 @@ def test_proc_cmdline_is_read_bounded() -> None:
 def test_host_node_ranges_are_bounded_before_expanding() -> None:
     from numatui.model.qemu_args import load_plan
 
-    with pytest.raises(NumaError, match="host-nodes.*99999999999"):  # one line naming it
+    with pytest.raises(NumaError, match=r"host-nodes.*99999999999"):  # one line naming it
         load_plan("-object memory-backend-ram,id=m0,size=1G,host-nodes=0-99999999999,policy=bind\n"
                   "-numa node,nodeid=0,memdev=m0\n")

@@ -173,10 +173,10 @@ async def test_qemu_words_that_look_like_markup_are_shown_literally(session: Ses
 
     markup = "[bold red]x[/] [@click=app.quit]quit[/] [link=http://evil]click[/link]"
 
-    async def refuse(src: int, dst: int, val: int) -> None:
+    async def refuse(*args: object) -> int:
         raise QemuRefused("set-numa-node", markup)
 
-    session.set_distance = refuse  # type: ignore[method-assign]
+    session.send = refuse  # type: ignore[method-assign]
     editor = DistanceEditor(Vm(session))
     app = Host(editor)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -139,8 +139,14 @@ async def profile_keypress(top: int = 30) -> str:
     profiler = cProfile.Profile()
     run = await keypress_pair(range(SOCKETS), profiler)
     out = io.StringIO()
-    out.write(f"numatui key press, median {statistics.median(run.numatui) * 1000:.2f} ms "
-              f"({len(run.numatui)} presses; profiled, so slower than unprofiled)\n")
+    ms = statistics.median
+    qmp = ms(run.qmp)
+    out.write(f"numatui key press, median {ms(run.numatui) * 1000:.2f} ms "
+              f"({len(run.numatui)} presses; profiled, so slower than unprofiled)\n"
+              f"parts (medians): QMP exchange {qmp * 1000:.2f} ms (set-numa-node + one "
+              f"query-hotpluggable-cpus; the raw floor's {ms(run.floor) * 1000:.2f} ms), the app "
+              f"handling the key and repainting the grid rows {(ms(run.numatui) - qmp) * 1000:.2f} ms; "
+              "the other panels are redrawn once, after that frame (NumaApp.sync)\n")
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top // 2)

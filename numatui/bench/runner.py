@@ -14,6 +14,13 @@ the :class:`~numatui.bench.report.Report`.
    Textual app of :mod:`numatui.bench.textual_floor`).
 3b. ``pin_ratio``: :mod:`numatui.bench.pinning` (numatui pin --policy node
    of a booted 240-vCPU VM vs a raw query-cpus-fast + sched_setaffinity loop).
+3d. ``cli_ratio``, ``apply_process_ratio``: :mod:`numatui.bench.processes`
+   (whole ``numatui show`` / ``numatui apply`` processes vs a plain script's).
+3e. ``relaunch_ratio``: :mod:`numatui.bench.relaunch` (a move by
+   relaunch-and-replay vs starting QEMU with the final options).
+3c. ``plan_ratio``: :mod:`numatui.bench.plan` (a 32-node plan with memory
+   and all distances through ``Vm.apply_plan`` vs a raw client sending the
+   same commands), with the 8/16/32/64-node series as context rows.
 4-6. ``render_scaling``, ``first_paint_scaling``, ``memory_scaling``:
    :mod:`numatui.bench.render`, 4096 slots vs 16, interleaved.
 """
@@ -21,11 +28,12 @@ the :class:`~numatui.bench.report.Report`.
 from __future__ import annotations
 
 import math
+import statistics
 import sys
 import time
 from dataclasses import dataclass, fields
 
-from numatui.bench import keypress, measures, pinning, render
+from numatui.bench import keypress, measures, pinning, plan, processes, relaunch, render
 from numatui.bench.fewest import fewest_patterns
 from numatui.bench.qemu_vm import (
     SOCKETS,
@@ -72,6 +80,9 @@ async def run(config: Config) -> Report:
     await _per_core(report)
     await _presets(report)
     await _pin(report, config)
+    await _plan(report, config)
+    await _processes(report, config)
+    await _relaunch(report, config)
     await _keypress(report, config)
     big = big_vm()
     async with real_machines(big) as real:  # the scaling rows on a real 4096-slot QEMU when found
@@ -146,6 +157,53 @@ async def _presets(report: Report) -> None:
             _say(f"presets: apply {' '.join(argv)} on a fresh {spec.vcpus}-vCPU QEMU ({spec.qemu})")
             counts = await measures.preset_commands(spec, argv, sockets_in_runs_plan(spec, nodes))
             report.add(key, what, [counts.numatui], [counts.fewest], "")
+
+
+async def _plan(report: Report, config: Config) -> None:
+    """``plan_ratio`` at 32 nodes and the 8/16/32/64-node series (:mod:`numatui.bench.plan`)."""
+    series: dict[int, plan.PlanRun] = {}
+    for nodes in plan.SERIES:
+        pairs = config.repeat if nodes == plan.PLAN_NODES else max(1, config.repeat // 3)
+        _say(f"plan: {nodes} nodes with memory, all distances, 240 vCPUs: {pairs} pair(s) of fresh QEMUs")
+        series[nodes] = run = await plan.plan_pairs(nodes, pairs)
+        key = "plan_ratio" if nodes == plan.PLAN_NODES else f"plan_ratio_{nodes}"
+        report.add(key, f"{'' if nodes == plan.PLAN_NODES else 'context: '}apply a {nodes}-node plan "
+                   f"({run.commands} commands: memory on each node, all distances, 240 vCPUs): "
+                   "numatui Vm.apply_plan / a raw client sending the same commands",
+                   run.numatui, run.raw, "ms")
+    low, high = series[plan.SERIES[0]], series[plan.SERIES[-1]]
+    ms = statistics.median
+    report.notes.append(
+        "plan series (numatui / raw, median ms, commands): " + "; ".join(
+            f"{n} nodes {ms(r.numatui) * 1000:.0f} / {ms(r.raw) * 1000:.0f} ({r.commands})"
+            for n, r in series.items())
+        + f". From {plan.SERIES[0]} to {plan.SERIES[-1]} nodes the commands grow "
+        f"{high.commands / low.commands:.1f}x; numatui's time {ms(high.numatui) / ms(low.numatui):.1f}x, "
+        f"the raw client's {ms(high.raw) / ms(low.raw):.1f}x."
+    )
+
+
+async def _processes(report: Report, config: Config) -> None:
+    """Whole processes vs a plain script's (:mod:`numatui.bench.processes`)."""
+    _say(f"cli: {config.repeat} pairs of whole processes, numatui show vs a raw-socket script")
+    run = await processes.cli_pairs(config.repeat)
+    report.add("cli_ratio", f"whole process: numatui show of the 240-vCPU VM / a raw-socket script "
+               f"sending the same {run.commands} queries", run.numatui, run.raw, "ms")
+    pairs = max(3, config.repeat // 3) if config.repeat > 2 else config.repeat
+    _say(f"apply process: {pairs} pairs, numatui apply of the {plan.PLAN_NODES}-node plan vs the script")
+    run = await processes.apply_pairs(pairs)
+    report.add("apply_process_ratio", f"whole process: numatui apply of the {plan.PLAN_NODES}-node plan / "
+               f"a raw-socket script sending the same {run.commands} commands (fresh QEMU each)",
+               run.numatui, run.raw, "ms")
+
+
+async def _relaunch(report: Report, config: Config) -> None:
+    _say(f"relaunch: {config.repeat} pairs, a move by relaunch-and-replay vs QEMU started with the "
+         "final options")
+    run = await relaunch.relaunch_pairs(config.repeat)
+    report.add("relaunch_ratio", "move socket 0 of the 240-vCPU VM by relaunch-and-replay (Keeper.move) / "
+               "starting QEMU with the final -numa cpu options until it answers",
+               run.numatui, run.floor, "ms")
 
 
 async def _pin(report: Report, config: Config) -> None:

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     from numatui.core.export import EXPORT_FORMATS
 
     parser = _Parser(prog="numatui", description="Map QEMU guest vCPUs to NUMA nodes, live, over QMP.")
-    parser.add_argument("--version", action="version", version=f"numatui {_version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show numatui's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -188,13 +188,18 @@ def is_file_source(source: str) -> bool:
     return os.path.exists(source) or "/" in source or source.endswith(".xml")
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
+class _Version(argparse.Action):
+    """``--version``, its package metadata read only when asked (importlib.metadata
+    costs every headless command ~10 ms to import)."""
 
-        return version("numatui")
-    except Exception:
-        return "unknown"
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        try:
+            from importlib.metadata import version
+
+            text = version("numatui")
+        except Exception:
+            text = "unknown"
+        parser.exit(message=f"numatui {text}\n")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from numatui.model.backend import Backend
 from numatui.model.history import History, describe_assign
-from numatui.model.plan import Plan
+from numatui.model.plan import Node, Plan
 from numatui.model.topology import SlotKey
 from numatui.session import memory
 from numatui.session.launcher import Launcher
@@ -61,9 +61,9 @@ class Keeper:
         self._remove()
 
     def _on_change(self, description: str) -> None:
-        if not self._replaying:
+        if not self._replaying:  # a relaunch saves once it is through (_go)
             self.history.push(self.session.plan(), description)
-        self.autosave()
+            self.autosave()
 
     def autosave(self) -> None:
         """Save now; a failure is noted (``last_save_error``), never raised."""
@@ -151,9 +151,10 @@ class Keeper:
         if live is None:
             plan, why = memory.split_plan(self.session, sizes, backends or {})
             new = await relaunch(self.session, plan, why, MEMORY_REASON)
-        else:
-            for node_id, size in live:
-                await self.session.add_node(node_id, size=size or None,
-                                            backend=(backends or {}).get(node_id, ()) if size else ())
-        self.autosave()
+            self.autosave()  # the new QEMU's argv, even when the replay sent nothing
+        else:  # one batch: one change saved by _on_change
+            await self.session.add_nodes([
+                Node(node_id, size=size or None,
+                     backend=(backends or {}).get(node_id, ()) if size else ())
+                for node_id, size in live])
         return new

@@ -26,8 +26,8 @@ from numatui.model.flavor import FlavorPlan
 from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.host import format_cpulist
 from numatui.model.pinning import PinPolicy
-from numatui.model.plan import Node, Plan
-from numatui.model.preflight import Finding
+from numatui.model.plan import Distance, Node, Plan
+from numatui.model.preflight import Finding, Severity
 from numatui.model.qemu_args import (
     argv_with_topology,
     iter_options,
@@ -39,6 +39,7 @@ from numatui.model.qemu_args import (
 from numatui.model.topology import SlotKey
 from numatui.model.units import human_size
 from numatui.session import memory
+from numatui.session.commands import distance_step
 from numatui.session.errors import BadRequest, QemuRefused, SessionError
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
@@ -111,7 +112,6 @@ class Vm:
         self.pin_error: str | None = None
         #: that failure itself (the CLI fails with it: a refused pin is an error)
         self.pin_failure: SessionError | NumaError | None = None
-        session.extra_checks = lambda: capacity_findings(session, self.host.get())
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -175,6 +175,12 @@ class Vm:
 
     async def set_distance(self, src: int, dst: int, val: int) -> None:
         await self.session.set_distance(src, dst, val)
+
+    async def set_distances(self, distances: Sequence[Distance], description: str) -> int:
+        """An editor's distances as one batch (one change, one undo step);
+        returns how many QEMU accepted, raises its first refusal."""
+        s = self.session
+        return await s.send([distance_step(d.src, d.dst, d.val) for d in distances], description)
 
     # -- HMAT -------------------------------------------------------------------
     def check_hmat(self, lbs: Sequence[HmatLb] = (), caches: Sequence[HmatCache] = ()) -> None:
@@ -264,14 +270,16 @@ class Vm:
 
     # -- boot ----------------------------------------------------------------------------
     def preflight(self) -> list[Finding]:
+        """The model's checks of the plan and the host's capacity for it, blocking first."""
         if self.booted:
             raise ActionRefused("The VM is already running.")
-        return list(self.session.preflight())
+        findings = self.session.preflight() + capacity_findings(self.session, self.host.get())
+        return sorted(findings, key=lambda f: f.severity is not Severity.BLOCKING)
 
     async def boot(self, force: bool = False) -> PinResult | None:
-        """x-exit-preconfig after the preflight (PreflightBlocked unless ``force``),
+        """x-exit-preconfig after :meth:`preflight` (PreflightBlocked unless ``force``),
         then the plan's pinning (``session.pinning``), if any: its result."""
-        await self.session.exit_preconfig(force=force)
+        await self.session.exit_preconfig(force=force, findings=self.preflight())
         return await self.pin_planned()
 
     # -- host: pinning ---------------------------------------------------------------------
@@ -378,10 +386,13 @@ class Vm:
         the compact -numa options (:func:`numatui.core.export.quit_text`)."""
         return export.quit_text(self.session)
 
-    async def apply_plan(self, plan: Plan, sent: Callable[[dict[str, Any]], object]) -> Applied:
+    async def apply_plan(self, plan: Plan, sent: Callable[[dict[str, Any]], object],
+                         description: str = "apply plan") -> Applied:
         """Apply ``plan`` live: validate all of it first, then send the fewest
-        commands (``sent`` hears each command's arguments: ``set-numa-node``'s,
-        or ``object-add``'s for a new node's memory backend, with ``qom-type``).
+        commands as one batch (one re-read, record write, autosave and undo
+        step, ``description``; ``sent`` hears each command QEMU accepted:
+        ``set-numa-node``'s, or ``object-add``'s for a new node's memory
+        backend, with ``qom-type``).
 
         Raised before anything is sent: NumaError for entries that do not fit
         the board (props it lacks, no matching slot, a slot on two nodes),
@@ -433,7 +444,7 @@ class Vm:
             current = s.topology.slot(key).node_id
             if current is not None and current != node:
                 await s.assign([key], node)  # QemuRefused: "CPU is already assigned ..."
-        count = await send_plan(s, plan, mapping, new_nodes, sent)
+        count = await send_plan(s, plan, mapping, new_nodes, description, sent)
         vcpus = sum(s.topology.slot(k).vcpus_count for k in mapping)
         return Applied(slots=len(mapping), vcpus=vcpus, nodes=len(set(mapping.values())), commands=count)
 
@@ -452,7 +463,7 @@ class Vm:
         if self.booted:
             raise ActionRefused("The VM is running: QEMU fixed every CPU's node at boot.")
         plan = self.preset_plan(name, into, add_nodes)
-        return await self.apply_plan(plan, sent or (lambda args: None))
+        return await self.apply_plan(plan, sent or (lambda args: None), f"preset {name}")
 
 
 def _rebound_backend(session: Session, node_id: int, hosts: tuple[int, ...], policy: str | None) -> str:

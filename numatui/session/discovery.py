@@ -8,15 +8,21 @@ a set-numa-node that matches no slot in preconfig).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from numatui.model.errors import NumaError
 from numatui.model.plan import MAX_NODES, Distance, Node
 from numatui.model.topology import Topology
 from numatui.session.errors import QemuRefused
+from numatui.session.machine import RunState
+from numatui.session.peer import looks_like_qemu, read_cmdline
+
+if TYPE_CHECKING:
+    from numatui.session.connection import LauncherLike
 
 Execute = Callable[[str, "dict[str, Any] | None"], Awaitable[Any]]
 
@@ -155,3 +161,67 @@ def with_bindings(nodes: Iterable[Node], memdevs: Sequence[dict[str, object]]) -
             n = n.with_binding(ids, policy if isinstance(policy, str) and policy != "default" else None)
         out.append(n)
     return out
+
+
+async def learn(launcher: LauncherLike | None, given_argv: Sequence[str] | None, given_nodes: int | None,
+                peer_pid: int | None, state: RunState, topology: Topology, execute: Execute,
+                note: Callable[[str], object]) -> NodeFacts:
+    """The nodes from the best source there is (see the module docstring)."""
+    facts = from_command_line(launcher, given_argv, peer_pid, note)
+    if facts is None and given_nodes is not None:
+        facts = from_count(given_nodes)
+    if facts is None:
+        facts = await from_qemu(state, topology, execute, note)
+    return facts or NodeFacts(nodes=[], source="unknown")
+
+
+def from_command_line(launcher: LauncherLike | None, given_argv: Sequence[str] | None, peer_pid: int | None,
+                      note: Callable[[str], object]) -> NodeFacts | None:
+    """The launcher's nodes (and its argv's distances and -numa cpu), else
+    the given argv's, else those of the unix socket peer's /proc cmdline."""
+    if launcher is not None:
+        argv: list[str] | None = None
+        with contextlib.suppress(Exception):
+            argv = list(launcher.argv)
+        parsed = parse_argv(argv)
+        return NodeFacts(nodes=list(launcher.nodes), source="launch arguments",
+                         distances=parsed.distances if parsed else [], argv=argv,
+                         cpus=parsed.cpus if parsed else [])
+    candidates: list[tuple[Sequence[str], str]] = []
+    if given_argv:
+        candidates.append((given_argv, "the given QEMU command line"))
+    if peer_pid is not None:
+        seen = read_cmdline(peer_pid)
+        if seen is None:
+            note(f"cannot read /proc/{peer_pid}/cmdline")
+        elif not looks_like_qemu(seen):
+            note(f"pid {peer_pid} ({seen[0]}) is not QEMU: its command line is not used")
+        else:
+            candidates.append((seen, f"command line of pid {peer_pid}"))
+    for given, source in candidates:
+        try:
+            return from_argv(given, source)
+        except NumaError as exc:
+            note(f"cannot read the nodes from the {source}: {exc}")
+    return None
+
+
+def parse_argv(argv: Sequence[str] | None) -> NodeFacts | None:
+    """:func:`from_argv`, None when there is none or it does not parse."""
+    if not argv:
+        return None
+    try:
+        return from_argv(argv, "")
+    except NumaError:
+        return None
+
+
+async def from_qemu(state: RunState, topology: Topology, execute: Execute,
+                    note: Callable[[str], object]) -> NodeFacts | None:
+    """QEMU's own answers: ``info numa`` once booted; probing in preconfig."""
+    if state in (RunState.RUNNING, RunState.PAUSED):
+        return await from_qemu_info_numa(execute)
+    if state is RunState.PRECONFIG:
+        note("probing node ids with set-numa-node matching no slot")
+        return await probe_nodes(execute, topology)
+    return None

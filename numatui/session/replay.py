@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from numatui.model.backend import backend_args
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import argv_with_bindings, argv_with_split
 from numatui.model.plan import Node, Plan
@@ -36,7 +35,7 @@ from numatui.model.qemu_args import (
     without_legacy_cpus,
 )
 from numatui.model.topology import SlotKey, format_key
-from numatui.session import memory
+from numatui.session import commands, memory
 from numatui.session.errors import SessionError
 from numatui.session.launcher import Launcher
 from numatui.session.machine import RunState
@@ -157,54 +156,27 @@ def check_plan(session: Session, plan: Plan, launcher: Launcher) -> dict[SlotKey
 
 
 async def send_plan(session: Session, plan: Plan, mapping: Mapping[SlotKey, int], nodes: Sequence[Node],
-                    sent: Callable[[dict[str, Any]], object] = lambda args: None) -> int:
-    """Send ``plan`` to a QEMU in preconfig with the fewest commands: its
-    pinning (numatui's, after boot), ``nodes`` (QEMU lacks them; a sized one
-    gets a new backend by ``object-add`` first), the ``mapping`` of the slots
-    that have no node yet, the distances QEMU lacks, then HMAT (after the
-    CPUs: an initiator needs them; caches last).  ``sent`` hears each
-    command's arguments (``object-add``'s with ``qom-type``); returns how many."""
-    count = 0
-
-    def send(args: dict[str, Any]) -> None:
-        nonlocal count
-        sent(args)
-        count += 1
-
+                    description: str, sent: Callable[[dict[str, Any]], object] = lambda args: None) -> int:
+    """Send ``plan`` to a QEMU in preconfig with the fewest commands, as one
+    batch (:meth:`Session.send`: pipelined, one re-read, one record write, one
+    change ``description``): its pinning (numatui's, after boot), ``nodes``
+    (QEMU lacks them; a sized one gets a new backend by ``object-add``
+    first), the ``mapping`` of the slots that have no node yet, the distances
+    QEMU lacks, then HMAT (after the CPUs: an initiator needs them; caches
+    last).  Everything is checked before anything is sent.  ``sent`` hears
+    each accepted command's arguments (``object-add``'s with ``qom-type``);
+    returns how many QEMU accepted; raises its first refusal."""
     if plan.pinning is not None and session.pinning != plan.pinning:
         session.set_pinning(plan.pinning)
-    for new in nodes:
-        added = await session.add_node(new.id, size=new.size, memdev=new.memdev, host_nodes=new.host_nodes,
-                                       policy=new.policy, initiator=new.initiator, backend=new.backend)
-        if added.memdev_created:
-            backend: dict[str, Any] = {**backend_args(added.backend), "id": added.memdev, "size": added.size}
-            if added.host_nodes:
-                backend.update({"host-nodes": list(added.host_nodes), "policy": added.policy})
-            send(backend)
-        args: dict[str, Any] = {"type": "node", "nodeid": added.id}
-        if added.memdev is not None:
-            args["memdev"] = added.memdev
-        if added.initiator is not None:
-            args["initiator"] = added.initiator
-        send(args)
+    steps = session.node_steps(nodes)
     pending = {key: node for key, node in mapping.items() if session.topology.slot(key).node_id is None}
-    if pending:  # every node at once: the fewest commands (any prop pattern), one re-read
-        for command in await session.apply_mapping(pending):
-            send(command if "type" in command else {"type": "cpu", **command})
+    steps += session.mapping_steps(pending) if pending else []
     have = {(d.src, d.dst): d.val for d in session.distances}
-    for d in plan.distances:
-        if have.get((d.src, d.dst)) != d.val:
-            await session.set_distance(d.src, d.dst, d.val)
-            send({"type": "dist", "src": d.src, "dst": d.dst, "val": d.val})
-    for lb in plan.hmat_lb:
-        if lb not in session.hmat_lb:
-            await session.set_hmat_lb(lb)
-            send({"type": "hmat-lb", **lb.to_args()})
-    for c in plan.hmat_cache:
-        if c not in session.hmat_cache:
-            await session.set_hmat_cache(c)
-            send({"type": "hmat-cache", **c.to_args()})
-    return count
+    steps += [commands.distance_step(d.src, d.dst, d.val) for d in plan.distances
+              if have.get((d.src, d.dst)) != d.val]
+    steps += [commands.hmat_step(lb) for lb in plan.hmat_lb if lb not in session.hmat_lb]
+    steps += [commands.hmat_step(c) for c in plan.hmat_cache if c not in session.hmat_cache]
+    return await session.send(steps, description, pending, sent) if steps else 0
 
 
 async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int], why: str) -> int:
@@ -216,9 +188,8 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int], why:
     have = {n.id for n in session.nodes}
     wanted = {n.id for n in plan.nodes} | set(mapping.values()) | {d.src for d in plan.distances} \
         | {d.dst for d in plan.distances}
-    with session.batch_changes(why):
-        sent = await send_plan(session, plan, mapping,
-                               [plan.node(i) or Node(i) for i in sorted(wanted - have)])
+    sent = await send_plan(session, plan, mapping, [plan.node(i) or Node(i) for i in sorted(wanted - have)],
+                           why)
     live = {k: v for k, v in session.topology.mapping().items() if v is not None}
     if live != mapping:
         key, _ = sorted(set(live.items()) ^ set(mapping.items()))[0]
@@ -312,10 +283,10 @@ async def _swap(session: Session, old: Launcher, new: Launcher, why: str,
             restored = await _reconnect(session, old)
         where = "nothing changed" if restored else "the old QEMU is gone too"
         raise ReplayFailed(f"relaunch failed: {exc}; {where}", restored=restored) from None
-    if not first:
-        await old.stop()
+    if not first:  # (stopped first when the options cannot be shared: see exclusive_option)
+        session.retire(old)  # the move is done: the old QEMU's exit need not hold it up
     note(f"relaunched QEMU (pid {new.pid}) with the plan replayed in {sent} command(s); "
-         f"the old QEMU (pid {old.pid}) was stopped")
+         f"the old QEMU (pid {old.pid}) is stopped")
     return new
 
 

@@ -11,25 +11,26 @@ messages; losing QEMU is a state (``DISCONNECTED``) plus a synthetic
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from numatui.model.backend import Backend, backend_args
-from numatui.model.compact import fewest_commands, names_no_prop
+from numatui.model.backend import Backend
 from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
 from numatui.model.history import describe_mapping
 from numatui.model.hmat import HmatCache, HmatLb
-from numatui.model.plan import LIVE, MAX_NODES, Distance, Node, Plan
+from numatui.model.plan import LIVE, Distance, Node, Plan
 from numatui.model.preflight import Finding, Severity, check
-from numatui.model.topology import Slot, SlotKey, Topology, format_key
-from numatui.session import discovery
+from numatui.model.topology import SlotKey, Topology, format_key
+from numatui.session import commands, derived, discovery
 from numatui.session import record as records
 from numatui.session.address import Address
+from numatui.session.commands import Step
 from numatui.session.connection import Connection, LauncherLike
 from numatui.session.errors import (
     BadRequest,
@@ -40,10 +41,10 @@ from numatui.session.errors import (
     SessionError,
 )
 from numatui.session.listeners import Listeners
-from numatui.session.machine import MachineInfo, RunState, derived_props, mark_present, read_info
-from numatui.session.peer import looks_like_qemu, read_cmdline
-from numatui.session.record import Record
+from numatui.session.machine import MachineInfo, RunState, read_info
+from numatui.session.record import Record, RecordNotWritten
 from numatui.session.transcript import Transcript
+from numatui.session.unplugs import UNPLUG_SETTLED, Unplugs
 
 #: x-exit-preconfig builds the whole machine: give it longer than a query.
 EXIT_TIMEOUT = 60.0
@@ -58,7 +59,6 @@ class Session(Connection):
     nodes_source: str  # in plain words: "launch arguments", "command line of pid 1234", ...
     distances: list[Distance]
     qemu_argv: list[str] | None  # QEMU's full argv when known (launched, given, or /proc)
-    pending_unplug: set[SlotKey]  # device_del sent, DEVICE_DELETED not seen yet
     #: what numatui told this QEMU (see numatui.session.record); None: no identity, no --record
     record: Record | None
     #: where ``record`` is kept (None: not kept)
@@ -66,31 +66,20 @@ class Session(Connection):
     #: facts QMP cannot read and the record does not cover, one short sentence each
     unknowns: list[str]
 
-    def __init__(
-        self,
-        address: Address,
-        *,
-        timeout: float = 3.0,
-        nodes: int | None = None,
-        launcher: LauncherLike | None = None,
-        qemu_argv: Sequence[str] | None = None,
-        transcript: Transcript | None = None,
-        record_file: str | Path | None = None,
-    ) -> None:
+    def __init__(self, address: Address, *, timeout: float = 3.0, nodes: int | None = None,
+                 launcher: LauncherLike | None = None, qemu_argv: Sequence[str] | None = None,
+                 transcript: Transcript | None = None, record_file: str | Path | None = None) -> None:
         super().__init__(address, timeout=timeout, launcher=launcher, transcript=transcript)
         self._record_file = Path(record_file) if record_file is not None else None
         self._given_nodes = nodes
         self._given_argv = list(qemu_argv) if qemu_argv is not None else None
         self._derived_mapping: dict[SlotKey, int] = {}
         self._change_listeners: Listeners[str] = Listeners()
-        self._batch_depth = 0
-        self._batch_changes: list[str] = []
+        self._retiring: set[asyncio.Task[None]] = set()  # replaced QEMUs being stopped (retire)
         #: re-read the slots on DEVICE_DELETED (a TUI turns it off to re-read under its own lock)
         self.refresh_on_delete = True
         #: the plan's vCPU pinning after boot ("node", "cpu" or None); kept across relaunches
         self.pinning: str | None = None
-        #: more preflight checks (the application layer's: the host's capacity)
-        self.extra_checks: Callable[[], list[Finding]] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -105,29 +94,25 @@ class Session(Connection):
         self.hmat_lb: list[HmatLb] = []
         self.hmat_cache: list[HmatCache] = []
         self.qemu_argv = None
-        self.pending_unplug = set()
+        self.unplugs = Unplugs(self._refresh_quietly, lambda: self.topology, self._on_event, self._spawn)
         self.record = None
         self.record_path = None
         self.unknowns = []
         self._record_existed = self._record_saved = self._record_dirty = False
         self._record_refused: str | None = None
-        self._unplug_paths: dict[str, SlotKey] = {}
         #: (topology, nodes, distances, their plan): see ``plan()``
         self._plan_cache: tuple[Topology, tuple[Node, ...], tuple[Distance, ...], Plan] | None = None
 
+    @property
+    def pending_unplug(self) -> set[SlotKey]:
+        """Slots whose device_del was sent, DEVICE_DELETED not seen yet."""
+        return self.unplugs.pending
+
     # -- connecting -------------------------------------------------------------
     @classmethod
-    async def connect(
-        cls,
-        address: Address | str,
-        *,
-        timeout: float = 3.0,
-        nodes: int | None = None,
-        launcher: LauncherLike | None = None,
-        qemu_argv: Sequence[str] | None = None,
-        transcript: Transcript | None = None,
-        record_file: str | Path | None = None,
-    ) -> Session:
+    async def connect(cls, address: Address | str, *, timeout: float = 3.0, nodes: int | None = None,
+                      launcher: LauncherLike | None = None, qemu_argv: Sequence[str] | None = None,
+                      transcript: Transcript | None = None, record_file: str | Path | None = None) -> Session:
         """Connect, read everything, learn the nodes.  Raises ConnectFailed
         (BadAddress when the address does not parse).  ``record_file``: keep
         the record of what numatui tells this QEMU there (``--record``; needed
@@ -175,12 +160,20 @@ class Session(Connection):
         await self._drop_client()
         self._set_state(RunState.DISCONNECTED)
         self.transcript.note("session closed")
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         launcher = self.launcher
         if launcher is not None and not getattr(launcher, "keep_running", False):
             try:
                 await launcher.stop()
             except Exception as exc:
                 self.transcript.note(f"stopping QEMU failed: {exc}")
+
+    def retire(self, launcher: LauncherLike) -> None:
+        """Stop a QEMU this session has left (a relaunch replaced it) in the
+        background: :meth:`close` waits for it."""
+        task = asyncio.ensure_future(launcher.stop())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     # -- reading ----------------------------------------------------------------
     async def _read_status(self) -> None:
@@ -200,13 +193,9 @@ class Session(Connection):
             else:
                 self.topology = Topology.from_hotpluggable(reply)
                 return
-        topo = Topology.from_smp(self.info.smp, derived_props(self.info.machine_type))
-        if self.record is not None and self.record.derived_mapping and not self._derived_mapping:
-            self._derived_mapping = _record_mapping(topo, self.record.derived_mapping)
-        topo = topo.with_mapping(self._derived_mapping)
-        if self.state in (RunState.RUNNING, RunState.PAUSED) and "query-cpus-fast" in self.info.commands:
-            topo = mark_present(topo, await self._try("query-cpus-fast") or [])
-        self.topology = topo
+        recorded = self.record.derived_mapping if self.record is not None else []
+        self.topology = await derived.read_slots(self.info, self.state, self._derived_mapping, recorded,
+                                                 self._try)
 
     async def refresh(self) -> Topology:
         """Re-read the run state and the slots (QEMU's word, not numatui's)."""
@@ -227,78 +216,21 @@ class Session(Connection):
 
     # -- nodes ------------------------------------------------------------------
     async def _learn_nodes(self) -> None:
-        facts = self._nodes_from_command_line()
-        if facts is None and self._given_nodes is not None:
-            facts = discovery.from_count(self._given_nodes)
-        if facts is None:
-            facts = await self._nodes_from_qemu()
-        if facts is None:
-            facts = discovery.NodeFacts(nodes=[], source="unknown")
-        self.nodes = discovery.with_slot_nodes(
-            discovery.fill_sizes(facts.nodes, self.info.memdevs), self.topology
-        )
+        facts = await discovery.learn(self.launcher, self._given_argv, self._given_nodes,
+                                      self.peer.pid if self.peer else None, self.state, self.topology,
+                                      self.execute, self.transcript.note)
+        sized = discovery.fill_sizes(facts.nodes, self.info.memdevs)
+        self.nodes = discovery.with_slot_nodes(sized, self.topology)
         self.distances = sorted(facts.distances, key=lambda d: (d.src, d.dst))
         self.nodes_source = facts.source
         if self.qemu_argv is None:
             self.qemu_argv = facts.argv
-        if self.topology.derived and facts.cpus and not self._derived_mapping:
-            # QEMU cannot tell; its command line's -numa cpu options can
-            for option in facts.cpus:
-                with contextlib.suppress(NumaError):
-                    self._derived_apply(option, option["node-id"], None)
-            self.topology = self.topology.with_mapping(self._derived_mapping)
+        self.topology = derived.from_options(self._derived_mapping, self.topology, facts.cpus)
         self._merge_record(facts.argv)
         self.nodes = discovery.with_bindings(self.nodes, self.info.memdevs)
-        self.transcript.note(
-            f"NUMA nodes {[n.id for n in self.nodes]} from {self.nodes_source}"
-        )
+        self.transcript.note(f"NUMA nodes {[n.id for n in self.nodes]} from {self.nodes_source}")
 
-    def _nodes_from_command_line(self) -> discovery.NodeFacts | None:
-        if self.launcher is not None:
-            with contextlib.suppress(Exception):
-                self.qemu_argv = list(self.launcher.argv)
-            parsed = self._parse_argv(self.qemu_argv)
-            return discovery.NodeFacts(
-                nodes=list(self.launcher.nodes), source="launch arguments",
-                distances=parsed.distances if parsed else [], argv=self.qemu_argv,
-                cpus=parsed.cpus if parsed else [],
-            )
-        candidates: list[tuple[list[str], str]] = []
-        if self._given_argv:
-            candidates.append((self._given_argv, "the given QEMU command line"))
-        if self.peer is not None:
-            argv = read_cmdline(self.peer.pid)
-            if argv is None:
-                self.transcript.note(f"cannot read /proc/{self.peer.pid}/cmdline")
-            elif not looks_like_qemu(argv):
-                self.transcript.note(
-                    f"pid {self.peer.pid} ({argv[0]}) is not QEMU: its command line is not used"
-                )
-            else:
-                candidates.append((argv, f"command line of pid {self.peer.pid}"))
-        for argv, source in candidates:
-            try:
-                return discovery.from_argv(argv, source)
-            except NumaError as exc:
-                self.transcript.note(f"cannot read the nodes from the {source}: {exc}")
-        return None
-
-    @staticmethod
-    def _parse_argv(argv: Sequence[str] | None) -> discovery.NodeFacts | None:
-        if not argv:
-            return None
-        try:
-            return discovery.from_argv(argv, "")
-        except NumaError:
-            return None
-
-    async def _nodes_from_qemu(self) -> discovery.NodeFacts | None:
-        if self.state in (RunState.RUNNING, RunState.PAUSED):
-            return await discovery.from_qemu_info_numa(self.execute)
-        if self.state is RunState.PRECONFIG:
-            self.transcript.note("probing node ids with set-numa-node matching no slot")
-            return await discovery.probe_nodes(self.execute, self.topology)
-        return None
+    _parse_argv = staticmethod(discovery.parse_argv)
 
     # -- the record of what numatui told this QEMU (numatui.session.record) -----
     def _open_record(self) -> None:
@@ -453,39 +385,127 @@ class Session(Connection):
 
     # -- change listeners (autosave, undo history) -----------------------------
     def add_change_listener(self, cb: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``cb(description)`` after every change of the plan numatui made
-        (assign, add_node, set_distance; a refused assign too, as it may be
-        half-applied), e.g. ``"socket 1 -> node 1"``.  Returns a remover."""
+        """Call ``cb(description)`` once per user action that changed the plan
+        (one :meth:`send`: a whole plan is one call; a refused one too when
+        QEMU accepted some of it), e.g. ``"socket 1 -> node 1"``.  Returns a remover."""
         return self._change_listeners.add(cb)
 
-    @contextlib.contextmanager
-    def batch_changes(self, description: str) -> Iterator[None]:
-        """Changes inside are announced once, as ``description``, at the end
-        (e.g. replaying a whole plan: listeners never see a half-replayed plan)."""
-        self._batch_depth += 1
-        try:
-            yield
-        finally:
-            self._batch_depth -= 1
-            if self._batch_depth == 0:
-                changed, self._batch_changes = bool(self._batch_changes), []
-                if changed:
-                    self._changed(description)
-
     def _changed(self, description: str) -> None:
-        if self._batch_depth:
-            self._batch_changes.append(description)
-            return
         self._change_listeners.call(description,
                                     lambda _, exc: self.transcript.note(f"a change listener failed: {exc!r}"))
 
-    # -- preconfig: mapping -----------------------------------------------------
-    def _check_node_id(self, node: int) -> None:
-        if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < MAX_NODES:
-            raise BadRequest(
-                f"node-id {node!r} is out of range: QEMU has at most {MAX_NODES} nodes "
-                f"(0..{MAX_NODES - 1})"
-            )
+    # -- commands: built and checked first, then sent as one batch ----------------
+    async def execute_all(self, commands: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """Send ``commands`` back to back and return each reply, or the error
+        it raised, in order.  qemu.qmp keeps several commands in flight (tasks
+        created in order enqueue in order) and QEMU runs them in the order
+        received, so a batch costs about one round trip, not one per command.
+        QEMU runs the commands after a refused one all the same."""
+        tasks = [asyncio.ensure_future(self.execute(cmd, args)) for cmd, args in commands]
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def send(self, steps: Sequence[Step], description: str,
+                   mapping: Mapping[SlotKey, int] | None = None,
+                   sent: Callable[[dict[str, Any]], object] = lambda args: None) -> int:
+        """One user action's commands (:meth:`execute_all`), then one round of
+        bookkeeping: what QEMU accepted folded into the mirror in order (its
+        replies say which; ``sent`` hears each accepted command's arguments),
+        one record write, one query-memdev when a bound backend was made, one
+        re-read of the slots when CPUs were mapped (``mapping``: what the grid
+        shows when that re-read is malformed), and one change announced,
+        ``description`` (``(in part)`` after a refusal).  Returns how many
+        QEMU accepted; raises the first refusal (or lost, timed out command)."""
+        replies = await self.execute_all([(s.command, s.args) for s in steps])
+        nodes = {n.id: n for n in self.nodes}
+        dists = {(d.src, d.dst): d for d in self.distances}
+        memdevs: dict[str, int] = {}
+        new_nodes: dict[int, Node] = {}
+        new_dists: dict[tuple[int, int], int] = {}
+        lbs: list[HmatLb] = []
+        caches: list[HmatCache] = []
+        first: BaseException | None = None
+        accepted, cpus, bound = 0, False, False
+        for step, reply in zip(steps, replies, strict=True):
+            refused = reply if isinstance(reply, QemuRefused) else None
+            if isinstance(reply, BaseException):
+                first = first or reply
+                if refused is None:
+                    continue
+            held = step.holds
+            if step.args.get("type") == "cpu":  # derived boards follow a refused one too
+                cpus = True
+                derived.follow(self._derived_mapping, self.topology, held, refused)
+            elif refused is not None:
+                if isinstance(held, Node) and "Duplicate" in refused.qemu_message and held.id not in nodes:
+                    nodes[held.id] = Node(id=held.id)  # QEMU has it: not ours
+            elif step.command == "object-add":
+                self.info.memdevs = [*self.info.memdevs, held]
+                bound = bound or bool(held.get("host-nodes"))
+                memdevs[held["id"]] = held["size"]
+            elif isinstance(held, Node):
+                nodes[held.id] = new_nodes[held.id] = held
+            elif isinstance(held, Distance):
+                dists[held.src, held.dst] = held
+                new_dists[held.src, held.dst] = held.val
+            elif isinstance(held, HmatLb):
+                lbs.append(held)
+            elif isinstance(held, HmatCache):
+                caches.append(held)
+            if refused is None:
+                accepted += 1
+                sent(step.args)
+        if bound and isinstance(listed := await self._try("query-memdev"), list):
+            by_id = {m.get("id"): m for m in listed if isinstance(m, dict)}  # QEMU's word on the binding
+            self.info.memdevs = [by_id.get(m.get("id"), m) for m in self.info.memdevs]
+        self.nodes = discovery.with_bindings([nodes[i] for i in sorted(nodes)], self.info.memdevs)
+        self.distances = [dists[k] for k in sorted(dists)]
+        self.hmat_lb, self.hmat_cache = [*self.hmat_lb, *lbs], [*self.hmat_cache, *caches]
+
+        def note(r: Record) -> None:
+            r.memdevs.update(memdevs)
+            r.nodes.update((n.id, n) for n in self.nodes if n.id in new_nodes)  # with QEMU's binding
+            r.distances.update(new_dists)
+            r.hmat_lb += lbs
+            r.hmat_cache += caches
+
+        unwritten: RecordNotWritten | None = None  # raised after the change is announced
+        if memdevs or new_nodes or new_dists or lbs or caches:
+            try:
+                self._note_record(note)
+            except RecordNotWritten as exc:
+                unwritten = exc
+        if cpus:
+            self._record_derived()  # on every board: the record says numatui mapped it in preconfig
+            try:
+                await self._reread_after(first is not None, mapping or {}, description)
+            except RecordNotWritten as exc:
+                unwritten = unwritten or exc
+        if accepted:
+            self._changed(description + (" (in part)" if first is not None else ""))
+        if first is not None:
+            raise first  # QEMU's refusal is the one to see
+        if unwritten is not None:
+            raise unwritten
+        return accepted
+
+    async def _reread_after(self, refused: bool, mapping: Mapping[SlotKey, int], description: str) -> None:
+        """The one re-read after set-numa-node type cpu (a refused one may be half-applied)."""
+        try:
+            if refused:
+                await self._refresh_quietly()
+            else:
+                await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+        except NumaError as exc:  # a malformed re-read: keep what QEMU accepted, say so
+            self.topology = self.topology.with_mapping(mapping)
+            self._changed(description)
+            raise SessionError(f"QEMU accepted set-numa-node, but its query-hotpluggable-cpus reply "
+                               f"is malformed ({exc}); the grid shows what was sent") from None
+        finally:
+            if self.topology.derived:  # QEMU cannot list it: keep it now
+                self._flush_record(quiet=refused)  # after a refusal, QEMU's error is the one to see
+
+    def mapping_steps(self, mapping: Mapping[SlotKey, int]) -> list[Step]:
+        return commands.mapping_steps(self.topology, mapping)
 
     async def assign(self, keys: Collection[SlotKey], node: int) -> list[dict[str, Any]]:
         """Put the slots ``keys`` on ``node``: :meth:`apply_mapping` of one node,
@@ -494,158 +514,40 @@ class Session(Connection):
 
     async def apply_mapping(self, mapping: Mapping[SlotKey, int],
                             description: str | None = None) -> list[dict[str, Any]]:
-        """Put every slot of ``mapping`` on its node with the fewest
-        set-numa-node commands (:func:`~numatui.model.compact.fewest_commands`),
-        then re-read the slots once.  Returns the arguments sent.
-
-        Node ids and slots are checked before anything is sent (BadRequest).
-        Listeners hear one change, ``description`` (default:
-        :func:`~numatui.model.history.describe_mapping`).  On QEMU's refusal:
-        re-read (a refused call may be half-applied), announce the change
-        ``(in part)`` when commands went through before it, raise QemuRefused.
-        """
-        wanted = dict(mapping)
-        for node in sorted(set(wanted.values())):
-            self._check_node_id(node)
-        for key in wanted:
-            self._slot(key)
-        if description is None:
-            description = describe_mapping(self.topology, wanted)
-        options = fewest_commands(self.topology, wanted)
-        if len(wanted) != len(self.topology.slots) and any(names_no_prop(o) for o in options):
-            raise BadRequest("numatui refuses to send a set-numa-node naming no CPU prop (it would "
-                             "map every CPU) for a mapping that does not cover every slot")
-        sent: list[dict[str, Any]] = []
-        for option in options:
-            try:
-                sent.append(await self._set_cpu_node(option))
-            except QemuRefused:
-                await self._refresh_quietly()
-                if self.topology.derived:  # QEMU cannot list it: keep it now
-                    self._flush_record(quiet=True)  # QEMU refused: that error is the one to see
-                if sent:
-                    self._changed(description + " (in part)")
-                raise
-        if not sent:
+        """Put every slot of ``mapping`` on its node (:meth:`mapping_steps`,
+        :meth:`send`): one change, ``description`` (default:
+        :func:`~numatui.model.history.describe_mapping`).  Returns the
+        arguments sent; raises BadRequest before sending, QemuRefused."""
+        steps = self.mapping_steps(mapping)
+        if not steps:
             await self.refresh()  # nothing proved the run state
-            return sent
-        try:
-            await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
-        except NumaError as exc:  # a malformed re-read: keep what QEMU accepted, say so
-            self.topology = self.topology.with_mapping(wanted)
-            self._changed(description)
-            raise SessionError(f"QEMU accepted set-numa-node, but its query-hotpluggable-cpus reply "
-                               f"is malformed ({exc}); the grid shows what was sent") from None
-        if self.topology.derived:
-            self._flush_record()
-        self._changed(description)
-        return sent
+            return []
+        await self.send(steps, description or describe_mapping(self.topology, dict(mapping)), mapping)
+        return [s.args for s in steps]
 
-    async def _set_cpu_node(self, option: dict[str, int]) -> dict[str, Any]:
-        """Send one set-numa-node type cpu; returns its arguments.  Derived
-        boards follow it locally (see :meth:`_derived_apply`), refused or not."""
-        args: dict[str, Any] = {"type": "cpu", **option}
-        node = option["node-id"]
-        try:
-            await self.execute("set-numa-node", args)
-        except QemuRefused as exc:
-            self._derived_apply(option, node, exc.qemu_message)
-            self._record_derived()
-            raise
-        self._derived_apply(option, node, None)
-        self._record_derived()  # on every board: the record says numatui mapped it in preconfig
-        return args
-
-    def _derived_apply(self, option: dict[str, int], node: int, error: str | None) -> None:
-        """Boards that cannot list slots: replay QEMU's matching loop locally
-        (in slot order, stopping at the first slot on another node)."""
-        if not self.topology.derived:
-            return
-        if error is not None and "already assigned" not in error:
-            return
-        for slot in self.topology.matching(option):
-            current = self._derived_mapping.get(slot.key)
-            if current is not None and current != node:
-                break
-            self._derived_mapping[slot.key] = node
+    def node_steps(self, nodes: Sequence[Node]) -> list[Step]:
+        return commands.node_steps(nodes, self.nodes, self.memdev_ids(), self.info.memdev_size)
 
     async def add_node(self, node_id: int | None = None, size: int | None = None,
                        memdev: str | None = None, host_nodes: Sequence[int] = (),
                        policy: str | None = None, initiator: int | None = None,
                        backend: Backend = ()) -> Node:
-        """Declare a node live (default id: the next free one).
-
-        Memoryless without ``size`` and ``memdev``.  With ``size`` (bytes), a
-        new ``memory-backend-ram`` is made first by ``object-add`` (id
-        ``memdev``, default ``m<N>`` unless taken) and the node gets it; with
-        ``memdev`` alone, an existing backend (``query-memdev``) is used.
-        ``host_nodes``/``policy`` bind a new backend's memory to host nodes
-        (``object-add`` with ``host-nodes`` and ``policy``); an existing
-        backend keeps the binding QEMU reports (rebinding it needs a new QEMU).
-        ``initiator`` (HMAT, needs ``-machine hmat=on``): the node whose CPUs
-        are closest to this one, for a memory-only node.  ``backend``: a new
-        backend's type and options (:mod:`numatui.model.backend`; () = RAM).
-        Each command QEMU accepts is recorded (:mod:`numatui.session.record`);
-        the binding is read back with ``query-memdev``, QEMU's word.
-        """
+        """Declare one node live (default id: the next free one): :meth:`add_nodes`.
+        ``backend``: a new backend's type and options (:mod:`numatui.model.backend`; () = RAM)."""
         if node_id is None:
             node_id = max((n.id for n in self.nodes), default=-1) + 1
-        self._check_node_id(node_id)
-        if initiator is not None:
-            # QEMU 7.2 reports an initiator >= 128 on stderr only and answers success
-            # without creating the node: refuse it here
-            self._check_node_id(initiator)
-        if size is not None and any(n.id == node_id for n in self.nodes):  # before object-add
-            raise BadRequest(f"node {node_id} exists already (nodes: {[n.id for n in self.nodes]})")
-        args: dict[str, Any] = {"type": "node", "nodeid": node_id}
-        created: str | None = None
-        if memdev is not None and memdev in self.memdev_ids():
-            have = self.info.memdev_size(memdev)
-            if size is not None and have is not None and have != size:
-                raise BadRequest(f"node {node_id}: memory backend {memdev!r} has {have} bytes, "
-                                 f"not {size}")
-            size = have if have is not None else size
-        elif size is not None:
-            if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-                raise BadRequest(f"node {node_id}: memory size {size!r} must be a positive number of bytes")
-            new_id: str = memdev or self._free_memdev_id(node_id)
-            new_size: int = size
-            new_backend: dict[str, Any] = {**backend_args(backend), "id": new_id, "size": new_size}
-            if host_nodes:
-                new_backend["host-nodes"] = sorted(set(host_nodes))
-                new_backend["policy"] = policy or "bind"
-            await self.execute("object-add", new_backend)
-            self.info.memdevs = [*self.info.memdevs, await self._memdev_info(new_id, new_backend)]
-            self._note_record(lambda r: r.memdevs.__setitem__(new_id, new_size))
-            memdev, created = new_id, LIVE
-        elif memdev is not None:
-            raise BadRequest(f"node {node_id}: QEMU has no memory backend {memdev!r} "
-                             f"(it has {', '.join(sorted(self.memdev_ids())) or 'none'})")
-        if memdev is not None:
-            args["memdev"] = memdev
-        if initiator is not None:
-            args["initiator"] = initiator
-        try:
-            await self.execute("set-numa-node", args)
-        except QemuRefused as exc:
-            if "Duplicate" in exc.qemu_message and all(n.id != node_id for n in self.nodes):
-                self.nodes = sorted([*self.nodes, Node(id=node_id)], key=lambda n: n.id)
-            raise
-        node = Node(id=node_id, memdev=memdev, size=size, created=LIVE, memdev_created=created,
-                    initiator=initiator, backend=backend if created else ())
-        node = discovery.with_bindings([node], self.info.memdevs)[0]
-        self.nodes = sorted([*(n for n in self.nodes if n.id != node_id), node], key=lambda n: n.id)
-        self._note_record(lambda r: r.nodes.__setitem__(node_id, node))
-        self._changed(f"add node {node_id}" + (f" ({size} bytes)" if size else ""))
-        return node
+        return (await self.add_nodes([Node(id=node_id, memdev=memdev, size=size, host_nodes=tuple(host_nodes),
+                                           policy=policy, initiator=initiator, backend=backend)]))[0]
 
-    async def _memdev_info(self, memdev: str, sent: dict[str, Any]) -> dict[str, Any]:
-        """query-memdev's entry for a backend just made (what was sent when it lists none)."""
-        if sent.get("host-nodes"):
-            for m in await self._try("query-memdev") or []:
-                if isinstance(m, dict) and m.get("id") == memdev:
-                    return m
-        return {k: v for k, v in sent.items() if k != "qom-type"}
+    async def add_nodes(self, nodes: Sequence[Node]) -> list[Node]:
+        """Declare ``nodes`` live as one batch (:meth:`node_steps`); the
+        binding is read back with ``query-memdev``.  Returns them as QEMU has them."""
+        steps = self.node_steps(nodes)
+        made = [s.holds for s in steps if isinstance(s.holds, Node)]
+        await self.send(steps, ", ".join(f"add node {n.id}" + (f" ({n.size} bytes)" if n.size else "")
+                                         for n in made))
+        ids = {n.id for n in made}
+        return [n for n in self.nodes if n.id in ids]
 
     def memdev_ids(self) -> set[str]:
         ids = {str(m.get("id")) for m in self.info.memdevs if m.get("id") is not None}
@@ -657,37 +559,17 @@ class Session(Connection):
             ids |= {n.memdev for n in parsed.nodes if n.memdev}
         return ids
 
-    def _free_memdev_id(self, node_id: int) -> str:
-        taken = self.memdev_ids()
-        name = f"m{node_id}"
-        while name in taken:
-            name = f"numatui-{name}"
-        return name
-
     async def set_distance(self, src: int, dst: int, val: int) -> None:
-        """``set-numa-node type dist``; QEMU checks the values."""
-        self._check_node_id(src)
-        self._check_node_id(dst)
-        await self.execute("set-numa-node", {"type": "dist", "src": src, "dst": dst, "val": val})
-        self._note_record(lambda r: r.distances.__setitem__((src, dst), val))
-        kept = [d for d in self.distances if (d.src, d.dst) != (src, dst)]
-        self.distances = sorted([*kept, Distance(src, dst, val)], key=lambda d: (d.src, d.dst))
-        self._changed(f"distance {src} -> {dst} = {val}")
+        await self.send([commands.distance_step(src, dst, val)], f"distance {src} -> {dst} = {val}")
 
-    # -- HMAT (set-numa-node types hmat-lb, hmat-cache) ------------------------------
+    # -- HMAT (set-numa-node types hmat-lb, hmat-cache; see numatui.model.hmat) ------
     async def set_hmat_lb(self, lb: HmatLb) -> None:
-        """``set-numa-node type hmat-lb``; QEMU checks it (see numatui.model.hmat)."""
-        await self.execute("set-numa-node", {"type": "hmat-lb", **lb.to_args()})
-        self.hmat_lb = [*self.hmat_lb, lb]
-        self._note_record(lambda r: r.hmat_lb.append(lb))
-        self._changed(f"hmat-lb {lb.data_type} {lb.initiator} -> {lb.target} ({lb.hierarchy})")
+        await self.send([commands.hmat_step(lb)],
+                        f"hmat-lb {lb.data_type} {lb.initiator} -> {lb.target} ({lb.hierarchy})")
 
     async def set_hmat_cache(self, cache: HmatCache) -> None:
-        """``set-numa-node type hmat-cache``: a memory-side cache of a node."""
-        await self.execute("set-numa-node", {"type": "hmat-cache", **cache.to_args()})
-        self.hmat_cache = [*self.hmat_cache, cache]
-        self._note_record(lambda r: r.hmat_cache.append(cache))
-        self._changed(f"hmat-cache node {cache.node_id} level {cache.level}")
+        """A memory-side cache of a node."""
+        await self.send([commands.hmat_step(cache)], f"hmat-cache node {cache.node_id} level {cache.level}")
 
     def plan(self) -> Plan:
         """The current mapping as a plan (compact cpus, nodes, distances, HMAT).
@@ -725,24 +607,21 @@ class Session(Connection):
         # would look memoryless and fail the RAM total check falsely.
         sized = self.nodes_source == "launch arguments" or "command line" in self.nodes_source
         ram = self.info.ram_size if sized else None
-        findings: list[Finding] = check(self.topology, self.plan(), ram, self.boot_cpus(),
-                                        hmat=self.info.hmat, qemu_version=self.info.qemu_version,
-                                        machine_type=self.info.machine_type)
-        if self.extra_checks is not None:
-            findings += self.extra_checks()
-            findings.sort(key=lambda f: f.severity is not Severity.BLOCKING)
-        return findings
+        return check(self.topology, self.plan(), ram, self.boot_cpus(), hmat=self.info.hmat,
+                     qemu_version=self.info.qemu_version, machine_type=self.info.machine_type)
 
-    async def exit_preconfig(self, force: bool = False) -> None:
-        """Preflight, then build and start the machine.  Raises PreflightBlocked
-        (unless ``force``), Disconnected (QEMU exited; its stderr tail when
-        numatui launched it), QemuRefused."""
+    async def exit_preconfig(self, force: bool = False, findings: Sequence[Finding] | None = None) -> None:
+        """Preflight (``findings``: the caller's, e.g. the application layer's
+        with the host's capacity; default :meth:`preflight`), then build and
+        start the machine.  Raises PreflightBlocked (unless ``force``),
+        Disconnected (QEMU exited; its stderr tail when numatui launched it),
+        QemuRefused."""
         if self.state is not RunState.PRECONFIG:
             raise BadRequest(f"QEMU is not in preconfig (it is {self.status or self.state.value})")
         command = self.info.exit_command
         if command is None:
             raise BadRequest("this QEMU lists no x-exit-preconfig in query-commands")
-        findings = self.preflight()
+        findings = self.preflight() if findings is None else list(findings)
         if not force and any(f.severity is Severity.BLOCKING for f in findings):
             raise PreflightBlocked(findings)
         self._booting = True  # its RESUME is ours: the refresh below re-reads
@@ -755,7 +634,7 @@ class Session(Connection):
             self._booting = False
         await self.refresh()
         if not self.nodes and self.nodes_source == "unknown":
-            facts = await self._nodes_from_qemu()
+            facts = await discovery.from_qemu(self.state, self.topology, self.execute, self.transcript.note)
             if facts is not None:
                 self.nodes, self.nodes_source = facts.nodes, facts.source
 
@@ -767,7 +646,7 @@ class Session(Connection):
 
     async def hotplug(self, key: SlotKey) -> str:
         """device_add a CPU into an empty slot; returns its device id."""
-        slot = self._slot(key)
+        slot = commands.slot_of(self.topology, key)
         if slot.present:
             raise BadRequest(f"slot {format_key(key)} already holds a CPU ({slot.qom_path})")
         if not slot.type:
@@ -784,37 +663,23 @@ class Session(Connection):
     async def unplug(self, key: SlotKey) -> None:
         """device_del a present CPU; the slot stays in ``pending_unplug`` until
         QEMU sends DEVICE_DELETED (the guest must agree)."""
-        slot = self._slot(key)
+        slot = commands.slot_of(self.topology, key)
         if slot.qom_path is None:
             raise BadRequest(f"slot {format_key(key)} holds no CPU")
-        self.pending_unplug.add(key)
-        self._unplug_paths[slot.qom_path] = key
+        self.unplugs.asked(key, slot.qom_path)
         try:
             await self.execute("device_del", {"id": slot.qom_path})
         except SessionError:
-            self.pending_unplug.discard(key)
-            self._unplug_paths.pop(slot.qom_path, None)
+            self.unplugs.failed(key, slot.qom_path)
             raise
-
-    def _slot(self, key: SlotKey) -> Slot:
-        try:
-            return self.topology.slot(key)
-        except NumaError:
-            raise BadRequest(f"no CPU slot {format_key(key)} on this machine") from None
 
     def _handle_event(self, event: dict[str, Any]) -> None:
         name = event.get("event")
+        if self.unplugs.on_event(event):
+            return
         if name == "DEVICE_DELETED" and UNPLUG_SETTLED not in event:
-            data = event.get("data") or {}
-            key = self._unplug_paths.pop(str(data.get("path", "")), None)
-            if key is not None:
-                self.pending_unplug.discard(key)
-            if self.pending_unplug:
-                self._spawn(self._settle_unplugs())
-            elif self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
+            if self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
                 self._refresh_soon()
-        elif name == "ACPI_DEVICE_OST" and self.pending_unplug:
-            self._spawn(self._settle_unplugs())
         elif name == "RESUME" and not self._booting and not any(s.present for s in self.topology.slots):
             # another client booted the VM: the slots QEMU reports change (present CPUs)
             self._refresh_soon()
@@ -832,50 +697,3 @@ class Session(Connection):
             self._set_state(self.state, force=True)
 
         self._spawn(run())
-
-    async def _settle_unplugs(self) -> None:
-        """Decide pending unplugs from what QEMU reports about the slots.
-
-        QEMU 7.2 sends DEVICE_DELETED for ``/machine/peripheral/<id>/lapic``
-        only, never for the CPU device itself, when a guest ejects a CPU
-        (ACPI_DEVICE_OST comes too): so after either event the slots are
-        re-read, and a pending slot that is now empty is unplugged.  Each is
-        then announced to the listeners as a DEVICE_DELETED of the CPU device
-        marked ``UNPLUG_SETTLED`` (numatui's word, not an event QEMU sent), so
-        every face that waits for DEVICE_DELETED sees it.
-        """
-        await self._refresh_quietly()
-        for key in list(self.pending_unplug):
-            try:
-                slot = self.topology.slot(key)
-            except NumaError:
-                continue
-            if slot.present:
-                continue
-            self.pending_unplug.discard(key)
-            path = next((p for p, k in self._unplug_paths.items() if k == key), None)
-            if path is not None:
-                del self._unplug_paths[path]
-            device = path.rsplit("/", 1)[-1] if path and path.startswith("/machine/peripheral/") \
-                else cpu_device_id(key)
-            self._on_event({
-                "event": "DEVICE_DELETED",
-                "data": {"device": device, "path": path or ""},
-                UNPLUG_SETTLED: "the slot is empty in query-hotpluggable-cpus",
-            })
-
-
-#: Key of the DEVICE_DELETED numatui announces itself once a pending unplug's
-#: slot is empty in QEMU's query-hotpluggable-cpus (see Session._settle_unplugs).
-UNPLUG_SETTLED = "numatui-settled"
-
-
-def _record_mapping(topo: Topology, items: Sequence[tuple[dict[str, int], int]]) -> dict[SlotKey, int]:
-    """The recorded derived mapping as slot keys of ``topo`` (entries that fit)."""
-    out: dict[SlotKey, int] = {}
-    for props, node in items:
-        hits = topo.matching(props) if set(props) <= set(topo.levels) else []
-        if len(hits) == 1:
-            out[hits[0].key] = node
-    return out
-

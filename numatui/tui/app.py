@@ -129,6 +129,7 @@ class NumaApp(App[str]):
         self._removers: list[Callable[[], None]] = []
         self._pending_events: deque[dict[str, Any]] = deque(maxlen=MAX_PENDING_EVENTS)
         self._events_posted = False
+        self._panels_due = False  # sync's panel redraw is scheduled for after the frame
         self._log_posted = False
 
     def mask(self, text: str) -> str:
@@ -222,16 +223,28 @@ class NumaApp(App[str]):
 
     # -- redrawing from the session -------------------------------------------------
     def sync(self) -> None:
-        """Redraw every panel from what the session (QEMU) says now (nothing once
-        the app's widgets are gone: a step may end while the app closes)."""
+        """Redraw from what the session (QEMU) says now (nothing once the app's
+        widgets are gone: a step may end while the app closes): the grid and
+        the status bar at once, the other panels after that frame, once however
+        many syncs came in it (a key's grid rows do not wait for the
+        command-line panel's text)."""
+        if not self.grid_mounted():
+            return
+        s = self.session
+        if not self.ctl.queued:  # every queued assignment ran: QEMU's answer is in the topology
+            self.grid.queued.clear()
+        self.grid.set_topology(s.topology, booted=is_booted(s), pending=s.pending_unplug)
+        self.show_status()
+        if not self._panels_due:
+            self._panels_due = True
+            self.call_after_refresh(self._sync_panels)
+
+    def _sync_panels(self) -> None:
+        self._panels_due = False
         if not self.grid_mounted():
             return
         s = self.session
         booted = is_booted(s)
-        if not self.ctl.queued:  # every queued assignment ran: QEMU's answer is in the topology
-            self.grid.queued.clear()
-        self.grid.set_topology(s.topology, booted=booted, pending=s.pending_unplug)
-        self.show_status()
         self.part(DisconnectedBanner).show(self.vm, self.mask)
         self.part(NodesPanel).show(s, booted)
         nodes = sorted({n.id for n in s.nodes}

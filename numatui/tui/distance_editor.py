@@ -25,7 +25,7 @@ from textual.widgets import Input, Static
 from numatui.model.distances import DEFAULT_REMOTE_DISTANCE, CellKind, DistanceMatrix, parse_distance
 from numatui.model.errors import NumaError
 from numatui.model.plan import Distance
-from numatui.tui.editing import MatrixEditor, MessageLine, Step, digit_bindings, error_words
+from numatui.tui.editing import MatrixEditor, MessageLine, Step, digit_bindings
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
@@ -174,14 +174,7 @@ class DistanceEditor(MatrixEditor[tuple[int, int]]):
     # -- sending ------------------------------------------------------------------
     @work(group="distances", exclusive=False)
     async def send(self, edits: list[Distance], what: str) -> None:
-        """set-numa-node type dist for each edit, in order; stop at QEMU's first refusal."""
-        sent = 0
-
-        def failed(exc: BaseException) -> str:
-            return error_words(exc) + (f" ({sent} of {len(edits)} sent before)" if sent else "")
-
-        async with self.sending(f"setting distances ({what})", f"Sent: {what}.", failed):
-            for d in edits:
-                await self.vm.set_distance(d.src, d.dst, d.val)
-                sent += 1
+        """set-numa-node type dist for the edits, as one batch (QEMU's first refusal is said)."""
+        async with self.sending(f"setting distances ({what})", f"Sent: {what}."):
+            await self.vm.set_distances(edits, what)
         self.changed(partial(self.redraw, [(d.src, d.dst) for d in edits]))
