@@ -28,6 +28,7 @@ from numatui.cli.io import read_plan, safe
 from numatui.cli.launch import connect, make_vm
 from numatui.cli.parser import EXIT_CONNECT, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, parse
 from numatui.cli.signals import SignalGuard, on_emergency
+from numatui.core.export import rewritten
 from numatui.model import sanitise
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
@@ -160,6 +161,8 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
                              force=args.force, err=err, preset=preset)
     elif args.command == "export":
         out.write(make_vm(session, save=False).export(args.format))
+        if args.format == "numa" and (note := rewritten(session)):
+            err.write(f"numatui: {note}\n")
     elif args.command == "hotplug":
         await cmd.hotplug(make_vm(session, save=False), args.slots, out)
     elif args.command == "unplug":

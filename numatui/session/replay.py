@@ -237,6 +237,7 @@ async def relaunch(session: Session, plan: Plan, why: str, reason: str) -> Launc
     old = check_relaunch(session)
     new, plan = launcher_for(old.user_argv, plan, keep_running=old.keep_running,
                              split=memory.split_for(session, plan))
+    new.origin_argv = old.origin_argv
     mapping = check_plan(session, plan, new)
     note = session.transcript.note
     note(f"relaunching QEMU for {why}: {reason}, "

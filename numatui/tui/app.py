@@ -571,4 +571,7 @@ async def run_tui(session: Session, *, keeper: Keeper | None = None, **options: 
     if text:
         sys.stdout.write(text)
         sys.stdout.flush()
+        note = export.rewritten(session)
+        if note:
+            sys.stderr.write(f"numatui: {note}\n")
     return 0
