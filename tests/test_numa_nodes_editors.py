@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
@@ -16,6 +17,7 @@ from numatui.model.memory_split import MIB
 from numatui.session.launcher import Launcher
 from numatui.session.session import Session
 from numatui.tui.distance_editor import DistanceEditor
+from numatui.tui.editing import route_editor_key
 from numatui.tui.memory_editor import MemoryEditor
 
 
@@ -35,6 +37,9 @@ class Host(App[None]):
 
     def changed(self) -> None:
         self.changes += 1
+
+    async def on_key(self, event: events.Key) -> None:  # as NumaApp: an open cell takes every key
+        await route_editor_key(self, event)
 
 
 async def settle(app: App[Any], pilot: Any) -> None:

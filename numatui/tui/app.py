@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from textual import events
 from textual.actions import parse
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -48,6 +49,7 @@ from numatui.tui.confirm import APPLY_QUESTION, QUIT_QUESTION, ConfirmDialog, qu
 from numatui.tui.controller import Controller
 from numatui.tui.dialog import ButtonDialog
 from numatui.tui.distance_editor import DistanceEditor
+from numatui.tui.editing import route_editor_key
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
 from numatui.tui.grid import CpuGrid
@@ -473,6 +475,10 @@ class NumaApp(App[str]):
     def action_toggle_host(self) -> None:
         """The host panel (#18): host nodes, their CPUs, memory and bound guest nodes."""
         self.part(HostPanel).toggle()
+
+    async def on_key(self, event: events.Key) -> None:
+        """An open editor cell takes every key, in the order typed (numatui.tui.editing)."""
+        await route_editor_key(self, event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """What :data:`numatui.core.actions.ACTIONS` allows now: under a dialog only

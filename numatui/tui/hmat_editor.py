@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
@@ -221,8 +220,10 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
         self.send(item)
 
     # -- sending ------------------------------------------------------------------
-    @work(group="hmat", exclusive=False)
-    async def send(self, item: HmatLb | HmatCache) -> None:
+    def send(self, item: HmatLb | HmatCache) -> None:
+        self.run(self._send(item), "hmat")
+
+    async def _send(self, item: HmatLb | HmatCache) -> None:
         what = item.option()
         async with self.sending(f"setting {what}", f"Sent: {what}"):
             if isinstance(item, HmatLb):
