@@ -4,12 +4,14 @@ as ONE Pilot burst (no pause between keys)."""
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from typing import Any
 
 import pytest
 from conftest import DEFAULT_ARGS, until
 from test_faces_relaunch_export import command_line, facts
+from tui_helpers import Notes
 
 from numatui.core import export
 from numatui.model.hmat import HmatLb
@@ -19,6 +21,7 @@ from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 from numatui.tui.hmat_editor import HmatEditor
 from numatui.tui.memory_editor import MemoryEditor
+from numatui.tui.status import StatusBar
 
 
 async def test_memory_editor_burst_adds_a_node_and_relaunches(qemu_factory: Any) -> None:
@@ -85,3 +88,35 @@ async def test_hmat_editor_burst_keeps_suffixes_and_letters(hmat_session: Sessio
         await pilot.press("escape", "escape")
         await until(lambda: not isinstance(app.screen, HmatEditor), 10, "two escapes close the editor")
     assert len(session.hmat_lb) == 1
+
+
+async def test_long_work_shows_in_the_state_badge_and_a_second_boot_is_refused(qemu: Any,
+                                                                              session: Session) -> None:
+    """While a step runs the badge says what numatui does and counts seconds
+    (not `` preconfig ``); X typed while a boot waits its turn is refused, the
+    keys after it still queue, and QEMU gets one x-exit-preconfig."""
+    app = NumaApp(session)
+    notes = Notes(app)
+    gate = asyncio.Event()
+
+    async def slow_step() -> None:  # holds the queue, as a long boot or relaunch does
+        async with app.ctl.step("relaunching QEMU with the plan"):
+            await gate.wait()
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        def badge() -> str:
+            return str(app.query_one(StatusBar).content).splitlines()[0]
+
+        app.start(slow_step())
+        await until(lambda: "relaunching 1 s" in badge(), 10, "the badge counting seconds")
+        assert " preconfig " not in badge()
+        await pilot.press("X", "enter", "X", "s", "0")  # boot queued behind the step; X again; s 0 queued
+        await until(lambda: "The VM is booting" in notes.text(), 10, "the second boot refused")
+        gate.set()
+        await until(lambda: app.ctl.busy is None and not app.ctl.boot_requested and app.ctl.queued == 0,
+                    30, "the queue drained")
+        await app.workers.wait_for_complete()
+        assert " running " in badge()
+    assert (await qemu.qmp("query-status"))["status"] == "running"
+    sent = [e for e in session.transcript.entries if e.kind == "cmd" and "x-exit-preconfig" in e.text]
+    assert len(sent) == 1, sent

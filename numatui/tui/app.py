@@ -227,7 +227,7 @@ class NumaApp(App[str]):
 
     def show_status(self) -> None:
         """Redraw the status bar alone (an operation's busy text)."""
-        self.part(StatusBar).show(self.session, self.ctl.busy, self.mask)
+        self.part(StatusBar).show(self.session, self.ctl.busy, self.mask, self.ctl.busy_seconds())
 
     def _refresh_bindings_if_changed(self, booted: bool) -> None:
         """``check_action`` depends on the run state and the screen on top; the
@@ -449,6 +449,10 @@ class NumaApp(App[str]):
         self.sync()
 
     def action_exit_preconfig(self) -> None:
+        if self.ctl.boot_requested:  # keys typed meanwhile queue; a second boot cannot be
+            self.notify(f"The VM is booting ({self.ctl.busy_seconds():.0f} s so far): QEMU builds "
+                        "every vCPU first; a big VM takes minutes.", title="Booting", severity="warning")
+            return
         try:
             findings = self.vm.preflight()
         except ActionRefused as exc:
@@ -460,7 +464,8 @@ class NumaApp(App[str]):
         self.push_screen(ExitDialog(findings), self._boot_chosen)
 
     def _boot_chosen(self, force: bool | None) -> None:
-        if force is not None:
+        if force is not None and not self.ctl.boot_requested:
+            self.ctl.boot_requested = True
             self.start(self.ctl.boot(force))
 
     def action_toggle_log(self) -> None:

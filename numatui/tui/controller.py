@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
@@ -68,6 +69,9 @@ class Controller:
         self.vm = vm
         self._lock = asyncio.Lock()
         self.busy: str | None = None
+        self._busy_since = 0.0
+        #: a boot was asked for and has not ended: a second one is refused (X, the button)
+        self.boot_requested = False
         self.told_disconnected = False  # a step already showed QEMU going away
         #: the plan a refused move on an attached QEMU would need (palette: copy it)
         self.needed_plan: Plan | None = None
@@ -107,14 +111,26 @@ class Controller:
         self.face.notify(self.face.mask(text), title=title, severity=severity, timeout=timeout,
                          markup=False)
 
+    def busy_seconds(self) -> float:
+        """How long the running step has taken so far."""
+        return time.monotonic() - self._busy_since
+
     @contextlib.asynccontextmanager
     async def step(self, what: str) -> AsyncIterator[None]:
         """Run one QMP step under the lock, then redraw from the session; ``what``
-        shows in the status bar if the step takes longer than BUSY_DELAY."""
+        shows in the status bar if the step takes longer than BUSY_DELAY, and
+        the state badge counts its seconds (``booting 12 s``) until it ends."""
         face = self.face
+        timers: list[Timer] = []
+
+        def tick() -> None:
+            face.show_status()
+            timers.append(face.set_timer(1.0, tick))
+
         async with self._lock:
             self.busy = what
-            busy_timer = face.set_timer(BUSY_DELAY, face.show_status)
+            self._busy_since = time.monotonic()
+            timers.append(face.set_timer(BUSY_DELAY, tick))
             try:
                 yield
             except Disconnected as exc:
@@ -127,7 +143,7 @@ class Controller:
                 face.notify(clip(face.mask(str(exc))), title="QEMU", severity="error", timeout=10,
                             markup=False)
             finally:
-                busy_timer.stop()
+                timers[-1].stop()
                 self.busy = None
                 face.sync()
 
@@ -221,6 +237,7 @@ class Controller:
                     self.face.notify(self.vm.pin_error, title="Pinning refused", severity="error",
                                      markup=False)
         finally:
+            self.boot_requested = False
             self.face.booting(False)
 
     async def copy(self, text: str) -> None:
