@@ -8,8 +8,11 @@ into one line and an exit code by :mod:`numatui.cli`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from numatui.model import sanitise
@@ -160,11 +163,42 @@ async def apply_plan(vm: Vm, plan: Plan | None, out: TextIO, *, exit_preconfig: 
         await _exit_preconfig(vm, out, force=force, err=err)
 
 
+#: Seconds between two progress lines on a terminal's stderr.
+PROGRESS_EVERY = 10.0
+
+
+@contextlib.asynccontextmanager
+async def progress(err: TextIO | None, what: str) -> AsyncIterator[None]:
+    """On a terminal's stderr: ``what`` as the body starts, then every
+    PROGRESS_EVERY seconds how long it has taken (plain lines, nothing on a
+    pipe or a file)."""
+    if err is None or not err.isatty():
+        yield
+        return
+    start = time.monotonic()
+    err.write(f"numatui: {what} …\n")
+    err.flush()
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            err.write(f"numatui: still {what}, {time.monotonic() - start:.0f} s so far\n")
+            err.flush()
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        ticker.cancel()
+
+
 async def _exit_preconfig(vm: Vm, out: TextIO, *, force: bool, err: TextIO | None) -> None:
     findings = vm.session.preflight()
     blocking = [f for f in findings if str(f.severity.value) == "blocking"]
     warnings = [f for f in findings if str(f.severity.value) != "blocking"]
-    pinned = await vm.boot(force=force)  # PreflightBlocked unless forced
+    vcpus = sum(s.vcpus_count for s in vm.session.topology.slots)
+    async with progress(err, f"booting {vcpus} vCPU{'' if vcpus == 1 else 's'} (x-exit-preconfig)"):
+        pinned = await vm.boot(force=force)  # PreflightBlocked unless forced
     if err is not None:
         for f in (blocking if force else []) + warnings:
             err.write(f"numatui: {f.severity.value}: {f.message}\n")

@@ -32,8 +32,9 @@ from numatui.core.export import rewritten
 from numatui.model import sanitise
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
+from numatui.model.preflight import timeout_advice
 from numatui.session.address import Address
-from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, SessionError
+from numatui.session.errors import BadAddress, BadRequest, CommandTimeout, ConnectFailed, SessionError
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -85,6 +86,8 @@ def describe_error(exc: BaseException) -> tuple[int, str]:
     else:
         return EXIT_REFUSED, (f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
                               "(NUMATUI_DEBUG=1 shows the traceback)")
+    if isinstance(exc, CommandTimeout):
+        return code, one_line(f"{exc}; {timeout_advice(exc.command)}")
     return code, one_line(str(exc))
 
 

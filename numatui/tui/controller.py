@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from numatui.core.vm import ActionRefused, MoveRefused
 from numatui.model.errors import NumaError
+from numatui.model.preflight import timeout_advice
 from numatui.model.topology import SlotKey
-from numatui.session.errors import BadRequest, Disconnected, QemuRefused, SessionError
+from numatui.session.errors import BadRequest, CommandTimeout, Disconnected, QemuRefused, SessionError
 from numatui.session.replay import ATTACHED_EXPLANATION
 from numatui.tui.clip import clip
 from numatui.tui.refusals import refusal_reason
@@ -140,7 +141,10 @@ class Controller:
                 face.notify(clip(face.mask(str(exc))) + where, title="QEMU went away", severity="error",
                             timeout=30, markup=False)
             except (SessionError, NumaError) as exc:  # NumaError: a malformed reply, never a traceback
-                face.notify(clip(face.mask(str(exc))), title="QEMU", severity="error", timeout=10,
+                words = str(exc)
+                if isinstance(exc, CommandTimeout):
+                    words += f"; {timeout_advice(exc.command)}"
+                face.notify(clip(face.mask(words)), title="QEMU", severity="error", timeout=10,
                             markup=False)
             finally:
                 timers[-1].stop()
