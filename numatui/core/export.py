@@ -98,8 +98,18 @@ def _with_warnings(session: Session, text: str) -> str:
 
 
 def quit_text(session: Session) -> str:
-    """What ``q`` prints: the warnings, then :func:`compact_text`."""
-    return _with_warnings(session, compact_text(session))
+    """What ``q`` prints on stdout: :func:`compact_text` alone, so
+    ``numatui connect ADDR > numa.args`` keeps only options (the warnings go to
+    stderr: :func:`quit_notes`)."""
+    return compact_text(session)
+
+
+def quit_notes(session: Session) -> list[str]:
+    """What ``q`` says on stderr: one warning per thing numatui cannot know,
+    and that the options are a whole command line (:func:`rewritten`)."""
+    notes = [f"warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
+    note = rewritten(session)
+    return [*notes, note] if note else notes
 
 
 def render(view: str, session: Session, host: HostTopology | None = None) -> str:

@@ -50,8 +50,9 @@ def _ids(ids: Iterable[int], limit: int = 8) -> str:
     return ", ".join(items)
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """``1 CPU``, ``2 CPUs`` (``many``: an irregular plural)."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def check(topology: Topology, plan: Plan, ram_size: int | None = None,
@@ -283,7 +284,7 @@ def _cpu_warnings(topology: Topology, mapping: Mapping[SlotKey, int], count: int
         indexes = topology.cpu_indexes()
         cpus = [i for s in unassigned for i in indexes[s.key]]
         out.append(Finding(Severity.WARNING, "cpus-unassigned",
-                           f"{_count(len(cpus), 'possible CPU is', 'possible CPUs are')} on no node "
+                           f"{counted(len(cpus), 'possible CPU is', 'possible CPUs are')} on no node "
                            f"(cpu-index {_ids(cpus)}): QEMU would put them on node 0 and warns that "
                            "starting with a partial NUMA mapping is obsolete."))
         final.update({s.key: 0 for s in unassigned})
@@ -403,7 +404,7 @@ def vcpu_capacity(vcpus: int, available: int | None) -> list[Finding]:
         return []
     return [Finding(Severity.WARNING, "host-memory-vcpus",
                     f"QEMU needs about {human_size(need)} of host memory to build "
-                    f"{_count(vcpus, 'vCPU', 'vCPUs')} (measured under TCG; KVM's need could not be "
+                    f"{counted(vcpus, 'vCPU', 'vCPUs')} (measured under TCG; KVM's need could not be "
                     f"measured here) and the host has {human_size(available)} free: the boot may take "
                     "minutes and be killed for memory; boot fewer vCPUs (-smp cpus=N,maxcpus=M) or "
                     "free host memory")]

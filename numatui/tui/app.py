@@ -579,10 +579,9 @@ async def run_tui(session: Session, *, keeper: Keeper | None = None, **options: 
     the ``-numa`` options to stdout after the screen is restored.  Returns 0."""
     with _terminal_as_stdout():
         text = await run_async(session, keeper=keeper, **options)
+    for note in export.quit_notes(session):
+        sys.stderr.write(f"numatui: {note}\n")
     if text:
         sys.stdout.write(text)
         sys.stdout.flush()
-        note = export.rewritten(session)
-        if note:
-            sys.stderr.write(f"numatui: {note}\n")
     return 0
