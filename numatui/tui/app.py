@@ -63,6 +63,7 @@ from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
+from numatui.tui.notices import Notice, Notices
 from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
 from numatui.tui.status import StatusBar, cursor_text, hover_text
@@ -92,6 +93,8 @@ class NumaApp(App[str]):
     Screen.-tall #bottom { height: 40%; }
     Screen.-narrow.-log #cmdline { display: none; }
     Screen.-wide QmpLog.shown { border-left: solid $primary; }
+    /* notices at the top right, below the status bar: never over the command-line panel */
+    ToastRack { dock: top; align: right top; margin: 2 0 0 0; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings(grid=False)  # from core.actions
     # App declares these as instance variables (mypy refuses a ClassVar here)
@@ -112,6 +115,7 @@ class NumaApp(App[str]):
         self._bindings_key: tuple[bool, Screen[Any]] | None = None  # what the footer last showed
         self._log_shown = False
         self.ctl = Controller(self, self.vm)
+        self.notices = Notices(self._toast, self.clear_notifications, self.NOTIFICATION_TIMEOUT)
         self.hotplug = Hotplug(self.ctl)
         self._removers: list[Callable[[], None]] = []
         self._pending_events: deque[dict[str, Any]] = deque(maxlen=MAX_PENDING_EVENTS)
@@ -125,10 +129,15 @@ class NumaApp(App[str]):
         return sanitise.multi_line(text, limit=None)
 
     def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
-        """Every notification through the sanitiser: no control character from
-        QEMU reaches the terminal, whoever calls this."""
-        super().notify(sanitise.multi_line(message, MAX_NOTICE), title=sanitise.one_line(title, 200),
-                       **kwargs)
+        """Every notification through the sanitiser (no control character from
+        QEMU reaches the terminal, whoever calls this), replacing the one shown
+        (numatui.tui.notices)."""
+        self.notices.post(sanitise.multi_line(message, MAX_NOTICE), title=sanitise.one_line(title, 200),
+                          **kwargs)
+
+    def _toast(self, notice: Notice, seconds: float) -> None:
+        super().notify(notice.message, title=notice.title, severity=notice.severity, timeout=seconds,
+                       markup=notice.markup)
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -388,11 +397,7 @@ class NumaApp(App[str]):
 
     def drop_errors(self) -> None:
         """Error notifications go once something succeeds (a change QEMU took, a reconnect)."""
-        stale = [n for n in self._notifications if n.severity == "error"]
-        for notification in stale:
-            self._unnotify(notification, refresh=False)
-        if stale:
-            self._refresh_notifications()
+        self.notices.drop_errors()
 
     def action_copy_needed_plan(self) -> None:
         plan = self.ctl.needed_plan or self.keeper.history.current
