@@ -17,6 +17,7 @@ class State:
 
     booted: bool = False  # x-exit-preconfig done
     dialog: bool = False  # a dialog or editor is on top
+    gone: bool = False  # QEMU went away (R relaunches or reconnects)
 
 
 def _any(state: State) -> bool:
@@ -29,6 +30,15 @@ def _preconfig(state: State) -> bool:
 
 def _running(state: State) -> bool:
     return not state.dialog and state.booted
+
+
+def _preconfig_live(state: State) -> bool:
+    """In preconfig with QEMU there: what sends to it at once (the footer's 0-9, X)."""
+    return _preconfig(state) and not state.gone
+
+
+def _gone(state: State) -> bool:
+    return not state.dialog and state.gone
 
 
 def _always(state: State) -> bool:
@@ -59,11 +69,12 @@ class Action:
 
 ACTIONS: tuple[Action, ...] = (
     Action("assign", "0,1,2,3,4,5,6,7,8,9", "Assign", "Assign to node {node}",
-           "Put the selection (or the cursor slot) on node {node}, live", _preconfig, footer=True,
+           "Put the selection (or the cursor slot) on node {node}, live", _preconfig_live, footer=True,
            key_display="0-9",
            section="Assign", help="put the selection (or the cursor slot) on that node"),
-    # after boot the digits only say why nothing moves (not in the footer, not in the palette)
-    Action("assign_refused", "0,1,2,3,4,5,6,7,8,9", "", "", "", _running),
+    # after boot, or with QEMU gone, the digits only say why nothing moves (not in the footer,
+    # not in the palette)
+    Action("assign_refused", "0,1,2,3,4,5,6,7,8,9", "", "", "", lambda s: _running(s) or _gone(s)),
     Action("add_node", "n", "+Node", "Add a node", "Declare a new memoryless NUMA node in QEMU (n)",
            _preconfig, footer=True, tooltip="Add a memoryless NUMA node",
            section="Assign", help="add a node (memoryless), live"),
@@ -86,6 +97,7 @@ ACTIONS: tuple[Action, ...] = (
            section="Undo", help="redo (the same way)"),
     Action("relaunch", "R", "Relaunch", "Relaunch or reconnect",
            "After QEMU went away: a new QEMU with the plan (numatui started it), or connect again (R)",
+           _gone, footer=True,
            key_display="R", tooltip="After QEMU went away: relaunch it with the plan, or reconnect",
            section="Undo", help="relaunch or reconnect after QEMU went away"),
     Action("copy_needed_plan", "", "", "Copy the plan this move needs",
@@ -107,7 +119,7 @@ ACTIONS: tuple[Action, ...] = (
            "-numa options, full command line, JSON plan, libvirt XML (v)",
            section="Command", help="-numa options, command line, JSON plan, libvirt XML"),
     Action("exit_preconfig", "X", "Boot", "Exit preconfig and boot",
-           "List the preflight findings, then boot (X)", _preconfig, footer=True, key_display="X",
+           "List the preflight findings, then boot (X)", _preconfig_live, footer=True, key_display="X",
            section="Boot", help="(or the Exit preconfig button): the preflight, then boot"),
     Action("hotplug", "p", "Plug", "Hot-plug CPUs",
            "device_add into the selected empty slots, after boot (p)",
@@ -115,7 +127,7 @@ ACTIONS: tuple[Action, ...] = (
            section="Running", help="plug CPUs into the selected empty slots"),
     Action("unplug", "u", "Unplug", "Unplug CPUs",
            "Ask the guest to eject the selected hot-plugged CPUs (u)",
-           _running, tooltip="Ask the guest to eject hot-plugged CPUs",
+           _running, footer=True, tooltip="Ask the guest to eject hot-plugged CPUs",
            section="Running", help="ask the guest to eject hot-plugged CPUs (~ until done)"),
     Action("toggle_log", "l", "Log", "Toggle the QMP log", "Commands, replies and events (l)",
            section="Panels", help="the QMP log (beside the panel on a wide terminal)"),

@@ -112,7 +112,7 @@ class NumaApp(App[str]):
         self.keeper = self.vm.keeper
         self._masks = dict(mask or {})
         self._parts: dict[type[Widget], Widget] = {}  # see part()
-        self._bindings_key: tuple[bool, Screen[Any]] | None = None  # what the footer last showed
+        self._bindings_key: tuple[bool, Screen[Any], bool] | None = None  # what the footer last showed
         self._log_shown = False
         self.ctl = Controller(self, self.vm)
         self.notices = Notices(self._toast, self.clear_notifications, self.NOTIFICATION_TIMEOUT)
@@ -242,7 +242,7 @@ class NumaApp(App[str]):
         """``check_action`` depends on the run state and the screen on top; the
         Footer rebuilds every key on ``refresh_bindings()``, so only then.
         (Textual itself refreshes a screen's bindings when it is resumed.)"""
-        key = (booted, self.screen)
+        key = (booted, self.screen, run_state(self.session) == "disconnected")
         if key != self._bindings_key:
             self._bindings_key = key
             self.refresh_bindings()
@@ -356,7 +356,7 @@ class NumaApp(App[str]):
         self.ctl.assign(keys, restore, node=node)
 
     def action_assign_refused(self) -> None:
-        """A digit after boot: the refusal says why (QEMU fixed the nodes)."""
+        """A digit after boot or with QEMU gone: the refusal says why."""
         self.ctl.assign(self.grid.target_keys(), node=0)
 
     def action_undo(self) -> None:
@@ -496,7 +496,8 @@ class NumaApp(App[str]):
         stay, to explain why)."""
         if isinstance(self.screen, ButtonDialog):  # their footer: their own keys only
             return False
-        state = State(booted=is_booted(self.session), dialog=len(self.screen_stack) > 1)
+        state = State(booted=is_booted(self.session), dialog=len(self.screen_stack) > 1,
+                      gone=run_state(self.session) == "disconnected")
         return available(action, state)
 
     def action_help(self) -> None:
