@@ -120,3 +120,20 @@ async def test_long_work_shows_in_the_state_badge_and_a_second_boot_is_refused(q
     assert (await qemu.qmp("query-status"))["status"] == "running"
     sent = [e for e in session.transcript.entries if e.kind == "cmd" and "x-exit-preconfig" in e.text]
     assert len(sent) == 1, sent
+
+
+async def test_a_refused_cache_says_what_to_fill_first_and_one_escape_leaves(hmat_session: Session) -> None:
+    session = hmat_session
+    app = NumaApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s", "0", "j", "s", "1", "t", "c", *"1 256M direct write-back 64", "enter")
+        editor = app.screen
+        assert isinstance(editor, HmatEditor)
+        await until(lambda: editor.message.has_class("error"), 10, "the refusal")
+        said = editor.message.text
+        assert "should be provided before memory side cache attributes" in said
+        assert "Fill first a latency (t: access-latency) and a bandwidth (t: access-bandwidth) " \
+               "from an initiator to node 0" in said, said
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, HmatEditor), 10, "one escape leaves")
+    assert session.hmat_cache == []

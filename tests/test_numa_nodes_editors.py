@@ -81,7 +81,13 @@ async def test_values_below_ten_and_the_diagonal_are_refused(session: Session) -
         assert editor.message.text.startswith("Refused: distance 5 is refused: distances start at 10")
         assert editor.message.has_class("error")
         assert given(session) == {}
-        await pilot.press("escape", "left", "enter")  # the diagonal
+        await pilot.press("escape")  # after a refusal one escape leaves the editor (#25)
+        await settle(app, pilot)
+        assert app.screen is not editor
+    editor = DistanceEditor(Vm(session))
+    app = Host(editor)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")  # the diagonal
         await settle(app, pilot)
         assert "fixed at 10" in editor.message.text
         assert given(session) == {}

@@ -225,8 +225,11 @@ class Editor(Dialog[None], Generic[K]):
         field = self.field
         if event.key == "enter":
             self.submit(self.editing, field.value)
-        elif event.key == "escape":
+        elif event.key == "escape":  # after a refusal one escape leaves the editor
+            refused = self.message.has_class("error")
             self.close_input()
+            if refused:
+                self.dismiss(None)
         elif self.focused is field:
             return False
         elif event.is_printable and event.character:

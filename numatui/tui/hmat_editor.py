@@ -214,10 +214,19 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
                 self.vm.check_hmat(caches=[cache])
                 item = cache
         except (NumaError, SessionError) as exc:
-            self.message.say(f"Refused: {exc}", "error")
+            self.message.say(f"Refused: {exc}{self.fill_first(a) if kind == 'cache' else ''}", "error")
             return
         self.close_input()
         self.send(item)
+
+    def fill_first(self, node: int) -> str:
+        """What a cache of ``node`` needs first: QEMU wants a non-zero latency and
+        bandwidth to it (memory level, any initiator) before its caches."""
+        lacking = {"latency", "bandwidth"} - set(hmat.provided(self.session.hmat_lb).get(node, ()))
+        if not lacking:
+            return ""
+        what = " and ".join(f"a {k} (t: access-{k})" for k in sorted(lacking, reverse=True))
+        return f". Fill first {what} from an initiator to node {node}, level memory (h)"
 
     # -- sending ------------------------------------------------------------------
     def send(self, item: HmatLb | HmatCache) -> None:
