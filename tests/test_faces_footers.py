@@ -36,3 +36,18 @@ async def test_while_qemu_is_gone_the_footer_offers_r(qemu: Any, session: Sessio
         await until(lambda: "Relaunch" in footer_keys(app.screen), 10, "R in the footer")
         keys = footer_keys(app.screen)
         assert "Assign" not in keys and "Boot" not in keys, keys
+
+
+async def test_the_preset_chooser_footer_has_its_own_keys(qemu: Any, session: Session) -> None:
+    from numatui.tui.preset_chooser import PresetChooser
+
+    app = NumaApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("P")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PresetChooser)
+        assert footer_keys(app.screen) == ["Onto N nodes", "Cancel"]
+        await pilot.press("enter")  # the highlighted preset (one socket per node) applied
+        await settle(app, pilot)
+        assert not isinstance(app.screen, PresetChooser)
+        assert set((await qemu.nodes()).values()) == {0, 1}
