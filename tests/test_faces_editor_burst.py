@@ -113,7 +113,7 @@ async def test_long_work_shows_in_the_state_badge_and_a_second_boot_is_refused(q
         await pilot.press("X", "enter", "X", "s", "0")  # boot queued behind the step; X again; s 0 queued
         await until(lambda: "The VM is booting" in notes.text(), 10, "the second boot refused")
         gate.set()
-        await until(lambda: app.ctl.busy is None and not app.ctl.boot_requested and app.ctl.queued == 0,
+        await until(lambda: app.ctl.busy is None and app.ctl.boot_requested is None and app.ctl.queued == 0,
                     30, "the queue drained")
         await app.workers.wait_for_complete()
         assert " running " in badge()

@@ -16,6 +16,7 @@ import contextlib
 import gc
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -454,9 +455,10 @@ class NumaApp(App[str]):
         self.sync()
 
     def action_exit_preconfig(self) -> None:
-        if self.ctl.boot_requested:  # keys typed meanwhile queue; a second boot cannot be
-            self.notify(f"The VM is booting ({self.ctl.busy_seconds():.0f} s so far): QEMU builds "
-                        "every vCPU first; a big VM takes minutes.", title="Booting", severity="warning")
+        if self.ctl.boot_requested is not None:  # keys typed meanwhile queue; a second boot cannot be
+            asked = time.monotonic() - self.ctl.boot_requested
+            self.notify(f"The VM is booting (asked {asked:.0f} s ago): QEMU builds every vCPU first; "
+                        "a big VM takes minutes.", title="Booting", severity="warning")
             return
         try:
             findings = self.vm.preflight()
@@ -469,8 +471,8 @@ class NumaApp(App[str]):
         self.push_screen(ExitDialog(findings), self._boot_chosen)
 
     def _boot_chosen(self, force: bool | None) -> None:
-        if force is not None and not self.ctl.boot_requested:
-            self.ctl.boot_requested = True
+        if force is not None and self.ctl.boot_requested is None:
+            self.ctl.boot_requested = time.monotonic()
             self.start(self.ctl.boot(force))
 
     def action_toggle_log(self) -> None:

@@ -71,8 +71,9 @@ class Controller:
         self._lock = asyncio.Lock()
         self.busy: str | None = None
         self._busy_since = 0.0
-        #: a boot was asked for and has not ended: a second one is refused (X, the button)
-        self.boot_requested = False
+        #: when a boot was asked for that has not ended (monotonic; None: none): a second
+        #: one is refused (X, the button)
+        self.boot_requested: float | None = None
         self.told_disconnected = False  # a step already showed QEMU going away
         #: the plan a refused move on an attached QEMU would need (palette: copy it)
         self.needed_plan: Plan | None = None
@@ -241,7 +242,7 @@ class Controller:
                     self.face.notify(self.vm.pin_error, title="Pinning refused", severity="error",
                                      markup=False)
         finally:
-            self.boot_requested = False
+            self.boot_requested = None
             self.face.booting(False)
 
     async def copy(self, text: str) -> None:

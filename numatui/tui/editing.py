@@ -107,8 +107,8 @@ async def route_editor_key(app: App[Any], event: events.Key) -> None:
 
 
 def digit_bindings() -> list[Binding]:
-    """0-9 on an editor's table start an edit with that digit, or add it to the
-    edit already open.  Bindings, not ``on_key``: Textual runs a key's binding
+    """0-9 on an editor's table start an edit with that digit (once open, the
+    cell takes the keys: :meth:`Editor.route_key`).  Bindings, not ``on_key``: Textual runs a key's binding
     only after the key bubbled up to the app, so a handler on the way would
     take "2" before an earlier arrow's binding moved the cursor (keys typed
     in one burst); as bindings, every key acts in the order typed."""
@@ -212,8 +212,8 @@ class Editor(Dialog[None], Generic[K]):
 
     async def route_key(self, event: events.Key) -> bool:
         """A key for the open cell (see the module docstring): enter submits
-        (and opens one: at once, in the order typed),
-        escape closes, a character is typed, the input's own keys (backspace,
+        (and opens one: at once, in the order typed), escape closes (and
+        after a refusal leaves the editor), a character is typed, the input's own keys (backspace,
         arrows, ctrl+u, ...) edit it, any other key is the cell's too (taken,
         ignored).  False when no cell is open, or the input has the focus (a
         click put it there) and takes its own keys."""
