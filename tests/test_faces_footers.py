@@ -51,3 +51,27 @@ async def test_the_preset_chooser_footer_has_its_own_keys(qemu: Any, session: Se
         await settle(app, pilot)
         assert not isinstance(app.screen, PresetChooser)
         assert set((await qemu.nodes()).values()) == {0, 1}
+
+
+async def test_a_wide_footer_shows_the_editors_presets_host_and_view(qemu: Any, session: Session) -> None:
+    """P, d, m, t, H, v, y in the footer from 140 columns (their keys work at any width)."""
+    from numatui.tui.preset_chooser import PresetChooser
+
+    wide = ["Distances", "Memory", "HMAT", "Copy", "View", "Host", "Presets"]
+    app = NumaApp(session)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await settle(app, pilot)
+        keys = footer_keys(app.screen)
+        assert all(k in keys for k in wide) and "Assign" in keys, keys
+        await pilot.press("P")  # one chooser, not two (the key has two bindings)
+        await settle(app, pilot)
+        assert isinstance(app.screen, PresetChooser) and len(app.screen_stack) == 2
+        await pilot.press("escape")
+        await settle(app, pilot)
+    app = NumaApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        assert not any(k in footer_keys(app.screen) for k in wide)
+        await pilot.press("P")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PresetChooser)

@@ -18,6 +18,7 @@ class State:
     booted: bool = False  # x-exit-preconfig done
     dialog: bool = False  # a dialog or editor is on top
     gone: bool = False  # QEMU went away (R relaunches or reconnects)
+    wide: bool = False  # the terminal has room for the WIDE footer entries
 
 
 def _any(state: State) -> bool:
@@ -65,6 +66,7 @@ class Action:
     grid: bool = False
     section: str = "Other"
     help: str | None = None
+    wide: bool = False  # in the footer too when the terminal is wide (WIDE_FOOTER columns)
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -80,14 +82,14 @@ ACTIONS: tuple[Action, ...] = (
            section="Assign", help="add a node (memoryless), live"),
     Action("distances", "d", "Distances", "Edit distances",
            "The node x node distance matrix, sent live (d)",
-           section="Assign", help="edit the distances, live"),
+           section="Assign", help="edit the distances, live", wide=True),
     Action("memory", "m", "Memory", "Edit node memory",
            "Split the RAM across nodes; relaunches a QEMU numatui started (m)",
-           section="Assign", help="edit the node memory (relaunches QEMU)"),
+           section="Assign", help="edit the node memory (relaunches QEMU)", wide=True),
     Action("hmat", "t", "HMAT", "Edit memory tiers (HMAT)",
            "Latency/bandwidth per initiator x target and memory-side caches, sent live; "
            "needs hmat=on (t)",
-           section="Assign", help="edit memory tiers (HMAT, needs hmat=on), live"),
+           section="Assign", help="edit memory tiers (HMAT, needs hmat=on), live", wide=True),
     Action("undo", "ctrl+z", "Undo", "Undo ({undo})",
            "Relaunch QEMU with the plan before the last change (ctrl+z)",
            tooltip="Undo the last change (relaunches QEMU)",
@@ -114,10 +116,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("clear", "escape", "Clear", "Clear the selection", "escape", grid=True,
            section="Select", help="clear the selection"),
     Action("copy", "y", "Copy", "Copy the command line", "Copy what the command-line panel shows (y)",
-           section="Command", help="copy what the panel shows"),
+           section="Command", help="copy what the panel shows", wide=True),
     Action("next_view", "v", "View", "Switch the command-line view",
            "-numa options, full command line, JSON plan, libvirt XML (v)",
-           section="Command", help="-numa options, command line, JSON plan, libvirt XML"),
+           section="Command", help="-numa options, command line, JSON plan, libvirt XML", wide=True),
     Action("exit_preconfig", "X", "Boot", "Exit preconfig and boot",
            "List the preflight findings, then boot (X)", _preconfig_live, footer=True, key_display="X",
            section="Boot", help="(or the Exit preconfig button): the preflight, then boot"),
@@ -134,11 +136,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("toggle_host", "H", "Host", "Toggle the host panel",
            "The host's NUMA nodes, their CPUs and memory, and the guest nodes bound to them (H)",
            _always,
-           section="Panels", help="the host's NUMA nodes and the guest nodes bound to them"),
+           section="Panels", help="the host's NUMA nodes and the guest nodes bound to them", wide=True),
     Action("presets", "P", "Presets", "Apply a preset…",
            "Map the whole machine in one step: one node per socket, split, interleave, … (P)",
            _preconfig, key_display="P", tooltip="Map the whole machine with a preset",
-           section="Assign", help="map the whole machine with a preset"),
+           section="Assign", help="map the whole machine with a preset", wide=True),
     Action("apply_preset", "", "", "Preset: {preset}", "{description}", _preconfig),
     Action("next_group('socket-id', 1)", "right_square_bracket", "Next socket", "Next socket",
            "The cursor to the first slot of the next socket (])", grid=True, key_display="]",
@@ -170,8 +172,16 @@ ACTIONS: tuple[Action, ...] = (
 BY_ID = {a.id: a for a in ACTIONS}
 
 
-def available(action_id: str, state: State) -> bool:
-    """Whether ``action_id`` may run in ``state`` (an action not in the table: unless a dialog is up)."""
+#: Terminal columns from which the ``wide`` actions are in the footer too.
+WIDE_FOOTER = 140
+
+
+def available(action_id: str, state: State, parameters: tuple[object, ...] = ()) -> bool:
+    """Whether ``action_id`` may run in ``state`` (an action not in the table: unless a dialog is up).
+    ``wide('ID')`` is the footer's entry of a ``wide`` action: there on a wide terminal only
+    (the action's own key binding works at any width)."""
+    if action_id == "wide" and parameters:
+        return state.wide and available(str(parameters[0]), state)
     action = BY_ID.get(action_id)
     if action is None:
         return action_id == "command_palette" or not state.dialog

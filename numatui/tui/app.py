@@ -12,13 +12,11 @@ options once the screen is restored (``run_async`` returns them instead).
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
@@ -33,7 +31,7 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from numatui.core import export
-from numatui.core.actions import State, available
+from numatui.core.actions import WIDE_FOOTER, State, available
 from numatui.core.keeper import Keeper
 from numatui.core.presets import choices
 from numatui.core.vm import ActionRefused, Vm, is_booted, run_state
@@ -68,6 +66,7 @@ from numatui.tui.notices import Notice, Notices
 from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
 from numatui.tui.status import StatusBar, cursor_text, hover_text
+from numatui.tui.terminal import terminal_as_stdout
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -113,7 +112,7 @@ class NumaApp(App[str]):
         self.keeper = self.vm.keeper
         self._masks = dict(mask or {})
         self._parts: dict[type[Widget], Widget] = {}  # see part()
-        self._bindings_key: tuple[bool, Screen[Any], bool] | None = None  # what the footer last showed
+        self._bindings_key: tuple[bool, Screen[Any], bool, bool] | None = None  # the footer's last
         self._log_shown = False
         self.ctl = Controller(self, self.vm)
         self.notices = Notices(self._toast, self.clear_notifications, self.NOTIFICATION_TIMEOUT)
@@ -243,7 +242,8 @@ class NumaApp(App[str]):
         """``check_action`` depends on the run state and the screen on top; the
         Footer rebuilds every key on ``refresh_bindings()``, so only then.
         (Textual itself refreshes a screen's bindings when it is resumed.)"""
-        key = (booted, self.screen, run_state(self.session) == "disconnected")
+        key = (booted, self.screen, run_state(self.session) == "disconnected",
+               self.size.width >= WIDE_FOOTER)
         if key != self._bindings_key:
             self._bindings_key = key
             self.refresh_bindings()
@@ -499,8 +499,15 @@ class NumaApp(App[str]):
         if isinstance(self.screen, ButtonDialog):  # their footer: their own keys only
             return False
         state = State(booted=is_booted(self.session), dialog=len(self.screen_stack) > 1,
-                      gone=run_state(self.session) == "disconnected")
-        return available(action, state)
+                      gone=run_state(self.session) == "disconnected", wide=self.size.width >= WIDE_FOOTER)
+        return available(action, state, parameters)
+
+    def action_wide(self, action: str) -> None:
+        """The footer's entry of a wide action, on a wide terminal: the action itself."""
+        self._call(self, action)
+
+    def on_resize(self) -> None:
+        self._refresh_bindings_if_changed(is_booted(self.session))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -563,29 +570,10 @@ async def run_async(
     return result if result is not None else app.vm.quit_text()
 
 
-@contextlib.contextmanager
-def _terminal_as_stdout() -> Iterator[None]:
-    """``numatui launch > numa.args``: Textual draws on stderr but measures the
-    terminal through stdout (shutil.get_terminal_size), so a redirected stdout
-    means a fixed 80x24.  Point fd 1 at the terminal while the app runs."""
-    if os.isatty(1) or not os.isatty(2):
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 async def run_tui(session: Session, *, keeper: Keeper | None = None, **options: Any) -> int:
     """The CLI seam (``numatui launch`` / ``connect``): run the app, then print
     the ``-numa`` options to stdout after the screen is restored.  Returns 0."""
-    with _terminal_as_stdout():
+    with terminal_as_stdout():
         text = await run_async(session, keeper=keeper, **options)
     for note in export.quit_notes(session):
         sys.stderr.write(f"numatui: {note}\n")

@@ -23,6 +23,10 @@ def bindings(grid: bool) -> list[BindingType]:
             out += [Binding(k, f"assign({k})", a.label, show=k == "1", key_display=a.key_display)
                     for k in a.keys.split(",")]
         else:
+            if a.wide:  # first: its footer entry on a wide terminal (a key shows its first
+                # enabled binding; on a narrow one this is disabled and the next one acts)
+                out.append(Binding(a.keys, f"wide('{a.id}')", a.label, key_display=a.key_display,
+                                   tooltip=a.tooltip or ""))
             out.append(Binding(a.keys, a.id, a.label, show=a.footer, key_display=a.key_display,
                                tooltip=a.tooltip or ""))
     return out
