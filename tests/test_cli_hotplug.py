@@ -21,9 +21,10 @@ def test_each_refused_slot_is_named_and_the_others_are_plugged(qemu_factory: Any
     # someone else takes numatui's id for socket 1 core 1 thread 0
     asyncio.run(q.qmp("device_add", {"driver": "max-x86_64-cpu", "id": "numatui-cpu-1-1-0",
                                      "socket-id": 1, "core-id": 0, "thread-id": 1}))
-    said = fails(1, "hotplug", q.sock, "socket-id=1,core-id=0,thread-id=0",
+    said = fails(4, "hotplug", q.sock, "socket-id=1,core-id=0,thread-id=0",  # 4: partly done
                  "socket-id=1,core-id=1,thread-id=0", "socket-id=1,core-id=1,thread-id=1")
     assert "\n" not in said.strip()  # one line
+    assert said.startswith("numatui: plugged 2 CPUs of 3; QEMU refused device_add of ")
     assert "socket-id=1,core-id=1,thread-id=0: Duplicate device ID 'numatui-cpu-1-1-0'" in said
     assert "socket-id=1,core-id=1,thread-id=1: Duplicate device ID 'numatui-cpu-1-1-1'" not in said
     cpus = asyncio.run(q.qmp("query-cpus-fast"))

@@ -40,7 +40,7 @@ def test_socket_on_the_240_vcpu_q35(q240: Qemu) -> None:
     out = ok("apply", q240.sock, "--preset", "socket")
     assert sent(out) == [{"type": "cpu", "node-id": s, "socket-id": s} for s in range(8)]  # the fewest
     assert groups(q240, "socket-id") == {(s,): {s} for s in range(8)}
-    assert out.endswith("applied: 240 slots (240 vCPUs) on 8 node(s) with 8 command(s)\n")
+    assert out.endswith("applied: 240 slots (240 vCPUs) on 8 nodes with 8 commands\n")
 
 
 def test_split_into_4_on_the_240_vcpu_q35(q240: Qemu) -> None:

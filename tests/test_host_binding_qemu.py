@@ -91,7 +91,7 @@ async def test_rebinding_by_relaunch(launched: Session) -> None:
 def test_preset_host_on_this_host_binds_boots_and_pins(qemu_factory: Any) -> None:
     q = qemu_factory(BASE)
     out = ok("apply", q.sock, "--preset", "host", "--exit-preconfig")
-    assert "object-add" in out and "pinned 2 vCPU thread(s)" in out
+    assert "object-add" in out and "pinned 2 vCPU threads" in out
     assert memdevs(q) == {"m0": ([0], "bind")}
     node0 = Path("/sys/devices/system/node/node0/cpulist").read_text().strip()
     cpus = asyncio.run(q.qmp("query-cpus-fast"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
@@ -16,6 +17,7 @@ from numatui.model.memory_split import MIB
 from numatui.session.launcher import Launcher
 from numatui.session.session import Session
 from numatui.tui.distance_editor import DistanceEditor
+from numatui.tui.editing import route_editor_key
 from numatui.tui.memory_editor import MemoryEditor
 
 
@@ -35,6 +37,9 @@ class Host(App[None]):
 
     def changed(self) -> None:
         self.changes += 1
+
+    async def on_key(self, event: events.Key) -> None:  # as NumaApp: an open cell takes every key
+        await route_editor_key(self, event)
 
 
 async def settle(app: App[Any], pilot: Any) -> None:
@@ -76,7 +81,13 @@ async def test_values_below_ten_and_the_diagonal_are_refused(session: Session) -
         assert editor.message.text.startswith("Refused: distance 5 is refused: distances start at 10")
         assert editor.message.has_class("error")
         assert given(session) == {}
-        await pilot.press("escape", "left", "enter")  # the diagonal
+        await pilot.press("escape")  # after a refusal one escape leaves the editor (#25)
+        await settle(app, pilot)
+        assert app.screen is not editor
+    editor = DistanceEditor(Vm(session))
+    app = Host(editor)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")  # the diagonal
         await settle(app, pilot)
         assert "fixed at 10" in editor.message.text
         assert given(session) == {}

@@ -97,3 +97,16 @@ def test_the_readme_lists_every_binding_id() -> None:
         named.update(f"{base}_{r}" for r in rest)
     named.update(f"assign-{d}" for d in range(10))
     assert set(binding_ids()) <= named, set(binding_ids()) - named
+
+
+def test_every_binding_has_an_id_so_a_remap_leaves_no_old_key_behind() -> None:
+    """A wide terminal's footer entry of an action is a second binding on the
+    same keys: it carries the action's id, so a remap moves both."""
+    from textual.binding import Binding
+
+    from numatui.tui.commands import bindings
+
+    every = [b for kind in ({}, {"grid": True}, {"overview": True}) for b in bindings(**kind)]
+    assert every and all(isinstance(b, Binding) and b.id for b in every)
+    memory = [b for b in every if isinstance(b, Binding) and b.key == "m"]
+    assert len(memory) == 2 and {b.id for b in memory} == {"memory"}  # the action and its wide entry

@@ -244,12 +244,12 @@ async def test_error_toasts_go_when_the_next_action_succeeds(qemu: Any, session:
         await pilot.press("s", "1")  # refused: socket 0 is on node 0 (attached: no relaunch)
         await settle(app, pilot)
         await pilot.pause()
-        assert any(n.severity == "error" for n in app._notifications)
+        assert any(n.severity == "error" for n in app.notices.shown)
         await pilot.press("escape", "j", "s", "1")  # socket 1 -> node 1: accepted
         await settle(app, pilot)
         await pilot.pause()
         assert set((await qemu.nodes()).values()) == {0, 1}
-        assert not any(n.severity == "error" for n in app._notifications)
+        assert not any(n.severity == "error" for n in app.notices.shown)
 
 
 async def test_memory_editor_does_not_offer_a_refused_split(launched_app: Session) -> None:
@@ -307,13 +307,13 @@ async def test_attached_r_offers_the_saved_plan(tmp_path: Path) -> None:
             first.kill()
             await until(lambda: s.state.value == "disconnected", 20, "QEMU going away")
             await settle(app, pilot)
-            await until(lambda: any(n.title == "Disconnected" for n in app._notifications)
+            await until(lambda: any(n.title == "Disconnected" for n in app.notices.shown)
                         or app.ctl.told_disconnected, 10, "the disconnected toast")
             second = start_qemu(tmp_path, args)  # the same socket path
             await pilot.press("R")
             await settle(app, pilot)
             await until(lambda: isinstance(app.screen, ConfirmDialog), 10, "the offer")
-            assert not any(n.severity == "error" for n in app._notifications)  # stale toasts gone
+            assert not any(n.severity == "error" for n in app.notices.shown)  # stale toasts gone
             assert "saved plan" in app.screen.question
             await pilot.press("enter")
             await settle(app, pilot)

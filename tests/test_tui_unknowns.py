@@ -1,9 +1,9 @@
 """The TUI says what numatui cannot know (#14): a QEMU attached over TCP with
 no record (QMP cannot read distances or nodes added live, and a TCP peer has
 no identity to keep a record by) gets a ``?`` badge in the status bar, the
-sentences at the head of the command-line views, and a ``# warning:`` comment
-line per unknown at the head of what ``q`` prints; with the comment lines
-removed, that text is still QEMU options that reproduce the mapping."""
+sentences at the head of the command-line views, and a warning per unknown on
+stderr when ``q`` prints the options (options alone on stdout), which still
+reproduce the mapping."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from test_truth_roundtrip import NO_NUMA, _free_port, _wait_tcp, boot
 from tui_helpers import settle
 
+from numatui.core.export import quit_notes
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 from numatui.tui.cmdline import CommandPanel
@@ -21,7 +22,7 @@ NODES = ["-object", "memory-backend-ram,id=m0,size=1G", "-numa", "node,nodeid=0,
          "-object", "memory-backend-ram,id=m1,size=1G", "-numa", "node,nodeid=1,memdev=m1"]
 
 
-async def test_tcp_peer_without_record_is_marked_and_q_prints_warning_comments(qemu_factory: Any) -> None:
+async def test_tcp_peer_without_record_is_marked_and_q_warns_on_stderr(qemu_factory: Any) -> None:
     port = _free_port()
     q = qemu_factory([*NO_NUMA, *NODES, "-qmp", f"tcp:127.0.0.1:{port},server=on,wait=off"])
     _wait_tcp(port)
@@ -48,7 +49,8 @@ async def test_tcp_peer_without_record_is_marked_and_q_prints_warning_comments(q
         await session.close()
     assert printed is not None
     lines = printed.splitlines()
-    assert lines[0] == f"# warning: {session.unknowns[0]}"
+    assert not any(line.startswith("#") for line in lines)  # q prints options; the warning: stderr
+    assert quit_notes(session) == [f"warning: {session.unknowns[0]}"]
     assert "-numa cpu,node-id=1,socket-id=0" in lines
     # what a user runs: the printed lines without the comment lines, as QEMU options
     options = [tok for line in lines if not line.startswith("#") for tok in line.split(" ", 1)]

@@ -8,15 +8,21 @@ into one line and an exit code by :mod:`numatui.cli`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from numatui.cli.parser import did_you_mean
 from numatui.model import sanitise
 from numatui.model.devices import unplug_refusal_reason
+from numatui.model.errors import NumaError
 from numatui.model.flavor import FlavorPlan
 from numatui.model.guest_numbering import guest_labels
 from numatui.model.plan import Plan
+from numatui.model.preflight import counted
 from numatui.model.topology import LEVEL_NAMES, SMP_KEYS, Slot, SlotKey, Topology, format_key, parse_key
 from numatui.model.units import human_size
 from numatui.session.errors import BadRequest, QemuRefused, SessionError
@@ -60,6 +66,28 @@ def render_show(session: Session) -> str:
     return "\n".join(sanitise.one_line(line, SHOW_LINE_LIMIT) for line in lines) + "\n"
 
 
+def show_json(session: Session) -> str:
+    """``show --format json``: one object.  ``slots``: QEMU's props of each
+    slot without node-id, its ``node-id`` (null: unassigned), vcpus-count,
+    type, and after boot ``present``/``qom-path``; ``nodes`` with memory and
+    binding (as a plan file has them, each with its vCPU count); ``distances``
+    where known; the run ``state``."""
+    topo = session.topology
+    vcpus: dict[int, int] = {}
+    for s in topo.slots:
+        if s.node_id is not None:
+            vcpus[s.node_id] = vcpus.get(s.node_id, 0) + s.vcpus_count
+    data = {
+        "state": session.state.value,
+        "slots": [{"props": s.props, "node-id": s.node_id, "vcpus-count": s.vcpus_count,
+                   "type": s.type or None, "present": s.present, "qom-path": s.qom_path}
+                  for s in topo.slots],
+        "nodes": [{**n.to_dict(), "vcpus": vcpus.get(n.id, 0)} for n in session.nodes],
+        "distances": [{"src": d.src, "dst": d.dst, "val": d.val} for d in session.distances],
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
 def _state(session: Session) -> str:
     state = session.state.value
     return "preconfig (prelaunch)" if state == "preconfig" else state
@@ -83,7 +111,7 @@ def _nodes_line(session: Session) -> str:
             extra.append(f"memdev {n.memdev}")
         if n.size is not None:
             extra.append(human_size(n.size))
-        extra.append(f"{counts.get(n.id, 0)} vCPUs")
+        extra.append(counted(counts.get(n.id, 0), "vCPU"))
         if n.id in guest:  # Linux's own number for it (numatui.model.guest_numbering)
             extra.append(guest[n.id])
         parts.append(f"{n.id} ({', '.join(extra)})")
@@ -95,7 +123,7 @@ def _slots_line(topo: Topology) -> str:
     source = "derived from -smp (the board refuses query-hotpluggable-cpus)" if topo.derived \
         else "query-hotpluggable-cpus"
     types = sorted({s.type for s in topo.slots if s.type})
-    text = (f"{len(topo.slots)} slots, {topo.vcpus} vCPUs, {assigned} assigned, "
+    text = (f"{counted(len(topo.slots), 'slot')}, {counted(topo.vcpus, 'vCPU')}, {assigned} assigned, "
             f"{len(topo.slots) - assigned} unassigned; {source}")
     if types:
         text += f"; type {', '.join(types)}"
@@ -140,7 +168,8 @@ async def apply_plan(vm: Vm, plan: Plan | None, out: TextIO, *, exit_preconfig: 
     def sent(args: dict[str, Any]) -> None:
         if "rebind" in args:
             hosts = ",".join(map(str, args["host-nodes"])) or "none"
-            out.write(f"relaunched QEMU: node {args['rebind']}'s memory bound to host node(s) "
+            out.write(f"relaunched QEMU: node {args['rebind']}'s memory bound to host "
+                      f"{'node' if len(args['host-nodes']) == 1 else 'nodes'} "
                       f"{hosts} ({args['policy'] or 'default'}), the plan replayed\n")
             return
         command = "object-add" if "qom-type" in args else "set-numa-node"
@@ -156,36 +185,81 @@ async def apply_plan(vm: Vm, plan: Plan | None, out: TextIO, *, exit_preconfig: 
         name, into, add_nodes = preset
         done = await vm.apply_preset(name, into, add_nodes, sent)
     if done.commands:
-        out.write(f"applied: {done.slots} slots ({done.vcpus} vCPUs) on "
-                  f"{done.nodes} node(s) with {done.commands} command(s)\n")
+        out.write(f"applied: {counted(done.slots, 'slot')} ({counted(done.vcpus, 'vCPU')}) on "
+                  f"{counted(done.nodes, 'node')} with {counted(done.commands, 'command')}\n")
     else:
         out.write(f"nothing to send: QEMU already has the plan's {done.slots} slots and nodes\n")
     if exit_preconfig:
         await _exit_preconfig(vm, out, force=force, err=err)
 
 
+#: Seconds between two progress lines on a terminal's stderr.
+PROGRESS_EVERY = 10.0
+
+
+@contextlib.asynccontextmanager
+async def progress(err: TextIO | None, what: str) -> AsyncIterator[None]:
+    """On a terminal's stderr: ``what`` as the body starts, then every
+    PROGRESS_EVERY seconds how long it has taken (plain lines, nothing on a
+    pipe or a file)."""
+    if err is None or not err.isatty():
+        yield
+        return
+    start = time.monotonic()
+    err.write(f"numatui: {what} …\n")
+    err.flush()
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            err.write(f"numatui: still {what}, {time.monotonic() - start:.0f} s so far\n")
+            err.flush()
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        ticker.cancel()
+
+
 async def _exit_preconfig(vm: Vm, out: TextIO, *, force: bool, err: TextIO | None) -> None:
     findings = vm.session.preflight()
     blocking = [f for f in findings if str(f.severity.value) == "blocking"]
     warnings = [f for f in findings if str(f.severity.value) != "blocking"]
-    pinned = await vm.boot(force=force)  # PreflightBlocked unless forced
+    vcpus = sum(s.vcpus_count for s in vm.session.topology.slots)
+    async with progress(err, f"booting {counted(vcpus, 'vCPU')} (x-exit-preconfig)"):
+        pinned = await vm.boot(force=force)  # PreflightBlocked unless forced
     if err is not None:
         for f in (blocking if force else []) + warnings:
             err.write(f"numatui: {f.severity.value}: {f.message}\n")
     out.write(f"left preconfig: QEMU is {_state(vm.session)}\n")
     if pinned is not None:
-        out.write(f"pinned {len(pinned.applied)} vCPU thread(s) ({pinned.plan.policy} policy)\n")
+        out.write(f"pinned {counted(len(pinned.applied), 'vCPU thread')} ({pinned.plan.policy} policy)\n")
     if vm.pin_failure is not None:  # the VM runs; the refused pinning fails the command
         raise vm.pin_failure
 
 
 # -- hotplug ---------------------------------------------------------------------------
 def parse_slots(session: Session, texts: Iterable[str]) -> list[SlotKey]:
-    """``socket-id=1,core-id=0,thread-id=1`` -> slot keys that exist on this board."""
+    """``socket-id=1,core-id=0,thread-id=1`` -> slot keys that exist on this board.
+    A mistyped prop gets the closest one QEMU knows; a slot that does not
+    exist gets the props a slot of this board has."""
     keys = []
+    topo = session.topology
+    named = [p for p, _ in topo.slots[0].key] if topo.slots else []
     for text in texts:
-        key = parse_key(text)
-        session.topology.index(key)  # NumaError: no such slot
+        try:
+            key = parse_key(text)
+        except NumaError as exc:
+            given = [part.split("=", 1)[0] for part in text.split(",")]
+            hint = "".join(did_you_mean(g, named) for g in given if g not in named)
+            raise NumaError(f"{exc}{hint}") from None
+        try:
+            topo.index(key)
+        except NumaError:
+            example = ",".join(f"{p}={v}" for p, v in topo.slots[0].key) if topo.slots else ""
+            raise NumaError(f"no CPU slot {text}: a slot of this board is named by {', '.join(named)} "
+                            f"(e.g. {example}; numatui show ADDRESS lists them)") from None
         keys.append(key)
     return keys
 
@@ -195,20 +269,33 @@ async def hotplug(vm: Vm, slots: Sequence[str], out: TextIO) -> None:
     (raised at the end) names every refused slot with QEMU's words."""
     session = vm.session
     keys = parse_slots(session, slots)
+    if not vm.booted:
+        raise BadRequest("QEMU is in preconfig: CPUs are plugged after boot; boot first "
+                         "(numatui apply ADDRESS PLAN --exit-preconfig, or X in the TUI)")
     for key, _why in vm.plug_targets(keys).refused:
         raise BadRequest(f"slot {format_key(key)} already holds a CPU: nothing was plugged")
     refused: list[str] = []
+    plugged = 0
     for key in keys:
         try:
             dev_id = await vm.plug(key)
         except QemuRefused as exc:
             refused.append(f"{format_key(key)}: {exc.qemu_message}")
             continue
+        plugged += 1
         slot = session.topology.slot(key)
         node = f"node {slot.node_id}" if slot.node_id is not None else "no node"
         out.write(f"plugged {dev_id} into {format_key(key)} ({node})\n")
+    if refused and plugged:
+        raise PartialSuccess(f"plugged {counted(plugged, 'CPU')} of {len(keys)}; QEMU refused "
+                             f"device_add of {'; '.join(refused)}")
     if refused:
         raise QemuRefused("device_add", "; ".join(refused))
+
+
+class PartialSuccess(SessionError):
+    """Part of a command's work was done (said on stdout), then QEMU refused the
+    rest: exit code :data:`numatui.cli.parser.EXIT_PARTIAL`."""
 
 
 _UNPLUG_WHY = {

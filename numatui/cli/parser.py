@@ -4,8 +4,10 @@ error is one line, exit 2)."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from numatui.model.errors import NumaError
@@ -23,10 +25,31 @@ class UsageError(Exception):
     """Bad command line: exit 2 with one line."""
 
 
+#: Exit code of a command that did part of its work (``hotplug``: some CPUs
+#: plugged, then QEMU refused one): what was done is on stdout, the failure on stderr.
+EXIT_PARTIAL = 4
+
+_INVALID_CHOICE = re.compile(
+    r"argument (?P<what>[^:]+): invalid choice: '(?P<given>.*)' \(choose from (?P<choices>.*)\)")
+
+
+def did_you_mean(given: str, choices: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the closest of ``choices`` ("" when none is close)."""
+    close = difflib.get_close_matches(given, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (argparse prints two and exits itself)."""
+    """argparse, but a usage error is one line (argparse prints two and exits
+    itself), a wrong choice says the closest one, and no Python list syntax."""
 
     def error(self, message: str) -> NoReturn:
+        bad = _INVALID_CHOICE.fullmatch(message)
+        if bad:
+            choices = [c.strip().strip("'") for c in bad["choices"].split(",")]
+            what = "unknown command" if bad["what"] == "COMMAND" else f"argument {bad['what']}: unknown value"
+            message = (f"{what} {bad['given']}{did_you_mean(bad['given'], choices)}; "
+                       f"choose from {', '.join(choices)}")
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -102,8 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tui", action="store_true",
                    help="print the topology and the -numa options instead of opening the TUI")
 
-    sub.add_parser("show", parents=[address, nodes, common],
-                   help="print the topology as a text tree")
+    p = sub.add_parser("show", parents=[address, nodes, common],
+                       help="print the topology as a text tree (or JSON)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="a text tree (default) or one JSON object: slots, nodes, distances")
 
     p = sub.add_parser("apply", parents=[address, nodes, common],
                        help="apply a plan file (JSON or -numa text) or a preset live")
@@ -133,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub, address, nodes, common)  # host, pin
     _add_domain_parser(sub, common)
+    p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
     return parser
 
 

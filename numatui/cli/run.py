@@ -1,7 +1,8 @@
 """``numatui``: launch or connect (the TUI) and the headless commands.
 
 Exit codes: 0 ok, 2 bad usage or input, 3 cannot connect, 1 QEMU refused (or
-failed, or went away).  A failure is ONE line on stderr, never a traceback
+failed, or went away), 4 part done (``hotplug``: what was plugged is on
+stdout, then QEMU refused the rest).  A failure is ONE line on stderr, never a traceback
 (``NUMATUI_DEBUG=1`` shows it); every error is turned into that line in
 :func:`main` only.
 
@@ -24,15 +25,27 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from numatui.cli import launch as launching
+from numatui.cli.commands import PartialSuccess
 from numatui.cli.io import read_plan, safe
 from numatui.cli.launch import connect, make_vm
-from numatui.cli.parser import EXIT_CONNECT, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, parse
+from numatui.cli.parser import (
+    EXIT_CONNECT,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    UsageError,
+    build_parser,
+    parse,
+)
 from numatui.cli.signals import SignalGuard, on_emergency
+from numatui.core.export import rewritten
 from numatui.model import sanitise
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
+from numatui.model.preflight import timeout_advice
 from numatui.session.address import Address
-from numatui.session.errors import BadAddress, BadRequest, ConnectFailed, SessionError
+from numatui.session.errors import BadAddress, BadRequest, CommandTimeout, ConnectFailed, SessionError
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -45,6 +58,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
     out = safe(stdout or sys.stdout)  # no control character from QEMU or a file reaches a terminal
     err = safe(stderr or sys.stderr)
     args_in = list(sys.argv[1:] if argv is None else argv)
+    if not args_in:  # bare numatui: the usage with every command, as a usage error
+        err.write(build_parser().format_help())
+        return EXIT_USAGE
     try:
         with contextlib.redirect_stdout(out):  # --help, --version
             args = parse(args_in)
@@ -72,6 +88,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
 
 def describe_error(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one line for any failure."""
+    if isinstance(exc, PartialSuccess):
+        return EXIT_PARTIAL, one_line(str(exc))
     if isinstance(exc, UsageError | NumaError | BadAddress | BadRequest):
         code = EXIT_USAGE
     elif isinstance(exc, ConnectFailed):
@@ -84,6 +102,8 @@ def describe_error(exc: BaseException) -> tuple[int, str]:
     else:
         return EXIT_REFUSED, (f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
                               "(NUMATUI_DEBUG=1 shows the traceback)")
+    if isinstance(exc, CommandTimeout):
+        return code, one_line(f"{exc}; {timeout_advice(exc.command)}")
     return code, one_line(str(exc))
 
 
@@ -127,6 +147,11 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "completion":
+        from numatui.cli.completion import script
+
+        out.write(script(build_parser(), args.shell))
+        return EXIT_OK
     if args.command == "launch":
         return await launching.launch(args, out, err)
     if args.command == "domain":
@@ -160,7 +185,7 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
         for unknown in session.unknowns:
             err.write(f"numatui: warning: {one_line(unknown)}\n")
     if args.command == "show":
-        out.write(cmd.render_show(session))
+        out.write(cmd.show_json(session) if args.format == "json" else cmd.render_show(session))
     elif args.command == "apply":
         vm = make_vm(session, err=err, host_root=args.host_root)  # autosaved after every change
         preset = None if plan is not None else (args.preset, args.into, args.add_nodes)
@@ -168,6 +193,8 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
                              force=args.force, err=err, preset=preset)
     elif args.command == "export":
         out.write(make_vm(session, save=False).export(args.format, args.flavor))
+        if args.format == "numa" and (note := rewritten(session)):
+            err.write(f"numatui: {note}\n")
     elif args.command == "hotplug":
         await cmd.hotplug(make_vm(session, save=False), args.slots, out)
     elif args.command == "unplug":

@@ -23,6 +23,8 @@ class State:
     booted: bool = False  # x-exit-preconfig done
     dialog: bool = False  # a dialog or editor is on top
     domain: bool = False  # editing a libvirt domain (numatui domain)
+    gone: bool = False  # QEMU went away (R relaunches or reconnects)
+    wide: bool = False  # the terminal has room for the WIDE footer entries
 
 
 def _any(state: State) -> bool:
@@ -39,6 +41,15 @@ def _running(state: State) -> bool:
 
 def _domain(state: State) -> bool:
     return not state.dialog and state.domain
+
+
+def _preconfig_live(state: State) -> bool:
+    """In preconfig with QEMU there: what sends to it at once (the footer's 0-9, X)."""
+    return _preconfig(state) and not state.gone
+
+
+def _gone(state: State) -> bool:
+    return not state.dialog and state.gone
 
 
 def _always(state: State) -> bool:
@@ -67,6 +78,7 @@ class Action:
     help: str | None = None
     overview: bool = False
     key_id: str | None = None
+    wide: bool = False  # in the footer too when the terminal is wide (WIDE_FOOTER columns)
 
     @property
     def binding_id(self) -> str:
@@ -92,20 +104,21 @@ def _move(key_id: str, keys: str, action: str, label: str, help_line: str, *, ov
 
 ACTIONS: tuple[Action, ...] = (
     Action("assign", "0,1,2,3,4,5,6,7,8,9", "Assign", "Assign to node {node}",
-           "Put the selection (or the cursor slot) on node {node}, live", _preconfig, footer=True,
+           "Put the selection (or the cursor slot) on node {node}, live", _preconfig_live, footer=True,
            key_display="0-9",
            section="Assign", help="put the selection (or the cursor slot) on that node"),
-    # after boot the digits only say why nothing moves (not in the footer, not in the palette)
-    Action("assign_refused", "0,1,2,3,4,5,6,7,8,9", "", "", "", _running),
+    # after boot, or with QEMU gone, the digits only say why nothing moves (not in the footer,
+    # not in the palette)
+    Action("assign_refused", "0,1,2,3,4,5,6,7,8,9", "", "", "", lambda s: _running(s) or _gone(s)),
     Action("add_node", "n", "+Node", "Add a node", "Declare a new memoryless NUMA node in QEMU (n)",
            _preconfig, footer=True, tooltip="Add a memoryless NUMA node",
            section="Assign", help="add a node (memoryless), live"),
     Action("distances", "d", "Distances", "Edit distances",
            "The node x node distance matrix, sent live (d)",
-           section="Assign", help="edit the distances, live"),
+           section="Assign", help="edit the distances, live", wide=True),
     Action("memory", "m", "Memory", "Edit node memory",
            "Split the RAM across nodes; relaunches a QEMU numatui started (m)",
-           section="Assign", help="edit the node memory (relaunches QEMU)"),
+           section="Assign", help="edit the node memory (relaunches QEMU)", wide=True),
     Action("smp", "S", "Topology", "Change the CPU topology (-smp, -cpu)",
            "sockets, dies, clusters, cores, threads, maxcpus and the CPU model; relaunches a QEMU "
            "numatui started, the mapping carried over (S)", _preconfig, key_display="S",
@@ -113,7 +126,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("hmat", "t", "HMAT", "Edit memory tiers (HMAT)",
            "Latency/bandwidth per initiator x target and memory-side caches, sent live; "
            "needs hmat=on (t)",
-           section="Assign", help="edit memory tiers (HMAT, needs hmat=on), live"),
+           section="Assign", help="edit memory tiers (HMAT, needs hmat=on), live", wide=True),
     Action("undo", "ctrl+z", "Undo", "Undo ({undo})",
            "Relaunch QEMU with the plan before the last change (ctrl+z)",
            tooltip="Undo the last change (relaunches QEMU)",
@@ -123,6 +136,7 @@ ACTIONS: tuple[Action, ...] = (
            section="Undo", help="redo (the same way)"),
     Action("relaunch", "R", "Relaunch", "Relaunch or reconnect",
            "After QEMU went away: a new QEMU with the plan (numatui started it), or connect again (R)",
+           _gone, footer=True,
            key_display="R", tooltip="After QEMU went away: relaunch it with the plan, or reconnect",
            section="Undo", help="relaunch or reconnect after QEMU went away"),
     Action("copy_needed_plan", "", "", "Copy the plan this move needs",
@@ -140,15 +154,15 @@ ACTIONS: tuple[Action, ...] = (
     Action("clear", "escape", "Clear", "Clear the selection", "escape", grid=True,
            section="Select", help="clear the selection"),
     Action("copy", "y", "Copy", "Copy the command line", "Copy what the command-line panel shows (y)",
-           section="Command", help="copy what the panel shows"),
+           section="Command", help="copy what the panel shows", wide=True),
     Action("next_view", "v", "View", "Switch the command-line view",
            "-numa options, full command line, JSON plan, libvirt XML (v)",
-           section="Command", help="-numa options, command line, JSON plan, libvirt XML"),
+           section="Command", help="-numa options, command line, JSON plan, libvirt XML", wide=True),
     Action("save_domain", "ctrl+s", "Save", "Save to domain",
            "Write the layout into the libvirt domain numatui opened (ctrl+s)", _domain,
            key_display="^s", section="Command", help="save to the libvirt domain (numatui domain)"),
     Action("exit_preconfig", "X", "Boot", "Exit preconfig and boot",
-           "List the preflight findings, then boot (X)", _preconfig, footer=True, key_display="X",
+           "List the preflight findings, then boot (X)", _preconfig_live, footer=True, key_display="X",
            section="Boot", help="(or the Exit preconfig button): the preflight, then boot"),
     Action("hotplug", "p", "Plug", "Hot-plug CPUs",
            "device_add into the selected empty slots, after boot (p)",
@@ -156,18 +170,18 @@ ACTIONS: tuple[Action, ...] = (
            section="Running", help="plug CPUs into the selected empty slots"),
     Action("unplug", "u", "Unplug", "Unplug CPUs",
            "Ask the guest to eject the selected hot-plugged CPUs (u)",
-           _running, tooltip="Ask the guest to eject hot-plugged CPUs",
+           _running, footer=True, tooltip="Ask the guest to eject hot-plugged CPUs",
            section="Running", help="ask the guest to eject hot-plugged CPUs (~ until done)"),
     Action("toggle_log", "l", "Log", "Toggle the QMP log", "Commands, replies and events (l)",
            section="Panels", help="the QMP log (beside the panel on a wide terminal)"),
     Action("toggle_host", "H", "Host", "Toggle the host panel",
            "The host's NUMA nodes, their CPUs and memory, and the guest nodes bound to them (H)",
            _always,
-           section="Panels", help="the host's NUMA nodes and the guest nodes bound to them"),
+           section="Panels", help="the host's NUMA nodes and the guest nodes bound to them", wide=True),
     Action("presets", "P", "Presets", "Apply a preset…",
            "Map the whole machine in one step: one node per socket, split, interleave, … (P)",
            _preconfig, key_display="P", tooltip="Map the whole machine with a preset",
-           section="Assign", help="map the whole machine with a preset"),
+           section="Assign", help="map the whole machine with a preset", wide=True),
     Action("apply_preset", "", "", "Preset: {preset}", "{description}", _preconfig),
     _move("cursor_up", "up,k", "move(0, -1)", "Up", _CURSOR, key_display="↑ k"),
     _move("cursor_down", "down,j", "move(0, 1)", "Down", _CURSOR, key_display="↓ j"),
@@ -205,6 +219,9 @@ ACTIONS: tuple[Action, ...] = (
            "The cursor to the first slot of the previous die ({)", grid=True, key_display="{",
            key_id="previous_die",
            section="Move", help="the next / previous die (where the board has dies)"),
+    Action("cell_labels", "i", "Labels", "Switch what cells show",
+           "After boot: the node-id, or the cpu-index with the node's mark (i)", _running, grid=True,
+           section="Running", help="cells: the node-id, or the cpu-index and node mark"),
     Action("overview", "o", "Overview", "Go to the overview",
            "The whole machine, one line per socket; enter or a click moves the cursor there (o)",
            key_display="o",
@@ -219,8 +236,16 @@ ACTIONS: tuple[Action, ...] = (
 BY_ID = {a.id: a for a in ACTIONS}
 
 
-def available(action_id: str, state: State) -> bool:
-    """Whether ``action_id`` may run in ``state`` (an action not in the table: unless a dialog is up)."""
+#: Terminal columns from which the ``wide`` actions are in the footer too.
+WIDE_FOOTER = 140
+
+
+def available(action_id: str, state: State, parameters: tuple[object, ...] = ()) -> bool:
+    """Whether ``action_id`` may run in ``state`` (an action not in the table: unless a dialog is up).
+    ``wide('ID')`` is the footer's entry of a ``wide`` action: there on a wide terminal only
+    (the action's own key binding works at any width)."""
+    if action_id == "wide" and parameters:
+        return state.wide and available(str(parameters[0]), state)
     action = BY_ID.get(action_id)
     if action is None:
         return action_id == "command_palette" or not state.dialog

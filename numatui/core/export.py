@@ -16,9 +16,18 @@ from numatui.model.devices import device_args, plugged_cpus
 from numatui.model.host import HostTopology
 from numatui.model.libvirt import LibvirtUnsupported, libvirt_xml
 from numatui.model.openstack import FlavorUnsupported, flavor_command
-from numatui.model.qemu_args import export_lines, full_command_line, numa_options, option_lines, shell_join
+from numatui.model.qemu_args import (
+    export_lines,
+    full_command_line,
+    iter_options,
+    numa_kind,
+    numa_options,
+    option_lines,
+    shell_join,
+)
 from numatui.model.sanitise import one_line
 from numatui.session.errors import BadRequest
+from numatui.session.replay import launched
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -40,12 +49,38 @@ def _devices(session: Session) -> list[str]:
     return device_args(plugged_cpus(session.topology), session.qemu_argv or ())
 
 
+def _own_options(argv: list[str]) -> list[tuple[str, ...]]:
+    """The options of ``argv`` (program first) a relaunch may rewrite: all but
+    the ``-numa cpu``/``dist`` ones, which the exports always write."""
+    return sorted(tuple(o.tokens) for o in iter_options(argv[1:])
+                  if not (o.name == "numa" and o.value is not None and numa_kind(o.value) in ("cpu", "dist")))
+
+
+def rewritten(session: Session) -> str | None:
+    """Why options added to the user's own command line no longer build this
+    VM: numatui relaunched QEMU with options of it rewritten (a node's memory,
+    a new node with memory, a backend's host binding).  Then what ``q`` prints
+    and every command-line view is the whole command line; None when the
+    options to add are enough (numatui did not start QEMU, or rewrote nothing)."""
+    launcher = launched(session)
+    if launcher is None:
+        return None
+    if _own_options(launcher.user_argv) == _own_options(launcher.origin_argv):
+        return None
+    return ("numatui relaunched QEMU with options of your command line rewritten "
+            "(node memory or its host binding): this is the whole command line to start QEMU with, "
+            "not options to add")
+
+
 def compact_text(session: Session) -> str:
     """What ``q`` prints and ``export --format numa`` gives: what QEMU's own
     command line needs added (:func:`numatui.model.qemu_args.export_lines`),
     one option per line ("" if none): the ``-object`` of backends numatui
     created, ``-numa node``/``dist``/``cpu``, then after boot a ``-device``
-    option per hot-plugged CPU (so a restart keeps it)."""
+    option per hot-plugged CPU (so a restart keeps it).  When numatui rewrote
+    options of that command line (:func:`rewritten`), the whole command line."""
+    if rewritten(session) is not None:
+        return _full(session) + "\n"
     lines = export_lines(session.plan(), _devices(session))
     return "\n".join(lines) + "\n" if lines else ""
 
@@ -71,8 +106,18 @@ def _with_warnings(session: Session, text: str) -> str:
 
 
 def quit_text(session: Session) -> str:
-    """What ``q`` prints: the warnings, then :func:`compact_text`."""
-    return _with_warnings(session, compact_text(session))
+    """What ``q`` prints on stdout: :func:`compact_text` alone, so
+    ``numatui connect ADDR > numa.args`` keeps only options (the warnings go to
+    stderr: :func:`quit_notes`)."""
+    return compact_text(session)
+
+
+def quit_notes(session: Session) -> list[str]:
+    """What ``q`` says on stderr: one warning per thing numatui cannot know,
+    and that the options are a whole command line (:func:`rewritten`)."""
+    notes = [f"warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
+    note = rewritten(session)
+    return [*notes, note] if note else notes
 
 
 def render(view: str, session: Session, host: HostTopology | None = None) -> str:
@@ -84,21 +129,14 @@ def render(view: str, session: Session, host: HostTopology | None = None) -> str
 
 
 def _render(view: str, session: Session, host: HostTopology | None = None) -> str:
-    plan = session.plan()
     if view == "compact":
-        return compact_text(session) or "(no CPU slot is assigned to a node yet)"
+        note = rewritten(session)
+        text = compact_text(session) or "(no CPU slot is assigned to a node yet)"
+        return f"# {note}\n{text}" if note else text
     if view == "json":
-        return plan.to_json()
+        return session.plan().to_json()
     if view == "full":
-        argv = session.qemu_argv
-        if not argv:
-            options = numa_options(plan, with_nodes=True)
-            return (
-                "# QEMU's own command line is unknown (attached over TCP?); "
-                "add these to it:\n"
-                + "\n".join([*(f"-numa {o}" for o in options), *option_lines(_devices(session))])
-            )
-        return shell_join(full_command_line(argv, plan) + _devices(session))
+        return _full(session)
     if view == "libvirt":
         try:
             return _libvirt(session, host)
@@ -110,6 +148,20 @@ def _render(view: str, session: Session, host: HostTopology | None = None) -> st
         except FlavorUnsupported as exc:  # what a flavor cannot say
             return f"(no OpenStack flavor: {exc})"
     raise ValueError(f"unknown view {view!r}")
+
+
+def _full(session: Session) -> str:
+    """The whole command line (shell-quoted, one option per line); when QEMU's
+    own is unknown, every ``-numa`` option after a comment saying so."""
+    plan, argv = session.plan(), session.qemu_argv
+    if not argv:
+        options = numa_options(plan, with_nodes=True)
+        return (
+            "# QEMU's own command line is unknown (attached over TCP?); "
+            "add these to it:\n"
+            + "\n".join([*(f"-numa {o}" for o in options), *option_lines(_devices(session))])
+        )
+    return shell_join(full_command_line(argv, plan) + _devices(session))
 
 
 def export_text(session: Session, fmt: str, host: HostTopology | None = None,
@@ -127,7 +179,7 @@ def export_text(session: Session, fmt: str, host: HostTopology | None = None,
                 "the full command line needs QEMU's own, which numatui knows only for a QEMU it "
                 "launched or a local one it can read /proc for; use --format numa"
             )
-        text = _render("full", session)  # the warnings go to stderr (numatui.cli)
+        text = _full(session)  # the warnings go to stderr (numatui.cli)
     elif fmt == "libvirt":  # LibvirtUnsupported: one line, exit 2
         text = _libvirt(session, host)
     elif fmt == "openstack":  # FlavorUnsupported: one line, exit 2

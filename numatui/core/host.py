@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from numatui.model.errors import NumaError
 from numatui.model.host import HostTopology
 from numatui.model.host_checks import check_capacity, needs_from
-from numatui.model.preflight import Finding
+from numatui.model.preflight import Finding, present_at_boot, vcpu_capacity
 from numatui.session.errors import SessionError
 from numatui.session.host_reader import read_host
 
@@ -42,12 +42,17 @@ class HostView:
 
 
 def capacity_findings(session: Session, host: HostTopology | None) -> list[Finding]:
-    """:func:`check_capacity` of the session's plan on ``host`` (nothing when unknown
-    or when no guest node is bound to exactly one host node)."""
+    """Whether the host's free memory holds QEMU building the vCPUs present at
+    boot (:func:`numatui.model.preflight.vcpu_capacity`), and :func:`check_capacity`
+    of the session's plan on ``host`` (nothing when unknown or when no guest node
+    is bound to exactly one host node)."""
     if host is None:
         return []
+    at_boot = present_at_boot(session.topology, session.boot_cpus())
+    vcpus = sum(s.vcpus_count for s in session.topology.slots if s.key in at_boot)
+    found = vcpu_capacity(vcpus, sum(n.free for n in host.nodes) if host.nodes else None)
     plan = session.plan()
     binding = plan.binding()
     if not binding:
-        return []
-    return check_capacity(host, needs_from(session.topology, plan), binding)
+        return found
+    return found + check_capacity(host, needs_from(session.topology, plan), binding)

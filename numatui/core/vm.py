@@ -382,8 +382,8 @@ class Vm:
                                   flavor)
 
     def quit_text(self) -> str:
-        """What quitting prints: a ``# warning:`` comment line per unknown, then
-        the compact -numa options (:func:`numatui.core.export.quit_text`)."""
+        """What quitting prints on stdout: the options (the warnings go to
+        stderr, see :func:`numatui.core.export.quit_notes`)."""
         return export.quit_text(self.session)
 
     async def apply_plan(self, plan: Plan, sent: Callable[[dict[str, Any]], object],
@@ -542,7 +542,8 @@ def _nodes_to_add(session: Session, plan: Plan) -> list[Node]:
         if node_id in known:
             continue
         declared = plan.node(node_id)
-        have = f"QEMU has node(s) {sorted(known)} ({session.nodes_source})" if known \
+        have = (f"QEMU has {'node' if len(known) == 1 else 'nodes'} {', '.join(map(str, sorted(known)))} "
+                f"({session.nodes_source})") if known \
             else f"QEMU has no NUMA node ({session.nodes_source})"
         if declared is None:
             raise BadRequest(f"the plan uses node {node_id}, but {have}: declare it in the plan's "

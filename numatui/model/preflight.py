@@ -51,8 +51,9 @@ def _ids(ids: Iterable[int], limit: int = 8) -> str:
     return ", ".join(items)
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """``1 CPU``, ``2 CPUs`` (``many``: an irregular plural)."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def check(topology: Topology, plan: Plan, ram_size: int | None = None,
@@ -285,7 +286,7 @@ def _cpu_warnings(topology: Topology, mapping: Mapping[SlotKey, int], count: int
         indexes = topology.cpu_indexes()
         cpus = [i for s in unassigned for i in indexes[s.key]]
         out.append(Finding(Severity.WARNING, "cpus-unassigned",
-                           f"{_count(len(cpus), 'possible CPU is', 'possible CPUs are')} on no node "
+                           f"{counted(len(cpus), 'possible CPU is', 'possible CPUs are')} on no node "
                            f"(cpu-index {_ids(cpus)}): QEMU would put them on node 0 and warns that "
                            "starting with a partial NUMA mapping is obsolete."))
         final.update({s.key: 0 for s in unassigned})
@@ -364,3 +365,57 @@ def _hmat(topology: Topology, plan: Plan, mapping: Mapping[SlotKey, int], presen
                            f"Memory-only node {_ids(memory_only)} has no initiator: QEMU boots, but "
                            "the guest is not told which CPUs are closest to it."))
     return out
+
+
+# -- the host's memory for the vCPUs QEMU builds -------------------------------------------
+#: QEMU's resident memory at x-exit-preconfig, measured under TCG on a 2-core, 24 GiB host
+#: (q35, -accel tcg, -cpu max, -m 512M, -S; VmRSS of /proc/PID/status 1 s after
+#: x-exit-preconfig answered; /tmp script of numatui's #25 work, one QEMU at a time):
+#:   QEMU 7.2:  1 vCPU 37 MiB; 64: 55; 128: 76; 240: 116; 255: 122 MiB (5 s to build);
+#:   QEMU 10.0: 1 vCPU 40 MiB; 128: 90; 255: 148; 300: 933 (29 s); 384: 2629 (49 s);
+#:              512: 3759 MiB (44 s); 1024: above 8 GiB and still building when stopped.
+#: Up to 255 vCPUs QEMU needs about half a MiB per vCPU; past the 8-bit APIC ids
+#: about 7.5 MiB per vCPU, and more as the count grows.  KVM cannot be measured
+#: on these machines (no /dev/kvm): the finding says it is TCG's number.
+QEMU_BASE_MEMORY = 40 << 20
+SMALL_VCPU_MEMORY = 1 << 19  # per vCPU, up to LARGE_FROM - 1 vCPUs
+LARGE_VCPU_MEMORY = 8 << 20  # per vCPU, from LARGE_FROM vCPUs on
+LARGE_FROM = 256
+
+
+def qemu_memory_estimate(vcpus: int) -> int:
+    """Bytes of host memory QEMU takes to build ``vcpus`` vCPUs under TCG
+    (the measurements above, rounded up)."""
+    per = SMALL_VCPU_MEMORY if vcpus < LARGE_FROM else LARGE_VCPU_MEMORY
+    return QEMU_BASE_MEMORY + per * vcpus
+
+
+def boot_timeout(vcpus: int) -> float:
+    """Seconds to wait for x-exit-preconfig: 60, and a quarter second per vCPU
+    above 240 (512 vCPUs took 44 s on a busy 2-core host, 4096 took minutes)."""
+    return 60.0 + 0.25 * max(0, vcpus - 240)
+
+
+def vcpu_capacity(vcpus: int, available: int | None) -> list[Finding]:
+    """A warning when the host's free memory (``available`` bytes) cannot hold
+    QEMU building ``vcpus`` vCPUs (:func:`qemu_memory_estimate`)."""
+    if available is None or vcpus <= 0:
+        return []
+    need = qemu_memory_estimate(vcpus)
+    if need <= available:
+        return []
+    return [Finding(Severity.WARNING, "host-memory-vcpus",
+                    f"QEMU needs about {human_size(need)} of host memory to build "
+                    f"{counted(vcpus, 'vCPU', 'vCPUs')} (measured under TCG; KVM's need could not be "
+                    f"measured here) and the host has {human_size(available)} free: the boot may take "
+                    "minutes and be killed for memory; boot fewer vCPUs (-smp cpus=N,maxcpus=M) or "
+                    "free host memory")]
+
+
+def timeout_advice(command: str) -> str:
+    """What to do after QEMU did not answer ``command`` in time (said after the error)."""
+    if command == "x-exit-preconfig":
+        return ("QEMU may still be building the machine (many vCPUs under TCG take minutes and "
+                "memory): watch its memory and CPU, check it later with numatui show ADDRESS, give a "
+                "longer --timeout SECONDS, or boot fewer vCPUs")
+    return "QEMU may be busy or stuck: give a longer --timeout SECONDS, or check that it still runs"

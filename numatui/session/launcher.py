@@ -147,6 +147,9 @@ class Launcher:
         self.hmat = hmat
         self.nodes: list[Node] = []
         self.user_argv: list[str] = self._build_user_argv()
+        #: the command line the user started from; a relaunch's launcher keeps its
+        #: predecessor's (numatui.session.replay.relaunch), so exports see what numatui rewrote
+        self.origin_argv: list[str] = list(self.user_argv)
         self._dir: Path | None = None
         self._address: Address | None = None
         self._argv: list[str] | None = None

@@ -220,6 +220,7 @@ async def relaunch(session: Session, plan: Plan, why: str, reason: str) -> Launc
     old = check_relaunch(session)
     new, plan = launcher_for(old.user_argv, plan, keep_running=old.keep_running,
                              split=memory.split_for(session, plan))
+    new.origin_argv = old.origin_argv
     mapping = check_plan(session, plan, new)
     return await _swap(session, old, new, f"{why}: {reason}", lambda: replay(session, plan, mapping, why))
 

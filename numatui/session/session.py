@@ -25,7 +25,7 @@ from numatui.model.errors import NumaError
 from numatui.model.history import describe_mapping
 from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.plan import LIVE, Distance, Node, Plan
-from numatui.model.preflight import Finding, Severity, check
+from numatui.model.preflight import Finding, Severity, boot_timeout, check
 from numatui.model.topology import SlotKey, Topology, format_key
 from numatui.session import commands, derived, discovery
 from numatui.session import record as records
@@ -45,9 +45,6 @@ from numatui.session.machine import MachineInfo, RunState, read_info
 from numatui.session.record import Record, RecordNotWritten
 from numatui.session.transcript import Transcript
 from numatui.session.unplugs import UNPLUG_SETTLED, Unplugs
-
-#: x-exit-preconfig builds the whole machine: give it longer than a query.
-EXIT_TIMEOUT = 60.0
 
 
 class Session(Connection):
@@ -627,7 +624,8 @@ class Session(Connection):
         self._booting = True  # its RESUME is ours: the refresh below re-reads
         try:
             self._flush_record(quiet=True)  # what numatui sent in preconfig outlives this process
-            await self.execute(command, timeout=max(self.timeout, EXIT_TIMEOUT))
+            vcpus = sum(s.vcpus_count for s in self.topology.slots)  # a default growing with them
+            await self.execute(command, timeout=max(self.timeout, boot_timeout(vcpus)))
         except Disconnected as exc:
             raise Disconnected(f"QEMU exited at {command}", exc.stderr_tail) from None
         finally:

@@ -12,16 +12,15 @@ options once the screen is restored (``run_async`` returns them instead).
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from textual import events
 from textual.actions import parse
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -32,7 +31,7 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from numatui.core import export
-from numatui.core.actions import State, available
+from numatui.core.actions import WIDE_FOOTER, State, available
 from numatui.core.domain import DomainTarget
 from numatui.core.keeper import Keeper
 from numatui.core.presets import choices
@@ -53,6 +52,7 @@ from numatui.tui.controller import Controller
 from numatui.tui.dialog import ButtonDialog
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.domain_save import save_domain, unsaved_dialog
+from numatui.tui.editing import route_editor_key
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
 from numatui.tui.grid import CpuGrid
@@ -66,10 +66,12 @@ from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
+from numatui.tui.notices import Notice, Notices
 from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
 from numatui.tui.smp_editor import SmpEditor
 from numatui.tui.status import StatusBar, cursor_text, hover_text
+from numatui.tui.terminal import terminal_as_stdout
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -96,6 +98,8 @@ class NumaApp(App[str]):
     Screen.-tall #bottom { height: 40%; }
     Screen.-narrow.-log #cmdline { display: none; }
     Screen.-wide QmpLog.shown { border-left: solid $primary; }
+    /* notices at the top right, below the status bar: never over the command-line panel */
+    ToastRack { dock: top; align: right top; margin: 2 0 0 0; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings(grid=False)  # from core.actions
     # App declares these as instance variables (mypy refuses a ClassVar here)
@@ -122,9 +126,10 @@ class NumaApp(App[str]):
             domain.saved = session.plan()
         self._masks = dict(mask or {})
         self._parts: dict[type[Widget], Widget] = {}  # see part()
-        self._bindings_key: tuple[bool, Screen[Any]] | None = None  # what the footer last showed
+        self._bindings_key: tuple[bool, Screen[Any], bool, bool] | None = None  # the footer's last
         self._log_shown = False
         self.ctl = Controller(self, self.vm)
+        self.notices = Notices(self._toast, self.clear_notifications, self.NOTIFICATION_TIMEOUT)
         self.hotplug = Hotplug(self.ctl)
         self._removers: list[Callable[[], None]] = []
         self._pending_events: deque[dict[str, Any]] = deque(maxlen=MAX_PENDING_EVENTS)
@@ -139,10 +144,15 @@ class NumaApp(App[str]):
         return sanitise.multi_line(text, limit=None)
 
     def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
-        """Every notification through the sanitiser: no control character from
-        QEMU reaches the terminal, whoever calls this."""
-        super().notify(sanitise.multi_line(message, MAX_NOTICE), title=sanitise.one_line(title, 200),
-                       **kwargs)
+        """Every notification through the sanitiser (no control character from
+        QEMU reaches the terminal, whoever calls this), replacing the one shown
+        (numatui.tui.notices)."""
+        self.notices.post(sanitise.multi_line(message, MAX_NOTICE), title=sanitise.one_line(title, 200),
+                          **kwargs)
+
+    def _toast(self, notice: Notice, seconds: float) -> None:
+        super().notify(notice.message, title=notice.title, severity=notice.severity, timeout=seconds,
+                       markup=notice.markup)
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -258,13 +268,14 @@ class NumaApp(App[str]):
 
     def show_status(self) -> None:
         """Redraw the status bar alone (an operation's busy text)."""
-        self.part(StatusBar).show(self.session, self.ctl.busy, self.mask)
+        self.part(StatusBar).show(self.session, self.ctl.busy, self.mask, self.ctl.busy_seconds())
 
     def _refresh_bindings_if_changed(self, booted: bool) -> None:
         """``check_action`` depends on the run state and the screen on top; the
         Footer rebuilds every key on ``refresh_bindings()``, so only then.
         (Textual itself refreshes a screen's bindings when it is resumed.)"""
-        key = (booted, self.screen)
+        key = (booted, self.screen, run_state(self.session) == "disconnected",
+               self.size.width >= WIDE_FOOTER)
         if key != self._bindings_key:
             self._bindings_key = key
             self.refresh_bindings()
@@ -378,7 +389,7 @@ class NumaApp(App[str]):
         self.ctl.assign(keys, restore, node=node)
 
     def action_assign_refused(self) -> None:
-        """A digit after boot: the refusal says why (QEMU fixed the nodes)."""
+        """A digit after boot or with QEMU gone: the refusal says why."""
         self.ctl.assign(self.grid.target_keys(), node=0)
 
     def action_undo(self) -> None:
@@ -419,11 +430,7 @@ class NumaApp(App[str]):
 
     def drop_errors(self) -> None:
         """Error notifications go once something succeeds (a change QEMU took, a reconnect)."""
-        stale = [n for n in self._notifications if n.severity == "error"]
-        for notification in stale:
-            self._unnotify(notification, refresh=False)
-        if stale:
-            self._refresh_notifications()
+        self.notices.drop_errors()
 
     def action_copy_needed_plan(self) -> None:
         plan = self.ctl.needed_plan or self.keeper.history.current
@@ -483,6 +490,11 @@ class NumaApp(App[str]):
         self.sync()
 
     def action_exit_preconfig(self) -> None:
+        if self.ctl.boot_requested is not None:  # keys typed meanwhile queue; a second boot cannot be
+            asked = time.monotonic() - self.ctl.boot_requested
+            self.notify(f"The VM is booting (asked {asked:.0f} s ago): QEMU builds every vCPU first; "
+                        "a big VM takes minutes.", title="Booting", severity="warning")
+            return
         try:
             findings = self.vm.preflight()
         except ActionRefused as exc:
@@ -494,7 +506,8 @@ class NumaApp(App[str]):
         self.push_screen(ExitDialog(findings), self._boot_chosen)
 
     def _boot_chosen(self, force: bool | None) -> None:
-        if force is not None:
+        if force is not None and self.ctl.boot_requested is None:
+            self.ctl.boot_requested = time.monotonic()
             self.start(self.ctl.boot(force))
 
     def action_toggle_log(self) -> None:
@@ -510,6 +523,10 @@ class NumaApp(App[str]):
         """The host panel (#18): host nodes, their CPUs, memory and bound guest nodes."""
         self.part(HostPanel).toggle()
 
+    async def on_key(self, event: events.Key) -> None:
+        """An open editor cell takes every key, in the order typed (numatui.tui.editing)."""
+        await route_editor_key(self, event)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """What :data:`numatui.core.actions.ACTIONS` allows now: under a dialog only
         help and quit; after boot, not what only preconfig allows (the digits
@@ -517,8 +534,16 @@ class NumaApp(App[str]):
         if isinstance(self.screen, ButtonDialog):  # their footer: their own keys only
             return False
         state = State(booted=is_booted(self.session), dialog=len(self.screen_stack) > 1,
-                      domain=self.domain is not None)
-        return available(action, state)
+                      domain=self.domain is not None, gone=run_state(self.session) == "disconnected",
+                      wide=self.size.width >= WIDE_FOOTER)
+        return available(action, state, parameters)
+
+    def action_wide(self, action: str) -> None:
+        """The footer's entry of a wide action, on a wide terminal: the action itself."""
+        self._call(self, action)
+
+    def on_resize(self) -> None:
+        self._refresh_bindings_if_changed(is_booted(self.session))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.keymap))
@@ -602,30 +627,13 @@ async def run_async(
     return result if result is not None else app.vm.quit_text()
 
 
-@contextlib.contextmanager
-def _terminal_as_stdout() -> Iterator[None]:
-    """``numatui launch > numa.args``: Textual draws on stderr but measures the
-    terminal through stdout (shutil.get_terminal_size), so a redirected stdout
-    means a fixed 80x24.  Point fd 1 at the terminal while the app runs."""
-    if os.isatty(1) or not os.isatty(2):
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 async def run_tui(session: Session, *, keeper: Keeper | None = None, **options: Any) -> int:
     """The CLI seam (``numatui launch`` / ``connect``): run the app, then print
     the ``-numa`` options to stdout after the screen is restored.  Returns 0."""
-    with _terminal_as_stdout():
+    with terminal_as_stdout():
         text = await run_async(session, keeper=keeper, **options)
+    for note in export.quit_notes(session):
+        sys.stderr.write(f"numatui: {note}\n")
     if text:
         sys.stdout.write(text)
         sys.stdout.flush()

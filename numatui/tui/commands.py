@@ -26,6 +26,10 @@ def bindings(grid: bool = False, overview: bool = False) -> list[BindingType]:
                             id=assign_binding_id(k))
                     for k in a.keys.split(",")]
         else:
+            if a.wide:  # first: its footer entry on a wide terminal (a key shows its first
+                # enabled binding; on a narrow one this is disabled and the next one acts)
+                out.append(Binding(a.keys, f"wide('{a.id}')", a.label, key_display=a.key_display,
+                                   tooltip=a.tooltip or "", id=a.binding_id))  # remapped together
             out.append(Binding(a.keys, a.id, a.label, show=a.footer, key_display=a.key_display,
                                tooltip=a.tooltip or "", id=a.binding_id))
     return out

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from numatui.core.vm import ActionRefused, MoveRefused
 from numatui.model.errors import NumaError
+from numatui.model.preflight import timeout_advice
 from numatui.model.topology import SlotKey
-from numatui.session.errors import BadRequest, Disconnected, QemuRefused, SessionError
+from numatui.session.errors import BadRequest, CommandTimeout, Disconnected, QemuRefused, SessionError
 from numatui.session.replay import ATTACHED_EXPLANATION
 from numatui.tui.clip import clip
 from numatui.tui.refusals import refusal_reason
@@ -73,6 +75,10 @@ class Controller:
         self.vm = vm
         self._lock = asyncio.Lock()
         self.busy: str | None = None
+        self._busy_since = 0.0
+        #: when a boot was asked for that has not ended (monotonic; None: none): a second
+        #: one is refused (X, the button)
+        self.boot_requested: float | None = None
         self.told_disconnected = False  # a step already showed QEMU going away
         #: the plan a refused move on an attached QEMU would need (palette: copy it)
         self.needed_plan: Plan | None = None
@@ -112,14 +118,26 @@ class Controller:
         self.face.notify(self.face.mask(text), title=title, severity=severity, timeout=timeout,
                          markup=False)
 
+    def busy_seconds(self) -> float:
+        """How long the running step has taken so far."""
+        return time.monotonic() - self._busy_since
+
     @contextlib.asynccontextmanager
     async def step(self, what: str) -> AsyncIterator[None]:
         """Run one QMP step under the lock, then redraw from the session; ``what``
-        shows in the status bar if the step takes longer than BUSY_DELAY."""
+        shows in the status bar if the step takes longer than BUSY_DELAY, and
+        the state badge counts its seconds (``booting 12 s``) until it ends."""
         face = self.face
+        timers: list[Timer] = []
+
+        def tick() -> None:
+            face.show_status()
+            timers.append(face.set_timer(1.0, tick))
+
         async with self._lock:
             self.busy = what
-            busy_timer = face.set_timer(BUSY_DELAY, face.show_status)
+            self._busy_since = time.monotonic()
+            timers.append(face.set_timer(BUSY_DELAY, tick))
             try:
                 yield
             except Disconnected as exc:
@@ -129,13 +147,16 @@ class Controller:
                 face.notify(clip(face.mask(str(exc))) + where, title="QEMU went away", severity="error",
                             timeout=30, markup=False)
             except (SessionError, NumaError) as exc:  # NumaError: a malformed reply, never a traceback
-                face.notify(clip(face.mask(str(exc))), title="QEMU", severity="error", timeout=10,
+                words = str(exc)
+                if isinstance(exc, CommandTimeout):
+                    words += f"; {timeout_advice(exc.command)}"
+                face.notify(clip(face.mask(words)), title="QEMU", severity="error", timeout=10,
                             markup=False)
             except Exception as exc:  # a bug: said, and the app (and the VM it launched) stay
                 face.notify(clip(face.mask(internal_error(exc))), title="numatui", severity="error",
                             timeout=30, markup=False)
             finally:
-                busy_timer.stop()
+                timers[-1].stop()
                 self.busy = None
                 face.sync()
 
@@ -229,6 +250,7 @@ class Controller:
                     self.face.notify(self.vm.pin_error, title="Pinning refused", severity="error",
                                      markup=False)
         finally:
+            self.boot_requested = None
             self.face.booting(False)
 
     async def copy(self, text: str) -> None:

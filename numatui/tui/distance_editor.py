@@ -17,7 +17,6 @@ from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
@@ -172,8 +171,10 @@ class DistanceEditor(MatrixEditor[tuple[int, int]]):
         self.send(edits, f"{len(edits)} missing distance(s) filled")
 
     # -- sending ------------------------------------------------------------------
-    @work(group="distances", exclusive=False)
-    async def send(self, edits: list[Distance], what: str) -> None:
+    def send(self, edits: list[Distance], what: str) -> None:
+        self.run(self._send(edits, what), "distances")
+
+    async def _send(self, edits: list[Distance], what: str) -> None:
         """set-numa-node type dist for the edits, as one batch (QEMU's first refusal is said)."""
         async with self.sending(f"setting distances ({what})", f"Sent: {what}."):
             await self.vm.set_distances(edits, what)

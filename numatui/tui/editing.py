@@ -7,6 +7,14 @@ lock, the status bar, a redraw after); standing alone (tests, other hosts) a
 private lock.  Refusals are caught by the editor first and shown in its own
 message line, QEMU's words verbatim and never parsed as markup.
 
+Keys of a burst: once a cell is open, every key belongs to it until it
+closes (``2G`` typed fast is 2 GiB, the ``t`` of ``10240t`` does not switch
+the data type).  The table keeps the focus, so no key lands in a widget that
+is about to lose or gain it; each key reaches the app in the order typed,
+after the bindings of the keys before it ran (the opening key's included),
+and the app hands it to :meth:`Editor.route_key` before any binding
+(:func:`route_editor_key`).  The input only shows the cell's text.
+
 The widgets of an editor are ``#P-table``, ``#P-input`` and ``#P-message``
 for its ``PREFIX`` P; a :class:`MatrixEditor` (node x node, sent live) has a
 ``#P-cell`` line too, describing the cursor's cell.
@@ -16,16 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
+from textual import events, on
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
@@ -81,9 +90,26 @@ class MessageLine(Static):
         self.update(Text(text))
 
 
+def _input_action(key: str) -> str | None:
+    """The action Textual's Input binds ``key`` to (cursor moves, deletes), else None."""
+    for binding in Input.BINDINGS:
+        if isinstance(binding, Binding) and key in binding.key.split(","):
+            return binding.action
+    return None
+
+
+async def route_editor_key(app: App[Any], event: events.Key) -> None:
+    """The app's ``on_key``: a key that reached the app while an editor's cell
+    is open goes to that cell (see the module docstring), before any binding."""
+    screen = app.screen
+    if isinstance(screen, Editor) and await screen.route_key(event):
+        event.prevent_default()
+        event.stop()
+
+
 def digit_bindings() -> list[Binding]:
-    """0-9 on an editor's table start an edit with that digit, or add it to the
-    edit already open.  Bindings, not ``on_key``: Textual runs a key's binding
+    """0-9 on an editor's table start an edit with that digit (once open, the
+    cell takes the keys: :meth:`Editor.route_key`).  Bindings, not ``on_key``: Textual runs a key's binding
     only after the key bubbled up to the app, so a handler on the way would
     take "2" before an earlier arrow's binding moved the cursor (keys typed
     in one burst); as bindings, every key acts in the order typed."""
@@ -126,7 +152,17 @@ class Editor(Dialog[None], Generic[K]):
 
     @property
     def message(self) -> MessageLine:
-        return self.query_one(f"#{self.PREFIX}-message", MessageLine)
+        """The message line; once the editor is closed, one nobody sees (work
+        still running says its outcome in the app's status and the QMP log)."""
+        try:
+            return self.query_one(f"#{self.PREFIX}-message", MessageLine)
+        except NoMatches:
+            return MessageLine()
+
+    def run(self, work: Coroutine[Any, Any, None], group: str) -> None:
+        """QMP work as a worker of the app, not of this screen: escape closes
+        the editor while the work (a relaunch) goes on; a screen's workers end with it."""
+        self.app.run_worker(work, group=group)
 
     def refused(self) -> bool:
         """Whether read-only, said as an error."""
@@ -167,45 +203,60 @@ class Editor(Dialog[None], Generic[K]):
 
     # -- editing ------------------------------------------------------------------
     def action_edit(self, first: str = "") -> None:
-        """Enter or a digit: open the input on the cursor (holding ``first``).
-        Once open, keys typed before the focus reached it go on to it."""
-        field = self.field
-        if field.has_class("shown"):
-            if first:
-                field.cursor_position = len(field.value)
-                field.insert_text_at_cursor(first)
-            elif self.editing is not None:  # enter
-                self.submit(self.editing, field.value)
-            return
-        self.start_edit(first)
+        """Enter, a digit or a click: open the input on the cursor, holding
+        ``first`` (once open, :meth:`route_key` gives it the keys)."""
+        if self.editing is None:
+            self.start_edit(first)
 
     def start_edit(self, first: str) -> None:
         raise NotImplementedError
 
+    async def route_key(self, event: events.Key) -> bool:
+        """A key for the open cell (see the module docstring): enter submits
+        (and opens one: at once, in the order typed), escape closes (and
+        after a refusal leaves the editor), a character is typed, the input's own keys (backspace,
+        arrows, ctrl+u, ...) edit it, any other key is the cell's too (taken,
+        ignored).  False when no cell is open, or the input has the focus (a
+        click put it there) and takes its own keys."""
+        if self.editing is None:
+            if event.key != "enter":
+                return False
+            self.action_edit()  # here, not by the table's own enter: a message, after later keys
+            return True
+        field = self.field
+        if event.key == "enter":
+            try:
+                self.submit(self.editing, field.value)
+            except Exception as exc:  # a bug: said here; the editor, the app and the VM stay
+                self.message.say(f"Refused: {internal_error(exc)}", "error")
+        elif event.key == "escape":  # after a refusal one escape leaves the editor
+            refused = self.message.has_class("error")
+            self.close_input()
+            if refused:
+                self.dismiss(None)
+        elif self.focused is field:
+            return False
+        elif event.is_printable and event.character:
+            field.insert_text_at_cursor(event.character)
+        elif (action := _input_action(event.key)) is not None:
+            await field.run_action(action)
+        return True
+
     def open_input(self, editing: K, value: str, title: str) -> None:
-        """Show the input holding ``value`` under ``title``, focused, the
-        cursor at the end (focusing does not select it: a key typed next adds to it)."""
+        """Show the input holding ``value`` under ``title``, the cursor at the
+        end; the table keeps the focus (keys reach the cell through :meth:`route_key`)."""
         self.editing = editing
         field = self.field
         field.select_on_focus = False
         field.value = value
         field.border_title = title
         field.add_class("shown")
-        field.focus()
         field.cursor_position = len(field.value)
 
     @on(DataTable.CellSelected)
     @on(DataTable.RowSelected)
     def _selected(self) -> None:
         self.action_edit()
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        if self.editing is not None:
-            try:
-                self.submit(self.editing, event.value)
-            except Exception as exc:  # a bug: said here; the editor, the app and the VM stay
-                self.message.say(f"Refused: {internal_error(exc)}", "error")
 
     def submit(self, editing: K, text: str) -> None:
         """``text`` entered for ``editing``: a refusal leaves the input open to correct."""

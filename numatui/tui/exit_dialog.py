@@ -40,6 +40,17 @@ def findings_text(findings: Sequence[Any]) -> Text:
     return out
 
 
+
+class Tick(Checkbox):
+    """A checkbox that reads ``✓`` ticked and blank unticked: Textual's shows
+    an ``X`` either way (dimmed when off), which reads as ticked."""
+
+    BUTTON_INNER = " "
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = "\u2713" if self.value else " "
+        super().watch_value()
+
 class ExitDialog(ButtonDialog[bool | None]):
     DEFAULT_CSS = """
     ExitDialog > Vertical { width: 84; }
@@ -67,7 +78,7 @@ class ExitDialog(ButtonDialog[bool | None]):
             with VerticalScroll(id="findings"):
                 yield Static(findings_text(self.findings))
             if self.blocking:
-                yield Checkbox("Force: boot despite the blocking findings (f)", id="force", compact=True)
+                yield Tick("Force: boot despite the blocking findings (f)", id="force", compact=True)
             yield from self.buttons("Boot", "Cancel", disabled=bool(self.blocking))
         yield Footer(show_command_palette=False)  # the dialog's own keys, not the grid's
 

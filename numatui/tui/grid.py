@@ -14,6 +14,7 @@ mouse handlers can hit-test with ``event.style.meta``.  The mouse gestures
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
@@ -130,6 +131,9 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._cpu_index: list[int] = []
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
         self._drawn: dict[int, RowKey] = {}  # row -> strip key last drawn
+        #: after boot, cells show the node-id instead of the cpu-index and mark (i);
+        #: the default under NO_COLOR, where colours do not tell the nodes apart
+        self.show_node_ids = bool(os.environ.get("NO_COLOR"))
         self._layout_args: tuple[int, int] | None = None  # (width, cell width) of _layout
         self._late_paint: Timer | None = None  # see _paint_soon
         self.queued: set[SlotKey] = set()
@@ -376,6 +380,13 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._anchor = None
         self._changed()
 
+    def action_cell_labels(self) -> None:
+        """``i``: after boot, cells show the node-id instead of the cpu-index (and back)."""
+        self.show_node_ids = not self.show_node_ids
+        self._strips.clear()  # the strip cache is keyed on the looks, not on this
+        self._drawn.clear()
+        self.refresh()
+
     def action_clear(self) -> None:
         if self.mouse.dragging:  # escape during a drag or band cancels only that
             self.mouse.cancel()
@@ -535,12 +546,15 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         node, present, selected, cursor, pending = look
         inner = self.grid_layout.cell_width - 3
         if self.booted:
-            if present:
+            mark, style = colours.node_mark(node), colours.node_style(node)
+            if present and self.show_node_ids:
+                text, mark = colours.UNASSIGNED_TEXT if node is None else str(node), " "
+            elif present:
                 if not self._cpu_index:
                     self._cpu_index = [r.start for r in self.topology.cpu_indexes().values()]
-                text, mark, style = str(self._cpu_index[index]), " ", colours.node_style(node)
+                text = str(self._cpu_index[index])
             else:
-                text, mark, style = colours.EMPTY_TEXT, " ", colours.empty_style(node)
+                text, style = colours.EMPTY_TEXT, colours.empty_style(node)
             if pending:
                 mark = colours.PENDING_MARK
         elif node is None:

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
@@ -214,14 +213,25 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
                 self.vm.check_hmat(caches=[cache])
                 item = cache
         except (NumaError, SessionError) as exc:
-            self.message.say(f"Refused: {exc}", "error")
+            self.message.say(f"Refused: {exc}{self.fill_first(a) if kind == 'cache' else ''}", "error")
             return
         self.close_input()
         self.send(item)
 
+    def fill_first(self, node: int) -> str:
+        """What a cache of ``node`` needs first: QEMU wants a non-zero latency and
+        bandwidth to it (memory level, any initiator) before its caches."""
+        lacking = {"latency", "bandwidth"} - set(hmat.provided(self.session.hmat_lb).get(node, ()))
+        if not lacking:
+            return ""
+        what = " and ".join(f"a {k} (t: access-{k})" for k in sorted(lacking, reverse=True))
+        return f". Fill first {what} from an initiator to node {node}, level memory (h)"
+
     # -- sending ------------------------------------------------------------------
-    @work(group="hmat", exclusive=False)
-    async def send(self, item: HmatLb | HmatCache) -> None:
+    def send(self, item: HmatLb | HmatCache) -> None:
+        self.run(self._send(item), "hmat")
+
+    async def _send(self, item: HmatLb | HmatCache) -> None:
         what = item.option()
         async with self.sending(f"setting {what}", f"Sent: {what}"):
             if isinstance(item, HmatLb):

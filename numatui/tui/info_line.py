@@ -16,7 +16,7 @@ from numatui.tui.paint import LinePainter
 
 
 class InfoLine(LinePainter):
-    """A single line of text; ``show(text)`` replaces it; cut with "…" when too long."""
+    """A single line of text; ``show(text)`` replaces it; its start cut with "…" when too long."""
 
     DEFAULT_CSS = "InfoLine { height: 1; }"
 
@@ -37,6 +37,6 @@ class InfoLine(LinePainter):
         if y or not self.text:
             return Strip.blank(width, style)
         text = self.text
-        if cell_len(text) > width > 1:  # cut: say so
-            text = set_cell_size(text, width - 1) + "…"
+        if cell_len(text) > width > 1:  # cut the start, say so: the node, cpu-index and state
+            text = "…" + set_cell_size(text[::-1], width - 1)[::-1]  # are at the end; the grid shows props
         return Strip([Segment(text, style)]).crop_extend(0, width, style)

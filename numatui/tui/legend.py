@@ -42,8 +42,9 @@ def legend_text(booted: bool, nodes: Sequence[int] = (0,), *, launched: bool = F
         out.append(f" {words}\n")
 
     if booted:
-        row(" 3 ", colours.node_style(first), "CPU, cpu-index 3")
-        row(" + ", colours.empty_style(first), "empty slot, pluggable")
+        mark = colours.node_mark(first)
+        row(f" 3{mark}", colours.node_style(first), f"cpu-index 3, node {first} (i)")
+        row(f" +{mark}", colours.empty_style(first), "empty slot, pluggable")
         row(" 3~", colours.node_style(first), "unplug requested")
     else:
         row(f" N{colours.LOCK_MARK}", colours.node_style(first),

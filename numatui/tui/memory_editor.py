@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
@@ -128,7 +127,7 @@ class MemoryEditor(Editor[int]):
         if node is None or self.refused():
             return
         size = self.draft[node]
-        shown = format_size(size) if size else "0"  # exact, in QEMU's spelling
+        shown = format_size(size) if size else ""  # exact, in QEMU's spelling; a new node: empty
         self.open_input(node, first or shown, f"node {node} memory")
 
     def submit(self, editing: int, text: str) -> None:
@@ -168,7 +167,7 @@ class MemoryEditor(Editor[int]):
         if self.draft == current_sizes(self.session):
             self.message.say("Nothing to apply: QEMU already has these sizes.")
             return
-        self.apply()
+        self.run(self.apply(), "memory")
 
     def action_new_node(self) -> None:
         """A row for a node QEMU does not have yet (memory given to it in
@@ -197,7 +196,6 @@ class MemoryEditor(Editor[int]):
     def chosen_backends(self) -> dict[int, Backend]:
         return {node: CHOICES[i][1] for node, i in self.backends.items()}
 
-    @work(group="memory", exclusive=True)
     async def apply(self) -> None:
         live = live_additions(self.session, self.draft)
         if live is not None:  # new nodes only: object-add + set-numa-node, no relaunch

@@ -23,7 +23,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from numatui.core.presets import PresetChoice
@@ -69,8 +69,9 @@ class PresetChooser(Dialog[PresetPick | None]):
     PresetChooser #preset-hint { color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "into(1)", "Onto N nodes", key_display="1-9"),  # the footer's one entry for 1-9
+        *[Binding(str(d), f"into({d})", show=False) for d in range(2, 10)],
         Binding("escape", "cancel", "Cancel"),
-        *[Binding(str(d), f"into({d})", show=False) for d in range(1, 10)],
     ]
 
     def __init__(self, choices: Sequence[PresetChoice], nodes: int,
@@ -89,6 +90,7 @@ class PresetChooser(Dialog[PresetPick | None]):
             yield OptionList(*[self._option(c) for c in self.choices], id="preset-list")
             yield Static(Text("letter: highlight · enter: apply · 1-9: apply onto that many nodes "
                               "(split, interleave) · esc: cancel"), id="preset-hint")
+        yield Footer(show_command_palette=False)  # its own keys, not the grid's under it
 
     def _option(self, choice: PresetChoice) -> Option:
         words, style = status_text(choice, self.nodes)

@@ -23,6 +23,8 @@ STATE_STYLES: dict[str, str] = {
     "disconnected": "bold white on #ef4444",
     "other": "bold black on #94a3b8",
 }
+#: the state badge while numatui works (booting, relaunching, applying ...)
+BUSY_STYLE = "bold black on #a78bfa"
 #: the badge saying numatui cannot know something (session.unknowns)
 UNKNOWN_STYLE = "bold black on #38bdf8"
 
@@ -89,16 +91,29 @@ class StatusBar(Static):
     StatusBar { height: 2; background: $panel; color: $text; padding: 0 1; }
     """
 
-    def show(self, session: Session, busy: str | None, mask: Callable[[str], str]) -> None:
-        update_static(self, status_text(session, busy, mask))
+    def show(self, session: Session, busy: str | None, mask: Callable[[str], str],
+             seconds: float = 0.0) -> None:
+        update_static(self, status_text(session, busy, mask, seconds))
 
 
-def status_text(session: Session, busy: str | None, mask: Callable[[str], str] = str) -> Text:
-    """The status bar's two lines."""
+def busy_badge(busy: str, seconds: float) -> str:
+    """The state badge while a step runs: ``booting 12 s``, ``relaunching 3 s``,
+    ``applying`` (its first second), from the step's words."""
+    word = "relaunching" if "relaunch" in busy else busy.split(maxsplit=1)[0].rstrip(":")
+    return f"{word} {seconds:.0f} s" if seconds >= 1 else word
+
+
+def status_text(session: Session, busy: str | None, mask: Callable[[str], str] = str,
+                seconds: float = 0.0) -> Text:
+    """The status bar's two lines; while a step runs (``busy``, for ``seconds``)
+    the state badge says what numatui is doing instead of QEMU's run state."""
     state = run_state(session)
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append("numatui ", style="bold")
-    line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))  # first: never cut off
+    if busy:  # first: never cut off
+        line.append(f" {busy_badge(busy, seconds)} ", style=BUSY_STYLE)
+    else:
+        line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
     line.append("  ")
     line.append(mask(str(session.address)), style="underline")
     line.append(f"  QEMU {one_line(session.info.qemu_version, 120)}  "
