@@ -14,7 +14,7 @@ from test_session_assign import K, sent_set_numa_node
 
 from numatui.model.compact import fewest_commands, names_no_prop
 from numatui.model.topology import Slot, SlotKey, Topology
-from numatui.session import session as session_module
+from numatui.session import commands as session_commands
 from numatui.session.errors import BadRequest
 from numatui.session.session import Session
 
@@ -73,7 +73,7 @@ async def test_the_session_refuses_a_bare_command_for_a_partial_mapping(
 
     session = await Session.connect(qemu.sock)
     try:
-        monkeypatch.setattr(session_module, "fewest_commands", bare)
+        monkeypatch.setattr(session_commands, "fewest_commands", bare)
         mark = session.transcript.count()
         with pytest.raises(BadRequest, match="refuses to send a set-numa-node naming no CPU prop"):
             await session.assign(socket_keys(1), 1)

@@ -51,7 +51,7 @@ def test_bash_completion_from_the_parser() -> None:
     assert _bash_complete("numatui ex") == ["export"]
     assert "completion" in _bash_complete("numatui ")
     assert _bash_complete("numatui export /tmp/x.sock --for") == ["--format"]
-    assert _bash_complete("numatui export /tmp/x.sock --format ") == ["numa", "cmdline", "json", "libvirt"]
+    assert _bash_complete("numatui export /tmp/x.sock --format ") == ["numa", "cmdline", "json", "libvirt", "openstack"]
     assert _bash_complete("numatui show /tmp/x.sock --format j") == ["json"]
     assert _bash_complete("numatui completion ") == ["bash", "zsh"]
     assert "--exit-preconfig" in _bash_complete("numatui apply x --")
@@ -60,8 +60,8 @@ def test_bash_completion_from_the_parser() -> None:
 def test_zsh_completion_from_the_parser() -> None:
     text = ok("completion", "zsh")
     assert text.startswith("#compdef numatui\n")
-    assert "'--format[-numa options (default), full command line, JSON plan, libvirt XML]:format:" \
-           "(numa cmdline json libvirt)'" in text
+    assert "'--format[-numa options (default), full command line, JSON plan, libvirt XML, openstack " \
+           "flavor set line]:format:(numa cmdline json libvirt openstack)'" in text
     if shutil.which("zsh") is None:
         pytest.skip("zsh is not installed: its syntax check is skipped")
     subprocess.run(["zsh", "-n", "-c", text], check=True, timeout=30)

@@ -122,7 +122,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("smp", "S", "Topology", "Change the CPU topology (-smp, -cpu)",
            "sockets, dies, clusters, cores, threads, maxcpus and the CPU model; relaunches a QEMU "
            "numatui started, the mapping carried over (S)", _preconfig, key_display="S",
-           section="Assign", help="change -smp or -cpu (relaunches QEMU, keeps the mapping)"),
+           section="Assign", help="change -smp or -cpu (a relaunch; the layout stays)"),
     Action("hmat", "t", "HMAT", "Edit memory tiers (HMAT)",
            "Latency/bandwidth per initiator x target and memory-side caches, sent live; "
            "needs hmat=on (t)",
@@ -163,7 +163,7 @@ ACTIONS: tuple[Action, ...] = (
            key_display="^s", section="Command", help="save to the libvirt domain (numatui domain)"),
     Action("exit_preconfig", "X", "Boot", "Exit preconfig and boot",
            "List the preflight findings, then boot (X)", _preconfig_live, footer=True, key_display="X",
-           section="Boot", help="(or the Exit preconfig button): the preflight, then boot"),
+           section="Boot", help="(or the Exit preconfig button): preflight, then boot"),
     Action("hotplug", "p", "Plug", "Hot-plug CPUs",
            "device_add into the selected empty slots, after boot (p)",
            _running, footer=True, tooltip="Hot-plug CPUs into the selected empty slots",
@@ -177,7 +177,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("toggle_host", "H", "Host", "Toggle the host panel",
            "The host's NUMA nodes, their CPUs and memory, and the guest nodes bound to them (H)",
            _always,
-           section="Panels", help="the host's NUMA nodes and the guest nodes bound to them", wide=True),
+           section="Panels", help="the host's NUMA nodes, the guest nodes bound to them", wide=True),
     Action("presets", "P", "Presets", "Apply a preset…",
            "Map the whole machine in one step: one node per socket, split, interleave, … (P)",
            _preconfig, key_display="P", tooltip="Map the whole machine with a preset",
