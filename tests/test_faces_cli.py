@@ -51,7 +51,8 @@ def test_bash_completion_from_the_parser() -> None:
     assert _bash_complete("numatui ex") == ["export"]
     assert "completion" in _bash_complete("numatui ")
     assert _bash_complete("numatui export /tmp/x.sock --for") == ["--format"]
-    assert _bash_complete("numatui export /tmp/x.sock --format ") == ["numa", "cmdline", "json", "libvirt", "openstack"]
+    assert _bash_complete("numatui export /tmp/x.sock --format ") == [
+        "numa", "cmdline", "json", "libvirt", "openstack"]
     assert _bash_complete("numatui show /tmp/x.sock --format j") == ["json"]
     assert _bash_complete("numatui completion ") == ["bash", "zsh"]
     assert "--exit-preconfig" in _bash_complete("numatui apply x --")
