@@ -70,13 +70,8 @@ def run_state(session: Session) -> str:
 
 
 def is_booted(session: Session) -> bool:
-    """True once the machine is built (x-exit-preconfig done)."""
-    state = run_state(session)
-    if state in ("running", "paused", "other"):
-        return True
-    if state == "preconfig":  # no CPU is plugged before the machine is built
-        return False
-    return any(s.present for s in session.topology.slots)  # disconnected: what QEMU last said
+    """True once the machine is built (:attr:`Session.booted`)."""
+    return session.booted
 
 
 #: Why a slot cannot be plugged / unplugged: "present" (holds a CPU), "empty"
@@ -121,7 +116,7 @@ class Vm:
 
     @property
     def booted(self) -> bool:
-        return is_booted(self.session)
+        return self.session.booted
 
     @property
     def can_relaunch(self) -> bool:
