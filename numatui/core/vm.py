@@ -21,6 +21,7 @@ from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
 from numatui.model import hmat
 from numatui.model.backend import Backend
 from numatui.model.devices import is_plugged_device
+from numatui.model.distances import check_distance
 from numatui.model.errors import NumaError
 from numatui.model.flavor import FlavorPlan
 from numatui.model.hmat import HmatCache, HmatLb
@@ -430,11 +431,11 @@ class Vm:
                                cpu_nodes=set(mapping.values()), needs=plan.has_hmat)
         if problem:
             raise BadRequest(problem)
-        for d in plan.distances:
-            if d.src == d.dst and d.val != 10:
-                raise BadRequest(f"distance {d.src} to {d.dst} is {d.val}: the local distance must be 10")
-            if d.val < 10:
-                raise BadRequest(f"distance {d.src} to {d.dst} is {d.val}: QEMU needs at least 10")
+        for d in plan.distances:  # numatui.model.distances' rules, before anything is sent
+            try:
+                check_distance(d.src, d.dst, d.val)
+            except NumaError as exc:
+                raise BadRequest(f"distance {d.src} to {d.dst}: {exc}") from None
         for key, node in mapping.items():
             current = s.topology.slot(key).node_id
             if current is not None and current != node:
