@@ -31,6 +31,7 @@ from numatui.model.plan import Distance, Node, Plan
 from numatui.model.preflight import Finding, Severity
 from numatui.model.qemu_args import (
     argv_with_topology,
+    free_memdev_id,
     iter_options,
     object_id,
     ram_backend,
@@ -466,7 +467,7 @@ def _rebound_backend(session: Session, node_id: int, hosts: tuple[int, ...], pol
     """The ``-object`` value node ``node_id``'s backend needs for this binding
     (QEMU's own option rewritten when its command line is known)."""
     node = next(n for n in session.nodes if n.id == node_id)
-    memdev = node.memdev or f"m{node_id}"
+    memdev = node.memdev or free_memdev_id(node_id, session.memdev_ids())
     for opt in iter_options(session.qemu_argv[1:] if session.qemu_argv else []):
         if opt.name == "object" and opt.value is not None and object_id(opt.value)[1] == memdev:
             return rebind_object(opt.value, hosts, policy)
