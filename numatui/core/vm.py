@@ -487,32 +487,15 @@ class Applied:
 def hmat_problem(session: Session, lbs: Sequence[HmatLb], caches: Sequence[HmatCache], *,
                  nodes: Sequence[Node] = (), cpu_nodes: Collection[int] = (),
                  needs: bool = False) -> str | None:
-    """Why QEMU would refuse these HMAT commands (sent after ``nodes`` are
-    added and ``cpu_nodes`` get CPUs), in QEMU's words; None when it would not."""
-    needs = needs or bool(lbs or caches) or any(n.initiator is not None for n in nodes)
-    if not needs:
-        return None
-    if session.info.hmat is False:
-        return f"QEMU runs without hmat=on: {hmat.HMAT_DISABLED} (numatui launch --hmat)"
-    if not session.nodes and session.nodes_source == "unknown":
-        return None  # numatui cannot tell: QEMU will say
-    present = {n.id for n in session.nodes} | {n.id for n in nodes}
-    with_cpus = {sl.node_id for sl in session.topology.slots if sl.node_id is not None}
-    with_cpus |= set(cpu_nodes)
-    for node, message, at_exit in hmat.initiator_problems(
-            {n.id: n.initiator for n in nodes if n.initiator is not None}, present, with_cpus):
-        if not at_exit:
-            return f"node {node}: {message}"
-    old_lb = list(session.hmat_lb)
-    for i, message in hmat.lb_problems([*old_lb, *lbs], num_nodes=len(present), present=present,
-                                       cpu_nodes=with_cpus):
-        return f"{lbs[i - len(old_lb)].option() if i >= len(old_lb) else 'hmat-lb'}: {message}"
-    provided = hmat.provided([*old_lb, *lbs])
-    old_c = list(session.hmat_cache)
-    for i, message in hmat.cache_problems([*old_c, *caches], num_nodes=len(present),
-                                          lb_provided=provided):
-        return f"{caches[i - len(old_c)].option() if i >= len(old_c) else 'hmat-cache'}: {message}"
-    return None
+    """:func:`numatui.model.hmat.live_problem` over what the session holds
+    (sent after ``nodes`` are added and ``cpu_nodes`` get CPUs)."""
+    known = bool(session.nodes) or session.nodes_source != "unknown"
+    with_cpus = {sl.node_id for sl in session.topology.slots if sl.node_id is not None} | set(cpu_nodes)
+    return hmat.live_problem(lbs, caches, hmat_on=session.info.hmat,
+                             present={n.id for n in [*session.nodes, *nodes]} if known else None,
+                             cpu_nodes=with_cpus, have_lb=session.hmat_lb, have_cache=session.hmat_cache,
+                             initiators={n.id: n.initiator for n in nodes if n.initiator is not None},
+                             needs=needs)
 
 
 def _check_memdevs(session: Session, plan: Plan) -> None:
