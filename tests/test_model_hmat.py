@@ -168,7 +168,8 @@ def test_live_problem_is_the_one_check_of_hmat_sent_live() -> None:
     assert hmat.live_problem([lat], [], hmat_on=True, present=None, cpu_nodes=()) is None  # QEMU will say
     assert hmat.live_problem([lat, bw], [], **facts) is None
     early = hmat.live_problem([], [cache], **facts, have_lb=[lat])
-    assert early is not None and early.startswith("hmat-cache,node-id=1,") and "should be provided before" in early
+    assert early is not None and early.startswith("hmat-cache,node-id=1,")
+    assert "should be provided before" in early
     assert hmat.live_problem([], [cache], **facts, have_lb=[lat, bw]) is None
     not_cpu = hmat.live_problem([hmat.HmatLb(1, 0, "memory", "access-latency", 20)], [], **facts)
     assert not_cpu is not None and "isn't an initiator proximity domain" in not_cpu

@@ -7,6 +7,7 @@ re-read, errors included (a failing set-numa-node can be half-applied).
 Errors are :class:`~numatui.session.errors.SessionError` with one-line
 messages; losing QEMU is a state (``DISCONNECTED``) plus a synthetic
 ``NUMATUI_DISCONNECTED`` event, never a traceback from a background task.
+Beside it: the record book (record_book), the command shapes (commands), a batch folded (batch).
 """
 
 from __future__ import annotations
