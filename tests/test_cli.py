@@ -163,7 +163,7 @@ def test_invalid_plans_send_nothing_and_exit_2(qemu: Qemu, tmp_path: Path) -> No
     assert "node 3" in messages["node.json"]
     assert "the plan uses node 5, but QEMU has nodes 0, 1 (" in messages["undeclared.numa"]
     assert "bring node memory to 3 GiB, more than QEMU's RAM (2 GiB)" in messages["memnode.json"]
-    assert "at least 10" in messages["dist.json"]
+    assert "distance 0 to 1: distance 5 is refused: distances start at 10" in messages["dist.json"]
     assert mapping(qemu) == before
     assert '"set-numa-node"' in log.read_text()  # query-commands was logged ...
     assert '"execute": "set-numa-node"' not in log.read_text()  # ... but none was sent

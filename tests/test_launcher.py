@@ -125,6 +125,22 @@ async def test_seed_era_memoryless_nodes_get_memory(launched: list[Launcher]) ->
     assert (await qmp(launcher, "query-status"))["status"] == "running"
 
 
+async def test_new_backends_are_named_as_every_new_backend(launched: list[Launcher]) -> None:
+    """The launcher names the backends it adds with model.qemu_args.free_memdev_id
+    (its own copy took numatui-m0 even when the user's object had that id)."""
+    from numatui.model.qemu_args import free_memdev_id
+
+    taken = ["-object", "memory-backend-ram,id=m0,size=64M",
+             "-object", "memory-backend-ram,id=numatui-m0,size=64M"]
+    nodes = ["-numa", "node,nodeid=0", "-numa", "node,nodeid=1"]
+    launcher = await start(launched, extra_args=[*TCG, *taken, *nodes], memory="2G")
+    used = {"m0", "numatui-m0"}
+    assert [n.memdev for n in launcher.nodes] == [free_memdev_id(0, used), free_memdev_id(1, used)] \
+        == ["numatui-numatui-m0", "m1"]
+    memdevs = {m["id"]: m["size"] for m in await qmp(launcher, "query-memdev")}  # QEMU's own view
+    assert memdevs == {"m0": 64 << 20, "numatui-m0": 64 << 20, "numatui-numatui-m0": GIB, "m1": GIB}
+
+
 async def test_nodes_and_memory_split_evenly_with_remainder_on_the_last(
     launched: list[Launcher],
 ) -> None:

@@ -17,7 +17,8 @@ from numatui.model.topology import Topology
 
 
 def _replay(steps: list[tuple[dict, bool]], argv: list[str]) -> list[bool]:
-    """Which steps numatui's model refuses, given QEMU's command line ``argv``."""
+    """Which steps numatui's model refuses (:func:`hmat.live_problem`, as a live
+    apply asks), given QEMU's command line ``argv``."""
     cfg = parse_qemu_args(argv)
     present = {n.id for n in cfg.nodes}
     cpu_nodes = {c["node-id"] for c in cfg.cpus}
@@ -32,24 +33,18 @@ def _replay(steps: list[tuple[dict, bool]], argv: list[str]) -> list[bool]:
                 present.add(args["nodeid"])
             refused.append(bad)
             continue
-        if not cfg.hmat:
+        try:
+            item = hmat.lb_from_args("x", args) if kind == "hmat-lb" else hmat.cache_from_args("x", args)
+        except NumaError:
             refused.append(True)
             continue
-        try:
-            if kind == "hmat-lb":
-                item = hmat.lb_from_args("x", args)
-                bad = bool(hmat.lb_problems([*lbs, item], num_nodes=len(present), present=present,
-                                            cpu_nodes=cpu_nodes))
-                if not bad:
-                    lbs.append(item)
-            else:
-                c = hmat.cache_from_args("x", args)
-                bad = bool(hmat.cache_problems([*caches, c], num_nodes=len(present),
-                                               lb_provided=hmat.provided(lbs)))
-                if not bad:
-                    caches.append(c)
-        except NumaError:
-            bad = True
+        new_lb = [item] if isinstance(item, hmat.HmatLb) else []
+        new_c = [item] if isinstance(item, hmat.HmatCache) else []
+        bad = hmat.live_problem(new_lb, new_c, hmat_on=bool(cfg.hmat), present=present, cpu_nodes=cpu_nodes,
+                                have_lb=lbs, have_cache=caches) is not None  # the product's own check
+        if not bad:
+            lbs += new_lb
+            caches += new_c
         refused.append(bad)
     return refused
 
@@ -159,3 +154,24 @@ def test_readme_tier_example_is_the_tested_plan() -> None:
     block = section[section.index("```json\n") + 8:]
     block = block[:block.index("```")]
     assert Plan.from_json(block) == Plan.from_dict(cases.TIER_PLAN)
+
+
+def test_live_problem_is_the_one_check_of_hmat_sent_live() -> None:
+    """model.hmat.live_problem (core's hmat_problem only gathers the session's facts)."""
+    lat = hmat.HmatLb(0, 1, "memory", "access-latency", 20)
+    bw = hmat.HmatLb(0, 1, "memory", "access-bandwidth", 1 << 30)
+    cache = hmat.HmatCache(1, 1 << 20, 1)
+    facts = {"hmat_on": True, "present": {0, 1}, "cpu_nodes": {0}}
+    assert hmat.live_problem([], [], **facts) is None  # nothing new, no HMAT planned
+    off = hmat.live_problem([], [], hmat_on=False, present={0}, cpu_nodes={0}, needs=True)
+    assert off is not None and hmat.HMAT_DISABLED in off
+    assert hmat.live_problem([lat], [], hmat_on=True, present=None, cpu_nodes=()) is None  # QEMU will say
+    assert hmat.live_problem([lat, bw], [], **facts) is None
+    early = hmat.live_problem([], [cache], **facts, have_lb=[lat])
+    assert early is not None and early.startswith("hmat-cache,node-id=1,")
+    assert "should be provided before" in early
+    assert hmat.live_problem([], [cache], **facts, have_lb=[lat, bw]) is None
+    not_cpu = hmat.live_problem([hmat.HmatLb(1, 0, "memory", "access-latency", 20)], [], **facts)
+    assert not_cpu is not None and "isn't an initiator proximity domain" in not_cpu
+    own = hmat.live_problem([], [], **facts, initiators={0: 1})
+    assert own == "node 0: The initiator of CPU NUMA node 0 should be itself (got 1)"

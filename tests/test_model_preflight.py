@@ -108,6 +108,7 @@ def test_the_last_value_given_for_a_pair_counts() -> None:
     [(Distance(0, 1, 9), "distance-too-small", "NUMA distance (9) is invalid"),
      (Distance(1, 1, 20), "distance-local", "Local distance of node 1 should be 10."),
      (Distance(1, 1, 5), "distance-too-small", "NUMA distance (5)"),  # QEMU checks < 10 first
+     (Distance(0, 1, 256), "distance-too-large", "Parameter 'val' expects uint8_t"),  # one SLIT byte
      (Distance(0, 4, 20), "distance-node-unknown", "Source/Destination NUMA node is missing")],
 )
 def test_bad_distances(distance: Distance, code: str, words: str) -> None:

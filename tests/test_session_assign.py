@@ -282,3 +282,30 @@ async def test_arm_virt_derived_mapping_follows_patterns(qemu_factory: Any) -> N
         assert [c["props"]["node-id"] for c in sorted(cpus, key=lambda c: c["cpu-index"])] == [0, 1] * 4
     finally:
         await s.close()
+
+
+@pytest.mark.parametrize("src, dst, val, words", [
+    (0, 1, 256, "the largest distance is 255"),
+    (0, 1, 9, "it shouldn't be less than 10"),
+    (1, 1, 20, "Local distance of node 1 should be 10."),
+])
+async def test_a_plan_applied_live_keeps_the_distance_rules(qemu: Qemu, session: Session, src: int, dst: int,
+                                                             val: int, words: str) -> None:
+    """Vm.apply_plan takes numatui.model.distances' rules (the 255 limit too):
+    refused before anything is sent, as QEMU refuses the same value."""
+    from qemu.qmp import ExecuteError
+
+    from numatui.core.vm import Vm
+    from numatui.model.distances import refusal
+    from numatui.model.plan import Distance, Plan
+
+    since = len(session.transcript.entries)
+    plan = Plan(distances=(Distance(src, dst, val),), cpus=({"node-id": 1, "socket-id": 0},))
+    with pytest.raises(BadRequest, match=words):
+        await Vm(session).apply_plan(plan, lambda args: None)
+    assert sent_set_numa_node(session, since) == []
+    assert set((await qemu.nodes()).values()) == {None}  # QEMU's own view: nothing changed
+    with pytest.raises(ExecuteError) as qemu_says:  # QEMU's own monitor refuses the same value
+        await qemu.qmp("set-numa-node", {"type": "dist", "src": src, "dst": dst, "val": val})
+    broken = refusal(src, dst, val)
+    assert broken is not None and broken[1] in str(qemu_says.value)  # the rule, in QEMU's own words

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import DEFAULT_ARGS, Qemu, numa_node_args, until
+from qemu.qmp import ExecuteError
 
 from numatui.model.plan import Node
 from numatui.session.connection import DISCONNECTED_EVENT
@@ -247,5 +248,36 @@ async def test_pseries_unplug_completes_on_device_deleted(qemu_factory: Any) -> 
         await wait_for(lambda: not s.topology.slot(second).present)
         assert s.pending_unplug == set() and pending_seen[0] and not pending_seen[-1]
         assert len(await q.qmp("query-cpus-fast")) == 1
+    finally:
+        await s.close()
+
+
+@pytest.mark.parametrize("how", ["preconfig", "booted", "inmigrate"])
+async def test_booted_is_one_definition(qemu_factory: Any, how: str) -> None:
+    """RunState.booted is the one definition (Session.booted adds what QEMU last
+    said once disconnected; Vm.booted and the faces' is_booted delegate): a
+    QEMU waiting for an incoming migration (status inmigrate, RunState.OTHER)
+    has built its machine, so it is booted and refuses set-numa-node."""
+    from numatui.core.vm import Vm, is_booted
+
+    extra = ["-incoming", "defer"] if how == "inmigrate" else []
+    q: Qemu = qemu_factory([*DEFAULT_ARGS, *numa_node_args(2, 2048), *extra], preconfig=how != "inmigrate")
+    s = await Session.connect(q.sock)
+    try:
+        if how == "booted":
+            await s.assign([sl.key for sl in s.topology], 0)
+            await s.exit_preconfig()
+        status = (await q.qmp("query-status"))["status"]
+        assert status == {"preconfig": "prelaunch", "booted": "running", "inmigrate": "inmigrate"}[how]
+        booted = how != "preconfig"
+        assert s.state.booted is booted and s.booted is booted and is_booted(s) is booted
+        assert Vm(s).booted is booted
+        assert all(sl.present for sl in s.topology) is booted  # QEMU's own word agrees
+        if booted:
+            with pytest.raises(ExecuteError, match="before the machine has been created"):
+                await q.qmp("set-numa-node", {"type": "cpu", "node-id": 0, "socket-id": 0})
+        q.kill()
+        await wait_for(lambda: s.state is RunState.DISCONNECTED)
+        assert s.booted is booted and is_booted(s) is booted  # what QEMU last reported
     finally:
         await s.close()

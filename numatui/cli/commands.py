@@ -61,7 +61,7 @@ def render_show(session: Session) -> str:
     lines.append(f"nodes    {_nodes_line(session)}")
     lines.append(f"slots    {_slots_line(topo)}")
     lines.append("")
-    booted = _state(session) in ("running", "paused") and not topo.derived
+    booted = session.state.booted and not topo.derived
     lines += render_tree(topo, booted)
     return "\n".join(sanitise.one_line(line, SHOW_LINE_LIMIT) for line in lines) + "\n"
 

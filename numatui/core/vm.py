@@ -21,6 +21,7 @@ from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
 from numatui.model import hmat
 from numatui.model.backend import Backend
 from numatui.model.devices import is_plugged_device
+from numatui.model.distances import check_distance
 from numatui.model.errors import NumaError
 from numatui.model.flavor import FlavorPlan
 from numatui.model.hmat import HmatCache, HmatLb
@@ -30,6 +31,7 @@ from numatui.model.plan import Distance, Node, Plan
 from numatui.model.preflight import Finding, Severity
 from numatui.model.qemu_args import (
     argv_with_topology,
+    free_memdev_id,
     iter_options,
     object_id,
     ram_backend,
@@ -70,13 +72,8 @@ def run_state(session: Session) -> str:
 
 
 def is_booted(session: Session) -> bool:
-    """True once the machine is built (x-exit-preconfig done)."""
-    state = run_state(session)
-    if state in ("running", "paused", "other"):
-        return True
-    if state == "preconfig":  # no CPU is plugged before the machine is built
-        return False
-    return any(s.present for s in session.topology.slots)  # disconnected: what QEMU last said
+    """True once the machine is built (:attr:`Session.booted`)."""
+    return session.booted
 
 
 #: Why a slot cannot be plugged / unplugged: "present" (holds a CPU), "empty"
@@ -121,7 +118,7 @@ class Vm:
 
     @property
     def booted(self) -> bool:
-        return is_booted(self.session)
+        return self.session.booted
 
     @property
     def can_relaunch(self) -> bool:
@@ -435,11 +432,11 @@ class Vm:
                                cpu_nodes=set(mapping.values()), needs=plan.has_hmat)
         if problem:
             raise BadRequest(problem)
-        for d in plan.distances:
-            if d.src == d.dst and d.val != 10:
-                raise BadRequest(f"distance {d.src} to {d.dst} is {d.val}: the local distance must be 10")
-            if d.val < 10:
-                raise BadRequest(f"distance {d.src} to {d.dst} is {d.val}: QEMU needs at least 10")
+        for d in plan.distances:  # numatui.model.distances' rules, before anything is sent
+            try:
+                check_distance(d.src, d.dst, d.val)
+            except NumaError as exc:
+                raise BadRequest(f"distance {d.src} to {d.dst}: {exc}") from None
         for key, node in mapping.items():
             current = s.topology.slot(key).node_id
             if current is not None and current != node:
@@ -470,7 +467,7 @@ def _rebound_backend(session: Session, node_id: int, hosts: tuple[int, ...], pol
     """The ``-object`` value node ``node_id``'s backend needs for this binding
     (QEMU's own option rewritten when its command line is known)."""
     node = next(n for n in session.nodes if n.id == node_id)
-    memdev = node.memdev or f"m{node_id}"
+    memdev = node.memdev or free_memdev_id(node_id, session.memdev_ids())
     for opt in iter_options(session.qemu_argv[1:] if session.qemu_argv else []):
         if opt.name == "object" and opt.value is not None and object_id(opt.value)[1] == memdev:
             return rebind_object(opt.value, hosts, policy)
@@ -490,32 +487,15 @@ class Applied:
 def hmat_problem(session: Session, lbs: Sequence[HmatLb], caches: Sequence[HmatCache], *,
                  nodes: Sequence[Node] = (), cpu_nodes: Collection[int] = (),
                  needs: bool = False) -> str | None:
-    """Why QEMU would refuse these HMAT commands (sent after ``nodes`` are
-    added and ``cpu_nodes`` get CPUs), in QEMU's words; None when it would not."""
-    needs = needs or bool(lbs or caches) or any(n.initiator is not None for n in nodes)
-    if not needs:
-        return None
-    if session.info.hmat is False:
-        return f"QEMU runs without hmat=on: {hmat.HMAT_DISABLED} (numatui launch --hmat)"
-    if not session.nodes and session.nodes_source == "unknown":
-        return None  # numatui cannot tell: QEMU will say
-    present = {n.id for n in session.nodes} | {n.id for n in nodes}
-    with_cpus = {sl.node_id for sl in session.topology.slots if sl.node_id is not None}
-    with_cpus |= set(cpu_nodes)
-    for node, message, at_exit in hmat.initiator_problems(
-            {n.id: n.initiator for n in nodes if n.initiator is not None}, present, with_cpus):
-        if not at_exit:
-            return f"node {node}: {message}"
-    old_lb = list(session.hmat_lb)
-    for i, message in hmat.lb_problems([*old_lb, *lbs], num_nodes=len(present), present=present,
-                                       cpu_nodes=with_cpus):
-        return f"{lbs[i - len(old_lb)].option() if i >= len(old_lb) else 'hmat-lb'}: {message}"
-    provided = hmat.provided([*old_lb, *lbs])
-    old_c = list(session.hmat_cache)
-    for i, message in hmat.cache_problems([*old_c, *caches], num_nodes=len(present),
-                                          lb_provided=provided):
-        return f"{caches[i - len(old_c)].option() if i >= len(old_c) else 'hmat-cache'}: {message}"
-    return None
+    """:func:`numatui.model.hmat.live_problem` over what the session holds
+    (sent after ``nodes`` are added and ``cpu_nodes`` get CPUs)."""
+    known = bool(session.nodes) or session.nodes_source != "unknown"
+    with_cpus = {sl.node_id for sl in session.topology.slots if sl.node_id is not None} | set(cpu_nodes)
+    return hmat.live_problem(lbs, caches, hmat_on=session.info.hmat,
+                             present={n.id for n in [*session.nodes, *nodes]} if known else None,
+                             cpu_nodes=with_cpus, have_lb=session.hmat_lb, have_cache=session.hmat_cache,
+                             initiators={n.id: n.initiator for n in nodes if n.initiator is not None},
+                             needs=needs)
 
 
 def _check_memdevs(session: Session, plan: Plan) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from numatui.model.backend import Backend, backend_from_opts, unknown_option
 from numatui.model.compact import CpuOption
+from numatui.model.distances import refusal
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.numbers import parse_qemu_int
@@ -326,10 +327,8 @@ def _numa(cfg: QemuConfig, opt: Option, raw_nodes: list[Any], strict: bool) -> N
             if src not in declared or dst not in declared:
                 raise NumaError(f"{where}: Source/Destination NUMA node is missing. "
                                 "Please use '-numa node' option to declare it first.")
-            if val < 10:
-                raise NumaError(f"{where}: NUMA distance ({val}) is invalid, it shouldn't be less than 10.")
-            if src == dst and val != 10:
-                raise NumaError(f"{where}: Local distance of node {src} should be 10.")
+            if (broken := refusal(src, dst, val)) is not None:  # numatui.model.distances' rule
+                raise NumaError(f"{where}: {broken[1]}")
         cfg.distances.append(Distance(src=src, dst=dst, val=val))
 
 

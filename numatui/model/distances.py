@@ -41,6 +41,22 @@ class CellKind(StrEnum):
     UNSET = "unset"  # neither direction
 
 
+def refusal(src: int, dst: int, val: int) -> tuple[str, str] | None:
+    """The rule QEMU applies to one distance value (hw/core/numa.c
+    ``parse_numa_distance``; the value is one byte of the guest's ACPI SLIT,
+    a uint8 in QAPI): which one ``val`` breaks, as (the preflight finding's
+    code, QEMU's words); None when QEMU takes it.  The one definition: the
+    editors, a plan applied live, the preflight and the command-line reader
+    all ask here."""
+    if val < LOCAL_DISTANCE:
+        return "distance-too-small", f"NUMA distance ({val}) is invalid, it shouldn't be less than 10."
+    if val > MAX_DISTANCE:
+        return "distance-too-large", "Parameter 'val' expects uint8_t"
+    if src == dst and val != LOCAL_DISTANCE:
+        return "distance-local", f"Local distance of node {src} should be 10."
+    return None
+
+
 def check_distance(src: int, dst: int, val: int) -> None:
     """Raise NumaError, in plain words with QEMU's own, when QEMU would refuse the value."""
     for name, node in (("src", src), ("dst", dst)):
@@ -48,20 +64,19 @@ def check_distance(src: int, dst: int, val: int) -> None:
             raise NumaError(f"{name} node {node!r} is out of range (0..{MAX_NODES - 1})")
     if isinstance(val, bool) or not isinstance(val, int):
         raise NumaError(f"distance {val!r} is not a whole number")
-    if val < LOCAL_DISTANCE:
-        raise NumaError(
-            f"distance {val} is refused: distances start at {LOCAL_DISTANCE} (a node to itself; "
-            f"{DEFAULT_REMOTE_DISTANCE} is the usual remote distance). QEMU would say "
-            f"\u201cNUMA distance ({val}) is invalid, it shouldn't be less than 10.\u201d"
-        )
-    if val > MAX_DISTANCE:
+    broken = refusal(src, dst, val)
+    if broken is None:
+        return
+    code, words = broken
+    if code == "distance-too-small":
+        raise NumaError(f"distance {val} is refused: distances start at {LOCAL_DISTANCE} (a node to "
+                        f"itself; {DEFAULT_REMOTE_DISTANCE} is the usual remote distance). QEMU would "
+                        f"say \u201c{words}\u201d")
+    if code == "distance-too-large":
         raise NumaError(f"distance {val} is refused: the largest distance is {MAX_DISTANCE} "
                         "(one byte in the guest's ACPI SLIT)")
-    if src == dst and val != LOCAL_DISTANCE:
-        raise NumaError(
-            f"the distance of node {src} to itself is fixed at {LOCAL_DISTANCE} (QEMU: "
-            f"\u201cLocal distance of node {src} should be 10.\u201d)"
-        )
+    raise NumaError(f"the distance of node {src} to itself is fixed at {LOCAL_DISTANCE} (QEMU: "
+                    f"\u201c{words}\u201d)")
 
 
 def parse_distance(text: str) -> int:

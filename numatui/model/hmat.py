@@ -39,7 +39,7 @@ refuses it before sending.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -314,6 +314,38 @@ def initiator_problems(initiators: Mapping[int, int], present: Collection[int],
         elif init not in cpu_nodes:
             out.append((node, f"The initiator of NUMA node {node} is invalid", True))
     return out
+
+
+def live_problem(lbs: Sequence[HmatLb], caches: Sequence[HmatCache], *, hmat_on: bool | None,
+                 present: Collection[int] | None, cpu_nodes: Collection[int],
+                 have_lb: Sequence[HmatLb] = (), have_cache: Sequence[HmatCache] = (),
+                 initiators: Mapping[int, int] | None = None, needs: bool = False) -> str | None:
+    """Why QEMU would refuse new hmat-lb / hmat-cache commands (and new nodes'
+    ``initiators``, node -> initiator) sent live after what it holds
+    (``have_lb``, ``have_cache``), in QEMU's words; None when it would not.
+    ``hmat_on``: ``-machine hmat`` (None: the board has no such property);
+    ``present``: the node ids QEMU will have (None: unknown, QEMU will say);
+    ``cpu_nodes``: the nodes with CPUs when they are sent; ``needs``: the plan
+    uses HMAT (so hmat=off refuses it even with nothing new)."""
+    initiators = dict(initiators or {})
+    if not (needs or lbs or caches or initiators):
+        return None
+    if hmat_on is False:
+        return f"QEMU runs without hmat=on: {HMAT_DISABLED} (numatui launch --hmat)"
+    if present is None:
+        return None  # numatui cannot tell: QEMU will say
+    for node, message, at_exit in initiator_problems(initiators, present, cpu_nodes):
+        if not at_exit:
+            return f"node {node}: {message}"
+    old_lb = list(have_lb)
+    for i, message in lb_problems([*old_lb, *lbs], num_nodes=len(present), present=present,
+                                  cpu_nodes=cpu_nodes):
+        return f"{lbs[i - len(old_lb)].option() if i >= len(old_lb) else 'hmat-lb'}: {message}"
+    old_c = list(have_cache)
+    for i, message in cache_problems([*old_c, *caches], num_nodes=len(present),
+                                     lb_provided=provided([*old_lb, *lbs])):
+        return f"{caches[i - len(old_c)].option() if i >= len(old_c) else 'hmat-cache'}: {message}"
+    return None
 
 
 def missing_pairs(items: Iterable[HmatLb], initiators: Iterable[int],

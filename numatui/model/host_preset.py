@@ -26,6 +26,7 @@ from numatui.model.compact import compact
 from numatui.model.errors import NumaError
 from numatui.model.host import HostNode, HostTopology
 from numatui.model.plan import Distance, Node, Plan
+from numatui.model.qemu_args import free_memdev_id
 from numatui.model.topology import SlotKey, Topology
 
 MIB = 1024 * 1024
@@ -101,7 +102,8 @@ def like_host(host: HostTopology, topology: Topology, ram: int) -> HostPreset:
     if ram % MIB:
         raise NumaError(f"-m {ram} bytes is not a whole number of MiB")
     sizes = [mib * MIB for mib in proportional(ram // MIB, [n.memory for n in chosen], minimum=1)]
-    nodes = tuple(Node(i, memdev=f"m{i}", size=size) for i, size in enumerate(sizes))
+    used: set[str] = set()
+    nodes = tuple(Node(i, memdev=free_memdev_id(i, used), size=size) for i, size in enumerate(sizes))
     plan = Plan(nodes=nodes, distances=_distances(host, chosen),
                 cpus=tuple(compact(topology, mapping)))
     return HostPreset(plan, {i: n.id for i, n in enumerate(chosen)})

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from numatui.model import hmat as hmat_rules
+from numatui.model.distances import refusal
 from numatui.model.errors import NumaError
 from numatui.model.guest_numbering import applies as guest_renumbers
 from numatui.model.guest_numbering import node_numbering, renumbered
@@ -25,8 +26,6 @@ from numatui.model.numbers import parse_int
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
 from numatui.model.topology import SlotKey, Topology, format_key
 from numatui.model.units import human_size
-
-NUMA_DISTANCE_MIN = 10
 
 
 class Severity(StrEnum):
@@ -218,16 +217,16 @@ def _distances(distances: Sequence[Distance], nodes: Sequence[int] | None) -> li
     out: list[Finding] = []
     table: dict[tuple[int, int], int] = {}
     for d in distances:
-        if d.val < NUMA_DISTANCE_MIN:
-            out.append(Finding(Severity.BLOCKING, "distance-too-small",
-                               f"The distance {d.val} from node {d.src} to node {d.dst} is below 10: "
-                               f"QEMU would refuse it (\u201cNUMA distance ({d.val}) is invalid, "
-                               "it shouldn't be less than 10.\u201d)."))
-        elif d.src == d.dst and d.val != NUMA_DISTANCE_MIN:
-            out.append(Finding(Severity.BLOCKING, "distance-local",
-                               f"The distance of node {d.src} to itself is {d.val}: QEMU requires "
-                               f"10 and would refuse it (\u201cLocal distance of node {d.src} "
-                               "should be 10.\u201d)."))
+        broken = refusal(d.src, d.dst, d.val)  # the rule of numatui.model.distances
+        if broken is not None:
+            code, words = broken
+            what = {"distance-too-small": f"The distance {d.val} from node {d.src} to node {d.dst} is below "
+                                          "10: QEMU would refuse it",
+                    "distance-local": f"The distance of node {d.src} to itself is {d.val}: QEMU requires "
+                                      "10 and would refuse it"}.get(
+                code, f"The distance {d.val} from node {d.src} to node {d.dst} is above 255: QEMU would "
+                "refuse it")
+            out.append(Finding(Severity.BLOCKING, code, f"{what} (\u201c{words}\u201d)."))
         table[(d.src, d.dst)] = d.val  # QEMU keeps the last value given for a pair
     if nodes is None or not table:
         return out

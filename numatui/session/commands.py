@@ -13,12 +13,14 @@ from typing import Any
 
 from numatui.model.backend import backend_args
 from numatui.model.compact import fewest_commands, names_no_prop
+from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.plan import LIVE, MAX_NODES, Distance, Node
 from numatui.model.qemu_args import free_memdev_id
 from numatui.model.topology import Slot, SlotKey, Topology, format_key
 from numatui.session.errors import BadRequest
+from numatui.session.machine import MachineInfo, RunState
 
 
 @dataclass(frozen=True)
@@ -131,3 +133,31 @@ def hmat_step(item: HmatLb | HmatCache) -> Step:
     """``set-numa-node type hmat-lb`` or ``hmat-cache`` (see :mod:`numatui.model.hmat`)."""
     kind = "hmat-lb" if isinstance(item, HmatLb) else "hmat-cache"
     return Step("set-numa-node", {"type": kind, **item.to_args()}, item)
+
+
+def plug_step(topology: Topology, key: SlotKey) -> Step:
+    """``device_add`` of a CPU into the empty slot ``key`` (holds its device id)."""
+    slot = slot_of(topology, key)
+    if slot.present:
+        raise BadRequest(f"slot {format_key(key)} already holds a CPU ({slot.qom_path})")
+    if not slot.type:
+        raise BadRequest(f"slot {format_key(key)}: the board names no CPU type to plug")
+    dev_id = cpu_device_id(key)
+    return Step("device_add", {"driver": slot.type, **slot.props, "id": dev_id}, dev_id)
+
+
+def unplug_step(topology: Topology, key: SlotKey) -> Step:
+    """``device_del`` of the CPU in slot ``key`` (holds its QOM path)."""
+    slot = slot_of(topology, key)
+    if slot.qom_path is None:
+        raise BadRequest(f"slot {format_key(key)} holds no CPU")
+    return Step("device_del", {"id": slot.qom_path}, slot.qom_path)
+
+
+def exit_command(state: RunState, status: str, info: MachineInfo) -> str:
+    """The command building the machine (x-exit-preconfig as this QEMU names it)."""
+    if state is not RunState.PRECONFIG:
+        raise BadRequest(f"QEMU is not in preconfig (it is {status or state.value})")
+    if info.exit_command is None:
+        raise BadRequest("this QEMU lists no x-exit-preconfig in query-commands")
+    return info.exit_command

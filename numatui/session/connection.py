@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from qemu.qmp import ExecInterruptedError, ExecuteError, QMPClient, QMPError, Runstate, StateError
@@ -159,6 +159,15 @@ class Connection:
             raise Disconnected(reason, self._lost_tail) from None
         self.transcript.append("reply", *reply_text(reply, compact_json))
         return reply
+
+    async def execute_all(self, commands: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """Send ``commands`` back to back and return each reply, or the error
+        it raised, in order.  qemu.qmp keeps several commands in flight (tasks
+        created in order enqueue in order) and QEMU runs them in the order
+        received, so a batch costs about one round trip, not one per command.
+        QEMU runs the commands after a refused one all the same."""
+        tasks = [asyncio.ensure_future(self.execute(cmd, args)) for cmd, args in commands]
+        return await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _try(self, command: str, args: dict[str, Any] | None = None) -> Any:
         """execute(), None when QEMU refuses."""

@@ -69,6 +69,6 @@ async def read_slots(info: MachineInfo, state: RunState, mapping: dict[SlotKey, 
     if recorded and not mapping:
         mapping.update(from_record(topo, recorded))
     topo = topo.with_mapping(mapping)
-    if state in (RunState.RUNNING, RunState.PAUSED) and "query-cpus-fast" in info.commands:
+    if state.booted and "query-cpus-fast" in info.commands:
         topo = mark_present(topo, await query("query-cpus-fast") or [])
     return topo

@@ -219,7 +219,7 @@ def parse_argv(argv: Sequence[str] | None) -> NodeFacts | None:
 async def from_qemu(state: RunState, topology: Topology, execute: Execute,
                     note: Callable[[str], object]) -> NodeFacts | None:
     """QEMU's own answers: ``info numa`` once booted; probing in preconfig."""
-    if state in (RunState.RUNNING, RunState.PAUSED):
+    if state.booted:
         return await from_qemu_info_numa(execute)
     if state is RunState.PRECONFIG:
         note("probing node ids with set-numa-node matching no slot")

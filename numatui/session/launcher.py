@@ -33,7 +33,7 @@ from numatui.model.argv import split_program
 from numatui.model.errors import NumaError
 from numatui.model.numbers import parse_qemu_int
 from numatui.model.plan import MAX_NODES, Node
-from numatui.model.qemu_args import iter_options, parse_qemu_args
+from numatui.model.qemu_args import free_memdev_id, iter_options, parse_qemu_args
 from numatui.model.smp import split_opts
 from numatui.model.units import format_size, parse_size
 from numatui.session.address import Address
@@ -227,9 +227,12 @@ class Launcher:
             return argv
         used = set(config.memdev_ids)
 
-        def memdev_id(node: int) -> str:
-            name = f"m{node}"
-            return name if name not in used else f"numatui-m{node}"
+        names: dict[int, str] = {}
+
+        def memdev_id(node: int) -> str:  # one name per node, as every new backend is named
+            if node not in names:
+                names[node] = free_memdev_id(node, used)
+            return names[node]
 
         if not declared:
             ids = list(range(self.node_count))

@@ -38,6 +38,14 @@ class RunState(StrEnum):
             return cls.PAUSED
         return cls.OTHER
 
+    @property
+    def booted(self) -> bool:
+        """The machine is built (x-exit-preconfig done, or QEMU never was in
+        preconfig): every CPU's node is fixed, vCPU threads exist.  The one
+        definition; a disconnected session asks what QEMU last said
+        (:attr:`numatui.session.session.Session.booted`)."""
+        return self in (RunState.RUNNING, RunState.PAUSED, RunState.OTHER)
+
 
 @dataclass
 class MachineInfo:
@@ -57,6 +65,14 @@ class MachineInfo:
     def machine(self) -> str:
         """The machine type as ``-machine`` spells it: ``pc-q35-7.2``."""
         return self.machine_type.removesuffix("-machine")
+
+    @property
+    def boot_cpus(self) -> int | None:
+        """``-smp cpus`` when below ``maxcpus`` (only the first ones are present at boot)."""
+        cpus, most = self.smp.get("cpus"), self.smp.get("maxcpus")
+        if isinstance(cpus, int) and isinstance(most, int) and cpus < most:
+            return cpus
+        return None
 
     def memdev_size(self, memdev: str | None) -> int | None:
         """The size query-memdev reports for backend ``memdev`` (None: unknown)."""

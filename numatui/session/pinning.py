@@ -71,7 +71,7 @@ async def read_binding(session: Session) -> dict[int, int]:
     node_memdevs = {n.id: n.memdev for n in session.nodes if n.memdev}
     if not node_memdevs:
         return {}
-    if session.state in (RunState.RUNNING, RunState.PAUSED) and session.info.memdevs:
+    if session.state.booted and session.info.memdevs:
         return {n.id: n.host_nodes[0] for n in session.nodes if n.memdev and len(n.host_nodes) == 1}
     memdevs = await session.execute("query-memdev")
     return binding_from_memdevs(memdevs, node_memdevs)

@@ -38,7 +38,6 @@ from numatui.model.topology import SlotKey, format_key
 from numatui.session import commands, memory
 from numatui.session.errors import SessionError
 from numatui.session.launcher import Launcher
-from numatui.session.machine import RunState
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -85,7 +84,7 @@ def check_relaunch(session: Session) -> Launcher:
     launcher = launched(session)
     if launcher is None:
         raise ReplayRefused(ATTACHED_EXPLANATION)
-    if session.state in (RunState.RUNNING, RunState.PAUSED, RunState.OTHER):
+    if session.state.booted:
         raise ReplayRefused(
             "the VM has booted: a relaunch would restart the guest; QEMU fixed every CPU's node at boot"
         )

@@ -7,33 +7,31 @@ re-read, errors included (a failing set-numa-node can be half-applied).
 Errors are :class:`~numatui.session.errors.SessionError` with one-line
 messages; losing QEMU is a state (``DISCONNECTED``) plus a synthetic
 ``NUMATUI_DISCONNECTED`` event, never a traceback from a background task.
+Beside it: the record book (record_book), the command shapes (commands), a batch folded (batch).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from numatui.model.backend import Backend
-from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
 from numatui.model.history import describe_mapping
 from numatui.model.hmat import HmatCache, HmatLb
-from numatui.model.plan import LIVE, Distance, Node, Plan
+from numatui.model.plan import Distance, Node, Plan
 from numatui.model.preflight import Finding, Severity, boot_timeout, check
-from numatui.model.topology import SlotKey, Topology, format_key
-from numatui.session import commands, derived, discovery
+from numatui.model.topology import SlotKey, Topology
+from numatui.session import batch, commands, derived, discovery
 from numatui.session import record as records
 from numatui.session.address import Address
 from numatui.session.commands import Step
 from numatui.session.connection import Connection, LauncherLike
 from numatui.session.errors import (
-    BadRequest,
     ConnectFailed,
     Disconnected,
     PreflightBlocked,
@@ -43,6 +41,7 @@ from numatui.session.errors import (
 from numatui.session.listeners import Listeners
 from numatui.session.machine import MachineInfo, RunState, read_info
 from numatui.session.record import Record, RecordNotWritten
+from numatui.session.record_book import RecordBook
 from numatui.session.transcript import Transcript
 from numatui.session.unplugs import UNPLUG_SETTLED, Unplugs
 
@@ -56,10 +55,7 @@ class Session(Connection):
     nodes_source: str  # in plain words: "launch arguments", "command line of pid 1234", ...
     distances: list[Distance]
     qemu_argv: list[str] | None  # QEMU's full argv when known (launched, given, or /proc)
-    #: what numatui told this QEMU (see numatui.session.record); None: no identity, no --record
-    record: Record | None
-    #: where ``record`` is kept (None: not kept)
-    record_path: Path | None
+    book: RecordBook  # what numatui told this QEMU, kept across processes (record_book)
     #: facts QMP cannot read and the record does not cover, one short sentence each
     unknowns: list[str]
 
@@ -92,13 +88,28 @@ class Session(Connection):
         self.hmat_cache: list[HmatCache] = []
         self.qemu_argv = None
         self.unplugs = Unplugs(self._refresh_quietly, lambda: self.topology, self._on_event, self._spawn)
-        self.record = None
-        self.record_path = None
+        self.book = RecordBook(self._record_file, self.transcript.note)
         self.unknowns = []
-        self._record_existed = self._record_saved = self._record_dirty = False
-        self._record_refused: str | None = None
         #: (topology, nodes, distances, their plan): see ``plan()``
         self._plan_cache: tuple[Topology, tuple[Node, ...], tuple[Distance, ...], Plan] | None = None
+
+    @property
+    def record(self) -> Record | None:
+        """What numatui told this QEMU (:mod:`numatui.session.record`)."""
+        return self.book.record
+
+    @property
+    def record_path(self) -> Path | None:
+        """Where ``record`` is kept (None: not kept)."""
+        return self.book.path
+
+    @property
+    def booted(self) -> bool:
+        """:attr:`RunState.booted`; once disconnected, what QEMU last reported
+        (no CPU is present before the machine is built)."""
+        if self.state is RunState.DISCONNECTED:
+            return any(s.present for s in self.topology.slots)
+        return self.state.booted
 
     @property
     def pending_unplug(self) -> set[SlotKey]:
@@ -131,7 +142,7 @@ class Session(Connection):
         try:
             self.info = await read_info(self.execute)
             await self._read_status()
-            self._open_record()
+            self.book.open(self.info, self.peer.pid if self.peer else None, self.status)
             await self._read_slots()
             await self._learn_nodes()
         except (SessionError, NumaError) as exc:  # NumaError: a malformed query-hotpluggable-cpus
@@ -153,7 +164,7 @@ class Session(Connection):
     async def close(self) -> None:
         """Disconnect; stop QEMU if numatui launched it without --keep-running."""
         self._closing = True
-        self._flush_record(quiet=True)
+        self.book.flush(quiet=True)
         await self._drop_client()
         self._set_state(RunState.DISCONNECTED)
         self.transcript.note("session closed")
@@ -223,162 +234,18 @@ class Session(Connection):
         if self.qemu_argv is None:
             self.qemu_argv = facts.argv
         self.topology = derived.from_options(self._derived_mapping, self.topology, facts.cpus)
-        self._merge_record(facts.argv)
-        self.nodes = discovery.with_bindings(self.nodes, self.info.memdevs)
-        self.transcript.note(f"NUMA nodes {[n.id for n in self.nodes]} from {self.nodes_source}")
-
-    _parse_argv = staticmethod(discovery.parse_argv)
-
-    # -- the record of what numatui told this QEMU (numatui.session.record) -----
-    def _open_record(self) -> None:
-        """Find this QEMU's record: by the peer's identity in a trusted state
-        directory, or the ``--record`` file."""
-        self.unknowns = []
-        self._record_refused = None
-        guard = records.machine_guard(self.info)
-        identity = records.identify(self.peer.pid if self.peer else None)
-        path: Path | None = self._record_file
-        if path is None and identity is not None:
-            problem = records.dir_problem()
-            if problem is None:
-                path = records.path_for(identity)
-            else:  # nothing read from it, nothing written into it
-                self._record_refused = (f"records are off ({problem}): what was set over QMP "
-                                        "before (distances, nodes added live) is unknown")
-        found: Record | None = None
-        if path is not None:
-            try:
-                found = records.load(path, follow=self._record_file is not None)
-            except NumaError as exc:
-                self.transcript.note(f"record: {exc}")
-                self._record_refused = f"record not used: {exc}"
-                if self._record_file is not None:  # the user's file: never overwrite it
-                    path = None
-        if found is not None:
-            other = (found.identity is not None and identity is not None and found.identity != identity) \
-                or (found.identity is not None and identity is None) \
-                or (bool(found.machine) and found.machine != guard)
-            if other:
-                self._record_refused = (f"the record {path} is of another QEMU "
-                                        "(or this one restarted): not used")
-                self.transcript.note(self._record_refused)
-                found, path = None, None
-        self._record_existed = self._record_saved = found is not None
-        self.record = found or Record(identity=identity, machine=guard, first_seen=self.status or None)
-        self.record_path = path
-        if found is not None:
-            self.transcript.note(f"record of this QEMU read from {path}")
-
-    def _merge_record(self, argv: Sequence[str] | None) -> None:
-        """Nodes and distances: QEMU's command line, then what the record says
-        numatui sent (later, so it wins for the same pair); then the unknowns."""
-        parsed = self._parse_argv(argv)
-        declared = {n.id for n in parsed.nodes} if parsed is not None else None
-        by_id = {n.id: n for n in self.nodes}
-        rec = self.record
+        self.nodes, self.distances, strangers = self.book.merge(facts.argv, self.nodes, self.distances,
+                                                                self.info.memdev_size)
+        rec = self.book.record
         if rec is not None:
-            for node_id, node in rec.nodes.items():
-                if declared is not None and node_id in declared:
-                    continue  # QEMU would have refused it (Duplicate): not ours
-                size = node.size if node.size is not None else self.info.memdev_size(node.memdev)
-                by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=size, created=LIVE,
-                                      memdev_created=node.memdev_created, host_nodes=node.host_nodes,
-                                      policy=node.policy, initiator=node.initiator, backend=node.backend)
+            self.hmat_lb, self.hmat_cache = list(rec.hmat_lb), list(rec.hmat_cache)
             if rec.pinning is not None and self.pinning is None:
                 self.pinning = rec.pinning
-            self.hmat_lb = list(rec.hmat_lb)
-            self.hmat_cache = list(rec.hmat_cache)
-            dists = {(d.src, d.dst): d for d in self.distances}
-            dists.update({(d.src, d.dst): d for d in rec.distance_list()})
-            self.distances = [dists[k] for k in sorted(dists)]
-        strangers = []
-        if declared is not None:  # a node QEMU has that its command line lacks was added live
-            for node_id, node in list(by_id.items()):
-                if node_id not in declared and not node.live:
-                    by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=node.size, created=LIVE)
-                    strangers.append(node_id)
-        self.nodes = [by_id[i] for i in sorted(by_id)]
-        self.unknowns = self._find_unknowns(strangers)
-
-    def _find_unknowns(self, strangers: Sequence[int]) -> list[str]:
-        """What numatui cannot know about this QEMU, one short sentence each."""
-        out: list[str] = []
-        if self._record_refused:
-            out.append(self._record_refused)
-        if self.launcher is not None and self.launcher.alive():
-            return out  # numatui started it: nobody else told it anything
-        booted = self.state in (RunState.RUNNING, RunState.PAUSED)
-        argv = self.qemu_argv or []
-        if booted and argv and not any(a in ("--preconfig", "-preconfig") for a in argv[1:]):
-            return out  # never in preconfig: nothing can have been set over QMP
-        # an identity but no record file: the state directory is untrusted, said above
-        records_off = self._record_file is None and self.record_path is None \
-            and self.record is not None and self.record.identity is not None
-        if not self._record_existed and not records_off:
-            if self.record is not None and self.record.identity is None and self._record_file is None:
-                out.append("QMP cannot read distances or nodes added live, and this QEMU is not a "
-                           "local unix-socket peer numatui can identify, so it keeps no record of it: "
-                           "they are unknown (name a record file with --record FILE)")
-            elif booted:
-                out.append("numatui did not talk to this QEMU before it booted: distances set over "
-                           "QMP are unknown (QMP cannot read them)")
-            else:
-                out.append("numatui has no record of this QEMU: distances or nodes another QMP client "
-                           "set are unknown (QMP cannot read them)")
-        if not self._record_existed and self.topology.derived and not booted:
-            out.append("this board cannot list its CPU slots before boot: a mapping another "
-                       "client set is unknown")
-        for node_id in strangers:
-            out.append(f"node {node_id} is not in QEMU's command line and numatui did not add it: "
-                       "its memory is unknown")
-        return out
-
-    def _note_record(self, change: Callable[[Record], object]) -> None:
-        """Apply ``change`` to the record and merge it into the file under its
-        lock (:func:`records.update`); RecordNotWritten when the file cannot be
-        written (the change stays in memory)."""
-        if self.record is None:
-            self.record = Record()
-        pending = self.record.derived_mapping if self._record_dirty else None
-        self._record_dirty = False
-
-        def apply(record: Record) -> None:
-            change(record)
-            if pending is not None:
-                record.derived_mapping = pending
-
-        before = copy.deepcopy(self.record)
-        apply(self.record)
-        if self.record_path is None:
-            return
-        self.record = records.update(self.record_path, apply, before,
-                                     follow=self._record_file is not None)
-        self._record_saved = True
-
-    def _record_derived(self) -> None:
-        """After a set-numa-node type cpu: the mapping QEMU cannot list (derived
-        boards); on other boards only that numatui was here (QMP reads the rest).
-        Kept in memory; :meth:`_flush_record` writes it (after an apply on
-        derived boards, before x-exit-preconfig, at close), so mapping costs no
-        file write per command."""
-        mapping = [(dict(k), v) for k, v in self._derived_mapping.items()] if self.topology.derived else []
-        if self.record is None:
-            self.record = Record()
-        if self.record.derived_mapping != mapping or not self._record_saved:
-            self.record.derived_mapping = mapping
-            self._record_dirty = True
-
-    def _flush_record(self, quiet: bool = False) -> None:
-        """Write what :meth:`_record_derived` kept; ``quiet``: a failure is
-        noted, not raised (closing, booting: the change was made earlier)."""
-        if not self._record_dirty:
-            return
-        try:
-            self._note_record(lambda r: None)
-        except records.RecordNotWritten as exc:
-            if not quiet:
-                raise
-            self.transcript.note(str(exc))
+        launched = self.launcher is not None and self.launcher.alive()
+        self.unknowns = self.book.unknowns(strangers, launched=launched, booted=self.state.booted,
+                                           argv=self.qemu_argv, derived=self.topology.derived)
+        self.nodes = discovery.with_bindings(self.nodes, self.info.memdevs)
+        self.transcript.note(f"NUMA nodes {[n.id for n in self.nodes]} from {self.nodes_source}")
 
     # -- change listeners (autosave, undo history) -----------------------------
     def add_change_listener(self, cb: Callable[[str], None]) -> Callable[[], None]:
@@ -392,15 +259,6 @@ class Session(Connection):
                                     lambda _, exc: self.transcript.note(f"a change listener failed: {exc!r}"))
 
     # -- commands: built and checked first, then sent as one batch ----------------
-    async def execute_all(self, commands: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
-        """Send ``commands`` back to back and return each reply, or the error
-        it raised, in order.  qemu.qmp keeps several commands in flight (tasks
-        created in order enqueue in order) and QEMU runs them in the order
-        received, so a batch costs about one round trip, not one per command.
-        QEMU runs the commands after a refused one all the same."""
-        tasks = [asyncio.ensure_future(self.execute(cmd, args)) for cmd, args in commands]
-        return await asyncio.gather(*tasks, return_exceptions=True)
-
     async def send(self, steps: Sequence[Step], description: str,
                    mapping: Mapping[SlotKey, int] | None = None,
                    sent: Callable[[dict[str, Any]], object] = lambda args: None) -> int:
@@ -413,77 +271,37 @@ class Session(Connection):
         ``description`` (``(in part)`` after a refusal).  Returns how many
         QEMU accepted; raises the first refusal (or lost, timed out command)."""
         replies = await self.execute_all([(s.command, s.args) for s in steps])
-        nodes = {n.id: n for n in self.nodes}
-        dists = {(d.src, d.dst): d for d in self.distances}
-        memdevs: dict[str, int] = {}
-        new_nodes: dict[int, Node] = {}
-        new_dists: dict[tuple[int, int], int] = {}
-        lbs: list[HmatLb] = []
-        caches: list[HmatCache] = []
-        first: BaseException | None = None
-        accepted, cpus, bound = 0, False, False
-        for step, reply in zip(steps, replies, strict=True):
-            refused = reply if isinstance(reply, QemuRefused) else None
-            if isinstance(reply, BaseException):
-                first = first or reply
-                if refused is None:
-                    continue
-            held = step.holds
-            if step.args.get("type") == "cpu":  # derived boards follow a refused one too
-                cpus = True
-                derived.follow(self._derived_mapping, self.topology, held, refused)
-            elif refused is not None:
-                if isinstance(held, Node) and "Duplicate" in refused.qemu_message and held.id not in nodes:
-                    nodes[held.id] = Node(id=held.id)  # QEMU has it: not ours
-            elif step.command == "object-add":
-                self.info.memdevs = [*self.info.memdevs, held]
-                bound = bound or bool(held.get("host-nodes"))
-                memdevs[held["id"]] = held["size"]
-            elif isinstance(held, Node):
-                nodes[held.id] = new_nodes[held.id] = held
-            elif isinstance(held, Distance):
-                dists[held.src, held.dst] = held
-                new_dists[held.src, held.dst] = held.val
-            elif isinstance(held, HmatLb):
-                lbs.append(held)
-            elif isinstance(held, HmatCache):
-                caches.append(held)
-            if refused is None:
-                accepted += 1
-                sent(step.args)
-        if bound and isinstance(listed := await self._try("query-memdev"), list):
+        done = batch.fold(steps, replies, self.nodes, self.distances,
+                          lambda held, refused: derived.follow(self._derived_mapping, self.topology, held,
+                                                               refused), sent)
+        self.info.memdevs = [*self.info.memdevs, *done.memdevs]
+        if done.bound and isinstance(listed := await self._try("query-memdev"), list):
             by_id = {m.get("id"): m for m in listed if isinstance(m, dict)}  # QEMU's word on the binding
             self.info.memdevs = [by_id.get(m.get("id"), m) for m in self.info.memdevs]
-        self.nodes = discovery.with_bindings([nodes[i] for i in sorted(nodes)], self.info.memdevs)
-        self.distances = [dists[k] for k in sorted(dists)]
-        self.hmat_lb, self.hmat_cache = [*self.hmat_lb, *lbs], [*self.hmat_cache, *caches]
-
-        def note(r: Record) -> None:
-            r.memdevs.update(memdevs)
-            r.nodes.update((n.id, n) for n in self.nodes if n.id in new_nodes)  # with QEMU's binding
-            r.distances.update(new_dists)
-            r.hmat_lb += lbs
-            r.hmat_cache += caches
-
+        self.nodes = discovery.with_bindings([done.nodes[i] for i in sorted(done.nodes)], self.info.memdevs)
+        self.distances = [done.distances[k] for k in sorted(done.distances)]
+        self.hmat_lb, self.hmat_cache = [*self.hmat_lb, *done.lbs], [*self.hmat_cache, *done.caches]
         unwritten: RecordNotWritten | None = None  # raised after the change is announced
-        if memdevs or new_nodes or new_dists or lbs or caches:
+        if done.recorded:
             try:
-                self._note_record(note)
+                self.book.change(lambda r: done.record(r, self.nodes))
             except RecordNotWritten as exc:
                 unwritten = exc
-        if cpus:
-            self._record_derived()  # on every board: the record says numatui mapped it in preconfig
+        first = done.first
+        if done.cpus:
+            # on every board: the record says numatui mapped it in preconfig
+            self.book.keep_mapping(self._derived_mapping, self.topology.derived)
             try:
                 await self._reread_after(first is not None, mapping or {}, description)
             except RecordNotWritten as exc:
                 unwritten = unwritten or exc
-        if accepted:
+        if done.accepted:
             self._changed(description + (" (in part)" if first is not None else ""))
         if first is not None:
             raise first  # QEMU's refusal is the one to see
         if unwritten is not None:
             raise unwritten
-        return accepted
+        return done.accepted
 
     async def _reread_after(self, refused: bool, mapping: Mapping[SlotKey, int], description: str) -> None:
         """The one re-read after set-numa-node type cpu (a refused one may be half-applied)."""
@@ -499,7 +317,7 @@ class Session(Connection):
                                f"is malformed ({exc}); the grid shows what was sent") from None
         finally:
             if self.topology.derived:  # QEMU cannot list it: keep it now
-                self._flush_record(quiet=refused)  # after a refusal, QEMU's error is the one to see
+                self.book.flush(quiet=refused)  # after a refusal, QEMU's error is the one to see
 
     def mapping_steps(self, mapping: Mapping[SlotKey, int]) -> list[Step]:
         return commands.mapping_steps(self.topology, mapping)
@@ -551,7 +369,7 @@ class Session(Connection):
         ids |= {n.memdev for n in self.nodes if n.memdev}
         if self.record is not None:
             ids |= set(self.record.memdevs)
-        parsed = self._parse_argv(self.qemu_argv)
+        parsed = discovery.parse_argv(self.qemu_argv)
         if parsed is not None:
             ids |= {n.memdev for n in parsed.nodes if n.memdev}
         return ids
@@ -588,15 +406,11 @@ class Session(Connection):
     def set_pinning(self, policy: str | None) -> None:
         """The plan's vCPU pinning after boot; recorded (another numatui process sees it)."""
         self.pinning = policy
-        self._note_record(lambda r: setattr(r, "pinning", policy))
+        self.book.change(lambda r: setattr(r, "pinning", policy))
 
     def boot_cpus(self) -> int | None:
         """``-smp cpus`` when below ``maxcpus`` (only the first ones are present at boot)."""
-        smp = self.info.smp or {}
-        cpus, most = smp.get("cpus"), smp.get("maxcpus")
-        if isinstance(cpus, int) and isinstance(most, int) and cpus < most:
-            return cpus
-        return None
+        return self.info.boot_cpus
 
     def preflight(self) -> list[Finding]:
         """The model's checks of the current plan (blocking first)."""
@@ -613,17 +427,13 @@ class Session(Connection):
         start the machine.  Raises PreflightBlocked (unless ``force``),
         Disconnected (QEMU exited; its stderr tail when numatui launched it),
         QemuRefused."""
-        if self.state is not RunState.PRECONFIG:
-            raise BadRequest(f"QEMU is not in preconfig (it is {self.status or self.state.value})")
-        command = self.info.exit_command
-        if command is None:
-            raise BadRequest("this QEMU lists no x-exit-preconfig in query-commands")
+        command = commands.exit_command(self.state, self.status, self.info)
         findings = self.preflight() if findings is None else list(findings)
         if not force and any(f.severity is Severity.BLOCKING for f in findings):
             raise PreflightBlocked(findings)
         self._booting = True  # its RESUME is ours: the refresh below re-reads
         try:
-            self._flush_record(quiet=True)  # what numatui sent in preconfig outlives this process
+            self.book.flush(quiet=True)  # what numatui sent in preconfig outlives this process
             vcpus = sum(s.vcpus_count for s in self.topology.slots)  # a default growing with them
             await self.execute(command, timeout=max(self.timeout, boot_timeout(vcpus)))
         except Disconnected as exc:
@@ -644,31 +454,24 @@ class Session(Connection):
 
     async def hotplug(self, key: SlotKey) -> str:
         """device_add a CPU into an empty slot; returns its device id."""
-        slot = commands.slot_of(self.topology, key)
-        if slot.present:
-            raise BadRequest(f"slot {format_key(key)} already holds a CPU ({slot.qom_path})")
-        if not slot.type:
-            raise BadRequest(f"slot {format_key(key)}: the board names no CPU type to plug")
-        dev_id = cpu_device_id(key)
+        step = commands.plug_step(self.topology, key)
         try:
-            await self.execute("device_add", {"driver": slot.type, **slot.props, "id": dev_id})
+            await self.execute(step.command, step.args)
         except QemuRefused:
             await self._refresh_quietly()
             raise
         await self.refresh()
-        return dev_id
+        return str(step.holds)
 
     async def unplug(self, key: SlotKey) -> None:
         """device_del a present CPU; the slot stays in ``pending_unplug`` until
         QEMU sends DEVICE_DELETED (the guest must agree)."""
-        slot = commands.slot_of(self.topology, key)
-        if slot.qom_path is None:
-            raise BadRequest(f"slot {format_key(key)} holds no CPU")
-        self.unplugs.asked(key, slot.qom_path)
+        step = commands.unplug_step(self.topology, key)
+        self.unplugs.asked(key, step.holds)
         try:
-            await self.execute("device_del", {"id": slot.qom_path})
+            await self.execute(step.command, step.args)
         except SessionError:
-            self.unplugs.failed(key, slot.qom_path)
+            self.unplugs.failed(key, step.holds)
             raise
 
     def _handle_event(self, event: dict[str, Any]) -> None:
@@ -676,7 +479,7 @@ class Session(Connection):
         if self.unplugs.on_event(event):
             return
         if name == "DEVICE_DELETED" and UNPLUG_SETTLED not in event:
-            if self.refresh_on_delete and self.state in (RunState.RUNNING, RunState.PAUSED):
+            if self.refresh_on_delete and self.state.booted:
                 self._refresh_soon()
         elif name == "RESUME" and not self._booting and not any(s.present for s in self.topology.slots):
             # another client booted the VM: the slots QEMU reports change (present CPUs)

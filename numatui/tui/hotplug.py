@@ -21,7 +21,6 @@ from numatui.core.vm import ActionRefused, Targets
 from numatui.model.devices import plug_refusal_reason, unplug_refusal_reason
 from numatui.model.topology import Slot, SlotKey, format_key
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
-from numatui.session.machine import RunState
 
 if TYPE_CHECKING:
     from numatui.core.unplug import Answer
@@ -143,8 +142,7 @@ class Hotplug:
     def on_event(self, event: dict[str, Any]) -> None:
         """Called by the app for every QMP event (before it redraws)."""
         self.vm.unplugs.on_event(event)  # answers come back through _answered
-        if event.get("event") == "DEVICE_DELETED" and self.vm.session.state in (
-                RunState.RUNNING, RunState.PAUSED):
+        if event.get("event") == "DEVICE_DELETED" and self.vm.session.state.booted:
             self.ctl.face.start(self._reread())
 
     def _answered(self, answer: Answer) -> None:
