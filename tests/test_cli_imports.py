@@ -17,10 +17,11 @@ from numatui.cli import choices
 
 #: Modules (or packages, with everything under them) ``show`` has no use for.
 NOT_ON_SHOW = (
-    "textual", "rich", "libvirt",
+    "textual", "rich", "libvirt", "xml",
     "numatui.tui", "numatui.core", "numatui.bench",
     "numatui.session.launcher", "numatui.session.replay", "numatui.session.libvirt",
     "numatui.session.host_reader", "numatui.session.child_lifetime",
+    "numatui.model.qemu_args", "numatui.model.flavor", "numatui.model.libvirt",
     "numatui.model.openstack", "numatui.model.domain_xml", "numatui.model.presets",
     "numatui.model.host_preset", "numatui.model.pinning", "numatui.model.memory_split",
     "numatui.cli.host", "numatui.cli.domain", "numatui.cli.completion",
