@@ -4,7 +4,6 @@ error is one line, exit 2)."""
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -36,6 +35,8 @@ _INVALID_CHOICE = re.compile(
 
 def did_you_mean(given: str, choices: Iterable[str]) -> str:
     """`` (did you mean X?)`` for the closest of ``choices`` ("" when none is close)."""
+    import difflib  # on a usage error only: not on every command's imports
+
     close = difflib.get_close_matches(given, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
 
@@ -82,7 +83,8 @@ MAX_SECONDS = 86400.0
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="numatui", description="Map QEMU guest vCPUs to NUMA nodes, live, over QMP.")
     parser.add_argument("--version", action=_Version, nargs=0, help="show numatui's version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # prog given: argparse would make a help formatter to work it out (and import shutil)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, prog="numatui")
     sub.required = True
 
     common = _Parser(add_help=False)
