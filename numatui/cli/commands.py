@@ -19,7 +19,6 @@ from numatui.cli.parser import did_you_mean
 from numatui.model import sanitise
 from numatui.model.devices import unplug_refusal_reason
 from numatui.model.errors import NumaError
-from numatui.model.flavor import FlavorPlan
 from numatui.model.guest_numbering import guest_labels
 from numatui.model.plan import Plan
 from numatui.model.preflight import counted
@@ -174,6 +173,8 @@ async def apply_plan(vm: Vm, plan: Plan | None, out: TextIO, *, exit_preconfig: 
             return
         command = "object-add" if "qom-type" in args else "set-numa-node"
         out.write(f"{command} {json.dumps(args)}\n")
+
+    from numatui.model.flavor import FlavorPlan  # apply only: not on show's imports
 
     if isinstance(plan, FlavorPlan) and err is not None:  # what the flavor says that numatui leaves out
         for note in plan.flavor.notes():

@@ -1,40 +1,17 @@
-"""``numatui host`` (the host's NUMA view) and ``numatui pin`` (vCPU threads to host CPUs)."""
+"""``numatui host`` (the host's NUMA view) and ``numatui pin`` (vCPU threads to host CPUs);
+their grammar is in :mod:`numatui.cli.parser`."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from numatui.model.host import format_cpulist, render_host
-from numatui.model.pinning import PinPolicy
 from numatui.session.host_reader import read_host
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
-
-HOST_FORMATS = ("text", "json")
-
-
-def add_parsers(sub: Any, address: argparse.ArgumentParser, nodes: argparse.ArgumentParser,
-                common: argparse.ArgumentParser) -> None:
-    """The ``host`` and ``pin`` subcommands on numatui's parser."""
-    p = sub.add_parser("host", help="print the host's NUMA nodes, distances and CPUs")
-    p.add_argument("--host-root", default="/", metavar="DIR",
-                   help="read a recorded /sys + /proc tree under DIR (like HWLOC_FSROOT; default /)")
-    p.add_argument("--format", choices=HOST_FORMATS, default="text", help="text (default) or JSON")
-    p.add_argument("--vm", metavar="ADDRESS",
-                   help="also the guest nodes of this QEMU bound to each host node, and the "
-                        "capacity findings (text format)")
-    p.set_defaults(timeout=3.0, log=None, nodes=None, record=None)
-
-    p = sub.add_parser("pin", parents=[address, nodes, common],
-                       help="pin the vCPU threads of a booted QEMU to host CPUs")
-    p.add_argument("--policy", choices=[str(x) for x in PinPolicy], default="node",
-                   help="node (default): each vCPU to the CPUs of the host node its guest node's "
-                        "memory is bound to (host-nodes=); cpu: each vCPU to a host CPU of its own")
-    p.add_argument("--dry-run", action="store_true", help="print the pinning, change nothing")
-    p.add_argument("--host-root", default="/", metavar="DIR", help=argparse.SUPPRESS)
 
 
 def host_command(args: argparse.Namespace, out: TextIO, vm: Vm | None = None) -> int:

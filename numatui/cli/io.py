@@ -15,7 +15,6 @@ import io
 from typing import Any, TextIO
 
 from numatui.model.plan import Plan
-from numatui.model.qemu_args import load_plan
 from numatui.model.sanitise import multi_line
 from numatui.session.files import DOCUMENT_CAP, decode, read_bytes, read_stdin
 
@@ -57,5 +56,7 @@ def read_plan(path: str) -> Plan:
     """A plan file (JSON or ``-numa`` text), ``-`` for stdin: a regular file or
     standard input of at most 16 MiB (:mod:`numatui.session.files`); NumaError
     (one line) when it is not one."""
+    from numatui.model.qemu_args import load_plan  # apply only: not on every command's imports
+
     data = read_stdin(DOCUMENT_CAP, "plan") if path == "-" else read_bytes(path, DOCUMENT_CAP, "plan")
     return load_plan(decode(data, "plan", path))

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, TextIO
 from numatui.cli.parser import EXIT_OK, UsageError
 from numatui.cli.signals import on_emergency
 from numatui.session.address import Address
-from numatui.session.launcher import Launcher
 from numatui.session.peer import peer_owner_line
 from numatui.session.transcript import Transcript
 
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
 
     from numatui.core.autosave import SavedState
     from numatui.core.vm import Vm
+    from numatui.session.launcher import Launcher
     from numatui.session.session import Session
 
 async def connect(args: argparse.Namespace, err: TextIO, address: Address | None = None,
@@ -84,6 +84,8 @@ def make_vm(session: Session, path: Path | None = None, *, save: bool = True,
 
 
 async def launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from numatui.session.launcher import Launcher  # not on the headless commands' imports
+
     saved_path: Path | None = None
     if args.resume is not None:
         session, launcher, saved_path = await _resume(args, err)
@@ -134,6 +136,7 @@ def _remove_socket_dirs(*owners: object) -> None:
 async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launcher, Path]:
     """``launch --resume [NAME]``: QEMU again with the saved arguments, the plan replayed."""
     from numatui.core import autosave
+    from numatui.session.launcher import Launcher
     from numatui.session.replay import launch_with_plan
 
     if args.qemu_args or args.smp or args.memory:

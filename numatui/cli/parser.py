@@ -4,12 +4,12 @@ error is one line, exit 2)."""
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
+from numatui.cli.choices import EXPORT_FORMATS, PIN_POLICIES, PRESET_NAMES
 from numatui.model.errors import NumaError
 from numatui.model.numbers import parse_decimal, parse_int
 
@@ -35,6 +35,8 @@ _INVALID_CHOICE = re.compile(
 
 def did_you_mean(given: str, choices: Iterable[str]) -> str:
     """`` (did you mean X?)`` for the closest of ``choices`` ("" when none is close)."""
+    import difflib  # on a usage error only: not on every command's imports
+
     close = difflib.get_close_matches(given, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
 
@@ -79,11 +81,10 @@ MAX_SECONDS = 86400.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from numatui.core.export import EXPORT_FORMATS
-
     parser = _Parser(prog="numatui", description="Map QEMU guest vCPUs to NUMA nodes, live, over QMP.")
     parser.add_argument("--version", action=_Version, nargs=0, help="show numatui's version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # prog given: argparse would make a help formatter to work it out (and import shutil)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, prog="numatui")
     sub.required = True
 
     common = _Parser(add_help=False)
@@ -154,20 +155,37 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--wait", type=seconds(0, MAX_SECONDS), default=0.0, metavar="SECONDS",
                            help="wait for the guest to eject the CPUs (DEVICE_DELETED); "
                                 "exit 1 if it refuses or does not answer in time")
-    from numatui.cli.host import add_parsers
-
-    add_parsers(sub, address, nodes, common)  # host, pin
+    _add_host_parsers(sub, address, nodes, common)
     _add_domain_parser(sub, common)
     p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
     return parser
 
 
-def _add_preset_options(p: argparse.ArgumentParser) -> None:
-    from numatui.core.presets import preset_names
+def _add_host_parsers(sub: Any, address: argparse.ArgumentParser, nodes: argparse.ArgumentParser,
+                      common: argparse.ArgumentParser) -> None:
+    """The ``host`` and ``pin`` subcommands (numatui.cli.host runs them)."""
+    p = sub.add_parser("host", help="print the host's NUMA nodes, distances and CPUs")
+    p.add_argument("--host-root", default="/", metavar="DIR",
+                   help="read a recorded /sys + /proc tree under DIR (like HWLOC_FSROOT; default /)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON")
+    p.add_argument("--vm", metavar="ADDRESS",
+                   help="also the guest nodes of this QEMU bound to each host node, and the "
+                        "capacity findings (text format)")
+    p.set_defaults(timeout=3.0, log=None, nodes=None, record=None)
 
+    p = sub.add_parser("pin", parents=[address, nodes, common],
+                       help="pin the vCPU threads of a booted QEMU to host CPUs")
+    p.add_argument("--policy", choices=PIN_POLICIES, default="node",
+                   help="node (default): each vCPU to the CPUs of the host node its guest node's "
+                        "memory is bound to (host-nodes=); cpu: each vCPU to a host CPU of its own")
+    p.add_argument("--dry-run", action="store_true", help="print the pinning, change nothing")
+    p.add_argument("--host-root", default="/", metavar="DIR", help=argparse.SUPPRESS)
+
+
+def _add_preset_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", metavar="NAME",
-                   help=f"apply a preset instead of a plan file: {', '.join(preset_names())}")
+                   help=f"apply a preset instead of a plan file: {', '.join(PRESET_NAMES)}")
     p.add_argument("--into", type=whole(1, 128), metavar="N",
                    help="split/interleave over nodes 0..N-1 (default: every node QEMU has)")
     p.add_argument("--add-nodes", action="store_true",

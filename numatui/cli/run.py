@@ -24,10 +24,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from numatui.cli import launch as launching
-from numatui.cli.commands import PartialSuccess
-from numatui.cli.io import read_plan, safe
-from numatui.cli.launch import connect, make_vm
+from numatui.cli.io import safe
 from numatui.cli.parser import (
     EXIT_CONNECT,
     EXIT_OK,
@@ -39,7 +36,6 @@ from numatui.cli.parser import (
     parse,
 )
 from numatui.cli.signals import SignalGuard, on_emergency
-from numatui.core.export import rewritten
 from numatui.model import sanitise
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
@@ -49,6 +45,11 @@ from numatui.session.errors import BadAddress, BadRequest, CommandTimeout, Conne
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
+
+# Each command imports what it runs, in the function that runs it: ``numatui
+# show`` is a whole process each time, and importing the launcher, the
+# exporters, the presets or Textual would be most of its time
+# (tests/test_cli_imports.py pins what it imports).
 
 
 
@@ -88,6 +89,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
 
 def describe_error(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one line for any failure."""
+    from numatui.cli.commands import PartialSuccess
+
     if isinstance(exc, PartialSuccess):
         return EXIT_PARTIAL, one_line(str(exc))
     if isinstance(exc, UsageError | NumaError | BadAddress | BadRequest):
@@ -153,7 +156,9 @@ async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(script(build_parser(), args.shell))
         return EXIT_OK
     if args.command == "launch":
-        return await launching.launch(args, out, err)
+        from numatui.cli.launch import launch
+
+        return await launch(args, out, err)
     if args.command == "domain":
         from numatui.cli.domain import domain_command
 
@@ -162,6 +167,9 @@ async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from numatui.cli.host import host_command
 
         return host_command(args, out)
+    from numatui.cli.io import read_plan
+    from numatui.cli.launch import connect
+
     plan = read_plan(args.plan) if args.command == "apply" and args.plan is not None else None  # first
     session = await connect(args, err, Address.parse(args.vm) if args.command == "host" else None)
     try:
@@ -173,12 +181,13 @@ async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, err: TextIO,
                        plan: Plan | None) -> int:
     from numatui.cli import commands as cmd
+    from numatui.cli.launch import make_vm, open_tui
 
     if args.command == "connect":
         vm = make_vm(session, err=err)
         remove = on_emergency(vm.keeper.autosave)  # a forced exit on SIGTERM/SIGHUP still saves
         try:
-            return await launching.open_tui(vm, out, tui=not args.no_tui)
+            return await open_tui(vm, out, tui=not args.no_tui)
         finally:
             remove()
     if args.command in ("show", "export"):  # what numatui cannot know, said (exit code unchanged)
@@ -192,6 +201,8 @@ async def _run_command(session: Session, args: argparse.Namespace, out: TextIO, 
         await cmd.apply_plan(vm, plan, out, exit_preconfig=args.exit_preconfig,
                              force=args.force, err=err, preset=preset)
     elif args.command == "export":
+        from numatui.core.export import rewritten
+
         out.write(make_vm(session, save=False).export(args.format, args.flavor))
         if args.format == "numa" and (note := rewritten(session)):
             err.write(f"numatui: {note}\n")

@@ -17,7 +17,6 @@ from numatui.model.devices import cpu_device_id
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.plan import LIVE, MAX_NODES, Distance, Node
-from numatui.model.qemu_args import free_memdev_id
 from numatui.model.topology import Slot, SlotKey, Topology, format_key
 from numatui.session.errors import BadRequest
 from numatui.session.machine import MachineInfo, RunState
@@ -96,6 +95,8 @@ def node_steps(nodes: Sequence[Node], have: Collection[Node], taken: set[str],
                 raise BadRequest(f"node {node_id}: memory backend {memdev!r} has {known} bytes, not {size}")
             size = known if known is not None else size
         elif size is not None:
+            from numatui.model.qemu_args import free_memdev_id  # the argv reader: not on show's imports
+
             if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
                 raise BadRequest(f"node {node_id}: memory size {size!r} must be a positive number of bytes")
             memdev, created = memdev or free_memdev_id(node_id, taken), LIVE

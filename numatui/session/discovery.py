@@ -44,7 +44,7 @@ def from_argv(argv: Sequence[str], source: str) -> NodeFacts:
 
     Raises NumaError when the argv cannot be parsed.
     """
-    from numatui.model.qemu_args import parse_qemu_args
+    from numatui.model.argv import parse_qemu_args  # (not qemu_args: it imports every format)
 
     config = parse_qemu_args(list(argv[1:]), strict=False)  # QEMU has checked it already
     nodes = [_sized(n, config.memdevs) for n in config.nodes]

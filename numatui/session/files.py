@@ -27,7 +27,6 @@ import errno
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -168,6 +167,8 @@ def write_atomic(path: str | Path, data: str | bytes, mode: int = 0o600) -> None
     never followed; a directory there is refused (OSError)."""
     target = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    import tempfile  # writers only: reading a plan or a record need not import it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -54,6 +54,11 @@ DEFAULT_NODES = 2
 #: How long QEMU may take to create its QMP socket.
 START_TIMEOUT = 15.0
 
+#: How often :meth:`Launcher.start` looks for QEMU's socket and :meth:`Launcher.stop`
+#: for its exit: short, since a relaunch (a move, an undo) waits on both, and
+#: each look is one stat or waitpid.
+POLL_SECONDS = 0.002
+
 _MIB = 1024 * 1024
 
 #: QEMU's own architecture names for the host's ``platform.machine()``.
@@ -339,7 +344,7 @@ class Launcher:
                     + (f": {_error_line(stderr, self.qemu, None)}" if stderr.strip() else ""),
                     stderr,
                 )
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(POLL_SECONDS)
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -368,7 +373,7 @@ class Launcher:
                 proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + timeout
             while proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(POLL_SECONDS)
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()

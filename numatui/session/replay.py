@@ -21,6 +21,7 @@ the new QEMU with :meth:`Session.reconnect`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +35,9 @@ from numatui.model.qemu_args import (
     parse_qemu_args,
     without_legacy_cpus,
 )
-from numatui.model.topology import SlotKey, format_key
+from numatui.model.topology import SlotKey, Topology, format_key
 from numatui.session import commands, memory
+from numatui.session.commands import Step
 from numatui.session.errors import SessionError
 from numatui.session.launcher import Launcher
 
@@ -154,8 +156,27 @@ def check_plan(session: Session, plan: Plan, launcher: Launcher) -> dict[SlotKey
     return mapping
 
 
+#: Set-numa-node steps worked out while a new QEMU starts: (the topology they
+#: were computed on, the mapping, the steps); used only when the new QEMU's
+#: topology is that one.
+Guess = tuple[Topology, Mapping[SlotKey, int], list[Step]]
+
+
+def guess_steps(session: Session, mapping: Mapping[SlotKey, int]) -> Guess | None:
+    """The mapping steps for a new QEMU from the same arguments, worked out on
+    the slots the session has now with no node (what that QEMU will report:
+    the replay drops ``-numa cpu``): run while QEMU starts, so that their CPU
+    time is off the move's span.  None when they cannot be worked out."""
+    blank = session.topology.with_mapping(dict.fromkeys(session.topology.mapping()))
+    try:
+        return blank, dict(mapping), commands.mapping_steps(blank, mapping)
+    except (SessionError, NumaError):
+        return None  # the replay works them out again, and says why
+
+
 async def send_plan(session: Session, plan: Plan, mapping: Mapping[SlotKey, int], nodes: Sequence[Node],
-                    description: str, sent: Callable[[dict[str, Any]], object] = lambda args: None) -> int:
+                    description: str, sent: Callable[[dict[str, Any]], object] = lambda args: None,
+                    guess: Guess | None = None) -> int:
     """Send ``plan`` to a QEMU in preconfig with the fewest commands, as one
     batch (:meth:`Session.send`: pipelined, one re-read, one record write, one
     change ``description``): its pinning (numatui's, after boot), ``nodes``
@@ -164,12 +185,16 @@ async def send_plan(session: Session, plan: Plan, mapping: Mapping[SlotKey, int]
     QEMU lacks, then HMAT (after the CPUs: an initiator needs them; caches
     last).  Everything is checked before anything is sent.  ``sent`` hears
     each accepted command's arguments (``object-add``'s with ``qom-type``);
-    returns how many QEMU accepted; raises its first refusal."""
+    ``guess``: :func:`guess_steps`, used when QEMU's slots are those it was
+    worked out on.  Returns how many QEMU accepted; raises its first refusal."""
     if plan.pinning is not None and session.pinning != plan.pinning:
         session.set_pinning(plan.pinning)
     steps = session.node_steps(nodes)
     pending = {key: node for key, node in mapping.items() if session.topology.slot(key).node_id is None}
-    steps += session.mapping_steps(pending) if pending else []
+    if guess is not None and pending == guess[1] and session.topology == guess[0]:
+        steps += guess[2]
+    else:
+        steps += session.mapping_steps(pending) if pending else []
     have = {(d.src, d.dst): d.val for d in session.distances}
     steps += [commands.distance_step(d.src, d.dst, d.val) for d in plan.distances
               if have.get((d.src, d.dst)) != d.val]
@@ -178,7 +203,8 @@ async def send_plan(session: Session, plan: Plan, mapping: Mapping[SlotKey, int]
     return await session.send(steps, description, pending, sent) if steps else 0
 
 
-async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int], why: str) -> int:
+async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int], why: str,
+                 guess: Guess | None = None) -> int:
     """:func:`send_plan` to a new QEMU (``mapping``: :func:`check_plan`'s),
     announced as one change ``why``; the nodes its arguments lack are added
     (memoryless, or with memory: see check_plan).  Returns the commands sent.
@@ -188,7 +214,7 @@ async def replay(session: Session, plan: Plan, mapping: dict[SlotKey, int], why:
     wanted = {n.id for n in plan.nodes} | set(mapping.values()) | {d.src for d in plan.distances} \
         | {d.dst for d in plan.distances}
     sent = await send_plan(session, plan, mapping, [plan.node(i) or Node(i) for i in sorted(wanted - have)],
-                           why)
+                           why, guess=guess)
     live = {k: v for k, v in session.topology.mapping().items() if v is not None}
     if live != mapping:
         key, _ = sorted(set(live.items()) ^ set(mapping.items()))[0]
@@ -221,7 +247,13 @@ async def relaunch(session: Session, plan: Plan, why: str, reason: str) -> Launc
                              split=memory.split_for(session, plan))
     new.origin_argv = old.origin_argv
     mapping = check_plan(session, plan, new)
-    return await _swap(session, old, new, f"{why}: {reason}", lambda: replay(session, plan, mapping, why))
+    guess: list[Guess | None] = [None]  # worked out while the new QEMU starts
+
+    def meanwhile() -> None:
+        guess[0] = guess_steps(session, mapping)
+
+    return await _swap(session, old, new, f"{why}: {reason}",
+                       lambda: replay(session, plan, mapping, why, guess[0]), meanwhile)
 
 
 async def relaunch_topology(session: Session, argv: Sequence[str],
@@ -246,9 +278,12 @@ async def relaunch_topology(session: Session, argv: Sequence[str],
 
 
 async def _swap(session: Session, old: Launcher, new: Launcher, why: str,
-                replay_on_new: Callable[[], Awaitable[int]]) -> Launcher:
+                replay_on_new: Callable[[], Awaitable[int]],
+                meanwhile: Callable[[], object] = lambda: None) -> Launcher:
     """Start ``new``, move the session there and run ``replay_on_new``; then
     stop ``old``.  Any failure stops ``new`` and goes back to ``old``.
+    ``meanwhile`` runs once QEMU is spawned, while it starts (CPU work the
+    replay needs, off the move's span).
 
     When QEMU's command line holds a host resource a second QEMU cannot open
     (a disk image's write lock, a listening socket: :func:`exclusive_option`),
@@ -263,7 +298,7 @@ async def _swap(session: Session, old: Launcher, new: Launcher, why: str,
     if first:
         await old.stop()
     try:
-        await new.start()
+        await _start_while(new, meanwhile)
         session.launcher = new
         await session.reconnect(new.address)
         sent = await replay_on_new()
@@ -288,6 +323,17 @@ async def _swap(session: Session, old: Launcher, new: Launcher, why: str,
     note(f"relaunched QEMU (pid {new.pid}) with the plan replayed in {sent} command(s); "
          f"the old QEMU (pid {old.pid}) is stopped")
     return new
+
+
+async def _start_while(new: Launcher, meanwhile: Callable[[], object]) -> None:
+    """``new.start()``, with ``meanwhile`` run once QEMU is spawned (the
+    start's first step), while QEMU reads its options and makes the board."""
+    starting = asyncio.ensure_future(new.start())
+    try:
+        await asyncio.sleep(0)  # the task runs up to its first wait: QEMU is spawned
+        meanwhile()
+    finally:
+        await starting  # (its failure, or a cancellation, is the start's)
 
 
 async def _restart(session: Session, old: Launcher, plan: Plan, mapping: dict[SlotKey, int]) -> bool:

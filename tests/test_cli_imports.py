@@ -1,0 +1,69 @@
+"""``numatui show`` imports only what it uses: a whole ``numatui show`` process
+is measured against a plain socket script (the bench's ``cli_ratio``), and
+every module the headless path imports for nothing is paid on each run.  So
+the import set of a real ``show`` against a real QEMU is pinned here, and the
+plain constants the parser offers as choices are pinned to their sources."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import Qemu
+
+from numatui.cli import choices
+
+#: Modules (or packages, with everything under them) ``show`` has no use for.
+NOT_ON_SHOW = (
+    "textual", "rich", "libvirt", "xml",
+    "numatui.tui", "numatui.core", "numatui.bench",
+    "numatui.session.launcher", "numatui.session.replay", "numatui.session.libvirt",
+    "numatui.session.host_reader", "numatui.session.child_lifetime",
+    "numatui.model.qemu_args", "numatui.model.flavor", "numatui.model.libvirt",
+    "numatui.model.openstack", "numatui.model.domain_xml", "numatui.model.presets",
+    "numatui.model.host_preset", "numatui.model.pinning", "numatui.model.memory_split",
+    "numatui.cli.host", "numatui.cli.domain", "numatui.cli.completion",
+    "tempfile", "importlib.metadata",
+)
+
+_SHOW = """
+import io, json, sys
+from numatui.cli import main
+out, err = io.StringIO(), io.StringIO()
+code = main(["show", sys.argv[1]], stdout=out, stderr=err)
+print(json.dumps({"code": code, "out": out.getvalue(), "err": err.getvalue(),
+                  "modules": sorted(sys.modules)}))
+"""
+
+
+def _unneeded(modules: list[str]) -> list[str]:
+    return [m for m in modules if any(m == bad or m.startswith(bad + ".") for bad in NOT_ON_SHOW)]
+
+
+@pytest.mark.qemu
+def test_show_imports_nothing_it_does_not_use(qemu: Qemu) -> None:
+    done = subprocess.run([sys.executable, "-c", _SHOW, qemu.sock], capture_output=True, text=True,
+                          timeout=120, check=True)
+    result = json.loads(done.stdout)
+    assert result["code"] == 0, result["err"]
+    assert "slots    8 slots, 8 vCPUs" in result["out"]  # a real show: its import set is a real one
+    assert "numatui.session.session" in result["modules"]
+    assert _unneeded(result["modules"]) == []
+
+
+def test_the_list_catches_what_show_would_import_for_nothing() -> None:
+    assert _unneeded(["textual.app", "numatui.core.export", "numatui.session.launcher", "tempfile"]) == [
+        "textual.app", "numatui.core.export", "numatui.session.launcher", "tempfile"]
+    assert _unneeded(["numatui.session.launcher_x", "numatui.core_x", "numatui.session.session"]) == []
+
+
+def test_the_parser_choices_are_their_sources() -> None:
+    from numatui.core.export import EXPORT_FORMATS
+    from numatui.core.presets import preset_names
+    from numatui.model.pinning import PinPolicy
+
+    assert choices.EXPORT_FORMATS == EXPORT_FORMATS
+    assert list(choices.PRESET_NAMES) == preset_names()
+    assert list(choices.PIN_POLICIES) == [str(p) for p in PinPolicy]
