@@ -69,8 +69,10 @@ class HostileProxy:
     def __init__(self, path: str | Path, upstream: str, text: str,
                  event_after: str = "set-numa-node", rewrite: Rewrite | None = None,
                  flood: threading.Event | None = None, flood_rate: int = 10_000,
-                 keep_errors: bool = False) -> None:
+                 keep_errors: bool = False, reply_delay: float = 0.0) -> None:
         self.path = str(path)
+        #: seconds before each reply goes on: a slow but steady QEMU (a loaded host)
+        self.reply_delay = reply_delay
         #: QEMU's own error texts pass unchanged (a peer that lies elsewhere only)
         self.keep_errors = keep_errors
         self.rewrite = rewrite
@@ -115,6 +117,8 @@ class HostileProxy:
                 command = "greeting" if "QMP" in msg else ""
                 if "return" in msg or "error" in msg:
                     command = pending.pop(0) if pending else ""
+                    if self.reply_delay and command != "qmp_capabilities":
+                        await asyncio.sleep(self.reply_delay)
                     if not sent_event and self.event_after in command:
                         sent_event = True
                         event = {"event": self.text, "data": {"text": self.text},

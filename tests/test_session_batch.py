@@ -126,3 +126,28 @@ async def test_a_refusal_in_the_middle_keeps_what_qemu_accepted_and_reports_the_
         assert [(d.src, d.dst, d.val) for d in other.distances] == [(0, 2, 30)]
     finally:
         await other.close()
+
+
+async def test_a_batch_times_out_on_silence_not_on_its_length(qemu: Any) -> None:
+    """A fake peer in front of real QEMU (named so: QEMU cannot be made slow on
+    demand) delays every reply 0.1 s, as a loaded host does.  Twelve queries
+    take 1.2 s, far over the 0.5 s timeout, and all come back: the timeout is
+    time without a reply.  When the peer goes silent (2 s per reply), what is
+    left times out one timeout after the last reply, as CommandTimeout."""
+    from fake_qmp import HostileProxy
+
+    from numatui.session.errors import CommandTimeout
+
+    path = Path(qemu.extra["dir"]) / "slow.sock"
+    async with HostileProxy(path, qemu.sock, "x", keep_errors=True) as proxy:
+        session = await Session.connect(str(path), timeout=0.5, nodes=2)
+        try:
+            proxy.reply_delay = 0.1
+            replies = await session.execute_all([("query-status", {})] * 12)
+            assert [r.get("status") for r in replies] == ["prelaunch"] * 12
+            proxy.reply_delay = 2.0
+            replies = await session.execute_all([("query-status", {})] * 3)
+            assert all(isinstance(r, CommandTimeout) for r in replies), replies
+        finally:
+            proxy.reply_delay = 0.0
+            await session.close()

@@ -36,6 +36,10 @@ EventCallback = Callable[[dict[str, Any]], None]
 StateCallback = Callable[[RunState], None]
 
 
+#: A batched command's own limit: the batch's watchdog (no reply for ``timeout``) decides first.
+_BATCH_COMMAND_LIMIT = 24 * 3600.0
+
+
 class LauncherLike(Protocol):
     """What the session uses of :class:`numatui.session.launcher.Launcher`."""
 
@@ -165,9 +169,32 @@ class Connection:
         it raised, in order.  qemu.qmp keeps several commands in flight (tasks
         created in order enqueue in order) and QEMU runs them in the order
         received, so a batch costs about one round trip, not one per command.
-        QEMU runs the commands after a refused one all the same."""
-        tasks = [asyncio.ensure_future(self.execute(cmd, args)) for cmd, args in commands]
-        return await asyncio.gather(*tasks, return_exceptions=True)
+        QEMU runs the commands after a refused one all the same.
+
+        The timeout measures time without progress, not time since each
+        command was sent: a batch of thousands is answered one by one, and
+        on a busy host its last replies come long after they were sent while
+        QEMU is answering all along.  Only when no reply at all arrives for
+        ``timeout`` seconds do the commands still waiting time out."""
+        tasks = [asyncio.ensure_future(self.execute(cmd, args, timeout=_BATCH_COMMAND_LIMIT))
+                 for cmd, args in commands]
+        waiting = set(tasks)
+        while waiting:
+            done, waiting = await asyncio.wait(waiting, timeout=self.timeout,
+                                               return_when=asyncio.FIRST_COMPLETED)
+            if not done:  # no reply for a whole timeout: what is left will not come
+                for task in waiting:
+                    task.cancel()
+                await asyncio.gather(*waiting, return_exceptions=True)
+                break
+        out: list[Any] = []
+        for (cmd, _), task in zip(commands, tasks, strict=True):
+            if task.cancelled():
+                self.transcript.note(f"no answer to {cmd} within {self.timeout:g} s of the last reply")
+                out.append(CommandTimeout(cmd, self.timeout))
+            else:
+                out.append(task.exception() or task.result())
+        return out
 
     async def _try(self, command: str, args: dict[str, Any] | None = None) -> Any:
         """execute(), None when QEMU refuses."""
