@@ -48,10 +48,12 @@ class Keeper:
     """
 
     def __init__(self, session: Session, *, save: SaveHook | None = None,
-                 history: History | None = None) -> None:
+                 history: History | None = None, resumed: str | None = None) -> None:
         self.session = session
         self.save = save
         self.history = history or History(session.plan(), "start")
+        #: ``resumed NAME (saved WHEN)`` after ``numatui launch --resume`` (the status line says it)
+        self.resumed = resumed
         self.last_save_error: str | None = None
         #: where the last autosave went (when ``save`` returns something with a ``path``)
         self.saved_path: str | None = None

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
+from numatui.model.sanitise import one_line
 from numatui.model.topology import LEVEL_NAMES, SlotKey, Topology
 
 #: How many states the history keeps by default (the oldest go first).
 DEFAULT_LIMIT = 100
+#: How many states a saved state file keeps (``numatui launch --resume`` brings them back).
+SAVED_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,39 @@ class History:
 
     def __len__(self) -> int:
         return len(self._states)
+
+    # -- a state file ---------------------------------------------------------------
+    def to_dict(self, limit: int = SAVED_LIMIT) -> dict[str, Any]:
+        """The newest ``limit`` states (always the current one), for a state
+        file: ``{"position": N, "states": [{"description": ..., "plan": {...}}, ...]}``."""
+        start = min(self._pos, max(0, len(self._states) - limit))
+        kept = self._states[start:start + limit]
+        return {"position": self._pos - start,
+                "states": [{"description": s.description, "plan": s.plan.to_dict()} for s in kept]}
+
+    @classmethod
+    def from_dict(cls, raw: Any, limit: int = DEFAULT_LIMIT) -> History:
+        """What :meth:`to_dict` wrote (data: checked, descriptions made one
+        line); NumaError naming what is wrong."""
+        states = raw.get("states") if isinstance(raw, Mapping) else None
+        if not isinstance(states, list) or not 2 <= len(states) <= limit:
+            raise NumaError(f"history: \"states\" must be a list of 2 to {limit} states")
+        kept: list[State] = []
+        for i, item in enumerate(states):
+            if not isinstance(item, Mapping) or set(item) != {"description", "plan"} \
+                    or not isinstance(item["description"], str):
+                raise NumaError(f"history.states[{i}] must be {{\"description\": TEXT, \"plan\": PLAN}}")
+            try:
+                plan = Plan.from_dict(item["plan"])
+            except NumaError as exc:
+                raise NumaError(f"history.states[{i}]: {exc}") from None
+            kept.append(State(plan, one_line(item["description"], 200)))
+        pos = raw.get("position")
+        if type(pos) is not int or not 0 <= pos < len(kept):
+            raise NumaError(f"history: \"position\" must be a whole number from 0 to {len(kept) - 1}")
+        history = cls(kept[0].plan, kept[0].description, limit)
+        history._states, history._pos = kept, pos
+        return history
 
 
 def describe_assign(topology: Topology, keys: Collection[SlotKey], node: int) -> str:

@@ -92,8 +92,8 @@ class StatusBar(Static):
     """
 
     def show(self, session: Session, busy: str | None, mask: Callable[[str], str],
-             seconds: float = 0.0) -> None:
-        update_static(self, status_text(session, busy, mask, seconds))
+             seconds: float = 0.0, resumed: str | None = None) -> None:
+        update_static(self, status_text(session, busy, mask, seconds, resumed))
 
 
 def busy_badge(busy: str, seconds: float) -> str:
@@ -104,9 +104,10 @@ def busy_badge(busy: str, seconds: float) -> str:
 
 
 def status_text(session: Session, busy: str | None, mask: Callable[[str], str] = str,
-                seconds: float = 0.0) -> Text:
+                seconds: float = 0.0, resumed: str | None = None) -> Text:
     """The status bar's two lines; while a step runs (``busy``, for ``seconds``)
-    the state badge says what numatui is doing instead of QEMU's run state."""
+    the state badge says what numatui is doing instead of QEMU's run state.
+    ``resumed`` (``resumed web1-1a2b3c4d``) replaces "launched by numatui"."""
     state = run_state(session)
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append("numatui ", style="bold")
@@ -128,7 +129,7 @@ def status_text(session: Session, busy: str | None, mask: Callable[[str], str] =
     if session.unknowns:  # what numatui cannot know: the sentences head the command-line views
         line.append(f" ? {len(session.unknowns)} unknown ", style=UNKNOWN_STYLE)
         line.append(" ")
-    origin = "launched by numatui" if session.launcher is not None else "attached"
+    origin = resumed or ("launched by numatui" if session.launcher is not None else "attached")
     if not session.topology.slots and state == "disconnected":
         line.append(f"{origin} · QEMU is gone: R relaunches or reconnects")
     elif not session.topology.slots:  # between two QEMUs (R, a relaunch)
