@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from conftest import DEFAULT_ARGS, numa_node_args
 from test_backends import argv_of
 from test_numa_nodes_tui import press
@@ -22,6 +23,7 @@ GIB = 1 << 30
 BASE = [*[a if a != "2G" else "3G" for a in DEFAULT_ARGS], *numa_node_args(2, 2048)]
 
 
+@pytest.mark.qemu
 async def test_initiator_of_a_new_memory_node_in_one_burst(qemu_factory: Any) -> None:
     launcher = Launcher(extra_args=BASE, hmat=True)
     await launcher.start()

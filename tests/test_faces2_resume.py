@@ -55,6 +55,7 @@ def test_the_saved_history_is_bounded_and_round_trips(tmp_path: Path) -> None:
         History.from_dict({"position": 0, "states": [{"description": "x", "plan": {}}]})
 
 
+@pytest.mark.qemu
 async def test_resume_brings_the_undo_history_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     launcher = Launcher(extra_args=ARGS)
