@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from numatui.core.vm import run_state
 from numatui.model.sanitise import one_line
-from numatui.model.topology import Topology, format_key
+from numatui.model.topology import LEVEL_NAMES, SlotKey, Topology, format_key
 from numatui.tui.paint import update_static
 
 if TYPE_CHECKING:
@@ -45,15 +45,22 @@ def shape(session: Session) -> str:
     return text
 
 
+def short_key(key: SlotKey) -> str:
+    """``socket 1 core 0 thread 0``: the props in fewer columns than :func:`format_key`."""
+    return " ".join(f"{LEVEL_NAMES.get(p, p)} {v}" for p, v in key)
+
+
 def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool,
-                boot_cpus: int | None = None, pinned: str | None = None) -> str:
+                boot_cpus: int | None = None, pinned: str | None = None,
+                width: int | None = None) -> str:
     """The line under the grid: the cursor slot's props, node, state, its
     pinning (``pinned``, after boot); the selection size.  ``boot_cpus``
-    (``-smp cpus`` below ``maxcpus``): whether the slot is filled at boot."""
+    (``-smp cpus`` below ``maxcpus``): whether the slot is filled at boot.
+    Longer than ``width``, the props are spelt short (``socket 1 core 0``)."""
     if not topology.slots:
         return "QEMU reports no CPU slots"
     slot = topology.slots[cursor]
-    text = format_key(slot.key)
+    text = ""
     if slot.node_id is None:
         text += " · unassigned"
     else:
@@ -69,7 +76,10 @@ def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool,
         text += f" · {pinned}"
     if selected:
         text += f" · {selected} selected"
-    return text
+    key = format_key(slot.key)
+    if width is not None and len(key) + len(text) > width:
+        key = short_key(slot.key)
+    return key + text
 
 
 def hover_text(topology: Topology, index: int, booted: bool) -> str:
@@ -88,7 +98,8 @@ class StatusBar(Static):
     QEMU version, machine, run state; origin, nodes, shape."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 2; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 2; background: $panel; color: $text; padding: 0 1;
+                text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def show(self, session: Session, busy: str | None, mask: Callable[[str], str],
