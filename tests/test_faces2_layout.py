@@ -2,13 +2,14 @@
 bar's two lines are cut (…), never wrapped; the cursor line keeps its start
 (props spelt short when long); the nodes panel folds a line between fields,
 never inside ``256 MiB``; after boot the overview shows every socket, above
-the legend."""
+the legend; an inapplicable preset's reason wraps inside the chooser."""
 
 from __future__ import annotations
 
 import pytest
 from test_numa_nodes_tui import press
 from textual.widget import Widget
+from textual.widgets import OptionList
 
 from numatui.session.launcher import Launcher
 from numatui.session.session import Session
@@ -16,6 +17,7 @@ from numatui.tui.app import NumaApp
 from numatui.tui.info_line import InfoLine
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.overview import Overview
+from numatui.tui.preset_chooser import PresetChooser
 from numatui.tui.status import StatusBar
 
 ARGS = ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "64,sockets=8,cores=4,threads=2",
@@ -40,6 +42,14 @@ async def test_the_main_screen_fits_80x24_before_and_after_boot() -> None:
             status = drawn(app.query_one(StatusBar))
             assert len(status) == 2 and status[0].startswith("numatui  preconfig")
             assert status[0].endswith("\u2026") and status[1].startswith("launched by numatui")
+            await press(app, pilot, "P")  # an inapplicable preset's reason wraps inside the box
+            chooser = app.screen
+            assert isinstance(chooser, PresetChooser)
+            options = chooser.query_one(OptionList)
+            assert options.region.right <= 80
+            shown = " ".join(" ".join(drawn(options)).split())
+            assert "this board has no die level (its CPU slots are named by socket, core, thread)" in shown
+            await press(app, pilot, "escape")
             await session.exit_preconfig(force=True)
             app.sync()
             await pilot.pause()
