@@ -12,6 +12,7 @@ redo are two steps, :meth:`History.undo_target` to learn where to go and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,8 @@ class History:
         self.limit = limit
         self._states: list[State] = [State(initial, description)]
         self._pos = 0
+        #: id(state) -> (state, its state-file form, its JSON size): see :meth:`_saved`
+        self._cache: dict[int, tuple[State, dict[str, Any], int]] = {}
 
     # -- reading --------------------------------------------------------------------
     @property
@@ -127,13 +130,32 @@ class History:
         return len(self._states)
 
     # -- a state file ---------------------------------------------------------------
-    def to_dict(self, limit: int = SAVED_LIMIT) -> dict[str, Any]:
-        """The newest ``limit`` states (always the current one), for a state
-        file: ``{"position": N, "states": [{"description": ..., "plan": {...}}, ...]}``."""
+    def _saved(self, state: State) -> tuple[dict[str, Any], int]:
+        """``state`` as a state file holds it and its JSON size, kept until the
+        state leaves the history (plans never change: each is serialised once)."""
+        hit = self._cache.get(id(state))
+        if hit is None or hit[0] is not state:
+            data = {"description": state.description, "plan": state.plan.to_dict()}
+            hit = (state, data, len(json.dumps(data, separators=(",", ":"))))
+            self._cache[id(state)] = hit
+        return hit[1], hit[2]
+
+    def to_dict(self, limit: int = SAVED_LIMIT, budget: int | None = None) -> dict[str, Any]:
+        """The newest ``limit`` states (always the current one), the oldest
+        dropped first while they take more than ``budget`` bytes of compact
+        JSON (at least two kept), for a state file: ``{"position": N,
+        "states": [{"description": ..., "plan": {...}}, ...]}``."""
         start = min(self._pos, max(0, len(self._states) - limit))
         kept = self._states[start:start + limit]
-        return {"position": self._pos - start,
-                "states": [{"description": s.description, "plan": s.plan.to_dict()} for s in kept]}
+        self._cache = {id(st): self._cache[id(st)] for st in kept if id(st) in self._cache}
+        saved = [self._saved(st) for st in kept]
+        while budget is not None and len(saved) > 2 and sum(size for _, size in saved) > budget:
+            if start < self._pos:
+                saved.pop(0)
+                start += 1
+            else:
+                saved.pop()
+        return {"position": self._pos - start, "states": [data for data, _ in saved]}
 
     @classmethod
     def from_dict(cls, raw: Any, limit: int = DEFAULT_LIMIT) -> History:
