@@ -39,6 +39,8 @@ async def test_initiator_of_a_new_memory_node_in_one_burst(qemu_factory: Any) ->
             assert "only when a node is declared" in editor.message.text
             await press(app, pilot, "n", *"1G", "enter", "i", "a")
             assert editor.message.has_class("ok"), editor.message.text
+            await press(app, pilot, "escape", "t")  # the HMAT editor asks for no initiator now
+            assert "no initiator" not in app.screen.status_text()  # type: ignore[attr-defined]
             await press(app, pilot, "escape")
         node2 = {n.id: n for n in session.nodes}[2]
         assert (node2.size, node2.initiator) == (GIB, 0)
@@ -65,3 +67,21 @@ async def test_no_initiator_without_hmat(launched: Session) -> None:
         editor = app.screen
         assert isinstance(editor, MemoryEditor)
         assert "without hmat=on" in editor.message.text
+
+
+async def test_hmat_editor_names_memory_only_nodes_without_initiator(qemu_factory: Any) -> None:
+    from test_hmat_tui import TIERS
+
+    from numatui.tui.hmat_editor import HmatEditor
+
+    q = qemu_factory([a.replace(",initiator=0", "") for a in TIERS])
+    session = await Session.connect(q.sock)
+    try:
+        app = NumaApp(session)
+        async with app.run_test(size=(100, 34)) as pilot:
+            await press(app, pilot, "t")
+            assert isinstance(app.screen, HmatEditor)
+            assert "Memory-only node 2 has no initiator" in app.screen.status_text()
+            await press(app, pilot, "escape")
+    finally:
+        await session.close()
