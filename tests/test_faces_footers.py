@@ -21,7 +21,7 @@ async def test_after_boot_unplug_stands_beside_plug(qemu: Any, session: Session)
         assert (await qemu.qmp("query-status"))["status"] == "running"
         keys = footer_keys(app.screen)
         assert keys.index("Unplug") == keys.index("Plug") + 1, keys
-        assert "Assign" not in keys and "Relaunch" not in keys
+        assert "Node" not in keys and "Relaunch" not in keys
 
 
 async def test_while_qemu_is_gone_the_footer_offers_r(qemu: Any, session: Session) -> None:
@@ -29,13 +29,13 @@ async def test_while_qemu_is_gone_the_footer_offers_r(qemu: Any, session: Sessio
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         before = footer_keys(app.screen)
-        assert "Assign" in before and "Boot" in before and "Relaunch" not in before
+        assert "Node" in before and "Boot" in before and "Relaunch" not in before
         qemu.kill()
         await until(lambda: session.state.value == "disconnected", 20, "QEMU going away")
         await settle(app, pilot)
         await until(lambda: "Relaunch" in footer_keys(app.screen), 10, "R in the footer")
         keys = footer_keys(app.screen)
-        assert "Assign" not in keys and "Boot" not in keys, keys
+        assert "Node" not in keys and "Boot" not in keys, keys
 
 
 async def test_the_preset_chooser_footer_has_its_own_keys(qemu: Any, session: Session) -> None:
@@ -57,12 +57,12 @@ async def test_a_wide_footer_shows_the_editors_presets_host_and_view(qemu: Any, 
     """P, d, m, t, H, v, y in the footer from 140 columns (their keys work at any width)."""
     from numatui.tui.preset_chooser import PresetChooser
 
-    wide = ["Distances", "Memory", "HMAT", "Copy", "View", "Host", "Presets"]
+    wide = ["Distances", "Memory", "HMAT", "Copy", "View", "Host", "+Node"]
     app = NumaApp(session)
     async with app.run_test(size=(150, 40)) as pilot:
         await settle(app, pilot)
         keys = footer_keys(app.screen)
-        assert all(k in keys for k in wide) and "Assign" in keys, keys
+        assert all(k in keys for k in wide) and "Node" in keys, keys
         await pilot.press("P")  # one chooser, not two (the key has two bindings)
         await settle(app, pilot)
         assert isinstance(app.screen, PresetChooser) and len(app.screen_stack) == 2

@@ -29,6 +29,7 @@ from numatui.tui.help import HELP, HelpScreen
 from numatui.tui.legend import Legend, legend_text
 from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
+from numatui.tui.overview import Overview
 from numatui.tui.status import StatusBar, cursor_text, status_text
 
 BIG = ["-machine", "q35", "-accel", "tcg", "-cpu", "max",
@@ -161,7 +162,9 @@ async def test_80x24_shows_header_nodes_legend_and_a_whole_socket(qemu_factory: 
             assert app.query_one(StatusBar).region.height <= 2
             side = app.query_one("#side").region
             legend = app.query_one(Legend).region
-            assert legend.height >= 5 and legend.bottom <= side.bottom  # not scrolled out
+            assert legend.height >= 5  # below the overview: the side panel scrolls to it
+            overview = app.query_one(Overview)  # right under the nodes (#25 item 8)
+            assert overview.display and overview.region.y < side.bottom
             assert "7•" in app.query_one(Legend).content.plain  # every node's sample
             grid = app.query_one(CpuGrid)
             rows = grid.grid_layout.rows
@@ -188,12 +191,12 @@ async def test_footer_after_boot_has_no_assign(qemu: Any, session: Session) -> N
     notes = Notes(app)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert "Assign" in footer_keys(app.screen)
+        assert "Node" in footer_keys(app.screen)
         await pilot.press("X", "enter")
         await until(lambda: session.state.value == "running", 10, "the boot")
         await settle(app, pilot)
         await pilot.pause()
-        assert "Assign" not in footer_keys(app.screen)
+        assert "Node" not in footer_keys(app.screen)
         assert "Plug" in footer_keys(app.screen)
         await pilot.press("1")  # still explains why
         await settle(app, pilot)

@@ -62,11 +62,12 @@ def _transcript(args: argparse.Namespace) -> Iterator[Transcript]:
 
 
 def make_vm(session: Session, path: Path | None = None, *, save: bool = True,
-        err: TextIO | None = None, host_root: str = "/") -> Vm:
+            err: TextIO | None = None, host_root: str = "/", resumed: SavedState | None = None) -> Vm:
     """The application layer on ``session``: with ``save``, undo history +
     autosave after every change (a failing save is noted in the QMP log,
     never fatal; an untrusted state directory turns autosave off, said once
-    on ``err``, and numatui works on)."""
+    on ``err``, and numatui works on).  ``resumed``: the state file
+    ``--resume`` started from, whose undo history goes on."""
     from numatui.core.autosave import Autosaver, usable_state_dir
     from numatui.core.keeper import Keeper
     from numatui.core.vm import Vm
@@ -78,7 +79,9 @@ def make_vm(session: Session, path: Path | None = None, *, save: bool = True,
         (err or sys.stderr).write(f"numatui: {problem}\n")
         return Vm(session, host_root=host_root)
     saver = Autosaver(path) if path is not None else Autosaver.for_session(session)
-    keeper = Keeper(session, save=saver.save_session)
+    keeper = Keeper(session, history=resumed.undo_history() if resumed is not None else None,
+                    resumed=f"resumed {resumed.key}" if resumed is not None else None)
+    keeper.save = lambda s: saver.save_session(s, keeper.history)
     keeper.autosave()
     return Vm(session, keeper, host_root=host_root)
 
@@ -86,9 +89,9 @@ def make_vm(session: Session, path: Path | None = None, *, save: bool = True,
 async def launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from numatui.session.launcher import Launcher  # not on the headless commands' imports
 
-    saved_path: Path | None = None
+    saved: SavedState | None = None
     if args.resume is not None:
-        session, launcher, saved_path = await _resume(args, err)
+        session, launcher, saved = await _resume(args, err)
     else:
         launcher = Launcher(qemu=args.qemu, nodes=args.nodes, smp=args.smp, memory=args.memory,
                             extra_args=args.qemu_args, keep_running=args.keep_running,
@@ -102,7 +105,7 @@ async def launch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     vm: Vm | None = None
     removers = []
     try:
-        vm = make_vm(session, saved_path, err=err)
+        vm = make_vm(session, saved.path if saved is not None else None, err=err, resumed=saved)
         removers.append(on_emergency(vm.keeper.autosave))  # a forced exit on SIGTERM/SIGHUP still saves
         if not args.keep_running:  # QEMU dies with numatui (PDEATHSIG); its directory goes too
             removers.append(on_emergency(lambda: _remove_socket_dirs(launcher, vm)))
@@ -133,8 +136,9 @@ def _remove_socket_dirs(*owners: object) -> None:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launcher, Path]:
-    """``launch --resume [NAME]``: QEMU again with the saved arguments, the plan replayed."""
+async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launcher, SavedState]:
+    """``launch --resume [NAME]``: QEMU again with the saved arguments, the plan
+    replayed (the undo history comes back in :func:`make_vm`)."""
     from numatui.core import autosave
     from numatui.session.launcher import Launcher
     from numatui.session.replay import launch_with_plan
@@ -151,7 +155,7 @@ async def _resume(args: argparse.Namespace, err: TextIO) -> tuple[Session, Launc
                                          keep_running=args.keep_running, transcript=transcript)
     launcher = session.launcher
     assert isinstance(launcher, Launcher)
-    return session, launcher, state.path
+    return session, launcher, state
 
 
 def _refuse_if_running(state: SavedState) -> None:

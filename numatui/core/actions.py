@@ -103,7 +103,7 @@ def _move(key_id: str, keys: str, action: str, label: str, help_line: str, *, ov
 
 
 ACTIONS: tuple[Action, ...] = (
-    Action("assign", "0,1,2,3,4,5,6,7,8,9", "Assign", "Assign to node {node}",
+    Action("assign", "0,1,2,3,4,5,6,7,8,9", "Node", "Assign to node {node}",
            "Put the selection (or the cursor slot) on node {node}, live", _preconfig_live, footer=True,
            key_display="0-9",
            section="Assign", help="put the selection (or the cursor slot) on that node"),
@@ -111,8 +111,12 @@ ACTIONS: tuple[Action, ...] = (
     # not in the palette)
     Action("assign_refused", "0,1,2,3,4,5,6,7,8,9", "", "", "", lambda s: _running(s) or _gone(s)),
     Action("add_node", "n", "+Node", "Add a node", "Declare a new memoryless NUMA node in QEMU (n)",
-           _preconfig, footer=True, tooltip="Add a memoryless NUMA node",
-           section="Assign", help="add a node (memoryless), live"),
+           _preconfig, tooltip="Add a memoryless NUMA node",  # at 80 columns P has its place
+           section="Assign", help="add a node (memoryless), live", wide=True),
+    Action("presets", "P", "Preset", "Apply a preset…",
+           "Map the whole machine in one step: one node per socket, split, interleave, … (P)",
+           _preconfig, footer=True, key_display="P", tooltip="Map the whole machine with a preset",
+           section="Assign", help="map the whole machine with a preset"),
     Action("distances", "d", "Distances", "Edit distances",
            "The node x node distance matrix, sent live (d)",
            section="Assign", help="edit the distances, live", wide=True),
@@ -178,10 +182,6 @@ ACTIONS: tuple[Action, ...] = (
            "The host's NUMA nodes, their CPUs and memory, and the guest nodes bound to them (H)",
            _always,
            section="Panels", help="the host's NUMA nodes, the guest nodes bound to them", wide=True),
-    Action("presets", "P", "Presets", "Apply a preset…",
-           "Map the whole machine in one step: one node per socket, split, interleave, … (P)",
-           _preconfig, key_display="P", tooltip="Map the whole machine with a preset",
-           section="Assign", help="map the whole machine with a preset", wide=True),
     Action("apply_preset", "", "", "Preset: {preset}", "{description}", _preconfig),
     _move("cursor_up", "up,k", "move(0, -1)", "Up", _CURSOR, key_display="↑ k"),
     _move("cursor_down", "down,j", "move(0, 1)", "Down", _CURSOR, key_display="↓ j"),

@@ -5,14 +5,19 @@ One JSON file per VM in ``$XDG_STATE_HOME/numatui/`` (default
 
     {"version": 1, "name": "web1", "argv": ["qemu-system-x86_64", ...],
      "launched": true, "address": "unix:/tmp/numatui-x/qmp.sock",
-     "plan": {<the plan file>}, "saved": "2026-11-26T08:00:00+00:00"}
+     "plan": {<the plan file>}, "saved": "2026-11-26T08:00:00+00:00",
+     "history": {"position": 1, "states": [{"description": "start", "plan": {...}}, ...]}}
 
 ``argv`` is QEMU's command line without numatui's monitor and --preconfig
 (what ``numatui launch --resume`` starts again), present only when numatui
 launched QEMU (``"launched": true``).  For a QEMU numatui attached to, its
 own argv (when readable) is kept under ``"qemu_argv"``, for export and
 ``apply`` only: nothing ever starts it (it holds the running VM's own
-``-qmp`` sockets, and may come from another user's process).
+``-qmp`` sockets, and may come from another user's process).  ``history`` is
+the undo history (:meth:`numatui.model.history.History.to_dict`): at most
+the last 50 steps, fewer when they would pass :data:`HISTORY_BYTES`, so a
+file stays far below the 16 MiB read cap; ``--resume`` brings it back, and a
+file without it (older numatui) resumes with a history that starts there.
 
 Trust (:mod:`numatui.session.trust`): the directory must be a real 0700 directory of
 the user's, else nothing is saved (:func:`usable_state_dir`); ``--resume``
@@ -41,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from numatui.model.errors import NumaError
+from numatui.model.history import SAVED_LIMIT, History
 from numatui.model.plan import PLAN_VERSION, Plan, loads_strict
 from numatui.model.qemu_args import LAUNCHER_MARK, iter_options
 from numatui.model.smp import split_opts
@@ -59,6 +65,9 @@ if TYPE_CHECKING:
     from numatui.session.session import Session
 
 SUFFIX = ".json"
+#: The most a saved undo history takes in a state file, as compact JSON (written with
+#: json's spaces it is about a tenth more; the read cap is 16 MiB)
+HISTORY_BYTES = 4 << 20
 
 
 class SavedStateError(NumaError):
@@ -116,6 +125,12 @@ class SavedState:
     qemu_argv: list[str] | None = None
     #: the launched QEMU's identity ({"pid", "start", "boot"}): resume refuses while it runs
     qemu: dict[str, Any] | None = None
+    #: the undo history as saved (:func:`history_dict`); None in older files
+    history: dict[str, Any] | None = None
+
+    def undo_history(self) -> History | None:
+        """The saved undo history (None when the file has none)."""
+        return History.from_dict(self.history) if self.history is not None else None
 
     @property
     def key(self) -> str:
@@ -126,7 +141,8 @@ class SavedState:
                 "argv": self.argv if self.launched else None,
                 "qemu_argv": self.qemu_argv, "launched": self.launched, "address": self.address,
                 "plan": self.plan.to_dict(), "saved": self.saved,
-                **({"qemu": self.qemu} if self.qemu else {})}
+                **({"qemu": self.qemu} if self.qemu else {}),
+                **({"history": self.history} if self.history else {})}
 
 
 #: How the one line about an untrusted state directory starts (records live there too).
@@ -146,19 +162,27 @@ def _now() -> str:
 
 def save(path: Path, plan: Plan, *, argv: Sequence[str] | None, name: str | None = None,
          launched: bool = False, address: str | None = None,
-         qemu: dict[str, Any] | None = None) -> SavedState:
+         qemu: dict[str, Any] | None = None, history: History | None = None) -> SavedState:
     """Save atomically into a directory that passes the trust rules; returns
     what was saved (SavedStateError when the directory fails them)."""
     state = SavedState(path=path, name=name if name is not None else vm_name(argv),
                        argv=list(argv) if argv is not None and launched else None, plan=plan,
                        saved=_now(), launched=launched, address=address,
                        qemu_argv=list(argv) if argv is not None and not launched else None,
-                       qemu=qemu if launched else None)
+                       qemu=qemu if launched else None,
+                       history=history_dict(history) if history is not None else None)
     problem = private_dir_problem(path.parent)  # checked at every save: it may have changed
     if problem is not None:
         raise SavedStateError(f"{STATE_OFF}: {problem}")
-    write_atomic(path, json.dumps(state.to_dict(), indent=2) + "\n")
+    write_atomic(path, _render(state.to_dict()))
     return state
+
+
+def _render(data: dict[str, Any]) -> str:
+    """One key a line, each value on its line: readable, and written by
+    json's C encoder (``indent=`` takes its pure-Python one: a second for a
+    long history of a 4096-vCPU VM)."""
+    return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in data.items()) + "\n}\n"
 
 
 def load(path: str | Path) -> SavedState:
@@ -186,10 +210,23 @@ def load(path: str | Path) -> SavedState:
     name = data.get("name")
     address = data.get("address")
     qemu = data.get("qemu")
+    history = data.get("history")
+    if history is not None:
+        try:
+            History.from_dict(history)
+        except NumaError as exc:
+            raise SavedStateError(f"{p}: {exc}") from None
     return SavedState(path=p, name=name if isinstance(name, str) else None, argv=argv, plan=plan,
                       saved=str(data.get("saved", "")), launched=launched,
                       address=address if isinstance(address, str) else None, qemu_argv=qemu_argv,
-                      qemu=qemu if isinstance(qemu, dict) else None)
+                      qemu=qemu if isinstance(qemu, dict) else None, history=history)
+
+
+def history_dict(history: History, budget: int = HISTORY_BYTES) -> dict[str, Any] | None:
+    """The last :data:`SAVED_LIMIT` states of ``history``, fewer (the oldest
+    first) while they take more than ``budget`` bytes of compact JSON; None
+    when there is nothing to undo or redo."""
+    return history.to_dict(SAVED_LIMIT, budget) if len(history) >= 2 else None
 
 
 def _argv_field(p: Path, data: dict[str, Any], field: str) -> list[str] | None:
@@ -265,12 +302,13 @@ class Autosaver:
         argv, _ = _argv_of(session)
         return cls((directory or state_dir()) / (state_key(argv, str(session.address)) + SUFFIX))
 
-    def save_session(self, session: Session) -> SavedState:
-        """Save the session's plan now (the argv of its current QEMU)."""
+    def save_session(self, session: Session, history: History | None = None) -> SavedState:
+        """Save the session's plan now (the argv of its current QEMU) and ``history``."""
         argv, launched = _argv_of(session)
         identity = identify(getattr(session.launcher, "pid", None)) if launched else None
         return save(self.path, session.plan(), argv=argv, launched=launched,
-                    address=str(session.address), qemu=identity.to_dict() if identity else None)
+                    address=str(session.address), qemu=identity.to_dict() if identity else None,
+                    history=history)
 
 
 def _argv_of(session: Session) -> tuple[list[str] | None, bool]:

@@ -9,6 +9,7 @@ its argv and stderr and stops it).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from numatui.model.backend import Backend
@@ -47,10 +48,12 @@ class Keeper:
     """
 
     def __init__(self, session: Session, *, save: SaveHook | None = None,
-                 history: History | None = None) -> None:
+                 history: History | None = None, resumed: str | None = None) -> None:
         self.session = session
         self.save = save
         self.history = history or History(session.plan(), "start")
+        #: ``resumed NAME (saved WHEN)`` after ``numatui launch --resume`` (the status line says it)
+        self.resumed = resumed
         self.last_save_error: str | None = None
         #: where the last autosave went (when ``save`` returns something with a ``path``)
         self.saved_path: str | None = None
@@ -132,7 +135,8 @@ class Keeper:
         self.history.push(self.session.plan(), why)
 
     async def set_memory(self, sizes: dict[int, int],
-                         backends: Mapping[int, Backend] | None = None) -> Launcher | None:
+                         backends: Mapping[int, Backend] | None = None,
+                         initiators: Mapping[int, int] | None = None) -> Launcher | None:
         """Give the nodes ``sizes`` (bytes; 0 = memoryless); saved afterwards.
 
         In preconfig, when only nodes QEMU does not have yet are new (existing
@@ -141,7 +145,9 @@ class Keeper:
         memoryless: the node alone) and None is returned: no relaunch.
         Otherwise a new QEMU with the split, the plan replayed (the saved argv
         carries the split); returns its launcher.  ``backends``: the type and
-        options of a new node's backend (default RAM)."""
+        options of a new node's backend (default RAM); ``initiators``: a new
+        node's HMAT ``initiator`` (QEMU takes it only with the node)."""
+        initiators = initiators or {}
         live = memory.live_additions(self.session, sizes)
         refusal = None if live is not None else memory.read_only_reason(self.session, launched(self.session))
         refusal = refusal or memory.memory_problem(self.session, sizes)
@@ -150,11 +156,14 @@ class Keeper:
         new: Launcher | None = None
         if live is None:
             plan, why = memory.split_plan(self.session, sizes, backends or {})
+            have = {n.id for n in self.session.nodes}
+            plan = plan.with_nodes([replace(n, initiator=initiators[n.id])
+                                    if n.id in initiators and n.id not in have else n for n in plan.nodes])
             new = await relaunch(self.session, plan, why, MEMORY_REASON)
             self.autosave()  # the new QEMU's argv, even when the replay sent nothing
         else:  # one batch: one change saved by _on_change
             await self.session.add_nodes([
-                Node(node_id, size=size or None,
+                Node(node_id, size=size or None, initiator=initiators.get(node_id),
                      backend=(backends or {}).get(node_id, ()) if size else ())
                 for node_id, size in live])
         return new

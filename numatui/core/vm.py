@@ -198,13 +198,21 @@ class Vm:
         await self.session.set_hmat_cache(cache)
 
     async def set_memory(self, sizes: dict[int, int],
-                         backends: Mapping[int, Backend] | None = None) -> Launcher | None:
+                         backends: Mapping[int, Backend] | None = None,
+                         initiators: Mapping[int, int] | None = None) -> Launcher | None:
         """Nodes with ``sizes`` (bytes): nodes QEMU lacks are added live with a
         new backend in preconfig (None: no relaunch, see
         :meth:`numatui.core.keeper.Keeper.set_memory`); a changed size is a new
         QEMU with the plan replayed (its launcher).  ``backends``: a new
-        node's backend type and options (:mod:`numatui.model.backend`)."""
-        return await self.keeper.set_memory(sizes, backends)
+        node's backend type and options (:mod:`numatui.model.backend`);
+        ``initiators``: a new node's HMAT initiator (QEMU takes it only when
+        the node is declared)."""
+        if initiators:
+            problem = hmat_problem(self.session, (), (), nodes=[Node(i, initiator=n)
+                                                                 for i, n in initiators.items()])
+            if problem:
+                raise ActionRefused(problem)
+        return await self.keeper.set_memory(sizes, backends, initiators)
 
     # -- topology (-smp, -cpu) -----------------------------------------------------------
     def topology_options(self) -> tuple[str, str]:

@@ -12,15 +12,20 @@ redo are two steps, :meth:`History.undo_target` to learn where to go and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
+from numatui.model.sanitise import one_line
 from numatui.model.topology import LEVEL_NAMES, SlotKey, Topology
 
 #: How many states the history keeps by default (the oldest go first).
 DEFAULT_LIMIT = 100
+#: How many states a saved state file keeps (``numatui launch --resume`` brings them back).
+SAVED_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class History:
         self.limit = limit
         self._states: list[State] = [State(initial, description)]
         self._pos = 0
+        #: id(state) -> (state, its state-file form, its JSON size): see :meth:`_saved`
+        self._cache: dict[int, tuple[State, dict[str, Any], int]] = {}
 
     # -- reading --------------------------------------------------------------------
     @property
@@ -121,6 +128,58 @@ class History:
 
     def __len__(self) -> int:
         return len(self._states)
+
+    # -- a state file ---------------------------------------------------------------
+    def _saved(self, state: State) -> tuple[dict[str, Any], int]:
+        """``state`` as a state file holds it and its JSON size, kept until the
+        state leaves the history (plans never change: each is serialised once)."""
+        hit = self._cache.get(id(state))
+        if hit is None or hit[0] is not state:
+            data = {"description": state.description, "plan": state.plan.to_dict()}
+            hit = (state, data, len(json.dumps(data, separators=(",", ":"))))
+            self._cache[id(state)] = hit
+        return hit[1], hit[2]
+
+    def to_dict(self, limit: int = SAVED_LIMIT, budget: int | None = None) -> dict[str, Any]:
+        """The newest ``limit`` states (always the current one), the oldest
+        dropped first while they take more than ``budget`` bytes of compact
+        JSON (at least two kept), for a state file: ``{"position": N,
+        "states": [{"description": ..., "plan": {...}}, ...]}``."""
+        start = min(self._pos, max(0, len(self._states) - limit))
+        kept = self._states[start:start + limit]
+        self._cache = {id(st): self._cache[id(st)] for st in kept if id(st) in self._cache}
+        saved = [self._saved(st) for st in kept]
+        while budget is not None and len(saved) > 2 and sum(size for _, size in saved) > budget:
+            if start < self._pos:
+                saved.pop(0)
+                start += 1
+            else:
+                saved.pop()
+        return {"position": self._pos - start, "states": [data for data, _ in saved]}
+
+    @classmethod
+    def from_dict(cls, raw: Any, limit: int = DEFAULT_LIMIT) -> History:
+        """What :meth:`to_dict` wrote (data: checked, descriptions made one
+        line); NumaError naming what is wrong."""
+        states = raw.get("states") if isinstance(raw, Mapping) else None
+        if not isinstance(states, list) or not 2 <= len(states) <= limit:
+            raise NumaError(f"history: \"states\" must be a list of 2 to {limit} states")
+        kept: list[State] = []
+        for i, item in enumerate(states):
+            if not isinstance(item, Mapping) or set(item) != {"description", "plan"} \
+                    or not isinstance(item["description"], str):
+                raise NumaError(f"history.states[{i}] must be {{\"description\": TEXT, \"plan\": PLAN}}")
+            try:
+                plan = Plan.from_dict(item["plan"])
+            except NumaError as exc:
+                raise NumaError(f"history.states[{i}]: {exc}") from None
+            kept.append(State(plan, one_line(item["description"], 200)))
+        pos = raw.get("position")
+        if type(pos) is not int or not 0 <= pos < len(kept):
+            raise NumaError(f"history: \"position\" must be a whole number from 0 to {len(kept) - 1}")
+        history = cls(kept[0].plan, kept[0].description, limit)
+        history._states, history._pos = kept, pos
+        return history
 
 
 def describe_assign(topology: Topology, keys: Collection[SlotKey], node: int) -> str:

@@ -357,7 +357,7 @@ def loads_strict(text: str) -> Any:
 
 #: The keys of an autosaved state file (numatui.core.autosave writes it).
 SAVED_STATE_KEYS = frozenset({"version", "name", "argv", "qemu_argv", "plan", "saved", "launched",
-                              "address", "qemu"})
+                              "address", "qemu", "history"})
 
 
 def saved_state_plan(data: Mapping[str, Any]) -> Any:

@@ -163,8 +163,8 @@ class NumaApp(App[str]):
                 yield InfoLine(id="cursor-info")
             with VerticalScroll(id="side"):
                 yield NodesPanel(id="nodes")
+                yield Overview(id="overview")  # above the legend: every socket stays in sight
                 yield Legend(id="legend")
-                yield Overview(id="overview")
                 yield HostPanel(self.vm, id="host")
         with Horizontal(id="bottom"):
             yield CommandPanel(keymap=self.keymap, id="cmdline")
@@ -268,7 +268,8 @@ class NumaApp(App[str]):
 
     def show_status(self) -> None:
         """Redraw the status bar alone (an operation's busy text)."""
-        self.part(StatusBar).show(self.session, self.ctl.busy, self.mask, self.ctl.busy_seconds())
+        self.part(StatusBar).show(self.session, self.ctl.busy, self.mask, self.ctl.busy_seconds(),
+                                  self.keeper.resumed)
 
     def _refresh_bindings_if_changed(self, booted: bool) -> None:
         """``check_action`` depends on the run state and the screen on top; the
@@ -317,7 +318,8 @@ class NumaApp(App[str]):
         pin = self.vm.pin_text(grid.topology.slots[grid.cursor].key) if booted and self.vm.pinned \
             and grid.topology.slots else None
         boot_cpus = None if booted else self.session.boot_cpus()
-        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, boot_cpus, pin)
+        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, boot_cpus, pin,
+                           self.part(InfoLine).content_region.width or None)
         if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
             text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
         self.part(InfoLine).show(text)

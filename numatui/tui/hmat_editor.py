@@ -11,7 +11,9 @@ column node: ``LEVEL SIZE [ASSOCIATIVITY [POLICY [LINE]]]``.  Each value is
 sent live (``set-numa-node`` types hmat-lb / hmat-cache) after numatui's own
 check of QEMU's rules (:mod:`numatui.model.hmat`); QEMU cannot change a
 value once given, so a set cell is read-only.  Everything needs ``-machine
-hmat=on`` (``numatui launch --hmat``).
+hmat=on`` (``numatui launch --hmat``).  A memory-only node's ``initiator``
+is set when the node is added (QEMU takes it only then: the memory editor's
+``i``); the status line names the nodes that lack one.
 """
 
 from __future__ import annotations
@@ -151,6 +153,20 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
             return "hmat=off: QEMU refuses every HMAT option."
         if not self.initiators:
             return "No node has CPUs yet: map CPUs first (an initiator needs them)."
+        return self.table_status() + self.initiator_hint()
+
+    def initiator_hint(self) -> str:
+        """Memory-only nodes without an ``initiator`` (the preflight warns): QEMU
+        takes one only in the command that adds the node, so the memory editor
+        sets it on a new node (m, n, i)."""
+        lacking = [n.id for n in self.session.nodes
+                   if n.size and n.initiator is None and n.id not in self.initiators]
+        if not lacking:
+            return ""
+        return (f" Memory-only node {', '.join(map(str, lacking))} has no initiator; QEMU takes one "
+                "only when a node is added: m, n (size), i.")
+
+    def table_status(self) -> str:
         gaps = hmat.missing_pairs(self.session.hmat_lb, self.initiators, self.targets)
         lacking = gaps.get((self.hierarchy, self.data_type))
         if lacking:

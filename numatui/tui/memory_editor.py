@@ -6,6 +6,12 @@ distances (:meth:`numatui.core.vm.Vm.set_memory`); only when
 numatui launched QEMU and before boot.  Otherwise the sizes are shown
 read-only with the reason.  The sizes must add up to ``-m``: the editor
 shows the remainder as you type.
+
+``i`` gives a new node its HMAT ``initiator`` (the node with CPUs closest to
+its memory; the preflight asks for one on a memory-only node): QEMU takes it
+only in the ``set-numa-node`` type node that declares the node, so it is
+sent when the node is applied, and an existing node's initiator is shown, not
+changed.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class MemoryEditor(Editor[int]):
         Binding("a", "apply", "Apply (relaunch)"),
         Binding("n", "new_node", "New node"),
         Binding("b", "backend", "Backend"),
+        Binding("i", "initiator", "Initiator"),
         Binding("escape", "close", "Close"),
         *digit_bindings(),
     ]
@@ -61,6 +68,8 @@ class MemoryEditor(Editor[int]):
         self.draft: dict[int, int] = current_sizes(self.session)
         #: the backend chosen (b) for a node QEMU does not have yet: an index into CHOICES
         self.backends: dict[int, int] = {}
+        #: the HMAT initiator chosen (i) for a node QEMU does not have yet
+        self.initiators: dict[int, int] = {}
 
     @property
     def read_only(self) -> str | None:
@@ -105,9 +114,11 @@ class MemoryEditor(Editor[int]):
             node = known.get(node_id)
             now = node.size if node is not None and node.size else 0
             changed = size != now
+            init = self.initiators.get(node_id) if node is None else node.initiator
             table.add_row(
-                Text(node.memdev if node is not None and node.memdev else
-                     f"new {CHOICES[self.backends.get(node_id, 0)][0]}" if node is None else "-"),
+                Text((node.memdev if node is not None and node.memdev else
+                      f"new {CHOICES[self.backends.get(node_id, 0)][0]}" if node is None else "-")
+                     + (f" ←{init}" if init is not None else "")),
                 Text(str(cpus[node_id])),
                 Text(human_size(now) if now else "none", style="dim" if not now else ""),
                 Text(human_size(size) if size else "none", style="bold" if changed else ""),
@@ -193,6 +204,35 @@ class MemoryEditor(Editor[int]):
         self.message.say(f"Node {node}: -object memory-backend-{CHOICES[self.backends[node]][0]}.")
         self.redraw()
 
+    def action_initiator(self) -> None:
+        """The next initiator (a node with CPUs, then none) for the cursor's new node."""
+        node = self.cursor_node()
+        if node is None or self.refused() or self.field.has_class("shown"):
+            return
+        have = {n.id: n for n in self.session.nodes}
+        if node in have:
+            now = have[node].initiator
+            self.message.say(f"Node {node}'s initiator is {'none' if now is None else now}: QEMU takes "
+                             "it only when a node is declared (-numa node,initiator=); i sets it on a "
+                             "new node (n).", "error")
+            return
+        if self.session.info.hmat is False:
+            self.message.say("QEMU runs without hmat=on: no initiator (numatui launch --hmat).", "error")
+            return
+        choices = sorted({s.node_id for s in self.session.topology.slots if s.node_id is not None} - {node})
+        if not choices:
+            self.message.say("No node has CPUs yet: map CPUs first (an initiator needs them).", "error")
+            return
+        now = self.initiators.get(node)
+        nxt = choices[0] if now not in choices else [*choices, None][choices.index(now) + 1]
+        if nxt is None:
+            self.initiators.pop(node, None)
+            self.message.say(f"Node {node}: no initiator.")
+        else:
+            self.initiators[node] = nxt
+            self.message.say(f"Node {node}: initiator={nxt} (sent with the node when you apply, a).")
+        self.redraw()
+
     def chosen_backends(self) -> dict[int, Backend]:
         return {node: CHOICES[i][1] for node, i in self.backends.items()}
 
@@ -202,7 +242,7 @@ class MemoryEditor(Editor[int]):
             self.message.say("Adding the new node(s) with their memory live\u2026")
             async with self.step("adding node(s) with memory live"):
                 try:
-                    await self.vm.set_memory(self.draft, self.chosen_backends())
+                    await self.vm.set_memory(self.draft, self.chosen_backends(), self.initiators)
                 except SessionError as exc:
                     self.message.say(error_words(exc), "error")
                 else:
@@ -213,7 +253,7 @@ class MemoryEditor(Editor[int]):
             self.message.say("Starting a new QEMU with the new split and replaying the plan\u2026")
             async with self.step("relaunching QEMU with the new memory split"):
                 try:
-                    new = await self.vm.set_memory(self.draft, self.chosen_backends())
+                    new = await self.vm.set_memory(self.draft, self.chosen_backends(), self.initiators)
                 except ReplayFailed as exc:
                     where = "still on the old QEMU" if exc.restored else "QEMU is gone"
                     self.message.say(f"{error_words(exc)} ({where})", "error")
@@ -225,4 +265,5 @@ class MemoryEditor(Editor[int]):
                                      "replayed plan.", "ok")
         self.draft = current_sizes(self.session)
         self.backends = {}
+        self.initiators = {}
         self.changed()

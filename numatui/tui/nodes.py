@@ -7,6 +7,7 @@ pointer is highlighted and a "new node" line appears (preconfig only).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from numatui.session.session import Session
 
 DROP_STYLE = "reverse bold"
+INDENT = "   "  # a folded line's continuation starts under the node id
 
 
 def node_lines(
@@ -83,6 +85,25 @@ def node_lines(
     return lines
 
 
+def fold(text: Text, width: int) -> list[Text]:
+    """``text`` in lines of ``width``, broken only between its fields (two or
+    more spaces apart), so ``256 MiB`` or ``4 CPUs`` never splits; a field
+    wider than the panel is cut with ….  Later lines are indented under the id."""
+    cuts = [m.end() for m in re.finditer(r"  +", text.plain)]
+    lines: list[Text] = []
+    line = Text()
+    for piece in text.divide(cuts):
+        if line.cell_len and line.cell_len + len(piece.plain.rstrip()) > width:
+            lines.append(line)
+            line = Text(INDENT)
+        line.append_text(piece)
+    lines.append(line)
+    for part in lines:
+        part.rstrip()
+        part.truncate(width, overflow="ellipsis")
+    return lines
+
+
 class NodesPanel(LinePainter):
     """The nodes, and a drop zone for slots dragged from the CPU grid.
 
@@ -129,8 +150,7 @@ class NodesPanel(LinePainter):
         wrapped: list[tuple[Text, DropTarget | None]] = []
         for text, target in self._lines:
             fits = width <= 0 or text.cell_len <= width
-            parts = [text] if fits else list(text.wrap(self.app.console, width))
-            wrapped += [(part, target) for part in parts]
+            wrapped += [(part, target) for part in ([text] if fits else fold(text, width))]
         self._wrapped = (width, wrapped)
         return wrapped
 

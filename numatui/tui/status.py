@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from numatui.core.vm import run_state
 from numatui.model.sanitise import one_line
-from numatui.model.topology import Topology, format_key
+from numatui.model.topology import LEVEL_NAMES, SlotKey, Topology, format_key
 from numatui.tui.paint import update_static
 
 if TYPE_CHECKING:
@@ -45,15 +45,22 @@ def shape(session: Session) -> str:
     return text
 
 
+def short_key(key: SlotKey) -> str:
+    """``socket 1 core 0 thread 0``: the props in fewer columns than :func:`format_key`."""
+    return " ".join(f"{LEVEL_NAMES.get(p, p)} {v}" for p, v in key)
+
+
 def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool,
-                boot_cpus: int | None = None, pinned: str | None = None) -> str:
+                boot_cpus: int | None = None, pinned: str | None = None,
+                width: int | None = None) -> str:
     """The line under the grid: the cursor slot's props, node, state, its
     pinning (``pinned``, after boot); the selection size.  ``boot_cpus``
-    (``-smp cpus`` below ``maxcpus``): whether the slot is filled at boot."""
+    (``-smp cpus`` below ``maxcpus``): whether the slot is filled at boot.
+    Longer than ``width``, the props are spelt short (``socket 1 core 0``)."""
     if not topology.slots:
         return "QEMU reports no CPU slots"
     slot = topology.slots[cursor]
-    text = format_key(slot.key)
+    text = ""
     if slot.node_id is None:
         text += " · unassigned"
     else:
@@ -69,7 +76,10 @@ def cursor_text(topology: Topology, cursor: int, selected: int, booted: bool,
         text += f" · {pinned}"
     if selected:
         text += f" · {selected} selected"
-    return text
+    key = format_key(slot.key)
+    if width is not None and len(key) + len(text) > width:
+        key = short_key(slot.key)
+    return key + text
 
 
 def hover_text(topology: Topology, index: int, booted: bool) -> str:
@@ -88,12 +98,13 @@ class StatusBar(Static):
     QEMU version, machine, run state; origin, nodes, shape."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 2; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 2; background: $panel; color: $text; padding: 0 1;
+                text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def show(self, session: Session, busy: str | None, mask: Callable[[str], str],
-             seconds: float = 0.0) -> None:
-        update_static(self, status_text(session, busy, mask, seconds))
+             seconds: float = 0.0, resumed: str | None = None) -> None:
+        update_static(self, status_text(session, busy, mask, seconds, resumed))
 
 
 def busy_badge(busy: str, seconds: float) -> str:
@@ -104,9 +115,10 @@ def busy_badge(busy: str, seconds: float) -> str:
 
 
 def status_text(session: Session, busy: str | None, mask: Callable[[str], str] = str,
-                seconds: float = 0.0) -> Text:
+                seconds: float = 0.0, resumed: str | None = None) -> Text:
     """The status bar's two lines; while a step runs (``busy``, for ``seconds``)
-    the state badge says what numatui is doing instead of QEMU's run state."""
+    the state badge says what numatui is doing instead of QEMU's run state.
+    ``resumed`` (``resumed web1-1a2b3c4d``) replaces "launched by numatui"."""
     state = run_state(session)
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append("numatui ", style="bold")
@@ -128,7 +140,7 @@ def status_text(session: Session, busy: str | None, mask: Callable[[str], str] =
     if session.unknowns:  # what numatui cannot know: the sentences head the command-line views
         line.append(f" ? {len(session.unknowns)} unknown ", style=UNKNOWN_STYLE)
         line.append(" ")
-    origin = "launched by numatui" if session.launcher is not None else "attached"
+    origin = resumed or ("launched by numatui" if session.launcher is not None else "attached")
     if not session.topology.slots and state == "disconnected":
         line.append(f"{origin} · QEMU is gone: R relaunches or reconnects")
     elif not session.topology.slots:  # between two QEMUs (R, a relaunch)
