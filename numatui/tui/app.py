@@ -1,12 +1,13 @@
 """The numatui app: the CPU grid over a live QEMU session.
 
-The app receives a connected :class:`~numatui.session.session.Session`; every
-user action goes through :class:`numatui.core.vm.Vm`, run by the
-:class:`~numatui.tui.controller.Controller` as an async worker on the app's
-own event loop, one at a time (a lock), with the status bar saying what is
-going on; afterwards every panel is redrawn from what QEMU reports.
+The app receives the run's :class:`numatui.core.vm.Vm` (the CLI's, over a
+connected session); every user action goes through it, put on the one work
+queue of :mod:`numatui.tui.controller` (the path of a key is drawn there)
+and run by the app's one worker on its own event loop, one at a time, with
+the status bar saying what is going on; afterwards every panel is redrawn
+from what QEMU reports.
 
-The CLI runs it with ``await run_tui(session)``, which prints the ``-numa``
+The CLI runs it with ``await run_tui(vm)``, which prints the ``-numa``
 options once the screen is restored (``run_async`` returns them instead).
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from textual import events
+from textual import events, work
 from textual.actions import parse
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -106,11 +107,12 @@ class NumaApp(App[str]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (SMALL_HEIGHT, "-tall")]  # noqa: RUF012
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (LOG_BESIDE_WIDTH, "-wide")]  # noqa: RUF012
 
-    def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
+    def __init__(self, vm: Vm | Session, *, mask: Mapping[str, str] | None = None,
                  keeper: Keeper | None = None, host_root: str = "/",
                  keymap: Mapping[str, str] | None = None, config_notes: Iterable[str] = (),
                  domain: DomainTarget | None = None) -> None:
-        """``mask`` replaces strings (socket paths, pids) wherever they are shown:
+        """``vm``: the run's Vm (a bare Session gets one of its own: tests, benches).
+        ``mask`` replaces strings (socket paths, pids) wherever they are shown:
         for screenshots and snapshot tests.  ``keeper`` holds the undo history
         and autosave (the CLI gives one that saves; default: history only).
         ``keymap``: the user's keys (binding id -> keys, :mod:`numatui.tui.keymap`);
@@ -118,8 +120,8 @@ class NumaApp(App[str]):
         super().__init__()
         self.keymap = dict(keymap or {})
         self._config_notes = list(config_notes)
-        self.session = session
-        self.vm = Vm(session, keeper, host_root=host_root)
+        self.vm = vm if isinstance(vm, Vm) else Vm(vm, keeper, host_root=host_root)
+        self.session = session = self.vm.session
         self.keeper = self.vm.keeper
         self.domain = domain  # numatui domain: Save to domain, and q asks when unsaved
         if domain is not None:
@@ -199,6 +201,7 @@ class NumaApp(App[str]):
             self.session.add_state_listener(self._on_state),
             self.session.add_change_listener(lambda _what: self.drop_errors()),
         ]
+        self._serve_queue()
         self.grid.focus()
         self.query_one("#cmd-save").display = self.domain is not None
         self.sync()
@@ -356,18 +359,30 @@ class NumaApp(App[str]):
         else:
             self.action_assign(message.target)
 
-    # -- actions ------------------------------------------------------------------------
-    # -- what the controller needs (its Face) ------------------------------------------
+    # -- the work queue, and what the controller needs (its Face) -------------------------
+    @work(exclusive=True, group="qmp")
+    async def _serve_queue(self) -> None:
+        """The app's one worker: every QMP job, in the order asked (numatui.tui.controller)."""
+        await self.ctl.serve()
+
+    async def settled(self) -> None:
+        """Until every queued job and every other worker is done (tests and
+        benches wait here: the queue's worker never completes)."""
+        while True:
+            await self.ctl.queue.join()
+            others = [w for w in self.workers if w.node is not self or w.name != "_serve_queue"]
+            if all(w.is_finished for w in others):
+                await self.ctl.queue.join()
+                return
+            await self.workers.wait_for_complete(others)
+
     def start(self, work: Coroutine[Any, Any, None], group: str = "qmp") -> None:
         """QMP work waits its turn behind every earlier key's (the controller's
-        queue); other groups (copy) run at once."""
+        queue); other groups (copy: no QMP) run at once."""
         if group == "qmp":
             self.ctl.enqueue(work)
         else:
             self.run_worker(work, group=group)
-
-    def run_now(self, work: Coroutine[Any, Any, None], group: str) -> None:
-        self.run_worker(work, group=group)
 
     def booting(self, busy: bool) -> None:
         self.grid.loading = busy
@@ -443,16 +458,20 @@ class NumaApp(App[str]):
         self.hotplug.unplug(*self.grid.take_targets())
 
     def action_distances(self) -> None:
-        self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+        self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
+                                    on_change=self.sync))
 
     def action_hmat(self) -> None:
-        self.push_screen(HmatEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+        self.push_screen(HmatEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
+                                    on_change=self.sync))
 
     def action_memory(self) -> None:
-        self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+        self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
+                                    on_change=self.sync))
 
     def action_smp(self) -> None:
-        self.push_screen(SmpEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+        self.push_screen(SmpEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
+                                    on_change=self.sync))
 
     def action_presets(self) -> None:
         """``P``: the preset chooser; what it picks runs after every earlier key."""
@@ -549,7 +568,7 @@ class NumaApp(App[str]):
         self.push_screen(HelpScreen(self.keymap))
 
     def action_save_domain(self) -> None:
-        self.run_now(save_domain(self.domain, self.vm, self.notify), "domain")
+        self.start(save_domain(self.domain, self.vm, self.notify))
 
     def on_command_panel_save_requested(self) -> None:
         self.action_save_domain()
@@ -612,7 +631,7 @@ class NumaApp(App[str]):
 
 
 async def run_async(
-    session: Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
+    vm: Vm | Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
     domain: DomainTarget | None = None, **options: Any
 ) -> str:
     """Run the app on the running event loop (the session's); return the
@@ -621,18 +640,18 @@ async def run_async(
     from numatui.tui.keymap import load_keymap
 
     keymap, notes = load_keymap()
-    app = NumaApp(session, mask=mask, keeper=keeper, keymap=keymap, config_notes=notes, domain=domain)
+    app = NumaApp(vm, mask=mask, keeper=keeper, keymap=keymap, config_notes=notes, domain=domain)
     await app.run_async(**options)
     result = app.return_value
     return result if result is not None else app.vm.quit_text()
 
 
-async def run_tui(session: Session, *, keeper: Keeper | None = None, **options: Any) -> int:
+async def run_tui(vm: Vm, **options: Any) -> int:
     """The CLI seam (``numatui launch`` / ``connect``): run the app, then print
     the ``-numa`` options to stdout after the screen is restored.  Returns 0."""
     with terminal_as_stdout():
-        text = await run_async(session, keeper=keeper, **options)
-    for note in export.quit_notes(session):
+        text = await run_async(vm, **options)
+    for note in export.quit_notes(vm.session):
         sys.stderr.write(f"numatui: {note}\n")
     if text:
         sys.stdout.write(text)

@@ -1,10 +1,12 @@
 """What the node editors (distances, HMAT, memory) share: a table, one input
 opened on its cursor, a message line, and running a QMP step.
 
-An editor runs its QMP work through a *step*: an async context manager that
-serialises QMP calls.  Inside the app it is ``Controller.step`` (the app's
-lock, the status bar, a redraw after); standing alone (tests, other hosts) a
-private lock.  Refusals are caught by the editor first and shown in its own
+An editor puts its QMP work on a queue (``enqueue``) and runs it through a
+*step*: an async context manager around each QMP call.  Inside the app they
+are the app's one work queue, ``Controller.enqueue`` and ``Controller.step``
+(the status bar, a redraw after; numatui.tui.controller), so closing the
+editor cancels nothing it asked for; standing alone (tests, other hosts) a
+worker of the host app and a private lock.  Refusals are caught by the editor first and shown in its own
 message line, QEMU's words verbatim and never parsed as markup.
 
 Keys of a burst: once a cell is open, every key belongs to it until it
@@ -35,6 +37,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.css.query import NoMatches
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from numatui.core.vm import Vm
 
 Step = Callable[[str], AbstractAsyncContextManager[None]]
+Enqueue = Callable[[Coroutine[Any, Any, None]], None]
 K = TypeVar("K")  # what the open input edits (a node, a pair, ...)
 
 
@@ -61,6 +65,15 @@ def local_step() -> Step:
                 yield
 
     return step
+
+
+def run_on(screen: Screen[Any], enqueue: Enqueue | None, work: Coroutine[Any, Any, None],
+           group: str) -> None:
+    """``work`` on ``enqueue`` (the app's queue), else as a worker of ``screen``'s app."""
+    if enqueue is not None:
+        enqueue(work)
+    else:
+        screen.app.run_worker(work, group=group)
 
 
 def error_words(exc: BaseException) -> str:
@@ -117,8 +130,8 @@ def digit_bindings() -> list[Binding]:
 
 
 class Editor(Dialog[None], Generic[K]):
-    """An editor of ``vm``: its QMP work runs in ``step`` (see the module
-    docstring), ``on_change`` is called after QEMU's state changed."""
+    """An editor of ``vm``: its QMP work goes on ``enqueue`` and runs in ``step``
+    (see the module docstring), ``on_change`` is called after QEMU's state changed."""
 
     DEFAULT_CSS = """
     Editor DataTable { height: auto; margin: 1 0 0 0; }
@@ -128,12 +141,13 @@ class Editor(Dialog[None], Generic[K]):
     PREFIX: ClassVar[str]
     BOX_TITLE: ClassVar[str]
 
-    def __init__(self, vm: Vm, *, step: Step | None = None,
+    def __init__(self, vm: Vm, *, step: Step | None = None, enqueue: Enqueue | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.vm = vm
         self.session = vm.session
         self.step = step or local_step()
+        self.enqueue = enqueue
         self.on_change = on_change
         self.editing: K | None = None
 
@@ -160,9 +174,10 @@ class Editor(Dialog[None], Generic[K]):
             return MessageLine()
 
     def run(self, work: Coroutine[Any, Any, None], group: str) -> None:
-        """QMP work as a worker of the app, not of this screen: escape closes
-        the editor while the work (a relaunch) goes on; a screen's workers end with it."""
-        self.app.run_worker(work, group=group)
+        """QMP work on the app's queue (standing alone: a worker of the host
+        app), never of this screen: escape closes the editor while the work
+        (a relaunch) goes on; a screen's workers end with it."""
+        run_on(self, self.enqueue, work, group)
 
     def refused(self) -> bool:
         """Whether read-only, said as an error."""
