@@ -16,7 +16,8 @@ from conftest import DEFAULT_ARGS
 from test_backends import argv_of
 from test_numa_nodes_tui import press
 
-from numatui.core.vm import ActionRefused, Vm
+from numatui.core.errors import ActionRefused
+from numatui.core.vm import Vm
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import argv_with_topology, exclusive_option, topology_options

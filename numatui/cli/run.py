@@ -39,6 +39,7 @@ from numatui.cli.parser import (
     parse,
 )
 from numatui.cli.signals import SignalGuard, on_emergency
+from numatui.core.errors import ActionRefused
 from numatui.core.export import rewritten
 from numatui.model import sanitise
 from numatui.model.errors import NumaError
@@ -90,7 +91,7 @@ def describe_error(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one line for any failure."""
     if isinstance(exc, PartialSuccess):
         return EXIT_PARTIAL, one_line(str(exc))
-    if isinstance(exc, UsageError | NumaError | BadAddress | BadRequest):
+    if isinstance(exc, UsageError | NumaError | BadAddress | BadRequest | ActionRefused):
         code = EXIT_USAGE
     elif isinstance(exc, ConnectFailed):
         code = EXIT_CONNECT

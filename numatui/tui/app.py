@@ -34,9 +34,10 @@ from textual.widgets import Footer
 from numatui.core import export
 from numatui.core.actions import WIDE_FOOTER, State, available
 from numatui.core.domain import DomainTarget
+from numatui.core.errors import ActionRefused
 from numatui.core.keeper import Keeper
 from numatui.core.presets import choices
-from numatui.core.vm import ActionRefused, Vm, is_booted, run_state
+from numatui.core.vm import Vm, is_booted, run_state
 from numatui.model import sanitise
 from numatui.model.errors import NumaError
 from numatui.session.errors import SessionError

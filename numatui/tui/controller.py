@@ -30,7 +30,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
-from numatui.core.vm import ActionRefused, MoveRefused
+from numatui.core.errors import ActionRefused, NothingToDo
+from numatui.core.vm import MoveRefused
 from numatui.model.errors import NumaError
 from numatui.model.preflight import timeout_advice
 from numatui.model.topology import SlotKey
@@ -160,6 +161,8 @@ class Controller:
             where = f"\nThe plan is saved in {saved}." if saved else ""
             face.notify(clip(face.mask(str(exc))) + where, title="QEMU went away", severity="error",
                         timeout=30, markup=False)
+        except ActionRefused as exc:  # numatui's own refusal: nothing was sent
+            face.notify(face.mask(str(exc)), severity="warning", markup=False)
         except (SessionError, NumaError) as exc:  # NumaError: a malformed reply, never a traceback
             words = str(exc)
             if isinstance(exc, CommandTimeout):
@@ -185,20 +188,19 @@ class Controller:
     async def _assign(self, keys: Collection[SlotKey], node: int,
                       restore: Callable[[], None] | None = None) -> None:
         vm = self.vm
+
+        def relaunching() -> None:
+            self.face.notify(f"QEMU cannot move an assigned CPU: relaunching it with node {node} …",
+                             title="Move", timeout=4)
+            self.busy = f"moving {len(keys)} slot(s) to node {node} (relaunching QEMU)"
+
         async with self.step(f"assigning {len(keys)} slot(s) to node {node}"):
-            try:  # decided now, on what every earlier key left
-                vm.check_assign(node)
+            try:  # decided now, by the Vm, on what every earlier key left
+                await vm.assign(keys, node, relaunching)
             except ActionRefused as exc:
                 self.face.notify(str(exc), severity="warning")
                 if restore:
                     restore()
-                return
-            if vm.moves_by_relaunch(keys, node):
-                self.face.notify(f"QEMU cannot move an assigned CPU: relaunching it with node {node} …",
-                                 title="Move", timeout=4)
-                self.busy = f"moving {len(keys)} slot(s) to node {node} (relaunching QEMU)"
-            try:
-                await vm.assign(keys, node)
             except MoveRefused as exc:
                 self.needed_plan = exc.plan
                 self.face.notify(f"{clip(exc.qemu_message)}\n{ATTACHED_EXPLANATION}. "
@@ -245,7 +247,7 @@ class Controller:
                 self.face.notify(f"{clip(exc.qemu_message)}\nA preset maps every slot; QEMU cannot "
                                  "move a CPU already on a node (undo, or relaunch, first).",
                                  title="QEMU refused", severity="error", timeout=10, markup=False)
-            except (NumaError, BadRequest) as exc:
+            except (NumaError, BadRequest, ActionRefused) as exc:
                 self.say(str(exc), title=f"Preset {name}", severity="warning")
             else:
                 self.say(f"{done.vcpus} vCPUs on {done.nodes} node(s) with {done.commands} command(s).",
@@ -273,33 +275,34 @@ class Controller:
     # -- undo, redo, relaunch ------------------------------------------------------------
     async def undo(self, redo: bool = False) -> None:
         word = "redo" if redo else "undo"
-        try:
-            what = self.vm.check_undo(redo)
-        except ActionRefused as exc:
-            nothing = str(exc).startswith("Nothing to")
-            self.face.notify(str(exc), title="" if nothing else f"Cannot {word}", severity="warning",
-                             timeout=None if nothing else 15, markup=False)
-            return
-        self.face.notify(f"Relaunching QEMU to {word}: {what} …", title=word.capitalize(), timeout=4,
-                         markup=False)
-        async with self.step(f"{word}: {what} (relaunching QEMU)"):
-            await self.vm.undo(redo)
+
+        def relaunching(what: str) -> None:
+            self.face.notify(f"Relaunching QEMU to {word}: {what} …", title=word.capitalize(), timeout=4,
+                             markup=False)
+            self.busy = f"{word}: {what} (relaunching QEMU)"
+
+        async with self.step(word):
+            try:
+                what = await self.vm.undo(redo, relaunching)
+            except ActionRefused as exc:
+                nothing = isinstance(exc, NothingToDo)
+                self.face.notify(str(exc), title="" if nothing else f"Cannot {word}", severity="warning",
+                                 timeout=None if nothing else 15, markup=False)
+                return
             self.face.notify(f"{'Redone' if redo else 'Undone'}: {what}", title=word.capitalize(),
                              markup=False)
 
     async def relaunch_or_reconnect(self) -> None:
-        try:
-            how = self.vm.check_relaunch_or_reconnect()
-        except ActionRefused as exc:
-            self.face.notify(str(exc), severity="information")
-            return
-        if how == "relaunch":
-            async with self.step("relaunching QEMU with the plan"):
-                await self.vm.relaunch_or_reconnect()
-                self.told_disconnected = False
-                self.face.notify("QEMU relaunched in preconfig with the plan replayed.", title="Relaunched")
-            return
-        async with self.step(f"reconnecting to {self.face.mask(str(self.vm.session.address))}"):
-            await self.vm.relaunch_or_reconnect()
+        where = self.face.mask(str(self.vm.session.address))
+        async with self.step("relaunching QEMU with the plan" if self.vm.can_relaunch
+                             else f"reconnecting to {where}"):
+            try:
+                how = await self.vm.relaunch_or_reconnect()
+            except ActionRefused as exc:
+                self.face.notify(str(exc), severity="information")
+                return
             self.told_disconnected = False
-            self.face.notify("Reconnected.", title="QEMU")
+            if how == "relaunch":
+                self.face.notify("QEMU relaunched in preconfig with the plan replayed.", title="Relaunched")
+            else:
+                self.face.notify("Reconnected.", title="QEMU")

@@ -40,6 +40,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from numatui.core.errors import ActionRefused
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
 from numatui.session.machine import RunState
 from numatui.tui.controller import internal_error
@@ -80,7 +81,7 @@ def error_words(exc: BaseException) -> str:
     """One line for a failure: QEMU's own text when it refused."""
     if isinstance(exc, QemuRefused):
         return f"QEMU refused: {exc.qemu_message}"
-    if isinstance(exc, SessionError):
+    if isinstance(exc, SessionError | ActionRefused):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -343,7 +344,7 @@ class MatrixEditor(Editor[K]):
 
     @contextlib.asynccontextmanager
     async def sending(self, what: str, sent: str,
-                      failed: Callable[[SessionError], str] = error_words) -> AsyncIterator[None]:
+                      failed: Callable[[Exception], str] = error_words) -> AsyncIterator[None]:
         """The body as the QMP step ``what``; its outcome in the message line:
         ``sent``, or ``failed(exc)`` (QEMU going away goes on to the step too)."""
         async with self.step(what):
@@ -352,7 +353,7 @@ class MatrixEditor(Editor[K]):
             except Disconnected as exc:
                 self.message.say(error_words(exc), "error")
                 raise  # the app's step reports QEMU going away too
-            except SessionError as exc:
+            except (SessionError, ActionRefused) as exc:
                 self.message.say(failed(exc), "error")
             else:
                 self.message.say(sent, "ok")

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from numatui.core.vm import ActionRefused, Targets
+from numatui.core.errors import ActionRefused
+from numatui.core.vm import Targets
 from numatui.model.devices import plug_refusal_reason, unplug_refusal_reason
 from numatui.model.topology import Slot, SlotKey, format_key
 from numatui.session.errors import Disconnected, QemuRefused, SessionError

@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, Static
 
+from numatui.core.errors import ActionRefused
 from numatui.model.topology import format_key
 from numatui.session.errors import SessionError
 from numatui.session.replay import ReplayFailed
@@ -94,7 +95,7 @@ class SmpEditor(Dialog[None]):
                 where = "still on the old QEMU" if exc.restored else "QEMU is gone"
                 self.message.say(f"{error_words(exc)} ({where})", "error")
                 return
-            except SessionError as exc:
+            except (SessionError, ActionRefused) as exc:
                 self.message.say(error_words(exc), "error")
                 return
         pid = self.vm.launcher.pid if self.vm.launcher is not None else "?"
