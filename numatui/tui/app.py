@@ -16,9 +16,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from pathlib import Path
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import events, work
@@ -39,17 +37,13 @@ from numatui.core.keeper import Keeper
 from numatui.core.presets import choices
 from numatui.core.vm import Vm, is_booted, run_state
 from numatui.model import sanitise
-from numatui.model.errors import NumaError
 from numatui.session.errors import SessionError
-from numatui.session.files import write_atomic
-from numatui.session.trust import private_dir_problem
-from numatui.session.xdg import state_dir
 from numatui.tui.banner import DisconnectedBanner
 from numatui.tui.clip import MAX_NOTICE, clip
 from numatui.tui.clipboard import copy_text
 from numatui.tui.cmdline import LOG_BESIDE_WIDTH, SMALL_HEIGHT, CommandPanel
 from numatui.tui.commands import bindings, numatui_commands
-from numatui.tui.confirm import APPLY_QUESTION, QUIT_QUESTION, ConfirmDialog, quit_stops_guest
+from numatui.tui.confirm import apply_saved_dialog, stop_guest_dialog
 from numatui.tui.controller import Controller
 from numatui.tui.dialog import ButtonDialog
 from numatui.tui.distance_editor import DistanceEditor
@@ -66,11 +60,12 @@ from numatui.tui.info_line import InfoLine
 from numatui.tui.legend import Legend
 from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
-from numatui.tui.messages import SessionChanged, TranscriptAppended
+from numatui.tui.messages import SessionChanged, SessionFeed, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.notices import Notice, Notices
 from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
+from numatui.tui.screenshot import save_screenshot
 from numatui.tui.smp_editor import SmpEditor
 from numatui.tui.status import StatusBar, cursor_text, hover_text
 from numatui.tui.terminal import terminal_as_stdout
@@ -80,9 +75,6 @@ if TYPE_CHECKING:
 
 
 W = TypeVar("W", bound=Widget)
-
-#: Events waiting for the next redraw (older ones of a flood are dropped).
-MAX_PENDING_EVENTS = 1000
 
 
 class NumaApp(App[str]):
@@ -130,15 +122,11 @@ class NumaApp(App[str]):
         self._masks = dict(mask or {})
         self._parts: dict[type[Widget], Widget] = {}  # see part()
         self._bindings_key: tuple[bool, Screen[Any], bool, bool] | None = None  # the footer's last
-        self._log_shown = False
         self.ctl = Controller(self, self.vm)
         self.notices = Notices(self._toast, self.clear_notifications, self.NOTIFICATION_TIMEOUT)
         self.hotplug = Hotplug(self.ctl)
-        self._removers: list[Callable[[], None]] = []
-        self._pending_events: deque[dict[str, Any]] = deque(maxlen=MAX_PENDING_EVENTS)
-        self._events_posted = False
+        self.feed = SessionFeed(self.post_message)  # the session's callbacks as messages
         self._panels_due = False  # sync's panel redraw is scheduled for after the frame
-        self._log_posted = False
 
     def mask(self, text: str) -> str:
         """``text`` as shown: masked strings replaced, controls made visible (the sanitiser)."""
@@ -196,12 +184,7 @@ class NumaApp(App[str]):
             self.set_keymap(self.keymap)
         for note in self._config_notes:
             self.notify(note, severity="warning", timeout=10)
-        self._removers = [
-            self.session.transcript.add_listener(self._on_entry),
-            self.session.add_listener(self._on_event),
-            self.session.add_state_listener(self._on_state),
-            self.session.add_change_listener(lambda _what: self.drop_errors()),
-        ]
+        self.feed.attach(self.session, self.drop_errors)
         self._serve_queue()
         self.grid.focus()
         self.query_one("#cmd-save").display = self.domain is not None
@@ -210,30 +193,10 @@ class NumaApp(App[str]):
         # the collector's full passes (one took 44 ms inside a key press)
         self.call_after_refresh(gc.freeze)
 
-    # session callbacks run on this loop; messages keep widget work in handlers
-    def _on_entry(self, entry: Any) -> None:
-        if self._log_shown and not self._log_posted:  # a hidden log catches up when shown
-            self._log_posted = True  # a burst is one message (catch_up reads them all)
-            self.post_message(TranscriptAppended(entry))
-
-    def _on_event(self, event: dict[str, Any]) -> None:
-        # a burst of events is one message and one redraw; at most the last
-        # MAX_PENDING_EVENTS wait (an event flood costs time, not memory)
-        self._pending_events.append(event)
-        if not self._events_posted:
-            self._events_posted = True
-            self.post_message(SessionChanged(None))
-
-    def _on_state(self, state: Any) -> None:
-        if not self._events_posted:
-            self._events_posted = True
-            self.post_message(SessionChanged(None))
-
     def on_unmount(self) -> None:
         gc.unfreeze()  # the app's objects may be collected again once it is gone
         self.hotplug.stop()
-        for remove in self._removers:
-            remove()
+        self.feed.detach()
 
     # -- redrawing from the session -------------------------------------------------
     def sync(self) -> None:
@@ -285,11 +248,9 @@ class NumaApp(App[str]):
             self.refresh_bindings()
 
     def on_session_changed(self, message: SessionChanged) -> None:
-        self._events_posted = False
+        events = self.feed.events(message)
         if not self.grid_mounted():
             return  # queued before the app began to close: nothing left to redraw
-        events = [*self._pending_events, message.event or {}]
-        self._pending_events.clear()
         for event in events:
             self._on_session_event(event)
         self.sync()
@@ -310,7 +271,7 @@ class NumaApp(App[str]):
                         timeout=30, markup=False)
 
     def on_transcript_appended(self, message: TranscriptAppended) -> None:
-        self._log_posted = False
+        self.feed.log_read()
         if not self.grid_mounted():
             return
         self.part(QmpLog).catch_up()
@@ -426,23 +387,8 @@ class NumaApp(App[str]):
             return
         self.drop_errors()
         if attached and not is_booted(self.session) and plan.cpus and self.session.plan() != plan:
-            cpus = sum(1 for _ in plan.cpus)
-            what = f"{len(plan.nodes)} node(s), {cpus} -numa cpu option(s)"
-            question = APPLY_QUESTION.format(what=what, where=self.keeper.saved_path or "memory")
-            self.push_screen(ConfirmDialog("Apply the saved plan?", self.mask(question),
-                                           "Apply", "Not now"),
-                             lambda yes: self.start(self._apply_saved(plan)) if yes else None)
-
-    async def _apply_saved(self, plan: Any) -> None:
-        async with self.ctl.step("applying the saved plan"):
-            try:
-                applied = await self.vm.apply_plan(plan, lambda _args: None)
-            except NumaError as exc:
-                self.notify(f"The saved plan does not fit this QEMU: {exc}", severity="error",
-                            markup=False)
-                return
-            self.notify(f"Saved plan applied: {applied.slots} slot(s) on {applied.nodes} node(s), "
-                        f"{applied.commands} command(s).", title="Plan", markup=False)
+            self.push_screen(apply_saved_dialog(plan, self.mask(str(self.keeper.saved_path or "memory"))),
+                             lambda yes: self.start(self.ctl.apply_saved(plan)) if yes else None)
 
     def drop_errors(self) -> None:
         """Error notifications go once something succeeds (a change QEMU took, a reconnect)."""
@@ -532,8 +478,8 @@ class NumaApp(App[str]):
 
     def action_toggle_log(self) -> None:
         """The log beside the command-line panel on a wide terminal, in its place otherwise."""
-        self._log_shown = self.part(QmpLog).toggle()
-        self.screen.set_class(self._log_shown, "-log")
+        self.feed.log_shown = self.part(QmpLog).toggle()
+        self.screen.set_class(self.feed.log_shown, "-log")
 
     def on_command_panel_boot_requested(self) -> None:
         if not is_booted(self.session):
@@ -580,12 +526,9 @@ class NumaApp(App[str]):
         if self.domain is not None and self.domain.unsaved(self.session):
             self.push_screen(unsaved_dialog(), self._quit_chosen)
             return
-        launcher = self.vm.launcher
-        if launcher is not None and quit_stops_guest(is_booted(self.session), True, launcher.keep_running,
-                                                     run_state(self.session) != "disconnected"):
-            question = QUIT_QUESTION.format(pid=launcher.pid)
-            self.push_screen(ConfirmDialog("Quit and stop the guest?", question,
-                                           "Quit, stop QEMU", "Stay"), self._quit_chosen)
+        dialog = stop_guest_dialog(self.vm)
+        if dialog is not None:
+            self.push_screen(dialog, self._quit_chosen)
             return
         self.exit(self._quit_text())
 
@@ -600,20 +543,12 @@ class NumaApp(App[str]):
     def action_save_screenshot(self) -> None:
         """The palette's Screenshot: an SVG in numatui's state directory (else the
         current directory), named in the notification."""
-        for where in (state_dir() / "screenshots", Path.cwd()):
-            try:  # a private directory, or the user's own; a new file renamed into place
-                problem = None if where == Path.cwd() else (
-                    private_dir_problem(state_dir()) or private_dir_problem(where, "screenshot directory"))
-                if problem is not None:
-                    raise OSError(problem)
-                path = where / f"numatui_{time.strftime('%Y-%m-%dT%H_%M_%S')}.svg"
-                write_atomic(path, self.export_screenshot(), mode=0o644)
-            except OSError as exc:
-                error = exc
-                continue
-            self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False)
+        try:
+            path = save_screenshot(self.export_screenshot())
+        except OSError as exc:
+            self.notify(f"Could not save a screenshot: {exc}", severity="error", markup=False)
             return
-        self.notify(f"Could not save a screenshot: {error}", severity="error", markup=False)
+        self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False)
 
     @staticmethod
     def _call(target: DOMNode, action: str) -> Any:

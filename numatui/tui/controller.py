@@ -253,6 +253,17 @@ class Controller:
                 self.say(f"{done.vcpus} vCPUs on {done.nodes} node(s) with {done.commands} command(s).",
                          title=f"Preset {name}{onto}")
 
+    async def apply_saved(self, plan: Plan) -> None:
+        """The saved plan onto a QEMU that lacks it (after R reconnected), as one step."""
+        async with self.step("applying the saved plan"):
+            try:
+                applied = await self.vm.apply_plan(plan, lambda _args: None)
+            except NumaError as exc:
+                self.say(f"The saved plan does not fit this QEMU: {exc}", severity="error")
+                return
+            self.say(f"Saved plan applied: {applied.slots} slot(s) on {applied.nodes} node(s), "
+                     f"{applied.commands} command(s).", title="Plan")
+
     # -- boot, copy ------------------------------------------------------------------------
     async def boot(self, force: bool) -> None:
         self.face.booting(True)
