@@ -29,7 +29,7 @@ SMP = "4,maxcpus=8,sockets=2,cores=2,threads=2"
 
 
 async def shoot(app: NumaApp, pilot: Any, outdir: Path, name: str) -> Path:
-    await app.workers.wait_for_complete()
+    await app.settled()
     await pilot.pause()
     path = outdir / f"{name}.svg"
     # librsvg drops the leading spaces of a text run unless told to keep them
@@ -76,7 +76,7 @@ async def main(outdir: Path) -> list[Path]:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("s", "0")  # socket 0 -> node 0
             await pilot.press("j", "h", "right", "c", "1")  # socket 1 core 0 -> node 1
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.press("end", "left", "space")  # cursor and a selection left over
             shots.append(await shoot(app, pilot, outdir, "preconfig"))
             shots.append(await drag_shot(app, pilot, outdir))
@@ -88,9 +88,9 @@ async def main(outdir: Path) -> list[Path]:
             shots.append(await shoot(app, pilot, outdir, "exit-dialog"))
             await pilot.press("enter")
             await pilot.press("escape")
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.press("home", *["right"] * 4, "p")  # hot-plug socket 1 core 0 thread 0
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.press("right", "right")  # the cursor on an empty slot
             app.clear_notifications()
             shots.append(await shoot(app, pilot, outdir, "running"))
@@ -112,15 +112,15 @@ async def distances(outdir: Path) -> Path:
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("s", "0", "j", "s", "1")  # socket 0 -> node 0, socket 1 -> node 1
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.press("d", "right", "1", "5", "enter")  # 0 <-> 1 = 15
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.press("f")  # every unset pair: 20 (one way; QEMU mirrors it)
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.press("down", "down", "u", "2", "5", "enter")  # 2 -> 1 = 25, one way
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.press("f")  # asymmetric now: QEMU needs every direction
-            await app.workers.wait_for_complete()
+            await app.settled()
             # open it again: the screen below repaints without the busy text of the last step
             await pilot.press("escape", "d", "down", "down", "right")  # the cursor on 2 -> 1
             app.clear_notifications()
@@ -145,9 +145,9 @@ async def host(outdir: Path) -> Path:
             app._masks = masks
             app.sync()
             await pilot.press("X")
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.press("enter")
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.press("H")
             app.clear_notifications()
             return await shoot(app, pilot, outdir, "host")

@@ -332,8 +332,8 @@ def test_the_tui_seam_gets_the_session(
 ) -> None:
     (tmp_path / "fake_tui_app.py").write_text(
         "SEEN = []\n"
-        "async def run_tui(session, keeper=None):\n"
-        "    SEEN.append((session.state.value, len(session.topology.slots)))\n"
+        "async def run_tui(vm):\n"
+        "    SEEN.append((vm.session.state.value, len(vm.session.topology.slots)))\n"
         "    return 5\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -418,8 +418,8 @@ def test_apply_reads_the_plan_from_stdin(qemu: Qemu, monkeypatch: pytest.MonkeyP
 def test_sigterm_stops_the_launched_qemu_and_removes_its_directory(tmp_path: Path) -> None:
     (tmp_path / "sleepy_tui.py").write_text(
         "import asyncio, sys\n"
-        "async def run_tui(session, keeper=None):\n"
-        "    print(session.launcher.address, session.launcher.pid, flush=True)\n"
+        "async def run_tui(vm):\n"
+        "    print(vm.session.launcher.address, vm.session.launcher.pid, flush=True)\n"
         "    await asyncio.sleep(60)\n"
         "    return 0\n"
     )

@@ -38,7 +38,7 @@ async def test_memory_editor_burst_adds_a_node_and_relaunches(qemu_factory: Any)
             await pilot.press("m", "n", *"512M", "enter", "up", *"512M", "enter", "a", "escape")
             await until(lambda: session.launcher is not launcher and not isinstance(app.screen, MemoryEditor),
                         60, "the relaunch with the new split")
-            await app.workers.wait_for_complete()
+            await app.settled()
             assert {n.id: n.size for n in session.nodes} == {0: 1024 * MIB, 1: 512 * MIB, 2: 512 * MIB}
             await pilot.press("q")
         assert export.rewritten(session) is not None
@@ -115,7 +115,7 @@ async def test_long_work_shows_in_the_state_badge_and_a_second_boot_is_refused(q
         gate.set()
         await until(lambda: app.ctl.busy is None and app.ctl.boot_requested is None and app.ctl.queued == 0,
                     30, "the queue drained")
-        await app.workers.wait_for_complete()
+        await app.settled()
         assert " running " in badge()
     assert (await qemu.qmp("query-status"))["status"] == "running"
     sent = [e for e in session.transcript.entries if e.kind == "cmd" and "x-exit-preconfig" in e.text]

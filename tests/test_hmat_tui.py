@@ -26,7 +26,7 @@ TIERS = ["-machine", "q35,hmat=on", "-accel", "tcg", "-cpu", "max", "-smp", "4,s
 async def press(app: NumaApp, pilot: Any, *keys: str) -> None:
     await pilot.press(*keys)
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await app.settled()
     await pilot.pause()
 
 

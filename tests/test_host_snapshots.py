@@ -26,7 +26,7 @@ def test_host_panel_of_a_two_node_host(qemu: Any, trees: Trees, snap_compare: An
         await app.session.reconnect()
         app.sync()
         await pilot.press("s", "0")
-        await app.workers.wait_for_complete()
+        await app.settled()
         await pilot.press("H")
         await pilot.pause()
         shown.append(app.query_one(HostPanel).has_class("shown"))

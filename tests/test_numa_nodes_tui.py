@@ -43,7 +43,7 @@ class Notes:
 async def press(app: NumaApp, pilot: Any, *keys: str) -> None:
     await pilot.press(*keys)
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await app.settled()
     await pilot.pause()
 
 

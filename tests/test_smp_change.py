@@ -16,7 +16,8 @@ from conftest import DEFAULT_ARGS
 from test_backends import argv_of
 from test_numa_nodes_tui import press
 
-from numatui.core.vm import ActionRefused, Vm
+from numatui.core.errors import ActionRefused
+from numatui.core.vm import Vm
 from numatui.model.errors import NumaError
 from numatui.model.plan import Plan
 from numatui.model.qemu_args import argv_with_topology, exclusive_option, topology_options
@@ -139,3 +140,19 @@ def test_which_options_make_a_relaunch_stop_the_old_qemu_first() -> None:
                   ["-vnc", ":1"], ["-device", "vfio-pci,host=01:00.0"],
                   ["-object", "memory-backend-file,id=f,size=1G,mem-path=/x,share=on"]):
         assert exclusive_option([*shareable, *extra]) == " ".join(extra)
+
+
+async def test_closing_the_smp_editor_cancels_nothing_it_asked() -> None:
+    """S, a new -smp, enter and escape in one burst: the relaunch is on the
+    app's one work queue, not the editor's, so it goes on once the editor is
+    gone; the digit typed after it acts on the new QEMU (its turn comes after)."""
+    async with launched_with_check() as (session, check):
+        first = session.launcher
+        app = NumaApp(Vm(session))
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.press("S", "end", "ctrl+u", *"4,sockets=1,cores=2,threads=2", "enter", "escape",
+                              "s", "0")
+            await app.settled()
+            assert not isinstance(app.screen, SmpEditor)
+            assert session.launcher is not first
+            assert await check.layout() == {(0, 0): {0}, (0, 1): {0}}

@@ -12,6 +12,7 @@ import pytest
 from conftest import until
 from tui_helpers import Notes, settle, warned
 
+from numatui.core.vm import Vm
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp, run_async, run_tui
 from numatui.tui.exit_dialog import ExitDialog
@@ -178,10 +179,10 @@ async def test_run_tui_prints_the_options_after_the_screen(
 ) -> None:
     async def drive(pilot: Any) -> None:
         await pilot.press("s", "1")
-        await pilot.app.workers.wait_for_complete()
+        await pilot.app.settled()
         await pilot.press("q")
 
-    code = await run_tui(session, headless=True, size=(80, 24), auto_pilot=drive)
+    code = await run_tui(Vm(session), headless=True, size=(80, 24), auto_pilot=drive)
     assert code == 0
     printed = capsys.readouterr()
     assert printed.out == SOCKET0  # options only: numatui connect ADDR > numa.args

@@ -181,7 +181,7 @@ def test_overview_snapshot(qemu_factory: Any, snap_compare: Any) -> None:
         await _connect(pilot)
         for keys in (("s", "0"), ("]", "s", "1"), ("]", "c", "2")):
             await pilot.press(*keys)
-            await pilot.app.workers.wait_for_complete()
+            await pilot.app.settled()
         await pilot.press("o", "down", "down")
         await pilot.pause()
         seen.append(isinstance(pilot.app.focused, Overview))

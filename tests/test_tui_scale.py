@@ -65,7 +65,7 @@ async def test_288_slots_on_a_real_qemu(qemu_factory: Any) -> None:
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("end", "s", "1")
-            await app.workers.wait_for_complete()
+            await app.settled()
             await pilot.pause()
             nodes = await qemu.nodes()
             on_1 = [k for k, n in nodes.items() if n == 1]

@@ -39,7 +39,7 @@ async def connect(pilot: Any) -> None:
 
 async def press(pilot: Any, *keys: str) -> None:
     await pilot.press(*keys)
-    await pilot.app.workers.wait_for_complete()
+    await pilot.app.settled()
     await pilot.pause()
 
 

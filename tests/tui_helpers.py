@@ -34,8 +34,8 @@ class Notes:
 
 
 async def settle(app: NumaApp, pilot: Any) -> None:
-    """Let the app's workers finish and the screen catch up."""
-    await app.workers.wait_for_complete()
+    """Let the queued work and the app's workers finish and the screen catch up."""
+    await app.settled()
     await pilot.pause()
 
 

@@ -224,12 +224,12 @@ async def progress(err: TextIO | None, what: str) -> AsyncIterator[None]:
 
 
 async def _exit_preconfig(vm: Vm, out: TextIO, *, force: bool, err: TextIO | None) -> None:
-    findings = vm.session.preflight()
+    findings = vm.preflight()  # run once: the boot goes by the findings printed here
     blocking = [f for f in findings if str(f.severity.value) == "blocking"]
     warnings = [f for f in findings if str(f.severity.value) != "blocking"]
     vcpus = sum(s.vcpus_count for s in vm.session.topology.slots)
     async with progress(err, f"booting {counted(vcpus, 'vCPU')} (x-exit-preconfig)"):
-        pinned = await vm.boot(force=force)  # PreflightBlocked unless forced
+        pinned = await vm.boot(force=force, findings=findings)  # PreflightBlocked unless forced
     if err is not None:
         for f in (blocking if force else []) + warnings:
             err.write(f"numatui: {f.severity.value}: {f.message}\n")

@@ -103,4 +103,4 @@ async def domain_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
 async def _tui(vm: Vm, target: DomainTarget) -> int:
     from numatui.tui.app import run_tui
 
-    return await run_tui(vm.session, keeper=vm.keeper, domain=target)
+    return await run_tui(vm, domain=target)

@@ -192,7 +192,7 @@ async def open_tui(vm: Vm, out: TextIO, tui: bool = True) -> int:
     if tui:
         from numatui.tui.app import run_tui  # Textual loads only for the TUI
 
-        return await run_tui(vm.session, keeper=vm.keeper)
+        return await run_tui(vm)
     from numatui.cli import commands as cmd
 
     out.write(cmd.render_show(vm.session))

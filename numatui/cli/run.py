@@ -88,12 +88,13 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
 
 
 def describe_error(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the one line for any failure."""
+    """The exit code and the one line for any failure (the error path alone imports what it names)."""
     from numatui.cli.commands import PartialSuccess
+    from numatui.core.errors import ActionRefused
 
     if isinstance(exc, PartialSuccess):
         return EXIT_PARTIAL, one_line(str(exc))
-    if isinstance(exc, UsageError | NumaError | BadAddress | BadRequest):
+    if isinstance(exc, UsageError | NumaError | BadAddress | BadRequest | ActionRefused):
         code = EXIT_USAGE
     elif isinstance(exc, ConnectFailed):
         code = EXIT_CONNECT

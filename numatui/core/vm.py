@@ -3,8 +3,11 @@
 :class:`Vm` owns the session (and through it the launcher numatui started),
 its :class:`~numatui.core.keeper.Keeper` (undo history, autosave) and the
 unplug requests in flight.  Each user action is one method with one set of
-checks; a check that fails raises :class:`ActionRefused` (nothing was sent),
-QEMU's refusals stay :class:`~numatui.session.errors.QemuRefused`.  The CLI
+checks, run by the action itself: a check that fails raises
+:class:`~numatui.core.errors.ActionRefused` (nothing was sent; callers do
+not pre-check), QEMU's refusals stay
+:class:`~numatui.session.errors.QemuRefused`.  What a face shows while an
+action runs (a relaunch) it hears through a callback argument.  The CLI
 formats the results as lines, the TUI as widgets.
 """
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from numatui.core import export
+from numatui.core.errors import ActionRefused, NothingToDo
 from numatui.core.host import HostView, capacity_findings
 from numatui.core.keeper import Keeper
 from numatui.core.unplug import UNPLUG_TIMEOUT, Answer, UnplugTracker
@@ -50,11 +54,6 @@ from numatui.session.replay import ATTACHED_EXPLANATION, can_relaunch, launched,
 if TYPE_CHECKING:
     from numatui.session.pinning import PinResult
     from numatui.session.session import Session
-
-
-class ActionRefused(BadRequest):
-    """An action numatui will not do now (booted, disconnected, no such node, ...):
-    nothing was sent.  The message is one sentence for the user."""
 
 
 class MoveRefused(QemuRefused):
@@ -108,7 +107,7 @@ class Vm:
         #: why the plan's pinning after boot or a hot-plug failed (None: it did not)
         self.pin_error: str | None = None
         #: that failure itself (the CLI fails with it: a refused pin is an error)
-        self.pin_failure: SessionError | NumaError | None = None
+        self.pin_failure: SessionError | NumaError | ActionRefused | None = None
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -125,7 +124,7 @@ class Vm:
         return can_relaunch(self.session)
 
     # -- assign ------------------------------------------------------------------------
-    def check_assign(self, node: int) -> None:
+    def _refuse_assign(self, node: int) -> None:
         """ActionRefused when no assignment to ``node`` can be sent now."""
         s = self.session
         if self.booted:
@@ -142,19 +141,19 @@ class Vm:
         """True when some of ``keys`` are already on another node (QEMU cannot move them)."""
         return any(self.session.topology.slot(k).node_id not in (None, node) for k in keys)
 
-    def moves_by_relaunch(self, keys: Collection[SlotKey], node: int) -> bool:
-        """Whether :meth:`assign` will relaunch QEMU for this."""
-        return self.needs_move(keys, node) and self.can_relaunch
-
-    async def assign(self, keys: Collection[SlotKey], node: int) -> None:
+    async def assign(self, keys: Collection[SlotKey], node: int,
+                     relaunching: Callable[[], object] | None = None) -> None:
         """Put ``keys`` on ``node``: live, or by relaunch when some are assigned
-        elsewhere and numatui started QEMU.  Raises ActionRefused, MoveRefused
-        (attached: QEMU's words and the plan it would need), QemuRefused."""
-        self.check_assign(node)
-        if self.moves_by_relaunch(keys, node):
+        elsewhere and numatui started QEMU (``relaunching`` hears it first).
+        Raises ActionRefused, MoveRefused (attached: QEMU's words and the plan
+        it would need), QemuRefused."""
+        self._refuse_assign(node)
+        moving = self.needs_move(keys, node)
+        if moving and self.can_relaunch:
+            if relaunching is not None:
+                relaunching()
             await self.keeper.move(keys, node)
             return
-        moving = self.needs_move(keys, node)
         try:
             await self.session.assign(keys, node)
         except QemuRefused as exc:
@@ -243,30 +242,27 @@ class Vm:
             return f"{what}: {ATTACHED_EXPLANATION}."
         return f"{what}: the VM has booted; QEMU fixed every CPU's node at boot."
 
-    def check_undo(self, redo: bool = False) -> str:
-        """What undo (redo) would undo; ActionRefused when it cannot now."""
+    async def undo(self, redo: bool = False, relaunching: Callable[[str], object] | None = None) -> str:
+        """Go back (forward) one change by relaunch (``relaunching`` hears what,
+        first); returns what it was.  NothingToDo on an empty history,
+        ActionRefused when QEMU cannot be relaunched."""
         word = "redo" if redo else "undo"
         history = self.keeper.history
         what = history.redo_description() if redo else history.undo_description()
         if what is None:
-            raise ActionRefused(f"Nothing to {word}.")
+            raise NothingToDo(f"Nothing to {word}.")
         if not self.can_relaunch:
             raise ActionRefused(self._why_not_relaunch(f"{word} {what}"))
-        return what
-
-    async def undo(self, redo: bool = False) -> str:
-        """Go back (forward) one change by relaunch; returns what it was."""
-        self.check_undo(redo)
+        if relaunching is not None:
+            relaunching(what)
         return await (self.keeper.redo() if redo else self.keeper.undo())
 
-    def check_relaunch_or_reconnect(self) -> Literal["relaunch", "reconnect"]:
+    async def relaunch_or_reconnect(self) -> Literal["relaunch", "reconnect"]:
+        """After QEMU went away: a new QEMU with the plan (numatui started it), or
+        connect again; ActionRefused while connected."""
         if self.session.state is not RunState.DISCONNECTED:
             raise ActionRefused("QEMU is connected.")
-        return "relaunch" if self.can_relaunch else "reconnect"
-
-    async def relaunch_or_reconnect(self) -> Literal["relaunch", "reconnect"]:
-        """After QEMU went away: a new QEMU with the plan (numatui started it), or connect again."""
-        how = self.check_relaunch_or_reconnect()
+        how: Literal["relaunch", "reconnect"] = "relaunch" if self.can_relaunch else "reconnect"
         if how == "relaunch":
             await self.keeper.relaunch()
         else:
@@ -281,10 +277,12 @@ class Vm:
         findings = self.session.preflight() + capacity_findings(self.session, self.host.get())
         return sorted(findings, key=lambda f: f.severity is not Severity.BLOCKING)
 
-    async def boot(self, force: bool = False) -> PinResult | None:
+    async def boot(self, force: bool = False, findings: Sequence[Finding] | None = None) -> PinResult | None:
         """x-exit-preconfig after :meth:`preflight` (PreflightBlocked unless ``force``),
-        then the plan's pinning (``session.pinning``), if any: its result."""
-        await self.session.exit_preconfig(force=force, findings=self.preflight())
+        then the plan's pinning (``session.pinning``), if any: its result.
+        ``findings``: the preflight the caller already showed (run once)."""
+        checked = self.preflight() if findings is None else list(findings)
+        await self.session.exit_preconfig(force=force, findings=checked)
         return await self.pin_planned()
 
     # -- host: pinning ---------------------------------------------------------------------
@@ -319,7 +317,7 @@ class Vm:
             return None
         try:
             return await self.pin(self.session.pinning)
-        except (NumaError, SessionError) as exc:
+        except (NumaError, SessionError, ActionRefused) as exc:
             self.pin_error, self.pin_failure = str(exc), exc
             return None
 

@@ -1,12 +1,13 @@
 """The numatui app: the CPU grid over a live QEMU session.
 
-The app receives a connected :class:`~numatui.session.session.Session`; every
-user action goes through :class:`numatui.core.vm.Vm`, run by the
-:class:`~numatui.tui.controller.Controller` as an async worker on the app's
-own event loop, one at a time (a lock), with the status bar saying what is
-going on; afterwards every panel is redrawn from what QEMU reports.
+The app receives the run's :class:`numatui.core.vm.Vm` (the CLI's, over a
+connected session); every user action goes through it, put on the one work
+queue of :mod:`numatui.tui.controller` (the path of a key is drawn there)
+and run by the app's one worker on its own event loop, one at a time, with
+the status bar saying what is going on; afterwards every panel is redrawn
+from what QEMU reports.
 
-The CLI runs it with ``await run_tui(session)``, which prints the ``-numa``
+The CLI runs it with ``await run_tui(vm)``, which prints the ``-numa``
 options once the screen is restored (``run_async`` returns them instead).
 """
 
@@ -15,12 +16,10 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from pathlib import Path
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from textual import events
+from textual import events, work
 from textual.actions import parse
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -33,21 +32,18 @@ from textual.widgets import Footer
 from numatui.core import export
 from numatui.core.actions import WIDE_FOOTER, State, available
 from numatui.core.domain import DomainTarget
+from numatui.core.errors import ActionRefused
 from numatui.core.keeper import Keeper
 from numatui.core.presets import choices
-from numatui.core.vm import ActionRefused, Vm, is_booted, run_state
+from numatui.core.vm import Vm, is_booted, run_state
 from numatui.model import sanitise
-from numatui.model.errors import NumaError
 from numatui.session.errors import SessionError
-from numatui.session.files import write_atomic
-from numatui.session.trust import private_dir_problem
-from numatui.session.xdg import state_dir
 from numatui.tui.banner import DisconnectedBanner
 from numatui.tui.clip import MAX_NOTICE, clip
 from numatui.tui.clipboard import copy_text
 from numatui.tui.cmdline import LOG_BESIDE_WIDTH, SMALL_HEIGHT, CommandPanel
 from numatui.tui.commands import bindings, numatui_commands
-from numatui.tui.confirm import APPLY_QUESTION, QUIT_QUESTION, ConfirmDialog, quit_stops_guest
+from numatui.tui.confirm import apply_saved_dialog, stop_guest_dialog
 from numatui.tui.controller import Controller
 from numatui.tui.dialog import ButtonDialog
 from numatui.tui.distance_editor import DistanceEditor
@@ -64,11 +60,12 @@ from numatui.tui.info_line import InfoLine
 from numatui.tui.legend import Legend
 from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
-from numatui.tui.messages import SessionChanged, TranscriptAppended
+from numatui.tui.messages import SessionChanged, SessionFeed, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
 from numatui.tui.notices import Notice, Notices
 from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
+from numatui.tui.screenshot import save_screenshot
 from numatui.tui.smp_editor import SmpEditor
 from numatui.tui.status import StatusBar, cursor_text, hover_text
 from numatui.tui.terminal import terminal_as_stdout
@@ -78,9 +75,6 @@ if TYPE_CHECKING:
 
 
 W = TypeVar("W", bound=Widget)
-
-#: Events waiting for the next redraw (older ones of a flood are dropped).
-MAX_PENDING_EVENTS = 1000
 
 
 class NumaApp(App[str]):
@@ -106,11 +100,12 @@ class NumaApp(App[str]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (SMALL_HEIGHT, "-tall")]  # noqa: RUF012
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (LOG_BESIDE_WIDTH, "-wide")]  # noqa: RUF012
 
-    def __init__(self, session: Session, *, mask: Mapping[str, str] | None = None,
+    def __init__(self, vm: Vm | Session, *, mask: Mapping[str, str] | None = None,
                  keeper: Keeper | None = None, host_root: str = "/",
                  keymap: Mapping[str, str] | None = None, config_notes: Iterable[str] = (),
                  domain: DomainTarget | None = None) -> None:
-        """``mask`` replaces strings (socket paths, pids) wherever they are shown:
+        """``vm``: the run's Vm (a bare Session gets one of its own: tests, benches).
+        ``mask`` replaces strings (socket paths, pids) wherever they are shown:
         for screenshots and snapshot tests.  ``keeper`` holds the undo history
         and autosave (the CLI gives one that saves; default: history only).
         ``keymap``: the user's keys (binding id -> keys, :mod:`numatui.tui.keymap`);
@@ -118,8 +113,8 @@ class NumaApp(App[str]):
         super().__init__()
         self.keymap = dict(keymap or {})
         self._config_notes = list(config_notes)
-        self.session = session
-        self.vm = Vm(session, keeper, host_root=host_root)
+        self.vm = vm if isinstance(vm, Vm) else Vm(vm, keeper, host_root=host_root)
+        self.session = session = self.vm.session
         self.keeper = self.vm.keeper
         self.domain = domain  # numatui domain: Save to domain, and q asks when unsaved
         if domain is not None:
@@ -127,15 +122,11 @@ class NumaApp(App[str]):
         self._masks = dict(mask or {})
         self._parts: dict[type[Widget], Widget] = {}  # see part()
         self._bindings_key: tuple[bool, Screen[Any], bool, bool] | None = None  # the footer's last
-        self._log_shown = False
         self.ctl = Controller(self, self.vm)
         self.notices = Notices(self._toast, self.clear_notifications, self.NOTIFICATION_TIMEOUT)
         self.hotplug = Hotplug(self.ctl)
-        self._removers: list[Callable[[], None]] = []
-        self._pending_events: deque[dict[str, Any]] = deque(maxlen=MAX_PENDING_EVENTS)
-        self._events_posted = False
+        self.feed = SessionFeed(self.post_message)  # the session's callbacks as messages
         self._panels_due = False  # sync's panel redraw is scheduled for after the frame
-        self._log_posted = False
 
     def mask(self, text: str) -> str:
         """``text`` as shown: masked strings replaced, controls made visible (the sanitiser)."""
@@ -193,12 +184,8 @@ class NumaApp(App[str]):
             self.set_keymap(self.keymap)
         for note in self._config_notes:
             self.notify(note, severity="warning", timeout=10)
-        self._removers = [
-            self.session.transcript.add_listener(self._on_entry),
-            self.session.add_listener(self._on_event),
-            self.session.add_state_listener(self._on_state),
-            self.session.add_change_listener(lambda _what: self.drop_errors()),
-        ]
+        self.feed.attach(self.session, self.drop_errors)
+        self._serve_queue()
         self.grid.focus()
         self.query_one("#cmd-save").display = self.domain is not None
         self.sync()
@@ -206,30 +193,10 @@ class NumaApp(App[str]):
         # the collector's full passes (one took 44 ms inside a key press)
         self.call_after_refresh(gc.freeze)
 
-    # session callbacks run on this loop; messages keep widget work in handlers
-    def _on_entry(self, entry: Any) -> None:
-        if self._log_shown and not self._log_posted:  # a hidden log catches up when shown
-            self._log_posted = True  # a burst is one message (catch_up reads them all)
-            self.post_message(TranscriptAppended(entry))
-
-    def _on_event(self, event: dict[str, Any]) -> None:
-        # a burst of events is one message and one redraw; at most the last
-        # MAX_PENDING_EVENTS wait (an event flood costs time, not memory)
-        self._pending_events.append(event)
-        if not self._events_posted:
-            self._events_posted = True
-            self.post_message(SessionChanged(None))
-
-    def _on_state(self, state: Any) -> None:
-        if not self._events_posted:
-            self._events_posted = True
-            self.post_message(SessionChanged(None))
-
     def on_unmount(self) -> None:
         gc.unfreeze()  # the app's objects may be collected again once it is gone
         self.hotplug.stop()
-        for remove in self._removers:
-            remove()
+        self.feed.detach()
 
     # -- redrawing from the session -------------------------------------------------
     def sync(self) -> None:
@@ -282,11 +249,9 @@ class NumaApp(App[str]):
             self.refresh_bindings()
 
     def on_session_changed(self, message: SessionChanged) -> None:
-        self._events_posted = False
+        events = self.feed.events(message)
         if not self.grid_mounted():
             return  # queued before the app began to close: nothing left to redraw
-        events = [*self._pending_events, message.event or {}]
-        self._pending_events.clear()
         for event in events:
             self._on_session_event(event)
         self.sync()
@@ -307,7 +272,7 @@ class NumaApp(App[str]):
                         timeout=30, markup=False)
 
     def on_transcript_appended(self, message: TranscriptAppended) -> None:
-        self._log_posted = False
+        self.feed.log_read()
         if not self.grid_mounted():
             return
         self.part(QmpLog).catch_up()
@@ -358,18 +323,30 @@ class NumaApp(App[str]):
         else:
             self.action_assign(message.target)
 
-    # -- actions ------------------------------------------------------------------------
-    # -- what the controller needs (its Face) ------------------------------------------
+    # -- the work queue, and what the controller needs (its Face) -------------------------
+    @work(exclusive=True, group="qmp")
+    async def _serve_queue(self) -> None:
+        """The app's one worker: every QMP job, in the order asked (numatui.tui.controller)."""
+        await self.ctl.serve()
+
+    async def settled(self) -> None:
+        """Until every queued job and every other worker is done (tests and
+        benches wait here: the queue's worker never completes)."""
+        while True:
+            await self.ctl.queue.join()
+            others = [w for w in self.workers if w.node is not self or w.name != "_serve_queue"]
+            if all(w.is_finished for w in others):
+                await self.ctl.queue.join()
+                return
+            await self.workers.wait_for_complete(others)
+
     def start(self, work: Coroutine[Any, Any, None], group: str = "qmp") -> None:
         """QMP work waits its turn behind every earlier key's (the controller's
-        queue); other groups (copy) run at once."""
+        queue); other groups (copy: no QMP) run at once."""
         if group == "qmp":
             self.ctl.enqueue(work)
         else:
             self.run_worker(work, group=group)
-
-    def run_now(self, work: Coroutine[Any, Any, None], group: str) -> None:
-        self.run_worker(work, group=group)
 
     def booting(self, busy: bool) -> None:
         self.grid.loading = busy
@@ -412,23 +389,8 @@ class NumaApp(App[str]):
             return
         self.drop_errors()
         if attached and not is_booted(self.session) and plan.cpus and self.session.plan() != plan:
-            cpus = sum(1 for _ in plan.cpus)
-            what = f"{len(plan.nodes)} node(s), {cpus} -numa cpu option(s)"
-            question = APPLY_QUESTION.format(what=what, where=self.keeper.saved_path or "memory")
-            self.push_screen(ConfirmDialog("Apply the saved plan?", self.mask(question),
-                                           "Apply", "Not now"),
-                             lambda yes: self.start(self._apply_saved(plan)) if yes else None)
-
-    async def _apply_saved(self, plan: Any) -> None:
-        async with self.ctl.step("applying the saved plan"):
-            try:
-                applied = await self.vm.apply_plan(plan, lambda _args: None)
-            except NumaError as exc:
-                self.notify(f"The saved plan does not fit this QEMU: {exc}", severity="error",
-                            markup=False)
-                return
-            self.notify(f"Saved plan applied: {applied.slots} slot(s) on {applied.nodes} node(s), "
-                        f"{applied.commands} command(s).", title="Plan", markup=False)
+            self.push_screen(apply_saved_dialog(plan, self.mask(str(self.keeper.saved_path or "memory"))),
+                             lambda yes: self.start(self.ctl.apply_saved(plan)) if yes else None)
 
     def drop_errors(self) -> None:
         """Error notifications go once something succeeds (a change QEMU took, a reconnect)."""
@@ -445,16 +407,20 @@ class NumaApp(App[str]):
         self.hotplug.unplug(*self.grid.take_targets())
 
     def action_distances(self) -> None:
-        self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+        self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
+                                    on_change=self.sync))
 
     def action_hmat(self) -> None:
-        self.push_screen(HmatEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+        self.push_screen(HmatEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
+                                    on_change=self.sync))
 
     def action_memory(self) -> None:
-        self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+        self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
+                                    on_change=self.sync))
 
     def action_smp(self) -> None:
-        self.push_screen(SmpEditor(self.vm, step=self.ctl.step, on_change=self.sync))
+        self.push_screen(SmpEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
+                                    on_change=self.sync))
 
     def action_presets(self) -> None:
         """``P``: the preset chooser; what it picks runs after every earlier key."""
@@ -514,8 +480,8 @@ class NumaApp(App[str]):
 
     def action_toggle_log(self) -> None:
         """The log beside the command-line panel on a wide terminal, in its place otherwise."""
-        self._log_shown = self.part(QmpLog).toggle()
-        self.screen.set_class(self._log_shown, "-log")
+        self.feed.log_shown = self.part(QmpLog).toggle()
+        self.screen.set_class(self.feed.log_shown, "-log")
 
     def on_command_panel_boot_requested(self) -> None:
         if not is_booted(self.session):
@@ -551,7 +517,7 @@ class NumaApp(App[str]):
         self.push_screen(HelpScreen(self.keymap))
 
     def action_save_domain(self) -> None:
-        self.run_now(save_domain(self.domain, self.vm, self.notify), "domain")
+        self.start(save_domain(self.domain, self.vm, self.notify))
 
     def on_command_panel_save_requested(self) -> None:
         self.action_save_domain()
@@ -562,12 +528,9 @@ class NumaApp(App[str]):
         if self.domain is not None and self.domain.unsaved(self.session):
             self.push_screen(unsaved_dialog(), self._quit_chosen)
             return
-        launcher = self.vm.launcher
-        if launcher is not None and quit_stops_guest(is_booted(self.session), True, launcher.keep_running,
-                                                     run_state(self.session) != "disconnected"):
-            question = QUIT_QUESTION.format(pid=launcher.pid)
-            self.push_screen(ConfirmDialog("Quit and stop the guest?", question,
-                                           "Quit, stop QEMU", "Stay"), self._quit_chosen)
+        dialog = stop_guest_dialog(self.vm)
+        if dialog is not None:
+            self.push_screen(dialog, self._quit_chosen)
             return
         self.exit(self._quit_text())
 
@@ -582,20 +545,12 @@ class NumaApp(App[str]):
     def action_save_screenshot(self) -> None:
         """The palette's Screenshot: an SVG in numatui's state directory (else the
         current directory), named in the notification."""
-        for where in (state_dir() / "screenshots", Path.cwd()):
-            try:  # a private directory, or the user's own; a new file renamed into place
-                problem = None if where == Path.cwd() else (
-                    private_dir_problem(state_dir()) or private_dir_problem(where, "screenshot directory"))
-                if problem is not None:
-                    raise OSError(problem)
-                path = where / f"numatui_{time.strftime('%Y-%m-%dT%H_%M_%S')}.svg"
-                write_atomic(path, self.export_screenshot(), mode=0o644)
-            except OSError as exc:
-                error = exc
-                continue
-            self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False)
+        try:
+            path = save_screenshot(self.export_screenshot())
+        except OSError as exc:
+            self.notify(f"Could not save a screenshot: {exc}", severity="error", markup=False)
             return
-        self.notify(f"Could not save a screenshot: {error}", severity="error", markup=False)
+        self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False)
 
     @staticmethod
     def _call(target: DOMNode, action: str) -> Any:
@@ -614,7 +569,7 @@ class NumaApp(App[str]):
 
 
 async def run_async(
-    session: Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
+    vm: Vm | Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
     domain: DomainTarget | None = None, **options: Any
 ) -> str:
     """Run the app on the running event loop (the session's); return the
@@ -623,18 +578,18 @@ async def run_async(
     from numatui.tui.keymap import load_keymap
 
     keymap, notes = load_keymap()
-    app = NumaApp(session, mask=mask, keeper=keeper, keymap=keymap, config_notes=notes, domain=domain)
+    app = NumaApp(vm, mask=mask, keeper=keeper, keymap=keymap, config_notes=notes, domain=domain)
     await app.run_async(**options)
     result = app.return_value
     return result if result is not None else app.vm.quit_text()
 
 
-async def run_tui(session: Session, *, keeper: Keeper | None = None, **options: Any) -> int:
+async def run_tui(vm: Vm, **options: Any) -> int:
     """The CLI seam (``numatui launch`` / ``connect``): run the app, then print
     the ``-numa`` options to stdout after the screen is restored.  Returns 0."""
     with terminal_as_stdout():
-        text = await run_async(session, keeper=keeper, **options)
-    for note in export.quit_notes(session):
+        text = await run_async(vm, **options)
+    for note in export.quit_notes(vm.session):
         sys.stderr.write(f"numatui: {note}\n")
     if text:
         sys.stdout.write(text)

@@ -1,19 +1,25 @@
 """A yes/no question in a small dialog: quitting would stop a running guest
-numatui launched; after ``R`` reconnected to a fresh QEMU, apply the saved plan.
+numatui launched (:func:`stop_guest_dialog`); after ``R`` reconnected to a
+fresh QEMU, apply the saved plan (:func:`apply_saved_dialog`).
 
 Dismisses with True (yes) or False (no).  Its footer shows its own keys.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
 
+from numatui.core.vm import is_booted, run_state
 from numatui.tui.dialog import ButtonDialog
+
+if TYPE_CHECKING:
+    from numatui.core.vm import Vm
+    from numatui.model.plan import Plan
 
 
 def quit_stops_guest(booted: bool, launched: bool, keep_running: bool, alive: bool) -> bool:
@@ -52,3 +58,21 @@ class ConfirmDialog(ButtonDialog[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def stop_guest_dialog(vm: Vm) -> ConfirmDialog | None:
+    """The question before quitting stops the guest (None: quitting does not)."""
+    launcher = vm.launcher
+    if launcher is None or not quit_stops_guest(is_booted(vm.session), True, launcher.keep_running,
+                                                run_state(vm.session) != "disconnected"):
+        return None
+    return ConfirmDialog("Quit and stop the guest?", QUIT_QUESTION.format(pid=launcher.pid),
+                         "Quit, stop QEMU", "Stay")
+
+
+def apply_saved_dialog(plan: Plan, where: str) -> ConfirmDialog:
+    """Whether to apply ``plan`` (saved in ``where``) to a QEMU that lacks it."""
+    cpus = sum(1 for _ in plan.cpus)
+    what = f"{len(plan.nodes)} node(s), {cpus} -numa cpu option(s)"
+    return ConfirmDialog("Apply the saved plan?", APPLY_QUESTION.format(what=what, where=where),
+                         "Apply", "Not now")

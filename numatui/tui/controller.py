@@ -1,11 +1,25 @@
-"""The TUI's controller: runs each user action of :class:`numatui.core.vm.Vm`
-as a QMP step, one at a time, and owns the state around them (the busy
+"""The TUI's one work queue and the controller around it: every user action
+of :class:`numatui.core.vm.Vm` runs here as a QMP step, one at a time, in
+the order asked, and this module owns the state around them (the busy
 text, whether QEMU going away was told, the plan a refused move needs).
 
-Each step runs under one lock as an async worker on the app's event loop
-(the session's); failures become notifications here, in one place: QEMU's
-text verbatim (never parsed as markup) plus what it means.  The controller
-reaches the app only through :class:`Face`.
+The path of a key press, each step calling only down::
+
+    key / drop / editor / dialog     (app, a widget: takes its targets now)
+      -> Controller.enqueue          (one asyncio.Queue, FIFO)
+      -> Controller.serve            (the app's one @work(exclusive=True) worker)
+      -> Vm action                   (numatui.core.vm: checks, raises ActionRefused)
+      -> Session -> QMP              (numatui.session)
+      -> state                       (the session's mirror of QEMU)
+      -> repaint                     (step's end: Face.sync redraws from the state)
+
+Whoever asks (a digit, a drop, an editor, hot-plug, relaunch, the boot
+dialog, the domain save) puts a coroutine on the queue and returns; an
+editor closing does not cancel what it queued (the worker is the app's).
+Each job decides on the state the earlier jobs left, so keys act in the
+order typed however long QEMU takes.  Failures become notifications here,
+in one place: QEMU's text verbatim (never parsed as markup) plus what it
+means.  The controller reaches the app only through :class:`Face`.
 """
 
 from __future__ import annotations
@@ -13,11 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
-from numatui.core.vm import ActionRefused, MoveRefused
+from numatui.core.errors import ActionRefused, NothingToDo
+from numatui.core.vm import MoveRefused
 from numatui.model.errors import NumaError
 from numatui.model.preflight import timeout_advice
 from numatui.model.topology import SlotKey
@@ -57,14 +71,12 @@ class Face(Protocol):
 
     def set_timer(self, delay: float, callback: Callable[[], Any]) -> Timer: ...
 
-    def start(self, work: Coroutine[Any, Any, None], group: str = "qmp") -> None: ...
-
-    def run_now(self, work: Coroutine[Any, Any, None], group: str) -> None:
-        """Run ``work`` as a worker now (not queued)."""
-
     def booting(self, busy: bool) -> None: ...
 
     async def copy(self, text: str) -> str: ...
+
+
+Job = Coroutine[Any, Any, None]
 
 
 class Controller:
@@ -73,7 +85,8 @@ class Controller:
     def __init__(self, face: Face, vm: Vm) -> None:
         self.face = face
         self.vm = vm
-        self._lock = asyncio.Lock()
+        #: QMP work waiting its turn, in the order asked (see :meth:`enqueue`)
+        self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self.busy: str | None = None
         self._busy_since = 0.0
         #: when a boot was asked for that has not ended (monotonic; None: none): a second
@@ -82,35 +95,38 @@ class Controller:
         self.told_disconnected = False  # a step already showed QEMU going away
         #: the plan a refused move on an attached QEMU would need (palette: copy it)
         self.needed_plan: Plan | None = None
-        #: QMP work waiting its turn, in the order the keys came (see :meth:`enqueue`)
-        self._queue: deque[Coroutine[Any, Any, None]] = deque()
-        self._draining = False
 
-    def enqueue(self, work: Coroutine[Any, Any, None]) -> None:
+    def enqueue(self, work: Job) -> None:
         """Run ``work`` after every job queued before it (FIFO, one at a time).
 
-        Every QMP action a key or gesture starts comes through here, so keys
+        Every QMP action comes through here, whichever widget asked, so keys
         act in the order they were pressed however long QEMU takes (a move
         by relaunch included); each job decides what to do (node exists,
         move or not) when it runs, on the state the earlier jobs left."""
-        self._queue.append(work)
-        if not self._draining:
-            self._draining = True
-            self.face.run_now(self._drain(), "queue")
+        self.queue.put_nowait(work)
 
     @property
     def queued(self) -> int:
         """Jobs waiting (not counting the one running)."""
-        return len(self._queue)
+        return self.queue.qsize()
 
-    async def _drain(self) -> None:
+    async def serve(self) -> None:
+        """The queue's one consumer (the app runs it as its one exclusive
+        worker, as Textual's ``DirectoryTree._loader``): each job in turn,
+        until the app ends; a job's bug is said and the next one runs."""
         try:
-            while self._queue:
-                await self._queue.popleft()
-        finally:
-            self._draining = False
-            while self._queue:  # only after a crash: never leave a coroutine un-awaited
-                self._queue.popleft().close()
+            while True:
+                job = await self.queue.get()
+                try:
+                    await job
+                except Exception as exc:  # step() catches QEMU's failures; this is a bug
+                    self.face.notify(clip(self.face.mask(internal_error(exc))), title="numatui",
+                                     severity="error", timeout=30, markup=False)
+                finally:
+                    self.queue.task_done()
+        finally:  # the app is closing: never leave a coroutine un-awaited
+            while not self.queue.empty():
+                self.queue.get_nowait().close()
 
     def say(self, text: str, *, title: str = "", severity: SeverityLevel = "information",
             timeout: float | None = None) -> None:
@@ -124,8 +140,8 @@ class Controller:
 
     @contextlib.asynccontextmanager
     async def step(self, what: str) -> AsyncIterator[None]:
-        """Run one QMP step under the lock, then redraw from the session; ``what``
-        shows in the status bar if the step takes longer than BUSY_DELAY, and
+        """Run one QMP step (the queue runs one at a time), then redraw from the
+        session; ``what`` shows in the status bar if the step takes longer than BUSY_DELAY, and
         the state badge counts its seconds (``booting 12 s``) until it ends."""
         face = self.face
         timers: list[Timer] = []
@@ -134,31 +150,32 @@ class Controller:
             face.show_status()
             timers.append(face.set_timer(1.0, tick))
 
-        async with self._lock:
-            self.busy = what
-            self._busy_since = time.monotonic()
-            timers.append(face.set_timer(BUSY_DELAY, tick))
-            try:
-                yield
-            except Disconnected as exc:
-                self.told_disconnected = True
-                saved = self.vm.keeper.saved_path
-                where = f"\nThe plan is saved in {saved}." if saved else ""
-                face.notify(clip(face.mask(str(exc))) + where, title="QEMU went away", severity="error",
-                            timeout=30, markup=False)
-            except (SessionError, NumaError) as exc:  # NumaError: a malformed reply, never a traceback
-                words = str(exc)
-                if isinstance(exc, CommandTimeout):
-                    words += f"; {timeout_advice(exc.command)}"
-                face.notify(clip(face.mask(words)), title="QEMU", severity="error", timeout=10,
-                            markup=False)
-            except Exception as exc:  # a bug: said, and the app (and the VM it launched) stay
-                face.notify(clip(face.mask(internal_error(exc))), title="numatui", severity="error",
-                            timeout=30, markup=False)
-            finally:
-                timers[-1].stop()
-                self.busy = None
-                face.sync()
+        self.busy = what
+        self._busy_since = time.monotonic()
+        timers.append(face.set_timer(BUSY_DELAY, tick))
+        try:
+            yield
+        except Disconnected as exc:
+            self.told_disconnected = True
+            saved = self.vm.keeper.saved_path
+            where = f"\nThe plan is saved in {saved}." if saved else ""
+            face.notify(clip(face.mask(str(exc))) + where, title="QEMU went away", severity="error",
+                        timeout=30, markup=False)
+        except ActionRefused as exc:  # numatui's own refusal: nothing was sent
+            face.notify(face.mask(str(exc)), severity="warning", markup=False)
+        except (SessionError, NumaError) as exc:  # NumaError: a malformed reply, never a traceback
+            words = str(exc)
+            if isinstance(exc, CommandTimeout):
+                words += f"; {timeout_advice(exc.command)}"
+            face.notify(clip(face.mask(words)), title="QEMU", severity="error", timeout=10,
+                        markup=False)
+        except Exception as exc:  # a bug: said, and the app (and the VM it launched) stay
+            face.notify(clip(face.mask(internal_error(exc))), title="numatui", severity="error",
+                        timeout=30, markup=False)
+        finally:
+            timers[-1].stop()
+            self.busy = None
+            face.sync()
 
     # -- assign, add node --------------------------------------------------------------
     def assign(self, keys: Collection[SlotKey], restore: Callable[[], None] | None = None, *,
@@ -166,25 +183,24 @@ class Controller:
         """A digit key or a drop: :meth:`Vm.assign` as a queued step.  ``keys`` were
         taken when the key came (the selection is cleared then); ``restore``
         gives the selection back when the assignment is refused."""
-        self.face.start(self._assign(keys, node, restore))
+        self.enqueue(self._assign(keys, node, restore))
 
     async def _assign(self, keys: Collection[SlotKey], node: int,
                       restore: Callable[[], None] | None = None) -> None:
         vm = self.vm
+
+        def relaunching() -> None:
+            self.face.notify(f"QEMU cannot move an assigned CPU: relaunching it with node {node} …",
+                             title="Move", timeout=4)
+            self.busy = f"moving {len(keys)} slot(s) to node {node} (relaunching QEMU)"
+
         async with self.step(f"assigning {len(keys)} slot(s) to node {node}"):
-            try:  # decided now, on what every earlier key left
-                vm.check_assign(node)
+            try:  # decided now, by the Vm, on what every earlier key left
+                await vm.assign(keys, node, relaunching)
             except ActionRefused as exc:
                 self.face.notify(str(exc), severity="warning")
                 if restore:
                     restore()
-                return
-            if vm.moves_by_relaunch(keys, node):
-                self.face.notify(f"QEMU cannot move an assigned CPU: relaunching it with node {node} …",
-                                 title="Move", timeout=4)
-                self.busy = f"moving {len(keys)} slot(s) to node {node} (relaunching QEMU)"
-            try:
-                await vm.assign(keys, node)
             except MoveRefused as exc:
                 self.needed_plan = exc.plan
                 self.face.notify(f"{clip(exc.qemu_message)}\n{ATTACHED_EXPLANATION}. "
@@ -231,11 +247,22 @@ class Controller:
                 self.face.notify(f"{clip(exc.qemu_message)}\nA preset maps every slot; QEMU cannot "
                                  "move a CPU already on a node (undo, or relaunch, first).",
                                  title="QEMU refused", severity="error", timeout=10, markup=False)
-            except (NumaError, BadRequest) as exc:
+            except (NumaError, BadRequest, ActionRefused) as exc:
                 self.say(str(exc), title=f"Preset {name}", severity="warning")
             else:
                 self.say(f"{done.vcpus} vCPUs on {done.nodes} node(s) with {done.commands} command(s).",
                          title=f"Preset {name}{onto}")
+
+    async def apply_saved(self, plan: Plan) -> None:
+        """The saved plan onto a QEMU that lacks it (after R reconnected), as one step."""
+        async with self.step("applying the saved plan"):
+            try:
+                applied = await self.vm.apply_plan(plan, lambda _args: None)
+            except NumaError as exc:
+                self.say(f"The saved plan does not fit this QEMU: {exc}", severity="error")
+                return
+            self.say(f"Saved plan applied: {applied.slots} slot(s) on {applied.nodes} node(s), "
+                     f"{applied.commands} command(s).", title="Plan")
 
     # -- boot, copy ------------------------------------------------------------------------
     async def boot(self, force: bool) -> None:
@@ -259,33 +286,34 @@ class Controller:
     # -- undo, redo, relaunch ------------------------------------------------------------
     async def undo(self, redo: bool = False) -> None:
         word = "redo" if redo else "undo"
-        try:
-            what = self.vm.check_undo(redo)
-        except ActionRefused as exc:
-            nothing = str(exc).startswith("Nothing to")
-            self.face.notify(str(exc), title="" if nothing else f"Cannot {word}", severity="warning",
-                             timeout=None if nothing else 15, markup=False)
-            return
-        self.face.notify(f"Relaunching QEMU to {word}: {what} …", title=word.capitalize(), timeout=4,
-                         markup=False)
-        async with self.step(f"{word}: {what} (relaunching QEMU)"):
-            await self.vm.undo(redo)
+
+        def relaunching(what: str) -> None:
+            self.face.notify(f"Relaunching QEMU to {word}: {what} …", title=word.capitalize(), timeout=4,
+                             markup=False)
+            self.busy = f"{word}: {what} (relaunching QEMU)"
+
+        async with self.step(word):
+            try:
+                what = await self.vm.undo(redo, relaunching)
+            except ActionRefused as exc:
+                nothing = isinstance(exc, NothingToDo)
+                self.face.notify(str(exc), title="" if nothing else f"Cannot {word}", severity="warning",
+                                 timeout=None if nothing else 15, markup=False)
+                return
             self.face.notify(f"{'Redone' if redo else 'Undone'}: {what}", title=word.capitalize(),
                              markup=False)
 
     async def relaunch_or_reconnect(self) -> None:
-        try:
-            how = self.vm.check_relaunch_or_reconnect()
-        except ActionRefused as exc:
-            self.face.notify(str(exc), severity="information")
-            return
-        if how == "relaunch":
-            async with self.step("relaunching QEMU with the plan"):
-                await self.vm.relaunch_or_reconnect()
-                self.told_disconnected = False
-                self.face.notify("QEMU relaunched in preconfig with the plan replayed.", title="Relaunched")
-            return
-        async with self.step(f"reconnecting to {self.face.mask(str(self.vm.session.address))}"):
-            await self.vm.relaunch_or_reconnect()
+        where = self.face.mask(str(self.vm.session.address))
+        async with self.step("relaunching QEMU with the plan" if self.vm.can_relaunch
+                             else f"reconnecting to {where}"):
+            try:
+                how = await self.vm.relaunch_or_reconnect()
+            except ActionRefused as exc:
+                self.face.notify(str(exc), severity="information")
+                return
             self.told_disconnected = False
-            self.face.notify("Reconnected.", title="QEMU")
+            if how == "relaunch":
+                self.face.notify("QEMU relaunched in preconfig with the plan replayed.", title="Relaunched")
+            else:
+                self.face.notify("Reconnected.", title="QEMU")

@@ -24,7 +24,7 @@ from textual.widgets import Input, Static
 from numatui.model.distances import DEFAULT_REMOTE_DISTANCE, CellKind, DistanceMatrix, parse_distance
 from numatui.model.errors import NumaError
 from numatui.model.plan import Distance
-from numatui.tui.editing import MatrixEditor, MessageLine, Step, digit_bindings
+from numatui.tui.editing import Enqueue, MatrixEditor, MessageLine, Step, digit_bindings
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
@@ -52,9 +52,9 @@ class DistanceEditor(MatrixEditor[tuple[int, int]]):
     BOX_TITLE = "NUMA distances (set-numa-node type dist)"
     TAKES = "distances"
 
-    def __init__(self, vm: Vm, *, step: Step | None = None,
+    def __init__(self, vm: Vm, *, step: Step | None = None, enqueue: Enqueue | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
-        super().__init__(vm, step=step, on_change=on_change)
+        super().__init__(vm, step=step, enqueue=enqueue, on_change=on_change)
         self.unlinked: set[tuple[int, int]] = set()  # pairs (a, b), a < b
         self._drawn: tuple[int, ...] = ()  # the nodes the table has rows for
         matrix = self.matrix

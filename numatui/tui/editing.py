@@ -1,10 +1,12 @@
 """What the node editors (distances, HMAT, memory) share: a table, one input
 opened on its cursor, a message line, and running a QMP step.
 
-An editor runs its QMP work through a *step*: an async context manager that
-serialises QMP calls.  Inside the app it is ``Controller.step`` (the app's
-lock, the status bar, a redraw after); standing alone (tests, other hosts) a
-private lock.  Refusals are caught by the editor first and shown in its own
+An editor puts its QMP work on a queue (``enqueue``) and runs it through a
+*step*: an async context manager around each QMP call.  Inside the app they
+are the app's one work queue, ``Controller.enqueue`` and ``Controller.step``
+(the status bar, a redraw after; numatui.tui.controller), so closing the
+editor cancels nothing it asked for; standing alone (tests, other hosts) a
+worker of the host app and a private lock.  Refusals are caught by the editor first and shown in its own
 message line, QEMU's words verbatim and never parsed as markup.
 
 Keys of a burst: once a cell is open, every key belongs to it until it
@@ -35,8 +37,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.css.query import NoMatches
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from numatui.core.errors import ActionRefused
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
 from numatui.session.machine import RunState
 from numatui.tui.controller import internal_error
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from numatui.core.vm import Vm
 
 Step = Callable[[str], AbstractAsyncContextManager[None]]
+Enqueue = Callable[[Coroutine[Any, Any, None]], None]
 K = TypeVar("K")  # what the open input edits (a node, a pair, ...)
 
 
@@ -63,11 +68,20 @@ def local_step() -> Step:
     return step
 
 
+def run_on(screen: Screen[Any], enqueue: Enqueue | None, work: Coroutine[Any, Any, None],
+           group: str) -> None:
+    """``work`` on ``enqueue`` (the app's queue), else as a worker of ``screen``'s app."""
+    if enqueue is not None:
+        enqueue(work)
+    else:
+        screen.app.run_worker(work, group=group)
+
+
 def error_words(exc: BaseException) -> str:
     """One line for a failure: QEMU's own text when it refused."""
     if isinstance(exc, QemuRefused):
         return f"QEMU refused: {exc.qemu_message}"
-    if isinstance(exc, SessionError):
+    if isinstance(exc, SessionError | ActionRefused):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -117,8 +131,8 @@ def digit_bindings() -> list[Binding]:
 
 
 class Editor(Dialog[None], Generic[K]):
-    """An editor of ``vm``: its QMP work runs in ``step`` (see the module
-    docstring), ``on_change`` is called after QEMU's state changed."""
+    """An editor of ``vm``: its QMP work goes on ``enqueue`` and runs in ``step``
+    (see the module docstring), ``on_change`` is called after QEMU's state changed."""
 
     DEFAULT_CSS = """
     Editor DataTable { height: auto; margin: 1 0 0 0; }
@@ -128,12 +142,13 @@ class Editor(Dialog[None], Generic[K]):
     PREFIX: ClassVar[str]
     BOX_TITLE: ClassVar[str]
 
-    def __init__(self, vm: Vm, *, step: Step | None = None,
+    def __init__(self, vm: Vm, *, step: Step | None = None, enqueue: Enqueue | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.vm = vm
         self.session = vm.session
         self.step = step or local_step()
+        self.enqueue = enqueue
         self.on_change = on_change
         self.editing: K | None = None
 
@@ -160,9 +175,10 @@ class Editor(Dialog[None], Generic[K]):
             return MessageLine()
 
     def run(self, work: Coroutine[Any, Any, None], group: str) -> None:
-        """QMP work as a worker of the app, not of this screen: escape closes
-        the editor while the work (a relaunch) goes on; a screen's workers end with it."""
-        self.app.run_worker(work, group=group)
+        """QMP work on the app's queue (standing alone: a worker of the host
+        app), never of this screen: escape closes the editor while the work
+        (a relaunch) goes on; a screen's workers end with it."""
+        run_on(self, self.enqueue, work, group)
 
     def refused(self) -> bool:
         """Whether read-only, said as an error."""
@@ -328,7 +344,7 @@ class MatrixEditor(Editor[K]):
 
     @contextlib.asynccontextmanager
     async def sending(self, what: str, sent: str,
-                      failed: Callable[[SessionError], str] = error_words) -> AsyncIterator[None]:
+                      failed: Callable[[Exception], str] = error_words) -> AsyncIterator[None]:
         """The body as the QMP step ``what``; its outcome in the message line:
         ``sent``, or ``failed(exc)`` (QEMU going away goes on to the step too)."""
         async with self.step(what):
@@ -337,7 +353,7 @@ class MatrixEditor(Editor[K]):
             except Disconnected as exc:
                 self.message.say(error_words(exc), "error")
                 raise  # the app's step reports QEMU going away too
-            except SessionError as exc:
+            except (SessionError, ActionRefused) as exc:
                 self.message.say(failed(exc), "error")
             else:
                 self.message.say(sent, "ok")

@@ -26,6 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
+from numatui.core.errors import ActionRefused
 from numatui.model import hmat
 from numatui.model.errors import NumaError
 from numatui.model.hmat import HmatCache, HmatLb
@@ -228,7 +229,7 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
                 cache = parse_cache(a, text)
                 self.vm.check_hmat(caches=[cache])
                 item = cache
-        except (NumaError, SessionError) as exc:
+        except (NumaError, SessionError, ActionRefused) as exc:
             self.message.say(f"Refused: {exc}{self.fill_first(a) if kind == 'cache' else ''}", "error")
             return
         self.close_input()

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from numatui.core.vm import ActionRefused, Targets
+from numatui.core.errors import ActionRefused
+from numatui.core.vm import Targets
 from numatui.model.devices import plug_refusal_reason, unplug_refusal_reason
 from numatui.model.topology import Slot, SlotKey, format_key
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
@@ -40,7 +41,7 @@ class Hotplug:
         self.ctl = ctl
         self.vm = ctl.vm
         self.vm.unplugs.on_answer = self._answered
-        # a DEVICE_DELETED re-reads once, here, under the QMP lock
+        # a DEVICE_DELETED re-reads once, here, on the work queue
         self.vm.session.refresh_on_delete = False
 
     def _label(self, slot: Slot) -> str:
@@ -62,11 +63,11 @@ class Hotplug:
         """``p``: hot-plug the empty slots among ``keys``, queued behind earlier
         keys (checked when it runs; ``restore`` gives the selection back when
         nothing can be plugged)."""
-        self.ctl.face.start(self._queued(True, keys, restore))
+        self.ctl.enqueue(self._queued(True, keys, restore))
 
     def unplug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
         """``u``: ask the guest to eject the hot-plugged CPUs among ``keys`` (queued, as ``p``)."""
-        self.ctl.face.start(self._queued(False, keys, restore))
+        self.ctl.enqueue(self._queued(False, keys, restore))
 
     async def _queued(self, plug: bool, keys: Sequence[SlotKey], restore: Callable[[], None] | None) -> None:
         """Once its turn comes: nothing before boot; the slots ``p`` (``u``)
@@ -143,7 +144,7 @@ class Hotplug:
         """Called by the app for every QMP event (before it redraws)."""
         self.vm.unplugs.on_event(event)  # answers come back through _answered
         if event.get("event") == "DEVICE_DELETED" and self.vm.session.state.booted:
-            self.ctl.face.start(self._reread())
+            self.ctl.enqueue(self._reread())
 
     def _answered(self, answer: Answer) -> None:
         key = format_key(answer.key)

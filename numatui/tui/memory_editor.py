@@ -32,7 +32,7 @@ from numatui.model.units import format_size, human_size
 from numatui.session.errors import SessionError
 from numatui.session.memory import current_sizes, live_additions, read_only_reason
 from numatui.session.replay import ReplayFailed
-from numatui.tui.editing import Editor, MessageLine, Step, digit_bindings, error_words
+from numatui.tui.editing import Editor, Enqueue, MessageLine, Step, digit_bindings, error_words
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
@@ -62,9 +62,9 @@ class MemoryEditor(Editor[int]):
     PREFIX = "mem"
     BOX_TITLE = "Node memory (-object memory-backend-*,size=)"
 
-    def __init__(self, vm: Vm, *, step: Step | None = None,
+    def __init__(self, vm: Vm, *, step: Step | None = None, enqueue: Enqueue | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
-        super().__init__(vm, step=step, on_change=on_change)
+        super().__init__(vm, step=step, enqueue=enqueue, on_change=on_change)
         self.draft: dict[int, int] = current_sizes(self.session)
         #: the backend chosen (b) for a node QEMU does not have yet: an index into CHOICES
         self.backends: dict[int, int] = {}

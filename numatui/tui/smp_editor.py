@@ -12,17 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, Static
 
+from numatui.core.errors import ActionRefused
 from numatui.model.topology import format_key
 from numatui.session.errors import SessionError
 from numatui.session.replay import ReplayFailed
 from numatui.tui.dialog import Dialog
-from numatui.tui.editing import MessageLine, Step, error_words, local_step
+from numatui.tui.editing import Enqueue, MessageLine, Step, error_words, local_step, run_on
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
@@ -40,11 +42,12 @@ class SmpEditor(Dialog[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, vm: Vm, *, step: Step | None = None,
+    def __init__(self, vm: Vm, *, step: Step | None = None, enqueue: Enqueue | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.vm = vm
         self.step = step or local_step()
+        self.enqueue = enqueue
         self.on_change = on_change
 
     def compose(self) -> ComposeResult:
@@ -68,15 +71,22 @@ class SmpEditor(Dialog[None]):
 
     @property
     def message(self) -> MessageLine:
-        return self.query_one("#smp-message", MessageLine)
+        """The message line; once closed, one nobody sees (the work goes on)."""
+        try:
+            return self.query_one("#smp-message", MessageLine)
+        except NoMatches:
+            return MessageLine()
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
         self.apply(self.query_one("#smp-input", Input).value.strip(),
                    self.query_one("#cpu-input", Input).value.strip())
 
-    @work(group="smp", exclusive=True)
-    async def apply(self, smp: str, cpu: str) -> None:
+    def apply(self, smp: str, cpu: str) -> None:
+        """A new QEMU with these, on the app's queue (closing the editor cancels nothing)."""
+        run_on(self, self.enqueue, self._apply(smp, cpu), "smp")
+
+    async def _apply(self, smp: str, cpu: str) -> None:
         self.message.say(f"Starting a new QEMU with -smp {smp} and replaying the plan\u2026")
         async with self.step("relaunching QEMU with a new CPU topology"):
             try:
@@ -85,7 +95,7 @@ class SmpEditor(Dialog[None]):
                 where = "still on the old QEMU" if exc.restored else "QEMU is gone"
                 self.message.say(f"{error_words(exc)} ({where})", "error")
                 return
-            except SessionError as exc:
+            except (SessionError, ActionRefused) as exc:
                 self.message.say(error_words(exc), "error")
                 return
         pid = self.vm.launcher.pid if self.vm.launcher is not None else "?"

@@ -1,0 +1,31 @@
+"""Where the palette's Screenshot goes: an SVG in numatui's private state
+directory, else the current directory (the user's own), written to a new
+file renamed into place."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from numatui.session.files import write_atomic
+from numatui.session.trust import private_dir_problem
+from numatui.session.xdg import state_dir
+
+
+def save_screenshot(svg: str) -> Path:
+    """Write ``svg``; its path, or the last place's OSError."""
+    error: OSError | None = None
+    for where in (state_dir() / "screenshots", Path.cwd()):
+        try:
+            problem = None if where == Path.cwd() else (
+                private_dir_problem(state_dir()) or private_dir_problem(where, "screenshot directory"))
+            if problem is not None:
+                raise OSError(problem)
+            path = where / f"numatui_{time.strftime('%Y-%m-%dT%H_%M_%S')}.svg"
+            write_atomic(path, svg, mode=0o644)
+        except OSError as exc:
+            error = exc
+            continue
+        return path
+    assert error is not None
+    raise error
