@@ -84,3 +84,53 @@ async def test_a_timeout_says_what_to_do(qemu: Any) -> None:
         assert "numatui show ADDRESS" in timeout_advice("x-exit-preconfig")
     finally:
         await session.close()
+
+
+async def test_a_batch_shows_its_replies_as_they_come(qemu: Any) -> None:
+    """`applying N/M` while a batch is answered: a fake peer in front of real
+    QEMU (named so: QEMU cannot be made slow on demand) sends each reply 0.4 s
+    late, as a loaded host does; the preset's two set-numa-node commands then
+    take 0.8 s, and the status bar's badge reads ``applying 1/2`` in between.
+    The CLI says the same on a terminal's stderr (one line a second)."""
+    import asyncio
+    import time
+
+    from fake_qmp import HostileProxy
+    from tui_helpers import settle
+
+    from numatui.cli.commands import replies_shown
+    from numatui.core.vm import Vm
+    from numatui.tui.app import NumaApp
+    from numatui.tui.status import StatusBar
+
+    path = Path(qemu.extra["dir"]) / "slow.sock"
+    async with HostileProxy(path, qemu.sock, "x", keep_errors=True) as proxy:
+        session = await Session.connect(str(path), nodes=2)
+        try:
+            app = NumaApp(session)
+            badges: set[str] = set()
+            async with app.run_test(size=(120, 40)) as pilot:
+                await settle(app, pilot)
+                proxy.reply_delay = 0.4
+                await pilot.press("P", "enter")  # the socket preset: one command per socket
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not any("applying 1/2" in b for b in badges):
+                    await asyncio.sleep(0.05)
+                    badges.add(str(app.query_one(StatusBar).content).split("\n")[0])
+                proxy.reply_delay = 0.0
+                await settle(app, pilot)
+            assert any("applying 1/2" in b for b in badges), badges
+            assert set((await qemu.nodes()).values()) == {0, 1}  # the preset went through
+
+            err = Tty()
+            vm = Vm(session)
+            with replies_shown(vm, err):
+                assert session.progress is not None
+                session.progress(1, 496)  # less than a second in: nothing yet
+                time.sleep(1.05)
+                session.progress(120, 496)
+            assert err.getvalue() == "numatui: applying: 120/496 replies\n"
+            assert session.progress is None
+        finally:
+            proxy.reply_delay = 0.0
+            await session.close()

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from numatui.cli.parser import did_you_mean
@@ -179,12 +179,13 @@ async def apply_plan(vm: Vm, plan: Plan | None, out: TextIO, *, exit_preconfig: 
     if isinstance(plan, FlavorPlan) and err is not None:  # what the flavor says that numatui leaves out
         for note in plan.flavor.notes():
             err.write(f"numatui: warning: {note}\n")
-    if plan is not None:
-        done = await vm.apply_plan(plan, sent)
-    else:
-        assert preset is not None
-        name, into, add_nodes = preset
-        done = await vm.apply_preset(name, into, add_nodes, sent)
+    with replies_shown(vm, err):
+        if plan is not None:
+            done = await vm.apply_plan(plan, sent)
+        else:
+            assert preset is not None
+            name, into, add_nodes = preset
+            done = await vm.apply_preset(name, into, add_nodes, sent)
     if done.commands:
         out.write(f"applied: {counted(done.slots, 'slot')} ({counted(done.vcpus, 'vCPU')}) on "
                   f"{counted(done.nodes, 'node')} with {counted(done.commands, 'command')}\n")
@@ -196,6 +197,30 @@ async def apply_plan(vm: Vm, plan: Plan | None, out: TextIO, *, exit_preconfig: 
 
 #: Seconds between two progress lines on a terminal's stderr.
 PROGRESS_EVERY = 10.0
+
+
+@contextlib.contextmanager
+def replies_shown(vm: Vm, err: TextIO | None) -> Iterator[None]:
+    """On a terminal's stderr, a long batch's replies as they come
+    (``numatui: applying: 120/496 replies``, one line a second; a batch
+    answered within a second prints nothing)."""
+    if err is None or not err.isatty():
+        yield
+        return
+    last = [time.monotonic()]
+
+    def show(replies: int, commands: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0 or (replies == commands and now - last[0] >= 0):
+            last[0] = now
+            err.write(f"numatui: applying: {replies}/{commands} replies\n")
+            err.flush()
+
+    vm.session.progress = show
+    try:
+        yield
+    finally:
+        vm.session.progress = None
 
 
 @contextlib.asynccontextmanager

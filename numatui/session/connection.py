@@ -70,6 +70,10 @@ class Connection:
     launcher: LauncherLike | None
     peer: Peer | None  # the process at the other end of a unix socket
 
+    #: told (replies so far, commands) as a batch's replies come in (:meth:`execute_all`): a
+    #: face showing long work (``applying 120/496``) sets it; None: nobody listens
+    progress: Callable[[int, int], None] | None = None
+
     def __init__(
         self,
         address: Address,
@@ -182,6 +186,8 @@ class Connection:
         while waiting:
             done, waiting = await asyncio.wait(waiting, timeout=self.timeout,
                                                return_when=asyncio.FIRST_COMPLETED)
+            if self.progress is not None and len(tasks) > 1:
+                self.progress(len(tasks) - len(waiting), len(tasks))
             if not done:  # no reply for a whole timeout: what is left will not come
                 for task in waiting:
                     task.cancel()

@@ -236,7 +236,7 @@ class NumaApp(App[str]):
     def show_status(self) -> None:
         """Redraw the status bar alone (an operation's busy text)."""
         self.part(StatusBar).show(self.session, self.ctl.busy, self.mask, self.ctl.busy_seconds(),
-                                  self.keeper.resumed)
+                                  self.keeper.resumed, self.ctl.progress)
 
     def _refresh_bindings_if_changed(self, booted: bool) -> None:
         """``check_action`` depends on the run state and the screen on top; the

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from numatui.core.vm import Vm
     from numatui.model.plan import Plan
 
+#: The status bar redraws a batch's progress at most this often (seconds).
+PROGRESS_EVERY = 0.25
+
 #: A step quicker than this shows no busy text: no flash, and the result is the
 #: key press's only repaint (a second one would wait for Textual's next frame).
 BUSY_DELAY = 0.15
@@ -88,6 +91,8 @@ class Controller:
         #: QMP work waiting its turn, in the order asked (see :meth:`enqueue`)
         self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self.busy: str | None = None
+        #: (replies, commands) of the running step's batch, as they come: ``applying 120/496``
+        self.progress: tuple[int, int] | None = None
         self._busy_since = 0.0
         #: when a boot was asked for that has not ended (monotonic; None: none): a second
         #: one is refused (X, the button)
@@ -153,6 +158,17 @@ class Controller:
         self.busy = what
         self._busy_since = time.monotonic()
         timers.append(face.set_timer(BUSY_DELAY, tick))
+        shown = [0.0]
+
+        def progress(replies: int, commands: int) -> None:  # a batch's replies coming in
+            self.progress = (replies, commands)
+            now = time.monotonic()
+            if now - shown[0] >= PROGRESS_EVERY and now - self._busy_since >= BUSY_DELAY:
+                shown[0] = now
+                face.show_status()
+
+        session = self.vm.session
+        session.progress = progress
         try:
             yield
         except Disconnected as exc:
@@ -174,7 +190,8 @@ class Controller:
                         timeout=30, markup=False)
         finally:
             timers[-1].stop()
-            self.busy = None
+            session.progress = None
+            self.busy, self.progress = None, None
             face.sync()
 
     # -- assign, add node --------------------------------------------------------------

@@ -103,19 +103,24 @@ class StatusBar(Static):
     """
 
     def show(self, session: Session, busy: str | None, mask: Callable[[str], str],
-             seconds: float = 0.0, resumed: str | None = None) -> None:
-        update_static(self, status_text(session, busy, mask, seconds, resumed))
+             seconds: float = 0.0, resumed: str | None = None,
+             progress: tuple[int, int] | None = None) -> None:
+        update_static(self, status_text(session, busy, mask, seconds, resumed, progress))
 
 
-def busy_badge(busy: str, seconds: float) -> str:
+def busy_badge(busy: str, seconds: float, progress: tuple[int, int] | None = None) -> str:
     """The state badge while a step runs: ``booting 12 s``, ``relaunching 3 s``,
-    ``applying`` (its first second), from the step's words."""
+    ``applying 120/496`` (a batch's replies so far), ``applying`` (its first
+    second), from the step's words."""
     word = "relaunching" if "relaunch" in busy else busy.split(maxsplit=1)[0].rstrip(":")
+    if progress is not None:
+        return f"{word} {progress[0]}/{progress[1]}"
     return f"{word} {seconds:.0f} s" if seconds >= 1 else word
 
 
 def status_text(session: Session, busy: str | None, mask: Callable[[str], str] = str,
-                seconds: float = 0.0, resumed: str | None = None) -> Text:
+                seconds: float = 0.0, resumed: str | None = None,
+                progress: tuple[int, int] | None = None) -> Text:
     """The status bar's two lines; while a step runs (``busy``, for ``seconds``)
     the state badge says what numatui is doing instead of QEMU's run state.
     ``resumed`` (``resumed web1-1a2b3c4d``) replaces "launched by numatui"."""
@@ -123,7 +128,7 @@ def status_text(session: Session, busy: str | None, mask: Callable[[str], str] =
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append("numatui ", style="bold")
     if busy:  # first: never cut off
-        line.append(f" {busy_badge(busy, seconds)} ", style=BUSY_STYLE)
+        line.append(f" {busy_badge(busy, seconds, progress)} ", style=BUSY_STYLE)
     else:
         line.append(f" {state} ", style=STATE_STYLES.get(state, "bold"))
     line.append("  ")
