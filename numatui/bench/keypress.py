@@ -15,6 +15,7 @@ samples per set of VMs.
 
 from __future__ import annotations
 
+import asyncio
 import cProfile
 import io
 import pstats
@@ -28,7 +29,7 @@ from textual import events
 
 from numatui.bench import textual_floor
 from numatui.bench.measures import mapping_of_reply
-from numatui.bench.paint import BenchError, GridPaints, new_worker, settled
+from numatui.bench.paint import PAINT_TIMEOUT, BenchError, GridPaints, settled
 from numatui.bench.qemu_vm import CORES, SOCKETS, THREADS, fresh_vm, socket_path
 from numatui.bench.raw_qmp import RawQmp
 from numatui.session.connect import Client
@@ -96,14 +97,12 @@ async def _select_socket(app: NumaApp, pilot: Any, grid: CpuGrid, s: int) -> Non
 
 async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int,
                         profiler: cProfile.Profile | None = None) -> float:
-    known = set(app.workers)
     if profiler is not None:
         profiler.enable()
     start = time.perf_counter()
     app.post_message(events.Key(str(s), str(s)))
-    worker = await new_worker(app, known)
-    await worker.wait()
-    # the worker's last step handed QEMU's re-read topology to the grid: wait for its paint
+    await _job_done(app, s)
+    # the job's last step handed QEMU's re-read topology to the grid: wait for its paint
     await paints.painted_since(grid, paints.lines_at_topology)
     seconds = time.perf_counter() - start
     if profiler is not None:
@@ -113,6 +112,17 @@ async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int,
     if mine != {s} or qemu != {s}:
         raise BenchError(f"socket {s}: the grid shows nodes {mine}, QEMU has {qemu}, not {{{s}}}")
     return seconds
+
+
+async def _job_done(app: NumaApp, s: int) -> None:
+    """Until the key's job (on the app's one work queue, dispatched a few loop
+    turns after the key) has QEMU's re-read: socket ``s`` on node ``s``."""
+    deadline = time.monotonic() + PAINT_TIMEOUT
+    while {slot.node_id for slot in app.session.topology.slots if slot.key[0] == ("socket-id", s)} != {s}:
+        if time.monotonic() > deadline:
+            raise BenchError(f"the key {s} put no job on the queue that QEMU answered")
+        await asyncio.sleep(0)
+    await app.ctl.queue.join()
 
 
 def _qmp_span(entries: Sequence[Entry]) -> float:
