@@ -286,18 +286,27 @@ async def session(qemu: Qemu) -> AsyncIterator[Session]:
     await s.close()
 
 
-@pytest.fixture
-async def launched() -> AsyncIterator[Session]:
-    """A Session on a QEMU numatui launched itself (``DEFAULT_ARGS``); stops
-    every QEMU it ended up with, the first and any relaunched one."""
-    launcher = Launcher(extra_args=DEFAULT_ARGS)
+@asynccontextmanager
+async def launched_session(**launcher_args: Any) -> AsyncIterator[Session]:
+    """A Session on a QEMU numatui launched itself (``Launcher(**launcher_args)``);
+    stops every QEMU it ended up with, the first and any relaunched one."""
+    launcher = Launcher(**launcher_args)
     await launcher.start()
     s = await Session.connect(launcher.address, launcher=launcher)
-    yield s
-    await s.close()
-    for x in {id(x): x for x in (s.launcher, launcher)}.values():
-        if isinstance(x, Launcher):
-            await x.stop()
+    try:
+        yield s
+    finally:
+        await s.close()
+        for x in {id(x): x for x in (s.launcher, launcher)}.values():
+            if isinstance(x, Launcher):
+                await x.stop()
+
+
+@pytest.fixture
+async def launched() -> AsyncIterator[Session]:
+    """A Session on a QEMU numatui launched itself (``DEFAULT_ARGS``)."""
+    async with launched_session(extra_args=DEFAULT_ARGS) as s:
+        yield s
 
 
 @asynccontextmanager

@@ -17,14 +17,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from conftest import DEFAULT_ARGS, info_numa, socket
+from conftest import DEFAULT_ARGS, info_numa, launched_session, socket
 
 from numatui.core import export
 from numatui.core.vm import Vm
 from numatui.model.hmat import HmatLb
 from numatui.model.qemu_args import iter_options
 from numatui.model.topology import Topology
-from numatui.session.launcher import Launcher
 from numatui.session.session import Session
 
 M = 1 << 20
@@ -98,14 +97,8 @@ async def test_a_host_binding_by_relaunch(launched: Session, qemu_factory: Any) 
 @pytest.fixture
 async def launched_hmat() -> AsyncIterator[Session]:
     """A QEMU numatui launched with ``hmat=on`` (``numatui launch --hmat``)."""
-    launcher = Launcher(extra_args=DEFAULT_ARGS, hmat=True)
-    await launcher.start()
-    s = await Session.connect(launcher.address, launcher=launcher)
-    yield s
-    await s.close()
-    for x in {id(x): x for x in (s.launcher, launcher)}.values():
-        if isinstance(x, Launcher):
-            await x.stop()
+    async with launched_session(extra_args=DEFAULT_ARGS, hmat=True) as s:
+        yield s
 
 
 async def test_hmat_survives_a_memory_relaunch(launched_hmat: Session, qemu_factory: Any) -> None:

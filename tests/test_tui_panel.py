@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEFAULT_ARGS, numa_node_args, start_qemu, until
+from conftest import DEFAULT_ARGS, launched_session, numa_node_args, start_qemu, until
 from tui_helpers import Notes, settle
 
 from numatui.core.keeper import Keeper
 from numatui.session.address import Address
-from numatui.session.launcher import Launcher
 from numatui.session.replay import GONE_REASON, MEMORY_REASON, MOVE_REASON, UNDO_REASON
 from numatui.session.session import Session
 from numatui.tui import colours
@@ -67,14 +66,8 @@ async def session(qemu: Any) -> Any:
 
 @pytest.fixture
 async def launched_app(tmp_path: Path) -> Any:
-    launcher = Launcher(extra_args=[*DEFAULT_ARGS, *numa_node_args(2, 2048)])
-    await launcher.start()
-    s = await Session.connect(launcher.address, launcher=launcher)
-    yield s
-    await s.close()
-    for x in {id(x): x for x in (s.launcher, launcher)}.values():
-        if isinstance(x, Launcher):
-            await x.stop()
+    async with launched_session(extra_args=[*DEFAULT_ARGS, *numa_node_args(2, 2048)]) as s:
+        yield s
 
 
 # -- the panel -------------------------------------------------------------------------------
