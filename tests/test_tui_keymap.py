@@ -110,3 +110,17 @@ def test_every_binding_has_an_id_so_a_remap_leaves_no_old_key_behind() -> None:
     assert every and all(isinstance(b, Binding) and b.id for b in every)
     memory = [b for b in every if isinstance(b, Binding) and b.key == "m"]
     assert len(memory) == 2 and {b.id for b in memory} == {"memory"}  # the action and its wide entry
+
+
+def test_the_config_is_read_bounded_and_only_as_a_regular_file(config: Path) -> None:
+    """numatui's one bounded reader (session/files.py): a FIFO is refused
+    without blocking on it, a file over 64 KiB is not read; the defaults apply."""
+    import os
+
+    os.mkfifo(config)
+    keymap, problems = load_keymap()
+    assert keymap == {} and len(problems) == 1 and "not a regular file" in problems[0]
+    config.unlink()
+    config.write_text("#" * (64 * 1024 + 1))
+    keymap, problems = load_keymap()
+    assert keymap == {} and len(problems) == 1 and "larger than" in problems[0]

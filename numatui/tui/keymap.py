@@ -18,14 +18,13 @@ id, a key name that is not one, or a file that is not TOML is one line each
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 import tomllib
 from pathlib import Path
 
 from numatui.core.actions import binding_ids
 from numatui.model import sanitise
+from numatui.session.files import FileRefused, decode, read_optional
 from numatui.session.xdg import config_dir
 
 #: The largest config file read (a keymap is a few lines).
@@ -44,11 +43,12 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], list[str]]:
     (empty when there is no file), and one line per thing refused."""
     path = path or config_path()
     try:
-        text = _read_bounded(path)
-    except FileNotFoundError:
-        return {}, []
-    except (OSError, ValueError) as exc:
-        return {}, [f"{path}: {exc}; the default keys apply"]
+        data_bytes = read_optional(path, MAX_CONFIG_BYTES, "config")
+        if data_bytes is None:  # no config (or one this user cannot read): the defaults
+            return {}, []
+        text = decode(data_bytes, "config", path)
+    except FileRefused as exc:
+        return {}, [f"{exc}; the default keys apply"]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -70,21 +70,3 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], list[str]]:
         else:
             keymap[name] = ",".join(k.strip() for k in value.split(","))
     return keymap, problems
-
-
-def _read_bounded(path: Path) -> str:
-    """The text of the regular file ``path``, at most :data:`MAX_CONFIG_BYTES`
-    (a FIFO or device is refused without blocking on it)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file")
-        data = os.read(fd, MAX_CONFIG_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ValueError(f"larger than {MAX_CONFIG_BYTES // 1024} KiB")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8 text") from None
