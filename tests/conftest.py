@@ -287,19 +287,25 @@ async def session(qemu: Qemu) -> AsyncIterator[Session]:
 
 
 @asynccontextmanager
-async def launched_session(**launcher_args: Any) -> AsyncIterator[Session]:
-    """A Session on a QEMU numatui launched itself (``Launcher(**launcher_args)``);
-    stops every QEMU it ended up with, the first and any relaunched one."""
-    launcher = Launcher(**launcher_args)
+async def session_on(launcher: Launcher) -> AsyncIterator[Session]:
+    """``launcher`` started and a Session on it; stops every QEMU it ended up
+    with, the first and any relaunched one (also when connecting fails)."""
     await launcher.start()
-    s = await Session.connect(launcher.address, launcher=launcher)
+    s: Session | None = None
     try:
+        s = await Session.connect(launcher.address, launcher=launcher)
         yield s
     finally:
-        await s.close()
-        for x in {id(x): x for x in (s.launcher, launcher)}.values():
+        if s is not None:
+            await s.close()
+        for x in {id(x): x for x in (s and s.launcher, launcher)}.values():
             if isinstance(x, Launcher):
                 await x.stop()
+
+
+def launched_session(**launcher_args: Any) -> Any:
+    """:func:`session_on` a QEMU numatui launches itself (``Launcher(**launcher_args)``)."""
+    return session_on(Launcher(**launcher_args))
 
 
 @pytest.fixture
@@ -313,22 +319,11 @@ async def launched() -> AsyncIterator[Session]:
 async def launched_with_keeper(tmp_path: Path) -> AsyncIterator[tuple[Session, Keeper, Autosaver]]:
     """A Session on a QEMU numatui launched (``DEFAULT_ARGS``) with a Keeper
     autosaving to ``tmp_path / "vm.json"``; stops every QEMU it ended up with."""
-    launcher = Launcher(extra_args=DEFAULT_ARGS)
-    await launcher.start()
-    session: Session | None = None
-    keeper: Keeper | None = None
-    try:
-        session = await Session.connect(launcher.address, launcher=launcher)
+    async with launched_session(extra_args=DEFAULT_ARGS) as session:
         saver = Autosaver(tmp_path / "vm.json")
         keeper = Keeper(session, save=saver.save_session)
         keeper.autosave()
         yield session, keeper, saver
-    finally:
-        if session is not None:
-            await session.close()
-        for lch in {launcher, session and session.launcher}:
-            if isinstance(lch, Launcher):
-                await lch.stop()
 
 
 def socket(topo: Topology, n: int) -> list[SlotKey]:

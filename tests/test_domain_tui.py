@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import session_on
 from libvirt_fixtures import (
     URI,
     libvirtd,  # noqa: F401 (the fixture, used by name)
@@ -25,7 +26,6 @@ from numatui.core.domain import DomainTarget, domain_plan
 from numatui.core.keeper import Keeper
 from numatui.core.vm import Vm
 from numatui.model.domain_xml import read_domain
-from numatui.session.launcher import Launcher
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
 from numatui.tui.confirm import ConfirmDialog
@@ -37,10 +37,7 @@ async def test_map_save_quit(qemu_factory: Any, tmp_path: Path) -> None:
     target = DomainTarget(read_domain(REALISTIC.read_text(), str(REALISTIC)), uri=URI,
                           path=str(REALISTIC), output=str(out))
     launcher, scratch = scratch_launcher(target.domain, URI, None)
-    await launcher.start()
-    session: Session | None = None
-    try:
-        session = await Session.connect(launcher.address, launcher=launcher)
+    async with session_on(launcher) as session:
         plan = domain_plan(session.topology, scratch.cell_cpus, None, scratch.hmat)
         await Vm(session).apply_plan(plan, lambda _: None)
         app = NumaApp(session, keeper=Keeper(session), domain=target)
@@ -65,12 +62,6 @@ async def test_map_save_quit(qemu_factory: Any, tmp_path: Path) -> None:
         cells_out = {c.get("id"): c.get("cpus") for c in saved.findall("cpu/numa/cell")}
         assert cells_out == {"0": "4-7", "1": "0-3"}, notes.text()
         assert await _slot_nodes(qemu_factory, _oracle_args(_native(URI, out))) == WANT
-    finally:
-        if session is not None:
-            await session.close()
-        for lch in {launcher, session and session.launcher}:
-            if isinstance(lch, Launcher):
-                await lch.stop()
 
 
 @pytest.mark.usefixtures("libvirtd")
@@ -127,10 +118,7 @@ async def test_ctrl_s_defines_a_domain_opened_by_name(tmp_path: Path) -> None:
     virsh("define", str(src))
     target = DomainTarget(read_domain(libvirt.dumpxml(URI, name), name), uri=URI, name=name, define=True)
     launcher, scratch = scratch_launcher(target.domain, URI, None)
-    await launcher.start()
-    session: Session | None = None
-    try:
-        session = await Session.connect(launcher.address, launcher=launcher)
+    async with session_on(launcher) as session:
         plan = domain_plan(session.topology, scratch.cell_cpus, None, scratch.hmat)
         await Vm(session).apply_plan(plan, lambda _: None)
         app = NumaApp(session, keeper=Keeper(session), domain=target)
@@ -147,10 +135,4 @@ async def test_ctrl_s_defines_a_domain_opened_by_name(tmp_path: Path) -> None:
         dumped = ET.fromstring(virsh("dumpxml", "--inactive", name).stdout)
         cells = {c.get("id"): c.get("cpus") for c in dumped.findall("cpu/numa/cell")}
         assert cells == {"0": "0-7", "1": None}
-    finally:
-        if session is not None:
-            await session.close()
-        for lch in {launcher, session and session.launcher}:
-            if isinstance(lch, Launcher):
-                await lch.stop()
         undefine(name)
