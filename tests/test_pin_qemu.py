@@ -139,6 +139,34 @@ def test_a_refusal_names_the_thread_and_the_reason() -> None:
         proc.wait()
 
 
+def test_a_thread_that_stops_being_qemus_during_the_pass_gets_its_affinity_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel race the second /proc/PID/task listing is for, injected (it
+    cannot be produced on demand): the first listing names a thread as QEMU's,
+    by the second it is another process's.  A real ``sleep`` is that thread;
+    its affinity, set to one CPU before, is what the kernel reports after."""
+    import subprocess
+
+    import numatui.session.pinning as pinning
+    from numatui.model.pinning import Pin, PinPlan, PinPolicy, VCpu
+
+    qemu = subprocess.Popen(["sleep", "600"])
+    victim = subprocess.Popen(["sleep", "600"])
+    try:
+        os.sched_setaffinity(victim.pid, {HOST_CPUS[0]})
+        listings = iter([frozenset({str(victim.pid)}), pinning._tasks(qemu.pid)])
+        monkeypatch.setattr(pinning, "_tasks", lambda pid: next(listings))
+        plan = PinPlan(PinPolicy.CPU, (Pin(VCpu(3, victim.pid), (HOST_CPUS[-1],)),))
+        with pytest.raises(pinning.PinRefused, match=rf"not pinning vCPU 3 \(thread {victim.pid}\).*"
+                                                     "no such thread in QEMU's process"):
+            pinning.apply_pinning(plan, qemu.pid)
+        assert os.sched_getaffinity(victim.pid) == {HOST_CPUS[0]}
+    finally:
+        for proc in (qemu, victim):
+            proc.kill()
+            proc.wait()
+
+
 def test_unbound_guest_nodes_are_left_alone_and_said_so(qemu_factory: Any) -> None:
     q = qemu_factory(["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", "1G", "-smp", "2",
                       "-object", "memory-backend-ram,id=m0,size=1G", "-numa", "node,nodeid=0,memdev=m0"])

@@ -10,8 +10,8 @@ the kernel says it is a task of the QEMU numatui talks to: ``/proc/PID/task/TID`
 exists, where PID is the QEMU numatui launched, else the process at the other
 end of the unix socket (``SO_PEERCRED``, still the process of that start
 time).  That is checked for every thread before any is pinned, and again for
-each right before and right after its pinning (an affinity set on a thread
-that stopped being QEMU's in between is put back).  A TCP peer has no pid:
+all of them after the pass (an affinity set on a thread that stopped being
+QEMU's in between is put back).  A TCP peer has no pid:
 pinning over TCP needs a QEMU numatui launched.
 """
 
@@ -127,52 +127,82 @@ def _comm(pid: int) -> str:
         return "?"
 
 
-def _is_task(pid: int, tid: int) -> bool:
-    """True when the kernel lists thread ``tid`` among the tasks of process ``pid``."""
-    return 0 < tid <= PID_MAX and tid != os.getpid() and os.path.isdir(f"/proc/{pid}/task/{tid}")
+def _tasks(pid: int) -> frozenset[str]:
+    """The thread ids the kernel lists as tasks of process ``pid`` (one read of
+    ``/proc/PID/task``; the names as the kernel writes them, never parsed)."""
+    try:
+        return frozenset(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return frozenset()
 
 
-def _check_task(pid: int, vcpu: VCpu, done: int = 0) -> None:
-    if not _is_task(pid, vcpu.thread_id):
+def _check_task(pid: int, vcpu: VCpu, tasks: frozenset[str], done: int = 0) -> None:
+    if not _owned(vcpu.thread_id, tasks, os.getpid()):
         raise PinRefused(f"not pinning {vcpu.describe()}: QEMU says it runs there, but the kernel "
                          f"has no such thread in QEMU's process (pid {pid}, "
                          f"{sanitise.one_line(_comm(pid), 40)}); numatui pins only QEMU's own "
                          "threads, and " + (f"stopped after {done}" if done else "pinned none"))
 
 
+def _owned(tid: int, tasks: frozenset[str], me: int) -> bool:
+    return 0 < tid <= PID_MAX and tid != me and str(tid) in tasks
+
+
 def apply_pinning(plan: PinPlan, pid: int) -> dict[int, tuple[int, ...]]:
-    """sched_setaffinity for each pin, every thread a task of process ``pid``
-    (checked for all before any is pinned, and again around each), then the
-    affinity read back from the kernel (``sched_getaffinity``: the mask
-    ``/proc/PID/task/TID/status`` shows as ``Cpus_allowed_list``, without
-    generating 240 status files); PinRefused on the first refusal."""
+    """sched_setaffinity for each pin, every thread a task of process ``pid``,
+    then the affinity read back from the kernel (``sched_getaffinity``: the
+    mask ``/proc/PID/task/TID/status`` shows as ``Cpus_allowed_list``, without
+    generating 240 status files); PinRefused on the first refusal.
+
+    Ownership is read from the kernel twice, one ``/proc/PID/task`` listing
+    each: before any thread is pinned (all must be QEMU's), and after the last
+    pin, whether the pass ended or stopped on a refusal.  A thread pinned in
+    between that is no longer QEMU's (it ended, and its id went to another
+    process) gets its old affinity back, and the pass is refused."""
+    tasks, me = _tasks(pid), os.getpid()
     for pin in plan.pins:
-        _check_task(pid, pin.vcpu)
+        if not _owned(pin.vcpu.thread_id, tasks, me):
+            _check_task(pid, pin.vcpu, tasks)
+    before: dict[int, set[int]] = {}
+    try:
+        for pin in plan.pins:
+            tid = pin.vcpu.thread_id
+            try:
+                before[tid] = os.sched_getaffinity(tid)
+                os.sched_setaffinity(tid, pin.cpus)
+            except OSError as exc:
+                raise _refusal(pin.vcpu, pin.cpus, exc) from None
+    finally:
+        _put_back_foreign(plan, pid, before)
     applied: dict[int, tuple[int, ...]] = {}
-    for done, pin in enumerate(plan.pins):
-        tid = pin.vcpu.thread_id
-        _check_task(pid, pin.vcpu, done)
-        try:
-            before = os.sched_getaffinity(tid)
-            os.sched_setaffinity(tid, pin.cpus)
-        except OSError as exc:
-            raise _refusal(pin.vcpu, pin.cpus, exc) from None
-        if not _is_task(pid, tid):  # it ended, and its id went to another process meanwhile
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(tid, before)
-            _check_task(pid, pin.vcpu, done)
-    wanted: dict[tuple[int, ...], set[int]] = {}
+    wanted: dict[tuple[int, ...], tuple[set[int], tuple[int, ...]]] = {}
     for pin in plan.pins:
         try:  # the kernel's affinity mask of the thread: what Cpus_allowed_list shows
             got = os.sched_getaffinity(pin.vcpu.thread_id)
         except OSError as exc:
             raise _refusal(pin.vcpu, pin.cpus, exc) from None
-        applied[pin.vcpu.cpu_index] = tuple(sorted(got))
-        if got != wanted.setdefault(pin.cpus, set(pin.cpus)):
-            raise PinRefused(f"{pin.vcpu.describe()} runs on host CPUs "
-                             f"{format_cpulist(applied[pin.vcpu.cpu_index])} after pinning it to "
-                             f"{format_cpulist(pin.cpus)} (a cpuset or another tool changed it)")
+        if pin.cpus not in wanted:
+            wanted[pin.cpus] = set(pin.cpus), tuple(sorted(set(pin.cpus)))
+        want, listed = wanted[pin.cpus]
+        if got != want:
+            raise PinRefused(f"{pin.vcpu.describe()} runs on host CPUs {format_cpulist(got)} after "
+                             f"pinning it to {format_cpulist(pin.cpus)} (a cpuset or another tool "
+                             "changed it)")
+        applied[pin.vcpu.cpu_index] = listed
     return applied
+
+
+def _put_back_foreign(plan: PinPlan, pid: int, before: Mapping[int, set[int]]) -> None:
+    """Restore the old affinity of each thread pinned (``before`` holds them)
+    that the kernel no longer lists as QEMU's; PinRefused naming the first."""
+    tasks = _tasks(pid)
+    foreign = [pin.vcpu for pin in plan.pins if pin.vcpu.thread_id in before
+               and str(pin.vcpu.thread_id) not in tasks]
+    for vcpu in foreign:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(vcpu.thread_id, before[vcpu.thread_id])
+    if foreign:
+        _check_task(pid, foreign[0], tasks, len(before) - len(foreign))
 
 
 async def pin_vcpus(session: Session, host: HostTopology, policy: PinPolicy, *,
