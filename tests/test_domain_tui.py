@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,37 +33,43 @@ from numatui.tui.app import NumaApp
 from numatui.tui.confirm import ConfirmDialog
 
 
-@pytest.mark.usefixtures("libvirtd")
-async def test_map_save_quit(qemu_factory: Any, tmp_path: Path) -> None:
-    out = tmp_path / "out.xml"
-    target = DomainTarget(read_domain(REALISTIC.read_text(), str(REALISTIC)), uri=URI,
-                          path=str(REALISTIC), output=str(out))
+@asynccontextmanager
+async def domain_app(target: DomainTarget) -> AsyncIterator[tuple[NumaApp, Any, Notes]]:
+    """The TUI on ``target``'s scratch QEMU, its cells mapped as the domain has them."""
     launcher, scratch = scratch_launcher(target.domain, URI, None)
     async with session_on(launcher) as session:
         plan = domain_plan(session.topology, scratch.cell_cpus, None, scratch.hmat)
         await Vm(session).apply_plan(plan, lambda _: None)
         app = NumaApp(session, keeper=Keeper(session), domain=target)
         async with app.run_test(size=(140, 44)) as pilot:
-            notes = Notes(app)
-            # socket 0 (cells 0: vCPUs 0-3) to node 1, then socket 1 to node 0: moves, relaunched
-            await pilot.press("s", "1", "escape", "right_square_bracket", "s", "0")
-            await settle(app, pilot)
-            assert not out.exists()
-            await pilot.press("q")  # unsaved: asks, and "n" stays
-            await settle(app, pilot)
-            assert isinstance(app.screen, ConfirmDialog)
-            await pilot.press("n")
-            await settle(app, pilot)
-            await pilot.click("#cmd-save")  # the button (ctrl+s is the key)
-            await settle(app, pilot)
-            assert out.exists(), notes.text()
-            await pilot.press("q")  # saved: no question
-            await settle(app, pilot)
-        assert app.return_value == app.vm.quit_text()  # saved to a file: q prints the -numa options
-        saved = ET.fromstring(out.read_text())
-        cells_out = {c.get("id"): c.get("cpus") for c in saved.findall("cpu/numa/cell")}
-        assert cells_out == {"0": "4-7", "1": "0-3"}, notes.text()
-        assert await _slot_nodes(qemu_factory, _oracle_args(_native(URI, out))) == WANT
+            yield app, pilot, Notes(app)
+
+
+@pytest.mark.usefixtures("libvirtd")
+async def test_map_save_quit(qemu_factory: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out.xml"
+    target = DomainTarget(read_domain(REALISTIC.read_text(), str(REALISTIC)), uri=URI,
+                          path=str(REALISTIC), output=str(out))
+    async with domain_app(target) as (app, pilot, notes):
+        # socket 0 (cells 0: vCPUs 0-3) to node 1, then socket 1 to node 0: moves, relaunched
+        await pilot.press("s", "1", "escape", "right_square_bracket", "s", "0")
+        await settle(app, pilot)
+        assert not out.exists()
+        await pilot.press("q")  # unsaved: asks, and "n" stays
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("n")
+        await settle(app, pilot)
+        await pilot.click("#cmd-save")  # the button (ctrl+s is the key)
+        await settle(app, pilot)
+        assert out.exists(), notes.text()
+        await pilot.press("q")  # saved: no question
+        await settle(app, pilot)
+    assert app.return_value == app.vm.quit_text()  # saved to a file: q prints the -numa options
+    saved = ET.fromstring(out.read_text())
+    cells_out = {c.get("id"): c.get("cpus") for c in saved.findall("cpu/numa/cell")}
+    assert cells_out == {"0": "4-7", "1": "0-3"}, notes.text()
+    assert await _slot_nodes(qemu_factory, _oracle_args(_native(URI, out))) == WANT
 
 
 @pytest.mark.usefixtures("libvirtd")
@@ -117,22 +125,16 @@ async def test_ctrl_s_defines_a_domain_opened_by_name(tmp_path: Path) -> None:
     undefine(name)
     virsh("define", str(src))
     target = DomainTarget(read_domain(libvirt.dumpxml(URI, name), name), uri=URI, name=name, define=True)
-    launcher, scratch = scratch_launcher(target.domain, URI, None)
-    async with session_on(launcher) as session:
-        plan = domain_plan(session.topology, scratch.cell_cpus, None, scratch.hmat)
-        await Vm(session).apply_plan(plan, lambda _: None)
-        app = NumaApp(session, keeper=Keeper(session), domain=target)
-        async with app.run_test(size=(140, 44)) as pilot:
-            notes = Notes(app)
-            await pilot.press("right_square_bracket", "s", "0")  # socket 1 joins socket 0 on node 0
-            await settle(app, pilot)
-            await pilot.press("ctrl+s")
-            await settle(app, pilot)
-            assert f"defined {name} on {URI}" in notes.text(), notes.text()
-            await pilot.press("q")
-            await settle(app, pilot)
-            assert not isinstance(app.screen, ConfirmDialog)
-        dumped = ET.fromstring(virsh("dumpxml", "--inactive", name).stdout)
-        cells = {c.get("id"): c.get("cpus") for c in dumped.findall("cpu/numa/cell")}
-        assert cells == {"0": "0-7", "1": None}
-        undefine(name)
+    async with domain_app(target) as (app, pilot, notes):
+        await pilot.press("right_square_bracket", "s", "0")  # socket 1 joins socket 0 on node 0
+        await settle(app, pilot)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert f"defined {name} on {URI}" in notes.text(), notes.text()
+        await pilot.press("q")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+    dumped = ET.fromstring(virsh("dumpxml", "--inactive", name).stdout)
+    cells = {c.get("id"): c.get("cpus") for c in dumped.findall("cpu/numa/cell")}
+    assert cells == {"0": "0-7", "1": None}
+    undefine(name)
