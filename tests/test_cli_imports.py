@@ -6,6 +6,9 @@ plain constants the parser offers as choices are pinned to their sources."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -13,7 +16,7 @@ import sys
 import pytest
 from conftest import Qemu
 
-from numatui.cli import choices
+from numatui.cli import choices, parser
 
 #: Modules (or packages, with everything under them) ``show`` has no use for.
 NOT_ON_SHOW = (
@@ -25,7 +28,7 @@ NOT_ON_SHOW = (
     "numatui.model.openstack", "numatui.model.domain_xml", "numatui.model.presets",
     "numatui.model.host_preset", "numatui.model.pinning", "numatui.model.memory_split",
     "numatui.cli.host", "numatui.cli.domain", "numatui.cli.completion",
-    "tempfile", "importlib.metadata",
+    "tempfile", "importlib.metadata", "shutil",
 )
 
 _SHOW = """
@@ -57,6 +60,23 @@ def test_the_list_catches_what_show_would_import_for_nothing() -> None:
     assert _unneeded(["textual.app", "numatui.core.export", "numatui.session.launcher", "tempfile"]) == [
         "textual.app", "numatui.core.export", "numatui.session.launcher", "tempfile"]
     assert _unneeded(["numatui.session.launcher_x", "numatui.core_x", "numatui.session.session"]) == []
+
+
+@pytest.mark.parametrize("command", list(parser._COMMANDS))
+def test_the_grammar_built_for_one_command_is_that_command_of_the_whole(command: str) -> None:
+    """``parse`` builds only the command named: its help and what it parses are the whole grammar's."""
+    def help_of(grammar: argparse.ArgumentParser) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+            grammar.parse_args([command, "--help"])
+        return out.getvalue()
+
+    whole, alone = parser.build_parser(), parser.build_parser(command)
+    assert help_of(alone) == help_of(whole)
+    assert command in help_of(alone)
+    argv = {"completion": ["bash"], "domain": ["d.xml"], "host": [], "launch": [], "apply": ["/s", "p.json"],
+            "hotplug": ["/s", "socket-id=1"], "unplug": ["/s", "socket-id=1"]}.get(command, ["/s"])
+    assert alone.parse_args([command, *argv]) == whole.parse_args([command, *argv])
 
 
 def test_the_parser_choices_are_their_sources() -> None:
