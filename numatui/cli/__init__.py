@@ -7,9 +7,11 @@
   application layer on it, the TUI;
 - :mod:`numatui.cli.commands`, :mod:`numatui.cli.host`: each command's lines;
 - :mod:`numatui.cli.io`: the safe output stream, reading plan files;
-- :mod:`numatui.cli.signals`: SIGTERM/SIGHUP end numatui promptly.
+- :mod:`numatui.cli.signals`: SIGTERM/SIGHUP end numatui promptly;
+- :mod:`numatui.cli.no_tls`: asyncio and qemu.qmp imported without ``ssl`` (first).
 """
 
+import numatui.cli.no_tls  # noqa: F401  (before anything imports asyncio)
 from numatui.cli.run import main
 
 __all__ = ["main"]
