@@ -6,6 +6,9 @@ plain constants the parser offers as choices are pinned to their sources."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -13,7 +16,7 @@ import sys
 import pytest
 from conftest import Qemu
 
-from numatui.cli import choices
+from numatui.cli import choices, parser
 
 #: Modules (or packages, with everything under them) ``show`` has no use for.
 NOT_ON_SHOW = (
@@ -25,7 +28,8 @@ NOT_ON_SHOW = (
     "numatui.model.openstack", "numatui.model.domain_xml", "numatui.model.presets",
     "numatui.model.host_preset", "numatui.model.pinning", "numatui.model.memory_split",
     "numatui.cli.host", "numatui.cli.domain", "numatui.cli.completion",
-    "tempfile", "importlib.metadata",
+    "tempfile", "importlib.metadata", "shutil",
+    "ssl", "_ssl",  # numatui never speaks TLS (numatui.cli.no_tls)
 )
 
 _SHOW = """
@@ -57,6 +61,60 @@ def test_the_list_catches_what_show_would_import_for_nothing() -> None:
     assert _unneeded(["textual.app", "numatui.core.export", "numatui.session.launcher", "tempfile"]) == [
         "textual.app", "numatui.core.export", "numatui.session.launcher", "tempfile"]
     assert _unneeded(["numatui.session.launcher_x", "numatui.core_x", "numatui.session.session"]) == []
+
+
+_TLS = """
+import sys
+import numatui.cli  # first, as the numatui command does
+hidden = "ssl" not in sys.modules
+import asyncio, json, ssl  # ssl: the real module, for whoever imports it later
+
+
+async def main():
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, plain = await asyncio.open_connection("127.0.0.1", port)  # plain TCP (QMP's) works
+    plain.close()
+    try:
+        await asyncio.open_connection("127.0.0.1", port, ssl=ssl.create_default_context())
+        tls = "connected"
+    except RuntimeError as exc:
+        tls = str(exc)
+    server.close()
+    return tls
+
+
+real = hasattr(ssl, "create_default_context")
+print(json.dumps({"hidden": hidden, "real": real, "tls": asyncio.run(main())}))
+"""
+
+
+def test_numatui_imports_asyncio_without_ssl_and_asyncio_then_refuses_tls_loudly() -> None:
+    """numatui.cli.no_tls: no OpenSSL loaded for numatui's own process; a later
+    ``import ssl`` is the real module, and asyncio refuses TLS (never a
+    connection without it)."""
+    done = subprocess.run([sys.executable, "-c", _TLS], capture_output=True, text=True, timeout=60,
+                          check=True)
+    result = json.loads(done.stdout)
+    assert result["hidden"] and result["real"]
+    assert "ssl" in result["tls"] and result["tls"] != "connected"
+
+
+@pytest.mark.parametrize("command", list(parser._COMMANDS))
+def test_the_grammar_built_for_one_command_is_that_command_of_the_whole(command: str) -> None:
+    """``parse`` builds only the command named: its help and what it parses are the whole grammar's."""
+    def help_of(grammar: argparse.ArgumentParser) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+            grammar.parse_args([command, "--help"])
+        return out.getvalue()
+
+    whole, alone = parser.build_parser(), parser.build_parser(command)
+    assert help_of(alone) == help_of(whole)
+    assert command in help_of(alone)
+    argv = {"completion": ["bash"], "domain": ["d.xml"], "host": [], "launch": [], "apply": ["/s", "p.json"],
+            "hotplug": ["/s", "socket-id=1"], "unplug": ["/s", "socket-id=1"]}.get(command, ["/s"])
+    assert alone.parse_args([command, *argv]) == whole.parse_args([command, *argv])
 
 
 def test_the_parser_choices_are_their_sources() -> None:

@@ -58,6 +58,24 @@ async def test_connect_reads_the_machine(
     assert s.state is RunState.DISCONNECTED
 
 
+async def test_connect_reads_the_machine_in_one_round_trip(qemu: Qemu) -> None:
+    """Every query of a connect goes out before QEMU's first reply is read
+    (QEMU in preconfig answers pipelined commands in order: the values
+    above are its own), so a connect, and each relaunch, waits for QEMU once."""
+    s = await Session.connect(qemu.sock)
+    try:
+        kinds = [e.kind for e in s.transcript.entries if e.kind in ("cmd", "reply")]
+        first_reply = kinds.index("reply")
+        sent = [e.text for e in s.transcript.entries if e.kind == "cmd"][:first_reply]
+        for query in ("query-commands", "query-version", "qom-get", "query-memdev", "query-status",
+                      "query-hotpluggable-cpus"):
+            assert any(f'"{query}"' in text for text in sent), (query, sent)
+        assert s.topology == await _qemu_view(qemu) and s.status == "prelaunch"
+        assert s.info.memdevs == await qemu.qmp("query-memdev")
+    finally:
+        await s.close()
+
+
 async def test_nodes_from_the_peers_command_line(qemu: Qemu) -> None:
     s = await Session.connect(qemu.sock)
     try:

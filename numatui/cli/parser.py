@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 from numatui.cli.choices import EXPORT_FORMATS, PIN_POLICIES, PRESET_NAMES
@@ -54,6 +54,26 @@ class _Parser(argparse.ArgumentParser):
                        f"choose from {', '.join(choices)}")
         raise UsageError(f"{message} (see {self.prog} --help)")
 
+    #: within add_argument (see _get_formatter)
+    _adding = False
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        self._adding = True
+        try:
+            return super().add_argument(*args, **kwargs)
+        finally:
+            self._adding = False
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        """argparse checks each argument's metavar as it is added with a help
+        formatter, which asks the terminal its width through shutil (whose
+        import, with the compression modules it loads, was ~3 ms of every
+        command).  That check lays nothing out: it gets a formatter of a
+        fixed width; help and usage get the terminal's."""
+        if self._adding:
+            return self.formatter_class(prog=self.prog, width=80)  # type: ignore[call-arg]
+        return super()._get_formatter()
+
 
 def whole(lo: int, hi: int) -> Callable[[str], int]:
     """An argparse ``type=`` reading a whole number lo..hi through numatui's one
@@ -80,7 +100,11 @@ def seconds(lo: float, hi: float) -> Callable[[str], float]:
 MAX_SECONDS = 86400.0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole grammar; with ``only`` (a command's name), the grammar of that
+    command alone: ``parse`` builds just the one a command line names, a
+    whole ``numatui show`` process being measured against a plain script (each
+    argument built costs argparse a help formatter and a gettext lookup)."""
     parser = _Parser(prog="numatui", description="Map QEMU guest vCPUs to NUMA nodes, live, over QMP.")
     parser.add_argument("--version", action=_Version, nargs=0, help="show numatui's version and exit")
     # prog given: argparse would make a help formatter to work it out (and import shutil)
@@ -100,8 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     address = _Parser(add_help=False)
     address.add_argument("address", metavar="ADDRESS",
                          help="QMP monitor: unix:PATH, a socket path, tcp:HOST:PORT or HOST:PORT")
+    on_qemu = [address, nodes, common]
+    for name, add in _COMMANDS.items():
+        if only is None or only == name:
+            add(sub, on_qemu)
+    return parser
 
-    p = sub.add_parser("launch", parents=[common],
+
+_Sub = Any  # argparse's _SubParsersAction (private)
+
+
+def _add_launch(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("launch", parents=on_qemu[2:],
                        help="start QEMU in preconfig and open the TUI",
                        usage="numatui launch [options] [-- QEMU ARGS...]")
     p.add_argument("--qemu", default="qemu-system-x86_64", metavar="BINARY",
@@ -121,24 +155,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tui", action="store_true",
                    help="print the topology and the -numa options instead of opening the TUI")
 
-    p = sub.add_parser("connect", parents=[address, nodes, common],
+
+def _add_connect(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("connect", parents=on_qemu,
                        help="open the TUI on a QEMU someone else started")
     p.add_argument("--no-tui", action="store_true",
                    help="print the topology and the -numa options instead of opening the TUI")
 
-    p = sub.add_parser("show", parents=[address, nodes, common],
+
+def _add_show(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("show", parents=on_qemu,
                        help="print the topology as a text tree (or JSON)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="a text tree (default) or one JSON object: slots, nodes, distances")
 
-    p = sub.add_parser("apply", parents=[address, nodes, common],
+
+def _add_apply(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("apply", parents=on_qemu,
                        help="apply a plan file (JSON or -numa text) or a preset live")
     p.add_argument("plan", metavar="PLAN", nargs="?", help="plan file, or - for stdin")
     _add_preset_options(p)
     p.add_argument("--exit-preconfig", action="store_true", help="then boot the VM (after preflight)")
     p.add_argument("--force", action="store_true", help="boot despite blocking preflight findings")
 
-    p = sub.add_parser("export", parents=[address, nodes, common],
+
+def _add_export(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("export", parents=on_qemu,
                        help="print the mapping QEMU has now")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="numa",
                    help="-numa options (default), full command line, JSON plan, libvirt XML, "
@@ -146,25 +188,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flavor", metavar="NAME",
                    help="the flavor's name in --format openstack (default FLAVOR)")
 
-    for name, what in (("hotplug", "plug CPUs into empty slots (after boot)"),
-                       ("unplug", "ask the guest to eject CPUs (after boot)")):
-        p = sub.add_parser(name, parents=[address, nodes, common], help=what)
-        p.add_argument("slots", nargs="+", metavar="SLOT",
-                       help="slot props, e.g. socket-id=1,core-id=0,thread-id=1")
-        if name == "unplug":
-            p.add_argument("--wait", type=seconds(0, MAX_SECONDS), default=0.0, metavar="SECONDS",
-                           help="wait for the guest to eject the CPUs (DEVICE_DELETED); "
-                                "exit 1 if it refuses or does not answer in time")
-    _add_host_parsers(sub, address, nodes, common)
-    _add_domain_parser(sub, common)
-    p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
-    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
-    return parser
+
+def _add_hotplug(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("hotplug", parents=on_qemu, help="plug CPUs into empty slots (after boot)")
+    p.add_argument("slots", nargs="+", metavar="SLOT",
+                   help="slot props, e.g. socket-id=1,core-id=0,thread-id=1")
 
 
-def _add_host_parsers(sub: Any, address: argparse.ArgumentParser, nodes: argparse.ArgumentParser,
-                      common: argparse.ArgumentParser) -> None:
-    """The ``host`` and ``pin`` subcommands (numatui.cli.host runs them)."""
+def _add_unplug(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("unplug", parents=on_qemu, help="ask the guest to eject CPUs (after boot)")
+    p.add_argument("slots", nargs="+", metavar="SLOT",
+                   help="slot props, e.g. socket-id=1,core-id=0,thread-id=1")
+    p.add_argument("--wait", type=seconds(0, MAX_SECONDS), default=0.0, metavar="SECONDS",
+                   help="wait for the guest to eject the CPUs (DEVICE_DELETED); "
+                        "exit 1 if it refuses or does not answer in time")
+
+
+def _add_host(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    """``host`` (numatui.cli.host runs it, and ``pin``)."""
     p = sub.add_parser("host", help="print the host's NUMA nodes, distances and CPUs")
     p.add_argument("--host-root", default="/", metavar="DIR",
                    help="read a recorded /sys + /proc tree under DIR (like HWLOC_FSROOT; default /)")
@@ -174,7 +215,9 @@ def _add_host_parsers(sub: Any, address: argparse.ArgumentParser, nodes: argpars
                         "capacity findings (text format)")
     p.set_defaults(timeout=3.0, log=None, nodes=None, record=None)
 
-    p = sub.add_parser("pin", parents=[address, nodes, common],
+
+def _add_pin(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("pin", parents=on_qemu,
                        help="pin the vCPU threads of a booted QEMU to host CPUs")
     p.add_argument("--policy", choices=PIN_POLICIES, default="node",
                    help="node (default): each vCPU to the CPUs of the host node its guest node's "
@@ -195,9 +238,9 @@ def _add_preset_options(p: argparse.ArgumentParser) -> None:
                         "/sys + /proc tree under DIR (default /)")
 
 
-def _add_domain_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """The ``domain`` subcommand (numatui.cli.domain runs it)."""
-    p = sub.add_parser("domain", parents=[common],
+def _add_domain(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    """``domain`` (numatui.cli.domain runs it)."""
+    p = sub.add_parser("domain", parents=on_qemu[2:],
                        help="lay out a libvirt domain's NUMA (a domain XML file or a name)")
     p.add_argument("source", metavar="SOURCE", help="a domain XML file, or a domain's name on --connect")
     p.add_argument("--connect", "-c", metavar="URI",
@@ -213,6 +256,19 @@ def _add_domain_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     where.add_argument("--define", action="store_true",
                        help="redefine the domain on its connection (virsh define)")
     p.add_argument("--nodes", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def _add_completion(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
+
+
+#: Each command's grammar, in the order ``numatui --help`` lists them.
+_COMMANDS: dict[str, Callable[[_Sub, Sequence[argparse.ArgumentParser]], None]] = {
+    "launch": _add_launch, "connect": _add_connect, "show": _add_show, "apply": _add_apply,
+    "export": _add_export, "hotplug": _add_hotplug, "unplug": _add_unplug, "host": _add_host,
+    "pin": _add_pin, "domain": _add_domain, "completion": _add_completion,
+}
 
 
 def _check_domain_args(args: argparse.Namespace) -> None:
@@ -252,7 +308,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if "--" in argv:
         at = argv.index("--")
         argv, qemu_args = argv[:at], argv[at + 1:]
-    args = build_parser().parse_args(argv)
+    # the grammar of the command named (the whole one for --help, --version or a mistyped command)
+    args = build_parser(argv[0] if argv and argv[0] in _COMMANDS else None).parse_args(argv)
     if qemu_args and args.command != "launch":
         raise UsageError(f"only launch takes QEMU args after --, not {args.command}")
     args.qemu_args = qemu_args

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -55,7 +57,10 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
-    """Run numatui; returns the exit code.  The ONE place errors become a line."""
+    """Run numatui; returns the exit code.  The ONE place errors become a line.
+    ``argv`` None: the process's own command line (the ``numatui`` program)."""
+    if argv is None:  # numatui is the whole process: its last collection is for nothing
+        atexit.register(gc.freeze)
     out = safe(stdout or sys.stdout)  # no control character from QEMU or a file reaches a terminal
     err = safe(stderr or sys.stderr)
     args_in = list(sys.argv[1:] if argv is None else argv)

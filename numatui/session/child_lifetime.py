@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
+import functools
 import os
 import shutil
 import signal
@@ -40,10 +40,12 @@ PR_SET_PDEATHSIG = 1
 STALE_AFTER = 120.0
 
 
+@functools.cache
 def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up once: from the symbols already in this process
+    (``ctypes.util.find_library`` runs ``ldconfig -p``, ~5 ms on every launch, move and undo)."""
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        fn: Callable[..., int] = libc.prctl
+        fn: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
         return fn
     return None
 

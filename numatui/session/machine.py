@@ -139,15 +139,15 @@ async def read_info(execute: Execute) -> MachineInfo:
         except QemuRefused:
             return None
 
-    commands = await execute("query-commands", None)
+    # all at once, in this order: one round trip, not seven (every connect and relaunch waits for it);
+    # query-memdev asked of every QEMU (one without it refuses it: None)
+    commands, version, mtype, smp, memory, hmat, memdevs = await asyncio.gather(
+        execute("query-commands", None), execute("query-version", None),
+        *(maybe("qom-get", {"path": "/machine", "property": p}) for p in ("type", "smp", "memory", "hmat")),
+        maybe("query-memdev"))
     if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
         raise MalformedReply("query-commands", "expected a list of objects")
     names = frozenset(str(c.get("name")) for c in commands)
-    # the rest at once, in this order: one round trip, not six (every connect and relaunch waits for it)
-    version, mtype, smp, memory, hmat, memdevs = await asyncio.gather(
-        execute("query-version", None), *(maybe("qom-get", {"path": "/machine", "property": p})
-                                          for p in ("type", "smp", "memory", "hmat")),
-        maybe("query-memdev") if "query-memdev" in names else _none())
     q = version.get("qemu") if isinstance(version, dict) else None
     if not isinstance(q, dict) or not all(type(q.get(k)) is int for k in ("major", "minor", "micro")):
         raise MalformedReply("query-version",
@@ -181,10 +181,6 @@ async def read_info(execute: Execute) -> MachineInfo:
                                  f"of 0 to {human_size(MAX_RAM)}")
         info.memdevs = list(memdevs) if isinstance(memdevs, list) else []
     return info
-
-
-async def _none() -> None:
-    return None
 
 
 def mark_present(topo: Topology, cpus: Sequence[dict[str, Any]]) -> Topology:

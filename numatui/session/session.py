@@ -140,10 +140,17 @@ class Session(Connection):
         if self.peer is None or self.peer.pid != previous_pid:
             self._derived_mapping = {}  # another QEMU: what numatui sent is gone
         try:
-            self.info = await read_info(self.execute)
-            await self._read_status()
+            # one round trip (QEMU answers pipelined commands in order): the facts, the run state, the slots
+            results: tuple[Any, ...] = await asyncio.gather(read_info(self.execute), self._read_status(),
+                                                            self._list_slots(), return_exceptions=True)
+            info, _, listed = results
+            for failed in results:  # a refusal from _list_slots is the board's answer, not a failure
+                if isinstance(failed, BaseException) and (failed is not listed or
+                                                          not isinstance(failed, QemuRefused)):
+                    raise failed
+            self.info = info
             self.book.open(self.info, self.peer.pid if self.peer else None, self.status)
-            await self._read_slots()
+            await self._read_slots(listed)
             await self._learn_nodes()
         except (SessionError, NumaError) as exc:  # NumaError: a malformed query-hotpluggable-cpus
             await self._drop_client()
@@ -189,11 +196,18 @@ class Session(Connection):
         self.status = str(status.get("status", ""))
         self._set_state(RunState.from_status(self.status))
 
-    async def _read_slots(self) -> None:
+    async def _list_slots(self) -> Any:
+        """query-hotpluggable-cpus's reply, or QEMU's refusal of it (a board that cannot list its slots)."""
+        try:
+            return await self.execute("query-hotpluggable-cpus")
+        except QemuRefused as exc:
+            return exc
+
+    async def _read_slots(self, listed: Any = None) -> None:
+        """The slots; ``listed``: :meth:`_list_slots` done already (None: ask QEMU now)."""
         if self.info.hotpluggable_cpus:
-            try:
-                reply = await self.execute("query-hotpluggable-cpus")
-            except QemuRefused:
+            reply = listed if listed is not None else await self._list_slots()
+            if isinstance(reply, QemuRefused):
                 self.info.hotpluggable_cpus = False
                 self.transcript.note(
                     "the board does not list its CPU slots; deriving them from qom-get /machine smp"
