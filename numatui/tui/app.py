@@ -67,7 +67,7 @@ from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
 from numatui.tui.screenshot import save_screenshot
 from numatui.tui.smp_editor import SmpEditor
-from numatui.tui.status import StatusBar, cursor_text, hover_text
+from numatui.tui.status import StatusBar
 from numatui.tui.terminal import terminal_as_stdout
 
 if TYPE_CHECKING:
@@ -278,31 +278,12 @@ class NumaApp(App[str]):
         self.part(QmpLog).catch_up()
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
-        grid = self.grid
-        booted = is_booted(self.session)
-        pin = self.vm.pin_text(grid.topology.slots[grid.cursor].key) if booted and self.vm.pinned \
-            and grid.topology.slots else None
-        boot_cpus = None if booted else self.session.boot_cpus()
-        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, boot_cpus, pin,
-                           self.part(InfoLine).content_region.width or None)
-        if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
-            text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
-        self.part(InfoLine).show(text)
-        self._show_overview()
-
-    def _show_overview(self) -> None:
-        """The overview shows when the grid does not fit (or while it has the focus)."""
-        overview = self.part(Overview)
-        grid = self.grid
-        shown = overview.has_focus or not grid.fits
-        if overview.display != shown:
-            overview.display = shown
-        if shown:
-            overview.show(grid.topology, grid.cursor)
+        self.part(InfoLine).follow(self.grid, self.vm)
+        self.part(Overview).follow(self.grid)
 
     def on_cpu_grid_resized(self, message: CpuGrid.Resized) -> None:
         if message.grid.is_attached and message.grid.is_mounted:  # not while closing
-            self._show_overview()
+            self.part(Overview).follow(message.grid)
 
     def action_overview(self) -> None:
         overview = self.part(Overview)
@@ -314,7 +295,7 @@ class NumaApp(App[str]):
         if message.slot is not None:
             self.grid.go_to(message.slot)
         self.grid.focus()
-        self._show_overview()
+        self.part(Overview).follow(self.grid)
 
     def on_cpu_grid_dropped(self, message: CpuGrid.Dropped) -> None:
         """Slots dragged onto a node: the digit key's path (or + node, then it)."""
@@ -463,6 +444,13 @@ class NumaApp(App[str]):
             self.notify(f"The VM is booting (asked {asked:.0f} s ago): QEMU builds every vCPU first; "
                         "a big VM takes minutes.", title="Booting", severity="warning")
             return
+        self.start(self._ask_boot())
+
+    async def _ask_boot(self) -> None:
+        """After every earlier key's job: the one preflight, shown in the dialog;
+        the boot chosen there goes by these findings (not a second preflight)."""
+        if isinstance(self.screen, ExitDialog):  # X twice before the first was answered
+            return
         try:
             findings = self.vm.preflight()
         except ActionRefused as exc:
@@ -471,12 +459,13 @@ class NumaApp(App[str]):
         except SessionError as exc:
             self.notify(f"Preflight checks unavailable: {exc}", severity="warning", markup=False)
             findings = []
-        self.push_screen(ExitDialog(findings), self._boot_chosen)
 
-    def _boot_chosen(self, force: bool | None) -> None:
-        if force is not None and self.ctl.boot_requested is None:
-            self.ctl.boot_requested = time.monotonic()
-            self.start(self.ctl.boot(force))
+        def chosen(force: bool | None) -> None:
+            if force is not None and self.ctl.boot_requested is None:
+                self.ctl.boot_requested = time.monotonic()
+                self.start(self.ctl.boot(force, findings))
+
+        self.push_screen(ExitDialog(findings), chosen)
 
     def action_toggle_log(self) -> None:
         """The log beside the command-line panel on a wide terminal, in its place otherwise."""

@@ -27,13 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from numatui.core.errors import ActionRefused, NothingToDo
 from numatui.core.vm import MoveRefused
 from numatui.model.errors import NumaError
-from numatui.model.preflight import timeout_advice
+from numatui.model.preflight import Finding, timeout_advice
 from numatui.model.topology import SlotKey
 from numatui.session.errors import BadRequest, CommandTimeout, Disconnected, QemuRefused, SessionError
 from numatui.session.replay import ATTACHED_EXPLANATION
@@ -282,11 +282,12 @@ class Controller:
                      f"{applied.commands} command(s).", title="Plan")
 
     # -- boot, copy ------------------------------------------------------------------------
-    async def boot(self, force: bool) -> None:
+    async def boot(self, force: bool, findings: Sequence[Finding]) -> None:
+        """Boot by the preflight ``findings`` the user saw (run once)."""
         self.face.booting(True)
         try:
             async with self.step("booting the VM (x-exit-preconfig)"):
-                pinned = await self.vm.boot(force=force)
+                pinned = await self.vm.boot(force=force, findings=findings)
                 self.face.notify("QEMU is running. The node of every CPU is fixed now."
                                  + (f" {len(pinned.applied)} vCPU(s) pinned." if pinned else ""),
                                  title="Booted")
