@@ -19,6 +19,7 @@ from numatui.model.memory_split import MIB
 from numatui.session.launcher import Launcher
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
+from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.hmat_editor import HmatEditor
 from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.status import StatusBar
@@ -94,10 +95,15 @@ async def test_long_work_shows_in_the_state_badge_and_a_second_boot_is_refused(q
                                                                               session: Session) -> None:
     """While a step runs the badge says what numatui does and counts seconds
     (not `` preconfig ``); X typed while a boot waits its turn is refused, the
-    keys after it still queue, and QEMU gets one x-exit-preconfig."""
+    keys after it still queue, the dialog comes after the work asked before it
+    and the keys after X wait for its answer; QEMU gets one x-exit-preconfig."""
     app = NumaApp(session)
     notes = Notes(app)
     gate = asyncio.Event()
+
+    async def socket_0_nodes() -> set[int | None]:
+        slots = await qemu.qmp("query-hotpluggable-cpus")
+        return {x["props"].get("node-id") for x in slots if x["props"]["socket-id"] == 0}
 
     async def slow_step() -> None:  # holds the queue, as a long boot or relaunch does
         async with app.ctl.step("relaunching QEMU with the plan"):
@@ -110,14 +116,20 @@ async def test_long_work_shows_in_the_state_badge_and_a_second_boot_is_refused(q
         app.start(slow_step())
         await until(lambda: "relaunching 1 s" in badge(), 10, "the badge counting seconds")
         assert " preconfig " not in badge()
-        await pilot.press("X", "enter", "X", "s", "0")  # boot queued behind the step; X again; s 0 queued
+        await pilot.press("s", "1", "X", "X", "s", "0")  # the cursor's socket to node 1, boot, X, then to 0
         await until(lambda: "The VM is booting" in notes.text(), 10, "the second boot refused")
+        assert not isinstance(app.screen, ExitDialog)  # the boot waits its turn
         gate.set()
+        await until(lambda: isinstance(app.screen, ExitDialog), 10, "the dialog, after the step")
+        assert await socket_0_nodes() == {1}  # the key before X acted before the dialog
+        await pilot.press("enter")
         await until(lambda: app.ctl.busy is None and app.ctl.boot_requested is None and app.ctl.queued == 0,
                     30, "the queue drained")
         await app.settled()
         assert " running " in badge()
+        assert "fixed every CPU's node at boot" in notes.text().split("QEMU is running")[1]  # s 0: refused
     assert (await qemu.qmp("query-status"))["status"] == "running"
+    assert await socket_0_nodes() == {1}
     sent = [e for e in session.transcript.entries if e.kind == "cmd" and "x-exit-preconfig" in e.text]
     assert len(sent) == 1, sent
 

@@ -5,11 +5,13 @@ QEMU's own view is read through the test's second monitor.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import until
+from textual.widgets import Static
 from tui_helpers import Notes, settle, warned
 
 from numatui.core.vm import Vm
@@ -17,7 +19,12 @@ from numatui.session.session import Session
 from numatui.tui.app import NumaApp, run_async, run_tui
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.grid import CpuGrid
+from numatui.tui.info_line import InfoLine
+from numatui.tui.legend import Legend
 from numatui.tui.log_panel import QmpLog
+from numatui.tui.nodes import NodesPanel
+from numatui.tui.overview import Overview
+from numatui.tui.status import StatusBar
 
 SOCKET0 = "-numa cpu,node-id=1,socket-id=0\n"
 
@@ -101,12 +108,14 @@ async def test_copy_puts_compact_options_in_clipboard(
 
 
 async def test_exit_dialog_lists_findings_and_enter_boots(qemu: Any, session: Session) -> None:
+    """The dialog shows the one preflight, run after the keys typed before X
+    (a burst), and the boot goes by it: not a second preflight."""
     app = NumaApp(session)
+    preflight, runs = app.vm.preflight, []
+    app.vm.preflight = lambda: runs.append(1) or preflight()  # type: ignore[method-assign]
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("s", "1")  # socket 1 stays unassigned: a warning
+        await pilot.press("s", "1", "X")  # socket 1 stays unassigned: a warning
         await settle(app, pilot)
-        await pilot.press("X")
-        await pilot.pause()
         dialog = app.screen
         assert isinstance(dialog, ExitDialog)
         # CPU 0 on QEMU node 1: the guest will call it node0 (a note)
@@ -117,6 +126,7 @@ async def test_exit_dialog_lists_findings_and_enter_boots(qemu: Any, session: Se
         assert not isinstance(app.screen, ExitDialog)
         assert (await qemu.qmp("query-status"))["status"] == "running"
         assert app.query_one(CpuGrid).booted
+        assert len(runs) == 1
         # after boot the digits explain instead of sending
         await pilot.press("0")
         await settle(app, pilot)
@@ -260,3 +270,30 @@ async def test_every_command_line_view_renders(qemu: Any, session: Session) -> N
         assert '"node-id": 1' in seen["json"] and '"version": 1' in seen["json"]
         assert "<numa>" in seen["libvirt"] and "<cell" in seen["libvirt"]
         assert "--property hw:numa_cpus.1=4-7" in seen["openstack"]
+
+
+async def test_cursor_keys_repaint_no_panel_but_the_info_line(qemu: Any, session: Session) -> None:
+    """A burst of cursor and selection keys repaints the grid rows and the line
+    under the grid; the command line, nodes, legend and status bar show the same
+    and are not repainted, nor the overview while the cursor stays in its cell.
+    An assignment then repaints the command line (its text changed)."""
+    app = NumaApp(session)
+    async with app.run_test(size=(80, 12)) as pilot:
+        await settle(app, pilot)
+        overview = app.part(Overview)
+        assert overview.display  # the grid does not fit: the overview marks the cursor
+        refreshed: Counter[str] = Counter()
+        for widget in (app.query_one("#cmd-text"), app.part(NodesPanel), app.part(Legend),
+                       app.part(StatusBar), overview, app.part(InfoLine)):
+            def counted(*args: Any, _refresh: Any = widget.refresh, _name: str = type(widget).__name__,
+                        **kwargs: Any) -> Any:
+                refreshed[_name] += 1
+                return _refresh(*args, **kwargs)
+            widget.refresh = counted  # type: ignore[method-assign]
+        await pilot.press("right", "space", "left", "shift+right", "escape", "c", "escape")
+        await settle(app, pilot)
+        assert refreshed == {"InfoLine": refreshed["InfoLine"]} and refreshed["InfoLine"] >= 1
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert refreshed["Static"] == 1 and refreshed["Overview"] == 1
+        assert "node-id=1" in str(app.query_one("#cmd-text", Static).content)

@@ -178,3 +178,45 @@ async def test_keys_repaint_the_rows_whose_marks_changed() -> None:
         assert len(grid.selection) == 256
         rows = {layout.row_of(i) for i in grid.selection}
         assert painted.take() == {r for r in rows if r < 40}
+
+
+class LinesShown:
+    """The last strip the compositor painted on each grid row (what a user sees)."""
+
+    def __init__(self, grid: CpuGrid) -> None:
+        self.lines: dict[int, list[tuple[str, Any]]] = {}
+        paint = grid.render_line
+
+        def kept(y: int) -> Strip:
+            strip = paint(y)
+            self.lines[grid.scroll_offset.y + y] = [(s.text, s.style) for s in strip]
+            return strip
+
+        grid.render_line = kept  # type: ignore[method-assign]
+
+
+async def test_a_burst_of_moves_and_selections_leaves_every_row_as_drawn_afresh() -> None:
+    """Keys without pauses (the cursor and selection reactives repaint only the
+    rows they touch): every row on screen then shows what a full repaint draws."""
+    topo = synthetic.topology(4096)
+    app = GridOnly(topo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        grid = app.query_one(CpuGrid)
+        grid.focus()
+        await pilot.pause()
+        shown = LinesShown(grid)
+        await pilot.press("right", "space", "shift+right", "shift+right", "down", "c", "shift+down",
+                          "space", "left", "up", "s", "escape", "down", "down", "shift+left", "c", "right",
+                          "space", "pagedown", "shift+down", "up", "space", "end", "home", "right", "s",
+                          "escape", "c", "s", "space")
+        await pilot.pause()
+        assert grid.cursor == 1 and len(grid.selection) > 2
+        top = grid.scroll_offset.y
+        seen = {row: shown.lines[row] for row in range(top, top + grid.scrollable_content_region.height)}
+        grid.action_cell_labels()  # twice: the same look, every strip drawn afresh
+        grid.action_cell_labels()
+        await pilot.pause()
+        assert seen == {row: shown.lines[row] for row in seen}
+        on_screen = [i for i in grid.selection if grid.grid_layout.row_of(i) in seen]
+        marks = sum(colours.SELECTED_MARK in text for line in seen.values() for text, _ in line)
+        assert marks == len(on_screen) > 1

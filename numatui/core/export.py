@@ -63,7 +63,7 @@ def rewritten(session: Session) -> str | None:
     and every command-line view is the whole command line; None when the
     options to add are enough (numatui did not start QEMU, or rewrote nothing)."""
     launcher = launched(session)
-    if launcher is None:
+    if launcher is None or launcher.user_argv == launcher.origin_argv:  # (no parse on every redraw)
         return None
     if _own_options(launcher.user_argv) == _own_options(launcher.origin_argv):
         return None

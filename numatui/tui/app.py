@@ -25,6 +25,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.dom import DOMNode
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -67,7 +68,7 @@ from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
 from numatui.tui.screenshot import save_screenshot
 from numatui.tui.smp_editor import SmpEditor
-from numatui.tui.status import StatusBar, cursor_text, hover_text
+from numatui.tui.status import StatusBar
 from numatui.tui.terminal import terminal_as_stdout
 
 if TYPE_CHECKING:
@@ -99,6 +100,11 @@ class NumaApp(App[str]):
     # App declares these as instance variables (mypy refuses a ClassVar here)
     VERTICAL_BREAKPOINTS = [(0, "-short"), (SMALL_HEIGHT, "-tall")]  # noqa: RUF012
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (LOG_BESIDE_WIDTH, "-wide")]  # noqa: RUF012
+
+    revision: var[int] = var(0, init=False)
+    """QEMU's state as the panels show it: moved once after the frame that
+    repainted the grid's rows, however many syncs came in it (:meth:`sync`);
+    the banner, nodes, legend, host and command-line panels watch it."""
 
     def __init__(self, vm: Vm | Session, *, mask: Mapping[str, str] | None = None,
                  keeper: Keeper | None = None, host_root: str = "/",
@@ -147,18 +153,18 @@ class NumaApp(App[str]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
-        yield DisconnectedBanner(id="disconnected")
+        yield DisconnectedBanner(self.vm, self.mask, id="disconnected")
         with Horizontal(id="main"):
             with Vertical(id="grid-box"):
                 yield CpuGrid(self.session.topology, id="grid")
                 yield InfoLine(id="cursor-info")
             with VerticalScroll(id="side"):
-                yield NodesPanel(id="nodes")
+                yield NodesPanel(self.vm, id="nodes")
                 yield Overview(id="overview")  # above the legend: every socket stays in sight
-                yield Legend(id="legend")
+                yield Legend(self.vm, id="legend")
                 yield HostPanel(self.vm, id="host")
         with Horizontal(id="bottom"):
-            yield CommandPanel(keymap=self.keymap, id="cmdline")
+            yield CommandPanel(self.vm, self.mask, keymap=self.keymap, id="cmdline")
             yield QmpLog(self.session.transcript, self.mask, id="log")
         yield Footer()
 
@@ -218,20 +224,10 @@ class NumaApp(App[str]):
 
     def _sync_panels(self) -> None:
         self._panels_due = False
-        if not self.grid_mounted():
-            return
-        s = self.session
-        booted = is_booted(s)
-        self.part(DisconnectedBanner).show(self.vm, self.mask)
-        self.part(NodesPanel).show(s, booted)
-        nodes = sorted({n.id for n in s.nodes}
-                       | {x.node_id for x in s.topology.slots if x.node_id is not None})
-        self.part(Legend).show(booted, nodes, launched=self.vm.launcher is not None)
-        self.part(HostPanel).refresh_text()
-        panel = self.part(CommandPanel)
-        panel.show(export.render(panel.view, s), self.mask, booted=booted)
-        self.on_cpu_grid_cursor_moved()
-        self._refresh_bindings_if_changed(booted)
+        if self.grid_mounted():
+            self.revision += 1  # the panels watching it redraw from the Vm
+            self.on_cpu_grid_cursor_moved()
+            self._refresh_bindings_if_changed(is_booted(self.session))
 
     def show_status(self) -> None:
         """Redraw the status bar alone (an operation's busy text)."""
@@ -278,31 +274,12 @@ class NumaApp(App[str]):
         self.part(QmpLog).catch_up()
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
-        grid = self.grid
-        booted = is_booted(self.session)
-        pin = self.vm.pin_text(grid.topology.slots[grid.cursor].key) if booted and self.vm.pinned \
-            and grid.topology.slots else None
-        boot_cpus = None if booted else self.session.boot_cpus()
-        text = cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, boot_cpus, pin,
-                           self.part(InfoLine).content_region.width or None)
-        if grid.hovered is not None and grid.hovered < len(grid.topology.slots):  # the mouse's slot
-            text = hover_text(grid.topology, grid.hovered, is_booted(self.session))
-        self.part(InfoLine).show(text)
-        self._show_overview()
-
-    def _show_overview(self) -> None:
-        """The overview shows when the grid does not fit (or while it has the focus)."""
-        overview = self.part(Overview)
-        grid = self.grid
-        shown = overview.has_focus or not grid.fits
-        if overview.display != shown:
-            overview.display = shown
-        if shown:
-            overview.show(grid.topology, grid.cursor)
+        self.part(InfoLine).follow(self.grid, self.vm)
+        self.part(Overview).follow(self.grid)
 
     def on_cpu_grid_resized(self, message: CpuGrid.Resized) -> None:
         if message.grid.is_attached and message.grid.is_mounted:  # not while closing
-            self._show_overview()
+            self.part(Overview).follow(message.grid)
 
     def action_overview(self) -> None:
         overview = self.part(Overview)
@@ -314,7 +291,7 @@ class NumaApp(App[str]):
         if message.slot is not None:
             self.grid.go_to(message.slot)
         self.grid.focus()
-        self._show_overview()
+        self.part(Overview).follow(self.grid)
 
     def on_cpu_grid_dropped(self, message: CpuGrid.Dropped) -> None:
         """Slots dragged onto a node: the digit key's path (or + node, then it)."""
@@ -330,13 +307,14 @@ class NumaApp(App[str]):
         await self.ctl.serve()
 
     async def settled(self) -> None:
-        """Until every queued job and every other worker is done (tests and
-        benches wait here: the queue's worker never completes)."""
+        """Until every queued job and every other worker is done, or the queue
+        waits for the user's answer (tests and benches wait here: the queue's
+        worker never completes)."""
         while True:
-            await self.ctl.queue.join()
+            await self.ctl.idle()
             others = [w for w in self.workers if w.node is not self or w.name != "_serve_queue"]
             if all(w.is_finished for w in others):
-                await self.ctl.queue.join()
+                await self.ctl.idle()
                 return
             await self.workers.wait_for_complete(others)
 
@@ -447,45 +425,46 @@ class NumaApp(App[str]):
         text = self.vm.quit_text() if panel.view == "compact" else panel.text
         self.start(self.ctl.copy(self.mask(text)), group="copy")
 
-    def on_command_panel_copy_requested(self) -> None:
-        self.action_copy()
-
-    def on_command_panel_view_requested(self) -> None:
-        self.action_next_view()
-
     def action_next_view(self) -> None:
         self.part(CommandPanel).next_view()
-        self.sync()
 
     def action_exit_preconfig(self) -> None:
         if self.ctl.boot_requested is not None:  # keys typed meanwhile queue; a second boot cannot be
             asked = time.monotonic() - self.ctl.boot_requested
-            self.notify(f"The VM is booting (asked {asked:.0f} s ago): QEMU builds every vCPU first; "
-                        "a big VM takes minutes.", title="Booting", severity="warning")
+            self.notify(f"The VM is booting (asked {asked:.0f} s ago): after the work asked before it, "
+                        "QEMU builds every vCPU; a big VM takes minutes.", title="Booting",
+                        severity="warning")
             return
-        try:
-            findings = self.vm.preflight()
-        except ActionRefused as exc:
-            self.notify(str(exc), severity="warning")
-            return
-        except SessionError as exc:
-            self.notify(f"Preflight checks unavailable: {exc}", severity="warning", markup=False)
-            findings = []
-        self.push_screen(ExitDialog(findings), self._boot_chosen)
+        self.ctl.boot_requested = time.monotonic()
+        self.start(self._ask_boot())
 
-    def _boot_chosen(self, force: bool | None) -> None:
-        if force is not None and self.ctl.boot_requested is None:
-            self.ctl.boot_requested = time.monotonic()
-            self.start(self.ctl.boot(force))
+    async def _ask_boot(self) -> None:
+        """After every earlier key's job: the one preflight, shown in the
+        dialog; the boot chosen there goes by these findings (not a second
+        preflight).  The queue waits for the answer, so the keys typed after X
+        act after it, on the VM it leaves."""
+        try:
+            try:
+                findings = self.vm.preflight()
+            except ActionRefused as exc:
+                self.notify(str(exc), severity="warning")
+                return
+            except SessionError as exc:
+                self.notify(f"Preflight checks unavailable: {exc}", severity="warning", markup=False)
+                findings = []
+            self.ctl.asking.set()
+            answer = self.push_screen(ExitDialog(findings), wait_for_dismiss=True)
+            answer.add_done_callback(lambda _: self.ctl.asking.clear())
+            force = await answer
+            if force is not None:
+                await self.ctl.boot(force, findings)
+        finally:
+            self.ctl.boot_requested = None
 
     def action_toggle_log(self) -> None:
         """The log beside the command-line panel on a wide terminal, in its place otherwise."""
         self.feed.log_shown = self.part(QmpLog).toggle()
         self.screen.set_class(self.feed.log_shown, "-log")
-
-    def on_command_panel_boot_requested(self) -> None:
-        if not is_booted(self.session):
-            self.action_exit_preconfig()
 
     def action_toggle_host(self) -> None:
         """The host panel (#18): host nodes, their CPUs, memory and bound guest nodes."""
@@ -518,9 +497,6 @@ class NumaApp(App[str]):
 
     def action_save_domain(self) -> None:
         self.start(save_domain(self.domain, self.vm, self.notify))
-
-    def on_command_panel_save_requested(self) -> None:
-        self.action_save_domain()
 
     async def action_quit(self) -> None:
         """Quit; first ask when that would stop a running guest numatui launched,

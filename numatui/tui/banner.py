@@ -11,13 +11,13 @@ from textual.widgets import Static
 
 from numatui.session.machine import RunState
 from numatui.tui.clip import clip
-from numatui.tui.paint import update_static
+from numatui.tui.paint import FollowsVm, update_static
 
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
 
 
-class DisconnectedBanner(Static):
+class DisconnectedBanner(Static, FollowsVm):
     """Shown while QEMU is gone: why, QEMU's last words, where the plan is, what to do."""
 
     DEFAULT_CSS = """
@@ -26,8 +26,9 @@ class DisconnectedBanner(Static):
     DisconnectedBanner.shown { display: block; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, vm: Vm, mask: Callable[[str], str], *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
+        self.vm, self.mask = vm, mask
         self.reason = "QEMU went away"
         self.stderr: str | None = None
 
@@ -35,7 +36,8 @@ class DisconnectedBanner(Static):
         self.reason = reason
         self.stderr = stderr
 
-    def show(self, vm: Vm, mask: Callable[[str], str]) -> None:
+    def redraw(self) -> None:
+        vm, mask = self.vm, self.mask
         gone = vm.session.state is RunState.DISCONNECTED
         self.set_class(gone, "shown")
         if not gone:

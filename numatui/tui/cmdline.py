@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, ScrollableContainer, Vertical
-from textual.message import Message
 from textual.widgets import Button, Label, Static
+from textual.widgets.button import ButtonVariant
 
 from numatui.core.actions import key_of
-from numatui.core.export import VIEWS
-from numatui.tui.paint import update_static
+from numatui.core.export import VIEWS, render
+from numatui.core.vm import Vm
+from numatui.tui.paint import FollowsVm, update_static
 
 #: Below this many terminal rows the panel keeps its smallest size (6 rows, so
 #: the grid keeps a whole socket of a big VM at 80x24); from it, two fifths of
@@ -28,6 +29,11 @@ from numatui.tui.paint import update_static
 SMALL_HEIGHT = 30
 #: Terminal columns from which the QMP log sits beside the panel instead of replacing it.
 LOG_BESIDE_WIDTH = 140
+#: (label, action, id, variant) of the panel's buttons.
+BUTTONS: tuple[tuple[str, str, str, ButtonVariant], ...] = (
+    ("View", "next_view", "cmd-view", "default"), ("Copy", "copy", "cmd-copy", "primary"),
+    ("Exit preconfig", "exit_preconfig", "cmd-boot", "warning"),
+    ("Save to domain", "save_domain", "cmd-save", "success"))
 
 
 class CommandScroll(ScrollableContainer):
@@ -39,7 +45,7 @@ class CommandScroll(ScrollableContainer):
     """
 
 
-class CommandPanel(Vertical):
+class CommandPanel(Vertical, FollowsVm):
     DEFAULT_CSS = """
     CommandPanel { height: 1fr; border-top: solid $primary; }
     CommandPanel:focus-within { border-top: solid $accent; }
@@ -51,62 +57,36 @@ class CommandPanel(Vertical):
     CommandPanel #cmd-text { width: auto; min-width: 100%; min-height: 100%; }
     """
 
-    class CopyRequested(Message):
-        pass
-
-    class ViewRequested(Message):
-        pass
-
-    class BootRequested(Message):
-        """The Exit preconfig button: the same as ``X``."""
-
-    class SaveRequested(Message):
-        """The Save to domain button (shown by ``numatui domain`` only): the same as ctrl+s."""
-
-    def __init__(self, *, keymap: Mapping[str, str] | None = None, id: str | None = None) -> None:
-        """``keymap``: the user's keys, which the buttons name."""
+    def __init__(self, vm: Vm, mask: Callable[[str], str], *, keymap: Mapping[str, str] | None = None,
+                 id: str | None = None) -> None:
+        """``mask``: applied to the text shown; ``keymap``: the user's keys, which the buttons name."""
         super().__init__(id=id)
+        self.vm, self.mask = vm, mask
         self.view = "compact"
         self.text = ""
         self.keymap = keymap
 
     def compose(self) -> ComposeResult:
-        keys = self.keymap
+        """The buttons run the app's actions of their keys (as the keys do: only where allowed)."""
         with Horizontal(id="cmd-bar"):
             yield Label("", id="cmd-title")
-            yield Button(f"View ({key_of('next_view', keys)})", id="cmd-view", compact=True)
-            yield Button(f"Copy ({key_of('copy', keys)})", id="cmd-copy", compact=True, variant="primary")
-            yield Button(f"Exit preconfig ({key_of('exit_preconfig', keys)})", id="cmd-boot", compact=True,
-                         variant="warning")
-            save = Button(f"Save to domain ({key_of('save_domain', keys)})", id="cmd-save", compact=True,
-                          variant="success")
-            save.display = False
-            yield save
+            for label, action, id, variant in BUTTONS:
+                yield Button(f"{label} ({key_of(action, self.keymap)})", id=id, compact=True,
+                             variant=variant, action=f"app.{action}")
         with CommandScroll(id="cmd-scroll"):
             yield Static("", id="cmd-text")
 
-    def show(self, text: str, mask: Callable[[str], str] = str, *, booted: bool = False) -> None:
-        """Show ``text`` (QEMU strings inside: never parsed as markup); the
-        Exit preconfig button only before boot."""
-        self.text = text
+    def redraw(self) -> None:
+        """The view of QEMU's state now (QEMU strings inside: never parsed as
+        markup); the Exit preconfig button only before boot."""
+        self.text = render(self.view, self.vm.session)
         update_static(self.query_one("#cmd-title", Label), f"{VIEWS[self.view]}  ·  v: switch view")
-        update_static(self.query_one("#cmd-text", Static), Text(mask(text)))
+        update_static(self.query_one("#cmd-text", Static), Text(self.mask(self.text)))
         boot = self.query_one("#cmd-boot", Button)
-        if boot.display == booted:
-            boot.display = not booted
+        if boot.display == self.vm.booted:
+            boot.display = not self.vm.booted
 
-    def next_view(self) -> str:
+    def next_view(self) -> None:
         names = list(VIEWS)
         self.view = names[(names.index(self.view) + 1) % len(names)]
-        return self.view
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "cmd-copy":
-            self.post_message(self.CopyRequested())
-        elif event.button.id == "cmd-view":
-            self.post_message(self.ViewRequested())
-        elif event.button.id == "cmd-boot":
-            self.post_message(self.BootRequested())
-        elif event.button.id == "cmd-save":
-            self.post_message(self.SaveRequested())
+        self.redraw()

@@ -17,6 +17,8 @@ whichever contrasts more) at a WCAG contrast of at least 4.5:1.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rich.style import Style
 
 NODE_COLOURS: tuple[str, ...] = (
@@ -82,6 +84,7 @@ def text_on(background: str) -> str:
     return "#000000" if contrast(background, "#000000") >= contrast(background, "#ffffff") else "#ffffff"
 
 
+@lru_cache(maxsize=256)  # drawn for every cell of every row repainted
 def node_style(node_id: int | None) -> Style:
     """Solid cell style of a node (or of an unassigned slot)."""
     if node_id is None:
@@ -90,6 +93,7 @@ def node_style(node_id: int | None) -> Style:
     return Style(color=text_on(colour), bgcolor=colour, bold=True)
 
 
+@lru_cache(maxsize=256)  # drawn for every cell of every row repainted
 def empty_style(node_id: int | None) -> Style:
     """After boot, an empty slot: its node's colour as text on a dark cell
     (grey where that colour would not read on it: the cell's mark names the node)."""

@@ -27,13 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from numatui.core.errors import ActionRefused, NothingToDo
 from numatui.core.vm import MoveRefused
 from numatui.model.errors import NumaError
-from numatui.model.preflight import timeout_advice
+from numatui.model.preflight import Finding, timeout_advice
 from numatui.model.topology import SlotKey
 from numatui.session.errors import BadRequest, CommandTimeout, Disconnected, QemuRefused, SessionError
 from numatui.session.replay import ATTACHED_EXPLANATION
@@ -97,6 +97,9 @@ class Controller:
         #: when a boot was asked for that has not ended (monotonic; None: none): a second
         #: one is refused (X, the button)
         self.boot_requested: float | None = None
+        #: set while the running job waits for the user's answer (the boot dialog);
+        #: the jobs behind it wait for that answer too
+        self.asking = asyncio.Event()
         self.told_disconnected = False  # a step already showed QEMU going away
         #: the plan a refused move on an attached QEMU would need (palette: copy it)
         self.needed_plan: Plan | None = None
@@ -114,6 +117,17 @@ class Controller:
     def queued(self) -> int:
         """Jobs waiting (not counting the one running)."""
         return self.queue.qsize()
+
+    async def idle(self) -> None:
+        """Until every job asked is done, or the running one waits for the
+        user's answer (nothing can run before it)."""
+        done = asyncio.ensure_future(self.queue.join())
+        asking = asyncio.ensure_future(self.asking.wait())
+        try:
+            await asyncio.wait((done, asking), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            done.cancel()
+            asking.cancel()
 
     async def serve(self) -> None:
         """The queue's one consumer (the app runs it as its one exclusive
@@ -282,11 +296,12 @@ class Controller:
                      f"{applied.commands} command(s).", title="Plan")
 
     # -- boot, copy ------------------------------------------------------------------------
-    async def boot(self, force: bool) -> None:
+    async def boot(self, force: bool, findings: Sequence[Finding]) -> None:
+        """Boot by the preflight ``findings`` the user saw (run once)."""
         self.face.booting(True)
         try:
             async with self.step("booting the VM (x-exit-preconfig)"):
-                pinned = await self.vm.boot(force=force)
+                pinned = await self.vm.boot(force=force, findings=findings)
                 self.face.notify("QEMU is running. The node of every CPU is fixed now."
                                  + (f" {len(pinned.applied)} vCPU(s) pinned." if pinned else ""),
                                  title="Booted")
@@ -294,7 +309,6 @@ class Controller:
                     self.face.notify(self.vm.pin_error, title="Pinning refused", severity="error",
                                      markup=False)
         finally:
-            self.boot_requested = None
             self.face.booting(False)
 
     async def copy(self, text: str) -> None:

@@ -1,7 +1,9 @@
 """The CPU grid: every possible slot in one Line-API widget.
 
 Like Textual's DataTable, the grid draws itself line by line
-(``render_line`` -> ``Strip``).  The layout comes from the pure, cached
+(``render_line`` -> ``Strip``) and its cursor and selection are reactives
+whose watchers repaint the rows of the slots they left and reached (as
+DataTable's ``watch_cursor_coordinate``).  The layout comes from the pure, cached
 :func:`numatui.tui.grid_layout.compute_layout`; each row's strip is cached
 under the look of its cells (node, present, selected, cursor, pending), so a
 key press re-renders only the rows whose look changed, and an assignment
@@ -30,6 +32,7 @@ from textual.cache import LRUCache
 from textual.events import Resize
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
@@ -95,11 +98,16 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = bindings(grid=True)  # cursor and selection keys: core.actions
 
     class CursorMoved(Message):
-        """The cursor or the selection changed (for the status line)."""
+        """The cursor, the selection or the hovered slot changed (for the
+        status line); one still queued stands for the next (a key moving the
+        cursor and the selection is one redraw of the status line)."""
 
         def __init__(self, grid: CpuGrid) -> None:
             super().__init__()
             self.grid = grid
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, CpuGrid.CursorMoved)
 
     class Resized(Message):
         """The grid's size changed (whether every row fits may have changed)."""
@@ -116,16 +124,23 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             self.grid = grid
             self.target = target
 
+    cursor: var[int] = var(0)
+    """The slot under the cursor."""
+    selection: var[frozenset[int]] = var(frozenset())
+    """The selected slots."""
+    hovered: var[int | None] = var(None)
+    """The slot under the mouse pointer (its props go to the status line)."""
+
     def __init__(self, topology: Topology, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.topology = topology
         self.booted = False
         self.pending: frozenset[SlotKey] = frozenset()
-        self.cursor = 0
-        self.selection: set[int] = set()
-        self._anchor: int | None = None
-        self._marked: tuple[int, frozenset[int]] = (0, frozenset())  # (cursor, selection) repainted
-        self._base: set[int] = set()
+        self.range_anchor: int | None = None
+        """Where a shift range starts (None: at the cursor)."""
+        self.range_base: frozenset[int] = frozenset()
+        """The selection a shift range is added to."""
+        self._unpainted: frozenset[int] = frozenset()  # a selection cleared, painted late (_paint_soon)
         self._max_node = 0
         self._layout: GridLayout | None = None
         self._cpu_index: list[int] = []
@@ -138,8 +153,6 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._late_paint: Timer | None = None  # see _paint_soon
         self.queued: set[SlotKey] = set()
         """Slots an assignment still waiting in the controller's queue will set."""
-        self.hovered: int | None = None
-        """The slot under the mouse pointer (its props go to the status line)."""
         self.mouse = GridMouse(self)
         self._relayout()
 
@@ -169,18 +182,19 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         else:
             self._refresh_changed_rows(self._rows_changed_since(old, old_pending))
         if self._late_paint is not None:  # a key's change waits for this paint
-            self._changed()
+            self._repaint(())
 
     def _keep_by_key(self, old: Topology) -> None:
-        """After a change of shape: the cursor and selection back on their slot keys."""
+        """After a change of shape: the cursor and selection back on their slot
+        keys (no watcher: all is repainted, and the app redraws the status line)."""
         keep_cursor = old.slots[self.cursor].key if old.slots else None
         keep_sel = [old.slots[i].key for i in self.selection]
         index = {s.key: i for i, s in enumerate(self.topology.slots)}
-        self.cursor = index.get(keep_cursor, 0) if keep_cursor else 0
-        self.selection = {index[k] for k in keep_sel if k in index}
-        self._marked = (self.cursor, frozenset(self.selection))  # all is repainted
-        self._anchor = None
-        self.hovered = None
+        self.set_reactive(CpuGrid.cursor, index.get(keep_cursor, 0) if keep_cursor else 0)
+        self.set_reactive(CpuGrid.selection, frozenset(index[k] for k in keep_sel if k in index))
+        self.set_reactive(CpuGrid.hovered, None)
+        self._unpainted = frozenset()
+        self.range_anchor = None
 
     def _rows_changed_since(self, old: Topology, old_pending: frozenset[SlotKey]) -> set[int]:
         """Rows on screen that may look different from ``old`` (same shape): a
@@ -273,38 +287,25 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         for key in keys:
             with suppress(NumaError):  # gone with a new shape
                 found.add(self.topology.index(key))
-        self.selection = found
-        self._anchor = None
-        self._changed()
+        self.selection = frozenset(found)
+        self.range_anchor = None
 
     def clear_selection(self, *, paint_now: bool = True) -> None:
         """No slot selected; ``paint_now=False``: painted with QEMU's answer (:meth:`_paint_soon`)."""
-        self.selection.clear()
-        self._anchor = None
+        self.range_anchor = None
         if paint_now:
-            self._changed()
-        else:
+            self.selection = frozenset()
+        elif self.selection:
+            self._unpainted |= self.selection
+            self.set_reactive(CpuGrid.selection, frozenset())
             self._paint_soon()
-
-    @property
-    def range_anchor(self) -> int | None:
-        """Where a shift range starts (None: at the cursor)."""
-        return self._anchor
-
-    @property
-    def range_base(self) -> frozenset[int]:
-        """The selection a shift range is added to."""
-        return frozenset(self._base)
 
     def pick(self, selection: Iterable[int], cursor: int, *, anchor: int | None = None,
              base: Iterable[int] = ()) -> None:
         """Set selection and cursor at once (the mouse's way)."""
-        self.selection = set(selection)
-        self._anchor, self._base = anchor, set(base)
-        if cursor != self.cursor:
-            self.cursor = cursor
-            self.scroll_to_cursor()
-        self._changed()
+        self.selection = frozenset(selection)
+        self.range_anchor, self.range_base = anchor, frozenset(base)
+        self.cursor = cursor
 
     # -- actions --------------------------------------------------------------------------
     def action_move(self, dx: int, dy: int, extend: bool = False) -> None:
@@ -354,8 +355,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
 
     def action_toggle_slot(self) -> None:
         self.selection ^= {self.cursor}
-        self._anchor = None
-        self._changed()
+        self.range_anchor = None
 
     def action_select_group(self, level: str) -> None:
         """Add the cursor's socket (or core, ...) to the selection."""
@@ -364,8 +364,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             self.notify(f"This board has no {name}-id; its slots are {', '.join(self.topology.levels)}")
             return
         self.selection |= set(self.group_indexes(self.cursor, level))
-        self._anchor = None
-        self._changed()
+        self.range_anchor = None
 
     def group_indexes(self, index: int, level: str) -> list[int]:
         depth = self.topology.levels.index(level) + 1
@@ -375,10 +374,9 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def action_select_unassigned(self) -> None:
         """Every slot QEMU has on no node, less those an earlier key queued (``a`` after ``s 0``)."""
         queued = self.queued
-        self.selection = {i for i, s in enumerate(self.topology.slots)
-                          if s.node_id is None and s.key not in queued}
-        self._anchor = None
-        self._changed()
+        self.selection = frozenset(i for i, s in enumerate(self.topology.slots)
+                                   if s.node_id is None and s.key not in queued)
+        self.range_anchor = None
 
     def action_cell_labels(self) -> None:
         """``i``: after boot, cells show the node-id instead of the cpu-index (and back)."""
@@ -395,16 +393,14 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
 
     def _go(self, target: int, extend: bool) -> None:
         if extend:
-            if self._anchor is None:
-                self._anchor, self._base = self.cursor, set(self.selection)
-            low, high = sorted((self._anchor, target))
-            self.selection = self._base | set(range(low, high + 1))
+            if self.range_anchor is None:
+                self.range_anchor, self.range_base = self.cursor, self.selection
+            low, high = sorted((self.range_anchor, target))
+            self.selection = self.range_base.union(range(low, high + 1))
         else:
-            self._anchor = None
+            self.range_anchor = None
         self.cursor = target
         self.hovered = None  # the status line follows the keys again
-        self.scroll_to_cursor()
-        self._changed()
 
     def scroll_to_cursor(self) -> None:
         """Scroll the cursor into view, with its group headers (socket, die)
@@ -421,11 +417,27 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             region = Region(x, row, layout.cell_width, 1)
         self.scroll_to_region(region, animate=False, immediate=True)
 
-    def _changed(self) -> None:
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._repaint((old, new))
+        self.scroll_to_cursor()
+
+    def watch_selection(self, old: frozenset[int], new: frozenset[int]) -> None:
+        self._repaint(old ^ new)
+
+    def watch_hovered(self) -> None:
+        self.post_message(self.CursorMoved(self))
+
+    def _repaint(self, slots: Iterable[int]) -> None:
+        """Repaint the rows of ``slots`` (and of a selection cleared unpainted,
+        :meth:`_paint_soon`) that look different now: a cursor move looks at
+        two rows, not at the whole screen."""
         if self._late_paint is not None:
             self._late_paint.stop()
             self._late_paint = None
-        self._refresh_changed_rows(self._rows_marked_anew())
+        slots, self._unpainted = self._unpainted.union(slots), frozenset()
+        layout = self._layout
+        self._refresh_changed_rows(
+            None if layout is None else {layout.row_of(i) for i in slots if i < len(layout.position)})
         self.post_message(self.CursorMoved(self))
 
     def _paint_soon(self) -> None:
@@ -440,38 +452,21 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def _paint_late(self) -> None:
         self._late_paint = None
         if self.is_attached:
-            self._changed()
-
-    def hover_moved(self) -> None:
-        """The mouse's slot changed (for the status line)."""
-        self.post_message(self.CursorMoved(self))
+            self._repaint(())
 
     def drop(self, target: DropTarget) -> None:
         """The mouse dropped the selection on ``target``."""
         self.post_message(self.Dropped(self, target))
 
-    def _rows_marked_anew(self) -> set[int] | None:
-        """Rows holding a slot whose cursor or selection mark changed since the
-        last call: a cursor move looks at two rows, not at the whole screen.
-        None before the first layout (then any row on screen may differ)."""
-        cursor, selection = self._marked
-        self._marked = (self.cursor, frozenset(self.selection))
-        layout = self._layout
-        if layout is None:
-            return None
-        slots = selection.symmetric_difference(self.selection) | {cursor, self.cursor}
-        return {layout.row_of(i) for i in slots if i < len(layout.position)}
-
     # -- drawing --------------------------------------------------------------------------
+    def looks(self, indexes: Iterable[int]) -> tuple[Look, ...]:
+        """The look of each slot of ``indexes`` (the reactives read once, not per cell)."""
+        slots, selection, cursor, pending = self.topology.slots, self.selection, self.cursor, self.pending
+        return tuple((s.node_id, s.present, i in selection, i == cursor, s.key in pending)
+                     for i, s in ((i, slots[i]) for i in indexes))
+
     def look(self, index: int) -> Look:
-        slot = self.topology.slots[index]
-        return (
-            slot.node_id,
-            slot.present,
-            index in self.selection,
-            index == self.cursor,
-            slot.key in self.pending,
-        )
+        return self.looks((index,))[0]
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -494,8 +489,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def _row_key(self, index: int, row: Row, state: tuple[bool, bool, str]) -> RowKey:
         """Everything row ``index`` looks like: the strip cache key (looks last).
         ``state`` is (booted, has_focus, theme), the same for every row."""
-        look = self.look
-        return (index, *state, tuple(look(c.slot) for c in row.cells))
+        return (index, *state, self.looks(c.slot for c in row.cells))
 
     def _refresh_changed_rows(self, rows: Iterable[int] | None = None) -> None:
         """Repaint the rows on screen whose look differs from what they show

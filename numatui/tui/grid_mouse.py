@@ -43,15 +43,13 @@ class MouseGrid(Protocol):
     """What the mouse needs of the grid (:class:`numatui.tui.grid.CpuGrid`)."""
 
     topology: Topology
-    selection: set[int]
+    selection: frozenset[int]
     cursor: int
     hovered: int | None
     booted: bool
+    range_anchor: int | None
+    range_base: frozenset[int]
 
-    @property
-    def range_anchor(self) -> int | None: ...
-    @property
-    def range_base(self) -> frozenset[int]: ...
     @property
     def grid_layout(self) -> GridLayout: ...
     @property
@@ -64,7 +62,6 @@ class MouseGrid(Protocol):
     def scrollable_content_region(self) -> Region: ...
     def pick(self, selection: Iterable[int], cursor: int, *, anchor: int | None = None,
              base: Iterable[int] = ()) -> None: ...
-    def hover_moved(self) -> None: ...
     def drop(self, target: DropTarget) -> None: ...
     def capture_mouse(self, capture: bool = True) -> None: ...
     def release_mouse(self) -> None: ...
@@ -169,9 +166,7 @@ class GridMouse:
             self.grid.pick(gesture.base, self.grid.cursor)
 
     def hover(self, slot: int | None) -> None:
-        if slot != self.grid.hovered:
-            self.grid.hovered = slot
-            self.grid.hover_moved()
+        self.grid.hovered = slot
 
     # -- the gestures ---------------------------------------------------------------------
     def _click(self, gesture: Gesture, event: events.MouseUp) -> None:

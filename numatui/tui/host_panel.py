@@ -7,9 +7,10 @@ from textual.widgets import Static
 
 from numatui.core.vm import Vm
 from numatui.model.host_panel import host_panel_lines
+from numatui.tui.paint import FollowsVm
 
 
-class HostPanel(Static):
+class HostPanel(Static, FollowsVm):
     """Each host node's CPUs, memory and the guest nodes bound to it; hidden until toggled."""
 
     DEFAULT_CSS = """
@@ -24,10 +25,10 @@ class HostPanel(Static):
 
     def toggle(self) -> bool:
         self.toggle_class("shown")
-        self.refresh_text()
+        self.redraw()
         return self.has_class("shown")
 
-    def refresh_text(self) -> None:
+    def redraw(self) -> None:
         if not self.has_class("shown"):
             return
         vm = self.vm

@@ -7,12 +7,19 @@ without the Content formatting a Static goes through on every key press.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual.strip import Strip
 
 from numatui.model.sanitise import one_line
 from numatui.tui.paint import LinePainter
+from numatui.tui.status import cursor_text, hover_text
+
+if TYPE_CHECKING:
+    from numatui.core.vm import Vm
+    from numatui.tui.grid import CpuGrid
 
 
 class InfoLine(LinePainter):
@@ -23,6 +30,17 @@ class InfoLine(LinePainter):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.text = ""
+
+    def follow(self, grid: CpuGrid, vm: Vm) -> None:
+        """The props, node and state of the grid's cursor slot (of the mouse's, while it hovers one)."""
+        slots, booted = grid.topology.slots, vm.booted
+        if grid.hovered is not None and grid.hovered < len(slots):
+            self.show(hover_text(grid.topology, grid.hovered, booted))
+        else:
+            pin = vm.pin_text(slots[grid.cursor].key) if booted and vm.pinned and slots else None
+            boot_cpus = None if booted else vm.session.boot_cpus()
+            self.show(cursor_text(grid.topology, grid.cursor, len(grid.selection), booted, boot_cpus, pin,
+                                  self.content_region.width or None))
 
     def show(self, text: str) -> None:
         """Show ``text`` (one line; repaints only when it changed)."""

@@ -12,8 +12,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from numatui.core.vm import Vm
 from numatui.tui import colours
-from numatui.tui.paint import update_static
+from numatui.tui.paint import FollowsVm, update_static
 
 
 def _cell(text: str, style: Style) -> Text:
@@ -59,9 +60,16 @@ def legend_text(booted: bool, nodes: Sequence[int] = (0,), *, launched: bool = F
     return out
 
 
-class Legend(Static):
+class Legend(Static, FollowsVm):
     DEFAULT_CSS = "Legend { height: auto; padding: 0 1; }"
 
-    def show(self, booted: bool, nodes: Sequence[int] = (0,), *, launched: bool = False) -> None:
-        width = self.content_region.width or 26
-        update_static(self, legend_text(booted, nodes, launched=launched, width=width))
+    def __init__(self, vm: Vm, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.vm = vm
+
+    def redraw(self) -> None:
+        s = self.vm.session
+        nodes = sorted({n.id for n in s.nodes}.union(x.node_id for x in s.topology.slots
+                                                     if x.node_id is not None))
+        update_static(self, legend_text(self.vm.booted, nodes, launched=self.vm.launcher is not None,
+                                        width=self.content_region.width or 26))

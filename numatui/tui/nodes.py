@@ -21,9 +21,10 @@ from numatui.model.guest_numbering import guest_labels
 from numatui.model.units import human_size
 from numatui.tui import colours
 from numatui.tui.gestures import NEW_NODE, DropTarget
-from numatui.tui.paint import LinePainter
+from numatui.tui.paint import FollowsVm, LinePainter
 
 if TYPE_CHECKING:
+    from numatui.core.vm import Vm
     from numatui.session.session import Session
 
 DROP_STYLE = "reverse bold"
@@ -104,7 +105,7 @@ def fold(text: Text, width: int) -> list[Text]:
     return lines
 
 
-class NodesPanel(LinePainter):
+class NodesPanel(LinePainter, FollowsVm):
     """The nodes, and a drop zone for slots dragged from the CPU grid.
 
     Line API: each line is drawn from its rich Text (wrapped at the panel's
@@ -115,24 +116,17 @@ class NodesPanel(LinePainter):
 
     DEFAULT_CSS = "NodesPanel { height: auto; padding: 0 1; }"
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, vm: Vm, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._session: Session | None = None
-        self._booted = False
+        self.vm = vm
         self._dragging = False
         self._drop: DropTarget | None = None
         self._lines: list[tuple[Text, DropTarget | None]] = []
         self._wrapped: tuple[int, list[tuple[Text, DropTarget | None]]] | None = None
         self._strips: dict[int, tuple[Text, Style, int, Strip]] = {}  # y -> what was drawn there
 
-    def show(self, session: Session, booted: bool) -> None:
-        self._session, self._booted = session, booted
-        self._draw()
-
-    def _draw(self) -> None:
-        if self._session is None:
-            return
-        lines = node_lines(self._session, self._booted, dragging=self._dragging, drop=self._drop)
+    def redraw(self) -> None:
+        lines = node_lines(self.vm.session, self.vm.booted, dragging=self._dragging, drop=self._drop)
         if lines == self._lines:
             return
         before = len(self._lines_at(self.content_region.width))
@@ -187,4 +181,4 @@ class NodesPanel(LinePainter):
         """Show (or stop showing) a drag in progress, ``target`` highlighted."""
         if (dragging, target) != (self._dragging, self._drop):
             self._dragging, self._drop = dragging, target
-            self._draw()
+            self.redraw()

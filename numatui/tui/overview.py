@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -28,6 +28,9 @@ from numatui.tui import colours
 from numatui.tui.commands import bindings
 from numatui.tui.grid_layout import unit_label
 from numatui.tui.paint import LinePainter
+
+if TYPE_CHECKING:
+    from numatui.tui.grid import CpuGrid
 
 LABEL = 5  # columns of a line's label ("s12 ")
 
@@ -121,13 +124,22 @@ class Overview(LinePainter, can_focus=True):
         return self._lines[2]
 
     def show(self, topology: Topology, cursor: int) -> None:
-        """Redraw for ``topology`` with the grid's cursor on slot ``cursor`` (only on change)."""
-        key = (topology, cursor, self.at, self.has_focus)
+        """Redraw for ``topology`` with the grid's cursor on slot ``cursor``: only
+        when the cursor's cell changed (a cell holds a core or more), or the rest."""
+        self.topology, self.grid_cursor = topology, cursor
+        key = (topology, self.where(cursor), self.at, self.has_focus)
         if key == self._shown:
             return
         self._shown = key
-        self.topology, self.grid_cursor = topology, cursor
         self.refresh(layout=self.size.height != len(self.lines()) or not self.size.height)
+
+    def follow(self, grid: CpuGrid) -> None:
+        """Shown when the grid does not fit (or while it has the focus), marking the grid's cursor."""
+        shown = self.has_focus or not grid.fits
+        if self.display != shown:
+            self.display = shown
+        if shown:
+            self.show(grid.topology, grid.cursor)
 
     def where(self, slot: int) -> tuple[int, int]:
         for n, line in enumerate(self.lines()):

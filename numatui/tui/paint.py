@@ -17,6 +17,8 @@ from textual.visual import VisualType
 from textual.widget import Widget
 from textual.widgets import Static
 
+from numatui.core.vm import Vm
+
 
 def update_static(widget: Static, content: VisualType) -> bool:
     """``widget.update(content)`` unless it shows equal content already (rich
@@ -55,6 +57,21 @@ def _content_size(widget: Static, region: Size, auto_width: bool) -> Size:
     viewport = widget.app.size
     width = widget.get_content_width(widget.size, viewport) if auto_width else region.width
     return Size(width, widget.get_content_height(widget.size, viewport, max(width, region.width)))
+
+
+class FollowsVm:
+    """A panel drawn from the run's Vm: :meth:`redraw` runs whenever the app's
+    ``revision`` moves (:attr:`numatui.tui.app.NumaApp.revision`: QEMU's state
+    changed).  List it after the widget base (Textual inherits CSS along the first)."""
+
+    vm: Vm
+
+    def on_mount(self) -> None:
+        assert isinstance(self, Widget)
+        self.watch(self.app, "revision", self.redraw, init=False)
+
+    def redraw(self) -> None:
+        raise NotImplementedError
 
 
 class LinePainter(Widget):
