@@ -255,7 +255,7 @@ class Vm:
             raise ActionRefused(self._why_not_relaunch(f"{word} {what}"))
         if relaunching is not None:
             relaunching(what)
-        return await (self.keeper.redo() if redo else self.keeper.undo())
+        return await self.keeper.undo(redo)
 
     async def relaunch_or_reconnect(self) -> Literal["relaunch", "reconnect"]:
         """After QEMU went away: a new QEMU with the plan (numatui started it), or
