@@ -207,10 +207,7 @@ class Plan:
         return sorted(ids)
 
     def node(self, node_id: int) -> Node | None:
-        for n in self.nodes:
-            if n.id == node_id:
-                return n
-        return None
+        return next((n for n in self.nodes if n.id == node_id), None)
 
     # -- applying -------------------------------------------------------------
     def resolve(self, topology: Topology) -> dict[SlotKey, int]:

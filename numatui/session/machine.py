@@ -90,10 +90,7 @@ _FALLBACK_PROPS = ("socket-id", "core-id", "thread-id")
 
 def derived_props(machine_type: str) -> tuple[str, ...]:
     """The props set-numa-node accepts on a board that cannot list its slots."""
-    for pattern, props in _DERIVED_PROPS:
-        if pattern.search(machine_type):
-            return props
-    return _FALLBACK_PROPS
+    return next((props for pattern, props in _DERIVED_PROPS if pattern.search(machine_type)), _FALLBACK_PROPS)
 
 
 class MalformedReply(SessionError):
