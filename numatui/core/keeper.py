@@ -102,9 +102,8 @@ class Keeper:
         """Go back (``redo``: forward) one change (relaunch); returns what it was."""
         h = self.history
         what = (h.redo_description() if redo else h.undo_description()) or ""
-        await self._go(h.redo_target() if redo else h.undo_target(), f"{'redo' if redo else 'undo'} {what}",
-                       UNDO_REASON)
-        h.redo() if redo else h.undo()
+        await self._go(h.undo_target(redo), f"{'redo' if redo else 'undo'} {what}", UNDO_REASON)
+        h.undo(redo)
         return what
 
     async def relaunch(self) -> None:
