@@ -43,7 +43,7 @@ class Keeper:
 
     It listens to the session's changes: each one is pushed on the history
     and saved (``save(session)``, e.g. :meth:`numatui.core.autosave.Autosaver.save_session`).
-    ``move``/``undo``/``redo``/``relaunch``/``set_memory`` swap QEMU; the
+    ``move``/``undo`` (and redo)/``relaunch``/``set_memory`` swap QEMU; the
     history survives (it lives here).
     """
 
