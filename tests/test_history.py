@@ -28,7 +28,7 @@ def test_push_undo_redo() -> None:
     assert h.undo_target() == plan(1) and h.current == plan(2)  # peeking moves nothing
     assert h.undo() == plan(1)
     assert h.describe() == "undo: socket 0 -> node 1 · redo: socket 0 -> node 2"
-    assert h.redo() == plan(2)
+    assert h.undo(redo=True) == plan(2)
     h.undo()
     h.undo()
     assert h.current == plan(0) and h.redo_description() == "socket 0 -> node 1"
@@ -73,10 +73,10 @@ def test_behaves_like_a_list_with_a_cursor(ops: list[int | str], limit: int) -> 
         elif op == "redo":
             if pos < len(states) - 1:
                 pos += 1
-                assert h.redo() == states[pos]
+                assert h.undo(redo=True) == states[pos]
             else:
                 with pytest.raises(NumaError):
-                    h.redo()
+                    h.undo(redo=True)
         elif isinstance(op, int) and plan(op) != states[pos]:
             states = [*states[: pos + 1], plan(op)][-limit:]
             pos = len(states) - 1

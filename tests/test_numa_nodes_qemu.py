@@ -150,8 +150,8 @@ async def test_memory_relaunch_keeps_the_undo_keeper_on_the_new_qemu(launched: S
     assert set(live.values()) == {None}
     assert await memdevs() == before
 
-    await keeper.redo()
-    await keeper.redo()  # the new split again
+    await keeper.undo(redo=True)
+    await keeper.undo(redo=True)  # the new split again
     assert await memdevs() == {"m0": 512 * MIB, "m1": 1536 * MIB}
     assert {n.memdev: n.size for n in launched.nodes} == await memdevs()
     keeper.close()

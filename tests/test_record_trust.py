@@ -214,7 +214,7 @@ async def test_the_tui_marks_what_an_untrusted_state_directory_leaves_unknown(qe
     rec.write_text(planted(qemu))
     session = await Session.connect(qemu.sock, nodes=2)
     try:
-        assert session.record_path is None
+        assert session.book.path is None
         app = NumaApp(session)
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(app, pilot)

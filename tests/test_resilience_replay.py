@@ -94,8 +94,8 @@ async def test_move_undo_redo_through_relaunch(launched: Session) -> None:
     assert all(undone[k] is None for k in socket(topo, 1))
     assert all(undone[k] == 0 for k in socket(topo, 0))
     # redo twice: the move is back
-    await keeper.redo()
-    await keeper.redo()
+    await keeper.undo(redo=True)
+    await keeper.undo(redo=True)
     assert await qemu_mapping(session) == moved
     assert not keeper.history.can_redo()
     # the relaunched QEMU is still a working preconfig QEMU: it boots

@@ -17,7 +17,7 @@ from numatui.core.vm import Vm
 from numatui.model.plan import Node, Plan
 from numatui.model.topology import Topology
 from numatui.session import record as records
-from numatui.session.commands import Step, distance_step
+from numatui.session.commands import Step, distance_step, mapping_steps
 from numatui.session.errors import QemuRefused
 from numatui.session.session import Session
 
@@ -65,8 +65,8 @@ async def test_a_plan_is_one_step_of_bookkeeping_and_undo_restores_all_of_it(
         # one re-read, one record write, one autosave, one undo step
         after = sum(1 for e in session.transcript.entries if '"query-hotpluggable-cpus"' in e.text)
         assert after - rereads == 2  # the re-read, and the test's own query above
-        assert len(writes) == 1 and session.record_path is not None and writes[0] == session.record_path
-        kept = records.load(session.record_path)
+        assert len(writes) == 1 and session.book.path is not None and writes[0] == session.book.path
+        kept = records.load(session.book.path)
         assert kept is not None and set(kept.nodes) == {2, 3}
         assert kept.distances == {(d.src, d.dst): d.val for d in plan.distances}
         assert len(saves) == 1
@@ -97,10 +97,10 @@ async def test_a_refusal_in_the_middle_keeps_what_qemu_accepted_and_reports_the_
             *s.node_steps([Node(2)]),
             Step("set-numa-node", {"type": "node", "nodeid": 0}, Node(0)),  # Duplicate: refused first
             *s.node_steps([Node(3)]),
-            *s.mapping_steps(dict.fromkeys(s0, 2)),
+            *mapping_steps(s.topology, dict.fromkeys(s0, 2)),
             distance_step(0, 1, 5),  # below 10: refused second
             distance_step(0, 2, 30),
-            *s.mapping_steps(dict.fromkeys(s1, 3)),
+            *mapping_steps(s.topology, dict.fromkeys(s1, 3)),
         ]
         accepted: list[dict[str, Any]] = []
         with pytest.raises(QemuRefused) as refused:
@@ -115,8 +115,8 @@ async def test_a_refusal_in_the_middle_keeps_what_qemu_accepted_and_reports_the_
         assert [a.get("nodeid", a.get("val")) for a in accepted if a.get("type") in ("node", "dist")] \
             == [2, 3, 30]
         assert heard == ["the batch (in part)"]
-        assert s.record_path is not None
-        kept = records.load(s.record_path)
+        assert s.book.path is not None
+        kept = records.load(s.book.path)
         assert kept is not None and set(kept.nodes) == {2, 3} and kept.distances == {(0, 2): 30}
     finally:
         await s.close()

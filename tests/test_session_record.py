@@ -80,7 +80,7 @@ async def test_a_second_session_finds_what_the_first_sent(qemu_factory: Any) -> 
     q = qemu_factory([*DEFAULT_ARGS, *numa_node_args(1, 1024)])
     first = await Session.connect(q.sock)
     try:
-        assert first.unknowns and first.record_path is not None
+        assert first.unknowns and first.book.path is not None
         await first.add_node(1, size=G)
         await first.add_node(2)
         await first.set_distance(0, 1, 21)

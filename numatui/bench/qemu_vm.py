@@ -27,8 +27,6 @@ MEMORY = "2G"
 MACHINE_ARGS = ("-machine", "q35", "-accel", "tcg", "-cpu", "max")
 
 
-
-
 @dataclass(frozen=True)
 class VmSpec:
     """The shape of a benchmark VM: ``sockets`` x ``cores`` x ``threads`` on a
@@ -137,12 +135,8 @@ def socket_path(vm: Launcher) -> str:
 
 def all_keys(spec: VmSpec = VM_240) -> list[SlotKey]:
     """Every slot key of the benchmark VM, as QEMU names them (topology order)."""
-    return [
-        (("socket-id", s), ("core-id", c), ("thread-id", t))
-        for s in range(spec.sockets)
-        for c in range(spec.cores)
-        for t in range(spec.threads)
-    ]
+    return [(("socket-id", s), ("core-id", c), ("thread-id", t))
+            for s in range(spec.sockets) for c in range(spec.cores) for t in range(spec.threads)]
 
 
 def socket_plan() -> dict[SlotKey, int]:

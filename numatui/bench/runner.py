@@ -46,7 +46,7 @@ from numatui.bench.qemu_vm import (
     socket_plan,
     sockets_in_runs_plan,
 )
-from numatui.bench.report import Report
+from numatui.bench.report import Report, Row, Stat
 from numatui.model.topology import Topology
 from numatui.session.session import Session
 
@@ -216,18 +216,10 @@ async def _pin(report: Report, config: Config) -> None:
 
 async def _keypress(report: Report, config: Config) -> None:
     _say(f"keypress: {config.keypress_pairs} set(s) of 3 VMs, {config.sockets} sockets each")
-    ours: list[float] = []
-    floor: list[float] = []
-    minimal: list[float] = []
-    paint: list[float] = []
-    qmp: list[float] = []
-    for _ in range(config.keypress_pairs):
-        run = await keypress.keypress_pair(range(config.sockets))
-        ours += run.numatui
-        floor += run.floor
-        minimal += run.textual
-        qmp += run.qmp
-        paint.append(run.connect_to_first_paint)
+    runs = [await keypress.keypress_pair(range(config.sockets)) for _ in range(config.keypress_pairs)]
+    ours, floor, minimal, qmp = ([x for run in runs for x in getattr(run, side)]
+                                 for side in ("numatui", "floor", "textual", "qmp"))
+    paint = [run.connect_to_first_paint for run in runs]
     report.add("keypress_ratio", "digit key -> QEMU has the socket + grid repainted: TUI / raw floor",
                ours, floor, "ms")
     report.absolute["keypress_ms"] = report.rows[-1].top.median * 1000
@@ -236,12 +228,10 @@ async def _keypress(report: Report, config: Config) -> None:
                minimal, floor, "ms")
     report.add("keypress_over_textual_floor", "context: numatui's key press / the minimal Textual app's",
                ours, minimal, "ms")
-    share = Report()
-    share.add("q", "", qmp, floor, "ms")
     report.notes.append(
         f"keypress: of numatui's {report.rows[-1].top.median * 1000:.1f} ms, its QMP exchange (first command "
         f"sent to last reply, set-numa-node + query-hotpluggable-cpus) took "
-        f"{share.rows[0].top.text('ms')}; the rest is the app handling the key and repainting."
+        f"{Stat(qmp).text('ms')}; the rest is the app handling the key and repainting."
     )
     report.absolute["connect_to_first_paint_ms"] = sorted(paint)[len(paint) // 2] * 1000
 
@@ -281,13 +271,10 @@ async def _render(report: Report, config: Config, sockets: dict[int, str] | None
     report.add("render_scaling_socket",
                "context: assign socket 0 (256 vs 8 slots, screenful vs 2 rows) -> repaint, CPU: 4096 / 16",
                big.socket_cpu, small.socket_cpu, "ms")
-    med = Report()
-    med.add("w", "", big.cursor_wall, small.cursor_wall, "ms")
-    med.add("w", "", big.assign_wall, small.assign_wall, "ms")
     report.notes.append(
         f"render wall time (includes waiting for Textual's 60 Hz frame): cursor "
-        f"{med.rows[0].top.text('ms')} vs {med.rows[0].bottom.text('ms')}; core assignment "
-        f"{med.rows[1].top.text('ms')} vs {med.rows[1].bottom.text('ms')}."
+        f"{Stat(big.cursor_wall).text('ms')} vs {Stat(small.cursor_wall).text('ms')}; core assignment "
+        f"{Stat(big.assign_wall).text('ms')} vs {Stat(small.assign_wall).text('ms')}."
     )
 
 
@@ -303,15 +290,12 @@ def _children(report: Report, config: Config, sockets: dict[int, str] | None = N
                [r.first_paint for r in big], [r.first_paint for r in small], "ms")
     report.add("memory_scaling", "peak RSS (VmHWM) of a child running NumaApp: 4096 / 16",
                [r.peak_rss_kib for r in big], [r.peak_rss_kib for r in small], "MiB")
-    cpu = Report()
-    cpu.add("c", "", [r.first_paint_cpu for r in big], [r.first_paint_cpu for r in small], "ms")
+    cpu = Row("", "", Stat([r.first_paint_cpu for r in big]), Stat([r.first_paint_cpu for r in small]), "")
     report.notes.append(
-        f"first paint CPU time: {cpu.rows[0].top.text('ms')} vs {cpu.rows[0].bottom.text('ms')} "
-        f"(ratio {cpu.rows[0].ratio:.2f})."
+        f"first paint CPU time: {cpu.top.text('ms')} vs {cpu.bottom.text('ms')} (ratio {cpu.ratio:.2f})."
     )
-    rss = Report()
-    rss.add("r", "", [r.max_rss_kib for r in big], [r.max_rss_kib for r in small], "MiB")
+    rss = [Stat([r.max_rss_kib for r in side]).text("MiB") for side in (big, small)]
     report.notes.append(
-        f"ru_maxrss of the same children: {rss.rows[0].top.text('MiB')} vs {rss.rows[0].bottom.text('MiB')}: "
+        f"ru_maxrss of the same children: {rss[0]} vs {rss[1]}: "
         f"Linux carries the forking benchmark's own RSS over exec into it, so the ratio uses VmHWM."
     )

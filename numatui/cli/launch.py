@@ -195,7 +195,5 @@ async def open_tui(vm: Vm, out: TextIO, tui: bool = True) -> int:
         return await run_tui(vm)
     from numatui.cli import commands as cmd
 
-    out.write(cmd.render_show(vm.session))
-    out.write("\n")
-    out.write(vm.export("numa"))
+    out.write(cmd.render_show(vm.session) + "\n" + vm.export("numa"))
     return EXIT_OK

@@ -78,22 +78,20 @@ class _Parser(argparse.ArgumentParser):
 def whole(lo: int, hi: int) -> Callable[[str], int]:
     """An argparse ``type=`` reading a whole number lo..hi through numatui's one
     number parser (``int`` would take ``\u0663`` and refuse ``²`` in its own words)."""
-    def convert(text: str) -> int:
-        try:
-            return parse_int(text, "value", lo=lo, hi=hi)
-        except NumaError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return convert
+    return lambda text: _number(parse_int, text, "value", lo, hi)
 
 
 def seconds(lo: float, hi: float) -> Callable[[str], float]:
     """An argparse ``type=`` for seconds lo..hi (``float`` would take ``nan``, ``inf``, ``1e9``)."""
-    def convert(text: str) -> float:
-        try:
-            return parse_decimal(text, "seconds", lo=lo, hi=hi)
-        except NumaError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return convert
+    return lambda text: _number(parse_decimal, text, "seconds", lo, hi)
+
+
+def _number(parse: Callable[..., Any], text: str, what: str, lo: float, hi: float) -> Any:
+    """``parse`` (numbers.py), its one-line refusal made argparse's."""
+    try:
+        return parse(text, what, lo=lo, hi=hi)
+    except NumaError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 #: The most seconds any wait may be given (a day).

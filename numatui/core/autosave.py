@@ -207,10 +207,7 @@ def load(path: str | Path) -> SavedState:
     launched = data.get("launched") is True
     if not launched:  # an attached QEMU's command line (older files kept it as argv): never started
         qemu_argv, argv = qemu_argv or argv, None
-    name = data.get("name")
-    address = data.get("address")
-    qemu = data.get("qemu")
-    history = data.get("history")
+    name, address, qemu, history = (data.get(k) for k in ("name", "address", "qemu", "history"))
     if history is not None:
         try:
             History.from_dict(history)

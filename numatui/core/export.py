@@ -97,21 +97,6 @@ def _flavor(session: Session, name: str | None = None) -> str:
                           smp=session.info.smp, ram_size=session.info.ram_size)
 
 
-def _with_warnings(session: Session, text: str) -> str:
-    """``# warning: ...`` first, one comment line per thing numatui cannot know
-    (``session.unknowns``).  A shell or QEMU does not skip them: remove lines
-    starting with ``#`` before giving the options to QEMU (``grep -v '^#'``)."""
-    warnings = [f"# warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
-    return "\n".join(warnings) + "\n" + text if warnings else text
-
-
-def quit_text(session: Session) -> str:
-    """What ``q`` prints on stdout: :func:`compact_text` alone, so
-    ``numatui connect ADDR > numa.args`` keeps only options (the warnings go to
-    stderr: :func:`quit_notes`)."""
-    return compact_text(session)
-
-
 def quit_notes(session: Session) -> list[str]:
     """What ``q`` says on stderr: one warning per thing numatui cannot know,
     and that the options are a whole command line (:func:`rewritten`)."""
@@ -121,11 +106,14 @@ def quit_notes(session: Session) -> list[str]:
 
 
 def render(view: str, session: Session, host: HostTopology | None = None) -> str:
-    """The text of the TUI's ``view`` for the session as it is now (the
-    command-line views start with the warnings)."""
-    if view in ("compact", "full"):
-        return _with_warnings(session, _render(view, session, host))
-    return _render(view, session, host)
+    """The text of the TUI's ``view`` for the session as it is now.  The
+    command-line views start with ``# warning: ...``, one comment line per
+    thing numatui cannot know (``session.unknowns``); a shell or QEMU does not
+    skip them: remove lines starting with ``#`` before giving the options to
+    QEMU (``grep -v '^#'``)."""
+    text = _render(view, session, host)
+    warnings = [f"# warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
+    return "\n".join(warnings) + "\n" + text if warnings and view in ("compact", "full") else text
 
 
 def _render(view: str, session: Session, host: HostTopology | None = None) -> str:

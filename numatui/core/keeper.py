@@ -43,7 +43,7 @@ class Keeper:
 
     It listens to the session's changes: each one is pushed on the history
     and saved (``save(session)``, e.g. :meth:`numatui.core.autosave.Autosaver.save_session`).
-    ``move``/``undo``/``redo``/``relaunch``/``set_memory`` swap QEMU; the
+    ``move``/``undo`` (and redo)/``relaunch``/``set_memory`` swap QEMU; the
     history survives (it lives here).
     """
 
@@ -98,17 +98,12 @@ class Keeper:
         await self._go(moved_plan(self.session, keys, node), description, MOVE_REASON)
         self.history.push(self.session.plan(), description)
 
-    async def undo(self) -> str:
-        """Go back one change (relaunch); returns what was undone."""
-        what = self.history.undo_description() or ""
-        await self._go(self.history.undo_target(), f"undo {what}", UNDO_REASON)
-        self.history.undo()
-        return what
-
-    async def redo(self) -> str:
-        what = self.history.redo_description() or ""
-        await self._go(self.history.redo_target(), f"redo {what}", UNDO_REASON)
-        self.history.redo()
+    async def undo(self, redo: bool = False) -> str:
+        """Go back (``redo``: forward) one change (relaunch); returns what it was."""
+        h = self.history
+        what = (h.redo_description() if redo else h.undo_description()) or ""
+        await self._go(h.undo_target(redo), f"{'redo' if redo else 'undo'} {what}", UNDO_REASON)
+        h.undo(redo)
         return what
 
     async def relaunch(self) -> None:

@@ -255,7 +255,7 @@ class Vm:
             raise ActionRefused(self._why_not_relaunch(f"{word} {what}"))
         if relaunching is not None:
             relaunching(what)
-        return await (self.keeper.redo() if redo else self.keeper.undo())
+        return await self.keeper.undo(redo)
 
     async def relaunch_or_reconnect(self) -> Literal["relaunch", "reconnect"]:
         """After QEMU went away: a new QEMU with the plan (numatui started it), or
@@ -385,9 +385,10 @@ class Vm:
                                   flavor)
 
     def quit_text(self) -> str:
-        """What quitting prints on stdout: the options (the warnings go to
-        stderr, see :func:`numatui.core.export.quit_notes`)."""
-        return export.quit_text(self.session)
+        """What quitting prints on stdout: :func:`~numatui.core.export.compact_text`
+        alone, so ``numatui connect ADDR > numa.args`` keeps only options (the
+        warnings go to stderr, see :func:`numatui.core.export.quit_notes`)."""
+        return export.compact_text(self.session)
 
     async def apply_plan(self, plan: Plan, sent: Callable[[dict[str, Any]], object],
                          description: str = "apply plan") -> Applied:

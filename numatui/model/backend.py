@@ -130,8 +130,7 @@ def _typed(where: str, kind: str, value: Any, opts: bool = False) -> Any:
     if kind == "size":
         if opts and isinstance(value, str):
             return qemu_strtosz(value, "B", what=where)
-        size = parse_size(value, what=where) if isinstance(value, str) else whole_number(where, value, 1)
-        return size
+        return parse_size(value, what=where) if isinstance(value, str) else whole_number(where, value, 1)
     if kind == "int":
         if opts and isinstance(value, str) and value.isdigit():
             value = int(value)  # numbers: a QemuOpts uint from a command line

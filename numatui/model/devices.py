@@ -23,23 +23,6 @@ from numatui.model.topology import Slot, SlotKey, Topology
 PERIPHERAL = "/machine/peripheral/"
 PERIPHERAL_ANON = "/machine/peripheral-anon/"
 
-__all__ = [
-    "OST_EJECT",
-    "PERIPHERAL",
-    "PERIPHERAL_ANON",
-    "CpuDevice",
-    "EjectRefusal",
-    "cpu_device_id",
-    "declared_device_ids",
-    "device_args",
-    "device_id_of",
-    "eject_refusal",
-    "is_plugged_device",
-    "plug_refusal_reason",
-    "plugged_cpus",
-    "unplug_refusal_reason",
-]
-
 
 def cpu_device_id(key: SlotKey) -> str:
     """The id numatui gives the CPU it plugs into slot ``key``: ``numatui-cpu-1-0-0``."""
@@ -100,11 +83,7 @@ def declared_device_ids(argv: Sequence[str]) -> set[str]:
 def device_args(devices: Iterable[CpuDevice], argv: Sequence[str] = ()) -> list[str]:
     """``["-device", value, ...]`` for the devices ``argv`` does not already declare."""
     have = declared_device_ids(argv)
-    out: list[str] = []
-    for dev in devices:
-        if dev.id not in have:
-            out += ["-device", dev.option()]
-    return out
+    return [t for dev in devices if dev.id not in have for t in ("-device", dev.option())]
 
 
 def plug_refusal_reason(qemu_message: str) -> str:

@@ -104,9 +104,7 @@ class DistanceMatrix:
     def of(cls, nodes: Iterable[int], distances: Iterable[Distance]) -> DistanceMatrix:
         """The matrix of ``nodes``; a later distance for the same pair wins (as in QEMU).
         Nodes named only by a distance are added."""
-        given: dict[tuple[int, int], int] = {}
-        for d in distances:
-            given[(d.src, d.dst)] = d.val
+        given = {(d.src, d.dst): d.val for d in distances}
         ids = set(nodes) | {i for pair in given for i in pair}
         return cls(nodes=tuple(sorted(ids)), given=given)
 
@@ -122,14 +120,9 @@ class DistanceMatrix:
 
     def value(self, src: int, dst: int) -> int | None:
         """The distance the guest will see (None: unset)."""
-        kind = self.kind(src, dst)
-        if kind is CellKind.LOCAL:
-            return self.given.get((src, dst), LOCAL_DISTANCE)
-        if kind is CellKind.GIVEN:
-            return self.given[(src, dst)]
-        if kind is CellKind.MIRROR:
-            return self.given[(dst, src)]
-        return None
+        if self.kind(src, dst) is CellKind.UNSET:
+            return None
+        return self.given.get((src, dst), self.given.get((dst, src), LOCAL_DISTANCE))
 
     def pairs(self) -> list[tuple[int, int]]:
         """Every pair of distinct nodes, (a, b) with a < b."""

@@ -1,6 +1,7 @@
 """The one error type of the pure model, and the whole-number check its readers share."""
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -16,3 +17,10 @@ def whole_number(where: str, value: Any, low: int = 0, high: int | None = None) 
         bound = f"{low}..{high}" if high is not None else f">= {low}"
         raise NumaError(f"{where} = {value} is out of range ({bound})")
     return value
+
+
+def known_keys(where: str, raw: Iterable[str], allowed: Iterable[str]) -> None:
+    """NumaError naming the first key of ``raw`` not in ``allowed`` (a typo must not pass silently)."""
+    unknown = set(raw) - set(allowed)
+    if unknown:
+        raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")

@@ -35,12 +35,7 @@ def guest_node_ids(cpu_nodes: Sequence[int], memory_nodes: Iterable[int]) -> dic
     ``memory_nodes``: the QEMU ids of the nodes that have memory.  Nodes in
     neither are absent from the result (the guest does not see them).
     """
-    order: list[int] = []
-    seen: set[int] = set()
-    for node in [*cpu_nodes, *sorted(memory_nodes)]:
-        if node not in seen:
-            seen.add(node)
-            order.append(node)
+    order = dict.fromkeys([*cpu_nodes, *sorted(memory_nodes)])  # first appearance wins
     return {qemu: guest for guest, qemu in enumerate(order)}
 
 

@@ -77,17 +77,11 @@ class History:
         """What redo would do again."""
         return self._states[self._pos + 1].description if self.can_redo() else None
 
-    def undo_target(self) -> Plan:
-        """The plan undo goes to (nothing moves yet).  NumaError when there is none."""
-        if not self.can_undo():
-            raise NumaError("nothing to undo")
-        return self._states[self._pos - 1].plan
-
-    def redo_target(self) -> Plan:
-        """The plan redo goes to (nothing moves yet).  NumaError when there is none."""
-        if not self.can_redo():
-            raise NumaError("nothing to redo")
-        return self._states[self._pos + 1].plan
+    def undo_target(self, redo: bool = False) -> Plan:
+        """The plan undo (``redo``: redo) goes to (nothing moves yet).  NumaError when there is none."""
+        if not (self.can_redo() if redo else self.can_undo()):
+            raise NumaError(f"nothing to {'redo' if redo else 'undo'}")
+        return self._states[self._pos + (1 if redo else -1)].plan
 
     def describe(self) -> str:
         """One line for a status bar: ``undo: socket 1 -> node 1 · redo: ...``."""
@@ -114,16 +108,10 @@ class History:
         self._pos = len(self._states) - 1
         return True
 
-    def undo(self) -> Plan:
-        """Step back (call once QEMU has the :meth:`undo_target` plan)."""
-        plan = self.undo_target()
-        self._pos -= 1
-        return plan
-
-    def redo(self) -> Plan:
-        """Step forward (call once QEMU has the :meth:`redo_target` plan)."""
-        plan = self.redo_target()
-        self._pos += 1
+    def undo(self, redo: bool = False) -> Plan:
+        """Step back (``redo``: forward); call once QEMU has the :meth:`undo_target` plan."""
+        plan = self.undo_target(redo)
+        self._pos += 1 if redo else -1
         return plan
 
     def __len__(self) -> int:

@@ -43,7 +43,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from numatui.model.errors import NumaError, whole_number
+from numatui.model.errors import NumaError, known_keys, whole_number
 from numatui.model.numbers import UINT64_MAX, parse_int
 
 MAX_NODES = 128
@@ -123,9 +123,7 @@ def _choice(where: str, value: Any, allowed: tuple[str, ...]) -> str:
 def _keys(where: str, raw: Mapping[str, Any], allowed: Collection[str], kind: str) -> None:
     if raw.get("type", kind) != kind:
         raise NumaError(f"{where}: type must be \"{kind}\", not {json.dumps(raw.get('type'))}")
-    unknown = set(raw) - set(allowed) - {"type"}
-    if unknown:
-        raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    known_keys(where, raw, {*allowed, "type"})
 
 
 def lb_from_args(where: str, raw: Any) -> HmatLb:

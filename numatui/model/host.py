@@ -83,10 +83,7 @@ class HostTopology:
     note: str = field(default=WHOLE_MACHINE)
 
     def node(self, node_id: int) -> HostNode | None:
-        for n in self.nodes:
-            if n.id == node_id:
-                return n
-        return None
+        return next((n for n in self.nodes if n.id == node_id), None)
 
     def node_ids(self) -> list[int]:
         return [n.id for n in self.nodes]
@@ -98,10 +95,7 @@ class HostTopology:
         return self.distances[ids.index(a)][ids.index(b)]
 
     def cpu(self, cpu: int) -> HostCpu | None:
-        for c in self.cpus:
-            if c.cpu == cpu:
-                return c
-        return None
+        return next((c for c in self.cpus if c.cpu == cpu), None)
 
     def to_dict(self) -> dict[str, Any]:
         """``numatui host --format json``: exactly nodes, distances, cpus (the text

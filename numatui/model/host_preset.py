@@ -19,8 +19,9 @@ registers it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from numatui.model.compact import compact
 from numatui.model.errors import NumaError
@@ -29,6 +30,7 @@ from numatui.model.plan import Distance, Node, Plan
 from numatui.model.qemu_args import free_memdev_id
 from numatui.model.topology import SlotKey, Topology
 
+T = TypeVar("T")
 MIB = 1024 * 1024
 LOCAL = 10
 REMOTE_MIN = 11
@@ -58,6 +60,15 @@ def proportional(total: int, weights: Sequence[int], minimum: int = 0) -> list[i
     for i in order[: rest - sum(out)]:
         out[i] += 1
     return [minimum + x for x in out]
+
+
+def consecutive(items: Sequence[T], counts: Iterable[int]) -> list[Sequence[T]]:
+    """``items`` cut into consecutive runs of ``counts`` items each (shares laid out in order)."""
+    out, at = [], 0
+    for count in counts:
+        out.append(items[at:at + count])
+        at += count
+    return out
 
 
 def _units(topology: Topology, count: int) -> list[list[SlotKey]]:
@@ -93,12 +104,8 @@ def like_host(host: HostTopology, topology: Topology, ram: int) -> HostPreset:
     units = _units(topology, len(candidates))
     chosen = candidates[: min(len(candidates), len(units))]
     shares = proportional(len(units), [len(n.cpus) for n in chosen], minimum=1)
-    mapping: dict[SlotKey, int] = {}
-    start = 0
-    for node, share in enumerate(shares):
-        for unit in units[start:start + share]:
-            mapping.update(dict.fromkeys(unit, node))
-        start += share
+    mapping = {key: node for node, run in enumerate(consecutive(units, shares))
+               for unit in run for key in unit}
     if ram % MIB:
         raise NumaError(f"-m {ram} bytes is not a whole number of MiB")
     sizes = [mib * MIB for mib in proportional(ram // MIB, [n.memory for n in chosen], minimum=1)]

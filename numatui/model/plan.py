@@ -54,7 +54,7 @@ from typing import Any
 
 from numatui.model.backend import Backend, check_backend
 from numatui.model.compact import CpuOption, compact
-from numatui.model.errors import NumaError, whole_number
+from numatui.model.errors import NumaError, known_keys, whole_number
 from numatui.model.hmat import HmatCache, HmatLb, cache_from_args, lb_from_args
 from numatui.model.topology import PROP_ORDER, SlotKey, Topology, format_key, order_props
 from numatui.model.units import parse_size
@@ -125,10 +125,8 @@ class Node:
         """A node of a plan file; NumaError naming ``where`` when it is not one."""
         if not isinstance(raw, Mapping):
             raise NumaError(f"{where} must be an object like {{\"id\": 0}}")
-        unknown = set(raw) - {"id", "memdev", "size", "created", "memdev-created", "host-nodes",
-                              "policy", "initiator", "backend"}
-        if unknown:
-            raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        known_keys(where, raw, ("id", "memdev", "size", "created", "memdev-created", "host-nodes",
+                                "policy", "initiator", "backend"))
         if "id" not in raw:
             raise NumaError(f"{where}: \"id\" is missing")
         node_id = whole_number(f"{where}.id", raw["id"], 0, MAX_NODES - 1)
@@ -209,10 +207,7 @@ class Plan:
         return sorted(ids)
 
     def node(self, node_id: int) -> Node | None:
-        for n in self.nodes:
-            if n.id == node_id:
-                return n
-        return None
+        return next((n for n in self.nodes if n.id == node_id), None)
 
     # -- applying -------------------------------------------------------------
     def resolve(self, topology: Topology) -> dict[SlotKey, int]:
@@ -291,13 +286,8 @@ class Plan:
             raise NumaError("plan: the top level must be a JSON object")
         if "plan" in data and "cpus" not in data:
             return cls.from_dict(saved_state_plan(data))
-        unknown = set(data) - {"version", "nodes", "distances", "cpus", "comment", "pinning",
-                              "hmat-lb", "hmat-cache"}
-        if unknown:
-            raise NumaError(f"plan: unknown key {sorted(unknown)[0]!r}")
-        version = data.get("version", PLAN_VERSION)
-        if version != PLAN_VERSION:
-            raise NumaError(f"plan: version {version!r} is not supported (this numatui reads 1)")
+        _version("plan", data, ("version", "nodes", "distances", "cpus", "comment", "pinning", "hmat-lb",
+                                "hmat-cache"))
         by_id: dict[int, Node] = {}
         for i, raw in enumerate(_list(data, "nodes")):  # a repeat stops it at once (ids < MAX_NODES)
             n = Node.from_dict(raw, f"plan: nodes[{i}]")
@@ -362,16 +352,19 @@ SAVED_STATE_KEYS = frozenset({"version", "name", "argv", "qemu_argv", "plan", "s
 
 def saved_state_plan(data: Mapping[str, Any]) -> Any:
     """The ``plan`` of an autosaved state, its wrapper checked."""
-    unknown = set(data) - SAVED_STATE_KEYS
-    if unknown:
-        raise NumaError(f"saved state: unknown key {sorted(unknown)[0]!r}")
-    version = data.get("version", PLAN_VERSION)
-    if version != PLAN_VERSION:
-        raise NumaError(f"saved state: version {version!r} is not supported (this numatui reads 1)")
+    _version("saved state", data, SAVED_STATE_KEYS)
     plan = data["plan"]
     if not isinstance(plan, Mapping) or "plan" in plan:
         raise NumaError("saved state: \"plan\" must be a plan object")
     return plan
+
+
+def _version(where: str, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """The keys and ``version`` of a plan file or a saved state's wrapper."""
+    known_keys(where, data, allowed)
+    version = data.get("version", PLAN_VERSION)
+    if version != PLAN_VERSION:
+        raise NumaError(f"{where}: version {version!r} is not supported (this numatui reads 1)")
 
 
 def _describe(opt: Mapping[str, int]) -> str:
@@ -424,9 +417,7 @@ def _distance(i: int, raw: Any) -> Distance:
     for key in ("src", "dst", "val"):
         if key not in raw:
             raise NumaError(f"{where}: {key!r} is missing")
-    unknown = set(raw) - {"src", "dst", "val"}
-    if unknown:
-        raise NumaError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    known_keys(where, raw, ("src", "dst", "val"))
     return Distance(
         src=whole_number(f"{where}.src", raw["src"], 0, MAX_NODES - 1),
         dst=whole_number(f"{where}.dst", raw["dst"], 0, MAX_NODES - 1),

@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 from numatui.model.compact import compact
 from numatui.model.errors import NumaError
 from numatui.model.host import HostTopology
-from numatui.model.host_preset import host_plan
+from numatui.model.host_preset import consecutive, host_plan
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
 from numatui.model.ranges import format_ranges
 from numatui.model.topology import LEVEL_NAMES, Slot, SlotKey, Topology
@@ -67,10 +67,10 @@ class NotEnoughNodes(PresetError):
         self.needed = needed
         self.missing = tuple(missing)
         where = f", from {source}" if source else ""
-        have_text = f"{len(have)} ({format_ids(have)}{where})" if have else f"none{where}"
+        have_text = f"{len(have)} ({format_ranges(have)}{where})" if have else f"none{where}"
         super().__init__(
             f"preset {preset} needs {needed} NUMA node(s) ({needs}); QEMU has {have_text}: "
-            f"add node(s) {format_ids(missing)} memoryless (--add-nodes), or start QEMU with "
+            f"add node(s) {format_ranges(missing)} memoryless (--add-nodes), or start QEMU with "
             f"{needed} nodes"
         )
 
@@ -232,11 +232,6 @@ def _run(name: str, inp: PresetInput) -> tuple[dict[SlotKey, int], tuple[Distanc
 
 
 # -- helpers for preset functions -------------------------------------------------------
-def format_ids(ids: Iterable[int]) -> str:
-    """``0-3,5``: node ids as runs."""
-    return format_ranges(ids)
-
-
 def core_depth(topology: Topology) -> int:
     """How many props name a core: every level but ``thread-id`` (a core-only
     board's slot is its core)."""
@@ -307,27 +302,12 @@ def split(inp: PresetInput) -> dict[SlotKey, int]:
     for depth in range(1, deepest):
         level = units(topo, depth)
         try_counts = even_counts(len(level), n)
-        loads = _loads(level, try_counts)
+        loads = [sum(vcpus(g) for g in run) for run in consecutive(level, try_counts)]
         if max(loads) - min(loads) <= tolerance:
             chosen, counts = level, try_counts
             break
-    out: dict[SlotKey, int] = {}
-    at = 0
-    for node, count in enumerate(counts):
-        for group in chosen[at:at + count]:
-            for s in group:
-                out[s.key] = node
-        at += count
-    return out
-
-
-def _loads(groups: Sequence[Sequence[Slot]], counts: Sequence[int]) -> list[int]:
-    loads = []
-    at = 0
-    for count in counts:
-        loads.append(sum(vcpus(g) for g in groups[at:at + count]))
-        at += count
-    return loads
+    return {s.key: node for node, run in enumerate(consecutive(chosen, counts))
+            for group in run for s in group}
 
 
 @preset("interleave", "core k of the machine on node k mod N",

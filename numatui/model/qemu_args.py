@@ -157,7 +157,7 @@ def _memdev_ids(nodes: Sequence[Node], taken: Collection[str]) -> dict[int, str]
 #: 4096 vCPUs).  Reading that many takes seconds; more is refused.
 MAX_PLAN_OPTIONS = 1 << 16
 
-#: shlex's whitespace; a word: unquoted characters, escapes and quoted pieces.
+
 def plan_from_numa_text(text: str) -> Plan:
     """A plan from QEMU options in text: ``-numa node|dist|cpu|hmat-*``,
     ``-object memory-backend-*`` (what ``numatui export --format numa`` writes).
@@ -204,15 +204,9 @@ def plan_from_numa_text(text: str) -> Plan:
     if cfg.backend_unknown:
         raise NumaError(cfg.backend_unknown[0])
     check_distances(cfg.distances, "plan: -numa dist")
-    return Plan(
-        nodes=tuple(sorted(cfg.nodes, key=lambda n: n.id)),
-        distances=tuple(cfg.distances),
-        cpus=tuple(cfg.cpus),
-        hmat_lb=tuple(cfg.hmat_lb),
-        hmat_cache=tuple(cfg.hmat_cache),
-        cpu_indexes=tuple(cfg.legacy_cpus.items()),
-    )
-
+    return Plan(nodes=tuple(sorted(cfg.nodes, key=lambda n: n.id)), distances=tuple(cfg.distances),
+                cpus=tuple(cfg.cpus), hmat_lb=tuple(cfg.hmat_lb), hmat_cache=tuple(cfg.hmat_cache),
+                cpu_indexes=tuple(cfg.legacy_cpus.items()))
 
 
 def load_plan(text: str) -> Plan:
@@ -324,15 +318,8 @@ def full_command_line(
 
 def shell_join(argv: Sequence[str]) -> str:
     """``shlex`` quoting, one option per line (`` \\`` continuations) for display and copy."""
-    parts: list[str] = []
-    for i, token in enumerate(argv):
-        quoted = shell_quote(token)
-        if i and token.startswith("-"):
-            parts.append(" \\\n  ")
-        elif i:
-            parts.append(" ")
-        parts.append(quoted)
-    return "".join(parts)
+    return "".join(("" if not i else " \\\n  " if token.startswith("-") else " ") + shell_quote(token)
+                   for i, token in enumerate(argv))
 
 
 _SHELL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")

@@ -126,10 +126,7 @@ class Slot:
         return self.qom_path is not None
 
     def prop(self, name: str) -> int | None:
-        for p, v in self.key:
-            if p == name:
-                return v
-        return None
+        return next((v for p, v in self.key if p == name), None)
 
     def matches(self, props: Mapping[str, int]) -> bool:
         """set-numa-node matching: every prop given must equal; props left out match all."""

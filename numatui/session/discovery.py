@@ -47,20 +47,9 @@ def from_argv(argv: Sequence[str], source: str) -> NodeFacts:
     from numatui.model.argv import parse_qemu_args  # (not qemu_args: it imports every format)
 
     config = parse_qemu_args(list(argv[1:]), strict=False)  # QEMU has checked it already
-    nodes = [_sized(n, config.memdevs) for n in config.nodes]
-    return NodeFacts(
-        nodes=sorted(nodes, key=lambda n: n.id),
-        source=source,
-        distances=list(config.distances),
-        argv=list(argv),
-        cpus=[dict(c) for c in config.cpus],
-    )
-
-
-def _sized(node: Node, memdevs: dict[str, int]) -> Node:
-    if node.size is None and node.memdev is not None and node.memdev in memdevs:
-        return replace(node, size=memdevs[node.memdev])
-    return node
+    nodes = fill_sizes(config.nodes, [{"id": k, "size": v} for k, v in config.memdevs.items()])
+    return NodeFacts(nodes=sorted(nodes, key=lambda n: n.id), source=source, distances=list(config.distances),
+                     argv=list(argv), cpus=[dict(c) for c in config.cpus])
 
 
 def from_count(count: int) -> NodeFacts:
@@ -85,14 +74,9 @@ def from_info_numa(text: str) -> list[Node]:
 
 def fill_sizes(nodes: Iterable[Node], memdevs: Sequence[dict[str, object]]) -> list[Node]:
     """Give nodes with a memdev but no size the size query-memdev reports."""
-    sizes = {m.get("id"): m.get("size") for m in memdevs}
-    out = []
-    for n in nodes:
-        size = sizes.get(n.memdev) if n.memdev is not None else None
-        if n.size is None and isinstance(size, int):
-            n = replace(n, size=size)
-        out.append(n)
-    return out
+    sizes = {m["id"]: m.get("size") for m in memdevs if m.get("id") is not None}
+    return [replace(n, size=size) if n.size is None and isinstance(size := sizes.get(n.memdev), int) else n
+            for n in nodes]
 
 
 def with_slot_nodes(nodes: Iterable[Node], topology: Topology) -> list[Node]:

@@ -31,13 +31,8 @@ class RunState(StrEnum):
     @classmethod
     def from_status(cls, status: str) -> RunState:
         """Map query-status ``status`` to a RunState."""
-        if status == "prelaunch":
-            return cls.PRECONFIG
-        if status == "running":
-            return cls.RUNNING
-        if status in ("paused", "suspended", "debug"):
-            return cls.PAUSED
-        return cls.OTHER
+        return {"prelaunch": cls.PRECONFIG, "running": cls.RUNNING, "paused": cls.PAUSED,
+                "suspended": cls.PAUSED, "debug": cls.PAUSED}.get(status, cls.OTHER)
 
     @property
     def booted(self) -> bool:
@@ -77,10 +72,8 @@ class MachineInfo:
 
     def memdev_size(self, memdev: str | None) -> int | None:
         """The size query-memdev reports for backend ``memdev`` (None: unknown)."""
-        for m in self.memdevs:
-            if m.get("id") == memdev and isinstance(m.get("size"), int):
-                return int(m["size"])
-        return None
+        return next((int(m["size"]) for m in self.memdevs
+                     if m.get("id") == memdev and isinstance(m.get("size"), int)), None)
 
 
 #: set-numa-node props of boards that refuse query-hotpluggable-cpus, by
@@ -97,10 +90,7 @@ _FALLBACK_PROPS = ("socket-id", "core-id", "thread-id")
 
 def derived_props(machine_type: str) -> tuple[str, ...]:
     """The props set-numa-node accepts on a board that cannot list its slots."""
-    for pattern, props in _DERIVED_PROPS:
-        if pattern.search(machine_type):
-            return props
-    return _FALLBACK_PROPS
+    return next((props for pattern, props in _DERIVED_PROPS if pattern.search(machine_type)), _FALLBACK_PROPS)
 
 
 class MalformedReply(SessionError):
@@ -152,14 +142,9 @@ async def read_info(execute: Execute) -> MachineInfo:
     if not isinstance(q, dict) or not all(type(q.get(k)) is int for k in ("major", "minor", "micro")):
         raise MalformedReply("query-version",
                              "expected {\"qemu\": {\"major\": N, \"minor\": N, \"micro\": N}}")
-    info = MachineInfo(
-        qemu_version=f"{q['major']}.{q['minor']}.{q['micro']}",
-        commands=names,
-    )
-    for name in ("x-exit-preconfig", "exit-preconfig"):
-        if name in names:
-            info.exit_command = name
-            break
+    exit_command = next((n for n in ("x-exit-preconfig", "exit-preconfig") if n in names), None)
+    info = MachineInfo(qemu_version=f"{q['major']}.{q['minor']}.{q['micro']}", commands=names,
+                       exit_command=exit_command)
     info.machine_type = mtype if isinstance(mtype, str) else ""
     if isinstance(smp, dict):
         info.smp = {str(k): int(v) for k, v in smp.items() if isinstance(v, int)}

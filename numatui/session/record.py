@@ -227,17 +227,13 @@ class RecordNotWritten(SessionError):
     read-only directory): the command that made the change fails (exit 1)."""
 
 
-def record_dir() -> Path:
-    return state_dir()
-
-
 def dir_problem() -> str | None:
     """Why records must not be kept in the state directory (None: they may)."""
-    return private_dir_problem(record_dir())
+    return private_dir_problem(state_dir())
 
 
 def path_for(identity: Identity, directory: Path | None = None) -> Path:
-    return (directory or record_dir()) / f"{identity.key}{SUFFIX}"
+    return (directory or state_dir()) / f"{identity.key}{SUFFIX}"
 
 
 def load(path: Path, *, follow: bool = True) -> Record | None:
@@ -246,19 +242,17 @@ def load(path: Path, *, follow: bool = True) -> Record | None:
     ``follow=False`` (the state directory's records): a symlink is refused."""
     try:
         fd, st = open_regular(path, "record", follow=follow)
+        try:
+            foreign = foreign_owner(st, path)
+            if foreign is not None:
+                raise NumaError(f"record {foreign}")
+            text = decode(read_fd(fd, DOCUMENT_CAP, "record", path), "record", path)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise NumaError(f"cannot read the record {path}: {exc.strerror or exc}") from None
-    try:
-        foreign = foreign_owner(st, path)
-        if foreign is not None:
-            raise NumaError(f"record {foreign}")
-        text = decode(read_fd(fd, DOCUMENT_CAP, "record", path), "record", path)
-    except OSError as exc:
-        raise NumaError(f"cannot read the record {path}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -311,7 +305,7 @@ def update(path: Path, change: Callable[[Record], object], base: Record, *,
     another process's changes are kept; ``base`` when there is none or it is
     not this QEMU's) and write it back atomically.  Returns what was written.
     RecordNotWritten (one line) when it cannot be written."""
-    problem = dir_problem() if path.parent == record_dir() else None  # it may have changed since
+    problem = dir_problem() if path.parent == state_dir() else None  # it may have changed since
     if problem is not None:
         raise RecordNotWritten(f"QEMU accepted the change, but records are off now: {problem}")
     try:
@@ -333,7 +327,7 @@ def update(path: Path, change: Callable[[Record], object], base: Record, *,
 def save(path: Path, record: Record) -> None:
     """Write atomically (0600); drop records of dead QEMUs."""
     write_atomic(path, json.dumps(record.to_dict(), indent=1) + "\n")
-    if path.parent == record_dir():
+    if path.parent == state_dir():
         prune(path.parent, keep=path)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from numatui.model.errors import NumaError
@@ -94,9 +95,7 @@ class RecordBook:
                 if declared is not None and node_id in declared:
                     continue  # QEMU would have refused it (Duplicate): not ours
                 size = node.size if node.size is not None else memdev_size(node.memdev)
-                by_id[node_id] = Node(id=node_id, memdev=node.memdev, size=size, created=LIVE,
-                                      memdev_created=node.memdev_created, host_nodes=node.host_nodes,
-                                      policy=node.policy, initiator=node.initiator, backend=node.backend)
+                by_id[node_id] = replace(node, id=node_id, size=size, created=LIVE)
             dists = {(d.src, d.dst): d for d in out}
             dists.update({(d.src, d.dst): d for d in rec.distance_list()})
             out = [dists[k] for k in sorted(dists)]

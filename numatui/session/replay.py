@@ -194,7 +194,7 @@ async def send_plan(session: Session, plan: Plan, mapping: Mapping[SlotKey, int]
     if guess is not None and pending == guess[1] and session.topology == guess[0]:
         steps += guess[2]
     else:
-        steps += session.mapping_steps(pending) if pending else []
+        steps += commands.mapping_steps(session.topology, pending) if pending else []
     have = {(d.src, d.dst): d.val for d in session.distances}
     steps += [commands.distance_step(d.src, d.dst, d.val) for d in plan.distances
               if have.get((d.src, d.dst)) != d.val]

@@ -90,18 +90,12 @@ class Session(Connection):
         self.unplugs = Unplugs(self._refresh_quietly, lambda: self.topology, self._on_event, self._spawn)
         self.book = RecordBook(self._record_file, self.transcript.note)
         self.unknowns = []
-        #: (topology, nodes, distances, their plan): see ``plan()``
-        self._plan_cache: tuple[Topology, tuple[Node, ...], tuple[Distance, ...], Plan] | None = None
+        self._plan_cache: tuple[tuple[Any, ...], Plan] | None = None  # (what it is made of, plan): see plan()
 
     @property
     def record(self) -> Record | None:
         """What numatui told this QEMU (:mod:`numatui.session.record`)."""
         return self.book.record
-
-    @property
-    def record_path(self) -> Path | None:
-        """Where ``record`` is kept (None: not kept)."""
-        return self.book.path
 
     @property
     def booted(self) -> bool:
@@ -118,18 +112,17 @@ class Session(Connection):
 
     # -- connecting -------------------------------------------------------------
     @classmethod
-    async def connect(cls, address: Address | str, *, timeout: float = 3.0, nodes: int | None = None,
-                      launcher: LauncherLike | None = None, qemu_argv: Sequence[str] | None = None,
-                      transcript: Transcript | None = None, record_file: str | Path | None = None) -> Session:
-        """Connect, read everything, learn the nodes.  Raises ConnectFailed
-        (BadAddress when the address does not parse).  ``record_file``: keep
-        the record of what numatui tells this QEMU there (``--record``; needed
-        for a TCP peer, see :mod:`numatui.session.record`)."""
+    async def connect(cls, address: Address | str, *, record_file: str | Path | None = None,
+                      **options: Any) -> Session:
+        """Connect, read everything, learn the nodes; ``options``: those of
+        the constructor.  Raises ConnectFailed (BadAddress when the address
+        does not parse).  ``record_file``: keep the record of what numatui
+        tells this QEMU there (``--record``; needed for a TCP peer, see
+        :mod:`numatui.session.record`)."""
         addr = address if isinstance(address, Address) else Address.parse(address)
         if record_file is not None:
             records.check_named(Path(record_file))  # a device, FIFO or 16 MiB+: BadRequest, exit 2
-        session = cls(addr, timeout=timeout, nodes=nodes, launcher=launcher,
-                      qemu_argv=qemu_argv, transcript=transcript, record_file=record_file)
+        session = cls(addr, record_file=record_file, **options)
         await session._start()
         return session
 
@@ -143,10 +136,9 @@ class Session(Connection):
             # one round trip (QEMU answers pipelined commands in order): the facts, the run state, the slots
             results: tuple[Any, ...] = await asyncio.gather(read_info(self.execute), self._read_status(),
                                                             self._list_slots(), return_exceptions=True)
-            info, _, listed = results
-            for failed in results:  # a refusal from _list_slots is the board's answer, not a failure
-                if isinstance(failed, BaseException) and (failed is not listed or
-                                                          not isinstance(failed, QemuRefused)):
+            info, _, listed = results  # a refusal from _list_slots is the board's answer, not a failure
+            for failed in (*results[:2], None if isinstance(listed, QemuRefused) else listed):
+                if isinstance(failed, BaseException):
                     raise failed
             self.info = info
             self.book.open(self.info, self.peer.pid if self.peer else None, self.status)
@@ -176,10 +168,9 @@ class Session(Connection):
         self._set_state(RunState.DISCONNECTED)
         self.transcript.note("session closed")
         await asyncio.gather(*self._retiring, return_exceptions=True)
-        launcher = self.launcher
-        if launcher is not None and not getattr(launcher, "keep_running", False):
+        if self.launcher is not None and not getattr(self.launcher, "keep_running", False):
             try:
-                await launcher.stop()
+                await self.launcher.stop()
             except Exception as exc:
                 self.transcript.note(f"stopping QEMU failed: {exc}")
 
@@ -192,8 +183,7 @@ class Session(Connection):
 
     # -- reading ----------------------------------------------------------------
     async def _read_status(self) -> None:
-        status = await self.execute("query-status")
-        self.status = str(status.get("status", ""))
+        self.status = str((await self.execute("query-status")).get("status", ""))
         self._set_state(RunState.from_status(self.status))
 
     async def _list_slots(self) -> Any:
@@ -203,34 +193,28 @@ class Session(Connection):
         except QemuRefused as exc:
             return exc
 
-    async def _read_slots(self, listed: Any = None) -> None:
-        """The slots; ``listed``: :meth:`_list_slots` done already (None: ask QEMU now)."""
+    async def _read_slots(self, got: Any = None) -> Topology:
+        """The slots (and the nodes' CPUs) but not the run state: for when
+        QEMU just proved it, e.g. by accepting a set-numa-node, which it does
+        in preconfig only.  ``got``: :meth:`_list_slots` done already (None: ask QEMU now)."""
+        reply: Any = self.info.hotpluggable_cpus and (got if got is not None else await self._list_slots())
+        if isinstance(reply, QemuRefused):
+            self.info.hotpluggable_cpus = False
+            self.transcript.note("the board does not list its CPU slots; "
+                                 "deriving them from qom-get /machine smp")
         if self.info.hotpluggable_cpus:
-            reply = listed if listed is not None else await self._list_slots()
-            if isinstance(reply, QemuRefused):
-                self.info.hotpluggable_cpus = False
-                self.transcript.note(
-                    "the board does not list its CPU slots; deriving them from qom-get /machine smp"
-                )
-            else:
-                self.topology = Topology.from_hotpluggable(reply)
-                return
-        recorded = self.record.derived_mapping if self.record is not None else []
-        self.topology = await derived.read_slots(self.info, self.state, self._derived_mapping, recorded,
-                                                 self._try)
+            self.topology = Topology.from_hotpluggable(reply)
+        else:
+            recorded = self.record.derived_mapping if self.record is not None else []
+            self.topology = await derived.read_slots(self.info, self.state, self._derived_mapping, recorded,
+                                                     self._try)
+        self.nodes = discovery.with_slot_nodes(self.nodes, self.topology)
+        return self.topology
 
     async def refresh(self) -> Topology:
         """Re-read the run state and the slots (QEMU's word, not numatui's)."""
         await self._read_status()
-        return await self._reread_slots()
-
-    async def _reread_slots(self) -> Topology:
-        """Re-read the slots (and the nodes' CPUs) but not the run state: for
-        when QEMU just proved it, e.g. by accepting a set-numa-node, which it
-        does in preconfig only."""
-        await self._read_slots()
-        self.nodes = discovery.with_slot_nodes(self.nodes, self.topology)
-        return self.topology
+        return await self._read_slots()
 
     async def _refresh_quietly(self) -> None:
         with contextlib.suppress(SessionError, NumaError):
@@ -241,15 +225,11 @@ class Session(Connection):
         facts = await discovery.learn(self.launcher, self._given_argv, self._given_nodes,
                                       self.peer.pid if self.peer else None, self.state, self.topology,
                                       self.execute, self.transcript.note)
-        sized = discovery.fill_sizes(facts.nodes, self.info.memdevs)
-        self.nodes = discovery.with_slot_nodes(sized, self.topology)
-        self.distances = sorted(facts.distances, key=lambda d: (d.src, d.dst))
-        self.nodes_source = facts.source
-        if self.qemu_argv is None:
-            self.qemu_argv = facts.argv
+        sized = discovery.with_slot_nodes(discovery.fill_sizes(facts.nodes, self.info.memdevs), self.topology)
+        self.nodes_source, self.qemu_argv = facts.source, facts.argv
         self.topology = derived.from_options(self._derived_mapping, self.topology, facts.cpus)
-        self.nodes, self.distances, strangers = self.book.merge(facts.argv, self.nodes, self.distances,
-                                                                self.info.memdev_size)
+        self.nodes, self.distances, strangers = self.book.merge(
+            facts.argv, sized, sorted(facts.distances, key=lambda d: (d.src, d.dst)), self.info.memdev_size)
         rec = self.book.record
         if rec is not None:
             self.hmat_lb, self.hmat_cache = list(rec.hmat_lb), list(rec.hmat_cache)
@@ -301,18 +281,17 @@ class Session(Connection):
                 self.book.change(lambda r: done.record(r, self.nodes))
             except RecordNotWritten as exc:
                 unwritten = exc
-        first = done.first
         if done.cpus:
             # on every board: the record says numatui mapped it in preconfig
             self.book.keep_mapping(self._derived_mapping, self.topology.derived)
             try:
-                await self._reread_after(first is not None, mapping or {}, description)
+                await self._reread_after(done.first is not None, mapping or {}, description)
             except RecordNotWritten as exc:
                 unwritten = unwritten or exc
         if done.accepted:
-            self._changed(description + (" (in part)" if first is not None else ""))
-        if first is not None:
-            raise first  # QEMU's refusal is the one to see
+            self._changed(description + (" (in part)" if done.first is not None else ""))
+        if done.first is not None:
+            raise done.first  # QEMU's refusal is the one to see
         if unwritten is not None:
             raise unwritten
         return done.accepted
@@ -323,7 +302,7 @@ class Session(Connection):
             if refused:
                 await self._refresh_quietly()
             else:
-                await self._reread_slots()  # QEMU accepted set-numa-node: it is in preconfig
+                await self._read_slots()  # QEMU accepted set-numa-node: it is in preconfig
         except NumaError as exc:  # a malformed re-read: keep what QEMU accepted, say so
             self.topology = self.topology.with_mapping(mapping)
             self._changed(description)
@@ -333,9 +312,6 @@ class Session(Connection):
             if self.topology.derived:  # QEMU cannot list it: keep it now
                 self.book.flush(quiet=refused)  # after a refusal, QEMU's error is the one to see
 
-    def mapping_steps(self, mapping: Mapping[SlotKey, int]) -> list[Step]:
-        return commands.mapping_steps(self.topology, mapping)
-
     async def assign(self, keys: Collection[SlotKey], node: int) -> list[dict[str, Any]]:
         """Put the slots ``keys`` on ``node``: :meth:`apply_mapping` of one node,
         announced as ``socket 1 -> node 1``.  Returns the arguments sent."""
@@ -343,11 +319,11 @@ class Session(Connection):
 
     async def apply_mapping(self, mapping: Mapping[SlotKey, int],
                             description: str | None = None) -> list[dict[str, Any]]:
-        """Put every slot of ``mapping`` on its node (:meth:`mapping_steps`,
+        """Put every slot of ``mapping`` on its node (:func:`commands.mapping_steps`,
         :meth:`send`): one change, ``description`` (default:
         :func:`~numatui.model.history.describe_mapping`).  Returns the
         arguments sent; raises BadRequest before sending, QemuRefused."""
-        steps = self.mapping_steps(mapping)
+        steps = commands.mapping_steps(self.topology, mapping)
         if not steps:
             await self.refresh()  # nothing proved the run state
             return []
@@ -363,8 +339,7 @@ class Session(Connection):
                        backend: Backend = ()) -> Node:
         """Declare one node live (default id: the next free one): :meth:`add_nodes`.
         ``backend``: a new backend's type and options (:mod:`numatui.model.backend`; () = RAM)."""
-        if node_id is None:
-            node_id = max((n.id for n in self.nodes), default=-1) + 1
+        node_id = max((n.id for n in self.nodes), default=-1) + 1 if node_id is None else node_id
         return (await self.add_nodes([Node(id=node_id, memdev=memdev, size=size, host_nodes=tuple(host_nodes),
                                            policy=policy, initiator=initiator, backend=backend)]))[0]
 
@@ -379,14 +354,11 @@ class Session(Connection):
         return [n for n in self.nodes if n.id in ids]
 
     def memdev_ids(self) -> set[str]:
-        ids = {str(m.get("id")) for m in self.info.memdevs if m.get("id") is not None}
-        ids |= {n.memdev for n in self.nodes if n.memdev}
-        if self.record is not None:
-            ids |= set(self.record.memdevs)
+        """Every memdev id taken: QEMU's, the nodes', the record's, the command line's."""
         parsed = discovery.parse_argv(self.qemu_argv)
-        if parsed is not None:
-            ids |= {n.memdev for n in parsed.nodes if n.memdev}
-        return ids
+        named = [*self.nodes, *(parsed.nodes if parsed is not None else ())]
+        return ({str(m.get("id")) for m in self.info.memdevs if m.get("id") is not None}
+                | {n.memdev for n in named if n.memdev} | set(self.record.memdevs if self.record else ()))
 
     async def set_distance(self, src: int, dst: int, val: int) -> None:
         await self.send([commands.distance_step(src, dst, val)], f"distance {src} -> {dst} = {val}")
@@ -397,7 +369,6 @@ class Session(Connection):
                         f"hmat-lb {lb.data_type} {lb.initiator} -> {lb.target} ({lb.hierarchy})")
 
     async def set_hmat_cache(self, cache: HmatCache) -> None:
-        """A memory-side cache of a node."""
         await self.send([commands.hmat_step(cache)], f"hmat-cache node {cache.node_id} level {cache.level}")
 
     def plan(self) -> Plan:
@@ -405,17 +376,12 @@ class Session(Connection):
 
         Kept until the topology, nodes or distances change: after one key press
         the undo history, the command-line panel and the autosave all ask."""
-        key = (self.topology, tuple(self.nodes), tuple(self.distances))
-        hmat = (tuple(self.hmat_lb), tuple(self.hmat_cache))
-        cached = self._plan_cache
-        if cached is None or cached[0] is not key[0] or cached[1:3] != key[1:] \
-                or cached[3].pinning != self.pinning \
-                or (cached[3].hmat_lb, cached[3].hmat_cache) != hmat:
-            plan = Plan.from_topology(*key, *hmat)
-            if self.pinning is not None:
-                plan = replace(plan, pinning=self.pinning)
-            cached = self._plan_cache = (*key, plan)
-        return cached[3]
+        key = (self.topology, tuple(self.nodes), tuple(self.distances), tuple(self.hmat_lb),
+               tuple(self.hmat_cache), self.pinning)  # a tuple compares its items by identity first
+        if self._plan_cache is None or self._plan_cache[0] != key:
+            plan = Plan.from_topology(*key[:5])
+            self._plan_cache = (key, plan if self.pinning is None else replace(plan, pinning=self.pinning))
+        return self._plan_cache[1]
 
     def set_pinning(self, policy: str | None) -> None:
         """The plan's vCPU pinning after boot; recorded (another numatui process sees it)."""
@@ -463,8 +429,7 @@ class Session(Connection):
     # -- after boot ---------------------------------------------------------------
     async def query_cpus_fast(self) -> list[dict[str, Any]]:
         """Present CPUs: cpu-index, props (with node-id), qom-path, ..."""
-        reply = await self.execute("query-cpus-fast")
-        return list(reply)
+        return list(await self.execute("query-cpus-fast"))
 
     async def hotplug(self, key: SlotKey) -> str:
         """device_add a CPU into an empty slot; returns its device id."""
@@ -489,9 +454,9 @@ class Session(Connection):
             raise
 
     def _handle_event(self, event: dict[str, Any]) -> None:
-        name = event.get("event")
         if self.unplugs.on_event(event):
             return
+        name = event.get("event")
         if name == "DEVICE_DELETED" and UNPLUG_SETTLED not in event:
             if self.refresh_on_delete and self.state.booted:
                 self._refresh_soon()

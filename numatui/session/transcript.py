@@ -87,17 +87,12 @@ class Transcript:
     def count(self, kind: str | None = None) -> int:
         """How many entries of ``kind`` were ever appended (all kinds when None),
         including those the bound has dropped since."""
-        if kind is None:
-            return sum(self._counts.values())
-        return self._counts[kind]
+        return sum(self._counts.values()) if kind is None else self._counts[kind]
 
     def since(self, index: int) -> list[Entry]:
         """Entries appended after ``count()`` was ``index`` (those still kept)."""
-        total = self.count()
-        new = total - index
-        if new <= 0:
-            return []
-        return list(self._entries)[-new:]
+        new = self.count() - index
+        return list(self._entries)[-new:] if new > 0 else []
 
     def add_listener(self, cb: Callable[[Entry], None]) -> Callable[[], None]:
         """Call ``cb(entry)`` for each new entry; returns a function removing it."""
