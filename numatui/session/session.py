@@ -112,17 +112,19 @@ class Session(Connection):
 
     # -- connecting -------------------------------------------------------------
     @classmethod
-    async def connect(cls, address: Address | str, *, record_file: str | Path | None = None,
-                      **options: Any) -> Session:
-        """Connect, read everything, learn the nodes; ``options``: those of
-        the constructor.  Raises ConnectFailed (BadAddress when the address
+    async def connect(cls, address: Address | str, *, timeout: float = 3.0, nodes: int | None = None,
+                      launcher: LauncherLike | None = None, qemu_argv: Sequence[str] | None = None,
+                      transcript: Transcript | None = None, record_file: str | Path | None = None) -> Session:
+        """Connect, read everything, learn the nodes (the options: the
+        constructor's).  Raises ConnectFailed (BadAddress when the address
         does not parse).  ``record_file``: keep the record of what numatui
         tells this QEMU there (``--record``; needed for a TCP peer, see
         :mod:`numatui.session.record`)."""
         addr = address if isinstance(address, Address) else Address.parse(address)
         if record_file is not None:
             records.check_named(Path(record_file))  # a device, FIFO or 16 MiB+: BadRequest, exit 2
-        session = cls(addr, record_file=record_file, **options)
+        session = cls(addr, timeout=timeout, nodes=nodes, launcher=launcher, qemu_argv=qemu_argv,
+                      transcript=transcript, record_file=record_file)
         await session._start()
         return session
 
