@@ -60,7 +60,8 @@ def test_an_event_flood_keeps_the_tui_alive_with_bounded_memory(qemu: Any, tmux:
         tmux.wait_for(r"██ 1 ")
         pid = int(tmux.run("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
         tmux.run("send-keys", "-t", "t", "l")  # the QMP log shown: the costliest case
-        tmux.wait_for(r"qmp_capabilities|query-")
+        tmux.wait_for(r"QMP log \(l hides\)")  # (a connect's replies fill its tail: one pipelined round)
+        tmux.wait_for(r'← \{"return"')
         baseline = steady_rss(pid)  # start-up done (first paint, the first re-reads, the log drawn)
         start_flood.set()
         peak = baseline
