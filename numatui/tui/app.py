@@ -49,7 +49,7 @@ from numatui.tui.controller import Controller
 from numatui.tui.dialog import ButtonDialog
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.domain_save import save_domain, unsaved_dialog
-from numatui.tui.editing import route_editor_key
+from numatui.tui.editing import VmDialog, route_editor_key
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
 from numatui.tui.grid import CpuGrid
@@ -190,7 +190,7 @@ class NumaApp(App[str]):
             self.set_keymap(self.keymap)
         for note in self._config_notes:
             self.notify(note, severity="warning", timeout=10)
-        self.feed.attach(self.session, self.drop_errors)
+        self.feed.attach(self.session, self.notices.drop_errors)
         self._serve_queue()
         self.grid.focus()
         self.query_one("#cmd-save").display = self.domain is not None
@@ -365,40 +365,35 @@ class NumaApp(App[str]):
         await self.ctl.relaunch_or_reconnect()
         if run_state(self.session) == "disconnected":
             return
-        self.drop_errors()
+        self.notices.drop_errors()  # errors go once something succeeds
         if attached and not is_booted(self.session) and plan.cpus and self.session.plan() != plan:
             self.push_screen(apply_saved_dialog(plan, self.mask(str(self.keeper.saved_path or "memory"))),
                              lambda yes: self.start(self.ctl.apply_saved(plan)) if yes else None)
-
-    def drop_errors(self) -> None:
-        """Error notifications go once something succeeds (a change QEMU took, a reconnect)."""
-        self.notices.drop_errors()
 
     def action_copy_needed_plan(self) -> None:
         plan = self.ctl.needed_plan or self.keeper.history.current
         self.start(self.ctl.copy(plan.to_json()), group="copy")
 
     def action_hotplug(self) -> None:
-        self.hotplug.plug(*self.grid.take_targets())
+        self.hotplug.queue(True, *self.grid.take_targets())
 
     def action_unplug(self) -> None:
-        self.hotplug.unplug(*self.grid.take_targets())
+        self.hotplug.queue(False, *self.grid.take_targets())
+
+    def _edit(self, editor: type[VmDialog]) -> None:
+        self.push_screen(editor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue, on_change=self.sync))
 
     def action_distances(self) -> None:
-        self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
-                                    on_change=self.sync))
+        self._edit(DistanceEditor)
 
     def action_hmat(self) -> None:
-        self.push_screen(HmatEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
-                                    on_change=self.sync))
+        self._edit(HmatEditor)
 
     def action_memory(self) -> None:
-        self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
-                                    on_change=self.sync))
+        self._edit(MemoryEditor)
 
     def action_smp(self) -> None:
-        self.push_screen(SmpEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
-                                    on_change=self.sync))
+        self._edit(SmpEditor)
 
     def action_presets(self) -> None:
         """``P``: the preset chooser; what it picks runs after every earlier key."""
@@ -507,16 +502,13 @@ class NumaApp(App[str]):
         dialog = stop_guest_dialog(self.vm)
         if dialog is not None:
             self.push_screen(dialog, self._quit_chosen)
-            return
-        self.exit(self._quit_text())
+        else:
+            self._quit_chosen(True)
 
     def _quit_chosen(self, quit: bool | None) -> None:
+        """Quit, printing a domain saved to stdout, else the -numa options."""
         if quit:
-            self.exit(self._quit_text())
-
-    def _quit_text(self) -> str:
-        """What quitting prints: a domain saved to stdout, else the -numa options."""
-        return self.domain.printed or self.vm.quit_text() if self.domain else self.vm.quit_text()
+            self.exit((self.domain and self.domain.printed) or self.vm.quit_text())
 
     def action_save_screenshot(self) -> None:
         """The palette's Screenshot: an SVG in numatui's state directory (else the
@@ -544,10 +536,8 @@ class NumaApp(App[str]):
                 yield command
 
 
-async def run_async(
-    vm: Vm | Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
-    domain: DomainTarget | None = None, **options: Any
-) -> str:
+async def run_async(vm: Vm | Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
+                    domain: DomainTarget | None = None, **options: Any) -> str:
     """Run the app on the running event loop (the session's); return the
     compact ``-numa`` options for the caller to print once the screen is back.
     ``options`` go to ``App.run_async`` (``headless``, ``size``, ``auto_pilot``)."""

@@ -228,20 +228,17 @@ class Controller:
         async with self.step(f"assigning {len(keys)} slot(s) to node {node}"):
             try:  # decided now, by the Vm, on what every earlier key left
                 await vm.assign(keys, node, relaunching)
-            except ActionRefused as exc:
-                self.face.notify(str(exc), severity="warning")
-                if restore:
-                    restore()
-            except MoveRefused as exc:
-                self.needed_plan = exc.plan
-                self.face.notify(f"{clip(exc.qemu_message)}\n{ATTACHED_EXPLANATION}. "
-                                 "Ctrl+p › \"Copy the plan this move needs\" copies it.",
-                                 title="QEMU refused", severity="error", timeout=20, markup=False)
-                if restore:
-                    restore()
-            except QemuRefused as exc:
-                self.face.notify(f"{clip(exc.qemu_message)}\n{refusal_reason(exc.qemu_message, node)}",
-                                 title="QEMU refused", severity="error", timeout=10, markup=False)
+            except (ActionRefused, QemuRefused) as exc:
+                if isinstance(exc, ActionRefused):
+                    self.face.notify(str(exc), severity="warning")
+                elif isinstance(exc, MoveRefused):
+                    self.needed_plan = exc.plan
+                    self.face.notify(f"{clip(exc.qemu_message)}\n{ATTACHED_EXPLANATION}. "
+                                     "Ctrl+p › \"Copy the plan this move needs\" copies it.",
+                                     title="QEMU refused", severity="error", timeout=20, markup=False)
+                else:
+                    self.face.notify(f"{clip(exc.qemu_message)}\n{refusal_reason(exc.qemu_message, node)}",
+                                     title="QEMU refused", severity="error", timeout=10, markup=False)
                 if restore:
                     restore()
 
@@ -272,8 +269,6 @@ class Controller:
         async with self.step(f"applying preset {name}{onto}"):
             try:
                 done = await self.vm.apply_preset(name, into, add_nodes)
-            except Disconnected:
-                raise
             except QemuRefused as exc:
                 self.face.notify(f"{clip(exc.qemu_message)}\nA preset maps every slot; QEMU cannot "
                                  "move a CPU already on a node (undo, or relaunch, first).",

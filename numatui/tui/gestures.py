@@ -91,16 +91,8 @@ class Pick:
     base: frozenset[int]  # what a shift range is added to
 
 
-def click_slot(
-    selection: Iterable[int],
-    cursor: int,
-    anchor: int | None,
-    base: Iterable[int],
-    slot: int,
-    *,
-    toggle: bool = False,
-    extend: bool = False,
-) -> Pick:
+def click_slot(selection: Iterable[int], cursor: int, anchor: int | None, base: Iterable[int], slot: int,
+               *, toggle: bool = False, extend: bool = False) -> Pick:
     """A click on ``slot``; ``toggle`` is ctrl/alt, ``extend`` is shift (wins over toggle)."""
     current = frozenset(selection)
     if extend:

@@ -33,7 +33,7 @@ from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.numbers import UINT64_MAX, parse_int
 from numatui.model.units import human_size, qemu_strtosz
 from numatui.session.errors import SessionError
-from numatui.tui.editing import MatrixEditor, MessageLine, digit_bindings
+from numatui.tui.editing import MatrixEditor, MessageLine
 
 CELL_WIDTH = 10
 
@@ -77,10 +77,9 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
         Binding("h", "next_hierarchy", "Level"),
         Binding("c", "add_cache", "Cache"),
         Binding("escape", "close", "Close"),
-        *digit_bindings(),  # a digit starts an edit with it: keys act in the order typed
     ]
     PREFIX = "hmat"
-    BOX_TITLE = "HMAT (set-numa-node types hmat-lb, hmat-cache)"
+    box_title = "HMAT (set-numa-node types hmat-lb, hmat-cache)"
     TAKES = "HMAT"
 
     hierarchy = hmat.HIERARCHIES[0]  # the table shown (h and t switch); the input
@@ -233,7 +232,7 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
             self.message.say(f"Refused: {exc}{self.fill_first(a) if kind == 'cache' else ''}", "error")
             return
         self.close_input()
-        self.send(item)
+        self.run(self.send(item), "hmat")
 
     def fill_first(self, node: int) -> str:
         """What a cache of ``node`` needs first: QEMU wants a non-zero latency and
@@ -245,10 +244,7 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
         return f". Fill first {what} from an initiator to node {node}, level memory (h)"
 
     # -- sending ------------------------------------------------------------------
-    def send(self, item: HmatLb | HmatCache) -> None:
-        self.run(self._send(item), "hmat")
-
-    async def _send(self, item: HmatLb | HmatCache) -> None:
+    async def send(self, item: HmatLb | HmatCache) -> None:
         what = item.option()
         async with self.sending(f"setting {what}", f"Sent: {what}"):
             if isinstance(item, HmatLb):

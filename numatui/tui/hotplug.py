@@ -50,31 +50,23 @@ class Hotplug:
         node = f", node {slot.node_id}" if slot.node_id is not None else ""
         return f"{format_key(slot.key)} ({what}{node})"
 
-    def _running(self, verb: str) -> bool:
-        try:
-            self.vm.check_running(verb)
-        except ActionRefused as exc:
-            self.ctl.say(str(exc), title="Not running yet", severity="warning")
-            return False
-        return True
-
     # -- p and u -----------------------------------------------------------------------
-    def plug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
-        """``p``: hot-plug the empty slots among ``keys``, queued behind earlier
-        keys (checked when it runs; ``restore`` gives the selection back when
-        nothing can be plugged)."""
-        self.ctl.enqueue(self._queued(True, keys, restore))
-
-    def unplug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
-        """``u``: ask the guest to eject the hot-plugged CPUs among ``keys`` (queued, as ``p``)."""
-        self.ctl.enqueue(self._queued(False, keys, restore))
+    def queue(self, plug: bool, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
+        """``p``: hot-plug the empty slots among ``keys``; ``u`` (not ``plug``):
+        ask the guest to eject the hot-plugged CPUs among them.  Queued behind
+        earlier keys and checked when it runs; ``restore`` gives the selection
+        back when nothing can be done."""
+        self.ctl.enqueue(self._queued(plug, keys, restore))
 
     async def _queued(self, plug: bool, keys: Sequence[SlotKey], restore: Callable[[], None] | None) -> None:
         """Once its turn comes: nothing before boot; the slots ``p`` (``u``)
         cannot take are reported, the others plugged (unplugged)."""
         targets = Targets()
-        if self._running("plugged" if plug else "unplugged"):
+        try:
+            self.vm.check_running("plugged" if plug else "unplugged")
             targets = self.vm.plug_targets(keys) if plug else self.vm.unplug_targets(keys)
+        except ActionRefused as exc:
+            self.ctl.say(str(exc), title="Not running yet", severity="warning")
         if targets.refused:
             topo = self.vm.session.topology
             lines = [self._label(topo.slot(k)) + ("" if plug else f": {_UNPLUG_WHY[w]}")

@@ -31,9 +31,8 @@ DROP_STYLE = "reverse bold"
 INDENT = "   "  # a folded line's continuation starts under the node id
 
 
-def node_lines(
-    session: Session, booted: bool, *, dragging: bool = False, drop: DropTarget | None = None
-) -> list[tuple[Text, DropTarget | None]]:
+def node_lines(session: Session, booted: bool, *, dragging: bool = False,
+               drop: DropTarget | None = None) -> list[tuple[Text, DropTarget | None]]:
     """The panel's lines, each with the drop target it is (a node-id, NEW_NODE or None)."""
     slots = session.topology.slots
     cpus: Counter[int | None] = Counter()

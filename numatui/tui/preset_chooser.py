@@ -93,12 +93,9 @@ class PresetChooser(Dialog[PresetPick | None]):
         yield Footer(show_command_palette=False)  # its own keys, not the grid's under it
 
     def _option(self, choice: PresetChoice) -> Option:
-        words, style = status_text(choice, self.nodes)
-        text = Text()
-        text.append(f" {self.keys.get(choice.name, ' ')} ", style="bold reverse")
-        text.append(f" {choice.name:<11}", style="bold")
-        text.append(words, style=style)
-        text.append(f"\n     {choice.description}", style="dim")
+        text = Text.assemble((f" {self.keys.get(choice.name, ' ')} ", "bold reverse"),
+                             (f" {choice.name:<11}", "bold"), status_text(choice, self.nodes),
+                             (f"\n     {choice.description}", "dim"))
         return Option(text, id=choice.name, disabled=choice.refused is not None)
 
     @property
@@ -108,13 +105,8 @@ class PresetChooser(Dialog[PresetPick | None]):
     def on_mount(self) -> None:
         fits = [i for i, c in enumerate(self.choices) if c.fits]
         usable = [i for i, c in enumerate(self.choices) if c.refused is None]
-        first = (fits or usable or [0])[0]
-        self.options.highlighted = first
+        self.options.highlighted = (fits or usable or [0])[0]
         self.options.focus()
-
-    def highlighted(self) -> PresetChoice | None:
-        index = self.options.highlighted
-        return None if index is None else self.choices[index]
 
     def on_key(self, event: events.Key) -> None:
         """A preset's letter highlights it."""
@@ -138,9 +130,10 @@ class PresetChooser(Dialog[PresetPick | None]):
             self.dismiss(PresetPick(choice.name, None, choice.missing > 0))
 
     def action_into(self, count: int) -> None:
-        choice = self.highlighted()
-        if choice is None:
+        index = self.options.highlighted
+        if index is None:
             return
+        choice = self.choices[index]
         if not choice.takes_into:
             self.say(f"{choice.name} takes no node count: it needs its own number of nodes "
                      "(enter applies it)")
