@@ -13,10 +13,12 @@ options once the screen is restored (``run_async`` returns them instead).
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import sys
 import time
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import events, work
@@ -40,7 +42,6 @@ from numatui.core.vm import Vm, is_booted, run_state
 from numatui.model import sanitise
 from numatui.session.errors import SessionError
 from numatui.tui.banner import DisconnectedBanner
-from numatui.tui.clip import MAX_NOTICE, clip
 from numatui.tui.clipboard import copy_text
 from numatui.tui.cmdline import LOG_BESIDE_WIDTH, SMALL_HEIGHT, CommandPanel
 from numatui.tui.commands import bindings, numatui_commands
@@ -63,13 +64,12 @@ from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, SessionFeed, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
-from numatui.tui.notices import Notice, Notices
+from numatui.tui.notices import MAX_NOTICE, Notice, Notices, clip
 from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
 from numatui.tui.screenshot import save_screenshot
 from numatui.tui.smp_editor import SmpEditor
 from numatui.tui.status import StatusBar
-from numatui.tui.terminal import terminal_as_stdout
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -231,8 +231,9 @@ class NumaApp(App[str]):
 
     def show_status(self) -> None:
         """Redraw the status bar alone (an operation's busy text)."""
-        self.part(StatusBar).show(self.session, self.ctl.busy, self.mask, self.ctl.busy_seconds(),
-                                  self.keeper.resumed, self.ctl.progress)
+        ctl = self.ctl
+        self.part(StatusBar).show(self.session, ctl.busy, self.mask, time.monotonic() - ctl.busy_since,
+                                  self.keeper.resumed, ctl.progress)
 
     def _refresh_bindings_if_changed(self, booted: bool) -> None:
         """``check_action`` depends on the run state and the screen on top; the
@@ -254,12 +255,13 @@ class NumaApp(App[str]):
 
     def _on_session_event(self, event: dict[str, Any]) -> None:
         self.hotplug.on_event(event)
-        if event.get("event") == "NUMATUI_DISCONNECTED":
-            data = event.get("data") or {}
-            stderr = str(data["stderr"]) if data.get("stderr") else None
-            self.part(DisconnectedBanner).lost(str(data.get("reason") or "QEMU went away"), stderr)
-        if event.get("event") == "NUMATUI_DISCONNECTED" and not self.ctl.told_disconnected:
-            words = str(data.get("reason") or "QEMU went away")
+        if event.get("event") != "NUMATUI_DISCONNECTED":
+            return
+        data = event.get("data") or {}
+        words = str(data.get("reason") or "QEMU went away")
+        stderr = str(data["stderr"]) if data.get("stderr") else None
+        self.part(DisconnectedBanner).lost(words, stderr)
+        if not self.ctl.told_disconnected:
             if stderr:
                 words += f"\nQEMU said: {stderr.strip()}"
             if self.keeper.saved_path:
@@ -318,14 +320,6 @@ class NumaApp(App[str]):
                 return
             await self.workers.wait_for_complete(others)
 
-    def start(self, work: Coroutine[Any, Any, None], group: str = "qmp") -> None:
-        """QMP work waits its turn behind every earlier key's (the controller's
-        queue); other groups (copy: no QMP) run at once."""
-        if group == "qmp":
-            self.ctl.enqueue(work)
-        else:
-            self.run_worker(work, group=group)
-
     def booting(self, busy: bool) -> None:
         self.grid.loading = busy
         if not busy:
@@ -334,8 +328,16 @@ class NumaApp(App[str]):
             # focus; once the grid has it back, rebuild them with its keys
             self.call_after_refresh(self.refresh_bindings)
 
-    async def copy(self, text: str) -> str:
-        return await copy_text(self, text)
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        """QMP work waits its turn behind every earlier key's (the controller's queue)."""
+        self.ctl.enqueue(work)
+
+    def copy(self, text: str) -> None:
+        """Copy ``text`` at once (no QMP: it does not wait behind the queue)."""
+        async def copy() -> None:
+            self.notify(await copy_text(self, text), title="Copy", markup=False)
+
+        self.run_worker(copy(), group="copy")
 
     # -- actions ------------------------------------------------------------------------
     def action_assign(self, node: int) -> None:
@@ -372,7 +374,7 @@ class NumaApp(App[str]):
 
     def action_copy_needed_plan(self) -> None:
         plan = self.ctl.needed_plan or self.keeper.history.current
-        self.start(self.ctl.copy(plan.to_json()), group="copy")
+        self.copy(plan.to_json())
 
     def action_hotplug(self) -> None:
         self.hotplug.queue(True, *self.grid.take_targets())
@@ -418,7 +420,7 @@ class NumaApp(App[str]):
     def action_copy(self) -> None:
         panel = self.part(CommandPanel)
         text = self.vm.quit_text() if panel.view == "compact" else panel.text
-        self.start(self.ctl.copy(self.mask(text)), group="copy")
+        self.copy(self.mask(text))
 
     def action_next_view(self) -> None:
         self.part(CommandPanel).next_view()
@@ -534,6 +536,25 @@ class NumaApp(App[str]):
         for command in super().get_system_commands(screen):  # numatui's own Quit, Screenshot
             if command.title not in ("Quit", "Screenshot"):
                 yield command
+
+
+@contextlib.contextmanager
+def terminal_as_stdout() -> Iterator[None]:
+    """``numatui launch > numa.args``: Textual draws on stderr but measures the
+    terminal through stdout (shutil.get_terminal_size), so a redirected stdout
+    means a fixed 80x24.  Point fd 1 at the terminal while the app runs."""
+    if os.isatty(1) or not os.isatty(2):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 async def run_async(vm: Vm | Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,

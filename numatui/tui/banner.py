@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from numatui.session.machine import RunState
-from numatui.tui.clip import clip
+from numatui.tui.notices import clip
 from numatui.tui.paint import FollowsVm, update_static
 
 if TYPE_CHECKING:
@@ -51,9 +51,7 @@ class DisconnectedBanner(Static, FollowsVm):
                 text.append("\n  " + clip(mask(line), 200))
         if vm.keeper.saved_path:
             text.append(f"\nThe plan is saved in {mask(vm.keeper.saved_path)}.")
-        if vm.can_relaunch:
-            text.append("\nPress R to relaunch QEMU with this plan. ", style="bold")
-        else:
-            text.append("\nStart QEMU again, then press R to reconnect. ", style="bold")
+        text.append("\nPress R to relaunch QEMU with this plan. " if vm.can_relaunch
+                    else "\nStart QEMU again, then press R to reconnect. ", style="bold")
         text.append("The grid and the command line stay readable; y copies.")
         update_static(self, text)

@@ -46,9 +46,7 @@ async def pyperclip_copy(text: str, timeout: float = 5.0) -> str | None:
         proc.kill()
         await proc.wait()
         return None
-    if proc.returncode != 0:
-        return None
-    return out.decode(errors="replace").strip() or "pyperclip"
+    return None if proc.returncode != 0 else out.decode(errors="replace").strip() or "pyperclip"
 
 
 def fallback_path() -> Path:

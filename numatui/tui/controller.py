@@ -37,8 +37,7 @@ from numatui.model.preflight import Finding, timeout_advice
 from numatui.model.topology import SlotKey
 from numatui.session.errors import BadRequest, CommandTimeout, Disconnected, QemuRefused, SessionError
 from numatui.session.replay import ATTACHED_EXPLANATION
-from numatui.tui.clip import clip
-from numatui.tui.refusals import refusal_reason
+from numatui.tui.notices import clip
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -53,6 +52,18 @@ PROGRESS_EVERY = 0.25
 #: A step quicker than this shows no busy text: no flash, and the result is the
 #: key press's only repaint (a second one would wait for Textual's next frame).
 BUSY_DELAY = 0.15
+
+
+def refusal_reason(qemu_message: str, node: int) -> str:
+    """Why QEMU refused a set-numa-node, in plain words."""
+    if "already assigned" in qemu_message:
+        return ("QEMU cannot move a CPU that is already on a node: there is no undo in "
+                "preconfig. Nothing else changed; to start over, quit and start QEMU again.")
+    if "Invalid node-id" in qemu_message or "must be defined" in qemu_message:
+        return f"Node {node} does not exist in QEMU yet: press n to add a node."
+    if "not supported" in qemu_message:
+        return "This board has no such CPU prop."
+    return "QEMU refused the change; the grid shows what QEMU has now."
 
 
 def internal_error(exc: BaseException) -> str:
@@ -76,8 +87,6 @@ class Face(Protocol):
 
     def booting(self, busy: bool) -> None: ...
 
-    async def copy(self, text: str) -> str: ...
-
 
 Job = Coroutine[Any, Any, None]
 
@@ -93,7 +102,7 @@ class Controller:
         self.busy: str | None = None
         #: (replies, commands) of the running step's batch, as they come: ``applying 120/496``
         self.progress: tuple[int, int] | None = None
-        self._busy_since = 0.0
+        self.busy_since = 0.0  # when the running step began (monotonic)
         #: when a boot was asked for that has not ended (monotonic; None: none): a second
         #: one is refused (X, the button)
         self.boot_requested: float | None = None
@@ -153,10 +162,6 @@ class Controller:
         self.face.notify(self.face.mask(text), title=title, severity=severity, timeout=timeout,
                          markup=False)
 
-    def busy_seconds(self) -> float:
-        """How long the running step has taken so far."""
-        return time.monotonic() - self._busy_since
-
     @contextlib.asynccontextmanager
     async def step(self, what: str) -> AsyncIterator[None]:
         """Run one QMP step (the queue runs one at a time), then redraw from the
@@ -170,14 +175,14 @@ class Controller:
             timers.append(face.set_timer(1.0, tick))
 
         self.busy = what
-        self._busy_since = time.monotonic()
+        self.busy_since = time.monotonic()
         timers.append(face.set_timer(BUSY_DELAY, tick))
         shown = [0.0]
 
         def progress(replies: int, commands: int) -> None:  # a batch's replies coming in
             self.progress = (replies, commands)
             now = time.monotonic()
-            if now - shown[0] >= PROGRESS_EVERY and now - self._busy_since >= BUSY_DELAY:
+            if now - shown[0] >= PROGRESS_EVERY and now - self.busy_since >= BUSY_DELAY:
                 shown[0] = now
                 face.show_status()
 
@@ -290,7 +295,7 @@ class Controller:
             self.say(f"Saved plan applied: {applied.slots} slot(s) on {applied.nodes} node(s), "
                      f"{applied.commands} command(s).", title="Plan")
 
-    # -- boot, copy ------------------------------------------------------------------------
+    # -- boot ------------------------------------------------------------------------
     async def boot(self, force: bool, findings: Sequence[Finding]) -> None:
         """Boot by the preflight ``findings`` the user saw (run once)."""
         self.face.booting(True)
@@ -305,9 +310,6 @@ class Controller:
                                      markup=False)
         finally:
             self.face.booting(False)
-
-    async def copy(self, text: str) -> None:
-        self.face.notify(await self.face.copy(text), title="Copy", markup=False)
 
     # -- undo, redo, relaunch ------------------------------------------------------------
     async def undo(self, redo: bool = False) -> None:

@@ -220,9 +220,7 @@ class Editor(VmDialog, Generic[K]):
 
     # -- drawing ------------------------------------------------------------------
     def new_table(self, cursor_type: Literal["cell", "row"]) -> DataTable[Text]:
-        table: DataTable[Text] = DataTable(id=f"{self.PREFIX}-table", cursor_type=cursor_type)
-        table.show_row_labels = True
-        return table
+        return DataTable(id=f"{self.PREFIX}-table", cursor_type=cursor_type)  # row labels: the nodes
 
     def on_mount(self) -> None:
         self.redraw()
@@ -276,7 +274,6 @@ class Editor(VmDialog, Generic[K]):
         end; the table keeps the focus (keys reach the cell through :meth:`route_key`)."""
         self.editing = editing
         field = self.field
-        field.select_on_focus = False
         field.value = value
         field.border_title = title
         field.add_class("shown")
@@ -326,9 +323,7 @@ class MatrixEditor(Editor[K]):
     def cursor_pair(self) -> tuple[int, int] | None:
         rows, cols = self.axes()
         row, col = self.table.cursor_coordinate
-        if not rows or row >= len(rows) or col >= len(cols):
-            return None
-        return rows[row], cols[col]
+        return (rows[row], cols[col]) if rows and row < len(rows) and col < len(cols) else None
 
     def fill_table(self, header: str, width: int, cell: Callable[[int, int], Text]) -> None:
         """Rebuild the table, columns headed ``header`` + node, the cursor kept

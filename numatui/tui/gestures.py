@@ -100,9 +100,7 @@ def click_slot(selection: Iterable[int], cursor: int, anchor: int | None, base: 
             anchor, base = cursor, current
         low, high = sorted((anchor, slot))
         return Pick(frozenset(base) | frozenset(range(low, high + 1)), slot, anchor, frozenset(base))
-    if toggle:
-        return Pick(current ^ {slot}, slot, None, frozenset())
-    return Pick(frozenset({slot}), slot, None, frozenset())
+    return Pick(current ^ {slot} if toggle else frozenset({slot}), slot, None, frozenset())
 
 
 def group_slots(keys: Sequence[SlotKey], group: SlotKey) -> list[int]:
@@ -114,9 +112,7 @@ def group_slots(keys: Sequence[SlotKey], group: SlotKey) -> list[int]:
 def click_group(selection: Iterable[int], members: Sequence[int], *, add: bool = False) -> frozenset[int]:
     """A click on a group label: the group alone; with ``add``, toggled into the selection."""
     current, group = frozenset(selection), frozenset(members)
-    if not add:
-        return group
-    return current - group if group <= current else current | group
+    return group if not add else current - group if group <= current else current | group
 
 
 @dataclass
@@ -148,9 +144,6 @@ class Gesture:
 
 def ghost_text(count: int, target: DropTarget | None) -> str:
     """What the drag ghost says: how many slots, and where they would go."""
-    what = f"{count} slot" + ("" if count == 1 else "s")
-    if target is None:
-        return f" ⠿ {what} · drop on a node "
-    if target == NEW_NODE:
-        return f" ⠿ {what} → new node "
-    return f" ⠿ {what} → node {target} "
+    where = ("· drop on a node" if target is None
+             else "→ new node" if target == NEW_NODE else f"→ node {target}")
+    return f" ⠿ {count} slot{'' if count == 1 else 's'} {where} "

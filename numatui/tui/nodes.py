@@ -54,12 +54,8 @@ def node_lines(session: Session, booted: bool, *, dragging: bool = False,
         out = Text()
         out.append("██", style=colours.swatch(node_id))
         out.append(f" {node_id:<3}")
-        if booted:
-            out.append(f"{present[node_id]}/{cpus[node_id]} present")
-        elif boot_cpus is not None:
-            out.append(f"{present[node_id]}/{cpus[node_id]} at boot")
-        else:
-            out.append(f"{cpus[node_id]:>3} CPUs")
+        out.append(f"{cpus[node_id]:>3} CPUs" if not booted and boot_cpus is None else
+                   f"{present[node_id]}/{cpus[node_id]} {'present' if booted else 'at boot'}")
         node = known.get(node_id)
         if node is not None and node.size is not None:
             out.append(f"  {human_size(node.size)}")
@@ -172,9 +168,7 @@ class NodesPanel(LinePainter, FollowsVm):
         region = self.content_region
         line = y - region.y
         lines = self._lines_at(region.width)
-        if x not in range(region.x, region.right) or not 0 <= line < len(lines):
-            return None
-        return lines[line][1]
+        return lines[line][1] if x in range(region.x, region.right) and 0 <= line < len(lines) else None
 
     def show_drop(self, dragging: bool, target: DropTarget | None) -> None:
         """Show (or stop showing) a drag in progress, ``target`` highlighted."""
