@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from functools import partialmethod
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import events, work
@@ -345,17 +346,16 @@ class NumaApp(App[str]):
         comes; the assignment runs after every earlier key's."""
         keys, restore = self.grid.take_targets()
         self.grid.queued.update(keys)
-        self.ctl.assign(keys, restore, node=node)
+        self.start(self.ctl.assign(keys, node, restore))
 
     def action_assign_refused(self) -> None:
         """A digit after boot or with QEMU gone: the refusal says why."""
-        self.ctl.assign(self.grid.target_keys(), node=0)
+        self.start(self.ctl.assign(self.grid.target_keys(), 0))
 
-    def action_undo(self) -> None:
-        self.start(self.ctl.undo())
+    def action_undo(self, redo: bool = False) -> None:
+        self.start(self.ctl.undo(redo))
 
-    def action_redo(self) -> None:
-        self.start(self.ctl.undo(redo=True))
+    action_redo = partialmethod(action_undo, True)
 
     def action_relaunch(self) -> None:
         self.start(self._relaunch())
@@ -385,17 +385,10 @@ class NumaApp(App[str]):
     def _edit(self, editor: type[VmDialog]) -> None:
         self.push_screen(editor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue, on_change=self.sync))
 
-    def action_distances(self) -> None:
-        self._edit(DistanceEditor)
-
-    def action_hmat(self) -> None:
-        self._edit(HmatEditor)
-
-    def action_memory(self) -> None:
-        self._edit(MemoryEditor)
-
-    def action_smp(self) -> None:
-        self._edit(SmpEditor)
+    action_distances = partialmethod(_edit, DistanceEditor)
+    action_hmat = partialmethod(_edit, HmatEditor)
+    action_memory = partialmethod(_edit, MemoryEditor)
+    action_smp = partialmethod(_edit, SmpEditor)
 
     def action_presets(self) -> None:
         """``P``: the preset chooser; what it picks runs after every earlier key."""

@@ -214,15 +214,11 @@ class Controller:
             face.sync()
 
     # -- assign, add node --------------------------------------------------------------
-    def assign(self, keys: Collection[SlotKey], restore: Callable[[], None] | None = None, *,
-               node: int) -> None:
-        """A digit key or a drop: :meth:`Vm.assign` as a queued step.  ``keys`` were
+    async def assign(self, keys: Collection[SlotKey], node: int,
+                     restore: Callable[[], None] | None = None) -> None:
+        """A digit key or a drop: :meth:`Vm.assign` as a step.  ``keys`` were
         taken when the key came (the selection is cleared then); ``restore``
         gives the selection back when the assignment is refused."""
-        self.enqueue(self._assign(keys, node, restore))
-
-    async def _assign(self, keys: Collection[SlotKey], node: int,
-                      restore: Callable[[], None] | None = None) -> None:
         vm = self.vm
 
         def relaunching() -> None:
@@ -250,11 +246,9 @@ class Controller:
     async def add_node(self, for_drop: bool = False) -> None:
         async with self.step("adding a node"):
             node = await self.vm.add_node()
-            if node.id < 10:
-                hint = f"Press {node.id} to put CPUs on it."
-            else:
-                hint = "Assign to it from the command palette (ctrl+p)."
-            self.face.notify(f"Node {node.id} added (memoryless)." + ("" if for_drop else f" {hint}"))
+            hint = (f" Press {node.id} to put CPUs on it." if node.id < 10
+                    else " Assign to it from the command palette (ctrl+p).")
+            self.face.notify(f"Node {node.id} added (memoryless)." + ("" if for_drop else hint))
 
     async def assign_to_new_node(self, keys: Collection[SlotKey],
                                  restore: Callable[[], None] | None = None) -> None:
@@ -264,7 +258,7 @@ class Controller:
         await self.add_node(for_drop=True)
         added = sorted(n.id for n in session.nodes if n.id not in before)
         if added:
-            await self._assign(keys, added[0], restore)
+            await self.assign(keys, added[0], restore)
         elif restore:
             restore()
 

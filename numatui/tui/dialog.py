@@ -34,7 +34,7 @@ class Dialog(ModalScreen[T]):
     def compose(self) -> ComposeResult:
         """The box, titled ``box_title``, holding :meth:`body`; the footer below."""
         with Vertical() as box:
-            box.border_title = self.box_title
+            box.border_title = self.box_title or None
             yield from self.body()
         yield Footer(show_command_palette=self.PALETTE)
 

@@ -49,12 +49,10 @@ class DistanceEditor(MatrixEditor[tuple[int, int]]):
     TAKES = "distances"
 
     def setup(self) -> None:
-        self.unlinked: set[tuple[int, int]] = set()  # pairs (a, b), a < b
         self._drawn: tuple[int, ...] = ()  # the nodes the table has rows for
-        matrix = self.matrix
-        for a, b in matrix.pairs():  # a pair already different each way starts unlinked
-            if {(a, b), (b, a)} <= set(matrix.given) and matrix.given[(a, b)] != matrix.given[(b, a)]:
-                self.unlinked.add((a, b))
+        given = self.matrix.given  # the pairs (a, b), a < b, unlinked: at first those different each way
+        self.unlinked = {(a, b) for a, b in self.matrix.pairs()
+                         if (a, b) in given and (b, a) in given and given[(a, b)] != given[(b, a)]}
 
     # -- state --------------------------------------------------------------------
     @property

@@ -178,9 +178,6 @@ class VmDialog(Dialog[None]):
                 if sent:
                     self.message.say(sent, "ok")
 
-    def action_close(self) -> None:
-        self.dismiss(None)
-
 
 class Editor(VmDialog, Generic[K]):
     """A table editor of ``vm`` (see the module docstring)."""
@@ -299,7 +296,7 @@ class Editor(VmDialog, Generic[K]):
         if self.field.has_class("shown"):
             self.close_input()
         else:
-            super().action_close()
+            self.dismiss(None)
 
 
 class MatrixEditor(Editor[K]):

@@ -79,20 +79,16 @@ class ExitDialog(ButtonDialog[bool | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return bool(self.blocking) if action == "force" else True
 
-    @property
-    def forced(self) -> bool:
-        return any(b.value for b in self.query("#force").results(Checkbox))
-
     @on(Checkbox.Changed, "#force")
     def _forced(self, event: Checkbox.Changed) -> None:
         self.query_one("#confirm", Button).disabled = not event.value
 
     def action_force(self) -> None:
         for box in self.query("#force").results(Checkbox):
-            box.value = not box.value
+            box.toggle()
 
     def action_confirm(self) -> None:
-        if self.blocking and not self.forced:
+        if self.blocking and not any(b.value for b in self.query("#force").results(Checkbox)):
             self.notify("Blocking findings: fix them, or tick Force (f) to boot anyway.",
                         severity="warning")
             return

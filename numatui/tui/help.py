@@ -79,6 +79,3 @@ class HelpScreen(Dialog[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(self.text)
-
-    async def action_dismiss(self, result: None = None) -> None:
-        self.dismiss(None)

@@ -22,8 +22,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from numatui.core.presets import PresetChoice
@@ -71,8 +70,9 @@ class PresetChooser(Dialog[PresetPick | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "into(1)", "Onto N nodes", key_display="1-9"),  # the footer's one entry for 1-9
         *[Binding(str(d), f"into({d})", show=False) for d in range(2, 10)],
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "dismiss", "Cancel"),
     ]
+    PALETTE = False  # its footer: its own keys, not the grid's under it
 
     def __init__(self, choices: Sequence[PresetChoice], nodes: int,
                  recheck: Callable[[str, int], PresetChoice] | None = None) -> None:
@@ -84,13 +84,11 @@ class PresetChooser(Dialog[PresetPick | None]):
         self.recheck = recheck
         self.keys = hotkeys([c.name for c in self.choices])
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("Map the whole machine with a preset"), id="preset-title")
-            yield OptionList(*[self._option(c) for c in self.choices], id="preset-list")
-            yield Static(Text("letter: highlight · enter: apply · 1-9: apply onto that many nodes "
-                              "(split, interleave) · esc: cancel"), id="preset-hint")
-        yield Footer(show_command_palette=False)  # its own keys, not the grid's under it
+    def body(self) -> ComposeResult:
+        yield Static(Text("Map the whole machine with a preset"), id="preset-title")
+        yield OptionList(*[self._option(c) for c in self.choices], id="preset-list")
+        yield Static(Text("letter: highlight · enter: apply · 1-9: apply onto that many nodes "
+                          "(split, interleave) · esc: cancel"), id="preset-hint")
 
     def _option(self, choice: PresetChoice) -> Option:
         text = Text.assemble((f" {self.keys.get(choice.name, ' ')} ", "bold reverse"),
@@ -143,6 +141,3 @@ class PresetChooser(Dialog[PresetPick | None]):
             self.say(again.refused)
             return
         self.dismiss(PresetPick(choice.name, count, again.missing > 0))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

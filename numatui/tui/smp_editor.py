@@ -30,7 +30,7 @@ class SmpEditor(VmDialog):
     SmpEditor > Vertical { width: 72; }
     SmpEditor Input { width: 100%; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
     PREFIX = "smp"
     box_title = "CPU topology (-smp, -cpu)"
 
