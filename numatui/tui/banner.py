@@ -42,9 +42,7 @@ class DisconnectedBanner(Static, FollowsVm):
         self.set_class(gone, "shown")
         if not gone:
             return
-        text = Text()
-        text.append("Disconnected: ", style="bold")
-        text.append(clip(mask(self.reason), 300))
+        text = Text.assemble(("Disconnected: ", "bold"), clip(mask(self.reason), 300))
         if self.stderr:
             text.append("\nQEMU said:", style="bold")
             for line in self.stderr.strip().splitlines()[-4:]:

@@ -21,8 +21,7 @@ def legend_text(booted: bool, nodes: Sequence[int] = (0,), *, launched: bool = F
                 width: int = 26) -> Text:
     """The legend for the nodes ``nodes``; ``launched``: numatui started QEMU
     (a set slot moves by relaunching it)."""
-    out = Text()
-    out.append("Legend\n", style="bold")
+    out = Text.assemble(("Legend\n", "bold"))
     nodes = list(nodes) or [0]
     first = nodes[0]
     # one sample per node, as many as fit on a line (each is 3 columns)

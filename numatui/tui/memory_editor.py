@@ -118,10 +118,9 @@ class MemoryEditor(Editor[int]):
         if self.draft:
             table.move_cursor(row=min(row, len(self.draft) - 1))
         split = self.split
-        total = Text()
-        total.append(f"-m {human_size(split.ram)} \u00b7 nodes {human_size(split.total)} \u00b7 ")
-        total.append(split.remainder_text(), style="bold" if split.remainder == 0 else "bold red")
-        self.query_one("#mem-total", Static).update(total)
+        self.query_one("#mem-total", Static).update(Text.assemble(
+            f"-m {human_size(split.ram)} \u00b7 nodes {human_size(split.total)} \u00b7 ",
+            (split.remainder_text(), "bold" if split.remainder == 0 else "bold red")))
 
     # -- editing ------------------------------------------------------------------
     def start_edit(self, first: str) -> None:
