@@ -377,10 +377,10 @@ class NumaApp(App[str]):
         self.copy(plan.to_json())
 
     def action_hotplug(self) -> None:
-        self.hotplug.queue(True, *self.grid.take_targets())
+        self.start(self.hotplug.run(True, *self.grid.take_targets()))
 
     def action_unplug(self) -> None:
-        self.hotplug.queue(False, *self.grid.take_targets())
+        self.start(self.hotplug.run(False, *self.grid.take_targets()))
 
     def _edit(self, editor: type[VmDialog]) -> None:
         self.push_screen(editor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue, on_change=self.sync))

@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 
 class DisconnectedBanner(Static, FollowsVm):
-    """Shown while QEMU is gone: why, QEMU's last words, where the plan is, what to do."""
-
     DEFAULT_CSS = """
     DisconnectedBanner { height: auto; max-height: 9; display: none; padding: 0 1;
                          background: $error 25%; color: $text; }

@@ -8,7 +8,7 @@ eject), so the CPU shows "unplug requested" (``~``) until the
 :class:`~numatui.core.unplug.UnplugTracker` has the guest's answer
 (``DEVICE_DELETED``, a refusal, or none within ``Vm.unplugs.timeout`` s).
 
-Runs through the :class:`~numatui.tui.controller.Controller`'s lock, so never
+Runs on the :class:`~numatui.tui.controller.Controller`'s work queue, so never
 at the same time as another QMP step; QEMU's texts are never parsed as markup.
 """
 
@@ -51,16 +51,13 @@ class Hotplug:
         return f"{format_key(slot.key)} ({what}{node})"
 
     # -- p and u -----------------------------------------------------------------------
-    def queue(self, plug: bool, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
+    async def run(self, plug: bool, keys: Sequence[SlotKey],
+                  restore: Callable[[], None] | None = None) -> None:
         """``p``: hot-plug the empty slots among ``keys``; ``u`` (not ``plug``):
         ask the guest to eject the hot-plugged CPUs among them.  Queued behind
-        earlier keys and checked when it runs; ``restore`` gives the selection
-        back when nothing can be done."""
-        self.ctl.enqueue(self._queued(plug, keys, restore))
-
-    async def _queued(self, plug: bool, keys: Sequence[SlotKey], restore: Callable[[], None] | None) -> None:
-        """Once its turn comes: nothing before boot; the slots ``p`` (``u``)
-        cannot take are reported, the others plugged (unplugged)."""
+        earlier keys; once its turn comes: nothing before boot, the slots it
+        cannot take are reported, the others plugged (unplugged); ``restore``
+        gives the selection back when nothing can be done."""
         targets = Targets()
         try:
             self.vm.check_running("plugged" if plug else "unplugged")

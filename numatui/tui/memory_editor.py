@@ -158,14 +158,12 @@ class MemoryEditor(Editor[int]):
     def action_apply(self) -> None:
         if self.refused():
             return
-        problems = self.split.problems()
-        if problems:
+        if problems := self.split.problems():
             self.message.say(f"Not applied: {problems[0]}.", "error")
-            return
-        if self.draft == current_sizes(self.session):
+        elif self.draft == current_sizes(self.session):
             self.message.say("Nothing to apply: QEMU already has these sizes.")
-            return
-        self.run(self.apply(), "memory")
+        else:
+            self.run(self.apply(), "memory")
 
     def action_new_node(self) -> None:
         """A row for a node QEMU does not have yet (memory given to it in
