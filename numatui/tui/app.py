@@ -491,14 +491,12 @@ class NumaApp(App[str]):
     async def action_quit(self) -> None:
         """Quit; first ask when that would stop a running guest numatui launched,
         or leave a domain's layout unsaved."""
-        if self.domain is not None and self.domain.unsaved(self.session):
-            self.push_screen(unsaved_dialog(), self._quit_chosen)
-            return
-        dialog = stop_guest_dialog(self.vm)
-        if dialog is not None:
-            self.push_screen(dialog, self._quit_chosen)
-        else:
+        dialog = (unsaved_dialog() if self.domain is not None and self.domain.unsaved(self.session)
+                  else stop_guest_dialog(self.vm))
+        if dialog is None:
             self._quit_chosen(True)
+        else:
+            self.push_screen(dialog, self._quit_chosen)
 
     def _quit_chosen(self, quit: bool | None) -> None:
         """Quit, printing a domain saved to stdout, else the -numa options."""
