@@ -272,9 +272,8 @@ class NumaApp(App[str]):
 
     def on_transcript_appended(self, message: TranscriptAppended) -> None:
         self.feed.log_read()
-        if not self.grid_mounted():
-            return
-        self.part(QmpLog).catch_up()
+        if self.grid_mounted():
+            self.part(QmpLog).catch_up()
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
         self.part(InfoLine).follow(self.grid, self.vm)

@@ -42,10 +42,8 @@ def hotkeys(names: Sequence[str]) -> dict[str, str]:
     """name -> a letter of it no earlier name took (``socket`` s, ``split`` p)."""
     out: dict[str, str] = {}
     for name in names:
-        for ch in name.lower():
-            if ch.isalpha() and ch not in out.values():
-                out[name] = ch
-                break
+        if free := [ch for ch in name.lower() if ch.isalpha() and ch not in out.values()]:
+            out[name] = free[0]
     return out
 
 
