@@ -13,10 +13,13 @@ options once the screen is restored (``run_async`` returns them instead).
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import sys
 import time
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from functools import partialmethod
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import events, work
@@ -40,7 +43,6 @@ from numatui.core.vm import Vm, is_booted, run_state
 from numatui.model import sanitise
 from numatui.session.errors import SessionError
 from numatui.tui.banner import DisconnectedBanner
-from numatui.tui.clip import MAX_NOTICE, clip
 from numatui.tui.clipboard import copy_text
 from numatui.tui.cmdline import LOG_BESIDE_WIDTH, SMALL_HEIGHT, CommandPanel
 from numatui.tui.commands import bindings, numatui_commands
@@ -49,7 +51,7 @@ from numatui.tui.controller import Controller
 from numatui.tui.dialog import ButtonDialog
 from numatui.tui.distance_editor import DistanceEditor
 from numatui.tui.domain_save import save_domain, unsaved_dialog
-from numatui.tui.editing import route_editor_key
+from numatui.tui.editing import VmDialog, route_editor_key
 from numatui.tui.exit_dialog import ExitDialog
 from numatui.tui.gestures import NEW_NODE
 from numatui.tui.grid import CpuGrid
@@ -63,13 +65,12 @@ from numatui.tui.log_panel import QmpLog
 from numatui.tui.memory_editor import MemoryEditor
 from numatui.tui.messages import SessionChanged, SessionFeed, TranscriptAppended
 from numatui.tui.nodes import NodesPanel
-from numatui.tui.notices import Notice, Notices
+from numatui.tui.notices import MAX_NOTICE, Notice, Notices, clip
 from numatui.tui.overview import Overview
 from numatui.tui.preset_chooser import PresetChooser, PresetPick
 from numatui.tui.screenshot import save_screenshot
 from numatui.tui.smp_editor import SmpEditor
 from numatui.tui.status import StatusBar
-from numatui.tui.terminal import terminal_as_stdout
 
 if TYPE_CHECKING:
     from numatui.session.session import Session
@@ -190,7 +191,7 @@ class NumaApp(App[str]):
             self.set_keymap(self.keymap)
         for note in self._config_notes:
             self.notify(note, severity="warning", timeout=10)
-        self.feed.attach(self.session, self.drop_errors)
+        self.feed.attach(self.session, self.notices.drop_errors)
         self._serve_queue()
         self.grid.focus()
         self.query_one("#cmd-save").display = self.domain is not None
@@ -231,8 +232,9 @@ class NumaApp(App[str]):
 
     def show_status(self) -> None:
         """Redraw the status bar alone (an operation's busy text)."""
-        self.part(StatusBar).show(self.session, self.ctl.busy, self.mask, self.ctl.busy_seconds(),
-                                  self.keeper.resumed, self.ctl.progress)
+        ctl = self.ctl
+        self.part(StatusBar).show(self.session, ctl.busy, self.mask, time.monotonic() - ctl.busy_since,
+                                  self.keeper.resumed, ctl.progress)
 
     def _refresh_bindings_if_changed(self, booted: bool) -> None:
         """``check_action`` depends on the run state and the screen on top; the
@@ -254,12 +256,13 @@ class NumaApp(App[str]):
 
     def _on_session_event(self, event: dict[str, Any]) -> None:
         self.hotplug.on_event(event)
-        if event.get("event") == "NUMATUI_DISCONNECTED":
-            data = event.get("data") or {}
-            stderr = str(data["stderr"]) if data.get("stderr") else None
-            self.part(DisconnectedBanner).lost(str(data.get("reason") or "QEMU went away"), stderr)
-        if event.get("event") == "NUMATUI_DISCONNECTED" and not self.ctl.told_disconnected:
-            words = str(data.get("reason") or "QEMU went away")
+        if event.get("event") != "NUMATUI_DISCONNECTED":
+            return
+        data = event.get("data") or {}
+        words = str(data.get("reason") or "QEMU went away")
+        stderr = str(data["stderr"]) if data.get("stderr") else None
+        self.part(DisconnectedBanner).lost(words, stderr)
+        if not self.ctl.told_disconnected:
             if stderr:
                 words += f"\nQEMU said: {stderr.strip()}"
             if self.keeper.saved_path:
@@ -269,9 +272,8 @@ class NumaApp(App[str]):
 
     def on_transcript_appended(self, message: TranscriptAppended) -> None:
         self.feed.log_read()
-        if not self.grid_mounted():
-            return
-        self.part(QmpLog).catch_up()
+        if self.grid_mounted():
+            self.part(QmpLog).catch_up()
 
     def on_cpu_grid_cursor_moved(self, message: CpuGrid.CursorMoved | None = None) -> None:
         self.part(InfoLine).follow(self.grid, self.vm)
@@ -318,14 +320,6 @@ class NumaApp(App[str]):
                 return
             await self.workers.wait_for_complete(others)
 
-    def start(self, work: Coroutine[Any, Any, None], group: str = "qmp") -> None:
-        """QMP work waits its turn behind every earlier key's (the controller's
-        queue); other groups (copy: no QMP) run at once."""
-        if group == "qmp":
-            self.ctl.enqueue(work)
-        else:
-            self.run_worker(work, group=group)
-
     def booting(self, busy: bool) -> None:
         self.grid.loading = busy
         if not busy:
@@ -334,8 +328,16 @@ class NumaApp(App[str]):
             # focus; once the grid has it back, rebuild them with its keys
             self.call_after_refresh(self.refresh_bindings)
 
-    async def copy(self, text: str) -> str:
-        return await copy_text(self, text)
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        """QMP work waits its turn behind every earlier key's (the controller's queue)."""
+        self.ctl.enqueue(work)
+
+    def copy(self, text: str) -> None:
+        """Copy ``text`` at once (no QMP: it does not wait behind the queue)."""
+        async def copy() -> None:
+            self.notify(await copy_text(self, text), title="Copy", markup=False)
+
+        self.run_worker(copy(), group="copy")
 
     # -- actions ------------------------------------------------------------------------
     def action_assign(self, node: int) -> None:
@@ -343,17 +345,16 @@ class NumaApp(App[str]):
         comes; the assignment runs after every earlier key's."""
         keys, restore = self.grid.take_targets()
         self.grid.queued.update(keys)
-        self.ctl.assign(keys, restore, node=node)
+        self.start(self.ctl.assign(keys, node, restore))
 
     def action_assign_refused(self) -> None:
         """A digit after boot or with QEMU gone: the refusal says why."""
-        self.ctl.assign(self.grid.target_keys(), node=0)
+        self.start(self.ctl.assign(self.grid.target_keys(), 0))
 
-    def action_undo(self) -> None:
-        self.start(self.ctl.undo())
+    def action_undo(self, redo: bool = False) -> None:
+        self.start(self.ctl.undo(redo))
 
-    def action_redo(self) -> None:
-        self.start(self.ctl.undo(redo=True))
+    action_redo = partialmethod(action_undo, True)
 
     def action_relaunch(self) -> None:
         self.start(self._relaunch())
@@ -365,40 +366,28 @@ class NumaApp(App[str]):
         await self.ctl.relaunch_or_reconnect()
         if run_state(self.session) == "disconnected":
             return
-        self.drop_errors()
+        self.notices.drop_errors()  # errors go once something succeeds
         if attached and not is_booted(self.session) and plan.cpus and self.session.plan() != plan:
             self.push_screen(apply_saved_dialog(plan, self.mask(str(self.keeper.saved_path or "memory"))),
                              lambda yes: self.start(self.ctl.apply_saved(plan)) if yes else None)
 
-    def drop_errors(self) -> None:
-        """Error notifications go once something succeeds (a change QEMU took, a reconnect)."""
-        self.notices.drop_errors()
-
     def action_copy_needed_plan(self) -> None:
         plan = self.ctl.needed_plan or self.keeper.history.current
-        self.start(self.ctl.copy(plan.to_json()), group="copy")
+        self.copy(plan.to_json())
 
     def action_hotplug(self) -> None:
-        self.hotplug.plug(*self.grid.take_targets())
+        self.start(self.hotplug.run(True, *self.grid.take_targets()))
 
     def action_unplug(self) -> None:
-        self.hotplug.unplug(*self.grid.take_targets())
+        self.start(self.hotplug.run(False, *self.grid.take_targets()))
 
-    def action_distances(self) -> None:
-        self.push_screen(DistanceEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
-                                    on_change=self.sync))
+    def _edit(self, editor: type[VmDialog]) -> None:
+        self.push_screen(editor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue, on_change=self.sync))
 
-    def action_hmat(self) -> None:
-        self.push_screen(HmatEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
-                                    on_change=self.sync))
-
-    def action_memory(self) -> None:
-        self.push_screen(MemoryEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
-                                    on_change=self.sync))
-
-    def action_smp(self) -> None:
-        self.push_screen(SmpEditor(self.vm, step=self.ctl.step, enqueue=self.ctl.enqueue,
-                                    on_change=self.sync))
+    action_distances = partialmethod(_edit, DistanceEditor)
+    action_hmat = partialmethod(_edit, HmatEditor)
+    action_memory = partialmethod(_edit, MemoryEditor)
+    action_smp = partialmethod(_edit, SmpEditor)
 
     def action_presets(self) -> None:
         """``P``: the preset chooser; what it picks runs after every earlier key."""
@@ -423,7 +412,7 @@ class NumaApp(App[str]):
     def action_copy(self) -> None:
         panel = self.part(CommandPanel)
         text = self.vm.quit_text() if panel.view == "compact" else panel.text
-        self.start(self.ctl.copy(self.mask(text)), group="copy")
+        self.copy(self.mask(text))
 
     def action_next_view(self) -> None:
         self.part(CommandPanel).next_view()
@@ -501,22 +490,17 @@ class NumaApp(App[str]):
     async def action_quit(self) -> None:
         """Quit; first ask when that would stop a running guest numatui launched,
         or leave a domain's layout unsaved."""
-        if self.domain is not None and self.domain.unsaved(self.session):
-            self.push_screen(unsaved_dialog(), self._quit_chosen)
-            return
-        dialog = stop_guest_dialog(self.vm)
-        if dialog is not None:
+        dialog = (unsaved_dialog() if self.domain is not None and self.domain.unsaved(self.session)
+                  else stop_guest_dialog(self.vm))
+        if dialog is None:
+            self._quit_chosen(True)
+        else:
             self.push_screen(dialog, self._quit_chosen)
-            return
-        self.exit(self._quit_text())
 
     def _quit_chosen(self, quit: bool | None) -> None:
+        """Quit, printing a domain saved to stdout, else the -numa options."""
         if quit:
-            self.exit(self._quit_text())
-
-    def _quit_text(self) -> str:
-        """What quitting prints: a domain saved to stdout, else the -numa options."""
-        return self.domain.printed or self.vm.quit_text() if self.domain else self.vm.quit_text()
+            self.exit((self.domain and self.domain.printed) or self.vm.quit_text())
 
     def action_save_screenshot(self) -> None:
         """The palette's Screenshot: an SVG in numatui's state directory (else the
@@ -544,10 +528,27 @@ class NumaApp(App[str]):
                 yield command
 
 
-async def run_async(
-    vm: Vm | Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
-    domain: DomainTarget | None = None, **options: Any
-) -> str:
+@contextlib.contextmanager
+def terminal_as_stdout() -> Iterator[None]:
+    """``numatui launch > numa.args``: Textual draws on stderr but measures the
+    terminal through stdout (shutil.get_terminal_size), so a redirected stdout
+    means a fixed 80x24.  Point fd 1 at the terminal while the app runs."""
+    if os.isatty(1) or not os.isatty(2):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+async def run_async(vm: Vm | Session, *, mask: Mapping[str, str] | None = None, keeper: Keeper | None = None,
+                    domain: DomainTarget | None = None, **options: Any) -> str:
     """Run the app on the running event loop (the session's); return the
     compact ``-numa`` options for the caller to print once the screen is back.
     ``options`` go to ``App.run_async`` (``headless``, ``size``, ``auto_pilot``)."""

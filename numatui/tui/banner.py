@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from numatui.session.machine import RunState
-from numatui.tui.clip import clip
+from numatui.tui.notices import clip
 from numatui.tui.paint import FollowsVm, update_static
 
 if TYPE_CHECKING:
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 
 class DisconnectedBanner(Static, FollowsVm):
-    """Shown while QEMU is gone: why, QEMU's last words, where the plan is, what to do."""
-
     DEFAULT_CSS = """
     DisconnectedBanner { height: auto; max-height: 9; display: none; padding: 0 1;
                          background: $error 25%; color: $text; }
@@ -42,18 +40,14 @@ class DisconnectedBanner(Static, FollowsVm):
         self.set_class(gone, "shown")
         if not gone:
             return
-        text = Text()
-        text.append("Disconnected: ", style="bold")
-        text.append(clip(mask(self.reason), 300))
+        text = Text.assemble(("Disconnected: ", "bold"), clip(mask(self.reason), 300))
         if self.stderr:
             text.append("\nQEMU said:", style="bold")
             for line in self.stderr.strip().splitlines()[-4:]:
                 text.append("\n  " + clip(mask(line), 200))
         if vm.keeper.saved_path:
             text.append(f"\nThe plan is saved in {mask(vm.keeper.saved_path)}.")
-        if vm.can_relaunch:
-            text.append("\nPress R to relaunch QEMU with this plan. ", style="bold")
-        else:
-            text.append("\nStart QEMU again, then press R to reconnect. ", style="bold")
+        text.append("\nPress R to relaunch QEMU with this plan. " if vm.can_relaunch
+                    else "\nStart QEMU again, then press R to reconnect. ", style="bold")
         text.append("The grid and the command line stay readable; y copies.")
         update_static(self, text)

@@ -35,12 +35,9 @@ _CHILD = (
 async def pyperclip_copy(text: str, timeout: float = 5.0) -> str | None:
     """Copy with pyperclip in a child process; the mechanism's name, or None."""
     try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", "-c", _CHILD,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        pipe = asyncio.subprocess.PIPE
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-I", "-c", _CHILD, stdin=pipe,
+                                                    stdout=pipe, stderr=asyncio.subprocess.DEVNULL)
     except OSError:
         return None
     try:
@@ -49,9 +46,7 @@ async def pyperclip_copy(text: str, timeout: float = 5.0) -> str | None:
         proc.kill()
         await proc.wait()
         return None
-    if proc.returncode != 0:
-        return None
-    return out.decode(errors="replace").strip() or "pyperclip"
+    return None if proc.returncode != 0 else out.decode(errors="replace").strip() or "pyperclip"
 
 
 def fallback_path() -> Path:
@@ -76,14 +71,9 @@ async def copy_text(app: App[Any], text: str) -> str:
     program = await pyperclip_copy(text)
     if program:
         return f"Copied with {program}, and sent to the terminal (OSC 52)."
+    said = "Sent to the terminal (OSC 52; it may ignore it). No clipboard program "
     try:
         path = save_copy(text)
     except OSError as exc:
-        return (
-            "Sent to the terminal (OSC 52; it may ignore it). No clipboard program "
-            f"found, and saving a copy failed: {exc}"
-        )
-    return (
-        "Sent to the terminal (OSC 52; it may ignore it). No clipboard program "
-        f"(xclip, xsel, wl-copy) found, so also saved to {path}"
-    )
+        return f"{said}found, and saving a copy failed: {exc}"
+    return f"{said}(xclip, xsel, wl-copy) found, so also saved to {path}"

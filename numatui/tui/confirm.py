@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from numatui.core.vm import is_booted, run_state
 from numatui.tui.dialog import ButtonDialog
@@ -20,12 +19,6 @@ from numatui.tui.dialog import ButtonDialog
 if TYPE_CHECKING:
     from numatui.core.vm import Vm
     from numatui.model.plan import Plan
-
-
-def quit_stops_guest(booted: bool, launched: bool, keep_running: bool, alive: bool) -> bool:
-    """Whether quitting now ends a running guest: numatui started QEMU, the
-    machine is built, QEMU is still there and ``--keep-running`` was not given."""
-    return booted and launched and alive and not keep_running
 
 
 QUIT_QUESTION = ("The guest is running in the QEMU numatui started (pid {pid}); quitting numatui "
@@ -44,14 +37,11 @@ class ConfirmDialog(ButtonDialog[bool]):
 
     def __init__(self, title: str, question: str, yes: str, no: str) -> None:
         super().__init__()
-        self.title_text, self.question, self.yes, self.no = title, question, yes, no
+        self.box_title, self.question, self.yes, self.no = title, question, yes, no
 
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = self.title_text
-            yield Static(self.question, id="question", markup=False)
-            yield from self.buttons(self.yes, self.no)
-        yield Footer(show_command_palette=False)
+    def body(self) -> ComposeResult:
+        yield Static(self.question, id="question", markup=False)
+        yield from self.buttons(self.yes, self.no)
 
     def action_confirm(self) -> None:
         self.dismiss(True)
@@ -61,10 +51,12 @@ class ConfirmDialog(ButtonDialog[bool]):
 
 
 def stop_guest_dialog(vm: Vm) -> ConfirmDialog | None:
-    """The question before quitting stops the guest (None: quitting does not)."""
+    """The question before quitting stops the guest (None: quitting does not).
+    Quitting ends a running guest when numatui started QEMU, the machine is
+    built, QEMU is still there and ``--keep-running`` was not given."""
     launcher = vm.launcher
-    if launcher is None or not quit_stops_guest(is_booted(vm.session), True, launcher.keep_running,
-                                                run_state(vm.session) != "disconnected"):
+    if (launcher is None or launcher.keep_running or not is_booted(vm.session)
+            or run_state(vm.session) == "disconnected"):
         return None
     return ConfirmDialog("Quit and stop the guest?", QUIT_QUESTION.format(pid=launcher.pid),
                          "Quit, stop QEMU", "Stay")

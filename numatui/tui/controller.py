@@ -37,8 +37,7 @@ from numatui.model.preflight import Finding, timeout_advice
 from numatui.model.topology import SlotKey
 from numatui.session.errors import BadRequest, CommandTimeout, Disconnected, QemuRefused, SessionError
 from numatui.session.replay import ATTACHED_EXPLANATION
-from numatui.tui.clip import clip
-from numatui.tui.refusals import refusal_reason
+from numatui.tui.notices import clip
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -53,6 +52,18 @@ PROGRESS_EVERY = 0.25
 #: A step quicker than this shows no busy text: no flash, and the result is the
 #: key press's only repaint (a second one would wait for Textual's next frame).
 BUSY_DELAY = 0.15
+
+
+def refusal_reason(qemu_message: str, node: int) -> str:
+    """Why QEMU refused a set-numa-node, in plain words."""
+    if "already assigned" in qemu_message:
+        return ("QEMU cannot move a CPU that is already on a node: there is no undo in "
+                "preconfig. Nothing else changed; to start over, quit and start QEMU again.")
+    if "Invalid node-id" in qemu_message or "must be defined" in qemu_message:
+        return f"Node {node} does not exist in QEMU yet: press n to add a node."
+    if "not supported" in qemu_message:
+        return "This board has no such CPU prop."
+    return "QEMU refused the change; the grid shows what QEMU has now."
 
 
 def internal_error(exc: BaseException) -> str:
@@ -76,8 +87,6 @@ class Face(Protocol):
 
     def booting(self, busy: bool) -> None: ...
 
-    async def copy(self, text: str) -> str: ...
-
 
 Job = Coroutine[Any, Any, None]
 
@@ -93,7 +102,7 @@ class Controller:
         self.busy: str | None = None
         #: (replies, commands) of the running step's batch, as they come: ``applying 120/496``
         self.progress: tuple[int, int] | None = None
-        self._busy_since = 0.0
+        self.busy_since = 0.0  # when the running step began (monotonic)
         #: when a boot was asked for that has not ended (monotonic; None: none): a second
         #: one is refused (X, the button)
         self.boot_requested: float | None = None
@@ -153,10 +162,6 @@ class Controller:
         self.face.notify(self.face.mask(text), title=title, severity=severity, timeout=timeout,
                          markup=False)
 
-    def busy_seconds(self) -> float:
-        """How long the running step has taken so far."""
-        return time.monotonic() - self._busy_since
-
     @contextlib.asynccontextmanager
     async def step(self, what: str) -> AsyncIterator[None]:
         """Run one QMP step (the queue runs one at a time), then redraw from the
@@ -170,14 +175,14 @@ class Controller:
             timers.append(face.set_timer(1.0, tick))
 
         self.busy = what
-        self._busy_since = time.monotonic()
+        self.busy_since = time.monotonic()
         timers.append(face.set_timer(BUSY_DELAY, tick))
         shown = [0.0]
 
         def progress(replies: int, commands: int) -> None:  # a batch's replies coming in
             self.progress = (replies, commands)
             now = time.monotonic()
-            if now - shown[0] >= PROGRESS_EVERY and now - self._busy_since >= BUSY_DELAY:
+            if now - shown[0] >= PROGRESS_EVERY and now - self.busy_since >= BUSY_DELAY:
                 shown[0] = now
                 face.show_status()
 
@@ -209,15 +214,11 @@ class Controller:
             face.sync()
 
     # -- assign, add node --------------------------------------------------------------
-    def assign(self, keys: Collection[SlotKey], restore: Callable[[], None] | None = None, *,
-               node: int) -> None:
-        """A digit key or a drop: :meth:`Vm.assign` as a queued step.  ``keys`` were
+    async def assign(self, keys: Collection[SlotKey], node: int,
+                     restore: Callable[[], None] | None = None) -> None:
+        """A digit key or a drop: :meth:`Vm.assign` as a step.  ``keys`` were
         taken when the key came (the selection is cleared then); ``restore``
         gives the selection back when the assignment is refused."""
-        self.enqueue(self._assign(keys, node, restore))
-
-    async def _assign(self, keys: Collection[SlotKey], node: int,
-                      restore: Callable[[], None] | None = None) -> None:
         vm = self.vm
 
         def relaunching() -> None:
@@ -228,31 +229,26 @@ class Controller:
         async with self.step(f"assigning {len(keys)} slot(s) to node {node}"):
             try:  # decided now, by the Vm, on what every earlier key left
                 await vm.assign(keys, node, relaunching)
-            except ActionRefused as exc:
-                self.face.notify(str(exc), severity="warning")
-                if restore:
-                    restore()
-            except MoveRefused as exc:
-                self.needed_plan = exc.plan
-                self.face.notify(f"{clip(exc.qemu_message)}\n{ATTACHED_EXPLANATION}. "
-                                 "Ctrl+p › \"Copy the plan this move needs\" copies it.",
-                                 title="QEMU refused", severity="error", timeout=20, markup=False)
-                if restore:
-                    restore()
-            except QemuRefused as exc:
-                self.face.notify(f"{clip(exc.qemu_message)}\n{refusal_reason(exc.qemu_message, node)}",
-                                 title="QEMU refused", severity="error", timeout=10, markup=False)
+            except (ActionRefused, QemuRefused) as exc:
+                if isinstance(exc, ActionRefused):
+                    self.face.notify(str(exc), severity="warning")
+                elif isinstance(exc, MoveRefused):
+                    self.needed_plan = exc.plan
+                    self.face.notify(f"{clip(exc.qemu_message)}\n{ATTACHED_EXPLANATION}. "
+                                     "Ctrl+p › \"Copy the plan this move needs\" copies it.",
+                                     title="QEMU refused", severity="error", timeout=20, markup=False)
+                else:
+                    self.face.notify(f"{clip(exc.qemu_message)}\n{refusal_reason(exc.qemu_message, node)}",
+                                     title="QEMU refused", severity="error", timeout=10, markup=False)
                 if restore:
                     restore()
 
     async def add_node(self, for_drop: bool = False) -> None:
         async with self.step("adding a node"):
             node = await self.vm.add_node()
-            if node.id < 10:
-                hint = f"Press {node.id} to put CPUs on it."
-            else:
-                hint = "Assign to it from the command palette (ctrl+p)."
-            self.face.notify(f"Node {node.id} added (memoryless)." + ("" if for_drop else f" {hint}"))
+            hint = (f" Press {node.id} to put CPUs on it." if node.id < 10
+                    else " Assign to it from the command palette (ctrl+p).")
+            self.face.notify(f"Node {node.id} added (memoryless)." + ("" if for_drop else hint))
 
     async def assign_to_new_node(self, keys: Collection[SlotKey],
                                  restore: Callable[[], None] | None = None) -> None:
@@ -262,7 +258,7 @@ class Controller:
         await self.add_node(for_drop=True)
         added = sorted(n.id for n in session.nodes if n.id not in before)
         if added:
-            await self._assign(keys, added[0], restore)
+            await self.assign(keys, added[0], restore)
         elif restore:
             restore()
 
@@ -272,8 +268,6 @@ class Controller:
         async with self.step(f"applying preset {name}{onto}"):
             try:
                 done = await self.vm.apply_preset(name, into, add_nodes)
-            except Disconnected:
-                raise
             except QemuRefused as exc:
                 self.face.notify(f"{clip(exc.qemu_message)}\nA preset maps every slot; QEMU cannot "
                                  "move a CPU already on a node (undo, or relaunch, first).",
@@ -295,7 +289,7 @@ class Controller:
             self.say(f"Saved plan applied: {applied.slots} slot(s) on {applied.nodes} node(s), "
                      f"{applied.commands} command(s).", title="Plan")
 
-    # -- boot, copy ------------------------------------------------------------------------
+    # -- boot ------------------------------------------------------------------------
     async def boot(self, force: bool, findings: Sequence[Finding]) -> None:
         """Boot by the preflight ``findings`` the user saw (run once)."""
         self.face.booting(True)
@@ -310,9 +304,6 @@ class Controller:
                                      markup=False)
         finally:
             self.face.booting(False)
-
-    async def copy(self, text: str) -> None:
-        self.face.notify(await self.face.copy(text), title="Copy", markup=False)
 
     # -- undo, redo, relaunch ------------------------------------------------------------
     async def undo(self, redo: bool = False) -> None:

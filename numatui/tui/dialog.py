@@ -9,13 +9,12 @@ the same as their keys.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
-from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button
+from textual.widgets import Button, Footer
 
 T = TypeVar("T")
 
@@ -28,6 +27,19 @@ class Dialog(ModalScreen[T]):
         border: thick $primary; background: $surface; padding: 0 1;
     }
     """
+    box_title = ""
+    #: Whether the footer shows the palette's key (a button dialog's shows its own keys only).
+    PALETTE: ClassVar[bool] = True
+
+    def compose(self) -> ComposeResult:
+        """The box, titled ``box_title``, holding :meth:`body`; the footer below."""
+        with Vertical() as box:
+            box.border_title = self.box_title or None
+            yield from self.body()
+        yield Footer(show_command_palette=self.PALETTE)
+
+    def body(self) -> ComposeResult:
+        raise NotImplementedError
 
 
 class ButtonDialog(Dialog[T]):
@@ -36,23 +48,11 @@ class ButtonDialog(Dialog[T]):
     ButtonDialog #buttons { height: auto; align-horizontal: right; margin-top: 1; }
     ButtonDialog Button { margin-left: 1; }
     """
+    PALETTE = False
 
     def buttons(self, yes: str, no: str, *, disabled: bool = False) -> ComposeResult:
         """The button row: ``no`` (esc) cancels, ``yes`` (enter) confirms."""
         with Horizontal(id="buttons"):
-            yield Button(f"{no} (esc)", id="cancel", compact=True)
-            yield Button(f"{yes} (enter)", id="confirm", variant="warning", disabled=disabled, compact=True)
-
-    def action_confirm(self) -> None:
-        raise NotImplementedError
-
-    def action_cancel(self) -> None:
-        raise NotImplementedError
-
-    @on(Button.Pressed, "#confirm")
-    def _confirm(self) -> None:
-        self.action_confirm()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.action_cancel()
+            yield Button(f"{no} (esc)", id="cancel", compact=True, action="screen.cancel")
+            yield Button(f"{yes} (enter)", id="confirm", variant="warning", disabled=disabled,
+                         compact=True, action="screen.confirm")

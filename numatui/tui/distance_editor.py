@@ -12,9 +12,9 @@ the bottom line says what is still missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,10 +24,7 @@ from textual.widgets import Input, Static
 from numatui.model.distances import DEFAULT_REMOTE_DISTANCE, CellKind, DistanceMatrix, parse_distance
 from numatui.model.errors import NumaError
 from numatui.model.plan import Distance
-from numatui.tui.editing import Enqueue, MatrixEditor, MessageLine, Step, digit_bindings
-
-if TYPE_CHECKING:
-    from numatui.core.vm import Vm
+from numatui.tui.editing import MatrixEditor, MessageLine
 
 CELL_WIDTH = 5
 
@@ -46,21 +43,16 @@ class DistanceEditor(MatrixEditor[tuple[int, int]]):
         Binding("u", "toggle_link", "Link/unlink"),
         Binding("f", "fill", f"Fill unset with {DEFAULT_REMOTE_DISTANCE}"),
         Binding("escape", "close", "Close"),
-        *digit_bindings(),
     ]
     PREFIX = "dist"
-    BOX_TITLE = "NUMA distances (set-numa-node type dist)"
+    box_title = "NUMA distances (set-numa-node type dist)"
     TAKES = "distances"
 
-    def __init__(self, vm: Vm, *, step: Step | None = None, enqueue: Enqueue | None = None,
-                 on_change: Callable[[], None] | None = None) -> None:
-        super().__init__(vm, step=step, enqueue=enqueue, on_change=on_change)
-        self.unlinked: set[tuple[int, int]] = set()  # pairs (a, b), a < b
+    def setup(self) -> None:
         self._drawn: tuple[int, ...] = ()  # the nodes the table has rows for
-        matrix = self.matrix
-        for a, b in matrix.pairs():  # a pair already different each way starts unlinked
-            if {(a, b), (b, a)} <= set(matrix.given) and matrix.given[(a, b)] != matrix.given[(b, a)]:
-                self.unlinked.add((a, b))
+        given = self.matrix.given  # the pairs (a, b), a < b, unlinked: at first those different each way
+        self.unlinked = {(a, b) for a, b in self.matrix.pairs()
+                         if (a, b) in given and (b, a) in given and given[(a, b)] != given[(b, a)]}
 
     # -- state --------------------------------------------------------------------
     @property
@@ -149,8 +141,8 @@ class DistanceEditor(MatrixEditor[tuple[int, int]]):
             self.message.say(f"Refused: {exc}", "error")
             return
         self.close_input()
-        self.send(edits, f"node {a} \u2192 node {b} = {val}"
-                  + (" (and back)" if len(edits) > 1 else ""))
+        self.run(self.send(edits, f"node {a} \u2192 node {b} = {val}"
+                           + (" (and back)" if len(edits) > 1 else "")), "distances")
 
     def action_toggle_link(self) -> None:
         pair = self.cursor_pair()
@@ -168,13 +160,10 @@ class DistanceEditor(MatrixEditor[tuple[int, int]]):
         if not edits:
             self.message.say("Every pair already has a distance.")
             return
-        self.send(edits, f"{len(edits)} missing distance(s) filled")
+        self.run(self.send(edits, f"{len(edits)} missing distance(s) filled"), "distances")
 
     # -- sending ------------------------------------------------------------------
-    def send(self, edits: list[Distance], what: str) -> None:
-        self.run(self._send(edits, what), "distances")
-
-    async def _send(self, edits: list[Distance], what: str) -> None:
+    async def send(self, edits: list[Distance], what: str) -> None:
         """set-numa-node type dist for the edits, as one batch (QEMU's first refusal is said)."""
         async with self.sending(f"setting distances ({what})", f"Sent: {what}."):
             await self.vm.set_distances(edits, what)

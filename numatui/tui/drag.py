@@ -16,7 +16,6 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.screen import Screen
 from textual.strip import Strip
-from textual.widget import Widget
 from textual.widgets import Static
 
 from numatui.tui import colours
@@ -37,15 +36,8 @@ class DropZone(Protocol):
 def drop_zone_at(screen: Screen[object], x: int, y: int) -> DropZone | None:
     """The drop zone under screen point ``(x, y)`` (the ghost is looked through)."""
     for widget, _region in screen.get_widgets_at(x, y):
-        if isinstance(widget, DragGhost):
-            continue
-        node: Widget | None = widget
-        while node is not None:
-            if isinstance(node, DropZone):
-                return node
-            parent = node.parent
-            node = parent if isinstance(parent, Widget) else None
-        return None
+        if not isinstance(widget, DragGhost):
+            return next((n for n in widget.ancestors_with_self if isinstance(n, DropZone)), None)
     return None
 
 

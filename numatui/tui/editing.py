@@ -32,17 +32,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from rich.text import Text
 from textual import events, on
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
+from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.css.query import NoMatches
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from numatui.core.errors import ActionRefused
 from numatui.session.errors import Disconnected, QemuRefused, SessionError
 from numatui.session.machine import RunState
+from numatui.session.replay import ReplayFailed
 from numatui.tui.controller import internal_error
 from numatui.tui.dialog import Dialog
 
@@ -68,19 +67,12 @@ def local_step() -> Step:
     return step
 
 
-def run_on(screen: Screen[Any], enqueue: Enqueue | None, work: Coroutine[Any, Any, None],
-           group: str) -> None:
-    """``work`` on ``enqueue`` (the app's queue), else as a worker of ``screen``'s app."""
-    if enqueue is not None:
-        enqueue(work)
-    else:
-        screen.app.run_worker(work, group=group)
-
-
 def error_words(exc: BaseException) -> str:
     """One line for a failure: QEMU's own text when it refused."""
     if isinstance(exc, QemuRefused):
         return f"QEMU refused: {exc.qemu_message}"
+    if isinstance(exc, ReplayFailed):  # a relaunch that failed: where the VM is now
+        return f"{exc} ({'still on the old QEMU' if exc.restored else 'QEMU is gone'})"
     if isinstance(exc, SessionError | ActionRefused):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
@@ -121,26 +113,12 @@ async def route_editor_key(app: App[Any], event: events.Key) -> None:
         event.stop()
 
 
-def digit_bindings() -> list[Binding]:
-    """0-9 on an editor's table start an edit with that digit (once open, the
-    cell takes the keys: :meth:`Editor.route_key`).  Bindings, not ``on_key``: Textual runs a key's binding
-    only after the key bubbled up to the app, so a handler on the way would
-    take "2" before an earlier arrow's binding moved the cursor (keys typed
-    in one burst); as bindings, every key acts in the order typed."""
-    return [Binding(str(d), f"edit('{d}')", show=False) for d in range(10)]
+class VmDialog(Dialog[None]):
+    """A dialog that changes ``vm``: its QMP work goes on ``enqueue`` and runs
+    in ``step`` (see the module docstring), ``on_change`` is called after
+    QEMU's state changed; it says the outcome in its ``#P-message`` line."""
 
-
-class Editor(Dialog[None], Generic[K]):
-    """An editor of ``vm``: its QMP work goes on ``enqueue`` and runs in ``step``
-    (see the module docstring), ``on_change`` is called after QEMU's state changed."""
-
-    DEFAULT_CSS = """
-    Editor DataTable { height: auto; margin: 1 0 0 0; }
-    Editor Input { display: none; width: 40; }
-    Editor Input.shown { display: block; }
-    """
     PREFIX: ClassVar[str]
-    BOX_TITLE: ClassVar[str]
 
     def __init__(self, vm: Vm, *, step: Step | None = None, enqueue: Enqueue | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
@@ -150,7 +128,73 @@ class Editor(Dialog[None], Generic[K]):
         self.step = step or local_step()
         self.enqueue = enqueue
         self.on_change = on_change
-        self.editing: K | None = None
+        self.setup()
+
+    def setup(self) -> None:
+        """A subclass's own state, made with the dialog."""
+
+    @property
+    def message(self) -> MessageLine:
+        """The message line; once the dialog is closed, one nobody sees (work
+        still running says its outcome in the app's status and the QMP log)."""
+        try:
+            return self.query_one(f"#{self.PREFIX}-message", MessageLine)
+        except NoMatches:
+            return MessageLine()
+
+    def run(self, work: Coroutine[Any, Any, None], group: str) -> None:
+        """QMP work on the app's queue (standing alone: a worker of the host
+        app), never of this screen: escape closes the dialog while the work
+        (a relaunch) goes on; a screen's workers end with it."""
+        if self.enqueue is not None:
+            self.enqueue(work)
+        else:
+            self.app.run_worker(work, group=group)
+
+    def redraw(self) -> None:
+        """Draw QEMU's state anew (a dialog that shows none: nothing)."""
+
+    def changed(self, redraw: Callable[[], None] | None = None) -> None:
+        """After QEMU's state changed: redraw (when still shown), tell the app."""
+        if self.is_attached:
+            (redraw or self.redraw)()
+        if self.on_change is not None:
+            self.on_change()
+
+    @contextlib.asynccontextmanager
+    async def sending(self, what: str, sent: str = "",
+                      failed: Callable[[Exception], str] = error_words) -> AsyncIterator[None]:
+        """The body as the QMP step ``what``; its outcome in the message line:
+        ``sent`` (if any), or ``failed(exc)`` (QEMU going away goes on to the step too)."""
+        async with self.step(what):
+            try:
+                yield
+            except Disconnected as exc:
+                self.message.say(error_words(exc), "error")
+                raise  # the app's step reports QEMU going away too
+            except (SessionError, ActionRefused) as exc:
+                self.message.say(failed(exc), "error")
+            else:
+                if sent:
+                    self.message.say(sent, "ok")
+
+
+class Editor(VmDialog, Generic[K]):
+    """A table editor of ``vm`` (see the module docstring)."""
+
+    DEFAULT_CSS = """
+    Editor DataTable { height: auto; margin: 1 0 0 0; }
+    Editor Input { display: none; width: 40; }
+    Editor Input.shown { display: block; }
+    """
+    #: 0-9 on an editor's table start an edit with that digit (once open, the
+    #: cell takes the keys: :meth:`Editor.route_key`).  Bindings, not ``on_key``: Textual
+    #: runs a key's binding only after the key bubbled up to the app, so a handler on the
+    #: way would take "2" before an earlier arrow's binding moved the cursor (keys typed
+    #: in one burst); as bindings, every key acts in the order typed.
+    BINDINGS: ClassVar[list[BindingType]] = [Binding(str(d), f"edit('{d}')", show=False)
+                                             for d in range(10)]
+    editing: K | None = None
 
     @property
     def read_only(self) -> str | None:
@@ -165,21 +209,6 @@ class Editor(Dialog[None], Generic[K]):
     def field(self) -> Input:
         return self.query_one(f"#{self.PREFIX}-input", Input)
 
-    @property
-    def message(self) -> MessageLine:
-        """The message line; once the editor is closed, one nobody sees (work
-        still running says its outcome in the app's status and the QMP log)."""
-        try:
-            return self.query_one(f"#{self.PREFIX}-message", MessageLine)
-        except NoMatches:
-            return MessageLine()
-
-    def run(self, work: Coroutine[Any, Any, None], group: str) -> None:
-        """QMP work on the app's queue (standing alone: a worker of the host
-        app), never of this screen: escape closes the editor while the work
-        (a relaunch) goes on; a screen's workers end with it."""
-        run_on(self, self.enqueue, work, group)
-
     def refused(self) -> bool:
         """Whether read-only, said as an error."""
         if self.read_only:
@@ -187,35 +216,14 @@ class Editor(Dialog[None], Generic[K]):
         return bool(self.read_only)
 
     # -- drawing ------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = self.BOX_TITLE
-            yield from self.body()
-        yield Footer()
-
-    def body(self) -> ComposeResult:
-        raise NotImplementedError
-
     def new_table(self, cursor_type: Literal["cell", "row"]) -> DataTable[Text]:
-        table: DataTable[Text] = DataTable(id=f"{self.PREFIX}-table", cursor_type=cursor_type)
-        table.show_row_labels = True
-        return table
+        return DataTable(id=f"{self.PREFIX}-table", cursor_type=cursor_type)  # row labels: the nodes
 
     def on_mount(self) -> None:
         self.redraw()
         self.table.focus()
         if self.read_only:
             self.message.say(self.read_only)
-
-    def redraw(self) -> None:
-        raise NotImplementedError
-
-    def changed(self, redraw: Callable[[], None] | None = None) -> None:
-        """After QEMU's state changed: redraw (when still shown), tell the app."""
-        if self.is_attached:
-            (redraw or self.redraw)()
-        if self.on_change is not None:
-            self.on_change()
 
     # -- editing ------------------------------------------------------------------
     def action_edit(self, first: str = "") -> None:
@@ -263,7 +271,6 @@ class Editor(Dialog[None], Generic[K]):
         end; the table keeps the focus (keys reach the cell through :meth:`route_key`)."""
         self.editing = editing
         field = self.field
-        field.select_on_focus = False
         field.value = value
         field.border_title = title
         field.add_class("shown")
@@ -288,8 +295,8 @@ class Editor(Dialog[None], Generic[K]):
     def action_close(self) -> None:
         if self.field.has_class("shown"):
             self.close_input()
-            return
-        self.dismiss(None)
+        else:
+            self.dismiss(None)
 
 
 class MatrixEditor(Editor[K]):
@@ -313,9 +320,7 @@ class MatrixEditor(Editor[K]):
     def cursor_pair(self) -> tuple[int, int] | None:
         rows, cols = self.axes()
         row, col = self.table.cursor_coordinate
-        if not rows or row >= len(rows) or col >= len(cols):
-            return None
-        return rows[row], cols[col]
+        return (rows[row], cols[col]) if rows and row < len(rows) and col < len(cols) else None
 
     def fill_table(self, header: str, width: int, cell: Callable[[int, int], Text]) -> None:
         """Rebuild the table, columns headed ``header`` + node, the cursor kept
@@ -341,19 +346,3 @@ class MatrixEditor(Editor[K]):
     def pair_words(self, a: int, b: int) -> str:
         """The cursor line for the cell ``a`` -> ``b``."""
         raise NotImplementedError
-
-    @contextlib.asynccontextmanager
-    async def sending(self, what: str, sent: str,
-                      failed: Callable[[Exception], str] = error_words) -> AsyncIterator[None]:
-        """The body as the QMP step ``what``; its outcome in the message line:
-        ``sent``, or ``failed(exc)`` (QEMU going away goes on to the step too)."""
-        async with self.step(what):
-            try:
-                yield
-            except Disconnected as exc:
-                self.message.say(error_words(exc), "error")
-                raise  # the app's step reports QEMU going away too
-            except (SessionError, ActionRefused) as exc:
-                self.message.say(failed(exc), "error")
-            else:
-                self.message.say(sent, "ok")

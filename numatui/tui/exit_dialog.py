@@ -13,8 +13,8 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Button, Checkbox, Footer, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Button, Checkbox, Static
 
 from numatui.tui.dialog import ButtonDialog
 
@@ -23,22 +23,19 @@ def severity(finding: Any) -> str:
     return str(finding.severity.value)
 
 
+#: Each severity's mark and style, in the order shown (blocking ones first).
+MARKS = {"blocking": ("✖ blocking ", "bold #ef4444"), "warning": ("⚠ warning  ", "bold #f59e0b"),
+         "info": ("ℹ note     ", "bold #38bdf8")}
+
+
 def findings_text(findings: Sequence[Any]) -> Text:
     out = Text()
-    ordered = sorted(findings, key=lambda f: ("blocking", "warning", "info").index(severity(f))
-                     if severity(f) in ("blocking", "warning", "info") else 1)
-    if not ordered:
+    if not findings:
         out.append("✔ No findings: QEMU should boot with this mapping.\n", style="bold #10b981")
-    for f in ordered:
-        if severity(f) == "blocking":
-            out.append("✖ blocking ", style="bold #ef4444")
-        elif severity(f) == "info":
-            out.append("ℹ note     ", style="bold #38bdf8")
-        else:
-            out.append("⚠ warning  ", style="bold #f59e0b")
+    for f in sorted(findings, key=lambda f: list(MARKS).index(severity(f)) if severity(f) in MARKS else 1):
+        out.append(*MARKS.get(severity(f), MARKS["warning"]))
         out.append(f"{f.message}\n")
     return out
-
 
 
 class Tick(Checkbox):
@@ -51,6 +48,7 @@ class Tick(Checkbox):
         self.BUTTON_INNER = "\u2713" if self.value else " "
         super().watch_value()
 
+
 class ExitDialog(ButtonDialog[bool | None]):
     DEFAULT_CSS = """
     ExitDialog > Vertical { width: 84; }
@@ -62,33 +60,24 @@ class ExitDialog(ButtonDialog[bool | None]):
         Binding("f", "force", "Force"),
         Binding("escape", "cancel", "Cancel"),
     ]
+    box_title = "Exit preconfig: build the machine and boot it"
 
     def __init__(self, findings: Sequence[Any]) -> None:
         super().__init__()
         self.findings = list(findings)
         self.blocking = [f for f in self.findings if severity(f) == "blocking"]
 
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = "Exit preconfig: build the machine and boot it"
-            yield Static(
-                "QEMU builds the machine with the current mapping; after that the node of "
-                "every CPU is fixed. Preflight findings:"
-            )
-            with VerticalScroll(id="findings"):
-                yield Static(findings_text(self.findings))
-            if self.blocking:
-                yield Tick("Force: boot despite the blocking findings (f)", id="force", compact=True)
-            yield from self.buttons("Boot", "Cancel", disabled=bool(self.blocking))
-        yield Footer(show_command_palette=False)  # the dialog's own keys, not the grid's
+    def body(self) -> ComposeResult:
+        yield Static("QEMU builds the machine with the current mapping; after that the node of "
+                     "every CPU is fixed. Preflight findings:")
+        with VerticalScroll(id="findings"):
+            yield Static(findings_text(self.findings))
+        if self.blocking:
+            yield Tick("Force: boot despite the blocking findings (f)", id="force", compact=True)
+        yield from self.buttons("Boot", "Cancel", disabled=bool(self.blocking))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return bool(self.blocking) if action == "force" else True
-
-    @property
-    def forced(self) -> bool:
-        boxes = self.query("#force").results(Checkbox)
-        return any(b.value for b in boxes)
 
     @on(Checkbox.Changed, "#force")
     def _forced(self, event: Checkbox.Changed) -> None:
@@ -96,10 +85,10 @@ class ExitDialog(ButtonDialog[bool | None]):
 
     def action_force(self) -> None:
         for box in self.query("#force").results(Checkbox):
-            box.value = not box.value
+            box.toggle()
 
     def action_confirm(self) -> None:
-        if self.blocking and not self.forced:
+        if self.blocking and not any(b.value for b in self.query("#force").results(Checkbox)):
             self.notify("Blocking findings: fix them, or tick Force (f) to boot anyway.",
                         severity="warning")
             return

@@ -91,16 +91,8 @@ class Pick:
     base: frozenset[int]  # what a shift range is added to
 
 
-def click_slot(
-    selection: Iterable[int],
-    cursor: int,
-    anchor: int | None,
-    base: Iterable[int],
-    slot: int,
-    *,
-    toggle: bool = False,
-    extend: bool = False,
-) -> Pick:
+def click_slot(selection: Iterable[int], cursor: int, anchor: int | None, base: Iterable[int], slot: int,
+               *, toggle: bool = False, extend: bool = False) -> Pick:
     """A click on ``slot``; ``toggle`` is ctrl/alt, ``extend`` is shift (wins over toggle)."""
     current = frozenset(selection)
     if extend:
@@ -108,9 +100,7 @@ def click_slot(
             anchor, base = cursor, current
         low, high = sorted((anchor, slot))
         return Pick(frozenset(base) | frozenset(range(low, high + 1)), slot, anchor, frozenset(base))
-    if toggle:
-        return Pick(current ^ {slot}, slot, None, frozenset())
-    return Pick(frozenset({slot}), slot, None, frozenset())
+    return Pick(current ^ {slot} if toggle else frozenset({slot}), slot, None, frozenset())
 
 
 def group_slots(keys: Sequence[SlotKey], group: SlotKey) -> list[int]:
@@ -122,9 +112,7 @@ def group_slots(keys: Sequence[SlotKey], group: SlotKey) -> list[int]:
 def click_group(selection: Iterable[int], members: Sequence[int], *, add: bool = False) -> frozenset[int]:
     """A click on a group label: the group alone; with ``add``, toggled into the selection."""
     current, group = frozenset(selection), frozenset(members)
-    if not add:
-        return group
-    return current - group if group <= current else current | group
+    return group if not add else current - group if group <= current else current | group
 
 
 @dataclass
@@ -156,9 +144,6 @@ class Gesture:
 
 def ghost_text(count: int, target: DropTarget | None) -> str:
     """What the drag ghost says: how many slots, and where they would go."""
-    what = f"{count} slot" + ("" if count == 1 else "s")
-    if target is None:
-        return f" ⠿ {what} · drop on a node "
-    if target == NEW_NODE:
-        return f" ⠿ {what} → new node "
-    return f" ⠿ {what} → node {target} "
+    where = ("· drop on a node" if target is None
+             else "→ new node" if target == NEW_NODE else f"→ node {target}")
+    return f" ⠿ {count} slot{'' if count == 1 else 's'} {where} "

@@ -50,17 +50,13 @@ def _section(name: str, rows: list[str]) -> list[str]:
             for i, row in enumerate(rows)]
 
 
-def _key_row(keys: str, what: str) -> str:
-    """``keys`` and what they do: aligned on the column, or after the keys when they are wider."""
-    return f"{keys:<{KEY - 1}} {what}"
-
-
 def help_text(keymap: Mapping[str, str] | None = None) -> str:
     """The help: every key from :data:`numatui.core.actions.ACTIONS` by
     section, as ``keymap`` binds them, then the mouse and what QEMU allows."""
     lines = ["[b]numatui[/b] maps the guest's CPU slots to NUMA nodes in a QEMU in preconfig.", ""]
     for section, keys in help_rows(keymap):
-        rows = [_key_row(key, what).replace("[", "\\[") for key, what in keys]  # literal
+        # a key aligned on the column, or its words after it when it is wider; "[" is literal
+        rows = [f"{key:<{KEY - 1}} {what}".replace("[", "\\[") for key, what in keys]
         lines += _section(section, [*BEFORE.get(section, ()), *rows])
     lines += _section("Mouse", MOUSE.splitlines())
     return "\n".join([*lines, "", QEMU.format(undo=key_of("undo", keymap), redo=key_of("redo", keymap),
@@ -83,6 +79,3 @@ class HelpScreen(Dialog[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(self.text)
-
-    async def action_dismiss(self, result: None = None) -> None:
-        self.dismiss(None)

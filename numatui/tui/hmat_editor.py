@@ -33,7 +33,7 @@ from numatui.model.hmat import HmatCache, HmatLb
 from numatui.model.numbers import UINT64_MAX, parse_int
 from numatui.model.units import human_size, qemu_strtosz
 from numatui.session.errors import SessionError
-from numatui.tui.editing import MatrixEditor, MessageLine, digit_bindings
+from numatui.tui.editing import MatrixEditor, MessageLine
 
 CELL_WIDTH = 10
 
@@ -43,9 +43,8 @@ def parse_value(text: str, latency: bool) -> int:
     text = text.strip()
     if not text:
         raise NumaError("type a value")
-    if latency:
-        return parse_int(text, "latency (ns)", hi=UINT64_MAX)
-    return qemu_strtosz(text, "B", what="bandwidth")
+    return (parse_int(text, "latency (ns)", hi=UINT64_MAX) if latency
+            else qemu_strtosz(text, "B", what="bandwidth"))
 
 
 def parse_cache(node: int, text: str) -> HmatCache:
@@ -53,11 +52,10 @@ def parse_cache(node: int, text: str) -> HmatCache:
     words = text.split()
     if len(words) < 2:
         raise NumaError("type LEVEL SIZE [ASSOCIATIVITY [POLICY [LINE]]], e.g. 1 256M direct write-back 64")
-    raw = {"node-id": node, "level": words[0], "size": qemu_strtosz(words[1], "B", what="size"),
-           "associativity": words[2] if len(words) > 2 else "none",
-           "policy": words[3] if len(words) > 3 else "none",
-           "line": words[4] if len(words) > 4 else "0"}
-    return hmat.cache_from_args("cache", raw)
+    level, size, associativity, policy, line = (words + ["none", "none", "0"][len(words) - 2:])[:5]
+    return hmat.cache_from_args("cache", {"node-id": node, "level": level,
+                                          "size": qemu_strtosz(size, "B", what="size"),
+                                          "associativity": associativity, "policy": policy, "line": line})
 
 
 class HmatEditor(MatrixEditor[tuple[str, int, int]]):
@@ -77,10 +75,9 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
         Binding("h", "next_hierarchy", "Level"),
         Binding("c", "add_cache", "Cache"),
         Binding("escape", "close", "Close"),
-        *digit_bindings(),  # a digit starts an edit with it: keys act in the order typed
     ]
     PREFIX = "hmat"
-    BOX_TITLE = "HMAT (set-numa-node types hmat-lb, hmat-cache)"
+    box_title = "HMAT (set-numa-node types hmat-lb, hmat-cache)"
     TAKES = "HMAT"
 
     hierarchy = hmat.HIERARCHIES[0]  # the table shown (h and t switch); the input
@@ -103,10 +100,8 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
         return self.data_type in hmat.LATENCY_TYPES
 
     def value(self, initiator: int, target: int) -> HmatLb | None:
-        for lb in self.session.hmat_lb:
-            if lb.key == (self.hierarchy, self.data_type, initiator, target):
-                return lb
-        return None
+        key = (self.hierarchy, self.data_type, initiator, target)
+        return next((lb for lb in self.session.hmat_lb if lb.key == key), None)
 
     @property
     def read_only(self) -> str | None:
@@ -154,7 +149,16 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
             return "hmat=off: QEMU refuses every HMAT option."
         if not self.initiators:
             return "No node has CPUs yet: map CPUs first (an initiator needs them)."
-        return self.table_status() + self.initiator_hint()
+        gaps = hmat.missing_pairs(self.session.hmat_lb, self.initiators, self.targets)
+        if lacking := gaps.get((self.hierarchy, self.data_type)):
+            status = (f"{len(lacking)} pair(s) unset in this table: QEMU boots and tells the "
+                      "guest 0 (not provided) for them.")
+        elif (self.hierarchy, self.data_type) not in {(lb.hierarchy, lb.data_type)
+                                                      for lb in self.session.hmat_lb}:
+            status = "This table is empty: QEMU writes no such table."
+        else:
+            status = "This table is complete."
+        return status + self.initiator_hint()
 
     def initiator_hint(self) -> str:
         """Memory-only nodes without an ``initiator`` (the preflight warns): QEMU
@@ -166,17 +170,6 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
             return ""
         return (f" Memory-only node {', '.join(map(str, lacking))} has no initiator; QEMU takes one "
                 "only when a node is added: m, n (size), i.")
-
-    def table_status(self) -> str:
-        gaps = hmat.missing_pairs(self.session.hmat_lb, self.initiators, self.targets)
-        lacking = gaps.get((self.hierarchy, self.data_type))
-        if lacking:
-            return (f"{len(lacking)} pair(s) unset in this table: QEMU boots and tells the "
-                    "guest 0 (not provided) for them.")
-        if (self.hierarchy, self.data_type) not in {(lb.hierarchy, lb.data_type)
-                                                    for lb in self.session.hmat_lb}:
-            return "This table is empty: QEMU writes no such table."
-        return "This table is complete."
 
     def pair_words(self, i: int, t: int) -> str:
         lb = self.value(i, t)
@@ -219,21 +212,17 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
     def submit(self, editing: tuple[str, int, int], text: str) -> None:
         kind, a, b = editing
         try:
-            item: HmatLb | HmatCache
-            if kind == "lb":
-                value = parse_value(text, self.latency)
-                lb = HmatLb(a, b, self.hierarchy, self.data_type, value)
-                self.vm.check_hmat(lbs=[lb])
-                item = lb
+            item = (HmatLb(a, b, self.hierarchy, self.data_type, parse_value(text, self.latency))
+                    if kind == "lb" else parse_cache(a, text))
+            if isinstance(item, HmatLb):
+                self.vm.check_hmat(lbs=[item])
             else:
-                cache = parse_cache(a, text)
-                self.vm.check_hmat(caches=[cache])
-                item = cache
+                self.vm.check_hmat(caches=[item])
         except (NumaError, SessionError, ActionRefused) as exc:
             self.message.say(f"Refused: {exc}{self.fill_first(a) if kind == 'cache' else ''}", "error")
             return
         self.close_input()
-        self.send(item)
+        self.run(self.send(item), "hmat")
 
     def fill_first(self, node: int) -> str:
         """What a cache of ``node`` needs first: QEMU wants a non-zero latency and
@@ -245,10 +234,7 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
         return f". Fill first {what} from an initiator to node {node}, level memory (h)"
 
     # -- sending ------------------------------------------------------------------
-    def send(self, item: HmatLb | HmatCache) -> None:
-        self.run(self._send(item), "hmat")
-
-    async def _send(self, item: HmatLb | HmatCache) -> None:
+    async def send(self, item: HmatLb | HmatCache) -> None:
         what = item.option()
         async with self.sending(f"setting {what}", f"Sent: {what}"):
             if isinstance(item, HmatLb):

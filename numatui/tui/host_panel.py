@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from numatui.core.vm import Vm
 from numatui.model.host_panel import host_panel_lines
-from numatui.tui.paint import FollowsVm
+from numatui.tui.paint import FollowsVm, update_static
 
 
 class HostPanel(Static, FollowsVm):
@@ -18,10 +18,9 @@ class HostPanel(Static, FollowsVm):
     HostPanel.shown { display: block; }
     """
 
-    def __init__(self, vm: Vm, **kwargs: object) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, vm: Vm, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
         self.vm = vm
-        self._text = ""
 
     def toggle(self) -> bool:
         self.toggle_class("shown")
@@ -34,9 +33,6 @@ class HostPanel(Static, FollowsVm):
         vm = self.vm
         lines = host_panel_lines(vm.host.get(), vm.session.nodes, pinning=vm.session.pinning,
                                  pinned=vm.pinned, unpinned=vm.unpinned, error=vm.host.error)
-        text = "\n".join(lines)  # the first line is the title
-        if text != self._text:
-            self._text = text
-            content = Text(text)  # data, never markup
-            content.stylize("bold", 0, len(lines[0]))
-            self.update(content)
+        content = Text("\n".join(lines))  # data, never markup; the first line is the title
+        content.stylize("bold", 0, len(lines[0]))
+        update_static(self, content)

@@ -8,7 +8,7 @@ eject), so the CPU shows "unplug requested" (``~``) until the
 :class:`~numatui.core.unplug.UnplugTracker` has the guest's answer
 (``DEVICE_DELETED``, a refusal, or none within ``Vm.unplugs.timeout`` s).
 
-Runs through the :class:`~numatui.tui.controller.Controller`'s lock, so never
+Runs on the :class:`~numatui.tui.controller.Controller`'s work queue, so never
 at the same time as another QMP step; QEMU's texts are never parsed as markup.
 """
 
@@ -50,31 +50,20 @@ class Hotplug:
         node = f", node {slot.node_id}" if slot.node_id is not None else ""
         return f"{format_key(slot.key)} ({what}{node})"
 
-    def _running(self, verb: str) -> bool:
+    # -- p and u -----------------------------------------------------------------------
+    async def run(self, plug: bool, keys: Sequence[SlotKey],
+                  restore: Callable[[], None] | None = None) -> None:
+        """``p``: hot-plug the empty slots among ``keys``; ``u`` (not ``plug``):
+        ask the guest to eject the hot-plugged CPUs among them.  Queued behind
+        earlier keys; once its turn comes: nothing before boot, the slots it
+        cannot take are reported, the others plugged (unplugged); ``restore``
+        gives the selection back when nothing can be done."""
+        targets = Targets()
         try:
-            self.vm.check_running(verb)
+            self.vm.check_running("plugged" if plug else "unplugged")
+            targets = self.vm.plug_targets(keys) if plug else self.vm.unplug_targets(keys)
         except ActionRefused as exc:
             self.ctl.say(str(exc), title="Not running yet", severity="warning")
-            return False
-        return True
-
-    # -- p and u -----------------------------------------------------------------------
-    def plug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
-        """``p``: hot-plug the empty slots among ``keys``, queued behind earlier
-        keys (checked when it runs; ``restore`` gives the selection back when
-        nothing can be plugged)."""
-        self.ctl.enqueue(self._queued(True, keys, restore))
-
-    def unplug(self, keys: Sequence[SlotKey], restore: Callable[[], None] | None = None) -> None:
-        """``u``: ask the guest to eject the hot-plugged CPUs among ``keys`` (queued, as ``p``)."""
-        self.ctl.enqueue(self._queued(False, keys, restore))
-
-    async def _queued(self, plug: bool, keys: Sequence[SlotKey], restore: Callable[[], None] | None) -> None:
-        """Once its turn comes: nothing before boot; the slots ``p`` (``u``)
-        cannot take are reported, the others plugged (unplugged)."""
-        targets = Targets()
-        if self._running("plugged" if plug else "unplugged"):
-            targets = self.vm.plug_targets(keys) if plug else self.vm.unplug_targets(keys)
         if targets.refused:
             topo = self.vm.session.topology
             lines = [self._label(topo.slot(k)) + ("" if plug else f": {_UNPLUG_WHY[w]}")

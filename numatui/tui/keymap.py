@@ -34,14 +34,10 @@ MAX_CONFIG_BYTES = 64 * 1024
 _KEY = re.compile(r"[A-Za-z0-9_+-]{1,40}|[!-~]")
 
 
-def config_path() -> Path:
-    return config_dir() / "config.toml"
-
-
 def load_keymap(path: Path | None = None) -> tuple[dict[str, str], list[str]]:
     """``(keymap, problems)``: the binding id -> keys of the ``[keys]`` table
     (empty when there is no file), and one line per thing refused."""
-    path = path or config_path()
+    path = path or config_dir() / "config.toml"
     try:
         data_bytes = read_optional(path, MAX_CONFIG_BYTES, "config")
         if data_bytes is None:  # no config (or one this user cannot read): the defaults

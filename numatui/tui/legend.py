@@ -17,23 +17,17 @@ from numatui.tui import colours
 from numatui.tui.paint import FollowsVm, update_static
 
 
-def _cell(text: str, style: Style) -> Text:
-    return Text(text, style=style)
-
-
 def legend_text(booted: bool, nodes: Sequence[int] = (0,), *, launched: bool = False,
                 width: int = 26) -> Text:
     """The legend for the nodes ``nodes``; ``launched``: numatui started QEMU
     (a set slot moves by relaunching it)."""
-    out = Text()
-    out.append("Legend\n", style="bold")
+    out = Text.assemble(("Legend\n", "bold"))
     nodes = list(nodes) or [0]
     first = nodes[0]
     # one sample per node, as many as fit on a line (each is 3 columns)
     fit = max(1, width // 3)
     for node in nodes[:fit]:
-        out.append_text(_cell(f"{node:>2}" if booted else f"{node:>2}{colours.LOCK_MARK}",
-                              colours.node_style(node)))
+        out.append(f"{node:>2}" if booted else f"{node:>2}{colours.LOCK_MARK}", colours.node_style(node))
     if len(nodes) > fit:
         out.append("…")
     out.append("\n")

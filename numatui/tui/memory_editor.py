@@ -17,25 +17,19 @@ changed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
-from numatui.model.backend import CHOICES, Backend
+from numatui.model.backend import CHOICES
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import MemorySplit, even_split, parse_node_size
 from numatui.model.units import format_size, human_size
-from numatui.session.errors import SessionError
 from numatui.session.memory import current_sizes, live_additions, read_only_reason
-from numatui.session.replay import ReplayFailed
-from numatui.tui.editing import Editor, Enqueue, MessageLine, Step, digit_bindings, error_words
-
-if TYPE_CHECKING:
-    from numatui.core.vm import Vm
+from numatui.tui.editing import Editor, MessageLine
 
 COLUMNS = ("memdev", "CPUs", "now", "new")
 
@@ -57,14 +51,11 @@ class MemoryEditor(Editor[int]):
         Binding("b", "backend", "Backend"),
         Binding("i", "initiator", "Initiator"),
         Binding("escape", "close", "Close"),
-        *digit_bindings(),
     ]
     PREFIX = "mem"
-    BOX_TITLE = "Node memory (-object memory-backend-*,size=)"
+    box_title = "Node memory (-object memory-backend-*,size=)"
 
-    def __init__(self, vm: Vm, *, step: Step | None = None, enqueue: Enqueue | None = None,
-                 on_change: Callable[[], None] | None = None) -> None:
-        super().__init__(vm, step=step, enqueue=enqueue, on_change=on_change)
+    def setup(self) -> None:
         self.draft: dict[int, int] = current_sizes(self.session)
         #: the backend chosen (b) for a node QEMU does not have yet: an index into CHOICES
         self.backends: dict[int, int] = {}
@@ -127,10 +118,9 @@ class MemoryEditor(Editor[int]):
         if self.draft:
             table.move_cursor(row=min(row, len(self.draft) - 1))
         split = self.split
-        total = Text()
-        total.append(f"-m {human_size(split.ram)} \u00b7 nodes {human_size(split.total)} \u00b7 ")
-        total.append(split.remainder_text(), style="bold" if split.remainder == 0 else "bold red")
-        self.query_one("#mem-total", Static).update(total)
+        self.query_one("#mem-total", Static).update(Text.assemble(
+            f"-m {human_size(split.ram)} \u00b7 nodes {human_size(split.total)} \u00b7 ",
+            (split.remainder_text(), "bold" if split.remainder == 0 else "bold red")))
 
     # -- editing ------------------------------------------------------------------
     def start_edit(self, first: str) -> None:
@@ -151,11 +141,8 @@ class MemoryEditor(Editor[int]):
         self.close_input()
         words = self.remainder_text()
         problems = self.split.problems()  # what a would refuse: say so now, not "press a"
-        if problems:
-            self.message.say(f"{words[:1].upper()}{words[1:]}. Not applicable yet: {problems[0]}.",
-                             "error")
-        else:
-            self.message.say(f"{words[:1].upper()}{words[1:]}. Press a to apply.")
+        self.message.say(f"{words[:1].upper()}{words[1:]}. " + (f"Not applicable yet: {problems[0]}."
+                         if problems else "Press a to apply."), "error" if problems else "info")
         self.redraw()
 
     def action_even(self) -> None:
@@ -171,14 +158,12 @@ class MemoryEditor(Editor[int]):
     def action_apply(self) -> None:
         if self.refused():
             return
-        problems = self.split.problems()
-        if problems:
+        if problems := self.split.problems():
             self.message.say(f"Not applied: {problems[0]}.", "error")
-            return
-        if self.draft == current_sizes(self.session):
+        elif self.draft == current_sizes(self.session):
             self.message.say("Nothing to apply: QEMU already has these sizes.")
-            return
-        self.run(self.apply(), "memory")
+        else:
+            self.run(self.apply(), "memory")
 
     def action_new_node(self) -> None:
         """A row for a node QEMU does not have yet (memory given to it in
@@ -233,36 +218,22 @@ class MemoryEditor(Editor[int]):
             self.message.say(f"Node {node}: initiator={nxt} (sent with the node when you apply, a).")
         self.redraw()
 
-    def chosen_backends(self) -> dict[int, Backend]:
-        return {node: CHOICES[i][1] for node, i in self.backends.items()}
-
     async def apply(self) -> None:
         live = live_additions(self.session, self.draft)
         if live is not None:  # new nodes only: object-add + set-numa-node, no relaunch
             self.message.say("Adding the new node(s) with their memory live\u2026")
-            async with self.step("adding node(s) with memory live"):
-                try:
-                    await self.vm.set_memory(self.draft, self.chosen_backends(), self.initiators)
-                except SessionError as exc:
-                    self.message.say(error_words(exc), "error")
-                else:
-                    added = ", ".join(f"node {n} {human_size(size) if size else 'no memory'}"
-                                      for n, size in live)
-                    self.message.say(f"Applied live (no relaunch): {added}.", "ok")
         else:
             self.message.say("Starting a new QEMU with the new split and replaying the plan\u2026")
-            async with self.step("relaunching QEMU with the new memory split"):
-                try:
-                    new = await self.vm.set_memory(self.draft, self.chosen_backends(), self.initiators)
-                except ReplayFailed as exc:
-                    where = "still on the old QEMU" if exc.restored else "QEMU is gone"
-                    self.message.say(f"{error_words(exc)} ({where})", "error")
-                except SessionError as exc:
-                    self.message.say(error_words(exc), "error")
-                else:
-                    pid = new.pid if new is not None else "?"
-                    self.message.say(f"Applied: a new QEMU (pid {pid}) holds the new split and the "
-                                     "replayed plan.", "ok")
+        async with self.sending("adding node(s) with memory live" if live is not None
+                                else "relaunching QEMU with the new memory split"):
+            backends = {node: CHOICES[i][1] for node, i in self.backends.items()}
+            new = await self.vm.set_memory(self.draft, backends, self.initiators)
+            if live is not None:
+                added = ", ".join(f"node {n} {human_size(size) if size else 'no memory'}" for n, size in live)
+                self.message.say(f"Applied live (no relaunch): {added}.", "ok")
+            else:
+                self.message.say(f"Applied: a new QEMU (pid {new.pid if new is not None else '?'}) holds the "
+                                 "new split and the replayed plan.", "ok")
         self.draft = current_sizes(self.session)
         self.backends = {}
         self.initiators = {}

@@ -27,11 +27,7 @@ class SessionChanged(Message):
 
 
 class TranscriptAppended(Message):
-    """A new transcript entry (command, reply, error, event or note)."""
-
-    def __init__(self, entry: Any) -> None:
-        super().__init__()
-        self.entry = entry
+    """New transcript entries (commands, replies, errors, events or notes): the log catches up."""
 
 
 #: Events waiting for the next redraw (older ones of a flood are dropped).
@@ -70,7 +66,7 @@ class SessionFeed:
     def _on_entry(self, entry: Any) -> None:
         if self.log_shown and not self._log_posted:
             self._log_posted = True  # catch_up reads every entry since
-            self._post(TranscriptAppended(entry))
+            self._post(TranscriptAppended())
 
     def _on_event(self, event: dict[str, Any]) -> None:
         self._events.append(event)

@@ -31,16 +31,14 @@ DROP_STYLE = "reverse bold"
 INDENT = "   "  # a folded line's continuation starts under the node id
 
 
-def node_lines(
-    session: Session, booted: bool, *, dragging: bool = False, drop: DropTarget | None = None
-) -> list[tuple[Text, DropTarget | None]]:
+def node_lines(session: Session, booted: bool, *, dragging: bool = False,
+               drop: DropTarget | None = None) -> list[tuple[Text, DropTarget | None]]:
     """The panel's lines, each with the drop target it is (a node-id, NEW_NODE or None)."""
-    slots = session.topology.slots
     cpus: Counter[int | None] = Counter()
     present: Counter[int | None] = Counter()
     boot_cpus = None if booted else session.boot_cpus()  # -smp cpus < maxcpus
     indexes = session.topology.cpu_indexes() if boot_cpus is not None else {}
-    for s in slots:
+    for s in session.topology.slots:
         cpus[s.node_id] += s.vcpus_count
         if s.present or (boot_cpus is not None and indexes[s.key].start < boot_cpus):
             present[s.node_id] += s.vcpus_count
@@ -52,15 +50,9 @@ def node_lines(
     if not ids:
         lines.append((Text("(none known: press n to add one)", style="italic"), None))
     for node_id in ids:
-        out = Text()
-        out.append("██", style=colours.swatch(node_id))
-        out.append(f" {node_id:<3}")
-        if booted:
-            out.append(f"{present[node_id]}/{cpus[node_id]} present")
-        elif boot_cpus is not None:
-            out.append(f"{present[node_id]}/{cpus[node_id]} at boot")
-        else:
-            out.append(f"{cpus[node_id]:>3} CPUs")
+        out = Text.assemble(("██", colours.swatch(node_id)), f" {node_id:<3}")
+        out.append(f"{cpus[node_id]:>3} CPUs" if not booted and boot_cpus is None else
+                   f"{present[node_id]}/{cpus[node_id]} {'present' if booted else 'at boot'}")
         node = known.get(node_id)
         if node is not None and node.size is not None:
             out.append(f"  {human_size(node.size)}")
@@ -73,10 +65,7 @@ def node_lines(
             out.append(" ◀", style="bold")
         lines.append((out, node_id))
     if cpus[None]:
-        out = Text()
-        out.append("░░", style=colours.swatch(None))
-        out.append(f" unassigned {cpus[None]}")
-        lines.append((out, None))
+        lines.append((Text.assemble(("░░", colours.swatch(None)), f" unassigned {cpus[None]}"), None))
     if dragging and not booted:
         out = Text("+ new node", style="bold" if drop == NEW_NODE else "italic")
         if drop == NEW_NODE:
@@ -173,9 +162,7 @@ class NodesPanel(LinePainter, FollowsVm):
         region = self.content_region
         line = y - region.y
         lines = self._lines_at(region.width)
-        if x not in range(region.x, region.right) or not 0 <= line < len(lines):
-            return None
-        return lines[line][1]
+        return lines[line][1] if x in range(region.x, region.right) and 0 <= line < len(lines) else None
 
     def show_drop(self, dragging: bool, target: DropTarget | None) -> None:
         """Show (or stop showing) a drag in progress, ``target`` highlighted."""

@@ -17,6 +17,18 @@ from dataclasses import dataclass
 
 from textual.notifications import SeverityLevel
 
+from numatui.model import sanitise
+
+#: Text from QEMU longer than this is cut in notifications (the QMP log and --log keep it).
+MAX_NOTICE = 1500
+
+
+def clip(text: str, limit: int = MAX_NOTICE) -> str:
+    """Text from the QMP peer made safe for a notification: through the sanitiser
+    (controls visible, newlines kept), cut to ``limit`` characters with a marker
+    saying how much was left out."""
+    return sanitise.multi_line(text, limit)
+
 
 @dataclass(frozen=True)
 class Notice:

@@ -22,8 +22,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from numatui.core.presets import PresetChoice
@@ -43,10 +42,8 @@ def hotkeys(names: Sequence[str]) -> dict[str, str]:
     """name -> a letter of it no earlier name took (``socket`` s, ``split`` p)."""
     out: dict[str, str] = {}
     for name in names:
-        for ch in name.lower():
-            if ch.isalpha() and ch not in out.values():
-                out[name] = ch
-                break
+        if free := [ch for ch in name.lower() if ch.isalpha() and ch not in out.values()]:
+            out[name] = free[0]
     return out
 
 
@@ -71,8 +68,9 @@ class PresetChooser(Dialog[PresetPick | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "into(1)", "Onto N nodes", key_display="1-9"),  # the footer's one entry for 1-9
         *[Binding(str(d), f"into({d})", show=False) for d in range(2, 10)],
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "dismiss", "Cancel"),
     ]
+    PALETTE = False  # its footer: its own keys, not the grid's under it
 
     def __init__(self, choices: Sequence[PresetChoice], nodes: int,
                  recheck: Callable[[str, int], PresetChoice] | None = None) -> None:
@@ -84,21 +82,16 @@ class PresetChooser(Dialog[PresetPick | None]):
         self.recheck = recheck
         self.keys = hotkeys([c.name for c in self.choices])
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("Map the whole machine with a preset"), id="preset-title")
-            yield OptionList(*[self._option(c) for c in self.choices], id="preset-list")
-            yield Static(Text("letter: highlight · enter: apply · 1-9: apply onto that many nodes "
-                              "(split, interleave) · esc: cancel"), id="preset-hint")
-        yield Footer(show_command_palette=False)  # its own keys, not the grid's under it
+    def body(self) -> ComposeResult:
+        yield Static(Text("Map the whole machine with a preset"), id="preset-title")
+        yield OptionList(*[self._option(c) for c in self.choices], id="preset-list")
+        yield Static(Text("letter: highlight · enter: apply · 1-9: apply onto that many nodes "
+                          "(split, interleave) · esc: cancel"), id="preset-hint")
 
     def _option(self, choice: PresetChoice) -> Option:
-        words, style = status_text(choice, self.nodes)
-        text = Text()
-        text.append(f" {self.keys.get(choice.name, ' ')} ", style="bold reverse")
-        text.append(f" {choice.name:<11}", style="bold")
-        text.append(words, style=style)
-        text.append(f"\n     {choice.description}", style="dim")
+        text = Text.assemble((f" {self.keys.get(choice.name, ' ')} ", "bold reverse"),
+                             (f" {choice.name:<11}", "bold"), status_text(choice, self.nodes),
+                             (f"\n     {choice.description}", "dim"))
         return Option(text, id=choice.name, disabled=choice.refused is not None)
 
     @property
@@ -108,13 +101,8 @@ class PresetChooser(Dialog[PresetPick | None]):
     def on_mount(self) -> None:
         fits = [i for i, c in enumerate(self.choices) if c.fits]
         usable = [i for i, c in enumerate(self.choices) if c.refused is None]
-        first = (fits or usable or [0])[0]
-        self.options.highlighted = first
+        self.options.highlighted = (fits or usable or [0])[0]
         self.options.focus()
-
-    def highlighted(self) -> PresetChoice | None:
-        index = self.options.highlighted
-        return None if index is None else self.choices[index]
 
     def on_key(self, event: events.Key) -> None:
         """A preset's letter highlights it."""
@@ -138,9 +126,10 @@ class PresetChooser(Dialog[PresetPick | None]):
             self.dismiss(PresetPick(choice.name, None, choice.missing > 0))
 
     def action_into(self, count: int) -> None:
-        choice = self.highlighted()
-        if choice is None:
+        index = self.options.highlighted
+        if index is None:
             return
+        choice = self.choices[index]
         if not choice.takes_into:
             self.say(f"{choice.name} takes no node count: it needs its own number of nodes "
                      "(enter applies it)")
@@ -150,6 +139,3 @@ class PresetChooser(Dialog[PresetPick | None]):
             self.say(again.refused)
             return
         self.dismiss(PresetPick(choice.name, count, again.missing > 0))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

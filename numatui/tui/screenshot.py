@@ -13,19 +13,15 @@ from numatui.session.xdg import state_dir
 
 
 def save_screenshot(svg: str) -> Path:
-    """Write ``svg``; its path, or the last place's OSError."""
-    error: OSError | None = None
-    for where in (state_dir() / "screenshots", Path.cwd()):
-        try:
-            problem = None if where == Path.cwd() else (
-                private_dir_problem(state_dir()) or private_dir_problem(where, "screenshot directory"))
-            if problem is not None:
-                raise OSError(problem)
-            path = where / f"numatui_{time.strftime('%Y-%m-%dT%H_%M_%S')}.svg"
-            write_atomic(path, svg, mode=0o644)
-        except OSError as exc:
-            error = exc
-            continue
-        return path
-    assert error is not None
-    raise error
+    """Write ``svg``; its path, or the current directory's OSError."""
+    name = f"numatui_{time.strftime('%Y-%m-%dT%H_%M_%S')}.svg"
+    where = state_dir() / "screenshots"
+    try:
+        problem = private_dir_problem(state_dir()) or private_dir_problem(where, "screenshot directory")
+        if problem is not None:
+            raise OSError(problem)
+        write_atomic(where / name, svg, mode=0o644)
+    except OSError:  # the current directory is the user's own: no private-directory check
+        where = Path.cwd()
+        write_atomic(where / name, svg, mode=0o644)
+    return where / name
