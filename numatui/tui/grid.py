@@ -16,6 +16,7 @@ mouse handlers can hit-test with ``event.style.meta``.  The mouse gestures
 
 from __future__ import annotations
 
+import asyncio
 import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -35,7 +36,6 @@ from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.timer import Timer
 
 from numatui.model.errors import NumaError
 from numatui.model.topology import Slot, SlotKey, Topology
@@ -100,7 +100,9 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     class CursorMoved(Message):
         """The cursor, the selection or the hovered slot changed (for the
         status line); one still queued stands for the next (a key moving the
-        cursor and the selection is one redraw of the status line)."""
+        cursor and the selection is one redraw of the status line).  Posted
+        to the app, its one reader (as :class:`Resized`): bubbling through the
+        grid's four ancestors took four turns of the event loop per key."""
 
         def __init__(self, grid: CpuGrid) -> None:
             super().__init__()
@@ -150,7 +152,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         #: the default under NO_COLOR, where colours do not tell the nodes apart
         self.show_node_ids = bool(os.environ.get("NO_COLOR"))
         self._layout_args: tuple[int, int] | None = None  # (width, cell width) of _layout
-        self._late_paint: Timer | None = None  # see _paint_soon
+        self._late_paint: asyncio.TimerHandle | None = None  # see _paint_soon
         self.queued: set[SlotKey] = set()
         """Slots an assignment still waiting in the controller's queue will set."""
         self.mouse = GridMouse(self)
@@ -246,7 +248,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         self._relayout()
         self.scroll_to_cursor()
-        self.post_message(self.Resized(self))  # whether the grid fits may have changed (the overview)
+        self.app.post_message(self.Resized(self))  # whether the grid fits may have changed (the overview)
 
     @property
     def fits(self) -> bool:
@@ -425,29 +427,30 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._repaint(old ^ new)
 
     def watch_hovered(self) -> None:
-        self.post_message(self.CursorMoved(self))
+        self.app.post_message(self.CursorMoved(self))
 
     def _repaint(self, slots: Iterable[int]) -> None:
         """Repaint the rows of ``slots`` (and of a selection cleared unpainted,
         :meth:`_paint_soon`) that look different now: a cursor move looks at
         two rows, not at the whole screen."""
         if self._late_paint is not None:
-            self._late_paint.stop()
+            self._late_paint.cancel()
             self._late_paint = None
         slots, self._unpainted = self._unpainted.union(slots), frozenset()
         layout = self._layout
         self._refresh_changed_rows(
             None if layout is None else {layout.row_of(i) for i in slots if i < len(layout.position)})
-        self.post_message(self.CursorMoved(self))
+        self.app.post_message(self.CursorMoved(self))
 
     def _paint_soon(self) -> None:
         """Paint a change made as a key arrives (the selection it took) with
         the redraw of QEMU's answer, or after LATE_PAINT seconds if that is
         late.  Painting it at once would hold the answer's paint back by up to
         a frame (Textual paints at most 60 times a second): half the keypress
-        row of ``python -m numatui.bench``."""
+        row of ``python -m numatui.bench``.  A bare loop timer: a Textual
+        Timer is a task of its own, started and cancelled on every key."""
         if self._late_paint is None:
-            self._late_paint = self.set_timer(LATE_PAINT, self._paint_late)
+            self._late_paint = asyncio.get_running_loop().call_later(LATE_PAINT, self._paint_late)
 
     def _paint_late(self) -> None:
         self._late_paint = None
