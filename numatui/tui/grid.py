@@ -21,6 +21,7 @@ import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
+from functools import lru_cache
 from itertools import compress
 from operator import attrgetter, ne
 from typing import ClassVar
@@ -54,6 +55,16 @@ RowKey = tuple[int, bool, bool, str, tuple[Look, ...]]
 
 #: What a slot's look takes from the slot itself (``present`` is ``qom_path is not None``).
 _SLOT_FACTS = attrgetter("node_id", "qom_path")
+
+_UNDER, _REV, _UNDER_BOLD = Style(underline=True), Style(reverse=True), Style(bold=True, underline=True)
+
+
+@lru_cache(maxsize=16384)
+def _meta(name: str, value: object) -> Style:
+    """``{name: value}`` as style meta (a cell's slot, a label's group), made once:
+    ``Style.from_meta`` marshals the dict on every call, for every cell of a row."""
+    return Style.from_meta({name: value})
+
 
 #: Seconds a key's own change waits for the paint of QEMU's answer (CpuGrid._paint_soon).
 LATE_PAINT = 0.05
@@ -100,9 +111,8 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     class CursorMoved(Message):
         """The cursor, the selection or the hovered slot changed (for the
         status line); one still queued stands for the next (a key moving the
-        cursor and the selection is one redraw of the status line).  Posted
-        to the app, its one reader (as :class:`Resized`): bubbling through the
-        grid's four ancestors took four turns of the event loop per key."""
+        cursor and the selection is one redraw of the status line).  Sent to the
+        app, its one reader (as Resized): bubbling cost four loop turns a key."""
 
         def __init__(self, grid: CpuGrid) -> None:
             super().__init__()
@@ -447,8 +457,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         the redraw of QEMU's answer, or after LATE_PAINT seconds if that is
         late.  Painting it at once would hold the answer's paint back by up to
         a frame (Textual paints at most 60 times a second): half the keypress
-        row of ``python -m numatui.bench``.  A bare loop timer: a Textual
-        Timer is a task of its own, started and cancelled on every key."""
+        row of ``python -m numatui.bench``.  A loop timer: a Textual one is a task."""
         if self._late_paint is None:
             self._late_paint = asyncio.get_running_loop().call_later(LATE_PAINT, self._paint_late)
 
@@ -515,13 +524,13 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         if row.kind == "header":
             style = base + self.get_component_rich_style("cpugrid--header")
             pad = " " * (row.depth * 2)
-            meta = Style.from_meta({"group": row.group})
+            meta = _meta("group", row.group)
             return Strip([Segment(pad, base), Segment(row.text, style + meta)])
         segments: list[Segment] = []
         x = 0
         label_style = base + self.get_component_rich_style("cpugrid--label")
         items: list[tuple[int, Segment, bool]] = [
-            (lab.x, Segment(lab.text, label_style + Style.from_meta({"group": lab.group})), False)
+            (lab.x, Segment(lab.text, label_style + _meta("group", lab.group)), False)
             for lab in row.labels
         ]
         items += [
@@ -560,11 +569,10 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             text, mark, style = str(node), colours.LOCK_MARK, colours.node_style(node)
         lead = colours.SELECTED_MARK if selected else " "
         if selected:
-            style += Style(underline=True)
+            style += _UNDER
         if cursor:
-            style += Style(reverse=True) if self.has_focus else Style(underline=True, bold=True)
-        meta = Style.from_meta({"slot": index})
-        return Segment(f"{lead}{text:>{inner}}{mark}", style + meta)
+            style += _REV if self.has_focus else _UNDER_BOLD
+        return Segment(f"{lead}{text:>{inner}}{mark}", style + _meta("slot", index))
 
     # -- mouse (numatui.tui.grid_mouse) ------------------------------------------------
     def on_mouse_down(self, event: events.MouseDown) -> None:
