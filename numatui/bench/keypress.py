@@ -115,20 +115,19 @@ async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int,
 
 
 async def _job_done(app: NumaApp, s: int) -> None:
-    """Until the key's job (on the app's one work queue, dispatched a few loop
-    turns after the key) has QEMU's re-read: socket ``s`` on node ``s``.  The
-    slots are looked at only when the session holds a new topology: this poll
-    shares the app's event loop, and a pass over every slot on each of its
-    turns was the bench's cost, counted as the app's."""
+    """Until the key's job is done.  The key is dispatched a few loop turns
+    after it is posted: poll (as the Textual floor polls for its worker) only
+    until the job is on the app's one work queue or running, then wait on the
+    queue.  Polling on every loop turn until QEMU's answer was in (as this did
+    before) kept a core busy through the QMP exchange, on a machine of two
+    where QEMU needs one to answer: the floors wait without spinning."""
+    ctl = app.ctl
     deadline = time.monotonic() + PAINT_TIMEOUT
-    seen = None
-    while (topology := app.session.topology) is seen or {
-            slot.node_id for slot in topology.slots if slot.key[0] == ("socket-id", s)} != {s}:
-        seen = topology
+    while not (ctl.queued or ctl.busy):
         if time.monotonic() > deadline:
-            raise BenchError(f"the key {s} put no job on the queue that QEMU answered")
+            raise BenchError(f"the key {s} put no job on the queue")
         await asyncio.sleep(0)
-    await app.ctl.queue.join()
+    await ctl.queue.join()
 
 
 def _qmp_span(entries: Sequence[Entry]) -> float:

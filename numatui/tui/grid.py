@@ -16,10 +16,12 @@ mouse handlers can hit-test with ``event.style.meta``.  The mouse gestures
 
 from __future__ import annotations
 
+import asyncio
 import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
+from functools import lru_cache
 from itertools import compress
 from operator import attrgetter, ne
 from typing import ClassVar
@@ -35,7 +37,6 @@ from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.timer import Timer
 
 from numatui.model.errors import NumaError
 from numatui.model.topology import Slot, SlotKey, Topology
@@ -54,6 +55,16 @@ RowKey = tuple[int, bool, bool, str, tuple[Look, ...]]
 
 #: What a slot's look takes from the slot itself (``present`` is ``qom_path is not None``).
 _SLOT_FACTS = attrgetter("node_id", "qom_path")
+
+_UNDER, _REV, _UNDER_BOLD = Style(underline=True), Style(reverse=True), Style(bold=True, underline=True)
+
+
+@lru_cache(maxsize=16384)
+def _meta(name: str, value: object) -> Style:
+    """``{name: value}`` as style meta (a cell's slot, a label's group), made once:
+    ``Style.from_meta`` marshals the dict on every call, for every cell of a row."""
+    return Style.from_meta({name: value})
+
 
 #: Seconds a key's own change waits for the paint of QEMU's answer (CpuGrid._paint_soon).
 LATE_PAINT = 0.05
@@ -100,7 +111,8 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     class CursorMoved(Message):
         """The cursor, the selection or the hovered slot changed (for the
         status line); one still queued stands for the next (a key moving the
-        cursor and the selection is one redraw of the status line)."""
+        cursor and the selection is one redraw of the status line).  Sent to the
+        app, its one reader (as Resized): bubbling cost four loop turns a key."""
 
         def __init__(self, grid: CpuGrid) -> None:
             super().__init__()
@@ -150,7 +162,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         #: the default under NO_COLOR, where colours do not tell the nodes apart
         self.show_node_ids = bool(os.environ.get("NO_COLOR"))
         self._layout_args: tuple[int, int] | None = None  # (width, cell width) of _layout
-        self._late_paint: Timer | None = None  # see _paint_soon
+        self._late_paint: asyncio.TimerHandle | None = None  # see _paint_soon
         self.queued: set[SlotKey] = set()
         """Slots an assignment still waiting in the controller's queue will set."""
         self.mouse = GridMouse(self)
@@ -246,7 +258,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         self._relayout()
         self.scroll_to_cursor()
-        self.post_message(self.Resized(self))  # whether the grid fits may have changed (the overview)
+        self.app.post_message(self.Resized(self))  # whether the grid fits may have changed (the overview)
 
     @property
     def fits(self) -> bool:
@@ -425,29 +437,29 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         self._repaint(old ^ new)
 
     def watch_hovered(self) -> None:
-        self.post_message(self.CursorMoved(self))
+        self.app.post_message(self.CursorMoved(self))
 
     def _repaint(self, slots: Iterable[int]) -> None:
         """Repaint the rows of ``slots`` (and of a selection cleared unpainted,
         :meth:`_paint_soon`) that look different now: a cursor move looks at
         two rows, not at the whole screen."""
         if self._late_paint is not None:
-            self._late_paint.stop()
+            self._late_paint.cancel()
             self._late_paint = None
         slots, self._unpainted = self._unpainted.union(slots), frozenset()
         layout = self._layout
         self._refresh_changed_rows(
             None if layout is None else {layout.row_of(i) for i in slots if i < len(layout.position)})
-        self.post_message(self.CursorMoved(self))
+        self.app.post_message(self.CursorMoved(self))
 
     def _paint_soon(self) -> None:
         """Paint a change made as a key arrives (the selection it took) with
         the redraw of QEMU's answer, or after LATE_PAINT seconds if that is
         late.  Painting it at once would hold the answer's paint back by up to
         a frame (Textual paints at most 60 times a second): half the keypress
-        row of ``python -m numatui.bench``."""
+        row of ``python -m numatui.bench``.  A loop timer: a Textual one is a task."""
         if self._late_paint is None:
-            self._late_paint = self.set_timer(LATE_PAINT, self._paint_late)
+            self._late_paint = asyncio.get_running_loop().call_later(LATE_PAINT, self._paint_late)
 
     def _paint_late(self) -> None:
         self._late_paint = None
@@ -512,13 +524,13 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         if row.kind == "header":
             style = base + self.get_component_rich_style("cpugrid--header")
             pad = " " * (row.depth * 2)
-            meta = Style.from_meta({"group": row.group})
+            meta = _meta("group", row.group)
             return Strip([Segment(pad, base), Segment(row.text, style + meta)])
         segments: list[Segment] = []
         x = 0
         label_style = base + self.get_component_rich_style("cpugrid--label")
         items: list[tuple[int, Segment, bool]] = [
-            (lab.x, Segment(lab.text, label_style + Style.from_meta({"group": lab.group})), False)
+            (lab.x, Segment(lab.text, label_style + _meta("group", lab.group)), False)
             for lab in row.labels
         ]
         items += [
@@ -557,11 +569,10 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             text, mark, style = str(node), colours.LOCK_MARK, colours.node_style(node)
         lead = colours.SELECTED_MARK if selected else " "
         if selected:
-            style += Style(underline=True)
+            style += _UNDER
         if cursor:
-            style += Style(reverse=True) if self.has_focus else Style(underline=True, bold=True)
-        meta = Style.from_meta({"slot": index})
-        return Segment(f"{lead}{text:>{inner}}{mark}", style + meta)
+            style += _REV if self.has_focus else _UNDER_BOLD
+        return Segment(f"{lead}{text:>{inner}}{mark}", style + _meta("slot", index))
 
     # -- mouse (numatui.tui.grid_mouse) ------------------------------------------------
     def on_mouse_down(self, event: events.MouseDown) -> None:

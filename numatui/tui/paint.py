@@ -10,6 +10,8 @@ skipping those keeps a key press at one small repaint (the keypress row of
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -33,15 +35,30 @@ def update_static(widget: Static, content: VisualType) -> bool:
     if not region.width:  # not laid out yet: the first layout sizes it
         widget.update(content)
         return True
-    auto_width = widget.styles.width is not None and widget.styles.width.is_auto
-    before = _content_size(widget, region, auto_width)
+    styles = widget.styles
+    auto_width = styles.width is not None and styles.width.is_auto
+    if not auto_width and styles.height is not None and not styles.height.is_auto:
+        widget.update(content, layout=False)  # a fixed box (the status bar): no size to measure
+        return True
+    viewport = widget.app.size
+    measured = _measured.get(widget)  # the size measured after the last update, if still valid
+    if measured is not None and measured[:3] == (widget.content, region, viewport):
+        before = measured[3]
+    else:
+        before = _content_size(widget, region, viewport, auto_width)
     widget.update(content, layout=False)
-    after = _content_size(widget, region, auto_width)
+    after = _content_size(widget, region, viewport, auto_width)
+    _measured[widget] = (widget.content, region, viewport, after)
     same_box = _keeps(before.height, after.height, region.height) and (
         not auto_width or _keeps(before.width, after.width, region.width))
     if not same_box:
         widget.refresh(layout=True)
     return True
+
+
+#: per widget: (its content, content region, viewport) and the content size measured then
+#: (:func:`update_static`: the "before" of the next update is this one's "after")
+_measured: WeakKeyDictionary[Widget, tuple[object, Size, Size, Size]] = WeakKeyDictionary()
 
 
 def _keeps(old: int, new: int, laid_out: int) -> bool:
@@ -51,10 +68,9 @@ def _keeps(old: int, new: int, laid_out: int) -> bool:
     return old == new or (old < laid_out and new <= laid_out)
 
 
-def _content_size(widget: Static, region: Size, auto_width: bool) -> Size:
+def _content_size(widget: Static, region: Size, viewport: Size, auto_width: bool) -> Size:
     """The content size Textual would lay ``widget`` out with: its own width
     when ``width: auto``, else the laid-out width; the height at that width."""
-    viewport = widget.app.size
     width = widget.get_content_width(widget.size, viewport) if auto_width else region.width
     return Size(width, widget.get_content_height(widget.size, viewport, max(width, region.width)))
 
