@@ -7,6 +7,8 @@ widget alone with a topology built as QEMU would report it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from textual.app import App, ComposeResult
@@ -27,6 +29,17 @@ class GridOnly(App[None]):
 
     def compose(self) -> ComposeResult:
         yield CpuGrid(self.topology)
+
+
+@asynccontextmanager
+async def grid_of(topo: Topology) -> AsyncIterator[tuple[CpuGrid, Any]]:
+    """``topo`` in a grid alone (120x40), focused, under Pilot."""
+    app = GridOnly(topo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        grid = app.query_one(CpuGrid)
+        grid.focus()
+        await pilot.pause()
+        yield grid, pilot
 
 
 async def test_4096_slots_paint_and_keys_work() -> None:
@@ -99,10 +112,7 @@ LAST_CORE = (("socket-id", 15), ("core-id", 127))
 
 async def test_an_assignment_repaints_only_the_rows_it_changed() -> None:
     topo = synthetic.topology(4096)
-    app = GridOnly(topo)
-    async with app.run_test(size=(120, 40)) as pilot:
-        grid = app.query_one(CpuGrid)
-        grid.focus()
+    async with grid_of(topo) as (grid, pilot):
         await pilot.press("right", "space")  # cursor and selection on slot 1
         await pilot.pause()
         painted = RowsPainted(grid)
@@ -127,10 +137,7 @@ async def test_an_assignment_repaints_only_the_rows_it_changed() -> None:
 
 async def test_boot_pending_and_new_shape_repaint_what_they_change() -> None:
     topo = synthetic.topology(4096)
-    app = GridOnly(topo)
-    async with app.run_test(size=(120, 40)) as pilot:
-        grid = app.query_one(CpuGrid)
-        grid.focus()
+    async with grid_of(topo) as (grid, pilot):
         await pilot.press("right")
         await pilot.pause()
         painted = RowsPainted(grid)
@@ -152,11 +159,7 @@ async def test_boot_pending_and_new_shape_repaint_what_they_change() -> None:
 
 async def test_keys_repaint_the_rows_whose_marks_changed() -> None:
     topo = synthetic.topology(4096)
-    app = GridOnly(topo)
-    async with app.run_test(size=(120, 40)) as pilot:
-        grid = app.query_one(CpuGrid)
-        grid.focus()
-        await pilot.pause()
+    async with grid_of(topo) as (grid, pilot):
         layout = grid.grid_layout
         painted = RowsPainted(grid)
         await pilot.press("right")  # within a row: that row only
@@ -199,11 +202,7 @@ async def test_a_burst_of_moves_and_selections_leaves_every_row_as_drawn_afresh(
     """Keys without pauses (the cursor and selection reactives repaint only the
     rows they touch): every row on screen then shows what a full repaint draws."""
     topo = synthetic.topology(4096)
-    app = GridOnly(topo)
-    async with app.run_test(size=(120, 40)) as pilot:
-        grid = app.query_one(CpuGrid)
-        grid.focus()
-        await pilot.pause()
+    async with grid_of(topo) as (grid, pilot):
         shown = LinesShown(grid)
         await pilot.press("right", "space", "shift+right", "shift+right", "down", "c", "shift+down",
                           "space", "left", "up", "s", "escape", "down", "down", "shift+left", "c", "right",
