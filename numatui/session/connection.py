@@ -194,7 +194,7 @@ class Connection:
         while waiting:
             done, waiting = await asyncio.wait(waiting, timeout=self.timeout,
                                                return_when=asyncio.FIRST_COMPLETED)
-            if self.progress is not None and len(tasks) > 1:
+            if self.progress is not None:
                 self.progress(len(tasks) - len(waiting), len(tasks))
             if not done:  # no reply for a whole timeout: what is left will not come
                 for task in waiting:

@@ -25,11 +25,13 @@ def bindings(grid: bool = False, overview: bool = False) -> list[BindingType]:
                             show=a.footer and k == "1", key_display=a.key_display,
                             id=assign_binding_id(k))
                     for k in a.keys.split(",")]
-        else:  # a wide action's footer entry on a wide terminal first (a key shows its first
-            # enabled binding; on a narrow one this is disabled and the next one acts), remapped together
-            out += [Binding(a.keys, action, a.label, show=a.footer or action != a.id,
-                            key_display=a.key_display, tooltip=a.tooltip or "", id=a.binding_id)
-                    for action in [*([f"wide('{a.id}')"] if a.wide else []), a.id]]
+        else:
+            if a.wide:  # first: its footer entry on a wide terminal (a key shows its first
+                # enabled binding; on a narrow one this is disabled and the next one acts)
+                out.append(Binding(a.keys, f"wide('{a.id}')", a.label, key_display=a.key_display,
+                                   tooltip=a.tooltip or "", id=a.binding_id))  # remapped together
+            out.append(Binding(a.keys, a.id, a.label, show=a.footer, key_display=a.key_display,
+                               tooltip=a.tooltip or "", id=a.binding_id))
     return out
 
 

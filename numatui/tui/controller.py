@@ -229,19 +229,20 @@ class Controller:
         async with self.step(f"assigning {len(keys)} slot(s) to node {node}"):
             try:  # decided now, by the Vm, on what every earlier key left
                 await vm.assign(keys, node, relaunching)
-            except (ActionRefused, QemuRefused) as exc:
-                if isinstance(exc, ActionRefused):
-                    self.face.notify(str(exc), severity="warning")
-                elif isinstance(exc, MoveRefused):
-                    self.needed_plan = exc.plan
-                    self.face.notify(f"{clip(exc.qemu_message)}\n{ATTACHED_EXPLANATION}. "
-                                     "Ctrl+p › \"Copy the plan this move needs\" copies it.",
-                                     title="QEMU refused", severity="error", timeout=20, markup=False)
-                else:
-                    self.face.notify(f"{clip(exc.qemu_message)}\n{refusal_reason(exc.qemu_message, node)}",
-                                     title="QEMU refused", severity="error", timeout=10, markup=False)
-                if restore:
-                    restore()
+            except ActionRefused as exc:
+                self.face.notify(str(exc), severity="warning")
+            except MoveRefused as exc:
+                self.needed_plan = exc.plan
+                self.face.notify(f"{clip(exc.qemu_message)}\n{ATTACHED_EXPLANATION}. "
+                                 "Ctrl+p › \"Copy the plan this move needs\" copies it.",
+                                 title="QEMU refused", severity="error", timeout=20, markup=False)
+            except QemuRefused as exc:
+                self.face.notify(f"{clip(exc.qemu_message)}\n{refusal_reason(exc.qemu_message, node)}",
+                                 title="QEMU refused", severity="error", timeout=10, markup=False)
+            else:
+                return
+            if restore:  # refused: the selection comes back
+                restore()
 
     async def add_node(self, for_drop: bool = False) -> None:
         async with self.step("adding a node"):

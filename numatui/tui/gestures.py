@@ -112,7 +112,9 @@ def group_slots(keys: Sequence[SlotKey], group: SlotKey) -> list[int]:
 def click_group(selection: Iterable[int], members: Sequence[int], *, add: bool = False) -> frozenset[int]:
     """A click on a group label: the group alone; with ``add``, toggled into the selection."""
     current, group = frozenset(selection), frozenset(members)
-    return group if not add else current - group if group <= current else current | group
+    if not add:
+        return group
+    return current - group if group <= current else current | group
 
 
 @dataclass

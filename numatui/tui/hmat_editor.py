@@ -52,10 +52,11 @@ def parse_cache(node: int, text: str) -> HmatCache:
     words = text.split()
     if len(words) < 2:
         raise NumaError("type LEVEL SIZE [ASSOCIATIVITY [POLICY [LINE]]], e.g. 1 256M direct write-back 64")
-    level, size, associativity, policy, line = (words + ["none", "none", "0"][len(words) - 2:])[:5]
-    return hmat.cache_from_args("cache", {"node-id": node, "level": level,
-                                          "size": qemu_strtosz(size, "B", what="size"),
-                                          "associativity": associativity, "policy": policy, "line": line})
+    raw = {"node-id": node, "level": words[0], "size": qemu_strtosz(words[1], "B", what="size"),
+           "associativity": words[2] if len(words) > 2 else "none",
+           "policy": words[3] if len(words) > 3 else "none",
+           "line": words[4] if len(words) > 4 else "0"}
+    return hmat.cache_from_args("cache", raw)
 
 
 class HmatEditor(MatrixEditor[tuple[str, int, int]]):
@@ -212,11 +213,12 @@ class HmatEditor(MatrixEditor[tuple[str, int, int]]):
     def submit(self, editing: tuple[str, int, int], text: str) -> None:
         kind, a, b = editing
         try:
-            item = (HmatLb(a, b, self.hierarchy, self.data_type, parse_value(text, self.latency))
-                    if kind == "lb" else parse_cache(a, text))
-            if isinstance(item, HmatLb):
+            item: HmatLb | HmatCache
+            if kind == "lb":
+                item = HmatLb(a, b, self.hierarchy, self.data_type, parse_value(text, self.latency))
                 self.vm.check_hmat(lbs=[item])
             else:
+                item = parse_cache(a, text)
                 self.vm.check_hmat(caches=[item])
         except (NumaError, SessionError, ActionRefused) as exc:
             self.message.say(f"Refused: {exc}{self.fill_first(a) if kind == 'cache' else ''}", "error")
