@@ -7,6 +7,7 @@ the legend; an inapplicable preset's reason wraps inside the chooser."""
 from __future__ import annotations
 
 import pytest
+from conftest import until
 from test_numa_nodes_tui import press
 from textual.widget import Widget
 from textual.widgets import OptionList
@@ -51,10 +52,10 @@ async def test_the_main_screen_fits_80x24_before_and_after_boot() -> None:
             assert "this board has no die level (its CPU slots are named by socket, core, thread)" in shown
             await press(app, pilot, "escape")
             await session.exit_preconfig(force=True)
-            app.sync()
-            await pilot.pause()
-            cursor = drawn(app.query_one(InfoLine))[0]
-            assert cursor == "socket 0 core 0 thread 0 · node 0 · cpu-index 0", cursor
+            app.sync()  # the line under the grid follows after the frame that repaints the grid
+            expected = "socket 0 core 0 thread 0 · node 0 · cpu-index 0"
+            await until(lambda: drawn(app.query_one(InfoLine))[0] == expected, 10,
+                        f"the line under the grid saying {expected!r}")
             lines = drawn(app.query_one(NodesPanel))
             assert "   256 MiB" in lines, lines  # folded whole, under the node id
             assert not any(line.endswith(" 256") or line.lstrip().startswith("MiB") for line in lines)
