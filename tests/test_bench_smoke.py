@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(shutil.which(QEMU) is None, reason=f"{QEMU} is n
 RATIO_KEYS: tuple[str, ...] = (
     *GOALS,
     "commands_ratio_per_core_prefix",
+    "keypress_idle_ratio",
     "keypress_textual_floor",
     "keypress_over_textual_floor",
     "render_scaling_cursor",

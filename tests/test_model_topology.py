@@ -138,3 +138,48 @@ def test_topologies_of_one_shape_share_their_slot_keys() -> None:
     other = Topology.from_hotpluggable(load_data("q35-dies-threads.json")["query-hotpluggable-cpus"])
     assert other.slot_keys != topo.slot_keys
     assert reread == Topology.from_hotpluggable(again)  # still compared by slots, not by caches
+
+
+def _assigned(reply: list[dict[str, object]], node_of: dict[int, int]) -> list[dict[str, object]]:
+    """``reply`` (a fresh copy) with entry i on node ``node_of[i]``."""
+    out: list[dict[str, object]] = json.loads(json.dumps(reply))
+    for i, node in node_of.items():
+        props = out[i]["props"]
+        assert isinstance(props, dict)
+        props["node-id"] = node
+    return out
+
+
+def test_a_re_read_parses_only_what_changed_and_equals_a_fresh_parse() -> None:
+    """A key press re-reads every slot: the entries equal to the last reply's
+    keep their Slot objects; the result is what a parse from scratch gives."""
+    reply = load_data("q35-default.json")["query-hotpluggable-cpus"]
+    before = Topology.from_hotpluggable(_assigned(reply, {0: 0}))
+    after = _assigned(reply, {0: 0, 3: 1, 5: 1})
+    reread = Topology.from_hotpluggable(after, before)
+    assert reread == Topology.from_hotpluggable(after)
+    assert reread.slot_keys is before.slot_keys and reread.max_node == 1
+    changed = {s.key for s in reread if s.node_id == 1}
+    assert len(changed) == 2
+    assert all(new is old for new, old in zip(reread, before, strict=True) if new.key not in changed)
+    # and again from the re-read one (each keeps what it was parsed from)
+    assert Topology.from_hotpluggable(_assigned(reply, {0: 0}), reread) == before
+
+
+def test_a_re_read_refuses_what_a_fresh_parse_refuses() -> None:
+    """An entry equal to the last reply's only as Python compares (``true``
+    for ``1``) is malformed all the same; another shape is parsed afresh."""
+    reply = load_data("q35-default.json")["query-hotpluggable-cpus"]
+    before = Topology.from_hotpluggable(reply)
+    lying = _assigned(reply, {})
+    props = lying[2]["props"]
+    assert isinstance(props, dict) and props["socket-id"] == 1
+    props["socket-id"] = True
+    with pytest.raises(NumaError, match="entry 2 is malformed: socket-id is True"):
+        Topology.from_hotpluggable(lying, before)
+    broken = _assigned(reply, {})
+    broken[1] = {"props": "x"}
+    with pytest.raises(NumaError, match="entry 1 is malformed"):
+        Topology.from_hotpluggable(broken, before)
+    shorter = _assigned(reply, {0: 1})[1:]
+    assert Topology.from_hotpluggable(shorter, before) == Topology.from_hotpluggable(shorter)

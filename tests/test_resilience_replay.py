@@ -8,13 +8,15 @@ here, not taken from the session's own idea of the topology.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from itertools import pairwise
 from typing import Any
 
 import pytest
 from conftest import socket, until
 
 from numatui.core.keeper import Keeper
-from numatui.model.plan import Plan
+from numatui.model.plan import Node, Plan
 from numatui.model.topology import SlotKey, Topology
 from numatui.session.errors import QemuRefused
 from numatui.session.launcher import Launcher
@@ -103,14 +105,40 @@ async def test_move_undo_redo_through_relaunch(launched: Session) -> None:
     assert session.state.value == "running"
 
 
-async def test_replay_uses_the_fewest_commands(launched: Session) -> None:
+async def test_a_relaunch_starts_qemu_with_the_fewest_cpu_options(launched: Session) -> None:
+    """The new QEMU gets the mapping as its own ``-numa cpu`` options (the
+    fewest: one per socket), as a person starts QEMU: nothing is replayed over
+    QMP, and QEMU reports the plan."""
     session = launched
     plan = Plan.from_dict({"cpus": [{"node-id": 1, "socket-id": 0}, {"node-id": 0, "socket-id": 1}]})
-    await relaunch(session, plan, "test", MOVE_REASON)
+    new = await relaunch(session, plan, "test", MOVE_REASON)
     sent = [e.text for e in session.transcript.entries if e.kind == "cmd" and "set-numa-node" in e.text]
-    assert len(sent) == 2
+    assert sent == []
+    argv = new.argv
+    assert [v for o, v in pairwise(argv) if o == "-numa" and v.startswith("cpu,")] == [
+        "cpu,node-id=1,socket-id=0", "cpu,node-id=0,socket-id=1"]
     mapping = await qemu_mapping(session)
     assert {mapping[k] for k in socket(session.topology, 0)} == {1}
+    assert {mapping[k] for k in socket(session.topology, 1)} == {0}
+
+
+async def test_replay_uses_the_fewest_commands_for_a_node_added_live(launched: Session) -> None:
+    """A node the arguments do not declare is added live after QEMU starts, so
+    the CPUs on it cannot be options: they are replayed, with the fewest
+    set-numa-node commands (and the others still go on the command line)."""
+    session = launched
+    assert {n.id for n in session.nodes} == {0, 1}
+    plan = replace(session.plan(), nodes=(*session.plan().nodes, Node(2)),  # memoryless: added live
+                   cpus=({"node-id": 2, "socket-id": 0}, {"node-id": 0, "socket-id": 1}))
+    new = await relaunch(session, plan, "test", MOVE_REASON)
+    sent = [e.text for e in session.transcript.entries if e.kind == "cmd" and "set-numa-node" in e.text]
+    assert [s for s in sent if '"cpu"' in s] == [
+        '{"execute":"set-numa-node","arguments":{"type":"cpu","node-id":2,"socket-id":0}}',
+        '{"execute":"set-numa-node","arguments":{"type":"cpu","node-id":0,"socket-id":1}}']
+    assert not [v for v in new.argv if v.startswith("cpu,")]
+    mapping = await qemu_mapping(session)
+    assert {mapping[k] for k in socket(session.topology, 0)} == {2}
+    assert {mapping[k] for k in socket(session.topology, 1)} == {0}
 
 
 async def test_a_plan_qemu_refuses_leaves_the_old_qemu_untouched(launched: Session) -> None:

@@ -254,9 +254,10 @@ async def test_apply_mapping_refused_in_part_is_re_read_and_announced(qemu: Qemu
     with pytest.raises(QemuRefused) as err:
         await session.apply_mapping(mapping, "the plan")
     assert err.value.qemu_message == "CPU is already assigned to node-id: 0"
-    # socket 0 went through before the refusal; the refused call is followed by a full re-read
-    assert executed(session, mark) == ["set-numa-node", "set-numa-node", "query-status",
-                                       "query-hotpluggable-cpus"]
+    # socket 0 went through before the refusal; the re-read of the slots goes with the
+    # commands, and a refusal (which proves no run state) adds query-status
+    assert executed(session, mark) == ["set-numa-node", "set-numa-node", "query-hotpluggable-cpus",
+                                       "query-status"]
     assert changes == ["the plan (in part)"]
     view = await qemu.nodes()
     assert view == session.topology.mapping()

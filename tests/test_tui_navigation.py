@@ -14,7 +14,8 @@ from numatui.model.topology import Topology
 from numatui.session.address import Address
 from numatui.session.session import Session
 from numatui.tui.app import NumaApp
-from numatui.tui.grid import CpuGrid, header_row_of
+from numatui.tui.grid import CpuGrid
+from numatui.tui.grid_layout import header_row_of
 from numatui.tui.overview import Overview, overview_cells
 from numatui.tui.preset_chooser import PresetChooser
 

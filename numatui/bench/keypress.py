@@ -2,10 +2,12 @@
 
 numatui side: ``NumaApp(session)`` headless (``App.run_test``); for socket s
 the cursor is put on it and ``s`` selects it (not timed); then the clock
-runs from posting the digit key (``s`` -> node s) until the assign worker
-has finished (QEMU has it: the session re-read it) and the grid has
-repainted, i.e. drew lines after the app handed it the re-read topology
-(:class:`~numatui.bench.paint.GridPaints`).  Floor side, on its own
+runs from posting the digit key (``s`` -> node s) until the grid's repaint
+after the app handed it QEMU's re-read topology is complete: the last line
+the compositor asked of the grid in that frame
+(:class:`~numatui.bench.paint.GridPaints`).  The other panels follow in the
+next frame (``NumaApp.sync``): the time until the app is idle again, with
+them redrawn, is kept beside it (``idle``), not in the ratio.  Floor side, on its own
 identical VM, interleaved sample by sample: the raw client's same
 set-numa-node plus one query-hotpluggable-cpus.  Context, on a third VM:
 the minimal Textual app on qemu.qmp (:mod:`numatui.bench.textual_floor`),
@@ -48,6 +50,7 @@ class KeypressRun:
     floor: list[float] = field(default_factory=list)
     textual: list[float] = field(default_factory=list)  # the minimal Textual + qemu.qmp app
     qmp: list[float] = field(default_factory=list)  # of numatui's: first command sent to last reply
+    idle: list[float] = field(default_factory=list)  # numatui's key until idle, panels redrawn too
     connect_to_first_paint: float = 0.0
 
 
@@ -73,7 +76,9 @@ async def keypress_pair(sockets: Sequence[int], profiler: cProfile.Profile | Non
                     for s in sockets:
                         await _select_socket(app, pilot, grid, s)
                         mark = session.transcript.count()
-                        run.numatui.append(await _press_assign(app, grid, paints, s, profiler))
+                        painted, idle = await _press_assign(app, grid, paints, s, profiler)
+                        run.numatui.append(painted)
+                        run.idle.append(idle)
                         run.qmp.append(_qmp_span(session.transcript.since(mark)))
                         run.floor.append(await _floor_assign(raw, s))
                         await settled(minimal)
@@ -96,7 +101,9 @@ async def _select_socket(app: NumaApp, pilot: Any, grid: CpuGrid, s: int) -> Non
 
 
 async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int,
-                        profiler: cProfile.Profile | None = None) -> float:
+                        profiler: cProfile.Profile | None = None) -> tuple[float, float]:
+    """Seconds from the key until the grid's repaint was complete, and until
+    the app was idle after it."""
     if profiler is not None:
         profiler.enable()
     start = time.perf_counter()
@@ -104,14 +111,15 @@ async def _press_assign(app: NumaApp, grid: CpuGrid, paints: GridPaints, s: int,
     await _job_done(app, s)
     # the job's last step handed QEMU's re-read topology to the grid: wait for its paint
     await paints.painted_since(grid, paints.lines_at_topology)
-    seconds = time.perf_counter() - start
+    idle = time.perf_counter() - start
+    seconds = paints.painted_at - start
     if profiler is not None:
         profiler.disable()
     mine = {slot.node_id for slot in grid.topology.slots if slot.key[0] == ("socket-id", s)}
     qemu = {slot.node_id for slot in app.session.topology.slots if slot.key[0] == ("socket-id", s)}
     if mine != {s} or qemu != {s}:
         raise BenchError(f"socket {s}: the grid shows nodes {mine}, QEMU has {qemu}, not {{{s}}}")
-    return seconds
+    return seconds, idle
 
 
 async def _job_done(app: NumaApp, s: int) -> None:

@@ -48,8 +48,9 @@ class GridPaints:
     def __init__(self) -> None:
         self.lines = 0  # render_line calls so far
         self.lines_at_topology = 0  # ``lines`` when set_topology was last called
-        #: perf_counter at the last set_topology, and at the first render_line after it
-        self.topology_at = self.painted_at = 0.0
+        #: perf_counter when the last render_line returned: once a wait here
+        #: returns, when the grid's repaint was complete
+        self.painted_at = 0.0
         self._saved: tuple[Any, Any] | None = None
 
     def __enter__(self) -> GridPaints:
@@ -58,14 +59,13 @@ class GridPaints:
         probe = self
 
         def counted_render_line(grid: CpuGrid, y: int) -> Strip:
-            if probe.lines == probe.lines_at_topology:
-                probe.painted_at = time.perf_counter()
             probe.lines += 1
-            return render_line(grid, y)
+            strip = render_line(grid, y)
+            probe.painted_at = time.perf_counter()
+            return strip
 
         def noted_set_topology(grid: CpuGrid, topology: Topology, **kwargs: Any) -> None:
             probe.lines_at_topology = probe.lines
-            probe.topology_at = time.perf_counter()
             set_topology(grid, topology, **kwargs)
 
         CpuGrid.render_line = counted_render_line  # type: ignore[method-assign, assignment]

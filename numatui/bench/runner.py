@@ -217,12 +217,15 @@ async def _pin(report: Report, config: Config) -> None:
 async def _keypress(report: Report, config: Config) -> None:
     _say(f"keypress: {config.keypress_pairs} set(s) of 3 VMs, {config.sockets} sockets each")
     runs = [await keypress.keypress_pair(range(config.sockets)) for _ in range(config.keypress_pairs)]
-    ours, floor, minimal, qmp = ([x for run in runs for x in getattr(run, side)]
-                                 for side in ("numatui", "floor", "textual", "qmp"))
+    ours, floor, minimal, qmp, idle = ([x for run in runs for x in getattr(run, side)]
+                                       for side in ("numatui", "floor", "textual", "qmp", "idle"))
     paint = [run.connect_to_first_paint for run in runs]
     report.add("keypress_ratio", "digit key -> QEMU has the socket + grid repainted: TUI / raw floor",
                ours, floor, "ms")
     report.absolute["keypress_ms"] = report.rows[-1].top.median * 1000
+    report.add("keypress_idle_ratio", "context: the same key until the app is idle again (the nodes, "
+               "command-line and overview panels redrawn after the grid's frame) / raw floor",
+               idle, floor, "ms")
     report.add("keypress_textual_floor",
                "context: a minimal Textual app on qemu.qmp, same key, commands, one repaint / raw floor",
                minimal, floor, "ms")

@@ -83,27 +83,37 @@ class Keeper:
             if path is not None:
                 self.saved_path = str(path)
 
-    async def _go(self, plan: Plan, why: str, reason: str) -> None:
+    async def _go(self, plan: Plan, why: str, reason: str,
+                  then: Callable[[], object] = lambda: None) -> Launcher:
+        """:func:`relaunch`, ``then`` (the history's step: the replay may send
+        nothing, the new QEMU's options holding the whole plan), then saved
+        (the state file carries the history)."""
         self._replaying = True
         try:
-            await relaunch(self.session, plan, why, reason)
+            new = await relaunch(self.session, plan, why, reason)
         finally:
             self._replaying = False
+        then()
         self.autosave()
+        return new
+
+    def _pushing(self, description: str) -> Callable[[], object]:
+        """The history's step after a relaunch: the plan QEMU has now, as ``description``."""
+        return lambda: self.history.push(self.session.plan(), description)
 
     async def move(self, keys: Collection[SlotKey], node: int) -> None:
         """Put ``keys`` on ``node`` even when some are assigned elsewhere."""
         check_relaunch(self.session)
         description = describe_assign(self.session.topology, keys, node)
-        await self._go(moved_plan(self.session, keys, node), description, MOVE_REASON)
-        self.history.push(self.session.plan(), description)
+        plan = moved_plan(self.session, keys, node)
+        await self._go(plan, description, MOVE_REASON, self._pushing(description))
 
     async def undo(self, redo: bool = False) -> str:
         """Go back (``redo``: forward) one change (relaunch); returns what it was."""
         h = self.history
         what = (h.redo_description() if redo else h.undo_description()) or ""
-        await self._go(h.undo_target(redo), f"{'redo' if redo else 'undo'} {what}", UNDO_REASON)
-        h.undo(redo)
+        await self._go(h.undo_target(redo), f"{'redo' if redo else 'undo'} {what}", UNDO_REASON,
+                       lambda: h.undo(redo))
         return what
 
     async def relaunch(self) -> None:
@@ -126,8 +136,7 @@ class Keeper:
 
     async def rebind(self, plan: Plan, why: str = "memory binding") -> None:
         """A new QEMU whose existing backends carry ``plan``'s host-nodes/policy, ``plan`` replayed."""
-        await self._go(plan, why, BINDING_REASON)
-        self.history.push(self.session.plan(), why)
+        await self._go(plan, why, BINDING_REASON, self._pushing(why))
 
     async def set_memory(self, sizes: dict[int, int],
                          backends: Mapping[int, Backend] | None = None,
@@ -154,8 +163,7 @@ class Keeper:
             have = {n.id for n in self.session.nodes}
             plan = plan.with_nodes([replace(n, initiator=initiators[n.id])
                                     if n.id in initiators and n.id not in have else n for n in plan.nodes])
-            new = await relaunch(self.session, plan, why, MEMORY_REASON)
-            self.autosave()  # the new QEMU's argv, even when the replay sent nothing
+            new = await self._go(plan, why, MEMORY_REASON, self._pushing(why))
         else:  # one batch: one change saved by _on_change
             await self.session.add_nodes([
                 Node(node_id, size=size or None, initiator=initiators.get(node_id),

@@ -23,6 +23,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
+from numatui.model.errors import NumaError
 from numatui.model.topology import Slot, SlotKey, Topology
 
 #: The arguments of one set-numa-node type cpu command (without ``type``).
@@ -37,10 +38,11 @@ def cover(topology: Topology, wanted: Collection[SlotKey], allowed: Collection[S
 
     Returned in topology order.
     """
-    want = set(wanted)
-    ok = set(allowed) | want
-    target = [0 if s.key in want else None for s in topology.slots]
-    current = [0 if s.key in ok else None for s in topology.slots]
+    target = _by_index(topology, dict.fromkeys(wanted, 0), strict=False)
+    current = _by_index(topology, dict.fromkeys(allowed, 0), strict=False)
+    for i, t in enumerate(target):
+        if t is not None:
+            current[i] = t
     return [prefix for _, prefix in _prefix_groups(topology, target, current, bare)]
 
 
@@ -53,9 +55,7 @@ def compact(topology: Topology, mapping: Mapping[SlotKey, int | None] | None = N
     Prefixes only: these are the ``-numa cpu`` options numatui displays, the
     coarsest whole groups of the hierarchy.
     """
-    if mapping is None:
-        mapping = topology.mapping()
-    target = [mapping.get(s.key) for s in topology.slots]
+    target = [s.node_id for s in topology.slots] if mapping is None else _by_index(topology, mapping)
     return _prefix_commands(topology, target, [None] * len(target))
 
 
@@ -76,20 +76,33 @@ def fewest_commands(topology: Topology, mapping: Mapping[SlotKey, int]) -> list[
     smaller.  Ordered by the first slot each command touches.
     NumaError for a slot the topology lacks.
     """
-    for key in mapping:
-        topology.index(key)  # NumaError: no such slot
     # Safety: a command naming no topology prop matches every CPU of the
     # machine.  It is sent only when the mapping itself covers every slot,
     # never because numatui believes the other slots are on that node already
     # (a stale view, or a selection the user did not mean, would map CPUs
     # nobody chose).
+    target = _by_index(topology, mapping)  # NumaError: no such slot
     bare = len(set(mapping)) == len(topology.slots)
-    target = [mapping.get(s.key) for s in topology.slots]
     prefix = _prefix_commands(topology, target, [s.node_id for s in topology.slots], bare)
     if len(prefix) == len(set(mapping.values())):
         return prefix
     patterns = _pattern_cover(topology, mapping, bare)
     return patterns if patterns is not None and len(patterns) < len(prefix) else prefix
+
+
+def _by_index(topology: Topology, mapping: Mapping[SlotKey, int | None],
+              strict: bool = True) -> list[int | None]:
+    """``mapping`` as a list by slot index (None: not in it); NumaError for a
+    slot the topology lacks (``strict``; else it is left out).  Looks up the
+    mapping's keys, not every slot's."""
+    out: list[int | None] = [None] * len(topology.slots)
+    for key, node in mapping.items():
+        try:
+            out[topology.index(key)] = node
+        except NumaError:
+            if strict:
+                raise
+    return out
 
 
 def names_no_prop(option: Mapping[str, int]) -> bool:
@@ -202,29 +215,65 @@ def _prefix_groups(topology: Topology, target: Sequence[int | None],
     """Per node, the fewest group prefixes covering the slots ``target`` (by
     slot index) puts there, touching only those and the slots ``current`` has
     on it, as (node, prefix); ordered by the first slot of each group, then
-    node.  Groups form a tree: one walk, top down, for every node at once.
+    node.  Groups form a tree (:func:`_tree`): one walk, top down, for every
+    node at once, into the groups that hold a wanted slot only.
     The empty prefix (the whole machine) only when ``bare``.
     """
-    slots = topology.slots
-    depth_max = len(topology.levels)
     found: list[tuple[int, int, SlotKey]] = []
 
-    def walk(members: list[int], depth: int, nodes: set[int]) -> None:
-        need = nodes.intersection(target[i] for i in members)  # nodes wanted in this group
-        for node in sorted(need):
-            if depth == 0 and not bare:
-                break
-            if all(target[i] == node or current[i] == node for i in members):
-                found.append((members[0], node, slots[members[0]].key[:depth]))
-                need.discard(node)
-        if not need or depth >= depth_max:
+    def walk(group: _Group, nodes: set[int]) -> None:
+        members, prefix, children = group
+        wanted = _of(target, members)
+        need = nodes.intersection(wanted)  # nodes wanted in this group
+        if not need:
             return
-        children: dict[SlotKey, list[int]] = {}
-        for i in members:
-            children.setdefault(slots[i].key[: depth + 1], []).append(i)
-        for child in children.values():
-            walk(child, depth + 1, need)
+        if prefix or bare:
+            for node in sorted(need):
+                if set(wanted) == {node} or all(
+                        t == node or c == node for t, c in zip(wanted, _of(current, members), strict=True)):
+                    found.append((members[0], node, prefix))
+                    need.discard(node)
+        for child in children if need else ():
+            walk(child, need)
 
-    walk(list(range(len(slots))), 0, {n for n in target if n is not None})
+    walk(_tree(topology), {n for n in target if n is not None})
     found.sort(key=lambda t: (t[0], t[1]))
     return [(node, prefix) for _, node, prefix in found]
+
+
+#: A group of the topology tree: its slot indexes (a range when they are
+#: consecutive, as QEMU's sorted slots are), its prefix, its child groups.
+_Group = tuple[range | list[int], SlotKey, tuple["_Group", ...]]
+
+#: The trees of the last few shapes, by their slot_keys object (one shape is
+#: re-read after every key press; Topology shares slot_keys within a shape).
+_trees: list[tuple[tuple[SlotKey, ...], _Group]] = []
+
+
+def _tree(topology: Topology) -> _Group:
+    """The topology's groups, built once per shape."""
+    keys = topology.slot_keys
+    for shape, tree in _trees:
+        if shape is keys:
+            return tree
+    tree = _group(keys, list(range(len(keys))), 0, len(topology.levels))
+    _trees[:] = [(keys, tree), *_trees[:3]]
+    return tree
+
+
+def _group(keys: Sequence[SlotKey], members: list[int], depth: int, depth_max: int) -> _Group:
+    children: dict[SlotKey, list[int]] = {}
+    if depth < depth_max:
+        for i in members:
+            children.setdefault(keys[i][: depth + 1], []).append(i)
+    consecutive = members[-1] - members[0] + 1 == len(members) if members else True
+    return (range(members[0], members[-1] + 1) if members and consecutive else members,
+            keys[members[0]][:depth] if members else (),
+            tuple(_group(keys, child, depth + 1, depth_max) for child in children.values()))
+
+
+def _of(values: Sequence[int | None], members: range | list[int]) -> Sequence[int | None]:
+    """``values`` of the group's members (a slice when they are consecutive)."""
+    if isinstance(members, range):
+        return values[members.start:members.stop]
+    return [values[i] for i in members]

@@ -8,6 +8,7 @@ pure: no Textual, no QMP, no I/O.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -68,6 +69,30 @@ MAX_ID = (1 << 31) - 1
 #: (QEMU 10.0 allows at most 4096 vCPUs on any x86 board).
 MAX_SLOT_VCPUS = 1 << 16
 MAX_SLOTS = 1 << 16
+
+
+def _entry_slot(i: int, entry: Mapping[str, Any]) -> Slot:
+    """The slot of query-hotpluggable-cpus entry ``i``.  Raises NumaError."""
+    try:
+        items = tuple(entry["props"].items())
+        vcpus = entry.get("vcpus-count", 1)
+        # the cache matches 1.0 and True to 1: check the JSON types before it
+        for name, value in (*items, ("vcpus-count", vcpus)):
+            if type(value) is not int:
+                raise ValueError(f"{name} is {value!r}, not an integer")
+        return _slot_of(items, vcpus, entry.get("type", ""), entry.get("qom-path"))
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise NumaError(f"query-hotpluggable-cpus entry {i} is malformed: {exc}") from exc
+
+
+def _all_ints(reply: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every entry's numbers are JSON integers (not true, false or
+    floats), false for a malformed entry (the full parse says what it is)."""
+    try:
+        kinds = {type(v) for entry in reply for v in entry["props"].values()}
+        return (kinds | {type(entry.get("vcpus-count", 1)) for entry in reply}) <= {int}
+    except (KeyError, TypeError, AttributeError):
+        return False
 
 
 def _count(value: Any, what: str, limit: int) -> int:
@@ -158,6 +183,9 @@ class Topology:
     tells "same shape" in O(1) even for a topology parsed afresh."""
     max_node: int | None = field(init=False, compare=False, repr=False)
     """The highest node-id any slot is on (None: no slot is assigned)."""
+    _source: tuple[list[Any], tuple[int, ...]] | None = field(default=None, compare=False, repr=False)
+    """The query-hotpluggable-cpus entries this was parsed from, and where each
+    entry's slot sits in ``slots`` (:meth:`from_hotpluggable`'s re-read)."""
 
     def __post_init__(self) -> None:
         index = {s.key: i for i, s in enumerate(self.slots)}
@@ -172,25 +200,47 @@ class Topology:
 
     # -- constructors -------------------------------------------------------
     @classmethod
-    def from_hotpluggable(cls, reply: Sequence[Mapping[str, Any]]) -> Topology:
-        """Build from the exact JSON reply of ``query-hotpluggable-cpus``."""
+    def from_hotpluggable(cls, reply: Sequence[Mapping[str, Any]],
+                          before: Topology | None = None) -> Topology:
+        """Build from the exact JSON reply of ``query-hotpluggable-cpus``.
+
+        ``before``: the topology parsed from this QEMU's previous reply.  An
+        assignment changes a few entries of 240 or 4096: the entries equal to
+        the ones ``before`` was parsed from keep their slots and places, and
+        only the others are parsed (a key press re-reads every slot).  Equal
+        means equal as JSON values, with one exception the parse itself would
+        refuse: a ``true`` where the earlier reply had ``1`` compares equal
+        in Python, so every number's type is checked first, in one pass."""
         if not isinstance(reply, Sequence) or isinstance(reply, str | bytes):
             raise NumaError(f"query-hotpluggable-cpus: expected a list, got {type(reply).__name__}")
         if len(reply) > MAX_SLOTS:
             raise NumaError(f"query-hotpluggable-cpus: {len(reply)} slots is more than any board has")
-        slots: list[Slot] = []
-        for i, entry in enumerate(reply):
-            try:
-                items = tuple(entry["props"].items())
-                vcpus = entry.get("vcpus-count", 1)
-                # the cache matches 1.0 and True to 1: check the JSON types before it
-                for name, value in (*items, ("vcpus-count", vcpus)):
-                    if type(value) is not int:
-                        raise ValueError(f"{name} is {value!r}, not an integer")
-                slots.append(_slot_of(items, vcpus, entry.get("type", ""), entry.get("qom-path")))
-            except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-                raise NumaError(f"query-hotpluggable-cpus entry {i} is malformed: {exc}") from exc
-        return cls.build(slots)
+        if before is not None and (again := before._reread(reply)) is not None:
+            return again
+        slots = [_entry_slot(i, entry) for i, entry in enumerate(reply)]
+        topology = cls.build(slots)
+        order = tuple(topology._index[slot.key] for slot in slots)
+        object.__setattr__(topology, "_source", (list(reply), order))
+        return topology
+
+    def _reread(self, reply: Sequence[Mapping[str, Any]]) -> Topology | None:
+        """:meth:`from_hotpluggable` of ``reply`` from this topology's source
+        (None: another shape, or not parsed from a reply: parse it all)."""
+        if self._source is None or len(reply) != len(self._source[0]) or not _all_ints(reply):
+            return None
+        entries, order = self._source
+        slots = list(self.slots)
+        for i in [i for i, (entry, old) in enumerate(zip(reply, entries, strict=True)) if entry != old]:
+            slot = _entry_slot(i, reply[i])
+            if slot.key != slots[order[i]].key:
+                return None  # the slots moved: sort them afresh
+            slots[order[i]] = slot
+        again = copy.copy(self)  # the same shape: its index and slot_keys hold
+        object.__setattr__(again, "slots", tuple(slots))
+        object.__setattr__(again, "max_node", max((s.node_id for s in slots if s.node_id is not None),
+                                                  default=None))
+        object.__setattr__(again, "_source", (list(reply), order))
+        return again
 
     @classmethod
     def from_smp(

@@ -168,11 +168,14 @@ class Connection:
         self.transcript.append("reply", *reply_text(reply, compact_json))
         return reply
 
-    async def execute_all(self, commands: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
+    async def execute_all(self, commands: Sequence[tuple[str, dict[str, Any]]],
+                          *, tail: int = 0) -> list[Any]:
         """Send ``commands`` back to back and return each reply, or the error
         it raised, in order.  qemu.qmp keeps several commands in flight (tasks
         created in order enqueue in order) and QEMU runs them in the order
         received, so a batch costs about one round trip, not one per command.
+        :attr:`progress` counts all but the last ``tail`` (a re-read sent with
+        them is not work the user asked for).
         QEMU runs the commands after a refused one all the same.
 
         The timeout measures time without progress, not time since each
@@ -195,7 +198,8 @@ class Connection:
             done, waiting = await asyncio.wait(waiting, timeout=self.timeout,
                                                return_when=asyncio.FIRST_COMPLETED)
             if self.progress is not None:
-                self.progress(len(tasks) - len(waiting), len(tasks))
+                asked = len(tasks) - tail
+                self.progress(min(len(tasks) - len(waiting), asked), asked)
             if not done:  # no reply for a whole timeout: what is left will not come
                 for task in waiting:
                     task.cancel()

@@ -25,6 +25,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from numatui.model.compact import compact
 from numatui.model.errors import NumaError
 from numatui.model.memory_split import argv_with_bindings, argv_with_split
 from numatui.model.plan import Node, Plan
@@ -252,8 +253,27 @@ async def relaunch(session: Session, plan: Plan, why: str, reason: str) -> Launc
     def meanwhile() -> None:
         guess[0] = guess_steps(session, mapping)
 
+    on_argv = cpus_on_command_line(new, session.topology, mapping)
     return await _swap(session, old, new, f"{why}: {reason}",
-                       lambda: replay(session, plan, mapping, why, guess[0]), meanwhile)
+                       lambda: replay(session, plan, mapping, why, guess[0]),
+                       (lambda: None) if on_argv else meanwhile)
+
+
+def cpus_on_command_line(launcher: Launcher, topology: Topology, mapping: Mapping[SlotKey, int]) -> bool:
+    """Give the new QEMU ``mapping`` as ``-numa cpu`` options (the compact
+    ones, after every other option: its nodes are declared before them), as
+    a person starting QEMU would: it maps the slots as it starts, and the
+    replay has no set-numa-node left to send for them.  Only when the
+    arguments declare every node of the mapping (a node the replay adds
+    live comes after QEMU starts) and the board lists its slots (a derived
+    board's mapping is the one numatui sent and recorded).  Returns whether
+    it did; the next relaunch drops them (:func:`without_numa_cpu_dist`)."""
+    declared = {n.id for n in launcher.nodes}
+    if topology.derived or not mapping or not set(mapping.values()) <= declared:
+        return False
+    for option in compact(topology, mapping):
+        launcher.user_argv += ["-numa", "cpu," + ",".join(f"{k}={v}" for k, v in option.items())]
+    return True
 
 
 async def relaunch_topology(session: Session, argv: Sequence[str],
@@ -320,7 +340,7 @@ async def _swap(session: Session, old: Launcher, new: Launcher, why: str,
         raise ReplayFailed(f"relaunch failed: {exc}; {where}", restored=restored) from None
     if not first:  # (stopped first when the options cannot be shared: see exclusive_option)
         session.retire(old)  # the move is done: the old QEMU's exit need not hold it up
-    note(f"relaunched QEMU (pid {new.pid}) with the plan replayed in {sent} command(s); "
+    note(f"relaunched QEMU (pid {new.pid}) with the plan: {sent} command(s) after its own options; "
          f"the old QEMU (pid {old.pid}) is stopped")
     return new
 

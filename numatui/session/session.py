@@ -205,7 +205,7 @@ class Session(Connection):
             self.transcript.note("the board does not list its CPU slots; "
                                  "deriving them from qom-get /machine smp")
         if self.info.hotpluggable_cpus:
-            self.topology = Topology.from_hotpluggable(reply)
+            self.topology = Topology.from_hotpluggable(reply, self.topology)
         else:
             recorded = self.record.derived_mapping if self.record is not None else []
             self.topology = await derived.read_slots(self.info, self.state, self._derived_mapping, recorded,
@@ -266,7 +266,11 @@ class Session(Connection):
         shows when that re-read is malformed), and one change announced,
         ``description`` (``(in part)`` after a refusal).  Returns how many
         QEMU accepted; raises the first refusal (or lost, timed out command)."""
-        replies = await self.execute_all([(s.command, s.args) for s in steps])
+        # the re-read of the slots goes with the commands (QEMU answers in order, after them all)
+        listing = self.info.hotpluggable_cpus and any(s.args.get("type") == "cpu" for s in steps)
+        tail: list[tuple[str, dict[str, Any]]] = [("query-hotpluggable-cpus", {})] if listing else []
+        replies = await self.execute_all([*((s.command, s.args) for s in steps), *tail], tail=len(tail))
+        slots_listed = replies.pop() if listing else None
         done = batch.fold(steps, replies, self.nodes, self.distances,
                           lambda held, refused: derived.follow(self._derived_mapping, self.topology, held,
                                                                refused), sent)
@@ -287,7 +291,7 @@ class Session(Connection):
             # on every board: the record says numatui mapped it in preconfig
             self.book.keep_mapping(self._derived_mapping, self.topology.derived)
             try:
-                await self._reread_after(done.first is not None, mapping or {}, description)
+                await self._reread_after(done.first is not None, mapping or {}, description, slots_listed)
             except RecordNotWritten as exc:
                 unwritten = unwritten or exc
         if done.accepted:
@@ -298,13 +302,19 @@ class Session(Connection):
             raise unwritten
         return done.accepted
 
-    async def _reread_after(self, refused: bool, mapping: Mapping[SlotKey, int], description: str) -> None:
-        """The one re-read after set-numa-node type cpu (a refused one may be half-applied)."""
+    async def _reread_after(self, refused: bool, mapping: Mapping[SlotKey, int], description: str,
+                            listed: Any = None) -> None:
+        """The one re-read after set-numa-node type cpu (a refused one may be
+        half-applied, and proves no run state: query-status too).  ``listed``:
+        the query-hotpluggable-cpus sent with the commands (None: ask now)."""
+        got = None if isinstance(listed, BaseException) else listed
         try:
             if refused:
-                await self._refresh_quietly()
+                with contextlib.suppress(SessionError, NumaError):
+                    await self._read_status()
+                    await self._read_slots(got)
             else:
-                await self._read_slots()  # QEMU accepted set-numa-node: it is in preconfig
+                await self._read_slots(got)
         except NumaError as exc:  # a malformed re-read: keep what QEMU accepted, say so
             self.topology = self.topology.with_mapping(mapping)
             self._changed(description)

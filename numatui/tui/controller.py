@@ -41,7 +41,6 @@ from numatui.tui.notices import clip
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
-    from textual.timer import Timer
 
     from numatui.core.vm import Vm
     from numatui.model.plan import Plan
@@ -82,8 +81,6 @@ class Face(Protocol):
     def sync(self) -> None: ...
 
     def show_status(self) -> None: ...
-
-    def set_timer(self, delay: float, callback: Callable[[], Any]) -> Timer: ...
 
     def booting(self, busy: bool) -> None: ...
 
@@ -168,15 +165,16 @@ class Controller:
         session; ``what`` shows in the status bar if the step takes longer than BUSY_DELAY, and
         the state badge counts its seconds (``booting 12 s``) until it ends."""
         face = self.face
-        timers: list[Timer] = []
+        loop = asyncio.get_running_loop()
+        timers: list[asyncio.TimerHandle] = []  # loop timers: a Textual one is a task per step
 
         def tick() -> None:
             face.show_status()
-            timers.append(face.set_timer(1.0, tick))
+            timers.append(loop.call_later(1.0, tick))
 
         self.busy = what
         self.busy_since = time.monotonic()
-        timers.append(face.set_timer(BUSY_DELAY, tick))
+        timers.append(loop.call_later(BUSY_DELAY, tick))
         shown = [0.0]
 
         def progress(replies: int, commands: int) -> None:  # a batch's replies coming in
@@ -208,7 +206,7 @@ class Controller:
             face.notify(clip(face.mask(internal_error(exc))), title="numatui", severity="error",
                         timeout=30, markup=False)
         finally:
-            timers[-1].stop()
+            timers[-1].cancel()
             session.progress = None
             self.busy, self.progress = None, None
             face.sync()

@@ -44,7 +44,7 @@ from numatui.tui import colours
 from numatui.tui.commands import bindings
 from numatui.tui.drag import overlay_band
 from numatui.tui.gestures import DropTarget
-from numatui.tui.grid_layout import GridLayout, Row, cell_width_for, compute_layout
+from numatui.tui.grid_layout import GridLayout, Row, cell_width_for, compute_layout, header_row_of
 from numatui.tui.grid_mouse import GridMouse
 from numatui.tui.paint import LinePainter
 
@@ -68,21 +68,6 @@ def _meta(name: str, value: object) -> Style:
 
 #: Seconds a key's own change waits for the paint of QEMU's answer (CpuGrid._paint_soon).
 LATE_PAINT = 0.05
-
-
-def header_row_of(layout: GridLayout, row: int) -> int:
-    """The first header row above ``row`` of the top-level group (socket)
-    holding it (``row`` itself when there is none)."""
-    top = row
-    for r in range(row - 1, -1, -1):
-        kind = layout.rows[r].kind
-        if kind == "blank":
-            break
-        if kind == "header":
-            top = r
-            if layout.rows[r].depth == 0:
-                break
-    return top
 
 
 def changed_slots(old: Sequence[Slot], new: Sequence[Slot], span: range) -> list[int]:
@@ -189,12 +174,14 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             self._keep_by_key(old)
         layout = self._layout
         self._relayout(same_shape)
-        if repaint_all or self._layout is not layout:
+        full = repaint_all or self._layout is not layout
+        if full:
             self.refresh()
-        else:
-            self._refresh_changed_rows(self._rows_changed_since(old, old_pending))
-        if self._late_paint is not None:  # a key's change waits for this paint
-            self._repaint(())
+        rows = set() if full else self._rows_changed_since(old, old_pending)
+        if self._late_paint is not None:  # a key's change waits for this paint: one pass for both
+            self._repaint((), moved=False, rows=rows)  # the app follows a new topology after its frame
+        elif rows:
+            self._refresh_changed_rows(rows)
 
     def _keep_by_key(self, old: Topology) -> None:
         """After a change of shape: the cursor and selection back on their slot
@@ -439,18 +426,20 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
     def watch_hovered(self) -> None:
         self.app.post_message(self.CursorMoved(self))
 
-    def _repaint(self, slots: Iterable[int]) -> None:
+    def _repaint(self, slots: Iterable[int], moved: bool = True, rows: Iterable[int] = ()) -> None:
         """Repaint the rows of ``slots`` (and of a selection cleared unpainted,
-        :meth:`_paint_soon`) that look different now: a cursor move looks at
-        two rows, not at the whole screen."""
+        :meth:`_paint_soon`, and ``rows``) that look different now: a cursor
+        move looks at two rows, not at the whole screen.  ``moved``: tell the
+        app (:class:`CursorMoved`), so that the panels following the cursor do."""
         if self._late_paint is not None:
             self._late_paint.cancel()
             self._late_paint = None
         slots, self._unpainted = self._unpainted.union(slots), frozenset()
         layout = self._layout
-        self._refresh_changed_rows(
-            None if layout is None else {layout.row_of(i) for i in slots if i < len(layout.position)})
-        self.app.post_message(self.CursorMoved(self))
+        self._refresh_changed_rows(None if layout is None else
+                                   {*rows, *(layout.row_of(i) for i in slots if i < len(layout.position))})
+        if moved:
+            self.app.post_message(self.CursorMoved(self))
 
     def _paint_soon(self) -> None:
         """Paint a change made as a key arrives (the selection it took) with
@@ -575,6 +564,13 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
         return Segment(f"{lead}{text:>{inner}}{mark}", style + _meta("slot", index))
 
     # -- mouse (numatui.tui.grid_mouse) ------------------------------------------------
+    def on_key(self, event: events.Key) -> None:
+        """A key straight to the app, where every binding is looked up (the
+        grid's own too): bubbling, it would wait a loop turn in each of the
+        three containers above the grid, which take no keys."""
+        event.stop()
+        self.app.post_message(event)
+
     def on_mouse_down(self, event: events.MouseDown) -> None:
         self.mouse.down(event)
 

@@ -221,3 +221,18 @@ def compute_layout(keys: tuple[SlotKey, ...], width: int, cell_width: int) -> Gr
         position=tuple(position),
         cell_rows=tuple(cell_rows),
     )
+
+
+def header_row_of(layout: GridLayout, row: int) -> int:
+    """The first header row above ``row`` of the top-level group (socket)
+    holding it (``row`` itself when there is none)."""
+    top = row
+    for r in range(row - 1, -1, -1):
+        kind = layout.rows[r].kind
+        if kind == "blank":
+            break
+        if kind == "header":
+            top = r
+            if layout.rows[r].depth == 0:
+                break
+    return top
