@@ -105,6 +105,21 @@ async def test_move_undo_redo_through_relaunch(launched: Session) -> None:
     assert session.state.value == "running"
 
 
+async def test_the_save_after_a_move_or_an_undo_carries_that_step(launched: Session) -> None:
+    """The autosave after a relaunch holds the history with the step it made:
+    a resumed numatui can undo the move (the step is taken before the save)."""
+    session = launched
+    saved: list[str | None] = []
+    keeper = Keeper(session, save=lambda s: saved.append(keeper.history.undo_description()))
+    topo = session.topology
+    await session.assign(socket(topo, 0), 0)
+    assert saved == ["socket 0 -> node 0"]
+    await keeper.move(socket(topo, 0), 1)
+    assert saved[-1] == "socket 0 -> node 1"
+    await keeper.undo()
+    assert saved[-1] == "socket 0 -> node 0"
+
+
 async def test_a_relaunch_starts_qemu_with_the_fewest_cpu_options(launched: Session) -> None:
     """The new QEMU gets the mapping as its own ``-numa cpu`` options (the
     fewest: one per socket), as a person starts QEMU: nothing is replayed over
