@@ -236,7 +236,9 @@ def _prefix_groups(topology: Topology, target: Sequence[int | None],
         for child in children if need else ():
             walk(child, need)
 
-    walk(_tree(topology), {n for n in target if n is not None})
+    nodes = {n for n in target if n is not None}
+    if nodes:  # (nothing wanted: no tree to build)
+        walk(_tree(topology), nodes)
     found.sort(key=lambda t: (t[0], t[1]))
     return [(node, prefix) for _, node, prefix in found]
 

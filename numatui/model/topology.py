@@ -210,7 +210,10 @@ class Topology:
         only the others are parsed (a key press re-reads every slot).  Equal
         means equal as JSON values, with one exception the parse itself would
         refuse: a ``true`` where the earlier reply had ``1`` compares equal
-        in Python, so every number's type is checked first, in one pass."""
+        in Python, so every number's type is checked first, in one pass.  The
+        entries are kept from a re-read of as many slots as ``before`` has on
+        (a first read keeps none: 1.7 MB at 4096 slots, for a re-read that
+        may never come)."""
         if not isinstance(reply, Sequence) or isinstance(reply, str | bytes):
             raise NumaError(f"query-hotpluggable-cpus: expected a list, got {type(reply).__name__}")
         if len(reply) > MAX_SLOTS:
@@ -219,8 +222,9 @@ class Topology:
             return again
         slots = [_entry_slot(i, entry) for i, entry in enumerate(reply)]
         topology = cls.build(slots)
-        order = tuple(topology._index[slot.key] for slot in slots)
-        object.__setattr__(topology, "_source", (list(reply), order))
+        if before is not None and len(before.slots) == len(slots):  # a re-read: the next may follow
+            order = tuple(topology._index[slot.key] for slot in slots)
+            object.__setattr__(topology, "_source", (list(reply), order))
         return topology
 
     def _reread(self, reply: Sequence[Mapping[str, Any]]) -> Topology | None:
