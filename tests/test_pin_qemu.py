@@ -139,6 +139,34 @@ def test_a_refusal_names_the_thread_and_the_reason() -> None:
         proc.wait()
 
 
+def test_a_thread_already_on_its_cpus_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pinning again sets no affinity: every thread already runs where the plan
+    says (the kernel's mask, read first, is the read-back); a thread moved
+    since is the one set again."""
+    import subprocess
+
+    import numatui.session.pinning as pinning
+    from numatui.model.pinning import Pin, PinPlan, PinPolicy, VCpu
+
+    qemu = subprocess.Popen(["sleep", "600"])  # stands in for QEMU: its one thread is its own task
+    try:
+        plan = PinPlan(PinPolicy.CPU, (Pin(VCpu(0, qemu.pid), (HOST_CPUS[-1],)),))
+        os.sched_setaffinity(qemu.pid, {HOST_CPUS[0], HOST_CPUS[-1]})
+        assert pinning.apply_pinning(plan, qemu.pid) == {0: (HOST_CPUS[-1],)}
+        set_calls: list[int] = []
+        setaffinity = os.sched_setaffinity
+        monkeypatch.setattr(os, "sched_setaffinity",
+                            lambda tid, cpus: set_calls.append(tid) or setaffinity(tid, cpus))
+        assert pinning.apply_pinning(plan, qemu.pid) == {0: (HOST_CPUS[-1],)}
+        assert set_calls == []
+        setaffinity(qemu.pid, {HOST_CPUS[0]})  # moved by another tool
+        assert pinning.apply_pinning(plan, qemu.pid) == {0: (HOST_CPUS[-1],)}
+        assert set_calls == [qemu.pid] and os.sched_getaffinity(qemu.pid) == {HOST_CPUS[-1]}
+    finally:
+        qemu.kill()
+        qemu.wait()
+
+
 def test_a_thread_that_stops_being_qemus_during_the_pass_gets_its_affinity_back(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The kernel race the second /proc/PID/task listing is for, injected (it

@@ -10,8 +10,9 @@ the kernel says it is a task of the QEMU numatui talks to: ``/proc/PID/task/TID`
 exists, where PID is the QEMU numatui launched, else the process at the other
 end of the unix socket (``SO_PEERCRED``, still the process of that start
 time).  That is checked for every thread before any is pinned, and again for
-all of them after the pass (an affinity set on a thread that stopped being
-QEMU's in between is put back).  A TCP peer has no pid:
+all of them after the pass when one was set (an affinity set on a thread that
+stopped being QEMU's in between is put back).  A thread already on its CPUs
+is left as it is.  A TCP peer has no pid:
 pinning over TCP needs a QEMU numatui launched.
 """
 
@@ -149,45 +150,53 @@ def _owned(tid: int, tasks: frozenset[str], me: int) -> bool:
 
 
 def apply_pinning(plan: PinPlan, pid: int) -> dict[int, tuple[int, ...]]:
-    """sched_setaffinity for each pin, every thread a task of process ``pid``,
-    then the affinity read back from the kernel (``sched_getaffinity``: the
-    mask ``/proc/PID/task/TID/status`` shows as ``Cpus_allowed_list``, without
-    generating 240 status files); PinRefused on the first refusal.
+    """sched_setaffinity for each pin whose thread, a task of process ``pid``,
+    runs elsewhere now, then the affinity read back from the kernel
+    (``sched_getaffinity``: the mask ``/proc/PID/task/TID/status`` shows as
+    ``Cpus_allowed_list``, without generating 240 status files); PinRefused on
+    the first refusal.  A thread already on its CPUs is left as it is (its
+    affinity, read before, is the read-back): pinning again, or after a
+    hot-plug, touches only the threads that need it.
 
     Ownership is read from the kernel twice, one ``/proc/PID/task`` listing
     each: before any thread is pinned (all must be QEMU's), and after the last
-    pin, whether the pass ended or stopped on a refusal.  A thread pinned in
-    between that is no longer QEMU's (it ended, and its id went to another
-    process) gets its old affinity back, and the pass is refused."""
+    pin when any was set, whether the pass ended or stopped on a refusal.  A
+    thread pinned in between that is no longer QEMU's (it ended, and its id
+    went to another process) gets its old affinity back, and the pass is refused."""
     tasks, me = _tasks(pid), os.getpid()
     for pin in plan.pins:
         if not _owned(pin.vcpu.thread_id, tasks, me):
             _check_task(pid, pin.vcpu, tasks)
-    before: dict[int, set[int]] = {}
+    wanted: dict[tuple[int, ...], tuple[set[int], tuple[int, ...]]] = {}
+    for pin in plan.pins:
+        if pin.cpus not in wanted:
+            wanted[pin.cpus] = set(pin.cpus), tuple(sorted(set(pin.cpus)))
+    before: dict[int, set[int]] = {}  # the threads set: their affinity before
     try:
         for pin in plan.pins:
             tid = pin.vcpu.thread_id
             try:
-                before[tid] = os.sched_getaffinity(tid)
-                os.sched_setaffinity(tid, pin.cpus)
+                now = os.sched_getaffinity(tid)
+                if now != wanted[pin.cpus][0]:
+                    before[tid] = now
+                    os.sched_setaffinity(tid, pin.cpus)
             except OSError as exc:
                 raise _refusal(pin.vcpu, pin.cpus, exc) from None
     finally:
-        _put_back_foreign(plan, pid, before)
+        if before:
+            _put_back_foreign(plan, pid, before)
     applied: dict[int, tuple[int, ...]] = {}
-    wanted: dict[tuple[int, ...], tuple[set[int], tuple[int, ...]]] = {}
     for pin in plan.pins:
-        try:  # the kernel's affinity mask of the thread: what Cpus_allowed_list shows
-            got = os.sched_getaffinity(pin.vcpu.thread_id)
-        except OSError as exc:
-            raise _refusal(pin.vcpu, pin.cpus, exc) from None
-        if pin.cpus not in wanted:
-            wanted[pin.cpus] = set(pin.cpus), tuple(sorted(set(pin.cpus)))
         want, listed = wanted[pin.cpus]
-        if got != want:
-            raise PinRefused(f"{pin.vcpu.describe()} runs on host CPUs {format_cpulist(got)} after "
-                             f"pinning it to {format_cpulist(pin.cpus)} (a cpuset or another tool "
-                             "changed it)")
+        if pin.vcpu.thread_id in before:
+            try:  # the kernel's affinity mask of the thread: what Cpus_allowed_list shows
+                got = os.sched_getaffinity(pin.vcpu.thread_id)
+            except OSError as exc:
+                raise _refusal(pin.vcpu, pin.cpus, exc) from None
+            if got != want:
+                raise PinRefused(f"{pin.vcpu.describe()} runs on host CPUs {format_cpulist(got)} after "
+                                 f"pinning it to {format_cpulist(pin.cpus)} (a cpuset or another tool "
+                                 "changed it)")
         applied[pin.vcpu.cpu_index] = listed
     return applied
 
