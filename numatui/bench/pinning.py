@@ -9,6 +9,11 @@ connect, ``sched_setaffinity`` per vCPU thread, the affinity read back with
 asyncio client's one ``query-cpus-fast``, then a plain loop of
 ``os.sched_setaffinity(thread_id, host node 0's CPUs)``.  Pinning is
 idempotent, so the samples alternate on the same VM; connecting is not timed.
+After the warm-up pair every thread is where both sides pin it: numatui reads
+each thread's affinity and sets none, the floor sets them all again.  Moving
+every thread away before each sample (so that both set all 240) was tried:
+240 TCG threads migrating between two CPUs made the ratio swing from 0.55 to
+2.5 between runs of the same code.
 """
 
 from __future__ import annotations
