@@ -174,9 +174,9 @@ class Connection:
         it raised, in order.  qemu.qmp keeps several commands in flight (tasks
         created in order enqueue in order) and QEMU runs them in the order
         received, so a batch costs about one round trip, not one per command.
+        QEMU runs the commands after a refused one all the same.
         :attr:`progress` counts all but the last ``tail`` (a re-read sent with
         them is not work the user asked for).
-        QEMU runs the commands after a refused one all the same.
 
         The timeout measures time without progress, not time since each
         command was sent: a batch of thousands is answered one by one, and
