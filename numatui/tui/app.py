@@ -153,6 +153,10 @@ class NumaApp(App[str]):
                        markup=notice.markup)
 
     def compose(self) -> ComposeResult:
+        # the session and every module live as long as the app: out of the
+        # collector's passes during the first paint (one full pass took 10 ms
+        # of it), and again with what the first paint made (on_mount)
+        gc.freeze()
         yield StatusBar(id="status")
         yield DisconnectedBanner(self.vm, self.mask, id="disconnected")
         with Horizontal(id="main"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from numatui.model.topology import LEVEL_NAMES, SlotKey
 
@@ -36,16 +37,16 @@ INDENT = 2  # columns per header depth
 UNIT_GAP = 2  # columns between two units on a row
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One slot drawn at column ``x`` (``cell_width`` columns wide)."""
+class Cell(NamedTuple):
+    """One slot drawn at column ``x`` (``cell_width`` columns wide).  A named
+    tuple, as Label: a 4096-slot layout makes 4096 of them at first paint (a
+    frozen dataclass costs three times as much to make)."""
 
     x: int
     slot: int  # index into Topology.slots
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     """A unit label ("c3") at column ``x``; ``group`` is the unit's prefix key."""
 
     x: int
