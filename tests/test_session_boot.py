@@ -244,6 +244,12 @@ async def test_pseries_unplug_completes_on_device_deleted(qemu_factory: Any) -> 
         assert sorted(c["props"]["node-id"] for c in cpus) == [0, 1]
         s.add_listener(lambda ev: pending_seen.append(second in s.pending_unplug)
                        if ev["event"] == "DEVICE_DELETED" else None)
+        # QEMU 7.2 (pseries, TCG) aborts now and then ("free(): corrupted unsorted
+        # chunks") on a device_del that comes within a few ms of the core's
+        # device_add: about 1 run in 15 with none between, 0 in 70 with 0.1 s
+        # (measured on this machine). A person, or a `numatui plug` process then
+        # an `unplug` one, is slower than that; this test is about DEVICE_DELETED.
+        await asyncio.sleep(0.1)
         await s.unplug(second)
         await wait_for(lambda: not s.topology.slot(second).present)
         assert s.pending_unplug == set() and pending_seen[0] and not pending_seen[-1]
