@@ -60,8 +60,13 @@ def numa_options(plan: Plan, with_nodes: bool = False) -> list[str]:
     nodes = [n for n in sorted(plan.nodes, key=lambda n: n.id) if with_nodes or n.live]
     out = [node_option(n, n.memdev) for n in nodes]
     out += [f"dist,src={d.src},dst={d.dst},val={d.val}" for d in plan.distances]
-    out += ["cpu," + ",".join(f"{k}={v}" for k, v in c.items()) for c in plan.cpus]
+    out += [cpu_option(c) for c in plan.cpus]
     return out + hmat_options(plan)
+
+
+def cpu_option(cpu: Mapping[str, int]) -> str:
+    """The ``-numa`` value of one ``cpu`` entry: ``cpu,node-id=0,socket-id=0``."""
+    return "cpu," + ",".join(f"{k}={v}" for k, v in cpu.items())
 
 
 def binding_opts(node: Node) -> str:

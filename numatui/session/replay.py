@@ -30,6 +30,7 @@ from numatui.model.errors import NumaError
 from numatui.model.memory_split import argv_with_bindings, argv_with_split
 from numatui.model.plan import Node, Plan
 from numatui.model.qemu_args import (
+    cpu_option,
     exclusive_option,
     iter_options,
     numa_kind,
@@ -272,7 +273,7 @@ def cpus_on_command_line(launcher: Launcher, topology: Topology, mapping: Mappin
     if topology.derived or not mapping or not set(mapping.values()) <= declared:
         return False
     for option in compact(topology, mapping):
-        launcher.user_argv += ["-numa", "cpu," + ",".join(f"{k}={v}" for k, v in option.items())]
+        launcher.user_argv += ["-numa", cpu_option(option)]
     return True
 
 

@@ -213,14 +213,15 @@ class Session(Connection):
         self.nodes = discovery.with_slot_nodes(self.nodes, self.topology)
         return self.topology
 
-    async def refresh(self) -> Topology:
-        """Re-read the run state and the slots (QEMU's word, not numatui's)."""
+    async def refresh(self, listed: Any = None) -> Topology:
+        """Re-read the run state and the slots (QEMU's word, not numatui's);
+        ``listed``: the slots' :meth:`_list_slots` asked already (None: ask now)."""
         await self._read_status()
-        return await self._read_slots()
+        return await self._read_slots(listed)
 
-    async def _refresh_quietly(self) -> None:
+    async def _refresh_quietly(self, listed: Any = None) -> None:
         with contextlib.suppress(SessionError, NumaError):
-            await self.refresh()
+            await self.refresh(listed)
 
     # -- nodes ------------------------------------------------------------------
     async def _learn_nodes(self) -> None:
@@ -310,9 +311,7 @@ class Session(Connection):
         got = None if isinstance(listed, BaseException) else listed
         try:
             if refused:
-                with contextlib.suppress(SessionError, NumaError):
-                    await self._read_status()
-                    await self._read_slots(got)
+                await self._refresh_quietly(got)
             else:
                 await self._read_slots(got)
         except NumaError as exc:  # a malformed re-read: keep what QEMU accepted, say so
