@@ -19,18 +19,17 @@ registers it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 from numatui.model.compact import compact
 from numatui.model.errors import NumaError
 from numatui.model.host import HostNode, HostTopology
 from numatui.model.plan import Distance, Node, Plan
 from numatui.model.qemu_args import free_memdev_id
+from numatui.model.ranges import consecutive
 from numatui.model.topology import SlotKey, Topology
 
-T = TypeVar("T")
 MIB = 1024 * 1024
 LOCAL = 10
 REMOTE_MIN = 11
@@ -60,15 +59,6 @@ def proportional(total: int, weights: Sequence[int], minimum: int = 0) -> list[i
     for i in order[: rest - sum(out)]:
         out[i] += 1
     return [minimum + x for x in out]
-
-
-def consecutive(items: Sequence[T], counts: Iterable[int]) -> list[Sequence[T]]:
-    """``items`` cut into consecutive runs of ``counts`` items each (shares laid out in order)."""
-    out, at = [], 0
-    for count in counts:
-        out.append(items[at:at + count])
-        at += count
-    return out
 
 
 def _units(topology: Topology, count: int) -> list[list[SlotKey]]:

@@ -49,9 +49,9 @@ from dataclasses import dataclass, replace
 from numatui.model.compact import compact
 from numatui.model.errors import NumaError
 from numatui.model.host import HostTopology
-from numatui.model.host_preset import consecutive, host_plan
+from numatui.model.host_preset import host_plan
 from numatui.model.plan import MAX_NODES, Distance, Node, Plan
-from numatui.model.ranges import format_ranges
+from numatui.model.ranges import consecutive, format_ranges
 from numatui.model.topology import LEVEL_NAMES, Slot, SlotKey, Topology
 
 

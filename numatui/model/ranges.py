@@ -3,17 +3,21 @@
 
 Reading a list (:func:`parse_ranges`) checks every id against a limit
 before a range is expanded: ``0-999999999999`` in a planted ``cpu/online``
-is refused at once, never turned into a trillion integers."""
+is refused at once, never turned into a trillion integers.  And the other
+way round, :func:`consecutive`: a sequence cut into runs of given lengths."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from numatui.model.errors import NumaError
 
 #: CPU ids the kernel can have: CONFIG_NR_CPUS is at most 8192 on every
 #: architecture (x86 MAXSMP, powerpc), and sysfs lists ids below it.
 KERNEL_MAX_CPUS = 8192
+
+T = TypeVar("T")
 
 
 def runs(ids: Iterable[int]) -> list[str]:
@@ -83,3 +87,12 @@ def _id(text: str, part: str, what: str) -> int:
 
 def _show(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def consecutive(items: Sequence[T], counts: Iterable[int]) -> list[Sequence[T]]:
+    """``items`` cut into consecutive runs of ``counts`` items each (shares laid out in order)."""
+    out, at = [], 0
+    for count in counts:
+        out.append(items[at:at + count])
+        at += count
+    return out
