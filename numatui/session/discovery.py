@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ def from_argv(argv: Sequence[str], source: str) -> NodeFacts:
     from numatui.model.argv import parse_qemu_args  # (not qemu_args: it imports every format)
 
     config = parse_qemu_args(list(argv[1:]), strict=False)  # QEMU has checked it already
-    nodes = fill_sizes(config.nodes, [{"id": k, "size": v} for k, v in config.memdevs.items()])
+    nodes = _sized(config.nodes, config.memdevs)
     return NodeFacts(nodes=sorted(nodes, key=lambda n: n.id), source=source, distances=list(config.distances),
                      argv=list(argv), cpus=[dict(c) for c in config.cpus])
 
@@ -74,9 +74,13 @@ def from_info_numa(text: str) -> list[Node]:
 
 def fill_sizes(nodes: Iterable[Node], memdevs: Sequence[dict[str, object]]) -> list[Node]:
     """Give nodes with a memdev but no size the size query-memdev reports."""
-    sizes = {m["id"]: m.get("size") for m in memdevs if m.get("id") is not None}
-    return [replace(n, size=size) if n.size is None and isinstance(size := sizes.get(n.memdev), int) else n
-            for n in nodes]
+    return _sized(nodes, {str(m["id"]): m.get("size") for m in memdevs if m.get("id") is not None})
+
+
+def _sized(nodes: Iterable[Node], sizes: Mapping[str, object]) -> list[Node]:
+    """Nodes with a memdev but no size given the size ``sizes`` has for it."""
+    return [replace(n, size=size) if n.size is None and n.memdev is not None
+            and isinstance(size := sizes.get(n.memdev), int) else n for n in nodes]
 
 
 def with_slot_nodes(nodes: Iterable[Node], topology: Topology) -> list[Node]:
