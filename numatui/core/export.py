@@ -100,9 +100,13 @@ def _flavor(session: Session, name: str | None = None) -> str:
 def quit_notes(session: Session) -> list[str]:
     """What ``q`` says on stderr: one warning per thing numatui cannot know,
     and that the options are a whole command line (:func:`rewritten`)."""
-    notes = [f"warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
     note = rewritten(session)
-    return [*notes, note] if note else notes
+    return [*_warnings(session), note] if note else _warnings(session)
+
+
+def _warnings(session: Session) -> list[str]:
+    """``warning: ...``, one line per thing numatui cannot know (``session.unknowns``)."""
+    return [f"warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
 
 
 def render(view: str, session: Session, host: HostTopology | None = None) -> str:
@@ -112,8 +116,8 @@ def render(view: str, session: Session, host: HostTopology | None = None) -> str
     skip them: remove lines starting with ``#`` before giving the options to
     QEMU (``grep -v '^#'``)."""
     text = _render(view, session, host)
-    warnings = [f"# warning: {one_line(unknown, 400)}" for unknown in session.unknowns]
-    return "\n".join(warnings) + "\n" + text if warnings and view in ("compact", "full") else text
+    warnings = _warnings(session) if view in ("compact", "full") else []
+    return "".join(f"# {w}\n" for w in warnings) + text
 
 
 def _render(view: str, session: Session, host: HostTopology | None = None) -> str:
