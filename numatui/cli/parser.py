@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, NoReturn
 
 from numatui.cli.choices import EXPORT_FORMATS, PIN_POLICIES, PRESET_NAMES
 from numatui.model.errors import NumaError
@@ -122,18 +122,30 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     address = _Parser(add_help=False)
     address.add_argument("address", metavar="ADDRESS",
                          help="QMP monitor: unix:PATH, a socket path, tcp:HOST:PORT or HOST:PORT")
-    on_qemu = [address, nodes, common]
+    parents = _Parents(common, address, nodes)
     for name, add in _COMMANDS.items():
         if only is None or only == name:
-            add(sub, on_qemu)
+            add(sub, parents)
     return parser
 
 
 _Sub = Any  # argparse's _SubParsersAction (private)
 
 
-def _add_launch(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("launch", parents=on_qemu[2:],
+class _Parents(NamedTuple):
+    """The options commands share: every command's, and those of a command on a QEMU."""
+
+    common: argparse.ArgumentParser
+    address: argparse.ArgumentParser
+    nodes: argparse.ArgumentParser
+
+    @property
+    def on_qemu(self) -> list[argparse.ArgumentParser]:
+        return [self.address, self.nodes, self.common]
+
+
+def _add_launch(sub: _Sub, parents: _Parents) -> None:
+    p = sub.add_parser("launch", parents=[parents.common],
                        help="start QEMU in preconfig and open the TUI",
                        usage="numatui launch [options] [-- QEMU ARGS...]")
     p.add_argument("--qemu", default="qemu-system-x86_64", metavar="BINARY",
@@ -154,22 +166,22 @@ def _add_launch(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
                    help="print the topology and the -numa options instead of opening the TUI")
 
 
-def _add_connect(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("connect", parents=on_qemu,
+def _add_connect(sub: _Sub, parents: _Parents) -> None:
+    p = sub.add_parser("connect", parents=parents.on_qemu,
                        help="open the TUI on a QEMU someone else started")
     p.add_argument("--no-tui", action="store_true",
                    help="print the topology and the -numa options instead of opening the TUI")
 
 
-def _add_show(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("show", parents=on_qemu,
+def _add_show(sub: _Sub, parents: _Parents) -> None:
+    p = sub.add_parser("show", parents=parents.on_qemu,
                        help="print the topology as a text tree (or JSON)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="a text tree (default) or one JSON object: slots, nodes, distances")
 
 
-def _add_apply(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("apply", parents=on_qemu,
+def _add_apply(sub: _Sub, parents: _Parents) -> None:
+    p = sub.add_parser("apply", parents=parents.on_qemu,
                        help="apply a plan file (JSON or -numa text) or a preset live")
     p.add_argument("plan", metavar="PLAN", nargs="?", help="plan file, or - for stdin")
     _add_preset_options(p)
@@ -177,8 +189,8 @@ def _add_apply(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--force", action="store_true", help="boot despite blocking preflight findings")
 
 
-def _add_export(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("export", parents=on_qemu,
+def _add_export(sub: _Sub, parents: _Parents) -> None:
+    p = sub.add_parser("export", parents=parents.on_qemu,
                        help="print the mapping QEMU has now")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="numa",
                    help="-numa options (default), full command line, JSON plan, libvirt XML, "
@@ -187,14 +199,14 @@ def _add_export(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
                    help="the flavor's name in --format openstack (default FLAVOR)")
 
 
-def _add_hotplug(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("hotplug", parents=on_qemu, help="plug CPUs into empty slots (after boot)")
+def _add_hotplug(sub: _Sub, parents: _Parents) -> None:
+    p = sub.add_parser("hotplug", parents=parents.on_qemu, help="plug CPUs into empty slots (after boot)")
     p.add_argument("slots", nargs="+", metavar="SLOT",
                    help="slot props, e.g. socket-id=1,core-id=0,thread-id=1")
 
 
-def _add_unplug(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("unplug", parents=on_qemu, help="ask the guest to eject CPUs (after boot)")
+def _add_unplug(sub: _Sub, parents: _Parents) -> None:
+    p = sub.add_parser("unplug", parents=parents.on_qemu, help="ask the guest to eject CPUs (after boot)")
     p.add_argument("slots", nargs="+", metavar="SLOT",
                    help="slot props, e.g. socket-id=1,core-id=0,thread-id=1")
     p.add_argument("--wait", type=seconds(0, MAX_SECONDS), default=0.0, metavar="SECONDS",
@@ -202,7 +214,7 @@ def _add_unplug(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
                         "exit 1 if it refuses or does not answer in time")
 
 
-def _add_host(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+def _add_host(sub: _Sub, parents: _Parents) -> None:
     """``host`` (numatui.cli.host runs it, and ``pin``)."""
     p = sub.add_parser("host", help="print the host's NUMA nodes, distances and CPUs")
     p.add_argument("--host-root", default="/", metavar="DIR",
@@ -214,8 +226,8 @@ def _add_host(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
     p.set_defaults(timeout=3.0, log=None, nodes=None, record=None)
 
 
-def _add_pin(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("pin", parents=on_qemu,
+def _add_pin(sub: _Sub, parents: _Parents) -> None:
+    p = sub.add_parser("pin", parents=parents.on_qemu,
                        help="pin the vCPU threads of a booted QEMU to host CPUs")
     p.add_argument("--policy", choices=PIN_POLICIES, default="node",
                    help="node (default): each vCPU to the CPUs of the host node its guest node's "
@@ -236,9 +248,9 @@ def _add_preset_options(p: argparse.ArgumentParser) -> None:
                         "/sys + /proc tree under DIR (default /)")
 
 
-def _add_domain(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+def _add_domain(sub: _Sub, parents: _Parents) -> None:
     """``domain`` (numatui.cli.domain runs it)."""
-    p = sub.add_parser("domain", parents=on_qemu[2:],
+    p = sub.add_parser("domain", parents=[parents.common],
                        help="lay out a libvirt domain's NUMA (a domain XML file or a name)")
     p.add_argument("source", metavar="SOURCE", help="a domain XML file, or a domain's name on --connect")
     p.add_argument("--connect", "-c", metavar="URI",
@@ -256,13 +268,13 @@ def _add_domain(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--nodes", type=int, default=None, help=argparse.SUPPRESS)
 
 
-def _add_completion(sub: _Sub, on_qemu: Sequence[argparse.ArgumentParser]) -> None:
+def _add_completion(sub: _Sub, parents: _Parents) -> None:
     p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
 
 
 #: Each command's grammar, in the order ``numatui --help`` lists them.
-_COMMANDS: dict[str, Callable[[_Sub, Sequence[argparse.ArgumentParser]], None]] = {
+_COMMANDS: dict[str, Callable[[_Sub, _Parents], None]] = {
     "launch": _add_launch, "connect": _add_connect, "show": _add_show, "apply": _add_apply,
     "export": _add_export, "hotplug": _add_hotplug, "unplug": _add_unplug, "host": _add_host,
     "pin": _add_pin, "domain": _add_domain, "completion": _add_completion,
