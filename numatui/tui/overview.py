@@ -128,9 +128,11 @@ class Overview(LinePainter, can_focus=True):
         when the cursor's cell changed (a cell holds a core or more), or the rest."""
         self.topology, self.grid_cursor = topology, cursor
         key = (topology, self.where(cursor), self.at, self.has_focus)
-        shown = self._shown  # the topology by identity: a re-read is a new one, and comparing
-        if shown is not None and shown[0] is topology and shown[1:] == key[1:]:  # two slot by
-            return  # slot cost more than the redraw
+        # the topology compared by identity: a re-read is a new one, and
+        # comparing two slot by slot costs more than the redraw
+        shown = self._shown
+        if shown is not None and shown[0] is topology and shown[1:] == key[1:]:
+            return
         self._shown = key
         self.refresh(layout=self.size.height != len(self.lines()) or not self.size.height)
 
