@@ -563,7 +563,7 @@ class CpuGrid(ScrollView, LinePainter, can_focus=True):
             style += _REV if self.has_focus else _UNDER_BOLD
         return Segment(f"{lead}{text:>{inner}}{mark}", style + _meta("slot", index))
 
-    # -- mouse (numatui.tui.grid_mouse) ------------------------------------------------
+    # -- keys and mouse (numatui.tui.grid_mouse) ------------------------------------------
     def on_key(self, event: events.Key) -> None:
         """A key straight to the app, where every binding is looked up (the
         grid's own too): bubbling, it would wait a loop turn in each of the
